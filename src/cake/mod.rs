@@ -1,0 +1,4 @@
+//! The CAKE API: the parameter table, request building per transport, answer parsing.
+
+pub mod params;
+pub mod request;

@@ -1,0 +1,402 @@
+//! Building the exact `UpdateConversion` request for each transport from the one parameter table.
+
+use super::params::{Param, params_for};
+use crate::sheet::parse::format_cake_date;
+use crate::update::{ConversionUpdate, EffectiveDateOption, format_amount};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use std::borrow::Cow;
+use std::fmt::Write as _;
+
+/// The dummy date public clients send when `custom_date` is ignored: it must still parse.
+const DUMMY_DATE_GET: &str = "01/01/2001 00:00:00";
+const DUMMY_DATE_SOAP: &str = "2001-01-01T00:00:00";
+
+/// Everything but RFC 3986's unreserved characters is percent-encoded, so spaces, `+`, `&`, `=`,
+/// `#`, `%`, quotes and non-ASCII arrive byte for byte whichever way the server decodes `+`.
+const QUERY: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// How requests travel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    /// HTTP GET with a query string (CAKE's sample call).
+    Get,
+    /// HTTP POST with an `application/x-www-form-urlencoded` body.
+    Post,
+    /// SOAP 1.1 (`text/xml` + `SOAPAction`).
+    Soap,
+    /// SOAP 1.2 (`application/soap+xml`).
+    Soap12,
+}
+
+impl Transport {
+    /// The name used on the command line and in the checkpoint.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::Get => "get",
+            Transport::Post => "post",
+            Transport::Soap => "soap",
+            Transport::Soap12 => "soap12",
+        }
+    }
+
+    fn is_soap(self) -> bool {
+        matches!(self, Transport::Soap | Transport::Soap12)
+    }
+}
+
+/// Where requests go: base URL, API version and transport.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    /// Without a trailing slash, e.g. `https://admin.example-network.com`.
+    pub base_url: String,
+    pub version: u8,
+    pub transport: Transport,
+}
+
+/// One ready-to-send request. `url` and `body` may contain the API key: never log them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    pub post: bool,
+    pub url: String,
+    pub content_type: Option<String>,
+    pub soap_action: Option<String>,
+    pub body: Option<String>,
+}
+
+impl Endpoint {
+    /// Builds an endpoint, dropping trailing slashes from the base URL.
+    #[must_use]
+    pub fn new(base_url: &str, version: u8, transport: Transport) -> Self {
+        Self {
+            base_url: base_url.trim_end_matches('/').to_string(),
+            version,
+            transport,
+        }
+    }
+
+    /// The SOAP namespace for this version.
+    fn namespace(&self) -> String {
+        format!("http://cakemarketing.com/api/{}/", self.version)
+    }
+
+    /// Builds the request exactly as it is sent. `api_key` is the only secret in it.
+    #[must_use]
+    pub fn build(&self, update: &ConversionUpdate, api_key: &str) -> Request {
+        let values = wire_values(update, self.version, self.transport.is_soap(), api_key);
+        match self.transport {
+            Transport::Get => Request {
+                post: false,
+                url: format!(
+                    "{}/api/{}/track.asmx/UpdateConversion?{}",
+                    self.base_url,
+                    self.version,
+                    form_encode(&values)
+                ),
+                content_type: None,
+                soap_action: None,
+                body: None,
+            },
+            Transport::Post => Request {
+                post: true,
+                url: format!(
+                    "{}/api/{}/track.asmx/UpdateConversion",
+                    self.base_url, self.version
+                ),
+                content_type: Some("application/x-www-form-urlencoded".into()),
+                soap_action: None,
+                body: Some(form_encode(&values)),
+            },
+            Transport::Soap | Transport::Soap12 => {
+                let ns = self.namespace();
+                let action = format!("{ns}UpdateConversion");
+                let soap12 = self.transport == Transport::Soap12;
+                let (content_type, soap_action) = if soap12 {
+                    (
+                        format!("application/soap+xml; charset=utf-8; action=\"{action}\""),
+                        None,
+                    )
+                } else {
+                    (
+                        "text/xml; charset=utf-8".to_string(),
+                        Some(format!("\"{action}\"")),
+                    )
+                };
+                Request {
+                    post: true,
+                    url: format!("{}/api/{}/track.asmx", self.base_url, self.version),
+                    content_type: Some(content_type),
+                    soap_action,
+                    body: Some(soap_envelope(&ns, soap12, &values)),
+                }
+            }
+        }
+    }
+
+    /// The request as a person may see it: the key replaced by `***`.
+    #[must_use]
+    pub fn display(&self, update: &ConversionUpdate) -> String {
+        let r = self.build(update, "***");
+        let url = r.url.replace("api_key=%2A%2A%2A", "api_key=***");
+        let mut out = format!("{} {url}", if r.post { "POST" } else { "GET" });
+        if let Some(ct) = &r.content_type {
+            let _ = write!(out, "\n  Content-Type: {ct}");
+        }
+        if let Some(a) = &r.soap_action {
+            let _ = write!(out, "\n  SOAPAction: {a}");
+        }
+        if let Some(body) = &r.body {
+            let body = body.replace("api_key=%2A%2A%2A", "api_key=***");
+            let _ = write!(out, "\n  {body}");
+        }
+        out
+    }
+}
+
+/// The value of every parameter for `version`, in table order, as wire text.
+#[must_use]
+pub fn wire_values<'a>(
+    u: &'a ConversionUpdate,
+    version: u8,
+    soap: bool,
+    api_key: &'a str,
+) -> Vec<(&'static str, Cow<'a, str>)> {
+    let bool_text = |b: bool| Cow::Borrowed(if b { "true" } else { "false" });
+    params_for(version)
+        .map(|spec| {
+            let v: Cow<'a, str> = match spec.param {
+                Param::ApiKey => Cow::Borrowed(api_key),
+                Param::OfferId => u.offer_id.to_string().into(),
+                Param::ConversionId => u.conversion_id.to_string().into(),
+                Param::RequestSessionId => u.request_session_id.to_string().into(),
+                Param::TransactionId => Cow::Borrowed(u.transaction_id.as_str()),
+                Param::Payout => format_amount(u.payout).into(),
+                Param::AddToExistingPayout => bool_text(u.add_to_existing_payout),
+                Param::Received => format_amount(u.received).into(),
+                Param::ReceivedOption => Cow::Borrowed(u.received_option.as_str()),
+                Param::DispositionType => Cow::Borrowed(u.disposition_type.as_str()),
+                Param::DispositionId => u.disposition_id.to_string().into(),
+                Param::UpdateRevsharePayout => bool_text(u.update_revshare_payout),
+                Param::EffectiveDateOption => Cow::Borrowed(u.effective_date_option.as_str()),
+                Param::CustomDate => {
+                    match u
+                        .custom_date
+                        .filter(|_| u.effective_date_option == EffectiveDateOption::Custom)
+                    {
+                        Some(d) if soap => d.format("%Y-%m-%dT%H:%M:%S").to_string().into(),
+                        Some(d) => format_cake_date(&d).into(),
+                        None if soap => Cow::Borrowed(DUMMY_DATE_SOAP),
+                        None => Cow::Borrowed(DUMMY_DATE_GET),
+                    }
+                }
+                Param::NoteToAppend => Cow::Borrowed(u.note_to_append.as_str()),
+                Param::DisallowOnBillingStatus => {
+                    Cow::Borrowed(u.disallow_on_billing_status.as_str())
+                }
+            };
+            (spec.name, v)
+        })
+        .collect()
+}
+
+/// `a=1&b=2`, every value percent-encoded.
+fn form_encode(values: &[(&str, Cow<'_, str>)]) -> String {
+    let mut out = String::with_capacity(512);
+    for (i, (name, value)) in values.iter().enumerate() {
+        if i > 0 {
+            out.push('&');
+        }
+        out.push_str(name);
+        out.push('=');
+        out.extend(utf8_percent_encode(value, QUERY));
+    }
+    out
+}
+
+fn soap_envelope(ns: &str, soap12: bool, values: &[(&str, Cow<'_, str>)]) -> String {
+    let env_ns = if soap12 {
+        "http://www.w3.org/2003/05/soap-envelope"
+    } else {
+        "http://schemas.xmlsoap.org/soap/envelope/"
+    };
+    let mut out = String::with_capacity(1024);
+    let _ = write!(
+        out,
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\
+         <soap:Envelope xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" \
+         xmlns:xsd=\"http://www.w3.org/2001/XMLSchema\" xmlns:soap=\"{env_ns}\">\
+         <soap:Body><UpdateConversion xmlns=\"{ns}\">"
+    );
+    for (name, value) in values {
+        let _ = write!(
+            out,
+            "<{name}>{}</{name}>",
+            quick_xml::escape::escape(value.as_ref())
+        );
+    }
+    out.push_str("</UpdateConversion></soap:Body></soap:Envelope>");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::update::{DispositionType, ReceivedOption};
+    use rust_decimal::Decimal;
+
+    /// The seed's sample call, as a typed update.
+    fn seed_update() -> ConversionUpdate {
+        ConversionUpdate {
+            row: 2,
+            offer_id: 55_378_197,
+            conversion_id: 707_658,
+            request_session_id: 0,
+            transaction_id: String::new(),
+            payout: Decimal::new(20, 0),
+            add_to_existing_payout: false,
+            received: Decimal::new(30, 0),
+            received_option: ReceivedOption::TotalRevenue,
+            disposition_type: DispositionType::NoChange,
+            disposition_id: 0,
+            update_revshare_payout: true,
+            effective_date_option: EffectiveDateOption::Today,
+            custom_date: None,
+            note_to_append: "example".into(),
+            disallow_on_billing_status: "ignore".into(),
+        }
+    }
+
+    #[test]
+    fn get_v2_matches_the_seed_sample() {
+        let e = Endpoint::new("https://demo.cakemarketing.com/", 2, Transport::Get);
+        let r = e.build(&seed_update(), "dNJFmId9rI");
+        assert_eq!(
+            r.url,
+            "https://demo.cakemarketing.com/api/2/track.asmx/UpdateConversion?api_key=dNJFmId9rI\
+             &offer_id=55378197&conversion_id=707658&request_session_id=0&transaction_id=\
+             &payout=20&add_to_existing_payout=false&received=30&received_option=total_revenue\
+             &disposition_type=no_change&disposition_id=0&update_revshare_payout=true\
+             &effective_date_option=today&custom_date=01%2F01%2F2001%2000%3A00%3A00\
+             &note_to_append=example"
+        );
+        assert!(!r.post && r.body.is_none());
+    }
+
+    #[test]
+    fn get_v4_adds_disallow_on_billing_status() {
+        let e = Endpoint::new("http://127.0.0.1:1", 4, Transport::Get);
+        let r = e.build(&seed_update(), "k");
+        assert!(
+            r.url
+                .starts_with("http://127.0.0.1:1/api/4/track.asmx/UpdateConversion?api_key=k&")
+        );
+        assert!(
+            r.url
+                .ends_with("&note_to_append=example&disallow_on_billing_status=ignore")
+        );
+    }
+
+    #[test]
+    fn post_v2_body() {
+        let e = Endpoint::new("http://h", 2, Transport::Post);
+        let mut u = seed_update();
+        u.note_to_append = "a b+c&d=e#f%g\"h'<i> é".into();
+        u.transaction_id = "00871".into();
+        let r = e.build(&u, "k");
+        assert_eq!(r.url, "http://h/api/2/track.asmx/UpdateConversion");
+        assert_eq!(
+            r.content_type.as_deref(),
+            Some("application/x-www-form-urlencoded")
+        );
+        assert_eq!(
+            r.body.as_deref(),
+            Some(
+                "api_key=k&offer_id=55378197&conversion_id=707658&request_session_id=0\
+                 &transaction_id=00871&payout=20&add_to_existing_payout=false&received=30\
+                 &received_option=total_revenue&disposition_type=no_change&disposition_id=0\
+                 &update_revshare_payout=true&effective_date_option=today\
+                 &custom_date=01%2F01%2F2001%2000%3A00%3A00\
+                 &note_to_append=a%20b%2Bc%26d%3De%23f%25g%22h%27%3Ci%3E%20%C3%A9"
+            )
+        );
+    }
+
+    #[test]
+    fn soap11_v2_envelope() {
+        let e = Endpoint::new("http://h", 2, Transport::Soap);
+        let mut u = seed_update();
+        u.note_to_append = "<b>&\"x\"".into();
+        u.effective_date_option = EffectiveDateOption::Custom;
+        u.custom_date =
+            chrono::NaiveDate::from_ymd_opt(2026, 9, 30).and_then(|d| d.and_hms_opt(14, 5, 0));
+        let r = e.build(&u, "k");
+        assert_eq!(r.url, "http://h/api/2/track.asmx");
+        assert_eq!(r.content_type.as_deref(), Some("text/xml; charset=utf-8"));
+        assert_eq!(
+            r.soap_action.as_deref(),
+            Some("\"http://cakemarketing.com/api/2/UpdateConversion\"")
+        );
+        assert_eq!(
+            r.body.as_deref(),
+            Some(
+                "<?xml version=\"1.0\" encoding=\"utf-8\"?><soap:Envelope \
+                 xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" \
+                 xmlns:xsd=\"http://www.w3.org/2001/XMLSchema\" \
+                 xmlns:soap=\"http://schemas.xmlsoap.org/soap/envelope/\"><soap:Body>\
+                 <UpdateConversion xmlns=\"http://cakemarketing.com/api/2/\"><api_key>k</api_key>\
+                 <offer_id>55378197</offer_id><conversion_id>707658</conversion_id>\
+                 <request_session_id>0</request_session_id><transaction_id></transaction_id>\
+                 <payout>20</payout><add_to_existing_payout>false</add_to_existing_payout>\
+                 <received>30</received><received_option>total_revenue</received_option>\
+                 <disposition_type>no_change</disposition_type><disposition_id>0</disposition_id>\
+                 <update_revshare_payout>true</update_revshare_payout>\
+                 <effective_date_option>custom</effective_date_option>\
+                 <custom_date>2026-09-30T14:05:00</custom_date>\
+                 <note_to_append>&lt;b&gt;&amp;&quot;x&quot;</note_to_append>\
+                 </UpdateConversion></soap:Body></soap:Envelope>"
+            )
+        );
+    }
+
+    #[test]
+    fn soap12_v4_envelope() {
+        let e = Endpoint::new("http://h", 4, Transport::Soap12);
+        let r = e.build(&seed_update(), "k");
+        assert_eq!(
+            r.content_type.as_deref(),
+            Some(
+                "application/soap+xml; charset=utf-8; action=\"http://cakemarketing.com/api/4/UpdateConversion\""
+            )
+        );
+        assert!(r.soap_action.is_none());
+        let body = r.body.unwrap_or_default();
+        assert!(body.contains("xmlns:soap=\"http://www.w3.org/2003/05/soap-envelope\""));
+        assert!(body.contains("<UpdateConversion xmlns=\"http://cakemarketing.com/api/4/\">"));
+        assert!(body.contains("<custom_date>2001-01-01T00:00:00</custom_date>"));
+        assert!(body.ends_with(
+            "<disallow_on_billing_status>ignore</disallow_on_billing_status></UpdateConversion></soap:Body></soap:Envelope>"
+        ));
+    }
+
+    #[test]
+    fn display_redacts_the_key() {
+        for t in [
+            Transport::Get,
+            Transport::Post,
+            Transport::Soap,
+            Transport::Soap12,
+        ] {
+            let e = Endpoint::new("http://h", 2, t);
+            let shown = e.display(&seed_update());
+            assert!(
+                shown.contains("api_key=***") || shown.contains("<api_key>***</api_key>"),
+                "{shown}"
+            );
+        }
+    }
+}

@@ -1,0 +1,165 @@
+//! Command-line arguments → a validated [`RunConfig`], in one place.
+
+use crate::cake::request::{Endpoint, Transport};
+use crate::cli::RunArgs;
+use crate::error::Error;
+use crate::sheet::SheetOptions;
+use crate::sheet::parse::DecimalStyle;
+use crate::sheet::reader::{ReadOptions, encoding_by_name};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Where requests go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// The embedded emulator, in process.
+    Sandbox,
+    /// A real CAKE instance (or a mock-server) at this base URL.
+    Remote(String),
+    /// No URL given: fine for a dry run only.
+    Unset,
+}
+
+/// Everything a run needs, validated.
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    pub input: PathBuf,
+    pub output: PathBuf,
+    pub checkpoint: PathBuf,
+    pub sheet: SheetOptions,
+    pub target: Target,
+    pub transport: Transport,
+    pub api_version: u8,
+    pub rate: f64,
+    pub concurrency: usize,
+    pub max_attempts: u32,
+    pub timeout: Duration,
+    pub dry_run: bool,
+    pub skip_invalid: bool,
+    pub resend_in_doubt: bool,
+    pub restart: bool,
+    pub allow_insecure_http: bool,
+    pub api_key_file: Option<PathBuf>,
+}
+
+/// `INPUT.csv` → `INPUT.results.csv`; any other name gets `.results.csv` appended.
+#[must_use]
+pub fn default_output(input: &Path) -> PathBuf {
+    let name = input
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let stem = if name.to_ascii_lowercase().ends_with(".csv") {
+        name.get(..name.len() - 4).unwrap_or(&name).to_string()
+    } else {
+        name
+    };
+    input.with_file_name(format!("{stem}.results.csv"))
+}
+
+impl RunConfig {
+    /// Validates the arguments.
+    pub fn from_args(a: &RunArgs) -> Result<Self, Error> {
+        let usage = |m: String| Error::Usage(m);
+        let encoding = match &a.encoding {
+            Some(name) => Some(encoding_by_name(name).ok_or_else(|| {
+                usage(format!(
+                    "--encoding {name}: unknown encoding; use utf-8, utf-16le, utf-16be or windows-1252"
+                ))
+            })?),
+            None => None,
+        };
+        if !(a.rate.is_finite() && a.rate >= 0.0) {
+            return Err(usage(
+                "--rate must be 0 (unlimited) or a positive number of requests per second".into(),
+            ));
+        }
+        if a.concurrency == 0 || a.concurrency > 1024 {
+            return Err(usage("--concurrency must be between 1 and 1024".into()));
+        }
+        if a.max_attempts == 0 || a.max_attempts > 100 {
+            return Err(usage("--max-attempts must be between 1 and 100".into()));
+        }
+        if !(a.timeout.is_finite() && a.timeout > 0.0 && a.timeout <= 3600.0) {
+            return Err(usage("--timeout must be between 0 and 3600 seconds".into()));
+        }
+        let target = if a.sandbox {
+            Target::Sandbox
+        } else if let Some(url) = a.base_url.as_deref().filter(|u| !u.trim().is_empty()) {
+            Target::Remote(url.trim().trim_end_matches('/').to_string())
+        } else {
+            Target::Unset
+        };
+        let output = a.output.clone().unwrap_or_else(|| default_output(&a.input));
+        let checkpoint = a.checkpoint.clone().unwrap_or_else(|| {
+            let mut p = output.as_os_str().to_owned();
+            p.push(".ckpt");
+            PathBuf::from(p)
+        });
+        Ok(Self {
+            input: a.input.clone(),
+            output,
+            checkpoint,
+            sheet: SheetOptions {
+                read: ReadOptions {
+                    encoding,
+                    delimiter: a.delimiter,
+                },
+                decimal: if a.decimal_comma {
+                    DecimalStyle::Comma
+                } else {
+                    DecimalStyle::Point
+                },
+                date_order: a.date_order,
+                maps: a.maps.clone(),
+                sets: a.sets.clone(),
+                api_version: a.api_version,
+            },
+            target,
+            transport: a.method,
+            api_version: a.api_version,
+            rate: a.rate,
+            concurrency: a.concurrency,
+            max_attempts: a.max_attempts,
+            timeout: Duration::from_secs_f64(a.timeout),
+            dry_run: a.dry_run,
+            skip_invalid: a.skip_invalid,
+            resend_in_doubt: a.resend_in_doubt,
+            restart: a.restart,
+            allow_insecure_http: a.allow_insecure_http,
+            api_key_file: a.api_key_file.clone(),
+        })
+    }
+
+    /// The endpoint requests are built for (a placeholder host in a dry run without a URL).
+    #[must_use]
+    pub fn endpoint(&self) -> Endpoint {
+        let base = match &self.target {
+            Target::Remote(url) => url.as_str(),
+            Target::Sandbox => "http://sandbox.invalid",
+            Target::Unset => "https://YOUR-CAKE-INSTANCE",
+        };
+        Endpoint::new(base, self.api_version, self.transport)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_names() {
+        assert_eq!(
+            default_output(Path::new("dir/june.csv")),
+            PathBuf::from("dir/june.results.csv")
+        );
+        assert_eq!(
+            default_output(Path::new("june.CSV")),
+            PathBuf::from("june.results.csv")
+        );
+        assert_eq!(
+            default_output(Path::new("june.txt")),
+            PathBuf::from("june.txt.results.csv")
+        );
+    }
+}

@@ -1,0 +1,48 @@
+//! Errors that end a command, each mapped to one exit code.
+
+use crate::exit;
+use crate::sheet::SheetError;
+
+/// Why a command stopped before finishing its job.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The sheet cannot be read or its header is wrong.
+    #[error(transparent)]
+    Sheet(#[from] SheetError),
+    /// Rows failed validation and `--skip-invalid` was not given.
+    #[error(
+        "{invalid} of {rows} rows are invalid; nothing was sent.\n{details}\
+         Fix the sheet and run again, preview with --dry-run, or add --skip-invalid to send \
+         only the valid rows"
+    )]
+    InvalidRows {
+        invalid: u64,
+        rows: u64,
+        details: String,
+    },
+    /// A flag or setting is wrong.
+    #[error("{0}")]
+    Usage(String),
+    /// Writing results or the checkpoint failed (e.g. disk full).
+    #[error(
+        "cannot write {what}: {source}; free space or fix permissions, then run the same command again to resume"
+    )]
+    Write {
+        what: String,
+        source: std::io::Error,
+    },
+    /// A run-wide failure stopped the run (bad key, error storm).
+    #[error("{0}")]
+    Aborted(String),
+}
+
+impl Error {
+    /// The exit code the contract assigns to this error.
+    #[must_use]
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Sheet(_) | Error::InvalidRows { .. } | Error::Usage(_) => exit::USAGE,
+            Error::Write { .. } | Error::Aborted(_) => exit::ABORTED,
+        }
+    }
+}

@@ -1,0 +1,272 @@
+//! The results CSV: exactly one line per data row, in input order, safe to open in a spreadsheet.
+
+use crate::sheet::Invalid;
+use crate::update::{ConversionUpdate, format_amount};
+use std::fs::File;
+use std::io::{self, BufWriter};
+use std::path::{Path, PathBuf};
+
+/// The columns, in the contract's order.
+pub const COLUMNS: [&str; 12] = [
+    "row",
+    "conversion_id",
+    "request_session_id",
+    "transaction_id",
+    "offer_id",
+    "payout",
+    "received",
+    "disposition_type",
+    "status",
+    "attempts",
+    "http_status",
+    "message",
+];
+
+/// A row's final status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Status {
+    /// CAKE said success.
+    Updated,
+    /// CAKE said success=false (e.g. `Conversion Not Found`).
+    Rejected,
+    /// Failed validation; not sent.
+    Invalid,
+    /// Gave up: retries exhausted or a permanent HTTP error.
+    Failed,
+    /// An additive row whose outcome is unknown; not re-sent.
+    InDoubt,
+    /// Dry run: would be sent.
+    WouldUpdate,
+}
+
+impl Status {
+    /// Every status, in report order.
+    pub const ALL: [Status; 6] = [
+        Status::Updated,
+        Status::Rejected,
+        Status::Invalid,
+        Status::Failed,
+        Status::InDoubt,
+        Status::WouldUpdate,
+    ];
+
+    /// The spelling in the results file.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Updated => "updated",
+            Status::Rejected => "rejected",
+            Status::Invalid => "invalid",
+            Status::Failed => "failed",
+            Status::InDoubt => "in_doubt",
+            Status::WouldUpdate => "would_update",
+        }
+    }
+
+    /// Parses the results-file spelling.
+    #[must_use]
+    pub fn from_str_opt(s: &str) -> Option<Status> {
+        Status::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+}
+
+/// One line of the results file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResultLine {
+    pub row: u64,
+    /// conversion_id, request_session_id, transaction_id, offer_id, payout, received,
+    /// disposition_type — as sent (valid rows) or as written in the sheet (invalid rows).
+    pub cells: [String; 7],
+    pub status: Status,
+    pub attempts: u32,
+    pub http_status: Option<u16>,
+    pub message: String,
+}
+
+/// The id/amount cells of a valid row, exactly as they are sent.
+#[must_use]
+pub fn update_cells(u: &ConversionUpdate) -> [String; 7] {
+    [
+        u.conversion_id.to_string(),
+        u.request_session_id.to_string(),
+        u.transaction_id.clone(),
+        u.offer_id.to_string(),
+        format_amount(u.payout),
+        format_amount(u.received),
+        u.disposition_type.as_str().to_string(),
+    ]
+}
+
+impl ResultLine {
+    /// A line for a valid row.
+    #[must_use]
+    pub fn for_update(u: &ConversionUpdate, status: Status) -> Self {
+        Self {
+            row: u.row,
+            cells: update_cells(u),
+            status,
+            attempts: 0,
+            http_status: None,
+            message: String::new(),
+        }
+    }
+
+    /// A line for an invalid row.
+    #[must_use]
+    pub fn for_invalid(row: u64, invalid: &Invalid) -> Self {
+        Self {
+            row,
+            cells: invalid.cells.clone(),
+            status: Status::Invalid,
+            attempts: 0,
+            http_status: None,
+            message: invalid.message.clone(),
+        }
+    }
+}
+
+/// True for plain numbers such as `-12.50`, which a spreadsheet shows as numbers, not formulas.
+fn is_plain_number(s: &str) -> bool {
+    let body = s.strip_prefix(['-', '+']).unwrap_or(s);
+    let mut parts = body.splitn(2, '.');
+    let int = parts.next().unwrap_or("");
+    let frac = parts.next();
+    let digits = |p: &str| p.bytes().all(|b| b.is_ascii_digit());
+    (!int.is_empty() || frac.is_some_and(|f| !f.is_empty()))
+        && digits(int)
+        && frac.is_none_or(digits)
+}
+
+/// Prefixes `'` to a cell a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, tab, CR).
+#[must_use]
+pub fn neutralize(cell: &str) -> std::borrow::Cow<'_, str> {
+    let risky = cell.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    if risky && !is_plain_number(cell) {
+        format!("'{cell}").into()
+    } else {
+        cell.into()
+    }
+}
+
+/// Writes the results file through a temporary name, renamed into place when complete, so a
+/// reader never sees a half-written file.
+pub struct ResultsWriter {
+    csv: csv::Writer<BufWriter<File>>,
+    tmp: PathBuf,
+    path: PathBuf,
+}
+
+impl ResultsWriter {
+    /// Creates `path.tmp` and writes the header.
+    pub fn create(path: &Path) -> io::Result<Self> {
+        let mut tmp = path.as_os_str().to_owned();
+        tmp.push(".tmp");
+        let tmp = PathBuf::from(tmp);
+        let file = File::create(&tmp)?;
+        let mut csv =
+            csv::WriterBuilder::new().from_writer(BufWriter::with_capacity(256 * 1024, file));
+        csv.write_record(COLUMNS).map_err(io::Error::other)?;
+        Ok(Self {
+            csv,
+            tmp,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Appends one line.
+    pub fn write(&mut self, line: &ResultLine) -> io::Result<()> {
+        let row = line.row.to_string();
+        let attempts = line.attempts.to_string();
+        let http = line.http_status.map(|s| s.to_string()).unwrap_or_default();
+        let [c0, c1, c2, c3, c4, c5, c6] = &line.cells;
+        let record = [
+            row.as_str(),
+            &neutralize(c0),
+            &neutralize(c1),
+            &neutralize(c2),
+            &neutralize(c3),
+            &neutralize(c4),
+            &neutralize(c5),
+            &neutralize(c6),
+            line.status.as_str(),
+            &attempts,
+            &http,
+            &neutralize(&line.message),
+        ];
+        self.csv.write_record(record).map_err(io::Error::other)
+    }
+
+    /// Flushes, fsyncs and renames the file into place, then fsyncs the directory.
+    pub fn finish(self) -> io::Result<PathBuf> {
+        let file = self
+            .csv
+            .into_inner()
+            .map_err(|e| io::Error::other(e.to_string()))?
+            .into_inner()
+            .map_err(io::IntoInnerError::into_error)?;
+        file.sync_all()?;
+        std::fs::rename(&self.tmp, &self.path)?;
+        if let Some(dir) = self.path.parent() {
+            let dir = if dir.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                dir
+            };
+            File::open(dir)?.sync_all()?;
+        }
+        Ok(self.path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formula_cells_are_neutralised_but_numbers_are_not() {
+        assert_eq!(neutralize("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
+        assert_eq!(neutralize("+1+1"), "'+1+1");
+        assert_eq!(neutralize("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(neutralize("\tx"), "'\tx");
+        assert_eq!(neutralize("\rx"), "'\rx");
+        assert_eq!(neutralize("-"), "'-");
+        assert_eq!(neutralize("-inf"), "'-inf");
+        assert_eq!(neutralize("-12.50"), "-12.50");
+        assert_eq!(neutralize("+5"), "+5");
+        assert_eq!(neutralize("-.5"), "-.5");
+        assert_eq!(neutralize("plain"), "plain");
+        assert_eq!(neutralize(""), "");
+    }
+
+    #[test]
+    fn writes_header_and_lines_atomically() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.csv");
+        let mut w = ResultsWriter::create(&path).unwrap();
+        assert!(!path.exists());
+        w.write(&ResultLine {
+            row: 2,
+            cells: [
+                "1".into(),
+                "0".into(),
+                "=cmd".into(),
+                "0".into(),
+                "-1.5".into(),
+                "0".into(),
+                "approved".into(),
+            ],
+            status: Status::Updated,
+            attempts: 1,
+            http_status: Some(200),
+            message: "Conversion Updated".into(),
+        })
+        .unwrap();
+        w.finish().unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(
+            text,
+            "row,conversion_id,request_session_id,transaction_id,offer_id,payout,received,disposition_type,status,attempts,http_status,message\n\
+             2,1,0,'=cmd,0,-1.5,0,approved,updated,1,200,Conversion Updated\n"
+        );
+    }
+}

@@ -1,0 +1,148 @@
+//! The dry run's printed report: how the sheet was read, what would change, and example requests.
+
+use crate::cake::params::{PARAMS, Param};
+use crate::cake::request::Endpoint;
+use crate::sheet::columns::Source;
+use crate::sheet::{PrePass, Totals};
+use crate::update::ConversionUpdate;
+use std::fmt::Write as _;
+use std::path::Path;
+
+/// What a missing field becomes, in words (contract defaults).
+fn default_text(p: Param, version: u8) -> Option<&'static str> {
+    Some(match p {
+        Param::ApiKey => return None,
+        Param::OfferId => "0 (CAKE does not check the offer)",
+        Param::ConversionId | Param::RequestSessionId => "0 (not used)",
+        Param::TransactionId => "empty (not used)",
+        Param::Payout => "payout left unchanged (payout=0, add_to_existing_payout=true)",
+        Param::AddToExistingPayout => {
+            "false where a payout is given (it sets the payout), else true (unchanged)"
+        }
+        Param::Received => "received left unchanged (received_option=no_change)",
+        Param::ReceivedOption => "total_revenue where received is given, else no_change",
+        Param::DispositionType => "no_change",
+        Param::DispositionId => "0",
+        Param::UpdateRevsharePayout => "false",
+        Param::EffectiveDateOption => "today (custom where a custom_date is given)",
+        Param::CustomDate => "01/01/2001 00:00:00 (ignored by CAKE unless the option is custom)",
+        Param::NoteToAppend => "empty (nothing appended)",
+        Param::DisallowOnBillingStatus if version >= 4 => "ignore",
+        Param::DisallowOnBillingStatus => return None,
+    })
+}
+
+/// Renders the "interpreted as" part: encoding, delimiter, column mapping with samples, defaults.
+#[must_use]
+pub fn interpretation(pre: &PrePass, input: &Path, version: u8) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "Sheet {} interpreted as:", input.display());
+    let _ = writeln!(out, "  encoding:  {}", pre.format.encoding_label());
+    let _ = writeln!(out, "  delimiter: {}", pre.format.delimiter_label());
+    let _ = writeln!(
+        out,
+        "  rows:      {} data rows ({} valid, {} invalid)",
+        pre.rows,
+        pre.valid(),
+        pre.invalid
+    );
+    let _ = writeln!(out, "Columns:");
+    let width = pre
+        .header
+        .iter()
+        .map(|h| h.chars().count())
+        .max()
+        .unwrap_or(0)
+        + 2;
+    for (i, header) in pre.header.iter().enumerate() {
+        let quoted = format!("\"{header}\"");
+        let field = PARAMS
+            .iter()
+            .find(|s| pre.columns.column(s.param) == Some(i));
+        let samples = pre
+            .samples
+            .get(i)
+            .map(|s| s.join(" | "))
+            .unwrap_or_default();
+        match field {
+            Some(spec) => {
+                let _ = writeln!(
+                    out,
+                    "  {quoted:<width$} -> {:<24} e.g. {samples}",
+                    spec.name
+                );
+            }
+            None => {
+                let _ = writeln!(out, "  {quoted:<width$}    (ignored)");
+            }
+        }
+    }
+    let sets: Vec<String> = PARAMS
+        .iter()
+        .filter_map(|s| match pre.columns.source(s.param) {
+            Source::Set { raw, value: _ } => Some(format!("  --set {}={raw}", s.name)),
+            _ => None,
+        })
+        .collect();
+    if !sets.is_empty() {
+        let _ = writeln!(out, "Set for every row:");
+        for s in sets {
+            let _ = writeln!(out, "{s}");
+        }
+    }
+    let _ = writeln!(out, "Defaults applied (no column, no --set):");
+    for spec in PARAMS {
+        if matches!(pre.columns.source(spec.param), Source::Default)
+            && let Some(text) = default_text(spec.param, version)
+        {
+            let _ = writeln!(out, "  {:<26} {text}", spec.name);
+        }
+    }
+    out
+}
+
+/// Renders the totals over the rows that would be sent.
+#[must_use]
+pub fn totals(t: &Totals, invalid: u64) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Would send {} rows ({} idempotent, {} additive); {} invalid rows would not be sent.",
+        t.rows, t.idempotent, t.additive, invalid
+    );
+    let list = |m: &std::collections::BTreeMap<&str, u64>| {
+        m.iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let _ = writeln!(out, "  by disposition_type: {}", list(&t.by_disposition));
+    let _ = writeln!(
+        out,
+        "  by received_option:  {}",
+        list(&t.by_received_option)
+    );
+    let _ = writeln!(
+        out,
+        "  Σ payout:   {} (set {}, added {})",
+        t.payout(),
+        t.payout_set,
+        t.payout_added
+    );
+    let _ = writeln!(out, "  Σ received: {}", t.received);
+    out
+}
+
+/// Renders up to three example requests exactly as they would be sent, key hidden.
+#[must_use]
+pub fn examples(endpoint: &Endpoint, updates: &[ConversionUpdate]) -> String {
+    let mut out = String::new();
+    if updates.is_empty() {
+        return out;
+    }
+    let _ = writeln!(out, "Example requests (api_key hidden):");
+    for u in updates {
+        let _ = writeln!(out, "  row {}: {}", u.row, endpoint.display(u));
+    }
+    out
+}

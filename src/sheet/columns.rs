@@ -1,0 +1,302 @@
+//! Header matching: which sheet column (or `--set` value, or default) feeds each CAKE parameter.
+
+use super::SheetError;
+use super::parse::normalize_token;
+use super::validate::{CellParser, Value};
+use crate::cake::params::{PARAMS, Param};
+
+/// Where a parameter's value comes from.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// Neither a column nor `--set`: the contract's default applies.
+    Default,
+    /// A sheet column (0-based index) and its header as written.
+    Column { index: usize, header: String },
+    /// `--set FIELD=VALUE`, already parsed.
+    Set { raw: String, value: Value },
+}
+
+/// The resolved header: one [`Source`] per parameter, plus what was ignored.
+#[derive(Debug, Clone)]
+pub struct Columns {
+    sources: Vec<Source>,
+    /// Headers that feed no parameter, as written.
+    pub ignored: Vec<String>,
+}
+
+impl Columns {
+    /// Where `param` comes from.
+    #[must_use]
+    pub fn source(&self, param: Param) -> &Source {
+        self.sources.get(param as usize).unwrap_or(&Source::Default)
+    }
+
+    /// The column index feeding `param`, if a column does.
+    #[must_use]
+    pub fn column(&self, param: Param) -> Option<usize> {
+        match self.source(param) {
+            Source::Column { index, .. } => Some(*index),
+            _ => None,
+        }
+    }
+
+    /// How `param` is named in messages: the sheet header, or `--set name`.
+    #[must_use]
+    pub fn label(&self, param: Param) -> String {
+        match self.source(param) {
+            Source::Column { header, .. } => header.clone(),
+            Source::Set { .. } => format!("--set {}", param.name()),
+            Source::Default => param.name().to_string(),
+        }
+    }
+}
+
+/// Reads a field name as users write it (`Conversion ID`, `request_id`) into a parameter.
+fn field_by_name(name: &str) -> Option<Param> {
+    match normalize_token(name).as_str() {
+        "request_id" => Some(Param::RequestSessionId),
+        "api_key" => None,
+        other => Param::from_name(other),
+    }
+}
+
+/// Resolves the header row against `--map` and `--set`.
+///
+/// `maps` are `(HEADER, FIELD)` pairs and `sets` are `(FIELD, VALUE)` pairs, as given.
+pub fn resolve(
+    header: &csv::StringRecord,
+    maps: &[(String, String)],
+    sets: &[(String, String)],
+    api_version: u8,
+    cells: &CellParser,
+) -> Result<Columns, SheetError> {
+    let bad = |problem: String| SheetError::Header { problem };
+    let normalized: Vec<String> = header.iter().map(normalize_token).collect();
+
+    // --map overrides, keyed by column index.
+    let mut mapped: Vec<Option<Param>> = vec![None; normalized.len()];
+    for (from, to) in maps {
+        let field = field_by_name(to).ok_or_else(|| {
+            bad(format!(
+                "--map \"{from}={to}\": \"{to}\" is not a CAKE UpdateConversion field; use one of: {}",
+                field_names()
+            ))
+        })?;
+        let key = normalize_token(from);
+        let index = normalized.iter().position(|h| *h == key).ok_or_else(|| {
+            bad(format!(
+                "--map \"{from}={to}\": the sheet has no column \"{from}\"; its columns are: {}",
+                header.iter().collect::<Vec<_>>().join(", ")
+            ))
+        })?;
+        let slot = mapped
+            .get_mut(index)
+            .ok_or_else(|| bad("internal: column index".into()))?;
+        if slot.is_some() {
+            return Err(bad(format!(
+                "--map names column \"{from}\" twice; keep one"
+            )));
+        }
+        *slot = Some(field);
+    }
+
+    let mut sources: Vec<Source> = vec![Source::Default; PARAMS.len()];
+    let mut ignored = Vec::new();
+    for (index, (raw, norm)) in header.iter().zip(&normalized).enumerate() {
+        let field = mapped
+            .get(index)
+            .copied()
+            .flatten()
+            .or_else(|| field_by_name(norm));
+        let Some(field) = field else {
+            if !raw.trim().is_empty() {
+                ignored.push(raw.to_string());
+            }
+            continue;
+        };
+        if field.spec().since_version > api_version {
+            return Err(bad(format!(
+                "column \"{raw}\" is {}, which only API version {} has; add --api-version {}",
+                field.name(),
+                field.spec().since_version,
+                field.spec().since_version
+            )));
+        }
+        let slot = sources
+            .get_mut(field as usize)
+            .ok_or_else(|| bad("internal: field".into()))?;
+        if let Source::Column { header: first, .. } = slot {
+            return Err(bad(format!(
+                "columns \"{first}\" and \"{raw}\" both give {}; remove one, or --map one of \
+                 them to another field",
+                field.name()
+            )));
+        }
+        *slot = Source::Column {
+            index,
+            header: raw.to_string(),
+        };
+    }
+
+    for (name, raw) in sets {
+        let field = field_by_name(name).ok_or_else(|| {
+            bad(format!(
+                "--set {name}={raw}: \"{name}\" is not a CAKE UpdateConversion field; use one of: {}",
+                field_names()
+            ))
+        })?;
+        if field.spec().since_version > api_version {
+            return Err(bad(format!(
+                "--set {name}: {} is only in API version {}; add --api-version {}",
+                field.name(),
+                field.spec().since_version,
+                field.spec().since_version
+            )));
+        }
+        let slot = sources
+            .get_mut(field as usize)
+            .ok_or_else(|| bad("internal: field".into()))?;
+        match slot {
+            Source::Column { header, .. } => {
+                return Err(bad(format!(
+                    "{} is given both by column \"{header}\" and by --set {name}; drop one",
+                    field.name()
+                )));
+            }
+            Source::Set { .. } => {
+                return Err(bad(format!("--set {name} is given twice; keep one")));
+            }
+            Source::Default => {}
+        }
+        let value = cells
+            .parse(field, raw.trim())
+            .map_err(|problem| bad(format!("--set {name}={raw}: {problem}")))?;
+        *slot = Source::Set {
+            raw: raw.clone(),
+            value,
+        };
+    }
+
+    let ids = [
+        Param::ConversionId,
+        Param::RequestSessionId,
+        Param::TransactionId,
+    ];
+    if ids
+        .iter()
+        .all(|p| matches!(sources.get(*p as usize), Some(Source::Default)))
+    {
+        return Err(bad(format!(
+            "the sheet has no id column: it needs at least one of conversion_id, \
+             request_session_id (or request_id), transaction_id; its columns are: {} \
+             (use --map \"YOUR HEADER=conversion_id\" if it is named differently)",
+            header.iter().collect::<Vec<_>>().join(", ")
+        )));
+    }
+    Ok(Columns { sources, ignored })
+}
+
+fn field_names() -> String {
+    PARAMS
+        .iter()
+        .filter(|s| s.param != Param::ApiKey)
+        .map(|s| s.name)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sheet::parse::{DateOrder, DecimalStyle};
+
+    fn cells() -> CellParser {
+        CellParser {
+            decimal: DecimalStyle::Point,
+            date_order: DateOrder::Mdy,
+        }
+    }
+
+    fn header(cols: &[&str]) -> csv::StringRecord {
+        csv::StringRecord::from(cols.to_vec())
+    }
+
+    fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
+        v.iter()
+            .map(|(a, b)| ((*a).to_string(), (*b).to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn headers_are_normalised_and_aliased() {
+        let h = header(&[
+            " Conversion ID ",
+            "Request-ID",
+            "TRANSACTION_ID",
+            "Approved Revenue",
+            "Payout",
+        ]);
+        let c = resolve(&h, &[], &[], 2, &cells()).unwrap();
+        assert_eq!(c.column(Param::ConversionId), Some(0));
+        assert_eq!(c.column(Param::RequestSessionId), Some(1));
+        assert_eq!(c.column(Param::TransactionId), Some(2));
+        assert_eq!(c.column(Param::Payout), Some(4));
+        assert_eq!(c.ignored, vec!["Approved Revenue"]);
+        assert_eq!(c.label(Param::ConversionId), " Conversion ID ");
+    }
+
+    #[test]
+    fn map_and_set() {
+        let h = header(&["Conv", "Approved Revenue"]);
+        let maps = pairs(&[("approved revenue", "received"), ("CONV", "Conversion ID")]);
+        let sets = pairs(&[("received_option", "Total Revenue")]);
+        let c = resolve(&h, &maps, &sets, 2, &cells()).unwrap();
+        assert_eq!(c.column(Param::Received), Some(1));
+        assert_eq!(c.column(Param::ConversionId), Some(0));
+        assert!(matches!(
+            c.source(Param::ReceivedOption),
+            Source::Set { .. }
+        ));
+        assert_eq!(c.label(Param::ReceivedOption), "--set received_option");
+    }
+
+    #[test]
+    fn conflicts_are_errors() {
+        let err = |h: &[&str], m: &[(&str, &str)], s: &[(&str, &str)]| {
+            resolve(&header(h), &pairs(m), &pairs(s), 2, &cells())
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(
+            err(&["conversion_id", "Conversion ID"], &[], &[]).contains("both give conversion_id")
+        );
+        assert!(
+            err(&["conversion_id", "payout"], &[], &[("payout", "5")]).contains("both by column")
+        );
+        assert!(err(&["conversion_id", "x"], &[("x", "conversion_id")], &[]).contains("both give"));
+        assert!(err(&["conversion_id"], &[("nope", "payout")], &[]).contains("no column \"nope\""));
+        assert!(err(&["conversion_id"], &[("conversion_id", "bogus")], &[]).contains("not a CAKE"));
+        assert!(err(&["conversion_id"], &[], &[("bogus", "1")]).contains("not a CAKE"));
+        assert!(err(&["conversion_id"], &[], &[("payout", "1e3")]).contains("exponent"));
+        assert!(err(&["amount"], &[], &[]).contains("no id column"));
+        assert!(
+            err(&["conversion_id", "disallow_on_billing_status"], &[], &[]).contains("version 4")
+        );
+        assert!(
+            err(&["conversion_id"], &[], &[("payout", "1"), ("payout", "2")]).contains("twice")
+        );
+    }
+
+    #[test]
+    fn api_key_column_is_never_a_field() {
+        let c = resolve(
+            &header(&["conversion_id", "api_key"]),
+            &[],
+            &[],
+            2,
+            &cells(),
+        )
+        .unwrap();
+        assert_eq!(c.ignored, vec!["api_key"]);
+    }
+}

@@ -1,0 +1,538 @@
+//! Cell parsers: one function per CAKE type, each turning a spreadsheet cell into the typed value
+//! or a message that says what was expected.
+//!
+//! These are pure functions so each rule is unit-tested on its own. Callers pass cells already
+//! trimmed; an empty cell means "not given" and never reaches these functions.
+
+use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
+use rust_decimal::Decimal;
+
+/// How amounts in the sheet write their decimal separator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DecimalStyle {
+    /// `1,234.56` (the default, and what CAKE itself uses).
+    #[default]
+    Point,
+    /// `1.234,56` — only with `--decimal-comma`.
+    Comma,
+}
+
+/// Which comes first in a slashed date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum DateOrder {
+    /// `09/30/2026` — CAKE's own order.
+    #[default]
+    Mdy,
+    /// `30/09/2026`.
+    Dmy,
+}
+
+/// Parses an Int32 id. Leading zeros are fine; `0` means "not used".
+pub fn parse_id(s: &str) -> Result<i32, String> {
+    if looks_like_excel_scientific(s) {
+        return Err(excel_damage(s));
+    }
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return Err("expected a whole number (an id such as 707658)".into());
+    }
+    let digits = s.trim_start_matches('0');
+    if digits.is_empty() {
+        return Ok(0);
+    }
+    if digits.len() > 10 {
+        return Err("is larger than CAKE's largest id (2147483647)".into());
+    }
+    digits
+        .parse::<i64>()
+        .ok()
+        .and_then(|v| i32::try_from(v).ok())
+        .ok_or_else(|| "is larger than CAKE's largest id (2147483647)".into())
+}
+
+/// Checks a transaction id: any text is kept exactly, except Excel's scientific mangling.
+pub fn parse_transaction_id(s: &str) -> Result<String, String> {
+    if looks_like_excel_scientific(s) {
+        return Err(excel_damage(s));
+    }
+    Ok(s.to_owned())
+}
+
+fn excel_damage(s: &str) -> String {
+    format!(
+        "\"{s}\" is a number in scientific notation: Excel has damaged this id; \
+         re-export the column formatted as Text"
+    )
+}
+
+/// `1.23457E+11`, `1E+11`, `2.5e-3`: digits with one optional point, then an exponent.
+fn looks_like_excel_scientific(s: &str) -> bool {
+    let Some(pos) = s.find(['e', 'E']) else {
+        return false;
+    };
+    let (mantissa, exp) = (&s[..pos], &s[pos + 1..]);
+    let exp = exp.strip_prefix(['+', '-']).unwrap_or(exp);
+    let mantissa_ok = !mantissa.is_empty()
+        && mantissa.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+        && mantissa.bytes().filter(|&b| b == b'.').count() <= 1
+        && mantissa.bytes().any(|b| b.is_ascii_digit());
+    mantissa_ok && !exp.is_empty() && exp.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Parses a money amount as written by Excel or a person, without ever rounding.
+///
+/// Accepts `1234.56`, `1,234.56`, `$1,234.56`, `-12.5`, `(12.50)`, `-$5`, `$-5`, `12.`, `.5`.
+/// Rejects exponents (`1e3` is how Excel mangles cells), `1,234` (ambiguous: thousands or a
+/// decimal comma), misplaced separators and anything else.
+pub fn parse_amount(s: &str, style: DecimalStyle) -> Result<Decimal, String> {
+    let mut rest = s;
+    let mut negative = false;
+    if let Some(inner) = rest.strip_prefix('(').and_then(|r| r.strip_suffix(')')) {
+        negative = true;
+        rest = inner.trim();
+    }
+    if let Some(r) = rest.strip_prefix('-') {
+        if negative {
+            return Err(amount_expected(style));
+        }
+        negative = true;
+        rest = r.trim_start();
+    }
+    if let Some(r) = rest.strip_prefix(['$', '€', '£']) {
+        rest = r.trim_start();
+    } else if let Some(r) = rest.strip_suffix(['$', '€', '£']) {
+        rest = r.trim_end();
+    }
+    if let Some(r) = rest.strip_prefix('-') {
+        if negative {
+            return Err(amount_expected(style));
+        }
+        negative = true;
+        rest = r;
+    }
+    if rest.contains(['e', 'E']) && rest.bytes().any(|b| b.is_ascii_digit()) {
+        return Err(format!(
+            "is in exponent form, which is how Excel mangles amounts; \
+             format the column as Number with decimals and export again ({})",
+            amount_expected(style)
+        ));
+    }
+    let (group, point) = match style {
+        DecimalStyle::Point => (',', '.'),
+        DecimalStyle::Comma => ('.', ','),
+    };
+    let (int_part, frac_part) = match rest.split_once(point) {
+        Some((i, f)) => (i, Some(f)),
+        None => (rest, None),
+    };
+    if let Some(f) = frac_part
+        && (f.is_empty() && int_part.is_empty() || !f.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err(amount_expected(style));
+    }
+    let int_digits = strip_grouping(int_part, group, frac_part.is_some(), style)?;
+    if int_digits.is_empty() && frac_part.is_none_or(str::is_empty) {
+        return Err(amount_expected(style));
+    }
+    let mut canonical = String::with_capacity(rest.len() + 2);
+    if negative {
+        canonical.push('-');
+    }
+    canonical.push_str(if int_digits.is_empty() {
+        "0"
+    } else {
+        &int_digits
+    });
+    if let Some(f) = frac_part.filter(|f| !f.is_empty()) {
+        canonical.push('.');
+        canonical.push_str(f);
+    }
+    Decimal::from_str_exact(&canonical)
+        .map_err(|_| "has more digits than an amount can hold (at most 28)".to_string())
+}
+
+/// Removes thousands separators from the integer part, insisting on groups of three.
+fn strip_grouping(
+    int_part: &str,
+    group: char,
+    has_fraction: bool,
+    style: DecimalStyle,
+) -> Result<String, String> {
+    if !int_part.contains(group) {
+        return if int_part.bytes().all(|b| b.is_ascii_digit()) {
+            Ok(int_part.to_owned())
+        } else {
+            Err(amount_expected(style))
+        };
+    }
+    let groups: Vec<&str> = int_part.split(group).collect();
+    let well_grouped = groups.first().is_some_and(|g| (1..=3).contains(&g.len()))
+        && groups[1..].iter().all(|g| g.len() == 3)
+        && groups.iter().all(|g| g.bytes().all(|b| b.is_ascii_digit()));
+    if !well_grouped {
+        return Err(amount_expected(style));
+    }
+    if groups.len() == 2 && !has_fraction {
+        let (alt, flag) = match style {
+            DecimalStyle::Point => ("a decimal comma", "--decimal-comma"),
+            DecimalStyle::Comma => ("a thousands point", "no --decimal-comma"),
+        };
+        return Err(format!(
+            "is ambiguous: \"{int_part}\" could be a thousands separator or {alt}; \
+             write it without the separator (e.g. {}) or check the sheet's format ({flag})",
+            groups.concat()
+        ));
+    }
+    Ok(groups.concat())
+}
+
+fn amount_expected(style: DecimalStyle) -> String {
+    match style {
+        DecimalStyle::Point => "expected an amount such as 1234.56, 1,234.56, $1,234.56 or (12.50)",
+        DecimalStyle::Comma => "expected an amount such as 1234,56 or 1.234,56 (--decimal-comma)",
+    }
+    .to_string()
+}
+
+/// Parses a boolean the way spreadsheets write them.
+pub fn parse_bool(s: &str) -> Result<bool, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "true" | "yes" | "y" | "1" => Ok(true),
+        "false" | "no" | "n" | "0" => Ok(false),
+        _ => Err("expected true or false (also yes/no, y/n, 1/0)".into()),
+    }
+}
+
+/// Normalises an enumeration cell: `Total Revenue` → `total_revenue`.
+#[must_use]
+pub fn normalize_token(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut pending_sep = false;
+    for c in s.trim().chars() {
+        if c == ' ' || c == '-' || c == '_' {
+            pending_sep = !out.is_empty();
+        } else {
+            if pending_sep {
+                out.push('_');
+                pending_sep = false;
+            }
+            out.extend(c.to_lowercase());
+        }
+    }
+    out
+}
+
+/// Parses an enumeration cell with the given wire parser.
+pub fn parse_enum<T>(
+    s: &str,
+    from_wire: fn(&str) -> Option<T>,
+    choices: fn() -> String,
+) -> Result<T, String> {
+    from_wire(&normalize_token(s)).ok_or_else(|| format!("expected one of: {}", choices()))
+}
+
+const DATE_EXPECTED: &str = "expected a date such as 09/30/2026 14:05:00, 9/30/2026 2:05 PM \
+                             or 2026-09-30T14:05:00 (in the CAKE instance's time zone)";
+
+/// Parses a `custom_date` in the CAKE instance's local time.
+///
+/// Slashed dates follow `order` (month first by default, as CAKE writes them); ISO dates are
+/// always year-month-day. A UTC offset or `Z` is refused: CAKE dates have no zone, and shifting
+/// them would move conversions between days.
+pub fn parse_date(s: &str, order: DateOrder) -> Result<NaiveDateTime, String> {
+    let upper = s.to_ascii_uppercase();
+    let has_offset = upper.ends_with('Z')
+        || upper
+            .find('T')
+            .is_some_and(|t| upper[t..].contains(['+', '-']))
+        || upper.rsplit(' ').next().is_some_and(|last| {
+            last.len() >= 5 && (last.starts_with('+') || last.starts_with('-'))
+        });
+    if has_offset && upper.contains(':') {
+        return Err(format!(
+            "has a time zone ({s}); CAKE dates are in the instance's own zone: \
+             write the local time without an offset or Z"
+        ));
+    }
+    if s.contains('/') {
+        let (date_part, time_part) = match s.split_once(' ') {
+            Some((d, t)) => (d, t.trim()),
+            None => (s, ""),
+        };
+        let date_fmt = match order {
+            DateOrder::Mdy => "%m/%d/%Y",
+            DateOrder::Dmy => "%d/%m/%Y",
+        };
+        let date = NaiveDate::parse_from_str(date_part, date_fmt)
+            .ok()
+            .filter(|_| date_part.rsplit('/').next().is_some_and(|y| y.len() == 4))
+            .ok_or_else(|| {
+                let hint = match order {
+                    DateOrder::Mdy => "month first (use --date-order dmy for day first)",
+                    DateOrder::Dmy => "day first (--date-order dmy)",
+                };
+                format!("{DATE_EXPECTED}; slashed dates are read {hint}")
+            })?;
+        return Ok(date.and_time(parse_time(time_part)?));
+    }
+    let (date_part, time_part) = match s.split_once(['T', ' ']) {
+        Some((d, t)) => (d, t.trim()),
+        None => (s, ""),
+    };
+    let date = NaiveDate::parse_from_str(date_part, "%Y-%m-%d")
+        .ok()
+        .filter(|_| date_part.len() == 10)
+        .ok_or_else(|| DATE_EXPECTED.to_string())?;
+    Ok(date.and_time(parse_time(time_part)?))
+}
+
+fn parse_time(t: &str) -> Result<NaiveTime, String> {
+    if t.is_empty() {
+        return Ok(NaiveTime::MIN);
+    }
+    for fmt in [
+        "%H:%M:%S",
+        "%H:%M",
+        "%H:%M:%S%.f",
+        "%I:%M:%S %p",
+        "%I:%M %p",
+    ] {
+        if let Ok(time) = NaiveTime::parse_from_str(t, fmt) {
+            return Ok(time);
+        }
+    }
+    Err(DATE_EXPECTED.to_string())
+}
+
+/// The `MM/DD/YYYY HH:MM:SS` form CAKE's GET/POST binding parses.
+#[must_use]
+pub fn format_cake_date(d: &NaiveDateTime) -> String {
+    d.format("%m/%d/%Y %H:%M:%S").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn amt(s: &str) -> Result<String, String> {
+        parse_amount(s, DecimalStyle::Point).map(|d| d.to_string())
+    }
+    fn amt_comma(s: &str) -> Result<String, String> {
+        parse_amount(s, DecimalStyle::Comma).map(|d| d.to_string())
+    }
+
+    #[test]
+    fn ids() {
+        assert_eq!(parse_id("707658"), Ok(707_658));
+        assert_eq!(parse_id("000123"), Ok(123));
+        assert_eq!(parse_id("0"), Ok(0));
+        assert_eq!(parse_id("2147483647"), Ok(i32::MAX));
+        assert!(parse_id("2147483648").unwrap_err().contains("larger"));
+        assert!(
+            parse_id("99999999999999999999")
+                .unwrap_err()
+                .contains("larger")
+        );
+        assert!(parse_id("-5").is_err());
+        assert!(parse_id("12.0").is_err());
+        assert!(parse_id("12a").is_err());
+        assert!(parse_id("1.23457E+11").unwrap_err().contains("Excel"));
+        assert!(parse_id("1E+11").unwrap_err().contains("Excel"));
+    }
+
+    #[test]
+    fn transaction_ids_are_text() {
+        assert_eq!(parse_transaction_id("00871").as_deref(), Ok("00871"));
+        assert_eq!(parse_transaction_id("abc-1 e2").as_deref(), Ok("abc-1 e2"));
+        assert_eq!(parse_transaction_id("TXE5").as_deref(), Ok("TXE5"));
+        assert!(
+            parse_transaction_id("1.23457E+11")
+                .unwrap_err()
+                .contains("Excel")
+        );
+    }
+
+    #[test]
+    fn amounts_point() {
+        assert_eq!(amt("1234.56"), Ok("1234.56".into()));
+        assert_eq!(amt("1,234.56"), Ok("1234.56".into()));
+        assert_eq!(amt("$1,234.56"), Ok("1234.56".into()));
+        assert_eq!(amt("$1,234,567.5"), Ok("1234567.5".into()));
+        assert_eq!(amt("1,234,567"), Ok("1234567".into()));
+        assert_eq!(amt("-12.5"), Ok("-12.5".into()));
+        assert_eq!(amt("(12.50)"), Ok("-12.50".into()));
+        assert_eq!(amt("($12.50)"), Ok("-12.50".into()));
+        assert_eq!(amt("-$5"), Ok("-5".into()));
+        assert_eq!(amt("$-5"), Ok("-5".into()));
+        assert_eq!(amt("20"), Ok("20".into()));
+        assert_eq!(amt("0"), Ok("0".into()));
+        assert_eq!(amt(".5"), Ok("0.5".into()));
+        assert_eq!(amt("12."), Ok("12".into()));
+        assert_eq!(amt("0.123456789"), Ok("0.123456789".into()));
+        assert_eq!(amt("12.50 €"), Ok("12.50".into()));
+    }
+
+    #[test]
+    fn amounts_rejected() {
+        assert!(amt("1e3").unwrap_err().contains("exponent"));
+        assert!(amt("1.2E+05").unwrap_err().contains("exponent"));
+        assert!(amt("1,234").unwrap_err().contains("ambiguous"));
+        assert!(amt("12,34.5").is_err());
+        assert!(amt("1,2345.5").is_err());
+        assert!(amt("abc").is_err());
+        assert!(amt("$").is_err());
+        assert!(amt(".").is_err());
+        assert!(amt("--5").is_err());
+        assert!(amt("(-5)").is_err());
+        assert!(amt("1.2.3").is_err());
+        assert!(amt("12%").is_err());
+        assert!(amt("1234,56").is_err());
+        assert!(amt("99999999999999999999999999999999").is_err());
+    }
+
+    #[test]
+    fn amounts_comma() {
+        assert_eq!(amt_comma("1234,56"), Ok("1234.56".into()));
+        assert_eq!(amt_comma("1.234,56"), Ok("1234.56".into()));
+        assert_eq!(amt_comma("(12,50)"), Ok("-12.50".into()));
+        assert!(amt_comma("1.234").unwrap_err().contains("ambiguous"));
+        assert!(amt_comma("1,234.56").is_err());
+    }
+
+    #[test]
+    fn bools() {
+        for t in ["true", "TRUE", "Yes", "y", "1", "True"] {
+            assert_eq!(parse_bool(t), Ok(true), "{t}");
+        }
+        for f in ["false", "FALSE", "no", "N", "0"] {
+            assert_eq!(parse_bool(f), Ok(false), "{f}");
+        }
+        assert!(parse_bool("maybe").is_err());
+        assert!(parse_bool("2").is_err());
+    }
+
+    #[test]
+    fn enums() {
+        use crate::update::{DispositionType, ReceivedOption};
+        let r = |s| parse_enum(s, ReceivedOption::from_wire, ReceivedOption::choices);
+        assert_eq!(r("Total Revenue"), Ok(ReceivedOption::TotalRevenue));
+        assert_eq!(
+            r("ADDITIONAL-SALE-AMOUNT"),
+            Ok(ReceivedOption::AdditionalSaleAmount)
+        );
+        assert_eq!(r(" no_change "), Ok(ReceivedOption::NoChange));
+        assert!(r("revenue").unwrap_err().contains("total_revenue"));
+        let d = |s| parse_enum(s, DispositionType::from_wire, DispositionType::choices);
+        assert_eq!(d("Approved"), Ok(DispositionType::Approved));
+        assert_eq!(d("No Change"), Ok(DispositionType::NoChange));
+        assert!(d("approve").is_err());
+    }
+
+    fn dt(s: &str) -> NaiveDateTime {
+        NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").unwrap()
+    }
+
+    #[test]
+    fn dates_mdy() {
+        let p = |s| parse_date(s, DateOrder::Mdy);
+        assert_eq!(p("09/30/2026 14:05:00"), Ok(dt("2026-09-30 14:05:00")));
+        assert_eq!(p("9/30/2026 14:05"), Ok(dt("2026-09-30 14:05:00")));
+        assert_eq!(p("9/30/2026"), Ok(dt("2026-09-30 00:00:00")));
+        assert_eq!(p("9/30/2026 2:05 PM"), Ok(dt("2026-09-30 14:05:00")));
+        assert_eq!(p("2026-09-30"), Ok(dt("2026-09-30 00:00:00")));
+        assert_eq!(p("2026-09-30T14:05:07"), Ok(dt("2026-09-30 14:05:07")));
+        assert_eq!(p("2026-09-30 14:05"), Ok(dt("2026-09-30 14:05:00")));
+        assert!(p("30/09/2026").unwrap_err().contains("dmy"));
+        assert!(p("2026-09-30T14:05:00Z").unwrap_err().contains("zone"));
+        assert!(p("2026-09-30T14:05:00+02:00").unwrap_err().contains("zone"));
+        assert!(p("2026-09-30 14:05:00 -0500").unwrap_err().contains("zone"));
+        assert!(p("9/30/26").is_err());
+        assert!(p("2/30/2026").is_err());
+        assert!(p("yesterday").is_err());
+        assert!(p("9/30/2026 25:00").is_err());
+    }
+
+    #[test]
+    fn dates_dmy() {
+        let p = |s| parse_date(s, DateOrder::Dmy);
+        assert_eq!(p("30/09/2026 14:05"), Ok(dt("2026-09-30 14:05:00")));
+        assert_eq!(p("2026-09-30"), Ok(dt("2026-09-30 00:00:00")));
+        assert!(p("09/30/2026").is_err());
+    }
+
+    #[test]
+    fn tokens() {
+        assert_eq!(normalize_token("Total Revenue"), "total_revenue");
+        assert_eq!(normalize_token("  Conversion  ID "), "conversion_id");
+        assert_eq!(normalize_token("request-session-id"), "request_session_id");
+    }
+
+    #[test]
+    fn cake_date_format() {
+        assert_eq!(
+            format_cake_date(&dt("2026-09-03 04:05:06")),
+            "09/03/2026 04:05:06"
+        );
+    }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn amount_round_trips(mantissa in any::<i64>(), scale in 0u32..10) {
+                let d = Decimal::new(mantissa, scale);
+                let text = d.to_string();
+                prop_assert_eq!(parse_amount(&text, DecimalStyle::Point), Ok(d));
+                // Grouped, dollar-signed and bracketed forms give the same value, except the
+                // one ambiguous shape (a single group and no fraction) which must be refused.
+                let grouped = group_thousands(&text);
+                let dollar = format!("${grouped}");
+                if text.contains('.') || grouped.matches(',').count() != 1 {
+                    prop_assert_eq!(parse_amount(&dollar, DecimalStyle::Point), Ok(d));
+                    if let Some(pos) = grouped.strip_prefix('-') {
+                        prop_assert_eq!(parse_amount(&format!("({pos})"), DecimalStyle::Point), Ok(d));
+                    }
+                } else {
+                    prop_assert!(parse_amount(&dollar, DecimalStyle::Point).is_err());
+                }
+            }
+
+            #[test]
+            fn amount_parser_never_panics(s in "\\PC{0,30}") {
+                let _ = parse_amount(&s, DecimalStyle::Point);
+                let _ = parse_amount(&s, DecimalStyle::Comma);
+                let _ = parse_id(&s);
+                let _ = parse_date(&s, DateOrder::Mdy);
+            }
+
+            #[test]
+            fn date_round_trips(days in 0i64..60_000, secs in 0u32..86_400) {
+                let base = NaiveDate::from_ymd_opt(1950, 1, 1).unwrap();
+                let date = base + chrono::Duration::days(days);
+                let d = date.and_time(NaiveTime::from_num_seconds_from_midnight_opt(secs, 0).unwrap());
+                prop_assert_eq!(parse_date(&format_cake_date(&d), DateOrder::Mdy), Ok(d));
+                let iso = d.format("%Y-%m-%dT%H:%M:%S").to_string();
+                prop_assert_eq!(parse_date(&iso, DateOrder::Dmy), Ok(d));
+                let dmy = d.format("%d/%m/%Y %H:%M:%S").to_string();
+                prop_assert_eq!(parse_date(&dmy, DateOrder::Dmy), Ok(d));
+            }
+        }
+
+        fn group_thousands(text: &str) -> String {
+            let (sign, rest) = text.strip_prefix('-').map_or(("", text), |r| ("-", r));
+            let (int, frac) = rest
+                .split_once('.')
+                .map_or((rest, None), |(i, f)| (i, Some(f)));
+            let mut out = String::new();
+            for (i, c) in int.chars().enumerate() {
+                if i > 0 && (int.len() - i) % 3 == 0 {
+                    out.push(',');
+                }
+                out.push(c);
+            }
+            let frac = frac.map(|f| format!(".{f}")).unwrap_or_default();
+            format!("{sign}{out}{frac}")
+        }
+    }
+}

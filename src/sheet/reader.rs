@@ -1,0 +1,496 @@
+//! Turning a spreadsheet export into a stream of records with spreadsheet row numbers.
+//!
+//! Excel and Google Sheets write UTF-8 with or without a BOM, UTF-16 with a BOM, or
+//! Windows-1252; with `,`, `;` or tab; with CRLF and quoted newlines. This module decides the
+//! encoding and the delimiter once, then streams: the file is never loaded whole.
+
+use super::SheetError;
+use encoding_rs::{Encoding, UTF_8, UTF_16BE, UTF_16LE, WINDOWS_1252};
+use encoding_rs_io::DecodeReaderBytesBuilder;
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::{self, BufReader, Cursor, Read};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+
+/// How much of the decoded file the delimiter sniffer looks at.
+const SNIFF_BYTES: usize = 64 * 1024;
+/// A single field larger than this is refused rather than buffered without bound.
+pub const MAX_RECORD_BYTES: usize = 1024 * 1024;
+
+/// What the reader decided about the file, shown in the dry run's "interpreted as" report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Format {
+    pub encoding: &'static Encoding,
+    pub bom: bool,
+    /// True when the user forced the encoding with `--encoding`.
+    pub forced_encoding: bool,
+    pub delimiter: u8,
+    pub sniffed_delimiter: bool,
+}
+
+impl Format {
+    /// A human description such as `UTF-8 (with BOM)` or `windows-1252 (not valid UTF-8)`.
+    #[must_use]
+    pub fn encoding_label(&self) -> String {
+        let name = self.encoding.name();
+        if self.forced_encoding {
+            format!("{name} (forced by --encoding)")
+        } else if self.bom {
+            format!("{name} (with BOM)")
+        } else if self.encoding == WINDOWS_1252 {
+            format!("{name} (the file is not valid UTF-8)")
+        } else {
+            name.to_string()
+        }
+    }
+
+    /// `,`, `;` or `tab`, as a person would name it.
+    #[must_use]
+    pub fn delimiter_label(&self) -> String {
+        let name = match self.delimiter {
+            b'\t' => "tab".to_string(),
+            d => format!("'{}'", d as char),
+        };
+        if self.sniffed_delimiter {
+            format!("{name} (detected)")
+        } else {
+            format!("{name} (--delimiter)")
+        }
+    }
+}
+
+/// Looks an `--encoding` name up (`utf-8`, `utf-16le`, `windows-1252`, `cp1252`, `latin1`, …).
+pub fn encoding_by_name(name: &str) -> Option<&'static Encoding> {
+    match name.to_ascii_lowercase().as_str() {
+        "cp1252" | "windows1252" => Some(WINDOWS_1252),
+        "utf16" | "utf-16" => Some(UTF_16LE),
+        other => Encoding::for_label(other.as_bytes()),
+    }
+}
+
+/// Decides the encoding: a BOM wins, then a forced encoding, then UTF-8 if every byte is valid
+/// UTF-8, else Windows-1252 (what Excel on Windows writes for "CSV").
+fn detect_encoding(
+    path: &Path,
+    forced: Option<&'static Encoding>,
+) -> Result<(&'static Encoding, bool), SheetError> {
+    let mut file = open(path)?;
+    let mut head = [0u8; 3];
+    let n = read_full(&mut file, &mut head).map_err(|e| io_err(path, e))?;
+    let head = head.get(..n).unwrap_or_default();
+    if head.starts_with(&[0xEF, 0xBB, 0xBF]) {
+        return Ok((UTF_8, true));
+    }
+    if head.starts_with(&[0xFF, 0xFE]) {
+        return Ok((UTF_16LE, true));
+    }
+    if head.starts_with(&[0xFE, 0xFF]) {
+        return Ok((UTF_16BE, true));
+    }
+    if let Some(enc) = forced
+        && enc != UTF_8
+    {
+        return Ok((enc, false));
+    }
+    match first_invalid_utf8(&mut open(path)?).map_err(|e| io_err(path, e))? {
+        None => Ok((UTF_8, false)),
+        Some(offset) if forced == Some(UTF_8) => Err(SheetError::Format {
+            path: path.to_path_buf(),
+            problem: format!(
+                "is not valid UTF-8 (first bad byte at offset {offset}) although --encoding utf-8 \
+                 was given; drop --encoding to read it as Windows-1252, or re-export as UTF-8"
+            ),
+        }),
+        Some(_) => Ok((WINDOWS_1252, false)),
+    }
+}
+
+/// Streams the file and returns the offset of the first byte that is not valid UTF-8.
+fn first_invalid_utf8(r: &mut impl Read) -> io::Result<Option<u64>> {
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut carry = 0usize;
+    let mut offset = 0u64;
+    loop {
+        let n = r.read(buf.get_mut(carry..).unwrap_or_default())?;
+        let filled = carry + n;
+        let chunk = buf.get(..filled).unwrap_or_default();
+        match std::str::from_utf8(chunk) {
+            Ok(_) => carry = 0,
+            Err(e) => {
+                if e.error_len().is_some() || n == 0 {
+                    return Ok(Some(offset + e.valid_up_to() as u64));
+                }
+                // An incomplete sequence at the end of the chunk: keep it for the next read.
+                let valid = e.valid_up_to();
+                buf.copy_within(valid..filled, 0);
+                carry = filled - valid;
+                offset += valid as u64;
+                continue;
+            }
+        }
+        if n == 0 {
+            return Ok(None);
+        }
+        offset += filled as u64;
+    }
+}
+
+fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(buf.get_mut(n..).unwrap_or_default())? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    Ok(n)
+}
+
+fn open(path: &Path) -> Result<File, SheetError> {
+    File::open(path).map_err(|e| io_err(path, e))
+}
+
+fn io_err(path: &Path, source: io::Error) -> SheetError {
+    SheetError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Picks the delimiter that splits the header line into the most fields (outside quotes).
+fn sniff_delimiter(prefix: &[u8]) -> u8 {
+    let mut counts = [0usize; 3];
+    let mut in_quotes = false;
+    let mut seen_text = false;
+    for &b in prefix {
+        match b {
+            b'"' => in_quotes = !in_quotes,
+            b'\n' | b'\r' if !in_quotes && seen_text => break,
+            b',' if !in_quotes => counts[0] += 1,
+            b';' if !in_quotes => counts[1] += 1,
+            b'\t' if !in_quotes => counts[2] += 1,
+            _ => {}
+        }
+        if !b.is_ascii_whitespace() {
+            seen_text = true;
+        }
+    }
+    let [comma, semi, tab] = counts;
+    if semi > comma && semi >= tab {
+        b';'
+    } else if tab > comma && tab > semi {
+        b'\t'
+    } else {
+        b','
+    }
+}
+
+/// Options that change how bytes become records.
+#[derive(Debug, Clone, Default)]
+pub struct ReadOptions {
+    pub encoding: Option<&'static Encoding>,
+    pub delimiter: Option<u8>,
+}
+
+/// Offsets of the `\n` bytes the CSV parser has read ahead but not yet passed.
+///
+/// The csv crate's own line numbers are unreliable around blank lines and CRLF, so row numbers
+/// are derived from where each record ends: every newline before it, less the record's own
+/// terminator and embedded newlines, is a line above it — blank ones included, as a
+/// spreadsheet counts them.
+#[derive(Debug, Default)]
+struct NewlineLog {
+    pending: VecDeque<u64>,
+    passed: u64,
+    last_passed: Option<u64>,
+}
+
+/// A reader that logs newline offsets into a shared [`NewlineLog`].
+struct NewlineCounting<R> {
+    inner: R,
+    offset: u64,
+    log: Arc<Mutex<NewlineLog>>,
+}
+
+impl<R: Read> Read for NewlineCounting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let mut log = self.log.lock().unwrap_or_else(PoisonError::into_inner);
+        for (i, _) in buf.iter().take(n).enumerate().filter(|(_, b)| **b == b'\n') {
+            log.pending.push_back(self.offset + i as u64);
+        }
+        self.offset += n as u64;
+        Ok(n)
+    }
+}
+
+/// A streaming reader of records, each with its spreadsheet row number (header = row 1).
+pub struct RecordReader {
+    path: PathBuf,
+    csv: csv::Reader<Box<dyn Read + Send>>,
+    format: Format,
+    newlines: Arc<Mutex<NewlineLog>>,
+    /// Newlines inside quoted fields so far: lines, but not rows.
+    embedded_newlines: u64,
+    last_row: u64,
+}
+
+impl RecordReader {
+    /// Opens the file, decides encoding and delimiter, and positions before the first record.
+    pub fn open(path: &Path, opts: &ReadOptions) -> Result<Self, SheetError> {
+        let (encoding, bom) = detect_encoding(path, opts.encoding)?;
+        let mut builder = DecodeReaderBytesBuilder::new();
+        builder.strip_bom(true).bom_override(true);
+        if encoding == UTF_8 {
+            // Validity was checked above: pass the bytes through untouched.
+            builder.utf8_passthru(true);
+        } else {
+            builder.encoding(Some(encoding));
+        }
+        let mut decoded = builder.build(BufReader::with_capacity(256 * 1024, open(path)?));
+        let mut prefix = vec![0u8; SNIFF_BYTES];
+        let n = read_full(&mut decoded, &mut prefix).map_err(|e| io_err(path, e))?;
+        prefix.truncate(n);
+        let delimiter = opts.delimiter.unwrap_or_else(|| sniff_delimiter(&prefix));
+        let newlines = Arc::new(Mutex::new(NewlineLog::default()));
+        let stream: Box<dyn Read + Send> = Box::new(NewlineCounting {
+            inner: Cursor::new(prefix).chain(decoded),
+            offset: 0,
+            log: Arc::clone(&newlines),
+        });
+        let csv = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .delimiter(delimiter)
+            .buffer_capacity(64 * 1024)
+            .from_reader(stream);
+        Ok(Self {
+            path: path.to_path_buf(),
+            csv,
+            format: Format {
+                encoding,
+                bom,
+                forced_encoding: opts.encoding.is_some() && !bom,
+                delimiter,
+                sniffed_delimiter: opts.delimiter.is_none(),
+            },
+            newlines,
+            embedded_newlines: 0,
+            last_row: 0,
+        })
+    }
+
+    /// What was decided about the file.
+    #[must_use]
+    pub fn format(&self) -> &Format {
+        &self.format
+    }
+
+    /// Reads the next non-blank record into `record` and returns its spreadsheet row number.
+    ///
+    /// Blank rows (every cell empty or spaces) are skipped but still counted, as a spreadsheet
+    /// shows them.
+    pub fn next_record(
+        &mut self,
+        record: &mut csv::StringRecord,
+    ) -> Result<Option<u64>, SheetError> {
+        loop {
+            let more = self
+                .csv
+                .read_record(record)
+                .map_err(|e| self.csv_error(&e))?;
+            if !more {
+                return Ok(None);
+            }
+            let end = self.csv.position().byte();
+            let mut too_big = false;
+            for field in record.iter() {
+                self.embedded_newlines += field.bytes().filter(|&b| b == b'\n').count() as u64;
+                too_big |= field.len() > MAX_RECORD_BYTES;
+            }
+            let lines_above = {
+                let mut log = self.newlines.lock().unwrap_or_else(PoisonError::into_inner);
+                while log.pending.front().is_some_and(|&o| o < end) {
+                    log.last_passed = log.pending.pop_front();
+                    log.passed += 1;
+                }
+                let terminator = u64::from(end > 0 && log.last_passed == Some(end - 1));
+                log.passed
+                    .saturating_sub(terminator)
+                    .saturating_sub(self.embedded_newlines)
+            };
+            let row = (lines_above + 1).max(self.last_row + 1);
+            self.last_row = row;
+            if too_big {
+                return Err(SheetError::Format {
+                    path: self.path.clone(),
+                    problem: format!(
+                        "row {row} has a cell larger than {} KiB; this is not an approval sheet \
+                         (check for an unclosed quote above it)",
+                        MAX_RECORD_BYTES / 1024
+                    ),
+                });
+            }
+            if record.iter().all(|f| f.trim().is_empty()) {
+                continue;
+            }
+            return Ok(Some(row));
+        }
+    }
+
+    fn csv_error(&self, e: &csv::Error) -> SheetError {
+        let at = format!(" after row {}", self.last_row);
+        let problem = match e.kind() {
+            csv::ErrorKind::Utf8 { .. } => format!(
+                "has text that is not valid {}{at}; give the right --encoding",
+                self.format.encoding.name()
+            ),
+            csv::ErrorKind::Io(io) => format!("could not be read{at}: {io}"),
+            _ => format!("is not a readable CSV file{at}: {e}"),
+        };
+        SheetError::Format {
+            path: self.path.clone(),
+            problem,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn write(bytes: &[u8]) -> tempfile::NamedTempFile {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(bytes).unwrap();
+        f
+    }
+
+    fn read_all(bytes: &[u8]) -> (Format, Vec<(u64, Vec<String>)>) {
+        let f = write(bytes);
+        let mut r = RecordReader::open(f.path(), &ReadOptions::default()).unwrap();
+        let mut rec = csv::StringRecord::new();
+        let mut out = Vec::new();
+        while let Some(row) = r.next_record(&mut rec).unwrap() {
+            out.push((row, rec.iter().map(str::to_string).collect()));
+        }
+        (r.format().clone(), out)
+    }
+
+    #[test]
+    fn utf8_plain_and_bom() {
+        let (f, rows) = read_all(b"a,b\n1,2\n");
+        assert_eq!((f.encoding, f.bom, f.delimiter), (UTF_8, false, b','));
+        assert_eq!(
+            rows,
+            vec![
+                (1, vec!["a".into(), "b".into()]),
+                (2, vec!["1".into(), "2".into()])
+            ]
+        );
+        let (f, rows) = read_all(b"\xEF\xBB\xBFa;b\r\n1;2\r\n");
+        assert_eq!((f.encoding, f.bom, f.delimiter), (UTF_8, true, b';'));
+        assert_eq!(rows[0].1, vec!["a", "b"]);
+    }
+
+    #[test]
+    fn utf16_with_bom() {
+        let text = "id\tnote\r\n1\tcafé\r\n";
+        let mut le = vec![0xFF, 0xFE];
+        le.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
+        let (f, rows) = read_all(&le);
+        assert_eq!((f.encoding, f.delimiter), (UTF_16LE, b'\t'));
+        assert_eq!(rows[1].1, vec!["1", "café"]);
+        let mut be = vec![0xFE, 0xFF];
+        be.extend(text.encode_utf16().flat_map(u16::to_be_bytes));
+        let (f, rows) = read_all(&be);
+        assert_eq!(f.encoding, UTF_16BE);
+        assert_eq!(rows[1].1, vec!["1", "café"]);
+    }
+
+    #[test]
+    fn cp1252_when_not_utf8() {
+        let (f, rows) = read_all(b"id,note\n1,caf\xE9 \x80\n");
+        assert_eq!(f.encoding, WINDOWS_1252);
+        assert_eq!(rows[1].1, vec!["1", "café €"]);
+        assert!(f.encoding_label().contains("not valid UTF-8"));
+    }
+
+    #[test]
+    fn utf8_sequence_split_across_chunks_is_still_utf8() {
+        let mut body = b"id,note\n".to_vec();
+        while body.len() < 256 * 1024 - 1 {
+            body.push(b'x');
+        }
+        body.extend("é\n".as_bytes());
+        assert_eq!(first_invalid_utf8(&mut body.as_slice()).unwrap(), None);
+        body.push(0xFF);
+        assert_eq!(
+            first_invalid_utf8(&mut body.as_slice()).unwrap(),
+            Some(body.len() as u64 - 1)
+        );
+    }
+
+    #[test]
+    fn forced_utf8_on_bad_bytes_is_an_error() {
+        let f = write(b"id\n\xFF\n");
+        let opts = ReadOptions {
+            encoding: Some(UTF_8),
+            delimiter: None,
+        };
+        let err = RecordReader::open(f.path(), &opts)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("not valid UTF-8"), "{err}");
+    }
+
+    #[test]
+    fn delimiters() {
+        assert_eq!(sniff_delimiter(b"a,b;c,d\n"), b',');
+        assert_eq!(sniff_delimiter(b"a;b;c,d\n"), b';');
+        assert_eq!(sniff_delimiter(b"a\tb\tc\n1,2,3,4,5\n"), b'\t');
+        assert_eq!(sniff_delimiter(b"\"a,b,c\";d;e\n"), b';');
+        assert_eq!(sniff_delimiter(b"single\n"), b',');
+        assert_eq!(sniff_delimiter(b"\n\na;b\n"), b';');
+    }
+
+    #[test]
+    fn row_numbers_count_blank_rows_but_not_embedded_newlines() {
+        let (_, rows) =
+            read_all(b"h1,h2\r\n1,\"two\r\nlines\"\r\n\r\n3,x\r\n,\r\n ,  \r\n4,y\r\n\r\n\r\n");
+        let nums: Vec<u64> = rows.iter().map(|r| r.0).collect();
+        assert_eq!(nums, vec![1, 2, 4, 7]);
+        assert_eq!(rows[1].1, vec!["1", "two\r\nlines"]);
+        let (_, rows) = read_all(b"h1,h2\n1,\"two\nlines\"\n\n3,x\n,\n ,  \n4,y");
+        let nums: Vec<u64> = rows.iter().map(|r| r.0).collect();
+        assert_eq!(nums, vec![1, 2, 4, 7]);
+        // Old Mac line ends: no blank-row accounting, but still one row per record.
+        let (_, rows) = read_all(b"h\r1\r2\r");
+        let nums: Vec<u64> = rows.iter().map(|r| r.0).collect();
+        assert_eq!(nums, vec![1, 2, 3]);
+    }
+
+    #[test]
+    fn huge_cell_is_refused() {
+        let mut body = b"id,note\n1,".to_vec();
+        body.extend(std::iter::repeat_n(b'x', MAX_RECORD_BYTES + 10));
+        body.push(b'\n');
+        let f = write(&body);
+        let mut r = RecordReader::open(f.path(), &ReadOptions::default()).unwrap();
+        let mut rec = csv::StringRecord::new();
+        assert_eq!(r.next_record(&mut rec).unwrap(), Some(1));
+        let err = r.next_record(&mut rec).unwrap_err().to_string();
+        assert!(err.contains("row 2"), "{err}");
+    }
+
+    #[test]
+    fn encoding_names() {
+        assert_eq!(encoding_by_name("cp1252"), Some(WINDOWS_1252));
+        assert_eq!(encoding_by_name("latin1"), Some(WINDOWS_1252));
+        assert_eq!(encoding_by_name("UTF-8"), Some(UTF_8));
+        assert_eq!(encoding_by_name("utf-16"), Some(UTF_16LE));
+        assert_eq!(encoding_by_name("klingon"), None);
+    }
+}

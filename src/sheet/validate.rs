@@ -1,0 +1,601 @@
+//! Row → [`ConversionUpdate`], or the list of everything wrong with the row.
+
+use super::columns::{Columns, Source};
+use super::parse::{
+    DateOrder, DecimalStyle, normalize_token, parse_amount, parse_bool, parse_date, parse_enum,
+    parse_id, parse_transaction_id,
+};
+use crate::cake::params::{Param, ParamType};
+use crate::update::{ConversionUpdate, DispositionType, EffectiveDateOption, ReceivedOption};
+use chrono::NaiveDateTime;
+use rust_decimal::Decimal;
+use std::fmt;
+
+/// A parsed cell.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value {
+    Int(i32),
+    Text(String),
+    Amount(Decimal),
+    Bool(bool),
+    Received(ReceivedOption),
+    Disposition(DispositionType),
+    EffectiveDate(EffectiveDateOption),
+    Date(NaiveDateTime),
+}
+
+/// The sheet-wide reading rules for cells.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CellParser {
+    pub decimal: DecimalStyle,
+    pub date_order: DateOrder,
+}
+
+impl CellParser {
+    /// Parses one non-empty, trimmed cell for `param`.
+    pub fn parse(&self, param: Param, s: &str) -> Result<Value, String> {
+        Ok(match param {
+            Param::TransactionId => Value::Text(parse_transaction_id(s)?),
+            Param::ReceivedOption => Value::Received(parse_enum(
+                s,
+                ReceivedOption::from_wire,
+                ReceivedOption::choices,
+            )?),
+            Param::DispositionType => Value::Disposition(parse_enum(
+                s,
+                DispositionType::from_wire,
+                DispositionType::choices,
+            )?),
+            Param::EffectiveDateOption => Value::EffectiveDate(parse_enum(
+                s,
+                EffectiveDateOption::from_wire,
+                EffectiveDateOption::choices,
+            )?),
+            Param::DisallowOnBillingStatus => {
+                let token = normalize_token(s);
+                if token.is_empty()
+                    || !token
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                {
+                    return Err("expected a billing status such as ignore".into());
+                }
+                Value::Text(token)
+            }
+            _ => match param.spec().ty {
+                ParamType::Int => Value::Int(parse_id(s)?),
+                ParamType::Decimal => Value::Amount(parse_amount(s, self.decimal)?),
+                ParamType::Bool => Value::Bool(parse_bool(s)?),
+                ParamType::DateTime => Value::Date(parse_date(s, self.date_order)?),
+                ParamType::Text | ParamType::Enumeration(_) => Value::Text(s.to_string()),
+            },
+        })
+    }
+}
+
+/// One problem with one row: names the row, the column, the value and what was expected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub row: u64,
+    /// The header as written, `--set name`, or the field name for row-level rules.
+    pub column: String,
+    /// The offending value (shortened), if one cell is to blame.
+    pub value: Option<String>,
+    pub problem: String,
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "row {}, column \"{}\"", self.row, self.column.trim())?;
+        if let Some(v) = &self.value {
+            write!(f, ", value \"{v}\"")?;
+        }
+        write!(f, ": {}", self.problem)
+    }
+}
+
+/// Shortens a value for a message so a hostile 1 MB cell does not become a 1 MB message.
+fn shorten(s: &str) -> String {
+    const MAX: usize = 60;
+    if s.chars().count() <= MAX {
+        s.to_string()
+    } else {
+        let head: String = s.chars().take(MAX).collect();
+        format!("{head}…")
+    }
+}
+
+/// Turns records into updates using the resolved columns.
+#[derive(Debug, Clone)]
+pub struct RowParser {
+    pub columns: Columns,
+    pub cells: CellParser,
+}
+
+/// Values gathered for one row before the cross-field rules run.
+#[derive(Default)]
+struct Gathered {
+    values: [Option<Value>; crate::cake::params::PARAMS.len()],
+}
+
+impl Gathered {
+    fn int(&self, p: Param) -> Option<i32> {
+        match self.values.get(p as usize) {
+            Some(Some(Value::Int(v))) => Some(*v),
+            _ => None,
+        }
+    }
+    fn amount(&self, p: Param) -> Option<Decimal> {
+        match self.values.get(p as usize) {
+            Some(Some(Value::Amount(v))) => Some(*v),
+            _ => None,
+        }
+    }
+    fn boolean(&self, p: Param) -> Option<bool> {
+        match self.values.get(p as usize) {
+            Some(Some(Value::Bool(v))) => Some(*v),
+            _ => None,
+        }
+    }
+    fn take_text(&mut self, p: Param) -> Option<String> {
+        match self.values.get_mut(p as usize).and_then(Option::take) {
+            Some(Value::Text(v)) => Some(v),
+            _ => None,
+        }
+    }
+    fn get(&self, p: Param) -> Option<&Value> {
+        self.values.get(p as usize).and_then(Option::as_ref)
+    }
+}
+
+/// The trimmed cell of `param` in `record`, if a column feeds it.
+pub fn cell<'r>(columns: &Columns, record: &'r csv::StringRecord, param: Param) -> Option<&'r str> {
+    columns
+        .column(param)
+        .map(|i| record.get(i).unwrap_or("").trim())
+}
+
+impl RowParser {
+    /// Parses one record. All problems of the row are reported together.
+    pub fn parse(
+        &self,
+        row: u64,
+        record: &csv::StringRecord,
+    ) -> Result<ConversionUpdate, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let mut g = Gathered::default();
+        for spec in crate::cake::params::PARAMS {
+            let value = match self.columns.source(spec.param) {
+                Source::Default => continue,
+                Source::Set { value, .. } => value.clone(),
+                Source::Column { .. } => {
+                    let text = cell(&self.columns, record, spec.param).unwrap_or("");
+                    if text.is_empty() {
+                        continue;
+                    }
+                    match self.cells.parse(spec.param, text) {
+                        Ok(v) => v,
+                        Err(problem) => {
+                            errors.push(FieldError {
+                                row,
+                                column: self.columns.label(spec.param),
+                                value: Some(shorten(text)),
+                                problem,
+                            });
+                            continue;
+                        }
+                    }
+                }
+            };
+            if let Some(slot) = g.values.get_mut(spec.param as usize) {
+                *slot = Some(value);
+            }
+        }
+        let row_error = |errors: &mut Vec<FieldError>, p: Param, problem: String| {
+            errors.push(FieldError {
+                row,
+                column: self.columns.label(p),
+                value: None,
+                problem,
+            });
+        };
+
+        let conversion_id = g.int(Param::ConversionId).unwrap_or(0);
+        let request_session_id = g.int(Param::RequestSessionId).unwrap_or(0);
+        let transaction_id = g.take_text(Param::TransactionId).unwrap_or_default();
+        let id_failed = errors.iter().any(|e| {
+            [
+                Param::ConversionId,
+                Param::RequestSessionId,
+                Param::TransactionId,
+            ]
+            .iter()
+            .any(|p| e.column == self.columns.label(*p))
+        });
+        if conversion_id == 0 && request_session_id == 0 && transaction_id.is_empty() && !id_failed
+        {
+            row_error(
+                &mut errors,
+                Param::ConversionId,
+                "no id: give a conversion_id, request_session_id or transaction_id \
+                 (ids of 0 do not count)"
+                    .into(),
+            );
+        }
+
+        let add = g.boolean(Param::AddToExistingPayout);
+        let (payout, add_to_existing_payout) = match g.amount(Param::Payout) {
+            Some(p) => (p, add.unwrap_or(false)),
+            None if add == Some(false) && !self.failed(&errors, Param::Payout) => {
+                row_error(
+                    &mut errors,
+                    Param::Payout,
+                    "is empty but add_to_existing_payout is false, which would set the payout \
+                     to 0; give a payout (0 if that is meant) or leave add_to_existing_payout \
+                     empty to keep the payout unchanged"
+                        .into(),
+                );
+                (Decimal::ZERO, true)
+            }
+            None => (Decimal::ZERO, true),
+        };
+
+        let option = match g.get(Param::ReceivedOption) {
+            Some(Value::Received(o)) => Some(*o),
+            _ => None,
+        };
+        let (received, received_option) = match (g.amount(Param::Received), option) {
+            (Some(r), Some(o)) => (r, o),
+            (Some(r), None) => (r, ReceivedOption::TotalRevenue),
+            (None, Some(o)) if o != ReceivedOption::NoChange => {
+                if !self.failed(&errors, Param::Received) {
+                    row_error(
+                        &mut errors,
+                        Param::Received,
+                        format!(
+                            "is empty but received_option is {o}; give the amount, or \
+                             received_option no_change to leave it as it is"
+                        ),
+                    );
+                }
+                (Decimal::ZERO, o)
+            }
+            (None, _) => (Decimal::ZERO, ReceivedOption::NoChange),
+        };
+
+        let date = match g.get(Param::CustomDate) {
+            Some(Value::Date(d)) => Some(*d),
+            _ => None,
+        };
+        let explicit_option = match g.get(Param::EffectiveDateOption) {
+            Some(Value::EffectiveDate(o)) => Some(*o),
+            _ => None,
+        };
+        let effective_date_option = match (explicit_option, date) {
+            (Some(EffectiveDateOption::Custom), None) => {
+                if !self.failed(&errors, Param::CustomDate) {
+                    row_error(
+                        &mut errors,
+                        Param::CustomDate,
+                        "is required when effective_date_option is custom; give a date such \
+                         as 09/30/2026 14:05:00"
+                            .into(),
+                    );
+                }
+                EffectiveDateOption::Custom
+            }
+            (Some(o), Some(_)) if o != EffectiveDateOption::Custom => {
+                row_error(
+                    &mut errors,
+                    Param::CustomDate,
+                    format!(
+                        "is given but effective_date_option is {o}, so CAKE would ignore it; \
+                         set effective_date_option to custom or clear the date"
+                    ),
+                );
+                o
+            }
+            (Some(o), _) => o,
+            (None, Some(_)) => EffectiveDateOption::Custom,
+            (None, None) => EffectiveDateOption::Today,
+        };
+
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let disposition_type = match g.get(Param::DispositionType) {
+            Some(Value::Disposition(d)) => *d,
+            _ => DispositionType::NoChange,
+        };
+        Ok(ConversionUpdate {
+            row,
+            offer_id: g.int(Param::OfferId).unwrap_or(0),
+            conversion_id,
+            request_session_id,
+            transaction_id,
+            payout,
+            add_to_existing_payout,
+            received,
+            received_option,
+            disposition_type,
+            disposition_id: g.int(Param::DispositionId).unwrap_or(0),
+            update_revshare_payout: g.boolean(Param::UpdateRevsharePayout).unwrap_or(false),
+            effective_date_option,
+            custom_date: date.filter(|_| effective_date_option == EffectiveDateOption::Custom),
+            note_to_append: g.take_text(Param::NoteToAppend).unwrap_or_default(),
+            disallow_on_billing_status: g
+                .take_text(Param::DisallowOnBillingStatus)
+                .unwrap_or_else(|| "ignore".to_string()),
+        })
+    }
+
+    fn failed(&self, errors: &[FieldError], p: Param) -> bool {
+        let label = self.columns.label(p);
+        errors.iter().any(|e| e.column == label)
+    }
+}
+
+/// Finds rows that target the same conversion, in ≤ 12 bytes per id.
+///
+/// Keys are packed `u64`s (kind in the top bits; a transaction id is hashed), sorted once at the
+/// end of the pre-pass. A hash collision between two different transaction ids would report a
+/// false duplicate (odds about 1 in 10^7 for a million ids), never miss a real one.
+#[derive(Debug, Default)]
+pub struct DuplicateIndex {
+    entries: Vec<[u32; 3]>,
+}
+
+impl DuplicateIndex {
+    /// Records the ids of a valid row.
+    pub fn add(&mut self, update: &ConversionUpdate) {
+        let row = u32::try_from(update.row).unwrap_or(u32::MAX);
+        for target in update.targets() {
+            let key = match target {
+                crate::update::Target::ConversionId(v) => {
+                    (1u64 << 62) | u64::from(v.cast_unsigned())
+                }
+                crate::update::Target::RequestSessionId(v) => {
+                    (2u64 << 62) | u64::from(v.cast_unsigned())
+                }
+                crate::update::Target::TransactionId(t) => (3u64 << 62) | (fnv1a(t) >> 2),
+            };
+            #[expect(clippy::cast_possible_truncation, reason = "splitting a u64 in halves")]
+            self.entries.push([(key >> 32) as u32, key as u32, row]);
+        }
+    }
+
+    /// Sorts and returns, for each row in a duplicate group, the other rows of its group and
+    /// which id they share.
+    #[must_use]
+    pub fn finish(mut self) -> std::collections::HashMap<u64, (String, Vec<u64>)> {
+        self.entries.sort_unstable();
+        let mut out: std::collections::HashMap<u64, (String, Vec<u64>)> = Default::default();
+        for group in self.entries.chunk_by(|a, b| a[0] == b[0] && a[1] == b[1]) {
+            if group.len() < 2 {
+                continue;
+            }
+            let kind = match group.first().map_or(0, |e| e[0] >> 30) {
+                1 => "conversion_id",
+                2 => "request_session_id",
+                _ => "transaction_id",
+            };
+            let rows: Vec<u64> = group.iter().map(|e| u64::from(e[2])).collect();
+            for &r in &rows {
+                let others: Vec<u64> = rows.iter().copied().filter(|&o| o != r).collect();
+                out.entry(r)
+                    .and_modify(|(_, o)| o.extend(&others))
+                    .or_insert_with(|| (kind.to_string(), others));
+            }
+        }
+        out
+    }
+}
+
+/// FNV-1a, 64 bit: stable across runs and platforms (the std hasher is not promised to be).
+fn fnv1a(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sheet::columns::resolve;
+
+    fn parser(headers: &[&str], sets: &[(&str, &str)]) -> RowParser {
+        let cells = CellParser::default();
+        let sets: Vec<(String, String)> = sets
+            .iter()
+            .map(|(a, b)| ((*a).to_string(), (*b).to_string()))
+            .collect();
+        let columns = resolve(
+            &csv::StringRecord::from(headers.to_vec()),
+            &[],
+            &sets,
+            4,
+            &cells,
+        )
+        .unwrap();
+        RowParser { columns, cells }
+    }
+
+    fn parse(p: &RowParser, cells: &[&str]) -> Result<ConversionUpdate, Vec<FieldError>> {
+        p.parse(7, &csv::StringRecord::from(cells.to_vec()))
+    }
+
+    #[test]
+    fn defaults_leave_everything_unchanged() {
+        let p = parser(&["conversion_id"], &[]);
+        let u = parse(&p, &["42"]).unwrap();
+        assert_eq!(u.conversion_id, 42);
+        assert_eq!((u.payout, u.add_to_existing_payout), (Decimal::ZERO, true));
+        assert_eq!(
+            (u.received, u.received_option),
+            (Decimal::ZERO, ReceivedOption::NoChange)
+        );
+        assert_eq!(u.disposition_type, DispositionType::NoChange);
+        assert_eq!(u.effective_date_option, EffectiveDateOption::Today);
+        assert_eq!(u.transaction_id, "");
+        assert_eq!(u.disallow_on_billing_status, "ignore");
+        assert_eq!(u.idempotency(), crate::update::Idempotency::Idempotent);
+    }
+
+    #[test]
+    fn full_row() {
+        let p = parser(
+            &[
+                "Conversion ID",
+                "Transaction ID",
+                "Offer ID",
+                "Payout",
+                "Add To Existing Payout",
+                "Received",
+                "Received Option",
+                "Disposition Type",
+                "Custom Date",
+                "Note To Append",
+            ],
+            &[],
+        );
+        let u = parse(
+            &p,
+            &[
+                "0042",
+                "00871",
+                "55",
+                "$1,234.56",
+                "yes",
+                "(2.50)",
+                "Additional Revenue",
+                "Approved",
+                "9/30/2026 14:05",
+                " checked ",
+            ],
+        )
+        .unwrap();
+        assert_eq!(u.conversion_id, 42);
+        assert_eq!(u.transaction_id, "00871");
+        assert_eq!(u.offer_id, 55);
+        assert_eq!(u.payout.to_string(), "1234.56");
+        assert!(u.add_to_existing_payout);
+        assert_eq!(u.received.to_string(), "-2.50");
+        assert_eq!(u.received_option, ReceivedOption::AdditionalRevenue);
+        assert_eq!(u.disposition_type, DispositionType::Approved);
+        assert_eq!(u.effective_date_option, EffectiveDateOption::Custom);
+        assert_eq!(u.note_to_append, "checked");
+        assert_eq!(u.idempotency(), crate::update::Idempotency::Additive);
+    }
+
+    #[test]
+    fn payout_alone_sets_it_and_received_alone_is_total_revenue() {
+        let p = parser(&["conversion_id", "payout", "received"], &[]);
+        let u = parse(&p, &["1", "20", "30"]).unwrap();
+        assert!(!u.add_to_existing_payout);
+        assert_eq!(u.received_option, ReceivedOption::TotalRevenue);
+        assert_eq!(u.idempotency(), crate::update::Idempotency::Idempotent);
+        let u = parse(&p, &["1", "", ""]).unwrap();
+        assert!(u.payout_unchanged());
+        assert_eq!(u.received_option, ReceivedOption::NoChange);
+    }
+
+    #[test]
+    fn set_values_apply_to_every_row() {
+        let p = parser(
+            &["conversion_id"],
+            &[("disposition_type", "approved"), ("payout", "5")],
+        );
+        let u = parse(&p, &["9"]).unwrap();
+        assert_eq!(u.disposition_type, DispositionType::Approved);
+        assert_eq!(u.payout.to_string(), "5");
+    }
+
+    #[test]
+    fn row_errors_name_row_column_value() {
+        let p = parser(&["conversion_id", "Payout", "received_option"], &[]);
+        let errs = parse(&p, &["12x", "1e3", "revenue"]).unwrap_err();
+        let text: Vec<String> = errs.iter().map(ToString::to_string).collect();
+        assert_eq!(text.len(), 3, "{text:?}");
+        assert!(
+            text[0].starts_with("row 7, column \"conversion_id\", value \"12x\": expected"),
+            "{}",
+            text[0]
+        );
+        assert!(
+            text[1].starts_with("row 7, column \"Payout\", value \"1e3\": is in exponent form"),
+            "{}",
+            text[1]
+        );
+        assert!(
+            text[2].contains("expected one of: total_sale_amount"),
+            "{}",
+            text[2]
+        );
+    }
+
+    #[test]
+    fn cross_field_rules() {
+        let p = parser(
+            &[
+                "conversion_id",
+                "transaction_id",
+                "payout",
+                "add_to_existing_payout",
+                "received",
+                "received_option",
+                "effective_date_option",
+                "custom_date",
+            ],
+            &[],
+        );
+        let err = |cells: &[&str]| {
+            parse(&p, cells)
+                .unwrap_err()
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        assert!(err(&["", "", "", "", "", "", "", ""]).contains("no id"));
+        assert!(err(&["0", "", "", "", "", "", "", ""]).contains("no id"));
+        assert!(err(&["1", "", "", "false", "", "", "", ""]).contains("set the payout to 0"));
+        assert!(
+            err(&["1", "", "", "", "", "total_revenue", "", ""])
+                .contains("received_option is total_revenue")
+        );
+        assert!(
+            err(&["1", "", "", "", "", "", "custom", ""])
+                .contains("required when effective_date_option is custom")
+        );
+        assert!(
+            err(&["1", "", "", "", "", "", "today", "1/2/2026"]).contains("CAKE would ignore it")
+        );
+        let ok = parse(&p, &["", "T-1", "", "", "", "no_change", "", "1/2/2026"]).unwrap();
+        assert_eq!(ok.effective_date_option, EffectiveDateOption::Custom);
+        assert_eq!(ok.transaction_id, "T-1");
+    }
+
+    #[test]
+    fn duplicates_name_every_row() {
+        let p = parser(&["conversion_id", "transaction_id"], &[]);
+        let mut idx = DuplicateIndex::default();
+        for (row, cells) in [
+            (2, ["5", ""]),
+            (3, ["6", "A"]),
+            (4, ["5", ""]),
+            (5, ["", "A"]),
+            (6, ["7", "B"]),
+        ] {
+            idx.add(
+                &p.parse(row, &csv::StringRecord::from(cells.to_vec()))
+                    .unwrap(),
+            );
+        }
+        let d = idx.finish();
+        assert_eq!(d.get(&2), Some(&("conversion_id".to_string(), vec![4])));
+        assert_eq!(d.get(&4), Some(&("conversion_id".to_string(), vec![2])));
+        assert_eq!(d.get(&3), Some(&("transaction_id".to_string(), vec![5])));
+        assert_eq!(d.get(&5), Some(&("transaction_id".to_string(), vec![3])));
+        assert!(!d.contains_key(&6));
+    }
+}

@@ -1,0 +1,184 @@
+//! The one typed row the whole program works with.
+//!
+//! The sheet reader turns each spreadsheet row into a [`ConversionUpdate`]; the request
+//! builder, the engine, the checkpoint and the report all read this struct and nothing else,
+//! so a value is parsed exactly once and sent exactly as it was shown in the dry run.
+
+use chrono::NaiveDateTime;
+use rust_decimal::Decimal;
+
+/// Declares a CAKE enumeration: its wire names are the only spellings CAKE accepts.
+macro_rules! cake_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident = $wire:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            /// Every value, in the order CAKE's documentation lists them.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The exact lower-case spelling CAKE expects on the wire.
+            #[must_use]
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $wire),+ }
+            }
+
+            /// Parses the wire spelling exactly (the sheet layer normalises case and spaces first).
+            #[must_use]
+            pub fn from_wire(s: &str) -> Option<Self> {
+                match s { $($wire => Some($name::$variant),)+ _ => None }
+            }
+
+            /// The accepted values, for error messages.
+            #[must_use]
+            pub fn choices() -> String {
+                Self::ALL.iter().map(|v| v.as_str()).collect::<Vec<_>>().join(", ")
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+cake_enum!(
+    /// How CAKE treats the `received` amount.
+    ReceivedOption {
+        TotalSaleAmount = "total_sale_amount",
+        AdditionalSaleAmount = "additional_sale_amount",
+        TotalRevenue = "total_revenue",
+        AdditionalRevenue = "additional_revenue",
+        NoChange = "no_change",
+    }
+);
+
+cake_enum!(
+    /// The disposition CAKE assigns to the conversion.
+    DispositionType {
+        NoChange = "no_change",
+        Pending = "pending",
+        Rejected = "rejected",
+        Approved = "approved",
+        Returned = "returned",
+    }
+);
+
+cake_enum!(
+    /// Which day the change is booked on.
+    EffectiveDateOption {
+        Today = "today",
+        ConversionDate = "conversion_date",
+        Custom = "custom",
+    }
+);
+
+/// Whether sending a row twice changes the result (contract §1, "Idempotency").
+///
+/// This decides what a retry may do: an idempotent row is simply sent again; an additive row
+/// is re-sent only when the failure proves CAKE did not apply it, and otherwise ends `in_doubt`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Idempotency {
+    /// Absolute values only: sending it twice leaves the conversion as sending it once.
+    Idempotent,
+    /// Adds to payout or revenue, or appends a note: a second send is a second change.
+    Additive,
+}
+
+impl Idempotency {
+    /// Lower-case name used in reports and the checkpoint.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Idempotency::Idempotent => "idempotent",
+            Idempotency::Additive => "additive",
+        }
+    }
+}
+
+/// One validated `UpdateConversion` call, built from one sheet row.
+///
+/// Unused ids are `0` and an unused transaction id is empty, as CAKE wants them on the wire.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConversionUpdate {
+    /// Spreadsheet row number (header = 1), the key every report and the checkpoint use.
+    pub row: u64,
+    pub offer_id: i32,
+    pub conversion_id: i32,
+    pub request_session_id: i32,
+    /// Kept exactly as written (`00871` stays `00871`).
+    pub transaction_id: String,
+    pub payout: Decimal,
+    pub add_to_existing_payout: bool,
+    pub received: Decimal,
+    pub received_option: ReceivedOption,
+    pub disposition_type: DispositionType,
+    pub disposition_id: i32,
+    pub update_revshare_payout: bool,
+    pub effective_date_option: EffectiveDateOption,
+    /// Only meaningful with `effective_date_option = custom`; a dummy date is sent otherwise.
+    pub custom_date: Option<NaiveDateTime>,
+    pub note_to_append: String,
+    /// API v4 only; `ignore` unless set.
+    pub disallow_on_billing_status: String,
+}
+
+impl ConversionUpdate {
+    /// Classifies the row per contract §1.
+    #[must_use]
+    pub fn idempotency(&self) -> Idempotency {
+        let adds_payout = self.add_to_existing_payout && !self.payout.is_zero();
+        let adds_received = matches!(
+            self.received_option,
+            ReceivedOption::AdditionalRevenue | ReceivedOption::AdditionalSaleAmount
+        ) && !self.received.is_zero();
+        if adds_payout || adds_received || !self.note_to_append.is_empty() {
+            Idempotency::Additive
+        } else {
+            Idempotency::Idempotent
+        }
+    }
+
+    /// True when the row leaves the payout as it is (`payout=0` added).
+    #[must_use]
+    pub fn payout_unchanged(&self) -> bool {
+        self.add_to_existing_payout && self.payout.is_zero()
+    }
+
+    /// The ids this row targets, for the duplicate check: (kind, value).
+    pub fn targets(&self) -> impl Iterator<Item = Target<'_>> {
+        let conv = (self.conversion_id != 0).then_some(Target::ConversionId(self.conversion_id));
+        let rsid = (self.request_session_id != 0)
+            .then_some(Target::RequestSessionId(self.request_session_id));
+        let tx = (!self.transaction_id.is_empty())
+            .then_some(Target::TransactionId(&self.transaction_id));
+        conv.into_iter().chain(rsid).chain(tx)
+    }
+}
+
+/// One way a row can name its conversion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Target<'a> {
+    ConversionId(i32),
+    RequestSessionId(i32),
+    TransactionId(&'a str),
+}
+
+impl std::fmt::Display for Target<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::ConversionId(v) => write!(f, "conversion_id {v}"),
+            Target::RequestSessionId(v) => write!(f, "request_session_id {v}"),
+            Target::TransactionId(v) => write!(f, "transaction_id \"{v}\""),
+        }
+    }
+}
+
+/// Formats an amount exactly as it is sent and reported: `.` decimal, no grouping, scale kept.
+#[must_use]
+pub fn format_amount(d: Decimal) -> String {
+    d.to_string()
+}
