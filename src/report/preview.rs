@@ -62,7 +62,12 @@ pub fn interpretation(pre: &PrePass, input: &Path, version: u8) -> String {
         let samples = pre
             .samples
             .get(i)
-            .map(|s| s.join(" | "))
+            .map(|s| {
+                s.iter()
+                    .map(|v| one_line(v))
+                    .collect::<Vec<_>>()
+                    .join(" | ")
+            })
             .unwrap_or_default();
         match field {
             Some(spec) => {
@@ -99,6 +104,19 @@ pub fn interpretation(pre: &PrePass, input: &Path, version: u8) -> String {
         }
     }
     out
+}
+
+/// A sample value on one line: control characters shown escaped.
+fn one_line(v: &str) -> String {
+    v.chars()
+        .flat_map(|c| {
+            if c.is_control() {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
 }
 
 /// Renders the totals over the rows that would be sent.

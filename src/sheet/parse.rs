@@ -30,7 +30,7 @@ pub enum DateOrder {
 /// Parses an Int32 id. Leading zeros are fine; `0` means "not used".
 pub fn parse_id(s: &str) -> Result<i32, String> {
     if looks_like_excel_scientific(s) {
-        return Err(excel_damage(s));
+        return Err(excel_damage());
     }
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
         return Err("expected a whole number (an id such as 707658)".into());
@@ -52,16 +52,15 @@ pub fn parse_id(s: &str) -> Result<i32, String> {
 /// Checks a transaction id: any text is kept exactly, except Excel's scientific mangling.
 pub fn parse_transaction_id(s: &str) -> Result<String, String> {
     if looks_like_excel_scientific(s) {
-        return Err(excel_damage(s));
+        return Err(excel_damage());
     }
     Ok(s.to_owned())
 }
 
-fn excel_damage(s: &str) -> String {
-    format!(
-        "\"{s}\" is a number in scientific notation: Excel has damaged this id; \
-         re-export the column formatted as Text"
-    )
+fn excel_damage() -> String {
+    "is a number in scientific notation: Excel has damaged this id; \
+     re-export the column formatted as Text"
+        .to_string()
 }
 
 /// `1.23457E+11`, `1E+11`, `2.5e-3`: digits with one optional point, then an exponent.

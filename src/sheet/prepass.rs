@@ -157,3 +157,60 @@ impl Totals {
         self.payout_set + self.payout_added
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::io::Write;
+
+    fn run_bytes(bytes: &[u8]) {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(bytes).unwrap();
+        let opts = SheetOptions {
+            api_version: 4,
+            ..SheetOptions::default()
+        };
+        // Errors are fine; panics are not. A second, full pass must agree on the row count.
+        if let Ok(pre) = prepass(f.path(), &opts) {
+            let mut sheet = Sheet::open(f.path(), &opts).unwrap();
+            let mut n = 0;
+            while let Ok(Some(_)) = sheet.next_row(&pre.duplicates) {
+                n += 1;
+            }
+            assert_eq!(n, pre.rows);
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        #[test]
+        fn no_byte_sequence_panics_the_reader(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
+            run_bytes(&bytes);
+        }
+
+        #[test]
+        fn no_csv_shaped_input_panics_the_reader(
+            body in proptest::collection::vec(
+                prop_oneof![
+                    Just(b','), Just(b';'), Just(b'\t'), Just(b'\r'), Just(b'\n'), Just(b'"'),
+                    Just(b'$'), Just(b'('), Just(b')'), Just(b'-'), Just(b'.'), Just(b'E'),
+                    Just(0xFF), Just(0xEF), Just(0xBB), Just(0xBF), Just(0xFE), Just(0x00),
+                    (b'0'..=b'9'), (b'a'..=b'z'),
+                ],
+                0..400,
+            ),
+            header in prop_oneof![
+                Just(&b"conversion_id,payout,received,received_option,custom_date,note_to_append\n"[..]),
+                Just(&b"transaction_id;add_to_existing_payout;disposition_type;effective_date_option\r\n"[..]),
+                Just(&b"\xEF\xBB\xBFrequest_id\tdisallow_on_billing_status\tdisposition_id\n"[..]),
+                Just(&b"\xFF\xFEc\x00"[..]),
+            ],
+        ) {
+            let mut bytes = header.to_vec();
+            bytes.extend(body);
+            run_bytes(&bytes);
+        }
+    }
+}
