@@ -163,3 +163,24 @@ mod tests {
         );
     }
 }
+
+/// Reads the API key from `--api-key-file` or `CAKE_API_KEY` (never from the command line).
+///
+/// Returns `None` when neither is set. The key is held as a secret from here on.
+pub fn load_api_key(file: Option<&Path>) -> Result<Option<secrecy::SecretString>, Error> {
+    if let Some(path) = file {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Error::Usage(format!("cannot read --api-key-file {}: {e}", path.display()))
+        })?;
+        let key = text.trim();
+        if key.is_empty() {
+            return Err(Error::Usage(format!("--api-key-file {} is empty", path.display())));
+        }
+        return Ok(Some(secrecy::SecretString::from(key.to_string())));
+    }
+    Ok(std::env::var("CAKE_API_KEY")
+        .ok()
+        .map(|k| k.trim().to_string())
+        .filter(|k| !k.is_empty())
+        .map(secrecy::SecretString::from))
+}

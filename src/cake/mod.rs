@@ -2,3 +2,4 @@
 
 pub mod params;
 pub mod request;
+pub mod response;

@@ -1,13 +1,47 @@
-//! The CAKE emulator behind `--sandbox` and `mock-server`.
+//! The CAKE emulator behind `--sandbox` and `mock-server`: strict ASP.NET-style binding, a
+//! ledger with CAKE's semantics, fault injection, and admin endpoints that show what really
+//! happened.
+
+pub mod binding;
+pub mod faults;
+pub mod ledger;
+pub mod server;
+
+pub use faults::Faults;
+pub use ledger::{Conversion, Ledger};
+pub use server::{MockConfig, MockServer, Stats};
 
 use crate::cli::MockArgs;
+use crate::config::load_api_key;
 use crate::error::Error;
+use secrecy::ExposeSecret;
 
-/// Fault injection settings.
-#[derive(Debug, Clone, Default, clap::Args)]
-pub struct Faults {}
+/// The key the emulator accepts when none is configured.
+pub const SANDBOX_KEY: &str = "sandbox";
 
-/// Runs the standalone mock server until interrupted.
-pub fn serve_blocking(_args: &MockArgs) -> Result<u8, Error> {
-    Err(Error::Usage("mock-server is not built yet".into()))
+/// Runs `cake-recon mock-server` until SIGINT/SIGTERM.
+pub fn serve_blocking(args: &MockArgs) -> Result<u8, Error> {
+    args.faults.validate().map_err(Error::Usage)?;
+    let api_key = load_api_key(args.api_key_file.as_deref())?
+        .map_or_else(|| SANDBOX_KEY.to_string(), |k| k.expose_secret().to_string());
+    let ledger = match &args.ledger {
+        Some(path) => Ledger::load(path).map_err(|e| Error::Usage(format!("--ledger: {e}")))?,
+        None => Ledger::generated(args.conversions),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Usage(format!("cannot start the async runtime: {e}")))?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(&args.listen)
+            .await
+            .map_err(|e| Error::Usage(format!("cannot listen on {}: {e}", args.listen)))?;
+        let server = MockServer::start(listener, MockConfig { api_key, ledger, faults: args.faults.clone() })
+            .map_err(|e| Error::Usage(e.to_string()))?;
+        println!("cake-recon mock-server listening on {}", server.url());
+        println!("ledger: {}/admin/ledger  stats: {}/admin/stats", server.url(), server.url());
+        crate::shutdown_signal().await;
+        server.stop().await;
+        Ok(crate::exit::OK)
+    })
 }

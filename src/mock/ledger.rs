@@ -1,0 +1,335 @@
+//! The emulator's conversions and what each applied call did to them.
+//!
+//! Tests assert on this ledger — exact final values and how many times each conversion was
+//! applied — never on what the client believes happened.
+
+use super::binding::Call;
+use rust_decimal::Decimal;
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+/// Generated conversion `i` has `request_session_id = RSID_BASE + i`.
+pub const RSID_BASE: i32 = 1_000_000_000;
+/// The largest `--conversions` value (so generated request session ids fit an Int32).
+pub const MAX_GENERATED: u32 = 1_000_000_000;
+/// Disposition ids the emulator knows (CAKE: `track.asmx > ConversionDispositions`).
+pub const VALID_DISPOSITION_IDS: std::ops::RangeInclusive<i32> = 1..=20;
+
+/// One conversion's state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Conversion {
+    pub conversion_id: i32,
+    /// `None`: any `offer_id` matches (generated conversions).
+    pub offer_id: Option<i32>,
+    pub request_session_id: i32,
+    pub transaction_id: String,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub payout: Decimal,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub revenue: Decimal,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub sale_amount: Decimal,
+    pub disposition_type: String,
+    pub disposition_id: i32,
+    pub update_revshare_payout: bool,
+    /// `today`, `conversion_date`, or the custom date as `YYYY-MM-DD HH:MM:SS`.
+    pub effective_date: String,
+    pub notes: Vec<String>,
+    /// How many calls were applied to it.
+    pub applied: u32,
+}
+
+impl Conversion {
+    fn generated(i: i32) -> Self {
+        Self {
+            conversion_id: i,
+            offer_id: None,
+            request_session_id: RSID_BASE.saturating_add(i),
+            transaction_id: format!("T{i}"),
+            payout: Decimal::new(1000, 2),
+            revenue: Decimal::new(1500, 2),
+            sale_amount: Decimal::new(10000, 2),
+            disposition_type: "pending".into(),
+            disposition_id: 0,
+            update_revshare_payout: false,
+            effective_date: String::new(),
+            notes: Vec::new(),
+            applied: 0,
+        }
+    }
+}
+
+/// Where conversions come from.
+#[derive(Debug, Clone)]
+enum Universe {
+    /// Ids 1..=N exist, made on first touch (so a million costs nothing until used).
+    Generated(u32),
+    /// Exactly the conversions loaded from a file.
+    Loaded,
+}
+
+/// All conversions.
+#[derive(Debug, Clone)]
+pub struct Ledger {
+    universe: Universe,
+    conversions: BTreeMap<i32, Conversion>,
+    by_rsid: HashMap<i32, i32>,
+    by_tx: HashMap<String, i32>,
+}
+
+/// The answer a call gets from the ledger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Applied {
+    Updated,
+    /// success=false with this message.
+    Refused(&'static str),
+}
+
+impl Ledger {
+    /// Conversions 1..=n, made lazily.
+    #[must_use]
+    pub fn generated(n: u32) -> Self {
+        Self {
+            universe: Universe::Generated(n.min(MAX_GENERATED)),
+            conversions: BTreeMap::new(),
+            by_rsid: HashMap::new(),
+            by_tx: HashMap::new(),
+        }
+    }
+
+    /// Loads conversions from a CSV with a header of (any of) `conversion_id, offer_id,
+    /// request_session_id, transaction_id, payout, revenue, sale_amount, disposition_type`.
+    pub fn load(path: &Path) -> Result<Self, String> {
+        let mut rdr = csv::Reader::from_path(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let headers = rdr.headers().map_err(|e| e.to_string())?.clone();
+        let col = |name: &str| headers.iter().position(|h| h.trim() == name);
+        let (id_col, offer, rsid, tx) =
+            (col("conversion_id"), col("offer_id"), col("request_session_id"), col("transaction_id"));
+        let (payout, revenue, sale, disp) =
+            (col("payout"), col("revenue"), col("sale_amount"), col("disposition_type"));
+        let id_col = id_col.ok_or("the ledger CSV needs a conversion_id column")?;
+        let mut ledger = Self {
+            universe: Universe::Loaded,
+            conversions: BTreeMap::new(),
+            by_rsid: HashMap::new(),
+            by_tx: HashMap::new(),
+        };
+        for (n, rec) in rdr.records().enumerate() {
+            let rec = rec.map_err(|e| e.to_string())?;
+            let get = |c: Option<usize>| c.and_then(|c| rec.get(c)).map(str::trim).unwrap_or("");
+            let bad = |what: &str| format!("ledger row {}: bad {what}", n + 2);
+            let id: i32 = get(Some(id_col)).parse().map_err(|_| bad("conversion_id"))?;
+            let mut c = Conversion::generated(id);
+            c.offer_id = match get(offer) {
+                "" => None,
+                v => Some(v.parse().map_err(|_| bad("offer_id"))?),
+            };
+            c.request_session_id = match get(rsid) {
+                "" => 0,
+                v => v.parse().map_err(|_| bad("request_session_id"))?,
+            };
+            c.transaction_id = get(tx).to_string();
+            for (slot, column, what) in
+                [(&mut c.payout, payout, "payout"), (&mut c.revenue, revenue, "revenue"), (&mut c.sale_amount, sale, "sale_amount")]
+            {
+                if !get(column).is_empty() {
+                    *slot = get(column).parse().map_err(|_| bad(what))?;
+                }
+            }
+            if !get(disp).is_empty() {
+                c.disposition_type = get(disp).to_string();
+            }
+            if c.request_session_id != 0 {
+                ledger.by_rsid.insert(c.request_session_id, id);
+            }
+            if !c.transaction_id.is_empty() {
+                ledger.by_tx.insert(c.transaction_id.clone(), id);
+            }
+            ledger.conversions.insert(id, c);
+        }
+        Ok(ledger)
+    }
+
+    /// The conversion with this id, made on first touch in a generated ledger.
+    fn get_mut(&mut self, id: i32) -> Option<&mut Conversion> {
+        if let Universe::Generated(n) = self.universe
+            && id >= 1
+            && u32::try_from(id).is_ok_and(|i| i <= n)
+        {
+            return Some(self.conversions.entry(id).or_insert_with(|| Conversion::generated(id)));
+        }
+        self.conversions.get_mut(&id)
+    }
+
+    fn id_for_rsid(&self, rsid: i32) -> Option<i32> {
+        match self.universe {
+            Universe::Generated(_) => rsid.checked_sub(RSID_BASE).filter(|i| *i >= 1),
+            Universe::Loaded => self.by_rsid.get(&rsid).copied(),
+        }
+    }
+
+    fn id_for_tx(&self, tx: &str) -> Option<i32> {
+        match self.universe {
+            Universe::Generated(_) => tx
+                .strip_prefix('T')
+                .and_then(|d| d.parse::<i32>().ok())
+                .filter(|i| format!("T{i}") == tx),
+            Universe::Loaded => self.by_tx.get(tx).copied(),
+        }
+    }
+
+    /// Applies one bound call with CAKE's semantics.
+    pub fn apply(&mut self, call: &Call) -> Applied {
+        let id = if call.conversion_id != 0 {
+            Some(call.conversion_id)
+        } else if call.request_session_id != 0 {
+            self.id_for_rsid(call.request_session_id)
+        } else if !call.transaction_id.is_empty() {
+            self.id_for_tx(&call.transaction_id)
+        } else {
+            return Applied::Refused("Conversion ID, Request Session ID or Transaction ID Required");
+        };
+        let Some(conv) = id.and_then(|id| self.get_mut(id)) else {
+            return Applied::Refused("Conversion Not Found");
+        };
+        // Every id given must name the same conversion.
+        if (call.request_session_id != 0 && call.request_session_id != conv.request_session_id)
+            || (!call.transaction_id.is_empty() && call.transaction_id != conv.transaction_id)
+        {
+            return Applied::Refused("Conversion Not Found");
+        }
+        if call.offer_id != 0 && conv.offer_id.is_some_and(|o| o != call.offer_id) {
+            return Applied::Refused("Offer ID does not match");
+        }
+        if call.disposition_id != 0 && !VALID_DISPOSITION_IDS.contains(&call.disposition_id) {
+            return Applied::Refused("Invalid Disposition ID");
+        }
+        if call.add_to_existing_payout {
+            conv.payout += call.payout;
+        } else {
+            conv.payout = call.payout;
+        }
+        match call.received_option.as_str() {
+            "total_revenue" => conv.revenue = call.received,
+            "additional_revenue" => conv.revenue += call.received,
+            "total_sale_amount" => conv.sale_amount = call.received,
+            "additional_sale_amount" => conv.sale_amount += call.received,
+            _ => {}
+        }
+        if call.disposition_type != "no_change" {
+            conv.disposition_type.clone_from(&call.disposition_type);
+        }
+        if call.disposition_id != 0 {
+            conv.disposition_id = call.disposition_id;
+        }
+        conv.update_revshare_payout = call.update_revshare_payout;
+        conv.effective_date = match call.effective_date_option.as_str() {
+            "custom" => call.custom_date.format("%Y-%m-%d %H:%M:%S").to_string(),
+            other => other.to_string(),
+        };
+        if !call.note_to_append.is_empty() {
+            conv.notes.push(call.note_to_append.clone());
+        }
+        conv.applied += 1;
+        Applied::Updated
+    }
+
+    /// Every conversion touched (generated) or loaded, by id.
+    #[must_use]
+    pub fn conversions(&self) -> &BTreeMap<i32, Conversion> {
+        &self.conversions
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mock::binding::{Strictness, bind};
+
+    fn call(pairs: &[(&str, &str)]) -> Call {
+        let mut m: HashMap<String, String> = [
+            ("api_key", "k"), ("offer_id", "0"), ("conversion_id", "0"), ("request_session_id", "0"),
+            ("transaction_id", ""), ("payout", "0"), ("add_to_existing_payout", "true"),
+            ("received", "0"), ("received_option", "no_change"), ("disposition_type", "no_change"),
+            ("disposition_id", "0"), ("update_revshare_payout", "false"),
+            ("effective_date_option", "today"), ("custom_date", "01/01/2001 00:00:00"),
+            ("note_to_append", ""),
+        ]
+        .into_iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+        for (k, v) in pairs {
+            m.insert((*k).to_string(), (*v).to_string());
+        }
+        bind(&m, 2, Strictness::Form).unwrap()
+    }
+
+    #[test]
+    fn payout_set_and_add() {
+        let mut l = Ledger::generated(10);
+        assert_eq!(l.apply(&call(&[("conversion_id", "3"), ("payout", "4.5"), ("add_to_existing_payout", "false")])), Applied::Updated);
+        assert_eq!(l.conversions()[&3].payout.to_string(), "4.5");
+        l.apply(&call(&[("conversion_id", "3"), ("payout", "1.25")]));
+        assert_eq!(l.conversions()[&3].payout.to_string(), "5.75");
+        l.apply(&call(&[("conversion_id", "3")]));
+        assert_eq!(l.conversions()[&3].payout.to_string(), "5.75", "payout=0 added leaves it");
+        assert_eq!(l.conversions()[&3].applied, 3);
+    }
+
+    #[test]
+    fn received_options() {
+        let mut l = Ledger::generated(10);
+        let apply = |l: &mut Ledger, opt: &str, amt: &str| {
+            l.apply(&call(&[("conversion_id", "1"), ("received", amt), ("received_option", opt)]))
+        };
+        apply(&mut l, "total_revenue", "30");
+        apply(&mut l, "additional_revenue", "2.5");
+        apply(&mut l, "total_sale_amount", "200");
+        apply(&mut l, "additional_sale_amount", "-50");
+        apply(&mut l, "no_change", "999");
+        let c = &l.conversions()[&1];
+        assert_eq!((c.revenue.to_string(), c.sale_amount.to_string()), ("32.5".into(), "150".into()));
+    }
+
+    #[test]
+    fn disposition_notes_dates() {
+        let mut l = Ledger::generated(10);
+        l.apply(&call(&[("conversion_id", "2"), ("disposition_type", "approved"), ("disposition_id", "7"), ("note_to_append", "a"), ("effective_date_option", "custom"), ("custom_date", "09/30/2026 14:05:00")]));
+        l.apply(&call(&[("conversion_id", "2"), ("note_to_append", "b & c"), ("effective_date_option", "conversion_date")]));
+        let c = &l.conversions()[&2];
+        assert_eq!(c.disposition_type, "approved");
+        assert_eq!(c.disposition_id, 7);
+        assert_eq!(c.notes, vec!["a", "b & c"]);
+        assert_eq!(c.effective_date, "conversion_date");
+        assert_eq!(l.apply(&call(&[("conversion_id", "2"), ("disposition_id", "99")])), Applied::Refused("Invalid Disposition ID"));
+    }
+
+    #[test]
+    fn lookups_and_refusals() {
+        let mut l = Ledger::generated(10);
+        assert_eq!(l.apply(&call(&[("request_session_id", "1000000004")])), Applied::Updated);
+        assert_eq!(l.apply(&call(&[("transaction_id", "T5")])), Applied::Updated);
+        assert_eq!(l.apply(&call(&[("transaction_id", "T05")])), Applied::Refused("Conversion Not Found"));
+        assert_eq!(l.apply(&call(&[("transaction_id", "0")])), Applied::Refused("Conversion Not Found"));
+        assert_eq!(l.apply(&call(&[("conversion_id", "11")])), Applied::Refused("Conversion Not Found"));
+        assert_eq!(l.apply(&call(&[("conversion_id", "4"), ("transaction_id", "T5")])), Applied::Refused("Conversion Not Found"));
+        assert!(matches!(l.apply(&call(&[])), Applied::Refused(_)));
+        assert_eq!(l.conversions()[&4].applied, 1);
+        assert_eq!(l.conversions()[&5].applied, 1);
+    }
+
+    #[test]
+    fn loaded_ledger_checks_offer() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("l.csv");
+        std::fs::write(&p, "conversion_id,offer_id,request_session_id,transaction_id,payout\n7,55,700,00871,1.00\n").unwrap();
+        let mut l = Ledger::load(&p).unwrap();
+        assert_eq!(l.apply(&call(&[("conversion_id", "7"), ("offer_id", "56")])), Applied::Refused("Offer ID does not match"));
+        assert_eq!(l.apply(&call(&[("transaction_id", "00871"), ("offer_id", "55"), ("payout", "2")])), Applied::Updated);
+        assert_eq!(l.apply(&call(&[("request_session_id", "700")])), Applied::Updated);
+        assert_eq!(l.apply(&call(&[("conversion_id", "8")])), Applied::Refused("Conversion Not Found"));
+        assert_eq!(l.conversions()[&7].payout.to_string(), "3.00");
+        assert_eq!(l.conversions()[&7].applied, 2);
+    }
+}

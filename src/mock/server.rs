@@ -1,0 +1,499 @@
+//! The emulator's HTTP server (hyper), serving `/api/2/` and `/api/4/` like a CAKE instance.
+//!
+//! Each connection is served by its own task, so a fault can drop *that* connection without an
+//! answer — before or after the ledger applied the call — exactly what a client sees when a
+//! load balancer resets or a server dies mid-request.
+
+use super::binding::{BindError, Call, Strictness, bind};
+use super::faults::Faults;
+use super::ledger::{Applied, Conversion, Ledger};
+use crate::cake::response::xml_leaves;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use rand::rngs::SmallRng;
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+/// The largest request body accepted.
+const MAX_BODY: usize = 1 << 20;
+
+/// What the emulator is set up with.
+#[derive(Debug, Clone)]
+pub struct MockConfig {
+    /// The one API key accepted.
+    pub api_key: String,
+    pub ledger: Ledger,
+    pub faults: Faults,
+}
+
+/// Counters for tests and benchmarks.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct Stats {
+    /// UpdateConversion requests received (whatever happened to them).
+    pub requests: u64,
+    /// Calls the ledger applied.
+    pub applied: u64,
+    /// Answers by kind (`updated`, `throttled`, `dropped_before`, …).
+    pub answers: BTreeMap<&'static str, u64>,
+    /// The most requests that arrived within any one second.
+    pub max_in_any_second: u64,
+    /// Arrival times, in microseconds since the server started.
+    #[serde(skip)]
+    pub arrivals_us: Vec<u64>,
+}
+
+impl Stats {
+    fn count(&mut self, answer: &'static str) {
+        *self.answers.entry(answer).or_default() += 1;
+    }
+
+    /// The most arrivals in any window of `window` (a sliding window over all arrivals).
+    #[must_use]
+    pub fn max_in_window(&self, window: Duration) -> u64 {
+        let w = u64::try_from(window.as_micros()).unwrap_or(u64::MAX);
+        let (mut best, mut start) = (0usize, 0usize);
+        for end in 0..self.arrivals_us.len() {
+            while self.arrivals_us[end] - self.arrivals_us[start] >= w {
+                start += 1;
+            }
+            best = best.max(end + 1 - start);
+        }
+        best as u64
+    }
+}
+
+struct State {
+    api_key: String,
+    faults: Faults,
+    ledger: Mutex<Ledger>,
+    dice: Mutex<SmallRng>,
+    stats: Mutex<Stats>,
+    /// Arrivals accepted within the last second, for `--max-rps`.
+    window: Mutex<VecDeque<Instant>>,
+    started: Instant,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A running emulator. Dropping it without [`MockServer::stop`] leaves it serving until the
+/// runtime ends.
+pub struct MockServer {
+    addr: SocketAddr,
+    state: Arc<State>,
+    shutdown: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// A ledger and stats snapshot, as `/admin/ledger` serves it.
+#[derive(Debug, Serialize)]
+pub struct Snapshot<'a> {
+    pub conversions: Vec<&'a Conversion>,
+    pub stats: &'a Stats,
+}
+
+impl MockServer {
+    /// Starts serving on `listener` (bind port 0 in tests).
+    pub fn start(listener: TcpListener, config: MockConfig) -> std::io::Result<Self> {
+        config.faults.validate().map_err(std::io::Error::other)?;
+        let addr = listener.local_addr()?;
+        let state = Arc::new(State {
+            api_key: config.api_key,
+            dice: Mutex::new(config.faults.dice()),
+            faults: config.faults,
+            ledger: Mutex::new(config.ledger),
+            stats: Mutex::new(Stats::default()),
+            window: Mutex::new(VecDeque::new()),
+            started: Instant::now(),
+        });
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(accept_loop(listener, Arc::clone(&state), shutdown.clone()));
+        Ok(Self { addr, state, shutdown, task })
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    #[must_use]
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The address served.
+    #[must_use]
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// A copy of every conversion touched or loaded.
+    #[must_use]
+    pub fn conversions(&self) -> BTreeMap<i32, Conversion> {
+        lock(&self.state.ledger).conversions().clone()
+    }
+
+    /// A copy of the counters, with the sliding-window maximum filled in.
+    #[must_use]
+    pub fn stats(&self) -> Stats {
+        let mut s = lock(&self.state.stats).clone();
+        s.max_in_any_second = s.max_in_window(Duration::from_secs(1));
+        s
+    }
+
+    /// Stops accepting and closes every connection.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        let _ = self.task.await;
+    }
+}
+
+async fn accept_loop(listener: TcpListener, state: Arc<State>, shutdown: CancellationToken) {
+    loop {
+        let stream = tokio::select! {
+            () = shutdown.cancelled() => return,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(_) => {
+                    // Out of file descriptors or similar: back off instead of spinning.
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = stream.set_nodelay(true);
+        let state = Arc::clone(&state);
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            let kill = Arc::new(Notify::new());
+            let kill_handle = Arc::clone(&kill);
+            let service = hyper::service::service_fn(move |req| {
+                let state = Arc::clone(&state);
+                let kill = Arc::clone(&kill_handle);
+                async move { Ok::<_, Infallible>(handle(&state, req, &kill).await) }
+            });
+            let conn = hyper::server::conn::http1::Builder::new()
+                .keep_alive(true)
+                .serve_connection(TokioIo::new(stream), service);
+            // Dropping the connection future closes the socket: that is how faults "drop".
+            tokio::select! {
+                _ = conn => {}
+                () = kill.notified() => {}
+                () = shutdown.cancelled() => {}
+            }
+        });
+    }
+}
+
+fn respond(status: StatusCode, content_type: &str, body: String) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from(body)));
+    *r.status_mut() = status;
+    if let Ok(v) = HeaderValue::from_str(content_type) {
+        r.headers_mut().insert(CONTENT_TYPE, v);
+    }
+    r.headers_mut().insert("x-aspnet-version", HeaderValue::from_static("4.0.30319"));
+    r
+}
+
+fn with_retry_after(mut r: Response<Full<Bytes>>, secs: u64) -> Response<Full<Bytes>> {
+    if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+        r.headers_mut().insert(RETRY_AFTER, v);
+    }
+    r
+}
+
+/// Which protocol a request speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Proto {
+    Form,
+    Soap11,
+    Soap12,
+}
+
+/// Builds the answer body for `success`/`message` in the request's protocol.
+fn answer(proto: Proto, version: u8, success: bool, message: &str) -> Response<Full<Bytes>> {
+    let ns = format!("http://cakemarketing.com/api/{version}/");
+    let message = quick_xml::escape::escape(message);
+    match proto {
+        Proto::Form => respond(
+            StatusCode::OK,
+            "text/xml; charset=utf-8",
+            format!(
+                "<?xml version=\"1.0\" encoding=\"utf-8\"?>\r\n<update_conversion_response \
+                 xmlns=\"{ns}\">\r\n  <success>{success}</success>\r\n  <message>{message}</message>\
+                 \r\n</update_conversion_response>"
+            ),
+        ),
+        Proto::Soap11 | Proto::Soap12 => {
+            let (env, ct) = soap_envelope(proto);
+            respond(
+                StatusCode::OK,
+                ct,
+                format!(
+                    "<?xml version=\"1.0\" encoding=\"utf-8\"?><soap:Envelope xmlns:soap=\"{env}\" \
+                     xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" \
+                     xmlns:xsd=\"http://www.w3.org/2001/XMLSchema\"><soap:Body>\
+                     <UpdateConversionResponse xmlns=\"{ns}\"><UpdateConversionResult>\
+                     <success>{success}</success><message>{message}</message>\
+                     </UpdateConversionResult></UpdateConversionResponse></soap:Body></soap:Envelope>"
+                ),
+            )
+        }
+    }
+}
+
+fn soap_envelope(proto: Proto) -> (&'static str, &'static str) {
+    if proto == Proto::Soap12 {
+        ("http://www.w3.org/2003/05/soap-envelope", "application/soap+xml; charset=utf-8")
+    } else {
+        ("http://schemas.xmlsoap.org/soap/envelope/", "text/xml; charset=utf-8")
+    }
+}
+
+/// An HTTP 500 the way `.asmx` reports a request it could not read.
+fn binding_error(proto: Proto, e: &BindError) -> Response<Full<Bytes>> {
+    match proto {
+        Proto::Form => respond(StatusCode::INTERNAL_SERVER_ERROR, "text/plain; charset=utf-8", e.0.clone()),
+        Proto::Soap11 | Proto::Soap12 => soap_fault(proto, &format!("Server was unable to read request. ---> {}", e.0)),
+    }
+}
+
+fn soap_fault(proto: Proto, reason: &str) -> Response<Full<Bytes>> {
+    let (env, ct) = soap_envelope(proto);
+    let reason = quick_xml::escape::escape(reason);
+    let fault = if proto == Proto::Soap12 {
+        format!(
+            "<soap:Fault><soap:Code><soap:Value>soap:Sender</soap:Value></soap:Code><soap:Reason>\
+             <soap:Text xml:lang=\"en\">{reason}</soap:Text></soap:Reason><soap:Detail /></soap:Fault>"
+        )
+    } else {
+        format!("<soap:Fault><faultcode>soap:Client</faultcode><faultstring>{reason}</faultstring><detail /></soap:Fault>")
+    };
+    respond(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        ct,
+        format!("<?xml version=\"1.0\" encoding=\"utf-8\"?><soap:Envelope xmlns:soap=\"{env}\"><soap:Body>{fault}</soap:Body></soap:Envelope>"),
+    )
+}
+
+fn json<T: Serialize>(value: &T) -> Response<Full<Bytes>> {
+    match serde_json::to_string_pretty(value) {
+        Ok(body) => respond(StatusCode::OK, "application/json", body),
+        Err(e) => respond(StatusCode::INTERNAL_SERVER_ERROR, "text/plain", e.to_string()),
+    }
+}
+
+fn not_found() -> Response<Full<Bytes>> {
+    respond(StatusCode::NOT_FOUND, "text/plain", "Not Found: this emulator serves /api/2/ and /api/4/ track.asmx/UpdateConversion, and /admin/ledger, /admin/stats".into())
+}
+
+/// `/api/{2|4}/track.asmx[/UpdateConversion]` → (version, is the SOAP endpoint).
+fn route(path: &str) -> Option<(u8, bool)> {
+    let rest = path.strip_prefix("/api/")?;
+    let (v, rest) = rest.split_once('/')?;
+    let version = match v {
+        "2" => 2,
+        "4" => 4,
+        _ => return None,
+    };
+    let rest = rest.trim_end_matches('/');
+    if rest.eq_ignore_ascii_case("track.asmx/UpdateConversion") {
+        Some((version, false))
+    } else if rest.eq_ignore_ascii_case("track.asmx") {
+        Some((version, true))
+    } else {
+        None
+    }
+}
+
+async fn handle(state: &State, req: Request<Incoming>, kill: &Notify) -> Response<Full<Bytes>> {
+    let path = req.uri().path().to_string();
+    match (req.method(), path.as_str()) {
+        (&Method::GET, "/admin/ledger") => {
+            let ledger = lock(&state.ledger);
+            let mut stats = lock(&state.stats).clone();
+            stats.max_in_any_second = stats.max_in_window(Duration::from_secs(1));
+            return json(&Snapshot { conversions: ledger.conversions().values().collect(), stats: &stats });
+        }
+        (&Method::GET, "/admin/stats") => {
+            let mut stats = lock(&state.stats).clone();
+            stats.max_in_any_second = stats.max_in_window(Duration::from_secs(1));
+            return json(&stats);
+        }
+        _ => {}
+    }
+    let Some((version, soap_endpoint)) = route(&path) else {
+        return not_found();
+    };
+    let arrived = Instant::now();
+    {
+        let mut stats = lock(&state.stats);
+        stats.requests += 1;
+        let us = u64::try_from(arrived.duration_since(state.started).as_micros()).unwrap_or(u64::MAX);
+        stats.arrivals_us.push(us);
+    }
+    let count = |answer: &'static str| lock(&state.stats).count(answer);
+
+    // The gateway's hard limit comes before anything else.
+    if state.faults.max_rps > 0.0 {
+        let mut window = lock(&state.window);
+        while window.front().is_some_and(|t| arrived.duration_since(*t) >= Duration::from_secs(1)) {
+            window.pop_front();
+        }
+        #[expect(clippy::cast_precision_loss, reason = "window sizes are small")]
+        let over = window.len() as f64 >= state.faults.max_rps;
+        if over {
+            drop(window);
+            count("over_max_rps");
+            return with_retry_after(respond(StatusCode::TOO_MANY_REQUESTS, "text/plain", "Too Many Requests".into()), 1);
+        }
+        window.push_back(arrived);
+    }
+
+    let plan = state.faults.plan(&mut lock(&state.dice));
+    if !plan.delay.is_zero() {
+        tokio::time::sleep(plan.delay).await;
+    }
+    let retry = state.faults.retry_after;
+    if plan.throttle {
+        count("throttled");
+        return with_retry_after(respond(StatusCode::TOO_MANY_REQUESTS, "text/plain", "Too Many Requests".into()), retry);
+    }
+    if plan.unavailable {
+        count("unavailable");
+        return with_retry_after(respond(StatusCode::SERVICE_UNAVAILABLE, "text/html", "<html><body>Service Unavailable</body></html>".into()), retry);
+    }
+
+    let (parts, body) = req.into_parts();
+    let content_type = parts.headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
+    let body = match Limited::new(body, MAX_BODY).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(_) => {
+            count("bad_body");
+            return respond(StatusCode::BAD_REQUEST, "text/plain", "request body unreadable or larger than 1 MiB".into());
+        }
+    };
+    let (proto, values) = if soap_endpoint {
+        if parts.method != Method::POST {
+            count("not_found");
+            return not_found();
+        }
+        let proto = if content_type.starts_with("application/soap+xml") { Proto::Soap12 } else { Proto::Soap11 };
+        let action = format!("http://cakemarketing.com/api/{version}/UpdateConversion");
+        let action_ok = match proto {
+            Proto::Soap12 => content_type.contains(&action.to_ascii_lowercase()) || !content_type.contains("action="),
+            _ => parts.headers.get("soapaction").and_then(|v| v.to_str().ok()).is_some_and(|v| v.trim_matches('"') == action),
+        };
+        if !content_type.starts_with("text/xml") && proto == Proto::Soap11 {
+            count("bad_request");
+            return respond(StatusCode::UNSUPPORTED_MEDIA_TYPE, "text/plain", "SOAP 1.1 needs Content-Type text/xml".into());
+        }
+        if !action_ok {
+            count("bad_request");
+            return soap_fault(proto, "System.Web.Services.Protocols.SoapException: Server did not recognize the value of HTTP Header SOAPAction.");
+        }
+        match soap_values(&body) {
+            Some(v) => (proto, v),
+            None => {
+                count("bad_request");
+                return soap_fault(proto, "Server was unable to read request. ---> There is an error in XML document.");
+            }
+        }
+    } else {
+        let raw: &[u8] = match parts.method {
+            Method::GET => parts.uri.query().unwrap_or("").as_bytes(),
+            Method::POST if content_type.starts_with("application/x-www-form-urlencoded") => &body,
+            Method::POST => {
+                count("bad_request");
+                return respond(StatusCode::INTERNAL_SERVER_ERROR, "text/plain", "Request format is unrecognized for URL unexpectedly ending in '/UpdateConversion'.".into());
+            }
+            _ => {
+                count("not_found");
+                return respond(StatusCode::METHOD_NOT_ALLOWED, "text/plain", "Method Not Allowed".into());
+            }
+        };
+        (Proto::Form, form_values(raw))
+    };
+
+    if plan.restricted {
+        count("restricted");
+        return answer(proto, version, false, "Restricted");
+    }
+    if plan.error {
+        count("error");
+        return respond(StatusCode::INTERNAL_SERVER_ERROR, "text/html", "<html><body><h1>Server Error in '/' Application.</h1></body></html>".into());
+    }
+    let strictness = if proto == Proto::Form { Strictness::Form } else { Strictness::Soap };
+    let call: Call = match bind(&values, version, strictness) {
+        Ok(c) => c,
+        Err(e) => {
+            count("binding_error");
+            return binding_error(proto, &e);
+        }
+    };
+    if call.api_key != state.api_key {
+        count("invalid_api_key");
+        return answer(proto, version, false, "Invalid API Key");
+    }
+    if plan.drop_before {
+        count("dropped_before");
+        kill.notify_one();
+        return std::future::pending().await;
+    }
+    let applied = lock(&state.ledger).apply(&call);
+    let message = match applied {
+        Applied::Updated => {
+            let mut stats = lock(&state.stats);
+            stats.applied += 1;
+            "Conversion Updated"
+        }
+        Applied::Refused(m) => m,
+    };
+    let success = applied == Applied::Updated;
+    if plan.error_after_apply {
+        count("error_after_apply");
+        return respond(StatusCode::INTERNAL_SERVER_ERROR, "text/html", "<html><body><h1>Server Error in '/' Application.</h1></body></html>".into());
+    }
+    if plan.drop_after {
+        count("dropped_after");
+        kill.notify_one();
+        return std::future::pending().await;
+    }
+    if plan.slow_after {
+        count("slow");
+        tokio::time::sleep(Duration::from_millis(state.faults.slow_ms)).await;
+    }
+    count(if success { "updated" } else { "refused" });
+    answer(proto, version, success, message)
+}
+
+/// `a=1&b=2` → map (the last of a repeated name wins, as ASP.NET's binder reads the first… we
+/// keep the first, like ASP.NET).
+fn form_values(raw: &[u8]) -> HashMap<String, String> {
+    let mut m = HashMap::new();
+    for (k, v) in form_urlencoded::parse(raw) {
+        m.entry(k.into_owned()).or_insert_with(|| v.into_owned());
+    }
+    m
+}
+
+/// The children of the `UpdateConversion` element of a SOAP envelope.
+fn soap_values(body: &[u8]) -> Option<HashMap<String, String>> {
+    let leaves = xml_leaves(body)?;
+    let mut m = HashMap::new();
+    let mut seen = false;
+    for leaf in leaves {
+        if leaf.parent == "UpdateConversion" {
+            seen = true;
+            m.entry(leaf.name).or_insert(leaf.value);
+        }
+    }
+    seen.then_some(m)
+}
