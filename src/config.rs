@@ -40,6 +40,8 @@ pub struct RunConfig {
     pub restart: bool,
     pub allow_insecure_http: bool,
     pub api_key_file: Option<PathBuf>,
+    pub quiet: bool,
+    pub no_progress: bool,
 }
 
 /// `INPUT.csv` → `INPUT.results.csv`; any other name gets `.results.csv` appended.
@@ -128,6 +130,8 @@ impl RunConfig {
             restart: a.restart,
             allow_insecure_http: a.allow_insecure_http,
             api_key_file: a.api_key_file.clone(),
+            quiet: a.quiet,
+            no_progress: a.no_progress,
         })
     }
 
@@ -141,6 +145,33 @@ impl RunConfig {
         };
         Endpoint::new(base, self.api_version, self.transport)
     }
+}
+
+/// Reads the API key from `--api-key-file` or `CAKE_API_KEY` (never from the command line).
+///
+/// Returns `None` when neither is set. The key is held as a secret from here on.
+pub fn load_api_key(file: Option<&Path>) -> Result<Option<secrecy::SecretString>, Error> {
+    if let Some(path) = file {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Error::Usage(format!(
+                "cannot read --api-key-file {}: {e}",
+                path.display()
+            ))
+        })?;
+        let key = text.trim();
+        if key.is_empty() {
+            return Err(Error::Usage(format!(
+                "--api-key-file {} is empty",
+                path.display()
+            )));
+        }
+        return Ok(Some(secrecy::SecretString::from(key.to_string())));
+    }
+    Ok(std::env::var("CAKE_API_KEY")
+        .ok()
+        .map(|k| k.trim().to_string())
+        .filter(|k| !k.is_empty())
+        .map(secrecy::SecretString::from))
 }
 
 #[cfg(test)]
@@ -162,25 +193,4 @@ mod tests {
             PathBuf::from("june.txt.results.csv")
         );
     }
-}
-
-/// Reads the API key from `--api-key-file` or `CAKE_API_KEY` (never from the command line).
-///
-/// Returns `None` when neither is set. The key is held as a secret from here on.
-pub fn load_api_key(file: Option<&Path>) -> Result<Option<secrecy::SecretString>, Error> {
-    if let Some(path) = file {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            Error::Usage(format!("cannot read --api-key-file {}: {e}", path.display()))
-        })?;
-        let key = text.trim();
-        if key.is_empty() {
-            return Err(Error::Usage(format!("--api-key-file {} is empty", path.display())));
-        }
-        return Ok(Some(secrecy::SecretString::from(key.to_string())));
-    }
-    Ok(std::env::var("CAKE_API_KEY")
-        .ok()
-        .map(|k| k.trim().to_string())
-        .filter(|k| !k.is_empty())
-        .map(secrecy::SecretString::from))
 }

@@ -1,23 +1,27 @@
 //! Thin entry point: parse the command line, run, map the result to an exit code.
 
 use cake_recon::cli::{Cli, Command};
-use cake_recon::{app, config::RunConfig};
+use cake_recon::{app, config::RunConfig, engine, logging};
 use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run(args) => RunConfig::from_args(&args).and_then(|cfg| {
-            if cfg.dry_run {
-                app::dry_run(&cfg, &mut std::io::stdout().lock())
-            } else {
-                Err(cake_recon::error::Error::Usage(
-                    "sending is not built yet; use --dry-run".into(),
-                ))
-            }
-        }),
-        Command::MockServer(args) => cake_recon::mock::serve_blocking(&args),
+        Command::Run(args) => {
+            logging::init(args.log_format, args.quiet, args.verbose);
+            RunConfig::from_args(&args).and_then(|cfg| {
+                if cfg.dry_run {
+                    app::dry_run(&cfg, &mut std::io::stdout().lock())
+                } else {
+                    engine::run(&cfg)
+                }
+            })
+        }
+        Command::MockServer(args) => {
+            logging::init(cake_recon::cli::LogFormat::Text, false, 0);
+            cake_recon::mock::serve_blocking(&args)
+        }
     };
     match result {
         Ok(code) => ExitCode::from(code),

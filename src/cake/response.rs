@@ -130,10 +130,16 @@ pub enum Outcome {
     /// The key was refused: stop the whole run.
     InvalidApiKey { message: String },
     /// The server refused before doing any work; try again later. Never applied.
-    Throttled { retry_after: Option<Duration>, message: String },
+    Throttled {
+        retry_after: Option<Duration>,
+        message: String,
+    },
     /// A passing failure. `may_have_applied` is false only when the failure proves the update
     /// did not happen (nothing left the machine, or the server said so).
-    Transient { may_have_applied: bool, message: String },
+    Transient {
+        may_have_applied: bool,
+        message: String,
+    },
     /// A failure that will not go away by retrying (bad parameter, 4xx). Never applied.
     Permanent { message: String },
 }
@@ -142,7 +148,13 @@ impl Outcome {
     /// True when a retry of this outcome could double-apply an additive row.
     #[must_use]
     pub fn may_have_applied(&self) -> bool {
-        matches!(self, Outcome::Transient { may_have_applied: true, .. })
+        matches!(
+            self,
+            Outcome::Transient {
+                may_have_applied: true,
+                ..
+            }
+        )
     }
 
     /// The message to show in the results file.
@@ -167,9 +179,12 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
         return Some(Duration::from_secs(secs).min(MAX_RETRY_AFTER));
     }
     let when = chrono::DateTime::parse_from_rfc2822(value).ok()?;
-    let when = SystemTime::UNIX_EPOCH
-        + Duration::from_secs(u64::try_from(when.timestamp()).ok()?);
-    Some(when.duration_since(now).unwrap_or(Duration::ZERO).min(MAX_RETRY_AFTER))
+    let when = SystemTime::UNIX_EPOCH + Duration::from_secs(u64::try_from(when.timestamp()).ok()?);
+    Some(
+        when.duration_since(now)
+            .unwrap_or(Duration::ZERO)
+            .min(MAX_RETRY_AFTER),
+    )
 }
 
 /// Text that says the server refused the parameters before doing any work.
@@ -211,44 +226,75 @@ pub fn classify(status: u16, retry_after: Option<&str>, body: &[u8], now: System
         .unwrap_or_else(|| excerpt(body));
     match status {
         200..=299 => match answer {
-            Some(Answer { success: Some(true), message, .. }) => Outcome::Updated {
+            Some(Answer {
+                success: Some(true),
+                message,
+                ..
+            }) => Outcome::Updated {
                 message: message.unwrap_or_else(|| "Conversion Updated".into()),
             },
-            Some(Answer { success: Some(false), message, .. }) => {
+            Some(Answer {
+                success: Some(false),
+                message,
+                ..
+            }) => {
                 let message = message.unwrap_or_default();
                 let lower = message.to_ascii_lowercase();
                 if lower.contains("invalid api key") {
                     Outcome::InvalidApiKey { message }
                 } else if lower.trim() == "restricted" {
-                    Outcome::Throttled { retry_after, message }
+                    Outcome::Throttled {
+                        retry_after,
+                        message,
+                    }
                 } else if is_deadlock(&message) {
-                    Outcome::Transient { may_have_applied: false, message }
+                    Outcome::Transient {
+                        may_have_applied: false,
+                        message,
+                    }
                 } else {
                     Outcome::Rejected { message }
                 }
             }
             _ => Outcome::Transient {
                 may_have_applied: true,
-                message: format!("HTTP {status} with an answer that could not be read: {}", excerpt(body)),
+                message: format!(
+                    "HTTP {status} with an answer that could not be read: {}",
+                    excerpt(body)
+                ),
             },
         },
-        401 | 403 => Outcome::InvalidApiKey { message: format!("HTTP {status}: {detail}") },
-        429 | 503 => Outcome::Throttled { retry_after, message: format!("HTTP {status}: {detail}") },
-        500 if is_deadlock(&detail) => {
-            Outcome::Transient { may_have_applied: false, message: format!("HTTP 500: {detail}") }
-        }
+        401 | 403 => Outcome::InvalidApiKey {
+            message: format!("HTTP {status}: {detail}"),
+        },
+        429 | 503 => Outcome::Throttled {
+            retry_after,
+            message: format!("HTTP {status}: {detail}"),
+        },
+        500 if is_deadlock(&detail) => Outcome::Transient {
+            may_have_applied: false,
+            message: format!("HTTP 500: {detail}"),
+        },
         500 if is_binding_error(&detail)
-            || answer.as_ref().and_then(|a| a.fault_code.as_deref()).is_some_and(|c| {
-                let c = c.to_ascii_lowercase();
-                c.ends_with("sender") || c.ends_with("client")
-            }) =>
+            || answer
+                .as_ref()
+                .and_then(|a| a.fault_code.as_deref())
+                .is_some_and(|c| {
+                    let c = c.to_ascii_lowercase();
+                    c.ends_with("sender") || c.ends_with("client")
+                }) =>
         {
-            Outcome::Permanent { message: format!("HTTP 500: {detail}") }
+            Outcome::Permanent {
+                message: format!("HTTP 500: {detail}"),
+            }
         }
-        500..=599 => {
-            Outcome::Transient { may_have_applied: true, message: format!("HTTP {status}: {detail}") }
-        }
-        _ => Outcome::Permanent { message: format!("HTTP {status}: {detail}") },
+        500..=599 => Outcome::Transient {
+            may_have_applied: true,
+            message: format!("HTTP {status}: {detail}"),
+        },
+        _ => Outcome::Permanent {
+            message: format!("HTTP {status}: {detail}"),
+        },
     }
 }
 
@@ -272,7 +318,9 @@ mod tests {
         let body = recorded("soap12-update-conversion-events-v6-success.xml");
         assert_eq!(
             classify(200, None, &body, now()),
-            Outcome::Updated { message: "Conversion Updated".into() }
+            Outcome::Updated {
+                message: "Conversion Updated".into()
+            }
         );
     }
 
@@ -281,7 +329,9 @@ mod tests {
         let body = recorded("soap12-success-false-message.xml");
         assert_eq!(
             classify(200, None, &body, now()),
-            Outcome::Rejected { message: "Invalid Campaign ID".into() }
+            Outcome::Rejected {
+                message: "Invalid Campaign ID".into()
+            }
         );
     }
 
@@ -289,33 +339,63 @@ mod tests {
     fn recorded_soap_fault_is_permanent_and_not_applied() {
         let body = recorded("soap12-fault-500-input-string.xml");
         let o = classify(500, None, &body, now());
-        assert!(matches!(&o, Outcome::Permanent { message } if message.contains("Input string was not in a correct format")), "{o:?}");
+        assert!(
+            matches!(&o, Outcome::Permanent { message } if message.contains("Input string was not in a correct format")),
+            "{o:?}"
+        );
         assert!(!o.may_have_applied());
     }
 
     #[test]
     fn plain_get_answers() {
         let ok = b"<?xml version=\"1.0\" encoding=\"utf-8\"?>\r\n<update_conversion_response xmlns=\"http://cakemarketing.com/api/4/\">\r\n  <success>true</success>\r\n  <message>Conversion Updated</message>\r\n</update_conversion_response>";
-        assert!(matches!(classify(200, None, ok, now()), Outcome::Updated { .. }));
+        assert!(matches!(
+            classify(200, None, ok, now()),
+            Outcome::Updated { .. }
+        ));
         let mut bom = b"\xEF\xBB\xBF".to_vec();
         bom.extend_from_slice(ok);
-        assert!(matches!(classify(200, None, &bom, now()), Outcome::Updated { .. }));
+        assert!(matches!(
+            classify(200, None, &bom, now()),
+            Outcome::Updated { .. }
+        ));
         let nf = b"<update_conversion_response><success>false</success><message>Conversion Not Found</message></update_conversion_response>";
-        assert_eq!(classify(200, None, nf, now()), Outcome::Rejected { message: "Conversion Not Found".into() });
+        assert_eq!(
+            classify(200, None, nf, now()),
+            Outcome::Rejected {
+                message: "Conversion Not Found".into()
+            }
+        );
         let prefixed = b"<r:update_conversion_response xmlns:r=\"http://cakemarketing.com/api/2/\"><r:success>false</r:success><r:message>Invalid API Key</r:message></r:update_conversion_response>";
-        assert!(matches!(classify(200, None, prefixed, now()), Outcome::InvalidApiKey { .. }));
+        assert!(matches!(
+            classify(200, None, prefixed, now()),
+            Outcome::InvalidApiKey { .. }
+        ));
         let restricted = b"<update_conversion_response><success>false</success><message>Restricted</message></update_conversion_response>";
-        assert!(matches!(classify(200, Some("2"), restricted, now()), Outcome::Throttled { retry_after: Some(d), .. } if d == Duration::from_secs(2)));
+        assert!(
+            matches!(classify(200, Some("2"), restricted, now()), Outcome::Throttled { retry_after: Some(d), .. } if d == Duration::from_secs(2))
+        );
         let escaped = b"<update_conversion_response><success>false</success><message>Offer ID &amp; Conversion &#x49;D do not match</message></update_conversion_response>";
-        assert_eq!(classify(200, None, escaped, now()), Outcome::Rejected { message: "Offer ID & Conversion ID do not match".into() });
+        assert_eq!(
+            classify(200, None, escaped, now()),
+            Outcome::Rejected {
+                message: "Offer ID & Conversion ID do not match".into()
+            }
+        );
     }
 
     #[test]
     fn soap11_answer_and_fault() {
         let ok = b"<?xml version=\"1.0\"?><soap:Envelope xmlns:soap=\"http://schemas.xmlsoap.org/soap/envelope/\"><soap:Body><UpdateConversionResponse xmlns=\"http://cakemarketing.com/api/4/\"><UpdateConversionResult><success>true</success><message>Conversion Updated</message></UpdateConversionResult></UpdateConversionResponse></soap:Body></soap:Envelope>";
-        assert!(matches!(classify(200, None, ok, now()), Outcome::Updated { .. }));
+        assert!(matches!(
+            classify(200, None, ok, now()),
+            Outcome::Updated { .. }
+        ));
         let fault = b"<soap:Envelope xmlns:soap=\"http://schemas.xmlsoap.org/soap/envelope/\"><soap:Body><soap:Fault><faultcode>soap:Client</faultcode><faultstring>Server was unable to read request.</faultstring></soap:Fault></soap:Body></soap:Envelope>";
-        assert!(matches!(classify(500, None, fault, now()), Outcome::Permanent { .. }));
+        assert!(matches!(
+            classify(500, None, fault, now()),
+            Outcome::Permanent { .. }
+        ));
         let server_fault = b"<soap:Envelope xmlns:soap=\"http://schemas.xmlsoap.org/soap/envelope/\"><soap:Body><soap:Fault><faultcode>soap:Server</faultcode><faultstring>Object reference not set</faultstring></soap:Fault></soap:Body></soap:Envelope>";
         assert!(classify(500, None, server_fault, now()).may_have_applied());
     }
@@ -323,9 +403,15 @@ mod tests {
     #[test]
     fn asmx_binding_errors_are_permanent() {
         let missing = b"Missing parameter: note_to_append.";
-        assert!(matches!(classify(500, None, missing, now()), Outcome::Permanent { .. }));
+        assert!(matches!(
+            classify(500, None, missing, now()),
+            Outcome::Permanent { .. }
+        ));
         let convert = b"System.InvalidOperationException: Cannot convert abc to System.Int32.\r\nParameter name: type";
-        assert!(matches!(classify(500, None, convert, now()), Outcome::Permanent { .. }));
+        assert!(matches!(
+            classify(500, None, convert, now()),
+            Outcome::Permanent { .. }
+        ));
     }
 
     #[test]
@@ -336,16 +422,41 @@ mod tests {
         }
         let deadlock = b"Transaction (Process ID 61) was deadlocked on lock resources with another process and has been chosen as the deadlock victim. Rerun the transaction.";
         let o = classify(500, None, deadlock, now());
-        assert!(matches!(o, Outcome::Transient { may_have_applied: false, .. }), "{o:?}");
+        assert!(
+            matches!(
+                o,
+                Outcome::Transient {
+                    may_have_applied: false,
+                    ..
+                }
+            ),
+            "{o:?}"
+        );
     }
 
     #[test]
     fn throttling_and_retry_after() {
-        assert!(matches!(classify(429, Some("7"), b"", now()), Outcome::Throttled { retry_after: Some(d), .. } if d == Duration::from_secs(7)));
-        assert!(matches!(classify(503, None, b"busy", now()), Outcome::Throttled { retry_after: None, .. }));
-        assert!(matches!(classify(429, Some("99999"), b"", now()), Outcome::Throttled { retry_after: Some(MAX_RETRY_AFTER), .. }));
+        assert!(
+            matches!(classify(429, Some("7"), b"", now()), Outcome::Throttled { retry_after: Some(d), .. } if d == Duration::from_secs(7))
+        );
+        assert!(matches!(
+            classify(503, None, b"busy", now()),
+            Outcome::Throttled {
+                retry_after: None,
+                ..
+            }
+        ));
+        assert!(matches!(
+            classify(429, Some("99999"), b"", now()),
+            Outcome::Throttled {
+                retry_after: Some(MAX_RETRY_AFTER),
+                ..
+            }
+        ));
         let date = httpdate(now() + Duration::from_secs(30));
-        assert!(matches!(classify(429, Some(&date), b"", now()), Outcome::Throttled { retry_after: Some(d), .. } if d == Duration::from_secs(30)));
+        assert!(
+            matches!(classify(429, Some(&date), b"", now()), Outcome::Throttled { retry_after: Some(d), .. } if d == Duration::from_secs(30))
+        );
         let past = httpdate(now() - Duration::from_secs(30));
         assert_eq!(parse_retry_after(&past, now()), Some(Duration::ZERO));
         assert_eq!(parse_retry_after("soon", now()), None);
@@ -361,8 +472,14 @@ mod tests {
 
     #[test]
     fn auth_and_client_errors() {
-        assert!(matches!(classify(401, None, b"", now()), Outcome::InvalidApiKey { .. }));
-        assert!(matches!(classify(403, None, b"", now()), Outcome::InvalidApiKey { .. }));
+        assert!(matches!(
+            classify(401, None, b"", now()),
+            Outcome::InvalidApiKey { .. }
+        ));
+        assert!(matches!(
+            classify(403, None, b"", now()),
+            Outcome::InvalidApiKey { .. }
+        ));
         for status in [400, 404, 405, 301] {
             let o = classify(status, None, b"nope", now());
             assert!(matches!(o, Outcome::Permanent { .. }), "{status}: {o:?}");
@@ -371,7 +488,12 @@ mod tests {
 
     #[test]
     fn unreadable_200_may_have_applied() {
-        for body in [&b""[..], b"<update_conversion_response><success>tr", b"\xFF\xFE", b"OK"] {
+        for body in [
+            &b""[..],
+            b"<update_conversion_response><success>tr",
+            b"\xFF\xFE",
+            b"OK",
+        ] {
             let o = classify(200, None, body, now());
             assert!(o.may_have_applied(), "{body:?}: {o:?}");
         }

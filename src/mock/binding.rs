@@ -59,7 +59,12 @@ fn dotnet_type(ty: ParamType) -> &'static str {
 /// `DateTime.Parse` with the invariant culture, for the forms clients send.
 fn parse_dotnet_date(s: &str) -> Option<NaiveDateTime> {
     let s = s.trim();
-    for fmt in ["%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"] {
+    for fmt in [
+        "%m/%d/%Y %H:%M:%S",
+        "%m/%d/%Y %H:%M",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%d %H:%M:%S",
+    ] {
         if let Ok(d) = NaiveDateTime::parse_from_str(s, fmt) {
             return Some(d);
         }
@@ -74,7 +79,9 @@ fn bind_one(ty: ParamType, raw: &str) -> Option<Bound> {
     let t = raw.trim();
     Some(match ty {
         ParamType::Text => Bound::Text(raw.to_string()),
-        ParamType::Enumeration(values) => Bound::Text(values.iter().find(|v| **v == t)?.to_string()),
+        ParamType::Enumeration(values) => {
+            Bound::Text(values.iter().find(|v| **v == t)?.to_string())
+        }
         ParamType::Int => {
             let digits = t.strip_prefix(['-', '+']).unwrap_or(t);
             if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
@@ -233,7 +240,11 @@ mod tests {
             let mut m = full(4);
             m.remove(spec.name);
             let err = bind(&m, 4, Strictness::Form).unwrap_err();
-            assert!(err.0.contains(&format!("Missing parameter: {}.", spec.name)), "{err:?}");
+            assert!(
+                err.0
+                    .contains(&format!("Missing parameter: {}.", spec.name)),
+                "{err:?}"
+            );
         }
         // v2 does not know disallow_on_billing_status: not required.
         assert!(bind(&full(2), 2, Strictness::Form).is_ok());

@@ -104,7 +104,11 @@ impl Faults {
         let error_after_apply = roll(self.error_after_apply_rate);
         let drop_after = roll(self.drop_after_rate);
         let slow_after = roll(self.slow_after_rate);
-        let jitter = if self.jitter_ms > 0 { rng.random_range(0..=self.jitter_ms) } else { 0 };
+        let jitter = if self.jitter_ms > 0 {
+            rng.random_range(0..=self.jitter_ms)
+        } else {
+            0
+        };
         Plan {
             delay: Duration::from_millis(self.latency_ms + jitter),
             throttle,
@@ -125,12 +129,21 @@ mod tests {
 
     #[test]
     fn rates_are_respected_roughly_and_reproducibly() {
-        let f = Faults { error_rate: 0.25, jitter_ms: 10, seed: 7, ..Faults::default() };
+        let f = Faults {
+            error_rate: 0.25,
+            jitter_ms: 10,
+            seed: 7,
+            ..Faults::default()
+        };
         let mut a = f.dice();
         let plans: Vec<Plan> = (0..4000).map(|_| f.plan(&mut a)).collect();
         let errors = plans.iter().filter(|p| p.error).count();
         assert!((800..1200).contains(&errors), "{errors}");
-        assert!(plans.iter().all(|p| p.delay <= Duration::from_millis(10) && !p.throttle));
+        assert!(
+            plans
+                .iter()
+                .all(|p| p.delay <= Duration::from_millis(10) && !p.throttle)
+        );
         let mut b = f.dice();
         let again: Vec<Plan> = (0..4000).map(|_| f.plan(&mut b)).collect();
         assert_eq!(plans, again);
@@ -139,7 +152,21 @@ mod tests {
     #[test]
     fn validation() {
         assert!(Faults::default().validate().is_ok());
-        assert!(Faults { drop_after_rate: 1.5, ..Faults::default() }.validate().is_err());
-        assert!(Faults { max_rps: -1.0, ..Faults::default() }.validate().is_err());
+        assert!(
+            Faults {
+                drop_after_rate: 1.5,
+                ..Faults::default()
+            }
+            .validate()
+            .is_err()
+        );
+        assert!(
+            Faults {
+                max_rps: -1.0,
+                ..Faults::default()
+            }
+            .validate()
+            .is_err()
+        );
     }
 }

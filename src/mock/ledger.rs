@@ -101,13 +101,22 @@ impl Ledger {
     /// Loads conversions from a CSV with a header of (any of) `conversion_id, offer_id,
     /// request_session_id, transaction_id, payout, revenue, sale_amount, disposition_type`.
     pub fn load(path: &Path) -> Result<Self, String> {
-        let mut rdr = csv::Reader::from_path(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let mut rdr =
+            csv::Reader::from_path(path).map_err(|e| format!("{}: {e}", path.display()))?;
         let headers = rdr.headers().map_err(|e| e.to_string())?.clone();
         let col = |name: &str| headers.iter().position(|h| h.trim() == name);
-        let (id_col, offer, rsid, tx) =
-            (col("conversion_id"), col("offer_id"), col("request_session_id"), col("transaction_id"));
-        let (payout, revenue, sale, disp) =
-            (col("payout"), col("revenue"), col("sale_amount"), col("disposition_type"));
+        let (id_col, offer, rsid, tx) = (
+            col("conversion_id"),
+            col("offer_id"),
+            col("request_session_id"),
+            col("transaction_id"),
+        );
+        let (payout, revenue, sale, disp) = (
+            col("payout"),
+            col("revenue"),
+            col("sale_amount"),
+            col("disposition_type"),
+        );
         let id_col = id_col.ok_or("the ledger CSV needs a conversion_id column")?;
         let mut ledger = Self {
             universe: Universe::Loaded,
@@ -119,7 +128,9 @@ impl Ledger {
             let rec = rec.map_err(|e| e.to_string())?;
             let get = |c: Option<usize>| c.and_then(|c| rec.get(c)).map(str::trim).unwrap_or("");
             let bad = |what: &str| format!("ledger row {}: bad {what}", n + 2);
-            let id: i32 = get(Some(id_col)).parse().map_err(|_| bad("conversion_id"))?;
+            let id: i32 = get(Some(id_col))
+                .parse()
+                .map_err(|_| bad("conversion_id"))?;
             let mut c = Conversion::generated(id);
             c.offer_id = match get(offer) {
                 "" => None,
@@ -130,9 +141,11 @@ impl Ledger {
                 v => v.parse().map_err(|_| bad("request_session_id"))?,
             };
             c.transaction_id = get(tx).to_string();
-            for (slot, column, what) in
-                [(&mut c.payout, payout, "payout"), (&mut c.revenue, revenue, "revenue"), (&mut c.sale_amount, sale, "sale_amount")]
-            {
+            for (slot, column, what) in [
+                (&mut c.payout, payout, "payout"),
+                (&mut c.revenue, revenue, "revenue"),
+                (&mut c.sale_amount, sale, "sale_amount"),
+            ] {
                 if !get(column).is_empty() {
                     *slot = get(column).parse().map_err(|_| bad(what))?;
                 }
@@ -157,7 +170,11 @@ impl Ledger {
             && id >= 1
             && u32::try_from(id).is_ok_and(|i| i <= n)
         {
-            return Some(self.conversions.entry(id).or_insert_with(|| Conversion::generated(id)));
+            return Some(
+                self.conversions
+                    .entry(id)
+                    .or_insert_with(|| Conversion::generated(id)),
+            );
         }
         self.conversions.get_mut(&id)
     }
@@ -188,7 +205,9 @@ impl Ledger {
         } else if !call.transaction_id.is_empty() {
             self.id_for_tx(&call.transaction_id)
         } else {
-            return Applied::Refused("Conversion ID, Request Session ID or Transaction ID Required");
+            return Applied::Refused(
+                "Conversion ID, Request Session ID or Transaction ID Required",
+            );
         };
         let Some(conv) = id.and_then(|id| self.get_mut(id)) else {
             return Applied::Refused("Conversion Not Found");
@@ -249,11 +268,20 @@ mod tests {
 
     fn call(pairs: &[(&str, &str)]) -> Call {
         let mut m: HashMap<String, String> = [
-            ("api_key", "k"), ("offer_id", "0"), ("conversion_id", "0"), ("request_session_id", "0"),
-            ("transaction_id", ""), ("payout", "0"), ("add_to_existing_payout", "true"),
-            ("received", "0"), ("received_option", "no_change"), ("disposition_type", "no_change"),
-            ("disposition_id", "0"), ("update_revshare_payout", "false"),
-            ("effective_date_option", "today"), ("custom_date", "01/01/2001 00:00:00"),
+            ("api_key", "k"),
+            ("offer_id", "0"),
+            ("conversion_id", "0"),
+            ("request_session_id", "0"),
+            ("transaction_id", ""),
+            ("payout", "0"),
+            ("add_to_existing_payout", "true"),
+            ("received", "0"),
+            ("received_option", "no_change"),
+            ("disposition_type", "no_change"),
+            ("disposition_id", "0"),
+            ("update_revshare_payout", "false"),
+            ("effective_date_option", "today"),
+            ("custom_date", "01/01/2001 00:00:00"),
             ("note_to_append", ""),
         ]
         .into_iter()
@@ -268,12 +296,23 @@ mod tests {
     #[test]
     fn payout_set_and_add() {
         let mut l = Ledger::generated(10);
-        assert_eq!(l.apply(&call(&[("conversion_id", "3"), ("payout", "4.5"), ("add_to_existing_payout", "false")])), Applied::Updated);
+        assert_eq!(
+            l.apply(&call(&[
+                ("conversion_id", "3"),
+                ("payout", "4.5"),
+                ("add_to_existing_payout", "false")
+            ])),
+            Applied::Updated
+        );
         assert_eq!(l.conversions()[&3].payout.to_string(), "4.5");
         l.apply(&call(&[("conversion_id", "3"), ("payout", "1.25")]));
         assert_eq!(l.conversions()[&3].payout.to_string(), "5.75");
         l.apply(&call(&[("conversion_id", "3")]));
-        assert_eq!(l.conversions()[&3].payout.to_string(), "5.75", "payout=0 added leaves it");
+        assert_eq!(
+            l.conversions()[&3].payout.to_string(),
+            "5.75",
+            "payout=0 added leaves it"
+        );
         assert_eq!(l.conversions()[&3].applied, 3);
     }
 
@@ -281,7 +320,11 @@ mod tests {
     fn received_options() {
         let mut l = Ledger::generated(10);
         let apply = |l: &mut Ledger, opt: &str, amt: &str| {
-            l.apply(&call(&[("conversion_id", "1"), ("received", amt), ("received_option", opt)]))
+            l.apply(&call(&[
+                ("conversion_id", "1"),
+                ("received", amt),
+                ("received_option", opt),
+            ]))
         };
         apply(&mut l, "total_revenue", "30");
         apply(&mut l, "additional_revenue", "2.5");
@@ -289,31 +332,66 @@ mod tests {
         apply(&mut l, "additional_sale_amount", "-50");
         apply(&mut l, "no_change", "999");
         let c = &l.conversions()[&1];
-        assert_eq!((c.revenue.to_string(), c.sale_amount.to_string()), ("32.5".into(), "150".into()));
+        assert_eq!(
+            (c.revenue.to_string(), c.sale_amount.to_string()),
+            ("32.5".into(), "150".into())
+        );
     }
 
     #[test]
     fn disposition_notes_dates() {
         let mut l = Ledger::generated(10);
-        l.apply(&call(&[("conversion_id", "2"), ("disposition_type", "approved"), ("disposition_id", "7"), ("note_to_append", "a"), ("effective_date_option", "custom"), ("custom_date", "09/30/2026 14:05:00")]));
-        l.apply(&call(&[("conversion_id", "2"), ("note_to_append", "b & c"), ("effective_date_option", "conversion_date")]));
+        l.apply(&call(&[
+            ("conversion_id", "2"),
+            ("disposition_type", "approved"),
+            ("disposition_id", "7"),
+            ("note_to_append", "a"),
+            ("effective_date_option", "custom"),
+            ("custom_date", "09/30/2026 14:05:00"),
+        ]));
+        l.apply(&call(&[
+            ("conversion_id", "2"),
+            ("note_to_append", "b & c"),
+            ("effective_date_option", "conversion_date"),
+        ]));
         let c = &l.conversions()[&2];
         assert_eq!(c.disposition_type, "approved");
         assert_eq!(c.disposition_id, 7);
         assert_eq!(c.notes, vec!["a", "b & c"]);
         assert_eq!(c.effective_date, "conversion_date");
-        assert_eq!(l.apply(&call(&[("conversion_id", "2"), ("disposition_id", "99")])), Applied::Refused("Invalid Disposition ID"));
+        assert_eq!(
+            l.apply(&call(&[("conversion_id", "2"), ("disposition_id", "99")])),
+            Applied::Refused("Invalid Disposition ID")
+        );
     }
 
     #[test]
     fn lookups_and_refusals() {
         let mut l = Ledger::generated(10);
-        assert_eq!(l.apply(&call(&[("request_session_id", "1000000004")])), Applied::Updated);
-        assert_eq!(l.apply(&call(&[("transaction_id", "T5")])), Applied::Updated);
-        assert_eq!(l.apply(&call(&[("transaction_id", "T05")])), Applied::Refused("Conversion Not Found"));
-        assert_eq!(l.apply(&call(&[("transaction_id", "0")])), Applied::Refused("Conversion Not Found"));
-        assert_eq!(l.apply(&call(&[("conversion_id", "11")])), Applied::Refused("Conversion Not Found"));
-        assert_eq!(l.apply(&call(&[("conversion_id", "4"), ("transaction_id", "T5")])), Applied::Refused("Conversion Not Found"));
+        assert_eq!(
+            l.apply(&call(&[("request_session_id", "1000000004")])),
+            Applied::Updated
+        );
+        assert_eq!(
+            l.apply(&call(&[("transaction_id", "T5")])),
+            Applied::Updated
+        );
+        assert_eq!(
+            l.apply(&call(&[("transaction_id", "T05")])),
+            Applied::Refused("Conversion Not Found")
+        );
+        assert_eq!(
+            l.apply(&call(&[("transaction_id", "0")])),
+            Applied::Refused("Conversion Not Found")
+        );
+        assert_eq!(
+            l.apply(&call(&[("conversion_id", "11")])),
+            Applied::Refused("Conversion Not Found")
+        );
+        assert_eq!(
+            l.apply(&call(&[("conversion_id", "4"), ("transaction_id", "T5")])),
+            Applied::Refused("Conversion Not Found")
+        );
         assert!(matches!(l.apply(&call(&[])), Applied::Refused(_)));
         assert_eq!(l.conversions()[&4].applied, 1);
         assert_eq!(l.conversions()[&5].applied, 1);
@@ -325,10 +403,26 @@ mod tests {
         let p = dir.path().join("l.csv");
         std::fs::write(&p, "conversion_id,offer_id,request_session_id,transaction_id,payout\n7,55,700,00871,1.00\n").unwrap();
         let mut l = Ledger::load(&p).unwrap();
-        assert_eq!(l.apply(&call(&[("conversion_id", "7"), ("offer_id", "56")])), Applied::Refused("Offer ID does not match"));
-        assert_eq!(l.apply(&call(&[("transaction_id", "00871"), ("offer_id", "55"), ("payout", "2")])), Applied::Updated);
-        assert_eq!(l.apply(&call(&[("request_session_id", "700")])), Applied::Updated);
-        assert_eq!(l.apply(&call(&[("conversion_id", "8")])), Applied::Refused("Conversion Not Found"));
+        assert_eq!(
+            l.apply(&call(&[("conversion_id", "7"), ("offer_id", "56")])),
+            Applied::Refused("Offer ID does not match")
+        );
+        assert_eq!(
+            l.apply(&call(&[
+                ("transaction_id", "00871"),
+                ("offer_id", "55"),
+                ("payout", "2")
+            ])),
+            Applied::Updated
+        );
+        assert_eq!(
+            l.apply(&call(&[("request_session_id", "700")])),
+            Applied::Updated
+        );
+        assert_eq!(
+            l.apply(&call(&[("conversion_id", "8")])),
+            Applied::Refused("Conversion Not Found")
+        );
         assert_eq!(l.conversions()[&7].payout.to_string(), "3.00");
         assert_eq!(l.conversions()[&7].applied, 2);
     }

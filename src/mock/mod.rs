@@ -22,8 +22,10 @@ pub const SANDBOX_KEY: &str = "sandbox";
 /// Runs `cake-recon mock-server` until SIGINT/SIGTERM.
 pub fn serve_blocking(args: &MockArgs) -> Result<u8, Error> {
     args.faults.validate().map_err(Error::Usage)?;
-    let api_key = load_api_key(args.api_key_file.as_deref())?
-        .map_or_else(|| SANDBOX_KEY.to_string(), |k| k.expose_secret().to_string());
+    let api_key = load_api_key(args.api_key_file.as_deref())?.map_or_else(
+        || SANDBOX_KEY.to_string(),
+        |k| k.expose_secret().to_string(),
+    );
     let ledger = match &args.ledger {
         Some(path) => Ledger::load(path).map_err(|e| Error::Usage(format!("--ledger: {e}")))?,
         None => Ledger::generated(args.conversions),
@@ -36,10 +38,21 @@ pub fn serve_blocking(args: &MockArgs) -> Result<u8, Error> {
         let listener = tokio::net::TcpListener::bind(&args.listen)
             .await
             .map_err(|e| Error::Usage(format!("cannot listen on {}: {e}", args.listen)))?;
-        let server = MockServer::start(listener, MockConfig { api_key, ledger, faults: args.faults.clone() })
-            .map_err(|e| Error::Usage(e.to_string()))?;
+        let server = MockServer::start(
+            listener,
+            MockConfig {
+                api_key,
+                ledger,
+                faults: args.faults.clone(),
+            },
+        )
+        .map_err(|e| Error::Usage(e.to_string()))?;
         println!("cake-recon mock-server listening on {}", server.url());
-        println!("ledger: {}/admin/ledger  stats: {}/admin/stats", server.url(), server.url());
+        println!(
+            "ledger: {}/admin/ledger  stats: {}/admin/stats",
+            server.url(),
+            server.url()
+        );
         crate::shutdown_signal().await;
         server.stop().await;
         Ok(crate::exit::OK)

@@ -119,7 +119,12 @@ impl MockServer {
         });
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(accept_loop(listener, Arc::clone(&state), shutdown.clone()));
-        Ok(Self { addr, state, shutdown, task })
+        Ok(Self {
+            addr,
+            state,
+            shutdown,
+            task,
+        })
     }
 
     /// `http://127.0.0.1:PORT`.
@@ -198,7 +203,8 @@ fn respond(status: StatusCode, content_type: &str, body: String) -> Response<Ful
     if let Ok(v) = HeaderValue::from_str(content_type) {
         r.headers_mut().insert(CONTENT_TYPE, v);
     }
-    r.headers_mut().insert("x-aspnet-version", HeaderValue::from_static("4.0.30319"));
+    r.headers_mut()
+        .insert("x-aspnet-version", HeaderValue::from_static("4.0.30319"));
     r
 }
 
@@ -251,17 +257,30 @@ fn answer(proto: Proto, version: u8, success: bool, message: &str) -> Response<F
 
 fn soap_envelope(proto: Proto) -> (&'static str, &'static str) {
     if proto == Proto::Soap12 {
-        ("http://www.w3.org/2003/05/soap-envelope", "application/soap+xml; charset=utf-8")
+        (
+            "http://www.w3.org/2003/05/soap-envelope",
+            "application/soap+xml; charset=utf-8",
+        )
     } else {
-        ("http://schemas.xmlsoap.org/soap/envelope/", "text/xml; charset=utf-8")
+        (
+            "http://schemas.xmlsoap.org/soap/envelope/",
+            "text/xml; charset=utf-8",
+        )
     }
 }
 
 /// An HTTP 500 the way `.asmx` reports a request it could not read.
 fn binding_error(proto: Proto, e: &BindError) -> Response<Full<Bytes>> {
     match proto {
-        Proto::Form => respond(StatusCode::INTERNAL_SERVER_ERROR, "text/plain; charset=utf-8", e.0.clone()),
-        Proto::Soap11 | Proto::Soap12 => soap_fault(proto, &format!("Server was unable to read request. ---> {}", e.0)),
+        Proto::Form => respond(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "text/plain; charset=utf-8",
+            e.0.clone(),
+        ),
+        Proto::Soap11 | Proto::Soap12 => soap_fault(
+            proto,
+            &format!("Server was unable to read request. ---> {}", e.0),
+        ),
     }
 }
 
@@ -274,19 +293,27 @@ fn soap_fault(proto: Proto, reason: &str) -> Response<Full<Bytes>> {
              <soap:Text xml:lang=\"en\">{reason}</soap:Text></soap:Reason><soap:Detail /></soap:Fault>"
         )
     } else {
-        format!("<soap:Fault><faultcode>soap:Client</faultcode><faultstring>{reason}</faultstring><detail /></soap:Fault>")
+        format!(
+            "<soap:Fault><faultcode>soap:Client</faultcode><faultstring>{reason}</faultstring><detail /></soap:Fault>"
+        )
     };
     respond(
         StatusCode::INTERNAL_SERVER_ERROR,
         ct,
-        format!("<?xml version=\"1.0\" encoding=\"utf-8\"?><soap:Envelope xmlns:soap=\"{env}\"><soap:Body>{fault}</soap:Body></soap:Envelope>"),
+        format!(
+            "<?xml version=\"1.0\" encoding=\"utf-8\"?><soap:Envelope xmlns:soap=\"{env}\"><soap:Body>{fault}</soap:Body></soap:Envelope>"
+        ),
     )
 }
 
 fn json<T: Serialize>(value: &T) -> Response<Full<Bytes>> {
     match serde_json::to_string_pretty(value) {
         Ok(body) => respond(StatusCode::OK, "application/json", body),
-        Err(e) => respond(StatusCode::INTERNAL_SERVER_ERROR, "text/plain", e.to_string()),
+        Err(e) => respond(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "text/plain",
+            e.to_string(),
+        ),
     }
 }
 
@@ -320,7 +347,10 @@ async fn handle(state: &State, req: Request<Incoming>, kill: &Notify) -> Respons
             let ledger = lock(&state.ledger);
             let mut stats = lock(&state.stats).clone();
             stats.max_in_any_second = stats.max_in_window(Duration::from_secs(1));
-            return json(&Snapshot { conversions: ledger.conversions().values().collect(), stats: &stats });
+            return json(&Snapshot {
+                conversions: ledger.conversions().values().collect(),
+                stats: &stats,
+            });
         }
         (&Method::GET, "/admin/stats") => {
             let mut stats = lock(&state.stats).clone();
@@ -336,7 +366,8 @@ async fn handle(state: &State, req: Request<Incoming>, kill: &Notify) -> Respons
     {
         let mut stats = lock(&state.stats);
         stats.requests += 1;
-        let us = u64::try_from(arrived.duration_since(state.started).as_micros()).unwrap_or(u64::MAX);
+        let us =
+            u64::try_from(arrived.duration_since(state.started).as_micros()).unwrap_or(u64::MAX);
         stats.arrivals_us.push(us);
     }
     let count = |answer: &'static str| lock(&state.stats).count(answer);
@@ -344,7 +375,10 @@ async fn handle(state: &State, req: Request<Incoming>, kill: &Notify) -> Respons
     // The gateway's hard limit comes before anything else.
     if state.faults.max_rps > 0.0 {
         let mut window = lock(&state.window);
-        while window.front().is_some_and(|t| arrived.duration_since(*t) >= Duration::from_secs(1)) {
+        while window
+            .front()
+            .is_some_and(|t| arrived.duration_since(*t) >= Duration::from_secs(1))
+        {
             window.pop_front();
         }
         #[expect(clippy::cast_precision_loss, reason = "window sizes are small")]
@@ -352,7 +386,14 @@ async fn handle(state: &State, req: Request<Incoming>, kill: &Notify) -> Respons
         if over {
             drop(window);
             count("over_max_rps");
-            return with_retry_after(respond(StatusCode::TOO_MANY_REQUESTS, "text/plain", "Too Many Requests".into()), 1);
+            return with_retry_after(
+                respond(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "text/plain",
+                    "Too Many Requests".into(),
+                ),
+                1,
+            );
         }
         window.push_back(arrived);
     }
@@ -364,20 +405,43 @@ async fn handle(state: &State, req: Request<Incoming>, kill: &Notify) -> Respons
     let retry = state.faults.retry_after;
     if plan.throttle {
         count("throttled");
-        return with_retry_after(respond(StatusCode::TOO_MANY_REQUESTS, "text/plain", "Too Many Requests".into()), retry);
+        return with_retry_after(
+            respond(
+                StatusCode::TOO_MANY_REQUESTS,
+                "text/plain",
+                "Too Many Requests".into(),
+            ),
+            retry,
+        );
     }
     if plan.unavailable {
         count("unavailable");
-        return with_retry_after(respond(StatusCode::SERVICE_UNAVAILABLE, "text/html", "<html><body>Service Unavailable</body></html>".into()), retry);
+        return with_retry_after(
+            respond(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "text/html",
+                "<html><body>Service Unavailable</body></html>".into(),
+            ),
+            retry,
+        );
     }
 
     let (parts, body) = req.into_parts();
-    let content_type = parts.headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
+    let content_type = parts
+        .headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
     let body = match Limited::new(body, MAX_BODY).collect().await {
         Ok(b) => b.to_bytes(),
         Err(_) => {
             count("bad_body");
-            return respond(StatusCode::BAD_REQUEST, "text/plain", "request body unreadable or larger than 1 MiB".into());
+            return respond(
+                StatusCode::BAD_REQUEST,
+                "text/plain",
+                "request body unreadable or larger than 1 MiB".into(),
+            );
         }
     };
     let (proto, values) = if soap_endpoint {
@@ -385,25 +449,46 @@ async fn handle(state: &State, req: Request<Incoming>, kill: &Notify) -> Respons
             count("not_found");
             return not_found();
         }
-        let proto = if content_type.starts_with("application/soap+xml") { Proto::Soap12 } else { Proto::Soap11 };
+        let proto = if content_type.starts_with("application/soap+xml") {
+            Proto::Soap12
+        } else {
+            Proto::Soap11
+        };
         let action = format!("http://cakemarketing.com/api/{version}/UpdateConversion");
         let action_ok = match proto {
-            Proto::Soap12 => content_type.contains(&action.to_ascii_lowercase()) || !content_type.contains("action="),
-            _ => parts.headers.get("soapaction").and_then(|v| v.to_str().ok()).is_some_and(|v| v.trim_matches('"') == action),
+            Proto::Soap12 => {
+                content_type.contains(&action.to_ascii_lowercase())
+                    || !content_type.contains("action=")
+            }
+            _ => parts
+                .headers
+                .get("soapaction")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.trim_matches('"') == action),
         };
         if !content_type.starts_with("text/xml") && proto == Proto::Soap11 {
             count("bad_request");
-            return respond(StatusCode::UNSUPPORTED_MEDIA_TYPE, "text/plain", "SOAP 1.1 needs Content-Type text/xml".into());
+            return respond(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "text/plain",
+                "SOAP 1.1 needs Content-Type text/xml".into(),
+            );
         }
         if !action_ok {
             count("bad_request");
-            return soap_fault(proto, "System.Web.Services.Protocols.SoapException: Server did not recognize the value of HTTP Header SOAPAction.");
+            return soap_fault(
+                proto,
+                "System.Web.Services.Protocols.SoapException: Server did not recognize the value of HTTP Header SOAPAction.",
+            );
         }
         match soap_values(&body) {
             Some(v) => (proto, v),
             None => {
                 count("bad_request");
-                return soap_fault(proto, "Server was unable to read request. ---> There is an error in XML document.");
+                return soap_fault(
+                    proto,
+                    "Server was unable to read request. ---> There is an error in XML document.",
+                );
             }
         }
     } else {
@@ -416,7 +501,11 @@ async fn handle(state: &State, req: Request<Incoming>, kill: &Notify) -> Respons
             }
             _ => {
                 count("not_found");
-                return respond(StatusCode::METHOD_NOT_ALLOWED, "text/plain", "Method Not Allowed".into());
+                return respond(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "text/plain",
+                    "Method Not Allowed".into(),
+                );
             }
         };
         (Proto::Form, form_values(raw))
@@ -428,9 +517,17 @@ async fn handle(state: &State, req: Request<Incoming>, kill: &Notify) -> Respons
     }
     if plan.error {
         count("error");
-        return respond(StatusCode::INTERNAL_SERVER_ERROR, "text/html", "<html><body><h1>Server Error in '/' Application.</h1></body></html>".into());
+        return respond(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "text/html",
+            "<html><body><h1>Server Error in '/' Application.</h1></body></html>".into(),
+        );
     }
-    let strictness = if proto == Proto::Form { Strictness::Form } else { Strictness::Soap };
+    let strictness = if proto == Proto::Form {
+        Strictness::Form
+    } else {
+        Strictness::Soap
+    };
     let call: Call = match bind(&values, version, strictness) {
         Ok(c) => c,
         Err(e) => {
@@ -459,7 +556,11 @@ async fn handle(state: &State, req: Request<Incoming>, kill: &Notify) -> Respons
     let success = applied == Applied::Updated;
     if plan.error_after_apply {
         count("error_after_apply");
-        return respond(StatusCode::INTERNAL_SERVER_ERROR, "text/html", "<html><body><h1>Server Error in '/' Application.</h1></body></html>".into());
+        return respond(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "text/html",
+            "<html><body><h1>Server Error in '/' Application.</h1></body></html>".into(),
+        );
     }
     if plan.drop_after {
         count("dropped_after");

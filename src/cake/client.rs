@@ -1,0 +1,211 @@
+//! Sending one request and turning whatever happens into an [`Outcome`].
+//!
+//! This is the only place the API key is exposed (`expose_secret`), and every error that leaves
+//! it has had its URL stripped and the key redacted: `reqwest::Error`'s `Display` includes the
+//! URL, and a GET URL contains the key.
+
+use super::request::{Endpoint, Request};
+use super::response::{Outcome, classify};
+use crate::update::ConversionUpdate;
+use secrecy::{ExposeSecret, SecretString};
+use std::time::{Duration, SystemTime};
+
+/// The largest answer body read; CAKE's answers are a few hundred bytes.
+const MAX_ANSWER: usize = 256 * 1024;
+
+/// What one attempt produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attempt {
+    pub outcome: Outcome,
+    /// The HTTP status, when an answer's head arrived.
+    pub http_status: Option<u16>,
+}
+
+/// A keep-alive HTTP client bound to one endpoint and key.
+#[derive(Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    endpoint: Endpoint,
+    key: SecretString,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("endpoint", &self.endpoint)
+            .field("key", &"***")
+            .finish()
+    }
+}
+
+/// Installs the ring crypto provider for rustls once per process (idempotent).
+fn install_crypto() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+impl Client {
+    /// Builds the client: HTTP/1.1 keep-alive pool, connect and total timeouts, rustls.
+    pub fn new(
+        endpoint: Endpoint,
+        key: SecretString,
+        timeout: Duration,
+        pool: usize,
+    ) -> Result<Self, String> {
+        install_crypto();
+        let http = reqwest::Client::builder()
+            .http1_only()
+            .tls_backend_rustls()
+            .no_proxy()
+            .tcp_nodelay(true)
+            .pool_max_idle_per_host(pool)
+            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            .timeout(timeout)
+            .user_agent(concat!("cake-recon/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client: {}", e.without_url()))?;
+        Ok(Self {
+            http,
+            endpoint,
+            key,
+        })
+    }
+
+    /// The endpoint requests go to.
+    #[must_use]
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    /// Sends `update` once and classifies the result.
+    pub async fn send(&self, update: &ConversionUpdate) -> Attempt {
+        let request = self.endpoint.build(update, self.key.expose_secret());
+        let result = self.execute(request).await;
+        let mut attempt = match result {
+            Ok((status, retry_after, body)) => Attempt {
+                outcome: classify(status, retry_after.as_deref(), &body, SystemTime::now()),
+                http_status: Some(status),
+            },
+            Err((outcome, status)) => Attempt {
+                outcome,
+                http_status: status,
+            },
+        };
+        self.redact(&mut attempt.outcome);
+        attempt
+    }
+
+    async fn execute(
+        &self,
+        r: Request,
+    ) -> Result<(u16, Option<String>, Vec<u8>), (Outcome, Option<u16>)> {
+        let mut builder = if r.post {
+            self.http.post(&r.url)
+        } else {
+            self.http.get(&r.url)
+        };
+        if let Some(ct) = &r.content_type {
+            builder = builder.header(reqwest::header::CONTENT_TYPE, ct);
+        }
+        if let Some(action) = &r.soap_action {
+            builder = builder.header("SOAPAction", action);
+        }
+        if let Some(body) = r.body {
+            builder = builder.body(body);
+        }
+        let mut response = builder
+            .send()
+            .await
+            .map_err(|e| (transport_outcome(&e, false), None))?;
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let mut body = Vec::new();
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    if body.len() + chunk.len() > MAX_ANSWER {
+                        break;
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Ok(None) => break,
+                Err(e) => return Err((transport_outcome(&e, true), Some(status))),
+            }
+        }
+        Ok((status, retry_after, body))
+    }
+
+    /// Last line of defence: the key never leaves in a message.
+    fn redact(&self, outcome: &mut Outcome) {
+        let key = self.key.expose_secret();
+        if key.is_empty() {
+            return;
+        }
+        let message = match outcome {
+            Outcome::Updated { message }
+            | Outcome::Rejected { message }
+            | Outcome::InvalidApiKey { message }
+            | Outcome::Throttled { message, .. }
+            | Outcome::Transient { message, .. }
+            | Outcome::Permanent { message } => message,
+        };
+        if message.contains(key) {
+            *message = message.replace(key, "***");
+        }
+    }
+}
+
+/// Classifies a transport error: only a failure to connect proves nothing was sent.
+fn transport_outcome(e: &reqwest::Error, answer_started: bool) -> Outcome {
+    let message = error_chain(e);
+    if e.is_connect() && !answer_started {
+        return Outcome::Transient {
+            may_have_applied: false,
+            message: format!("could not connect: {message}"),
+        };
+    }
+    let what = if e.is_timeout() {
+        "timed out"
+    } else if answer_started {
+        "answer cut off"
+    } else {
+        "connection failed"
+    };
+    Outcome::Transient {
+        may_have_applied: true,
+        message: format!("{what}: {message}"),
+    }
+}
+
+/// The error and its sources on one line, without the URL.
+fn error_chain(e: &reqwest::Error) -> String {
+    let mut parts = Vec::new();
+    let mut source: Option<&dyn std::error::Error> = std::error::Error::source(e);
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !parts.contains(&text) {
+            parts.push(text);
+        }
+        source = s.source();
+    }
+    let head = {
+        // `without_url` needs ownership; rebuild the kind's words instead of Display.
+        if e.is_timeout() {
+            "operation timed out"
+        } else if e.is_connect() {
+            "connection error"
+        } else if e.is_body() || e.is_decode() {
+            "error reading the answer"
+        } else {
+            "error sending request"
+        }
+    };
+    if parts.is_empty() {
+        head.to_string()
+    } else {
+        format!("{head}: {}", parts.join(": "))
+    }
+}

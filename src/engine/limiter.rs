@@ -1,0 +1,109 @@
+//! The rate gate every request passes: GCRA pacing, a hard per-second cap, and a pause that a
+//! server's `Retry-After` can set for everyone.
+
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use std::collections::VecDeque;
+use std::num::NonZeroU32;
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// The cap's window is a hair longer than a second, so that scheduling jitter between leaving
+/// this gate and reaching the server cannot put one request too many into a server's second.
+const WINDOW: Duration = Duration::from_millis(1008);
+
+/// Shared by all workers.
+pub struct RateGate {
+    /// Paces requests evenly (burst ≈ rate/10: governor's default burst lets 2× through at
+    /// the start, a burst of 1 undershoots at high rates).
+    pacer: Option<DefaultDirectRateLimiter>,
+    /// At most `cap` requests in any [`WINDOW`].
+    cap: usize,
+    sent: Mutex<VecDeque<Instant>>,
+    /// No request leaves before this instant (set from Retry-After).
+    paused_until: Mutex<Option<Instant>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl RateGate {
+    /// `rate` requests per second; 0 means unlimited.
+    #[must_use]
+    pub fn new(rate: f64) -> Self {
+        if rate <= 0.0 || !rate.is_finite() {
+            return Self {
+                pacer: None,
+                cap: 0,
+                sent: Mutex::new(VecDeque::new()),
+                paused_until: Mutex::new(None),
+            };
+        }
+        #[expect(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            reason = "rate is positive and bounded below"
+        )]
+        let cap = (rate.floor() as usize).max(1);
+        #[expect(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            reason = "burst is small"
+        )]
+        let burst =
+            NonZeroU32::new(((rate / 10.0).floor() as u32).max(1)).unwrap_or(NonZeroU32::MIN);
+        let pacer = Quota::with_period(Duration::from_secs_f64(1.0 / rate))
+            .map(|q| RateLimiter::direct(q.allow_burst(burst)));
+        Self {
+            pacer,
+            cap,
+            sent: Mutex::new(VecDeque::with_capacity(cap + 1)),
+            paused_until: Mutex::new(None),
+        }
+    }
+
+    /// Makes every request wait at least `d` from now (a server asked for it).
+    pub fn pause_for(&self, d: Duration) {
+        let until = Instant::now() + d;
+        let mut p = lock(&self.paused_until);
+        if p.is_none_or(|old| old < until) {
+            *p = Some(until);
+        }
+    }
+
+    /// Waits until one more request may leave, and counts it as sent.
+    pub async fn acquire(&self) {
+        loop {
+            let pause = *lock(&self.paused_until);
+            if let Some(until) = pause.filter(|u| *u > Instant::now()) {
+                tokio::time::sleep_until(until).await;
+                continue;
+            }
+            let Some(pacer) = &self.pacer else { return };
+            pacer.until_ready().await;
+            loop {
+                let wait = {
+                    let mut sent = lock(&self.sent);
+                    let now = Instant::now();
+                    while sent
+                        .front()
+                        .is_some_and(|t| now.duration_since(*t) >= WINDOW)
+                    {
+                        sent.pop_front();
+                    }
+                    if sent.len() < self.cap {
+                        sent.push_back(now);
+                        None
+                    } else {
+                        sent.front().map(|t| *t + WINDOW - now)
+                    }
+                };
+                match wait {
+                    None => return,
+                    Some(w) => tokio::time::sleep(w).await,
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,159 @@
+//! One row's life: wait for the rate gate, send, classify, retry or finish.
+//!
+//! Workers own nothing but their row: they report back over a channel and never touch files.
+
+use super::limiter::RateGate;
+use super::retry::{Backoff, Next, decide};
+use crate::cake::client::Client;
+use crate::cake::response::Outcome;
+use crate::report::output::Status;
+use crate::update::{ConversionUpdate, Idempotency};
+use rand::{SeedableRng, rngs::SmallRng};
+use std::sync::atomic::{AtomicBool, Ordering};
+use tokio_util::sync::CancellationToken;
+
+/// Shared by every worker of a run.
+pub struct Shared {
+    pub client: Client,
+    pub gate: RateGate,
+    pub backoff: Backoff,
+    /// Set when the run stops (signal, bad key, breaker): no new attempt begins.
+    pub stopping: AtomicBool,
+    /// Cancelled when the grace period ends: in-flight attempts are abandoned.
+    pub hard_stop: CancellationToken,
+    /// Set when CAKE refused the key.
+    pub key_refused: AtomicBool,
+}
+
+/// How a row ended for this run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum End {
+    /// A final status.
+    Final(Status),
+    /// Not finished (never sent, or only attempts that did not apply and may be repeated):
+    /// a later run sends it.
+    Unfinished,
+}
+
+/// A finished job, handed back to the dispatcher.
+#[derive(Debug)]
+pub struct Done {
+    pub seq: u64,
+    pub update: ConversionUpdate,
+    pub end: End,
+    pub attempts: u32,
+    pub http_status: Option<u16>,
+    pub message: String,
+}
+
+/// Runs one row to its end.
+pub async fn work(shared: &Shared, seq: u64, update: ConversionUpdate) -> Done {
+    let kind = update.idempotency();
+    let mut rng = SmallRng::seed_from_u64(seq ^ 0x9E37_79B9_7F4A_7C15);
+    let mut attempts = 0u32;
+    let mut http_status = None;
+    let mut message = String::new();
+    let mut wait = None;
+    let done = |end, attempts, http_status, message| Done {
+        seq,
+        update: update.clone(),
+        end,
+        attempts,
+        http_status,
+        message,
+    };
+    loop {
+        if let Some(d) = wait.take() {
+            tokio::select! {
+                () = tokio::time::sleep(d) => {}
+                () = shared.hard_stop.cancelled() => {}
+            }
+        }
+        let stopped = || shared.stopping.load(Ordering::SeqCst);
+        if stopped() {
+            return done(
+                End::Unfinished,
+                attempts,
+                http_status,
+                unfinished_message(shared, &message),
+            );
+        }
+        tokio::select! {
+            () = shared.gate.acquire() => {}
+            () = shared.hard_stop.cancelled() => {}
+        }
+        if stopped() {
+            return done(
+                End::Unfinished,
+                attempts,
+                http_status,
+                unfinished_message(shared, &message),
+            );
+        }
+        attempts += 1;
+        let attempt = tokio::select! {
+            a = shared.client.send(&update) => a,
+            () = shared.hard_stop.cancelled() => {
+                // The request may have reached CAKE: an additive row is now in doubt.
+                let msg = "interrupted while the request was in flight".to_string();
+                let end = match kind {
+                    Idempotency::Additive => End::Final(Status::InDoubt),
+                    Idempotency::Idempotent => End::Unfinished,
+                };
+                return done(end, attempts, http_status, msg);
+            }
+        };
+        http_status = attempt.http_status;
+        message = attempt.outcome.message().to_string();
+        match decide(
+            &attempt.outcome,
+            kind,
+            attempts,
+            shared.backoff.max_attempts,
+        ) {
+            Next::Done(status) => {
+                let message = match status {
+                    Status::InDoubt => format!(
+                        "{message} — may have been applied; not re-sent (check in CAKE, or use --resend-in-doubt)"
+                    ),
+                    Status::Failed if attempts > 1 => {
+                        format!("{message} (gave up after {attempts} attempts)")
+                    }
+                    _ => message,
+                };
+                return done(End::Final(status), attempts, http_status, message);
+            }
+            Next::Retry { at_least } => {
+                if let (Outcome::Throttled { .. }, Some(d)) = (&attempt.outcome, at_least) {
+                    shared.gate.pause_for(d);
+                }
+                let backoff = shared.backoff.delay(attempts, &mut rng);
+                wait = Some(at_least.map_or(backoff, |d| d.max(backoff)));
+                tracing::debug!(row = update.row, attempts, %message, "retrying");
+            }
+            Next::StopRun => {
+                shared.key_refused.store(true, Ordering::SeqCst);
+                shared.stopping.store(true, Ordering::SeqCst);
+                return done(
+                    End::Unfinished,
+                    attempts,
+                    http_status,
+                    format!("not applied: {message}"),
+                );
+            }
+        }
+    }
+}
+
+fn unfinished_message(shared: &Shared, last: &str) -> String {
+    let why = if shared.key_refused.load(Ordering::SeqCst) {
+        "the API key was refused"
+    } else {
+        "the run stopped"
+    };
+    if last.is_empty() {
+        format!("not sent: {why}; run the same command again to send it")
+    } else {
+        format!("not finished ({last}): {why}; run the same command again to send it")
+    }
+}

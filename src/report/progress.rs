@@ -1,0 +1,122 @@
+//! Progress: a bar on a terminal, a log line every few seconds elsewhere.
+//!
+//! Log lines go through [`LogWriter`], which hides the bar while it writes, so logs and the bar
+//! never garble each other.
+
+use super::output::Status;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+/// The bar currently shown, if any (read by the log writer).
+static BAR: Mutex<Option<ProgressBar>> = Mutex::new(None);
+
+fn current_bar() -> Option<ProgressBar> {
+    BAR.lock().unwrap_or_else(PoisonError::into_inner).clone()
+}
+
+/// A `tracing` writer to stderr that suspends the progress bar around each write.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LogWriter;
+
+impl Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match current_bar() {
+            Some(bar) => bar
+                .suspend(|| std::io::stderr().write_all(buf))
+                .map(|()| buf.len()),
+            None => std::io::stderr().write_all(buf).map(|()| buf.len()),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogWriter {
+    type Writer = LogWriter;
+    fn make_writer(&'a self) -> Self::Writer {
+        *self
+    }
+}
+
+/// Row counts as the run goes.
+pub struct Progress {
+    bar: Option<ProgressBar>,
+    pub counts: BTreeMap<Status, u64>,
+    pub done: u64,
+    pub total: u64,
+    started: Instant,
+    last_log: Instant,
+}
+
+/// How often the off-terminal log line is written.
+pub const LOG_EVERY: Duration = Duration::from_secs(5);
+
+impl Progress {
+    /// A bar when `show_bar` (a terminal, not quiet, no `--no-progress`), else log lines.
+    #[must_use]
+    pub fn new(total: u64, show_bar: bool) -> Self {
+        let bar = show_bar.then(|| {
+            let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+            let style = ProgressStyle::with_template(
+                "{bar:30.cyan/blue} {pos}/{len} rows  {per_sec}  ETA {eta}  {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar());
+            bar.set_style(style);
+            *BAR.lock().unwrap_or_else(PoisonError::into_inner) = Some(bar.clone());
+            bar
+        });
+        let now = Instant::now();
+        Self {
+            bar,
+            counts: BTreeMap::new(),
+            done: 0,
+            total,
+            started: now,
+            last_log: now,
+        }
+    }
+
+    /// Counts one finished row.
+    pub fn record(&mut self, status: Status) {
+        *self.counts.entry(status).or_default() += 1;
+        self.done += 1;
+        if let Some(bar) = &self.bar {
+            bar.set_position(self.done);
+            bar.set_message(self.counts_text());
+        }
+    }
+
+    /// `updated 10, rejected 1`.
+    #[must_use]
+    pub fn counts_text(&self) -> String {
+        self.counts
+            .iter()
+            .map(|(s, n)| format!("{} {n}", s.as_str()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// Writes the periodic log line when there is no bar.
+    pub fn maybe_log(&mut self) {
+        if self.bar.is_some() || self.last_log.elapsed() < LOG_EVERY {
+            return;
+        }
+        self.last_log = Instant::now();
+        let secs = self.started.elapsed().as_secs_f64().max(1e-9);
+        #[expect(clippy::cast_precision_loss, reason = "row counts are far below 2^52")]
+        let rate = self.done as f64 / secs;
+        tracing::info!(done = self.done, total = self.total, rows_per_sec = format!("{rate:.1}"), counts = %self.counts_text(), "progress");
+    }
+
+    /// Removes the bar.
+    pub fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+            *BAR.lock().unwrap_or_else(PoisonError::into_inner) = None;
+        }
+    }
+}
