@@ -93,6 +93,12 @@ pub struct RunArgs {
     /// Attempts per row before it is given up.
     #[arg(long, default_value_t = 5)]
     pub max_attempts: u32,
+    /// First retry's backoff ceiling, in milliseconds (doubles each attempt, full jitter).
+    #[arg(long, default_value_t = 250, value_name = "MS")]
+    pub retry_base_ms: u64,
+    /// Largest backoff between attempts, in milliseconds.
+    #[arg(long, default_value_t = 30_000, value_name = "MS")]
+    pub retry_cap_ms: u64,
     /// Per-request timeout, in seconds.
     #[arg(long, default_value_t = 30.0, value_name = "SECS")]
     pub timeout: f64,

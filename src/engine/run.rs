@@ -122,7 +122,7 @@ pub fn run(cfg: &RunConfig) -> Result<u8, Error> {
         let shared = Arc::new(Shared {
             client,
             gate: RateGate::new(cfg.rate),
-            backoff: Backoff { max_attempts: cfg.max_attempts, ..Backoff::default() },
+            backoff: Backoff { base: cfg.retry_base, cap: cfg.retry_cap, max_attempts: cfg.max_attempts },
             stopping: AtomicBool::new(false),
             hard_stop: CancellationToken::new(),
             key_refused: AtomicBool::new(false),

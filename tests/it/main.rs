@@ -1,4 +1,8 @@
 //! End-to-end tests of the `cake-recon` binary (one test binary, many modules).
 
+#![allow(clippy::unwrap_used, reason = "test helpers fail loudly by design")]
+
 mod dry_run;
+mod emu;
+mod run;
 mod util;

@@ -1,0 +1,69 @@
+//! An in-process emulator for tests: started on port 0, stopped on drop, its ledger inspected
+//! directly.
+
+use cake_recon::mock::{Conversion, Faults, Ledger, MockConfig, MockServer, Stats};
+use std::collections::BTreeMap;
+
+pub const KEY: &str = "test-key-5f3a";
+
+pub struct Emu {
+    rt: tokio::runtime::Runtime,
+    server: Option<MockServer>,
+    pub url: String,
+}
+
+impl Emu {
+    pub fn start(faults: Faults) -> Self {
+        Self::with(Ledger::generated(1_000_000), faults)
+    }
+
+    pub fn with(ledger: Ledger, faults: Faults) -> Self {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let server = rt.block_on(async {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind");
+            MockServer::start(
+                listener,
+                MockConfig {
+                    api_key: KEY.into(),
+                    ledger,
+                    faults,
+                },
+            )
+            .expect("start")
+        });
+        let url = server.url();
+        Self {
+            rt,
+            server: Some(server),
+            url,
+        }
+    }
+
+    pub fn conversions(&self) -> BTreeMap<i32, Conversion> {
+        self.server
+            .as_ref()
+            .map(MockServer::conversions)
+            .unwrap_or_default()
+    }
+
+    pub fn stats(&self) -> Stats {
+        self.server
+            .as_ref()
+            .map(MockServer::stats)
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for Emu {
+    fn drop(&mut self) {
+        if let Some(s) = self.server.take() {
+            self.rt.block_on(s.stop());
+        }
+    }
+}
