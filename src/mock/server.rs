@@ -47,6 +47,10 @@ pub struct Stats {
     pub answers: BTreeMap<&'static str, u64>,
     /// The most requests that arrived within any one second.
     pub max_in_any_second: u64,
+    /// First and last arrival, in microseconds since the server started (achieved rate =
+    /// (requests − 1) / (last − first)).
+    pub first_arrival_us: u64,
+    pub last_arrival_us: u64,
     /// Arrival times, in microseconds since the server started.
     #[serde(skip)]
     pub arrivals_us: Vec<u64>,
@@ -368,6 +372,10 @@ async fn handle(state: &State, req: Request<Incoming>, kill: &Notify) -> Respons
         stats.requests += 1;
         let us =
             u64::try_from(arrived.duration_since(state.started).as_micros()).unwrap_or(u64::MAX);
+        if stats.arrivals_us.is_empty() {
+            stats.first_arrival_us = us;
+        }
+        stats.last_arrival_us = us;
         stats.arrivals_us.push(us);
     }
     let count = |answer: &'static str| lock(&state.stats).count(answer);
