@@ -39,7 +39,7 @@ impl std::fmt::Debug for Client {
 }
 
 /// Installs the ring crypto provider for rustls once per process (idempotent).
-fn install_crypto() {
+pub fn install_crypto() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 

@@ -383,6 +383,61 @@ mod tests {
         ));
     }
 
+    /// Renders a request fully (method, URL, headers, body) for the golden files.
+    fn render(r: &Request) -> String {
+        let mut out = format!("{} {}\n", if r.post { "POST" } else { "GET" }, r.url);
+        if let Some(ct) = &r.content_type {
+            out.push_str(&format!("Content-Type: {ct}\n"));
+        }
+        if let Some(a) = &r.soap_action {
+            out.push_str(&format!("SOAPAction: {a}\n"));
+        }
+        if let Some(b) = &r.body {
+            out.push_str(&format!("\n{b}\n"));
+        }
+        out
+    }
+
+    /// Golden files: the exact request of every transport × version for a row that uses every
+    /// parameter. `CAKE_RECON_BLESS=1 cargo test golden` rewrites them (review the diff!).
+    #[test]
+    fn golden_requests_every_transport_and_version() {
+        let mut u = seed_update();
+        u.request_session_id = 12;
+        u.transaction_id = "00871 a+b&c".into();
+        u.add_to_existing_payout = true;
+        u.payout = Decimal::new(-1250, 2);
+        u.received_option = ReceivedOption::AdditionalSaleAmount;
+        u.disposition_type = DispositionType::Returned;
+        u.disposition_id = 7;
+        u.effective_date_option = EffectiveDateOption::Custom;
+        u.custom_date =
+            chrono::NaiveDate::from_ymd_opt(2026, 9, 3).and_then(|d| d.and_hms_opt(4, 5, 6));
+        u.note_to_append = "50% \"bonus\" <Q3> & café\r\nline 2 #1 =".into();
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/golden");
+        let bless = std::env::var_os("CAKE_RECON_BLESS").is_some();
+        for t in [
+            Transport::Get,
+            Transport::Post,
+            Transport::Soap,
+            Transport::Soap12,
+        ] {
+            for v in [2, 4] {
+                let got = render(
+                    &Endpoint::new("https://admin.example-network.com", v, t).build(&u, "KEY"),
+                );
+                let path = dir.join(format!("request-{}-v{v}.txt", t.as_str()));
+                if bless {
+                    std::fs::create_dir_all(&dir).unwrap();
+                    std::fs::write(&path, &got).unwrap();
+                }
+                let want = std::fs::read_to_string(&path)
+                    .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                assert_eq!(got, want, "{}", path.display());
+            }
+        }
+    }
+
     #[test]
     fn display_redacts_the_key() {
         for t in [

@@ -152,7 +152,9 @@ pub fn run(cfg: &RunConfig) -> Result<u8, Error> {
         report
     })?;
     if !cfg.quiet {
-        print!("{}", summary(&report, cfg));
+        use std::io::Write as _;
+        // A closed stdout (`| head`) must not turn a finished run into a crash.
+        let _ = write!(std::io::stdout(), "{}", summary(&report, cfg));
     }
     Ok(exit_code(&report))
 }

@@ -15,6 +15,7 @@ use crate::cli::MockArgs;
 use crate::config::load_api_key;
 use crate::error::Error;
 use secrecy::ExposeSecret;
+use std::io::Write as _;
 
 /// The key the emulator accepts when none is configured.
 pub const SANDBOX_KEY: &str = "sandbox";
@@ -47,12 +48,15 @@ pub fn serve_blocking(args: &MockArgs) -> Result<u8, Error> {
             },
         )
         .map_err(|e| Error::Usage(e.to_string()))?;
-        println!("cake-recon mock-server listening on {}", server.url());
-        println!(
-            "ledger: {}/admin/ledger  stats: {}/admin/stats",
-            server.url(),
+        // A closed stdout (the caller stopped reading) is not a reason to stop serving.
+        let mut out = std::io::stdout();
+        let _ = writeln!(out, "cake-recon mock-server listening on {}", server.url());
+        let _ = writeln!(
+            out,
+            "ledger: {0}/admin/ledger  stats: {0}/admin/stats",
             server.url()
         );
+        let _ = out.flush();
         crate::shutdown_signal().await;
         server.stop().await;
         Ok(crate::exit::OK)

@@ -4,5 +4,6 @@
 
 mod dry_run;
 mod emu;
+mod emulator;
 mod run;
 mod util;

@@ -600,3 +600,181 @@ fn sigterm_stops_dispatching_finishes_in_flight_and_exits_130() {
     }
     assert!(String::from_utf8_lossy(&out.stdout).contains("Run interrupted"));
 }
+
+#[test]
+fn every_parameter_round_trips_builder_to_ledger() {
+    for (method, version) in [
+        ("get", "2"),
+        ("post", "2"),
+        ("soap", "2"),
+        ("soap12", "2"),
+        ("get", "4"),
+        ("post", "4"),
+        ("soap", "4"),
+        ("soap12", "4"),
+    ] {
+        let t = TestDir::new();
+        let ledger = t.write(
+            "ledger.csv",
+            "conversion_id,offer_id,request_session_id,transaction_id,payout,revenue,sale_amount\n\
+             1,55,0,,10.00,15.00,100.00\n2,55,700,,10.00,15.00,100.00\n3,56,0,00871,10.00,15.00,100.00\n4,57,0,,10.00,15.00,100.00\n",
+        );
+        t.write(
+            "s.csv",
+            "Conversion ID,Request ID,Transaction ID,Offer ID,Payout,Add To Existing Payout,Received,Received Option,Disposition Type,Disposition ID,Update Revshare Payout,Effective Date Option,Custom Date,Note To Append\n\
+             1,,,55,12.34,no,56.78,Total Sale Amount,Approved,3,yes,custom,9/30/2026 14:05:07,n1\n\
+             ,700,,,1.5,yes,2.25,additional_revenue,pending,,,conversion_date,,\"n2, with comma\"\n\
+             ,,00871,56,,,10,total_revenue,returned,,,today,,\n\
+             4,,,99,1,,,,,,,,,\n",
+        );
+        let emu = Emu::with(Ledger::load(&ledger).unwrap(), Faults::default());
+        let out = run(
+            &t,
+            &emu,
+            "s.csv",
+            &["--method", method, "--api-version", version],
+        );
+        assert_eq!(out.code, 1, "{method} v{version}: {out:?}");
+        let c = emu.conversions();
+        let one = &c[&1];
+        assert_eq!(
+            (
+                one.payout.to_string(),
+                one.revenue.to_string(),
+                one.sale_amount.to_string()
+            ),
+            ("12.34".into(), "15.00".into(), "56.78".into())
+        );
+        assert_eq!(
+            (
+                one.disposition_type.as_str(),
+                one.disposition_id,
+                one.update_revshare_payout
+            ),
+            ("approved", 3, true)
+        );
+        assert_eq!(
+            (one.effective_date.as_str(), one.notes.clone()),
+            ("2026-09-30 14:05:07", vec!["n1".to_string()])
+        );
+        let two = &c[&2];
+        assert_eq!(
+            (two.payout.to_string(), two.revenue.to_string()),
+            ("11.50".into(), "17.25".into())
+        );
+        assert_eq!(
+            (two.disposition_type.as_str(), two.effective_date.as_str()),
+            ("pending", "conversion_date")
+        );
+        assert_eq!(two.notes, vec!["n2, with comma".to_string()]);
+        assert!(!two.update_revshare_payout);
+        let three = &c[&3];
+        assert_eq!(
+            (three.payout.to_string(), three.revenue.to_string()),
+            ("10.00".into(), "10".into()),
+            "payout unchanged"
+        );
+        assert_eq!(
+            (
+                three.disposition_type.as_str(),
+                three.effective_date.as_str()
+            ),
+            ("returned", "today")
+        );
+        assert_eq!(c[&4].applied, 0);
+        let lines = results(&t, "s.results.csv");
+        assert_eq!(
+            lines
+                .iter()
+                .map(|l| l["status"].as_str())
+                .collect::<Vec<_>>(),
+            ["updated", "updated", "updated", "rejected"]
+        );
+        assert_eq!(lines[3]["message"], "Offer ID does not match");
+        assert!(c.values().take(3).all(|c| c.applied == 1));
+    }
+}
+
+#[test]
+fn sandbox_runs_the_sample_and_logs_json() {
+    let t = TestDir::new();
+    t.sample("approvals.csv");
+    let out = t.run(&[
+        "run",
+        "approvals.csv",
+        "--sandbox",
+        "--rate",
+        "0",
+        "--log-format",
+        "json",
+        "--no-progress",
+    ]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let lines = results(&t, "approvals.results.csv");
+    assert_eq!(count(&lines, "updated"), 5);
+    assert!(
+        out.stdout.contains("applied: Σ payout 52.75"),
+        "{}",
+        out.stdout
+    );
+    let logs: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    assert!(!logs.is_empty());
+    for l in logs {
+        let v: serde_json::Value =
+            serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}"));
+        assert!(v.get("level").is_some(), "{l}");
+    }
+}
+
+#[test]
+fn refused_before_sending_without_url_key_or_valid_sheet() {
+    let t = TestDir::new();
+    t.sample("approvals.csv");
+    t.sample("errors.csv");
+    let out = t.run(&["run", "approvals.csv"]);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("--sandbox"), "{}", out.stderr);
+    let out = t.run(&[
+        "run",
+        "approvals.csv",
+        "--base-url",
+        "https://cake.example.com",
+    ]);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("CAKE_API_KEY"), "{}", out.stderr);
+    let out = t.run_env(
+        &[
+            "run",
+            "approvals.csv",
+            "--base-url",
+            "http://cake.example.com",
+        ],
+        &[("CAKE_API_KEY", "k")],
+    );
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains("--allow-insecure-http"),
+        "{}",
+        out.stderr
+    );
+    let emu = Emu::start(Faults::default());
+    let out = run(&t, &emu, "errors.csv", &[]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("10 of 10 rows are invalid; nothing was sent"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("row 3, column \"payout\", value \"1e3\""),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(emu.stats().requests, 0);
+}
