@@ -18,6 +18,11 @@ pub struct Cli {
 pub enum Command {
     /// Apply a sheet (or preview it with --dry-run).
     Run(Box<RunArgs>),
+    /// Show what a checkpoint records: rows by status, in-doubt rows, remaining rows.
+    Status {
+        /// The checkpoint file (default name: RESULTS.csv.ckpt).
+        checkpoint: PathBuf,
+    },
     /// Serve the CAKE emulator (the same one --sandbox uses) for tests and trials.
     MockServer(MockArgs),
 }

@@ -139,6 +139,48 @@ impl RunConfig {
         })
     }
 
+    /// Every setting that changes a request or how the sheet is read, for the checkpoint's
+    /// fingerprint (resuming with different settings would mix two different runs).
+    #[must_use]
+    pub fn fingerprint_settings(&self) -> Vec<(String, String)> {
+        let target = match &self.target {
+            Target::Remote(url) => url.clone(),
+            Target::Sandbox => "sandbox".into(),
+            Target::Unset => "none".into(),
+        };
+        let pairs = |v: &[(String, String)]| {
+            v.iter()
+                .map(|(a, b)| format!("{a}={b}"))
+                .collect::<Vec<_>>()
+                .join("|")
+        };
+        let r = &self.sheet.read;
+        vec![
+            ("base_url".into(), target),
+            ("api_version".into(), self.api_version.to_string()),
+            ("method".into(), self.transport.as_str().into()),
+            ("map".into(), pairs(&self.sheet.maps)),
+            ("set".into(), pairs(&self.sheet.sets)),
+            (
+                "encoding".into(),
+                r.encoding.map_or("auto", |e| e.name()).into(),
+            ),
+            (
+                "delimiter".into(),
+                r.delimiter
+                    .map_or("auto".into(), |d| (d as char).escape_default().to_string()),
+            ),
+            (
+                "decimal".into(),
+                format!("{:?}", self.sheet.decimal).to_lowercase(),
+            ),
+            (
+                "date_order".into(),
+                format!("{:?}", self.sheet.date_order).to_lowercase(),
+            ),
+        ]
+    }
+
     /// The endpoint requests are built for (a placeholder host in a dry run without a URL).
     #[must_use]
     pub fn endpoint(&self) -> Endpoint {

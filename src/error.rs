@@ -20,6 +20,9 @@ pub enum Error {
         rows: u64,
         details: String,
     },
+    /// The checkpoint refused (mismatch, lock, corrupt) or could not be written.
+    #[error(transparent)]
+    Checkpoint(#[from] crate::checkpoint::CheckpointError),
     /// A flag or setting is wrong.
     #[error("{0}")]
     Usage(String),
@@ -42,7 +45,8 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Sheet(_) | Error::InvalidRows { .. } | Error::Usage(_) => exit::USAGE,
-            Error::Write { .. } | Error::Aborted(_) => exit::ABORTED,
+            Error::Checkpoint(e) if e.is_refusal() => exit::USAGE,
+            Error::Write { .. } | Error::Aborted(_) | Error::Checkpoint(_) => exit::ABORTED,
         }
     }
 }

@@ -6,6 +6,7 @@
 
 pub mod app;
 pub mod cake;
+pub mod checkpoint;
 pub mod cli;
 pub mod config;
 pub mod engine;

@@ -18,6 +18,12 @@ fn main() -> ExitCode {
                 }
             })
         }
+        Command::Status { checkpoint } => cake_recon::checkpoint::status::report(&checkpoint)
+            .map(|text| {
+                print!("{text}");
+                cake_recon::exit::OK
+            })
+            .map_err(Into::into),
         Command::MockServer(args) => {
             logging::init(cake_recon::cli::LogFormat::Text, false, 0);
             cake_recon::mock::serve_blocking(&args)

@@ -1,17 +1,19 @@
 //! The dispatcher: one task that owns all run state.
 //!
-//! Rows arrive from the sheet reader thread in batches; the dispatcher hands valid rows to at
-//! most `concurrency` worker tasks, collects what they report, and writes results in input
-//! order through the one writer. Dispatch may run ahead of the oldest unfinished row by at most
-//! [`window_size`] rows, so memory stays flat however long the sheet is.
+//! Rows arrive from the sheet reader thread in batches, each with what earlier runs recorded
+//! of it in the checkpoint. The dispatcher decides per row (done before, in doubt, or to send),
+//! hands rows to at most `concurrency` worker tasks, records outcomes in the checkpoint, and
+//! writes results in input order through the one writer. Dispatch may run ahead of the oldest
+//! unwritten row by at most [`window_size`] rows, so memory stays flat however long the sheet.
 
 use super::breaker::Breaker;
 use super::worker::{Done, End, Shared, work};
+use crate::checkpoint::{OutcomeRecord, Prior, PriorReader};
 use crate::error::Error;
 use crate::report::output::{ResultLine, ResultsWriter, Status, update_cells};
 use crate::report::progress::Progress;
-use crate::sheet::{Sheet, SheetError, SheetOptions, SheetRow, Totals};
-use crate::update::ConversionUpdate;
+use crate::sheet::{Sheet, SheetOptions, SheetRow, Totals};
+use crate::update::{ConversionUpdate, Idempotency};
 use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -21,6 +23,10 @@ use tokio::sync::mpsc;
 
 /// Rows per batch from the reader thread.
 const BATCH: usize = 256;
+
+/// The message of an additive row found with an intent and no outcome.
+pub const CRASH_IN_DOUBT: &str = "an earlier run stopped after this row's request may have been \
+     sent — check it in CAKE; not re-sent (use --resend-in-doubt to send it again)";
 
 /// How far dispatch may run ahead of the oldest row not yet written.
 #[must_use]
@@ -41,11 +47,13 @@ pub enum Stop {
 #[derive(Debug)]
 pub struct Report {
     pub counts: HashMap<Status, u64>,
-    /// Rows not finished by this run (a later run sends them).
+    /// Rows not finished (a later run sends them).
     pub unfinished: u64,
-    /// Sums over the rows CAKE confirmed.
+    /// Rows whose outcome came from an earlier run.
+    pub resumed: u64,
+    /// Sums over the rows CAKE confirmed (this run and earlier ones).
     pub updated: Totals,
-    /// Requests sent (all attempts).
+    /// Requests sent by this run (all attempts).
     pub attempts: u64,
     pub elapsed: Duration,
     pub stop: Option<Stop>,
@@ -61,28 +69,44 @@ pub struct Dispatch {
     pub grace: Duration,
     pub total_rows: u64,
     pub show_bar: bool,
+    /// The checkpoint to read earlier outcomes from (when resuming).
+    pub prior: Option<PathBuf>,
+    pub resend_in_doubt: bool,
 }
 
-/// Streams the sheet on its own thread, in batches.
-fn spawn_reader(
-    input: PathBuf,
-    opts: SheetOptions,
-    duplicates: HashMap<u64, (String, Vec<u64>)>,
-) -> mpsc::Receiver<Result<Vec<SheetRow>, SheetError>> {
+/// A sheet row and what earlier runs recorded of it.
+type Item = (SheetRow, Option<Prior>);
+
+/// Streams the sheet (and the checkpoint beside it) on its own thread, in batches.
+fn spawn_reader(d: &Dispatch) -> mpsc::Receiver<Result<Vec<Item>, String>> {
     let (tx, rx) = mpsc::channel(4);
+    let (input, opts, duplicates, prior) = (
+        d.input.clone(),
+        d.sheet.clone(),
+        d.duplicates.clone(),
+        d.prior.clone(),
+    );
     std::thread::spawn(move || {
+        let send_err = |e: String| {
+            let _ = tx.blocking_send(Err(e));
+        };
         let mut sheet = match Sheet::open(&input, &opts) {
             Ok(s) => s,
-            Err(e) => {
-                let _ = tx.blocking_send(Err(e));
-                return;
-            }
+            Err(e) => return send_err(e.to_string()),
+        };
+        let mut prior = match prior.map(|p| PriorReader::open(&p)).transpose() {
+            Ok(p) => p,
+            Err(e) => return send_err(e.to_string()),
         };
         let mut batch = Vec::with_capacity(BATCH);
         loop {
             match sheet.next_row(&duplicates) {
                 Ok(Some(row)) => {
-                    batch.push(row);
+                    let p = match prior.as_mut().map(|p| p.get(row.row)).transpose() {
+                        Ok(p) => p.flatten(),
+                        Err(e) => return send_err(e),
+                    };
+                    batch.push((row, p));
                     if batch.len() == BATCH
                         && tx
                             .blocking_send(Ok(std::mem::replace(
@@ -100,10 +124,7 @@ fn spawn_reader(
                     }
                     return;
                 }
-                Err(e) => {
-                    let _ = tx.blocking_send(Err(e));
-                    return;
-                }
+                Err(e) => return send_err(e.to_string()),
             }
         }
     });
@@ -145,14 +166,156 @@ impl Ordered {
     }
 }
 
-fn unfinished_line(u: &ConversionUpdate, message: &str) -> ResultLine {
+fn line(
+    u: &ConversionUpdate,
+    status: Status,
+    attempts: u32,
+    http_status: Option<u16>,
+    message: String,
+) -> ResultLine {
     ResultLine {
         row: u.row,
         cells: update_cells(u),
-        status: Status::Failed,
-        attempts: 0,
-        http_status: None,
-        message: message.to_string(),
+        status,
+        attempts,
+        http_status,
+        message,
+    }
+}
+
+/// What to do with a valid row, given what earlier runs recorded.
+enum Plan {
+    Send,
+    /// Finished by an earlier run (or found in doubt now): its line, and whether the checkpoint
+    /// must record the in-doubt outcome.
+    Done {
+        line: Box<ResultLine>,
+        record: bool,
+    },
+}
+
+fn plan(u: &ConversionUpdate, prior: Option<Prior>, resend_in_doubt: bool) -> Plan {
+    let Some(p) = prior else { return Plan::Send };
+    match p.status {
+        Some(Status::InDoubt) if resend_in_doubt => Plan::Send,
+        Some(status) => Plan::Done {
+            line: Box::new(line(u, status, p.attempts, p.http_status, p.message)),
+            record: false,
+        },
+        None if p.intent && !resend_in_doubt => Plan::Done {
+            line: Box::new(line(
+                u,
+                Status::InDoubt,
+                p.attempts,
+                p.http_status,
+                CRASH_IN_DOUBT.into(),
+            )),
+            record: true,
+        },
+        None => Plan::Send,
+    }
+}
+
+/// The run's mutable state, owned by the dispatcher.
+struct State {
+    ordered: Ordered,
+    ready: VecDeque<(u64, ConversionUpdate)>,
+    progress: Progress,
+    breaker: Breaker,
+    report: Report,
+    out_name: String,
+}
+
+impl State {
+    fn count(&mut self, status: Status, u: Option<&ConversionUpdate>) {
+        *self.report.counts.entry(status).or_default() += 1;
+        self.progress.record(status);
+        if let (Status::Updated, Some(u)) = (status, u) {
+            self.report.updated.add(u);
+        }
+    }
+
+    /// Takes in one batch from the reader: invalid rows and rows finished earlier get their
+    /// lines at once, the rest queue for the workers.
+    fn take_batch(&mut self, batch: Vec<Item>, shared: &Shared, resend_in_doubt: bool) {
+        for (row, prior) in batch {
+            let seq = self.ordered.push_slot();
+            match row.result {
+                Err(invalid) => {
+                    self.count(Status::Invalid, None);
+                    self.ordered
+                        .fill(seq, ResultLine::for_invalid(row.row, &invalid));
+                }
+                Ok(update) => match plan(&update, prior, resend_in_doubt) {
+                    Plan::Send => self.ready.push_back((seq, update)),
+                    Plan::Done { line, record } => {
+                        if record {
+                            shared.store.outcome(OutcomeRecord {
+                                row: update.row,
+                                kind: update.idempotency(),
+                                status: line.status,
+                                attempts: line.attempts,
+                                http_status: line.http_status,
+                                message: line.message.clone(),
+                            });
+                        }
+                        self.report.resumed += 1;
+                        self.count(line.status, Some(&update));
+                        self.ordered.fill(seq, *line);
+                    }
+                },
+            }
+        }
+    }
+
+    /// Records a worker's result; returns why the run must stop, if it must.
+    fn take_done(&mut self, done: Done, shared: &Shared) -> Option<String> {
+        self.report.attempts += u64::from(done.attempts);
+        let kind = done.update.idempotency();
+        let mut stop = None;
+        match done.end {
+            End::Final(status) => {
+                shared.store.outcome(OutcomeRecord {
+                    row: done.update.row,
+                    kind,
+                    status,
+                    attempts: done.attempts,
+                    http_status: done.http_status,
+                    message: done.message.clone(),
+                });
+                self.count(status, Some(&done.update));
+                stop = self
+                    .breaker
+                    .record(status)
+                    .map(|r| format!("error storm: {r}"));
+            }
+            End::Unfinished => {
+                // Not applied (an additive row that may have been is in doubt, never here).
+                if kind == Idempotency::Additive {
+                    shared.store.clear(done.update.row);
+                }
+                self.report.unfinished += 1;
+            }
+        }
+        let status = match done.end {
+            End::Final(s) => s,
+            End::Unfinished => Status::Failed,
+        };
+        self.ordered.fill(
+            done.seq,
+            line(
+                &done.update,
+                status,
+                done.attempts,
+                done.http_status,
+                done.message,
+            ),
+        );
+        stop
+    }
+
+    fn flush(&mut self, writer: &mut ResultsWriter) -> Result<(), Error> {
+        self.ordered.flush(writer, &self.out_name)
     }
 }
 
@@ -164,37 +327,40 @@ pub async fn dispatch(
     output: PathBuf,
 ) -> Result<Report, Error> {
     let started = Instant::now();
-    let out_name = output.display().to_string();
-    let mut rows = spawn_reader(d.input.clone(), d.sheet.clone(), d.duplicates.clone());
+    let mut rows = spawn_reader(&d);
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Done>();
     let window = window_size(d.concurrency);
-    let mut ordered = Ordered {
-        base: 0,
-        slots: VecDeque::with_capacity(window),
+    let mut st = State {
+        ordered: Ordered {
+            base: 0,
+            slots: VecDeque::with_capacity(window),
+        },
+        ready: VecDeque::new(),
+        progress: Progress::new(d.total_rows, d.show_bar),
+        breaker: Breaker::default(),
+        report: Report {
+            counts: HashMap::new(),
+            unfinished: 0,
+            resumed: 0,
+            updated: Totals::default(),
+            attempts: 0,
+            elapsed: Duration::ZERO,
+            stop: None,
+            output: output.clone(),
+        },
+        out_name: output.display().to_string(),
     };
-    let mut ready: VecDeque<(u64, ConversionUpdate)> = VecDeque::new();
     let mut in_flight = 0usize;
     let mut reader_done = false;
     let mut stop: Option<Stop> = None;
     let mut grace_deadline: Option<tokio::time::Instant> = None;
-    let mut progress = Progress::new(d.total_rows, d.show_bar);
-    let mut breaker = Breaker::default();
-    let mut report = Report {
-        counts: HashMap::new(),
-        unfinished: 0,
-        updated: Totals::default(),
-        attempts: 0,
-        elapsed: Duration::ZERO,
-        stop: None,
-        output: output.clone(),
-    };
     let signal = crate::shutdown_signal();
     tokio::pin!(signal);
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
 
     loop {
         while stop.is_none() && in_flight < d.concurrency {
-            let Some((seq, update)) = ready.pop_front() else {
+            let Some((seq, update)) = st.ready.pop_front() else {
                 break;
             };
             in_flight += 1;
@@ -205,62 +371,29 @@ pub async fn dispatch(
                 let _ = tx.send(done);
             });
         }
-        if in_flight == 0 && (stop.is_some() || (reader_done && ready.is_empty())) {
+        if in_flight == 0 && (stop.is_some() || (reader_done && st.ready.is_empty())) {
             break;
         }
         let can_read = stop.is_none()
             && !reader_done
-            && ready.len() < d.concurrency
-            && ordered.slots.len() < window;
+            && st.ready.len() < d.concurrency
+            && st.ordered.slots.len() < window;
         tokio::select! {
             Some(done) = done_rx.recv() => {
                 in_flight -= 1;
-                report.attempts += u64::from(done.attempts);
-                let line = ResultLine {
-                    row: done.update.row,
-                    cells: update_cells(&done.update),
-                    status: match done.end { End::Final(s) => s, End::Unfinished => Status::Failed },
-                    attempts: done.attempts,
-                    http_status: done.http_status,
-                    message: done.message,
-                };
-                match done.end {
-                    End::Final(status) => {
-                        *report.counts.entry(status).or_default() += 1;
-                        progress.record(status);
-                        if status == Status::Updated {
-                            report.updated.add(&done.update);
-                        }
-                        if stop.is_none() && let Some(reason) = breaker.record(status) {
-                            stop = Some(Stop::Aborted(format!("error storm: {reason}")));
-                        }
-                    }
-                    End::Unfinished => report.unfinished += 1,
+                if let Some(reason) = st.take_done(done, &shared) {
+                    stop.get_or_insert(Stop::Aborted(reason));
                 }
-                ordered.fill(done.seq, line);
-                ordered.flush(&mut writer, &out_name)?;
-                if shared.key_refused.load(Ordering::SeqCst) && stop.is_none() {
-                    stop = Some(Stop::Aborted("CAKE answered Invalid API Key".into()));
-                }
+                st.flush(&mut writer)?;
             }
             batch = rows.recv(), if can_read => match batch {
                 Some(Ok(batch)) => {
-                    for row in batch {
-                        let seq = ordered.push_slot();
-                        match row.result {
-                            Ok(update) => ready.push_back((seq, update)),
-                            Err(invalid) => {
-                                *report.counts.entry(Status::Invalid).or_default() += 1;
-                                progress.record(Status::Invalid);
-                                ordered.fill(seq, ResultLine::for_invalid(row.row, &invalid));
-                            }
-                        }
-                    }
-                    ordered.flush(&mut writer, &out_name)?;
+                    st.take_batch(batch, &shared, d.resend_in_doubt);
+                    st.flush(&mut writer)?;
                 }
                 Some(Err(e)) => {
                     reader_done = true;
-                    stop = Some(Stop::Aborted(format!("the sheet could not be read a second time ({e}); was it changed during the run?")));
+                    stop.get_or_insert(Stop::Aborted(format!("reading the sheet or checkpoint failed ({e}); was a file changed during the run?")));
                 }
                 None => reader_done = true,
             },
@@ -273,7 +406,14 @@ pub async fn dispatch(
                 shared.hard_stop.cancel();
                 grace_deadline = None;
             }
-            _ = ticker.tick() => progress.maybe_log(),
+            _ = ticker.tick() => st.progress.maybe_log(),
+        }
+        if stop.is_none() {
+            if shared.key_refused.load(Ordering::SeqCst) {
+                stop = Some(Stop::Aborted("CAKE answered Invalid API Key".into()));
+            } else if let Some(failure) = shared.store.failure() {
+                stop = Some(Stop::Aborted(failure));
+            }
         }
         // Once stopping: no new attempts; in-flight ones get a grace period, then are abandoned.
         if stop.is_some() && grace_deadline.is_none() && !shared.hard_stop.is_cancelled() {
@@ -293,41 +433,40 @@ pub async fn dispatch(
                 "not sent: the run stopped ({reason}); run the same command again to send it"
             ),
         };
-        for (seq, update) in ready.drain(..) {
-            report.unfinished += 1;
-            ordered.fill(seq, unfinished_line(&update, &why));
+        let drain = |st: &mut State, seq: u64, u: &ConversionUpdate| {
+            st.report.unfinished += 1;
+            st.ordered
+                .fill(seq, line(u, Status::Failed, 0, None, why.clone()));
+        };
+        while let Some((seq, update)) = st.ready.pop_front() {
+            drain(&mut st, seq, &update);
         }
-        ordered.flush(&mut writer, &out_name)?;
+        st.flush(&mut writer)?;
         while !reader_done {
             match rows.recv().await {
                 Some(Ok(batch)) => {
-                    for row in batch {
-                        let seq = ordered.push_slot();
-                        let line = match row.result {
-                            Ok(update) => {
-                                report.unfinished += 1;
-                                unfinished_line(&update, &why)
-                            }
-                            Err(invalid) => {
-                                *report.counts.entry(Status::Invalid).or_default() += 1;
-                                ResultLine::for_invalid(row.row, &invalid)
-                            }
-                        };
-                        ordered.fill(seq, line);
+                    // Earlier runs' outcomes still count; unsent rows stay unsent.
+                    st.take_batch(batch, &shared, d.resend_in_doubt);
+                    while let Some((seq, update)) = st.ready.pop_front() {
+                        drain(&mut st, seq, &update);
                     }
-                    ordered.flush(&mut writer, &out_name)?;
+                    st.flush(&mut writer)?;
                 }
                 Some(Err(_)) | None => reader_done = true,
             }
         }
     }
-    progress.finish();
+    st.progress.finish();
+    // Outcomes are durable before the results file claims them.
+    if let Err(e) = shared.store.flush().await {
+        stop.get_or_insert(Stop::Aborted(e));
+    }
     let path = writer.finish().map_err(|source| Error::Write {
-        what: out_name,
+        what: st.out_name.clone(),
         source,
     })?;
-    report.output = path;
-    report.elapsed = started.elapsed();
-    report.stop = stop;
-    Ok(report)
+    st.report.output = path;
+    st.report.elapsed = started.elapsed();
+    st.report.stop = stop;
+    Ok(st.report)
 }

@@ -7,6 +7,7 @@ use super::worker::Shared;
 use crate::app::invalid_list;
 use crate::cake::client::Client;
 use crate::cake::request::Endpoint;
+use crate::checkpoint::{self, Fingerprint, Store};
 use crate::config::{RunConfig, Target, load_api_key};
 use crate::error::Error;
 use crate::exit;
@@ -95,6 +96,20 @@ pub fn run(cfg: &RunConfig) -> Result<u8, Error> {
             "--skip-invalid: invalid rows are not sent"
         );
     }
+    let fingerprint = Fingerprint {
+        input_path: cfg.input.display().to_string(),
+        input_size: pre.input_size,
+        input_sha256: pre.input_sha256.clone(),
+        settings: cfg.fingerprint_settings(),
+        rows: pre.valid(),
+    };
+    let opened = checkpoint::open_for_run(&cfg.checkpoint, &fingerprint, cfg.restart)?;
+    if opened.resumed {
+        tracing::info!(checkpoint = %opened.path.display(), "resuming from the checkpoint");
+    }
+    let prior = opened.resumed.then(|| opened.path.clone());
+    let _lock = opened.lock;
+    let (store, store_thread) = Store::start(opened.conn, opened.path.clone())?;
 
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -126,6 +141,7 @@ pub fn run(cfg: &RunConfig) -> Result<u8, Error> {
             stopping: AtomicBool::new(false),
             hard_stop: CancellationToken::new(),
             key_refused: AtomicBool::new(false),
+            store: store.clone(),
         });
         let writer = ResultsWriter::create(&cfg.output)
             .map_err(|source| Error::Write { what: cfg.output.display().to_string(), source })?;
@@ -140,6 +156,8 @@ pub fn run(cfg: &RunConfig) -> Result<u8, Error> {
                 grace: cfg.timeout.min(Duration::from_secs(15)),
                 total_rows: pre.rows,
                 show_bar,
+                prior,
+                resend_in_doubt: cfg.resend_in_doubt,
             },
             shared,
             writer,
@@ -150,7 +168,18 @@ pub fn run(cfg: &RunConfig) -> Result<u8, Error> {
             s.stop().await;
         }
         report
-    })?;
+    });
+    let ended = match &report {
+        Ok(r) => match &r.stop {
+            None => "finished".to_string(),
+            Some(Stop::Interrupted) => "interrupted".to_string(),
+            Some(Stop::Aborted(reason)) => format!("aborted: {reason}"),
+        },
+        Err(e) => format!("aborted: {e}"),
+    };
+    store.finish(&ended);
+    let _ = store_thread.join();
+    let report = report?;
     if !cfg.quiet {
         use std::io::Write as _;
         // A closed stdout (`| head`) must not turn a finished run into a crash.
@@ -237,7 +266,15 @@ pub fn summary(r: &Report, cfg: &RunConfig) -> String {
         "  {} requests in {secs:.1} s ({rate:.1}/s; configured {configured})",
         r.attempts
     );
+    if r.resumed > 0 {
+        let _ = writeln!(
+            s,
+            "  {} rows were finished by an earlier run (from the checkpoint)",
+            r.resumed
+        );
+    }
     let _ = writeln!(s, "  results: {}", r.output.display());
+    let _ = writeln!(s, "  checkpoint: {}", cfg.checkpoint.display());
     if count(Status::InDoubt) > 0 {
         let _ = writeln!(
             s,

@@ -6,6 +6,7 @@ use super::limiter::RateGate;
 use super::retry::{Backoff, Next, decide};
 use crate::cake::client::Client;
 use crate::cake::response::Outcome;
+use crate::checkpoint::Store;
 use crate::report::output::Status;
 use crate::update::{ConversionUpdate, Idempotency};
 use rand::{SeedableRng, rngs::SmallRng};
@@ -23,6 +24,8 @@ pub struct Shared {
     pub hard_stop: CancellationToken,
     /// Set when CAKE refused the key.
     pub key_refused: AtomicBool,
+    /// Where intents are committed before an additive row's request leaves.
+    pub store: Store,
 }
 
 /// How a row ended for this run.
@@ -76,6 +79,20 @@ pub async fn work(shared: &Shared, seq: u64, update: ConversionUpdate) -> Done {
                 attempts,
                 http_status,
                 unfinished_message(shared, &message),
+            );
+        }
+        // The intent is durable before the request can leave. Once per row: it stands until
+        // the row's outcome is recorded or withdrawn. Concurrent workers share one commit.
+        if kind == Idempotency::Additive
+            && attempts == 0
+            && let Err(e) = shared.store.intent(update.row).await
+        {
+            shared.stopping.store(true, Ordering::SeqCst);
+            return done(
+                End::Unfinished,
+                attempts,
+                http_status,
+                format!("not sent: {e}"),
             );
         }
         tokio::select! {

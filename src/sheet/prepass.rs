@@ -30,6 +30,9 @@ pub struct PrePass {
     pub errors: Vec<String>,
     /// Rows that share a conversion with another row: row → (id kind, other rows).
     pub duplicates: HashMap<u64, (String, Vec<u64>)>,
+    /// Size and SHA-256 of the file, streamed during the pass (the checkpoint's fingerprint).
+    pub input_size: u64,
+    pub input_sha256: String,
 }
 
 impl PrePass {
@@ -96,6 +99,7 @@ pub fn prepass(path: &Path, opts: &SheetOptions) -> Result<PrePass, SheetError> 
         ));
     }
     errors.sort_by_key(|(r, _)| *r);
+    let (input_size, input_sha256) = sheet.fingerprint();
     errors.truncate(ERRORS_SHOWN);
     Ok(PrePass {
         format: sheet.format().clone(),
@@ -106,6 +110,8 @@ pub fn prepass(path: &Path, opts: &SheetOptions) -> Result<PrePass, SheetError> 
         invalid,
         errors: errors.into_iter().map(|(_, e)| e).collect(),
         duplicates,
+        input_size,
+        input_sha256,
     })
 }
 

@@ -225,8 +225,33 @@ impl<R: Read> Read for NewlineCounting<R> {
     }
 }
 
+/// Size and SHA-256 of the raw file bytes, accumulated as the reader streams them.
+#[derive(Default)]
+struct Digest {
+    hasher: sha2::Sha256,
+    size: u64,
+}
+
+/// A reader that feeds every raw byte into a shared [`Digest`].
+struct Hashing<R> {
+    inner: R,
+    digest: Arc<Mutex<Digest>>,
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        use sha2::Digest as _;
+        let n = self.inner.read(buf)?;
+        let mut d = self.digest.lock().unwrap_or_else(PoisonError::into_inner);
+        d.hasher.update(buf.get(..n).unwrap_or_default());
+        d.size += n as u64;
+        Ok(n)
+    }
+}
+
 /// A streaming reader of records, each with its spreadsheet row number (header = row 1).
 pub struct RecordReader {
+    digest: Arc<Mutex<Digest>>,
     path: PathBuf,
     csv: csv::Reader<Box<dyn Read + Send>>,
     format: Format,
@@ -248,7 +273,12 @@ impl RecordReader {
         } else {
             builder.encoding(Some(encoding));
         }
-        let mut decoded = builder.build(BufReader::with_capacity(256 * 1024, open(path)?));
+        let digest = Arc::new(Mutex::new(Digest::default()));
+        let hashing = Hashing {
+            inner: open(path)?,
+            digest: Arc::clone(&digest),
+        };
+        let mut decoded = builder.build(BufReader::with_capacity(256 * 1024, hashing));
         let mut prefix = vec![0u8; SNIFF_BYTES];
         let n = read_full(&mut decoded, &mut prefix).map_err(|e| io_err(path, e))?;
         prefix.truncate(n);
@@ -266,6 +296,7 @@ impl RecordReader {
             .buffer_capacity(64 * 1024)
             .from_reader(stream);
         Ok(Self {
+            digest,
             path: path.to_path_buf(),
             csv,
             format: Format {
@@ -279,6 +310,15 @@ impl RecordReader {
             embedded_newlines: 0,
             last_row: 0,
         })
+    }
+
+    /// Size and hex SHA-256 of the bytes read so far (the whole file once it is read to the end).
+    #[must_use]
+    pub fn fingerprint(&self) -> (u64, String) {
+        use sha2::Digest as _;
+        let d = self.digest.lock().unwrap_or_else(PoisonError::into_inner);
+        let hash = d.hasher.clone().finalize();
+        (d.size, hash.iter().map(|b| format!("{b:02x}")).collect())
     }
 
     /// What was decided about the file.

@@ -101,6 +101,12 @@ impl Sheet {
         &self.parser.columns
     }
 
+    /// Size and SHA-256 of the file bytes read so far.
+    #[must_use]
+    pub fn fingerprint(&self) -> (u64, String) {
+        self.reader.fingerprint()
+    }
+
     /// The file being read.
     #[must_use]
     pub fn path(&self) -> &Path {

@@ -1,0 +1,204 @@
+//! The crash-safe checkpoint: which rows are done, which may have been sent, and for which
+//! input and settings — in SQLite (WAL, `synchronous=FULL`), beside the results file.
+//!
+//! The promise: kill the process at any moment, run the same command again, and every row ends
+//! with exactly one result; no additive row is sent twice unless `--resend-in-doubt`.
+
+pub mod lock;
+pub mod prior;
+pub mod schema;
+pub mod status;
+pub mod store;
+
+pub use prior::{Prior, PriorReader};
+pub use store::{OutcomeRecord, Store};
+
+use rusqlite::Connection;
+use std::path::{Path, PathBuf};
+
+/// Why a checkpoint cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointError {
+    #[error("checkpoint {}: {source}; free space or fix permissions, then run the same command again", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("checkpoint {}: {message}; free space or fix permissions, then run the same command again", path.display())]
+    Sql { path: PathBuf, message: String },
+    #[error(
+        "checkpoint {} fails SQLite's integrity check ({detail}) and was not used. Move it aside \
+         to inspect it; --restart starts over, but rows it recorded as applied would be sent \
+         again (additive rows would be applied twice)", path.display()
+    )]
+    Corrupt { path: PathBuf, detail: String },
+    #[error(
+        "{} is not a cake-recon checkpoint ({why}); it was left untouched. Give another \
+         --checkpoint path, or remove the file if it is yours", path.display()
+    )]
+    NotACheckpoint { path: PathBuf, why: String },
+    #[error(
+        "checkpoint {} is in use by {holder}; wait for that run to finish (cake-recon status {} \
+         shows its progress)", path.display(), path.display()
+    )]
+    Locked { path: PathBuf, holder: String },
+    #[error(
+        "checkpoint {} was made for a different run: {what}. Run with the same input and \
+         settings to resume, or add --restart to start over (rows already applied would be sent \
+         again)", path.display()
+    )]
+    Mismatch { path: PathBuf, what: String },
+}
+
+impl CheckpointError {
+    pub(crate) fn io(path: &Path, source: std::io::Error) -> Self {
+        Self::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+    pub(crate) fn sql(path: &Path, e: &rusqlite::Error) -> Self {
+        // SQLite says "database or disk is full", "disk I/O error", … — already readable.
+        Self::Sql {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        }
+    }
+    pub(crate) fn corrupt(path: &Path, detail: &str) -> Self {
+        Self::Corrupt {
+            path: path.to_path_buf(),
+            detail: detail.to_string(),
+        }
+    }
+
+    /// Usage-type refusals (exit 2) versus storage failures (exit 3).
+    #[must_use]
+    pub fn is_refusal(&self) -> bool {
+        matches!(
+            self,
+            Self::Corrupt { .. }
+                | Self::NotACheckpoint { .. }
+                | Self::Locked { .. }
+                | Self::Mismatch { .. }
+        )
+    }
+}
+
+/// What identifies a run: the input file and every setting that changes a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fingerprint {
+    pub input_path: String,
+    pub input_size: u64,
+    pub input_sha256: String,
+    /// `(name, value)` pairs, e.g. `("method", "get")`.
+    pub settings: Vec<(String, String)>,
+    /// Valid rows in the sheet (for `status`).
+    pub rows: u64,
+}
+
+impl Fingerprint {
+    fn meta(&self) -> Vec<(String, String)> {
+        let mut m = vec![
+            ("input_path".to_string(), self.input_path.clone()),
+            ("input_size".to_string(), self.input_size.to_string()),
+            ("input_sha256".to_string(), self.input_sha256.clone()),
+            ("rows".to_string(), self.rows.to_string()),
+            ("created_at".to_string(), schema::now()),
+            (
+                "tool_version".to_string(),
+                env!("CARGO_PKG_VERSION").to_string(),
+            ),
+        ];
+        m.extend(
+            self.settings
+                .iter()
+                .map(|(k, v)| (format!("setting.{k}"), v.clone())),
+        );
+        m
+    }
+
+    /// What differs between a stored fingerprint and this one, in words.
+    fn differences(&self, stored: &[(String, String)]) -> Vec<String> {
+        let get = |k: &str| {
+            stored
+                .iter()
+                .find(|(key, _)| key == k)
+                .map(|(_, v)| v.as_str())
+        };
+        let mut diffs = Vec::new();
+        if get("input_sha256") != Some(self.input_sha256.as_str()) {
+            diffs.push(format!(
+                "the input file differs (was {} bytes from {}, now {} bytes from {})",
+                get("input_size").unwrap_or("?"),
+                get("input_path").unwrap_or("?"),
+                self.input_size,
+                self.input_path
+            ));
+        }
+        for (k, v) in &self.settings {
+            let was = get(&format!("setting.{k}")).unwrap_or("(unset)");
+            if was != v {
+                diffs.push(format!("{k} was {was}, now {v}"));
+            }
+        }
+        diffs
+    }
+}
+
+/// An opened checkpoint, locked for this run.
+pub struct Opened {
+    pub conn: Connection,
+    pub lock: lock::Lock,
+    pub path: PathBuf,
+    /// True when the checkpoint existed (this run resumes).
+    pub resumed: bool,
+}
+
+/// Locks, then opens or creates the checkpoint at `path` for a run with `fp`.
+pub fn open_for_run(
+    path: &Path,
+    fp: &Fingerprint,
+    restart: bool,
+) -> Result<Opened, CheckpointError> {
+    let lock = lock::acquire(path)?;
+    if restart && path.exists() {
+        for suffix in ["", "-wal", "-shm"] {
+            let mut p = path.as_os_str().to_owned();
+            p.push(suffix);
+            match std::fs::remove_file(PathBuf::from(&p)) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(CheckpointError::io(path, e)),
+            }
+        }
+    }
+    // A zero-length file is a checkpoint whose creation was cut short: nothing was sent yet.
+    if std::fs::metadata(path).is_ok_and(|m| m.len() == 0) {
+        std::fs::remove_file(path).map_err(|e| CheckpointError::io(path, e))?;
+    }
+    if path.exists() {
+        let conn = schema::open(path, false)?;
+        let stored = schema::read_meta(&conn).map_err(|e| CheckpointError::sql(path, &e))?;
+        let diffs = fp.differences(&stored);
+        if !diffs.is_empty() {
+            return Err(CheckpointError::Mismatch {
+                path: path.to_path_buf(),
+                what: diffs.join("; "),
+            });
+        }
+        Ok(Opened {
+            conn,
+            lock,
+            path: path.to_path_buf(),
+            resumed: true,
+        })
+    } else {
+        let conn = schema::create(path, &fp.meta())?;
+        Ok(Opened {
+            conn,
+            lock,
+            path: path.to_path_buf(),
+            resumed: false,
+        })
+    }
+}

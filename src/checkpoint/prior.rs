@@ -1,0 +1,95 @@
+//! What earlier runs recorded, read alongside the sheet in row order.
+//!
+//! Read in chunks of short transactions: rows ahead of the sheet reader cannot have been
+//! written by this run yet (the writer only records rows the reader already handed out), so
+//! each chunk is consistent, and no long read transaction holds the WAL open.
+
+use super::CheckpointError;
+use super::schema;
+use crate::report::output::Status;
+use rusqlite::{Connection, params};
+use std::collections::VecDeque;
+use std::path::Path;
+
+const CHUNK: i64 = 4096;
+
+/// An earlier run's record of one row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prior {
+    pub row: u64,
+    /// An intent was committed (the request may have left).
+    pub intent: bool,
+    /// The final outcome, if one was recorded.
+    pub status: Option<Status>,
+    pub attempts: u32,
+    pub http_status: Option<u16>,
+    pub message: String,
+}
+
+/// Streams prior records in row order.
+pub struct PriorReader {
+    conn: Connection,
+    buf: VecDeque<Prior>,
+    next_from: i64,
+    exhausted: bool,
+}
+
+impl PriorReader {
+    /// Opens `path` read-only.
+    pub fn open(path: &Path) -> Result<Self, CheckpointError> {
+        let conn = schema::open(path, true)?;
+        Ok(Self {
+            conn,
+            buf: VecDeque::new(),
+            next_from: 0,
+            exhausted: false,
+        })
+    }
+
+    fn fill(&mut self) -> rusqlite::Result<()> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT row, intent_at IS NOT NULL, status, attempts, http_status, message
+             FROM rows WHERE row >= ?1 ORDER BY row LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![self.next_from, CHUNK], |r| {
+            let row: i64 = r.get(0)?;
+            let status: Option<String> = r.get(2)?;
+            Ok(Prior {
+                row: u64::try_from(row).unwrap_or(0),
+                intent: r.get(1)?,
+                status: status.as_deref().and_then(Status::from_str_opt),
+                attempts: r.get::<_, Option<u32>>(3)?.unwrap_or(0),
+                http_status: r.get::<_, Option<u16>>(4)?,
+                message: r.get::<_, Option<String>>(5)?.unwrap_or_default(),
+            })
+        })?;
+        let mut n = 0;
+        for p in rows {
+            let p = p?;
+            self.next_from = i64::try_from(p.row).unwrap_or(i64::MAX).saturating_add(1);
+            self.buf.push_back(p);
+            n += 1;
+        }
+        if n < CHUNK {
+            self.exhausted = true;
+        }
+        Ok(())
+    }
+
+    /// The record of `row`, if any. Call with increasing row numbers.
+    pub fn get(&mut self, row: u64) -> Result<Option<Prior>, String> {
+        loop {
+            while self.buf.front().is_some_and(|p| p.row < row) {
+                self.buf.pop_front();
+            }
+            match self.buf.front() {
+                Some(p) if p.row == row => return Ok(self.buf.pop_front()),
+                Some(_) => return Ok(None),
+                None if self.exhausted => return Ok(None),
+                None => self
+                    .fill()
+                    .map_err(|e| format!("reading the checkpoint: {e}"))?,
+            }
+        }
+    }
+}

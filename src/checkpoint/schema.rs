@@ -1,0 +1,166 @@
+//! The checkpoint's SQLite schema: readable with any SQLite tool, versioned, integrity-checked.
+//!
+//! ```sql
+//! -- Which rows are in doubt?
+//! SELECT row, message FROM rows WHERE status = 'in_doubt'
+//!    OR (status IS NULL AND intent_at IS NOT NULL);
+//! ```
+
+use super::CheckpointError;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use std::path::Path;
+
+/// The on-disk format version; a checkpoint of another version is refused.
+pub const FORMAT_VERSION: &str = "1";
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+-- One record per row that was ever about to be sent or finished.
+CREATE TABLE IF NOT EXISTS rows (
+    row         INTEGER PRIMARY KEY,   -- spreadsheet row number (header = 1)
+    kind        TEXT NOT NULL,         -- idempotent | additive
+    intent_at   TEXT,                  -- additive rows: committed before the request left
+    status      TEXT,                  -- updated | rejected | failed | in_doubt; NULL = no outcome
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    http_status INTEGER,
+    message     TEXT,
+    finished_at TEXT
+);
+CREATE INDEX IF NOT EXISTS rows_status ON rows(status);
+CREATE TABLE IF NOT EXISTS runs (
+    id          INTEGER PRIMARY KEY,
+    started_at  TEXT NOT NULL,
+    finished_at TEXT,
+    pid         INTEGER NOT NULL,
+    host        TEXT NOT NULL,
+    ended       TEXT                   -- finished | interrupted | aborted: REASON
+);
+";
+
+/// Now, as the checkpoint writes times (UTC, ISO 8601).
+#[must_use]
+pub fn now() -> String {
+    chrono::Utc::now()
+        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string()
+}
+
+/// Checks the first bytes: an SQLite database, or not a checkpoint at all.
+fn looks_like_sqlite(path: &Path) -> Result<bool, CheckpointError> {
+    use std::io::Read;
+    let mut head = [0u8; 16];
+    let mut f = std::fs::File::open(path).map_err(|e| CheckpointError::io(path, e))?;
+    let mut n = 0;
+    while n < head.len() {
+        match f
+            .read(head.get_mut(n..).unwrap_or_default())
+            .map_err(|e| CheckpointError::io(path, e))?
+        {
+            0 => break,
+            k => n += k,
+        }
+    }
+    Ok(n == 16 && &head == b"SQLite format 3\0")
+}
+
+/// Applies the connection settings every checkpoint connection uses.
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    // FULL: a committed intent survives power loss, not just a process crash.
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    Ok(())
+}
+
+/// Creates a new checkpoint at `path` (mode 0600) with the given metadata.
+pub fn create(path: &Path, meta: &[(String, String)]) -> Result<Connection, CheckpointError> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    opts.open(path).map_err(|e| CheckpointError::io(path, e))?;
+    let mut conn = Connection::open(path).map_err(|e| CheckpointError::sql(path, &e))?;
+    configure(&conn).map_err(|e| CheckpointError::sql(path, &e))?;
+    let tx = conn
+        .transaction()
+        .map_err(|e| CheckpointError::sql(path, &e))?;
+    tx.execute_batch(SCHEMA)
+        .map_err(|e| CheckpointError::sql(path, &e))?;
+    tx.execute(
+        "INSERT INTO meta(key, value) VALUES ('format_version', ?1)",
+        params![FORMAT_VERSION],
+    )
+    .map_err(|e| CheckpointError::sql(path, &e))?;
+    for (k, v) in meta {
+        tx.execute(
+            "INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)",
+            params![k, v],
+        )
+        .map_err(|e| CheckpointError::sql(path, &e))?;
+    }
+    tx.commit().map_err(|e| CheckpointError::sql(path, &e))?;
+    Ok(conn)
+}
+
+/// Opens an existing checkpoint, refusing anything that is not a sound checkpoint of ours.
+pub fn open(path: &Path, read_only: bool) -> Result<Connection, CheckpointError> {
+    if !looks_like_sqlite(path)? {
+        return Err(CheckpointError::NotACheckpoint {
+            path: path.to_path_buf(),
+            why: "it is not an SQLite database".into(),
+        });
+    }
+    let flags = if read_only {
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    } else {
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    };
+    let conn =
+        Connection::open_with_flags(path, flags).map_err(|e| CheckpointError::sql(path, &e))?;
+    if !read_only {
+        configure(&conn).map_err(|e| CheckpointError::corrupt(path, &e.to_string()))?;
+    } else {
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(|e| CheckpointError::sql(path, &e))?;
+    }
+    let check: String = conn
+        .query_row("PRAGMA quick_check", [], |r| r.get(0))
+        .map_err(|e| CheckpointError::corrupt(path, &e.to_string()))?;
+    if check != "ok" {
+        return Err(CheckpointError::corrupt(path, &check));
+    }
+    let version: Option<String> = conn
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'format_version'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(|_| CheckpointError::NotACheckpoint {
+            path: path.to_path_buf(),
+            why: "it has no cake-recon metadata".into(),
+        })?;
+    match version.as_deref() {
+        Some(FORMAT_VERSION) => Ok(conn),
+        Some(v) => Err(CheckpointError::NotACheckpoint {
+            path: path.to_path_buf(),
+            why: format!(
+                "it is format version {v}, this cake-recon reads version {FORMAT_VERSION}"
+            ),
+        }),
+        None => Err(CheckpointError::NotACheckpoint {
+            path: path.to_path_buf(),
+            why: "it has no format version".into(),
+        }),
+    }
+}
+
+/// Every `meta` entry.
+pub fn read_meta(conn: &Connection) -> rusqlite::Result<Vec<(String, String)>> {
+    let mut stmt = conn.prepare("SELECT key, value FROM meta ORDER BY key")?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    rows.collect()
+}

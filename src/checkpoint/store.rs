@@ -1,0 +1,270 @@
+//! The checkpoint writer: one thread owns the SQLite connection and commits in groups.
+//!
+//! Intents (an additive row is about to be sent) are committed durably before the request
+//! leaves; every intent waiting at that moment shares one transaction (group commit), and any
+//! outcomes waiting ride along. Outcomes alone are committed when [`OUTCOME_BATCH`] are waiting
+//! or the oldest has waited [`OUTCOME_DELAY`] — never one transaction per row. A failed commit
+//! (a full disk, an I/O error) is final: the run stops (exit 3) and is resumable; the commit is
+//! never retried, since after a failed fsync the page cache can no longer be trusted.
+
+use super::CheckpointError;
+use super::schema::now;
+use crate::report::output::Status;
+use crate::update::Idempotency;
+use rusqlite::{Connection, params};
+use std::path::PathBuf;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
+
+/// Outcomes waiting before a commit is forced.
+pub const OUTCOME_BATCH: usize = 512;
+/// The longest an outcome waits for its commit.
+pub const OUTCOME_DELAY: Duration = Duration::from_millis(200);
+
+/// A row's final outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutcomeRecord {
+    pub row: u64,
+    pub kind: Idempotency,
+    pub status: Status,
+    pub attempts: u32,
+    pub http_status: Option<u16>,
+    pub message: String,
+}
+
+enum Cmd {
+    Intent {
+        row: u64,
+        reply: oneshot::Sender<Result<(), String>>,
+    },
+    Outcome(OutcomeRecord),
+    /// The row ended without being applied (never sent, or refused before any work): its
+    /// intent no longer means "may have been sent".
+    Clear(u64),
+    Flush(oneshot::Sender<Result<(), String>>),
+    /// The run is over: commit, note how it ended, stop the thread.
+    End(String),
+}
+
+/// A cheap, cloneable handle to the writer thread.
+#[derive(Clone)]
+pub struct Store {
+    tx: mpsc::Sender<Cmd>,
+    failed: Arc<Mutex<Option<String>>>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Starts the writer thread on `conn`, recording a new run.
+    pub fn start(
+        conn: Connection,
+        path: PathBuf,
+    ) -> Result<(Self, std::thread::JoinHandle<()>), CheckpointError> {
+        conn.execute(
+            "INSERT INTO runs(started_at, pid, host) VALUES (?1, ?2, ?3)",
+            params![now(), std::process::id(), super::lock::hostname()],
+        )
+        .map_err(|e| CheckpointError::sql(&path, &e))?;
+        let run_id = conn.last_insert_rowid();
+        let (tx, rx) = mpsc::channel();
+        let failed = Arc::new(Mutex::new(None));
+        let thread_failed = Arc::clone(&failed);
+        let handle = std::thread::Builder::new()
+            .name("checkpoint".into())
+            .spawn(move || writer(conn, path, run_id, &rx, &thread_failed))
+            .map_err(|e| CheckpointError::Io {
+                path: PathBuf::from("checkpoint thread"),
+                source: e,
+            })?;
+        Ok((Self { tx, failed }, handle))
+    }
+
+    /// Why the checkpoint stopped working, if it did.
+    #[must_use]
+    pub fn failure(&self) -> Option<String> {
+        self.failed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Records durably that `row` is about to be sent; returns once committed.
+    pub async fn intent(&self, row: u64) -> Result<(), String> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Cmd::Intent { row, reply })
+            .map_err(|_| self.stopped())?;
+        rx.await.map_err(|_| self.stopped())?
+    }
+
+    /// Records an outcome (committed with the next batch).
+    pub fn outcome(&self, rec: OutcomeRecord) {
+        let _ = self.tx.send(Cmd::Outcome(rec));
+    }
+
+    /// Withdraws `row`'s intent: it was not applied.
+    pub fn clear(&self, row: u64) {
+        let _ = self.tx.send(Cmd::Clear(row));
+    }
+
+    /// Commits everything waiting; returns once durable.
+    pub async fn flush(&self) -> Result<(), String> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Cmd::Flush(reply))
+            .map_err(|_| self.stopped())?;
+        rx.await.map_err(|_| self.stopped())?
+    }
+
+    /// Records how the run ended (best effort) and stops the writer thread.
+    pub fn finish(self, ended: &str) {
+        let _ = self.tx.send(Cmd::End(ended.to_string()));
+    }
+
+    fn stopped(&self) -> String {
+        self.failure()
+            .unwrap_or_else(|| "the checkpoint writer stopped".into())
+    }
+}
+
+#[derive(Default)]
+struct Pending {
+    intents: Vec<(u64, oneshot::Sender<Result<(), String>>)>,
+    outcomes: Vec<OutcomeRecord>,
+    clears: Vec<u64>,
+    flushes: Vec<oneshot::Sender<Result<(), String>>>,
+    oldest: Option<Instant>,
+    ended: Option<String>,
+}
+
+impl Pending {
+    fn take(&mut self, cmd: Cmd) {
+        match cmd {
+            Cmd::Intent { row, reply } => self.intents.push((row, reply)),
+            Cmd::Outcome(rec) => {
+                self.oldest.get_or_insert_with(Instant::now);
+                self.outcomes.push(rec);
+            }
+            Cmd::Clear(row) => self.clears.push(row),
+            Cmd::Flush(reply) => self.flushes.push(reply),
+            Cmd::End(how) => self.ended = Some(how),
+        }
+    }
+
+    fn urgent(&self) -> bool {
+        !self.intents.is_empty()
+            || !self.flushes.is_empty()
+            || self.ended.is_some()
+            || self.outcomes.len() >= OUTCOME_BATCH
+            || self.oldest.is_some_and(|t| t.elapsed() >= OUTCOME_DELAY)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.intents.is_empty()
+            && self.outcomes.is_empty()
+            && self.clears.is_empty()
+            && self.flushes.is_empty()
+            && self.ended.is_none()
+    }
+}
+
+fn commit(conn: &mut Connection, p: &Pending, run_id: i64) -> rusqlite::Result<()> {
+    let tx = conn.transaction()?;
+    let at = now();
+    {
+        let mut intent = tx.prepare_cached(
+            "INSERT INTO rows(row, kind, intent_at) VALUES (?1, 'additive', ?2)
+             ON CONFLICT(row) DO UPDATE SET intent_at = excluded.intent_at, status = NULL",
+        )?;
+        let sql_row = |r: u64| i64::try_from(r).unwrap_or(i64::MAX);
+        for (row, _) in &p.intents {
+            intent.execute(params![sql_row(*row), at])?;
+        }
+        let mut clear = tx.prepare_cached("DELETE FROM rows WHERE row = ?1 AND status IS NULL")?;
+        for row in &p.clears {
+            clear.execute(params![sql_row(*row)])?;
+        }
+        let mut outcome = tx.prepare_cached(
+            "INSERT INTO rows(row, kind, status, attempts, http_status, message, finished_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             ON CONFLICT(row) DO UPDATE SET kind = excluded.kind, status = excluded.status,
+               attempts = excluded.attempts, http_status = excluded.http_status,
+               message = excluded.message, finished_at = excluded.finished_at",
+        )?;
+        for o in &p.outcomes {
+            outcome.execute(params![
+                sql_row(o.row),
+                o.kind.as_str(),
+                o.status.as_str(),
+                o.attempts,
+                o.http_status,
+                o.message,
+                at
+            ])?;
+        }
+        if let Some(ended) = &p.ended {
+            tx.execute(
+                "UPDATE runs SET finished_at = ?1, ended = ?2 WHERE id = ?3",
+                params![at, ended, run_id],
+            )?;
+        }
+    }
+    tx.commit()
+}
+
+fn writer(
+    mut conn: Connection,
+    path: PathBuf,
+    run_id: i64,
+    rx: &mpsc::Receiver<Cmd>,
+    failed: &Mutex<Option<String>>,
+) {
+    let mut pending = Pending::default();
+    let mut open = true;
+    while open {
+        // Wait for work, then take everything already queued: that is the group.
+        let wait = pending
+            .oldest
+            .map_or(OUTCOME_DELAY, |t| OUTCOME_DELAY.saturating_sub(t.elapsed()));
+        match rx.recv_timeout(wait) {
+            Ok(cmd) => pending.take(cmd),
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => open = false,
+        }
+        while let Ok(cmd) = rx.try_recv() {
+            pending.take(cmd);
+        }
+        if pending.is_empty() || (open && !pending.urgent()) {
+            continue;
+        }
+        let done = std::mem::take(&mut pending);
+        let result = match failed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+        {
+            Some(earlier) => Err(earlier),
+            None => commit(&mut conn, &done, run_id).map_err(|e| {
+                let msg = format!("checkpoint {} could not be written: {e}", path.display());
+                *failed.lock().unwrap_or_else(PoisonError::into_inner) = Some(msg.clone());
+                msg
+            }),
+        };
+        for (_, reply) in done.intents {
+            let _ = reply.send(result.clone());
+        }
+        for reply in done.flushes {
+            let _ = reply.send(result.clone());
+        }
+        if done.ended.is_some() {
+            return;
+        }
+    }
+}
