@@ -5,5 +5,6 @@
 mod dry_run;
 mod emu;
 mod emulator;
+mod resume;
 mod run;
 mod util;
