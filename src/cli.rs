@@ -50,7 +50,8 @@ fn parse_pair(s: &str) -> Result<(String, String), String> {
         .ok_or_else(|| format!("expected NAME=VALUE, got \"{s}\""))
 }
 
-fn parse_delimiter(s: &str) -> Result<u8, String> {
+/// Parses a delimiter name or character.
+pub fn parse_delimiter(s: &str) -> Result<u8, String> {
     match s {
         "," | "comma" => Ok(b','),
         ";" | "semicolon" => Ok(b';'),
@@ -65,6 +66,10 @@ fn parse_delimiter(s: &str) -> Result<u8, String> {
 pub struct RunArgs {
     /// The approval sheet (CSV exported from Excel or Google Sheets).
     pub input: PathBuf,
+
+    /// Read options from this TOML file (the command line and environment win).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 
     /// The CAKE instance, e.g. https://admin.example-network.com.
     #[arg(long, env = "CAKE_BASE_URL")]

@@ -9,6 +9,7 @@ pub mod cake;
 pub mod checkpoint;
 pub mod cli;
 pub mod config;
+pub mod config_file;
 pub mod engine;
 pub mod error;
 pub mod exit;

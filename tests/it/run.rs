@@ -778,3 +778,48 @@ fn refused_before_sending_without_url_key_or_valid_sheet() {
     );
     assert_eq!(emu.stats().requests, 0);
 }
+
+#[test]
+fn config_file_supplies_options_and_the_command_line_wins() {
+    let t = TestDir::new();
+    let emu = Emu::start(Faults::default());
+    t.write("s.csv", "Conv,Approved Revenue\n1,20.5\n2,30\n");
+    t.write(
+        "cake.toml",
+        format!(
+            "base-url = \"{}\"\nmethod = \"post\"\nrate = 1\nconcurrency = 2\nno_progress = true\n\
+             [set]\ndisposition_type = \"approved\"\nreceived_option = \"total_revenue\"\n\
+             [map]\n\"Conv\" = \"conversion_id\"\n\"Approved Revenue\" = \"received\"\n",
+            emu.url
+        ),
+    );
+    let out = t.run_env(
+        &["run", "s.csv", "--config", "cake.toml", "--rate", "0"],
+        &[("CAKE_API_KEY", KEY)],
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stdout.contains("configured unlimited"),
+        "--rate on the command line wins: {}",
+        out.stdout
+    );
+    let ledger = emu.conversions();
+    assert_eq!(ledger[&1].disposition_type, "approved");
+    assert_eq!(ledger[&1].revenue.to_string(), "20.5");
+    assert_eq!(ledger[&2].revenue.to_string(), "30");
+    let status = t.run(&["status", "s.results.csv.ckpt"]);
+    assert!(status.stdout.contains("method=post"), "{}", status.stdout);
+
+    t.write("bad.toml", "api_key = \"x\"\n");
+    let out = t.run(&["run", "s.csv", "--config", "bad.toml", "--dry-run"]);
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains("does not go in the config file"),
+        "{}",
+        out.stderr
+    );
+    t.write("typo.toml", "base-ulr = \"https://x\"\n");
+    let out = t.run(&["run", "s.csv", "--config", "typo.toml", "--dry-run"]);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("unknown field"), "{}", out.stderr);
+}
