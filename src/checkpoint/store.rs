@@ -245,11 +245,12 @@ fn writer(
             continue;
         }
         let done = std::mem::take(&mut pending);
-        let result = match failed
+        // Bind first: a guard in the match scrutinee would live through the arms (deadlock).
+        let earlier = failed
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-        {
+            .clone();
+        let result = match earlier {
             Some(earlier) => Err(earlier),
             None => commit(&mut conn, &done, run_id).map_err(|e| {
                 let msg = format!("checkpoint {} could not be written: {e}", path.display());

@@ -385,3 +385,36 @@ fn crash_loop_long() {
         .unwrap_or(100);
     crash_loop(kills, 5000);
 }
+
+#[test]
+fn a_full_disk_stops_the_run_with_exit_3_and_it_resumes() {
+    let t = TestDir::new();
+    let emu = Emu::start(Faults::default());
+    let rows = sheet(&t, "s.csv", 1, 3000, 2);
+    // A file-size limit (in 512-byte blocks) makes every write past 50 KiB fail with EFBIG,
+    // as a full disk would; SIGXFSZ is ignored so the write error reaches the program.
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg("trap '' XFSZ; ulimit -f 100; exec \"$0\" \"$@\"")
+        .arg(env!("CARGO_BIN_EXE_cake-recon"))
+        .args(args(&emu, "s.csv", &[]))
+        .current_dir(t.dir.path())
+        .env("CAKE_API_KEY", KEY);
+    let out = cmd.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("File too large") || stderr.contains("could not be written"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("run the same command again"), "{stderr}");
+    // Space is back: the same command finishes the job, nothing lost, nothing applied twice.
+    let out = run(&t, &emu, "s.csv", &[]);
+    assert!(out.code == 0 || out.code == 1, "{out:?}");
+    check(
+        &rows,
+        &results(&t, "s.results.csv"),
+        &emu.conversions(),
+        true,
+    );
+}
