@@ -5,20 +5,72 @@ use crate::error::Error;
 use crate::exit;
 use crate::report::output::{ResultLine, ResultsWriter, Status};
 use crate::report::preview;
-use crate::sheet::{PrePass, Sheet, Totals, prepass};
+use crate::sheet::{PrePass, Sheet, SheetRow, Totals, prepass_visit};
+use crate::update::ConversionUpdate;
 use std::io::Write;
+
+/// The results file, totals and examples of a dry run, built row by row.
+struct Preview {
+    writer: ResultsWriter,
+    totals: Totals,
+    examples: Vec<ConversionUpdate>,
+    error: Option<std::io::Error>,
+}
+
+impl Preview {
+    fn new(path: &std::path::Path) -> std::io::Result<Self> {
+        Ok(Self {
+            writer: ResultsWriter::create(path)?,
+            totals: Totals::default(),
+            examples: Vec::with_capacity(3),
+            error: None,
+        })
+    }
+
+    fn add(&mut self, row: &SheetRow) {
+        let line = match &row.result {
+            Ok(update) => {
+                self.totals.add(update);
+                if self.examples.len() < 3 {
+                    self.examples.push(update.clone());
+                }
+                ResultLine::for_update(update, Status::WouldUpdate)
+            }
+            Err(invalid) => ResultLine::for_invalid(row.row, invalid),
+        };
+        if self.error.is_none()
+            && let Err(e) = self.writer.write(&line)
+        {
+            self.error = Some(e);
+        }
+    }
+}
 
 /// `run --dry-run`: validate, write the results file with `would_update`/`invalid`, print the
 /// interpretation, totals and example requests. Sends nothing, needs no key.
+///
+/// One pass over the sheet writes the results as it validates; only when two rows target the
+/// same conversion (known at the end) is the sheet read a second time to mark them.
 pub fn dry_run(cfg: &RunConfig, out: &mut dyn Write) -> Result<u8, Error> {
-    let pre = prepass(&cfg.input, &cfg.sheet)?;
-    let write_err = |what: &str| {
-        let what = what.to_string();
-        move |source| Error::Write {
-            what: what.clone(),
-            source,
-        }
+    let out_name = cfg.output.display().to_string();
+    let write_err = |source| Error::Write {
+        what: out_name.clone(),
+        source,
     };
+    let mut preview = Preview::new(&cfg.output).map_err(write_err)?;
+    let pre = prepass_visit(&cfg.input, &cfg.sheet, |row| preview.add(row))?;
+    if !pre.duplicates.is_empty() {
+        preview = Preview::new(&cfg.output).map_err(write_err)?;
+        let mut sheet = Sheet::open(&cfg.input, &cfg.sheet)?;
+        while let Some(row) = sheet.next_row(&pre.duplicates)? {
+            preview.add(&row);
+        }
+    }
+    if let Some(e) = preview.error.take() {
+        return Err(write_err(e));
+    }
+    let path = preview.writer.finish().map_err(write_err)?;
+
     let shown = |e: std::io::Error| Error::Write {
         what: "standard output".into(),
         source: e,
@@ -29,30 +81,14 @@ pub fn dry_run(cfg: &RunConfig, out: &mut dyn Write) -> Result<u8, Error> {
         preview::interpretation(&pre, &cfg.input, cfg.api_version)
     )
     .map_err(shown)?;
-
-    let mut sheet = Sheet::open(&cfg.input, &cfg.sheet)?;
-    let out_name = cfg.output.display().to_string();
-    let mut writer = ResultsWriter::create(&cfg.output).map_err(write_err(&out_name))?;
-    let mut totals = Totals::default();
-    let mut examples = Vec::with_capacity(3);
-    while let Some(row) = sheet.next_row(&pre.duplicates)? {
-        let line = match &row.result {
-            Ok(update) => {
-                totals.add(update);
-                if examples.len() < 3 {
-                    examples.push(update.clone());
-                }
-                ResultLine::for_update(update, Status::WouldUpdate)
-            }
-            Err(invalid) => ResultLine::for_invalid(row.row, invalid),
-        };
-        writer.write(&line).map_err(write_err(&out_name))?;
-    }
-    let path = writer.finish().map_err(write_err(&out_name))?;
-
-    write!(out, "{}", preview::totals(&totals, pre.invalid)).map_err(shown)?;
+    write!(out, "{}", preview::totals(&preview.totals, pre.invalid)).map_err(shown)?;
     write!(out, "{}", invalid_list(&pre)).map_err(shown)?;
-    write!(out, "{}", preview::examples(&cfg.endpoint(), &examples)).map_err(shown)?;
+    write!(
+        out,
+        "{}",
+        preview::examples(&cfg.endpoint(), &preview.examples)
+    )
+    .map_err(shown)?;
     writeln!(out, "Results (nothing was sent): {}", path.display()).map_err(shown)?;
     Ok(if pre.invalid == 0 {
         exit::OK

@@ -108,6 +108,7 @@ impl RunConfig {
                 read: ReadOptions {
                     encoding,
                     delimiter: a.delimiter,
+                    fingerprint: false,
                 },
                 decimal: if a.decimal_comma {
                     DecimalStyle::Comma

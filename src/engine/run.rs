@@ -61,7 +61,9 @@ pub fn check_base_url(url: &str, allow_insecure_http: bool) -> Result<String, Er
 
 /// `cake-recon run` (not a dry run).
 pub fn run(cfg: &RunConfig) -> Result<u8, Error> {
-    let pre = prepass(&cfg.input, &cfg.sheet)?;
+    let mut fingerprinted = cfg.sheet.clone();
+    fingerprinted.read.fingerprint = true;
+    let pre = prepass(&cfg.input, &fingerprinted)?;
     if pre.invalid > 0 && !cfg.skip_invalid {
         return Err(Error::InvalidRows {
             invalid: pre.invalid,

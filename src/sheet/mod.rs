@@ -12,7 +12,7 @@ pub mod reader;
 pub mod stream;
 pub mod validate;
 
-pub use prepass::{PrePass, Totals, prepass};
+pub use prepass::{PrePass, Totals, prepass, prepass_visit};
 pub use stream::{Invalid, Sheet, SheetOptions, SheetRow};
 
 use std::path::PathBuf;

@@ -226,7 +226,36 @@ pub fn parse_enum<T>(
     from_wire: fn(&str) -> Option<T>,
     choices: fn() -> String,
 ) -> Result<T, String> {
-    from_wire(&normalize_token(s)).ok_or_else(|| format!("expected one of: {}", choices()))
+    // Hot path (every row of a big sheet): no allocation for short ASCII cells.
+    let mut buf = [0u8; 48];
+    let found = match normalize_ascii(s, &mut buf) {
+        Some(token) => from_wire(token),
+        None => from_wire(&normalize_token(s)),
+    };
+    found.ok_or_else(|| format!("expected one of: {}", choices()))
+}
+
+/// [`normalize_token`] for short ASCII text, into `buf`; `None` when `s` does not fit.
+fn normalize_ascii<'b>(s: &str, buf: &'b mut [u8; 48]) -> Option<&'b str> {
+    if !s.is_ascii() {
+        return None;
+    }
+    let mut len = 0;
+    let mut pending_sep = false;
+    for b in s.trim().bytes() {
+        if b == b' ' || b == b'-' || b == b'_' {
+            pending_sep = len > 0;
+            continue;
+        }
+        if pending_sep {
+            *buf.get_mut(len)? = b'_';
+            len += 1;
+            pending_sep = false;
+        }
+        *buf.get_mut(len)? = b.to_ascii_lowercase();
+        len += 1;
+    }
+    std::str::from_utf8(buf.get(..len)?).ok()
 }
 
 const DATE_EXPECTED: &str = "expected a date such as 09/30/2026 14:05:00, 9/30/2026 2:05 PM \
@@ -456,6 +485,29 @@ mod tests {
         assert_eq!(p("30/09/2026 14:05"), Ok(dt("2026-09-30 14:05:00")));
         assert_eq!(p("2026-09-30"), Ok(dt("2026-09-30 00:00:00")));
         assert!(p("09/30/2026").is_err());
+    }
+
+    #[test]
+    fn ascii_fast_path_agrees_with_normalize_token() {
+        for s in [
+            "Total Revenue",
+            "  a--b__c  ",
+            "X",
+            "",
+            "-lead",
+            "trail-",
+            "Approved",
+        ] {
+            let mut buf = [0u8; 48];
+            assert_eq!(
+                normalize_ascii(s, &mut buf),
+                Some(normalize_token(s).as_str()),
+                "{s:?}"
+            );
+        }
+        let mut buf = [0u8; 48];
+        assert_eq!(normalize_ascii("é", &mut buf), None);
+        assert_eq!(normalize_ascii(&"x".repeat(49), &mut buf), None);
     }
 
     #[test]

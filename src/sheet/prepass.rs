@@ -45,6 +45,16 @@ impl PrePass {
 
 /// Validates every row of the sheet at `path`.
 pub fn prepass(path: &Path, opts: &SheetOptions) -> Result<PrePass, SheetError> {
+    prepass_visit(path, opts, |_| {})
+}
+
+/// [`prepass`], handing each row to `visit` as it goes (duplicates are known only at the end:
+/// rows are visited as if there were none).
+pub fn prepass_visit(
+    path: &Path,
+    opts: &SheetOptions,
+    mut visit: impl FnMut(&super::SheetRow),
+) -> Result<PrePass, SheetError> {
     let mut sheet = Sheet::open(path, opts)?;
     let header: Vec<String> = sheet.header().iter().map(str::to_string).collect();
     let mut samples: Vec<Vec<String>> = vec![Vec::new(); header.len()];
@@ -55,6 +65,7 @@ pub fn prepass(path: &Path, opts: &SheetOptions) -> Result<PrePass, SheetError> 
     let no_dups = HashMap::new();
     while let Some(row) = sheet.next_row(&no_dups)? {
         rows += 1;
+        visit(&row);
         match &row.result {
             Ok(update) => dup_index.add(update),
             Err(invalid_row) => {

@@ -191,6 +191,8 @@ fn sniff_delimiter(prefix: &[u8]) -> u8 {
 pub struct ReadOptions {
     pub encoding: Option<&'static Encoding>,
     pub delimiter: Option<u8>,
+    /// Compute size and SHA-256 of the file while reading (for the checkpoint).
+    pub fingerprint: bool,
 }
 
 /// Offsets of the `\n` bytes the CSV parser has read ahead but not yet passed.
@@ -217,9 +219,10 @@ impl<R: Read> Read for NewlineCounting<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
         let mut log = self.log.lock().unwrap_or_else(PoisonError::into_inner);
-        for (i, _) in buf.iter().take(n).enumerate().filter(|(_, b)| **b == b'\n') {
-            log.pending.push_back(self.offset + i as u64);
-        }
+        let offset = self.offset;
+        log.pending.extend(
+            memchr::memchr_iter(b'\n', buf.get(..n).unwrap_or_default()).map(|i| offset + i as u64),
+        );
         self.offset += n as u64;
         Ok(n)
     }
@@ -232,19 +235,21 @@ struct Digest {
     size: u64,
 }
 
-/// A reader that feeds every raw byte into a shared [`Digest`].
+/// A reader that feeds every raw byte into a shared [`Digest`] (when one is wanted).
 struct Hashing<R> {
     inner: R,
-    digest: Arc<Mutex<Digest>>,
+    digest: Option<Arc<Mutex<Digest>>>,
 }
 
 impl<R: Read> Read for Hashing<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         use sha2::Digest as _;
         let n = self.inner.read(buf)?;
-        let mut d = self.digest.lock().unwrap_or_else(PoisonError::into_inner);
-        d.hasher.update(buf.get(..n).unwrap_or_default());
-        d.size += n as u64;
+        if let Some(digest) = &self.digest {
+            let mut d = digest.lock().unwrap_or_else(PoisonError::into_inner);
+            d.hasher.update(buf.get(..n).unwrap_or_default());
+            d.size += n as u64;
+        }
         Ok(n)
     }
 }
@@ -276,7 +281,7 @@ impl RecordReader {
         let digest = Arc::new(Mutex::new(Digest::default()));
         let hashing = Hashing {
             inner: open(path)?,
-            digest: Arc::clone(&digest),
+            digest: opts.fingerprint.then(|| Arc::clone(&digest)),
         };
         let mut decoded = builder.build(BufReader::with_capacity(256 * 1024, hashing));
         let mut prefix = vec![0u8; SNIFF_BYTES];
@@ -346,7 +351,8 @@ impl RecordReader {
             let end = self.csv.position().byte();
             let mut too_big = false;
             for field in record.iter() {
-                self.embedded_newlines += field.bytes().filter(|&b| b == b'\n').count() as u64;
+                self.embedded_newlines +=
+                    memchr::memchr_iter(b'\n', field.as_bytes()).count() as u64;
                 too_big |= field.len() > MAX_RECORD_BYTES;
             }
             let lines_above = {
@@ -477,7 +483,7 @@ mod tests {
         let f = write(b"id\n\xFF\n");
         let opts = ReadOptions {
             encoding: Some(UTF_8),
-            delimiter: None,
+            ..ReadOptions::default()
         };
         let err = RecordReader::open(f.path(), &opts)
             .err()
