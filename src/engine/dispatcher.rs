@@ -55,6 +55,8 @@ pub struct Report {
     pub updated: Totals,
     /// Requests sent by this run (all attempts).
     pub attempts: u64,
+    /// Requests per second between the first and the last request of this run.
+    pub achieved_rate: Option<f64>,
     pub elapsed: Duration,
     pub stop: Option<Stop>,
     pub output: PathBuf,
@@ -344,6 +346,7 @@ pub async fn dispatch(
             resumed: 0,
             updated: Totals::default(),
             attempts: 0,
+            achieved_rate: None,
             elapsed: Duration::ZERO,
             stop: None,
             output: output.clone(),
@@ -467,6 +470,7 @@ pub async fn dispatch(
     })?;
     st.report.output = path;
     st.report.elapsed = started.elapsed();
+    st.report.achieved_rate = shared.gate.achieved();
     st.report.stop = stop;
     Ok(st.report)
 }

@@ -22,6 +22,8 @@ pub struct RateGate {
     sent: Mutex<VecDeque<Instant>>,
     /// No request leaves before this instant (set from Retry-After).
     paused_until: Mutex<Option<Instant>>,
+    /// First and last release, and how many: the achieved rate.
+    released: Mutex<(Option<Instant>, Option<Instant>, u64)>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -38,6 +40,7 @@ impl RateGate {
                 cap: 0,
                 sent: Mutex::new(VecDeque::new()),
                 paused_until: Mutex::new(None),
+                released: Mutex::new((None, None, 0)),
             };
         }
         #[expect(
@@ -60,6 +63,7 @@ impl RateGate {
             cap,
             sent: Mutex::new(VecDeque::with_capacity(cap + 1)),
             paused_until: Mutex::new(None),
+            released: Mutex::new((None, None, 0)),
         }
     }
 
@@ -72,8 +76,30 @@ impl RateGate {
         }
     }
 
+    /// Requests per second between the first and the last release (`None` before two).
+    #[must_use]
+    pub fn achieved(&self) -> Option<f64> {
+        let (first, last, n) = *lock(&self.released);
+        let secs = last?.duration_since(first?).as_secs_f64();
+        #[expect(
+            clippy::cast_precision_loss,
+            reason = "request counts are far below 2^52"
+        )]
+        let rate = (n > 1 && secs > 0.0).then(|| (n - 1) as f64 / secs);
+        rate
+    }
+
     /// Waits until one more request may leave, and counts it as sent.
     pub async fn acquire(&self) {
+        self.wait().await;
+        let now = Instant::now();
+        let mut r = lock(&self.released);
+        r.0.get_or_insert(now);
+        r.1 = Some(now);
+        r.2 += 1;
+    }
+
+    async fn wait(&self) {
         loop {
             let pause = *lock(&self.paused_until);
             if let Some(until) = pause.filter(|u| *u > Instant::now()) {

@@ -249,15 +249,7 @@ pub fn summary(r: &Report, cfg: &RunConfig) -> String {
         r.updated.received
     );
     let secs = r.elapsed.as_secs_f64();
-    #[expect(
-        clippy::cast_precision_loss,
-        reason = "request counts are far below 2^52"
-    )]
-    let rate = if secs > 0.0 {
-        r.attempts as f64 / secs
-    } else {
-        0.0
-    };
+    let rate = r.achieved_rate.unwrap_or(0.0);
     let configured = if cfg.rate > 0.0 {
         format!("{}/s", cfg.rate)
     } else {
