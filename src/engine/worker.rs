@@ -146,7 +146,7 @@ pub async fn work(shared: &Shared, seq: u64, update: ConversionUpdate) -> Done {
                 }
                 let backoff = shared.backoff.delay(attempts, &mut rng);
                 wait = Some(at_least.map_or(backoff, |d| d.max(backoff)));
-                tracing::debug!(row = update.row, attempts, %message, "retrying");
+                tracing::debug!(row = update.row, attempts, error = %message, "retrying");
             }
             Next::StopRun => {
                 shared.key_refused.store(true, Ordering::SeqCst);

@@ -7,4 +7,5 @@ mod emu;
 mod emulator;
 mod resume;
 mod run;
+mod secrets;
 mod util;
