@@ -206,7 +206,13 @@ struct NewlineLog {
     pending: VecDeque<u64>,
     passed: u64,
     last_passed: Option<u64>,
+    /// Where the last record ended: the parser never needs to hold more than what follows.
+    record_end: u64,
 }
+
+/// The most a single record may span before reading stops: memory stays bounded whatever the
+/// file (a stray quote can otherwise turn the rest of a file into one field).
+pub const MAX_PENDING_BYTES: u64 = 8 * 1024 * 1024;
 
 /// A reader that logs newline offsets into a shared [`NewlineLog`].
 struct NewlineCounting<R> {
@@ -217,6 +223,18 @@ struct NewlineCounting<R> {
 
 impl<R: Read> Read for NewlineCounting<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.offset.saturating_sub(
+            self.log
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .record_end,
+        ) > MAX_PENDING_BYTES
+        {
+            return Err(io::Error::other(format!(
+                "one row spans more than {} MiB (an unclosed quote?); this is not an approval sheet",
+                MAX_PENDING_BYTES / (1024 * 1024)
+            )));
+        }
         let n = self.inner.read(buf)?;
         let mut log = self.log.lock().unwrap_or_else(PoisonError::into_inner);
         let offset = self.offset;
@@ -361,6 +379,7 @@ impl RecordReader {
                     log.last_passed = log.pending.pop_front();
                     log.passed += 1;
                 }
+                log.record_end = end;
                 let terminator = u64::from(end > 0 && log.last_passed == Some(end - 1));
                 log.passed
                     .saturating_sub(terminator)
@@ -529,6 +548,20 @@ mod tests {
         assert_eq!(r.next_record(&mut rec).unwrap(), Some(1));
         let err = r.next_record(&mut rec).unwrap_err().to_string();
         assert!(err.contains("row 2"), "{err}");
+    }
+
+    #[test]
+    fn an_unclosed_quote_does_not_buffer_the_whole_file() {
+        let mut body = b"id,note\n1,\"never closed\n".to_vec();
+        for _ in 0..200_000 {
+            body.extend_from_slice(b"2,some more text that is now inside one field\n");
+        }
+        let f = write(&body);
+        let mut r = RecordReader::open(f.path(), &ReadOptions::default()).unwrap();
+        let mut rec = csv::StringRecord::new();
+        assert_eq!(r.next_record(&mut rec).unwrap(), Some(1));
+        let err = r.next_record(&mut rec).unwrap_err().to_string();
+        assert!(err.contains("unclosed quote"), "{err}");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 mod dry_run;
 mod emu;
 mod emulator;
+mod hostile;
 mod resume;
 mod run;
 mod secrets;
