@@ -68,7 +68,7 @@ fn thousands_of_columns_nul_bytes_and_stray_bytes() {
     // A NUL in a note and a byte that is not UTF-8: read as Windows-1252, row by row.
     t.write(
         "nul.csv",
-        b"conversion_id,note_to_append\n10,a\x00b\n11,caf\xe9\n".to_vec(),
+        b"conversion_id,note_to_append\n10,a\x00b\n11,caf\xe9\n",
     );
     let out = t.run(&["run", "nul.csv", "--dry-run"]);
     assert_eq!(out.code, 0, "{out:?}");
