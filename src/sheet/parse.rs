@@ -292,7 +292,7 @@ pub fn parse_date(s: &str, order: DateOrder) -> Result<NaiveDateTime, String> {
         };
         let date = NaiveDate::parse_from_str(date_part, date_fmt)
             .ok()
-            .filter(|_| date_part.rsplit('/').next().is_some_and(|y| y.len() == 4))
+            .filter(|d| plausible_year(d) && date_part.rsplit('/').next().is_some_and(four_digits))
             .ok_or_else(|| {
                 let hint = match order {
                     DateOrder::Mdy => "month first (use --date-order dmy for day first)",
@@ -308,9 +308,23 @@ pub fn parse_date(s: &str, order: DateOrder) -> Result<NaiveDateTime, String> {
     };
     let date = NaiveDate::parse_from_str(date_part, "%Y-%m-%d")
         .ok()
-        .filter(|_| date_part.len() == 10)
+        .filter(|d| {
+            plausible_year(d)
+                && date_part.len() == 10
+                && date_part.get(..4).is_some_and(four_digits)
+        })
         .ok_or_else(|| DATE_EXPECTED.to_string())?;
     Ok(date.and_time(parse_time(time_part)?))
+}
+
+/// Four ASCII digits (chrono's `%Y` also takes signs and other widths).
+fn four_digits(y: &str) -> bool {
+    y.len() == 4 && y.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// A year a conversion can have been booked in (a year 0366 is a typo, not a date).
+fn plausible_year(d: &NaiveDate) -> bool {
+    (1900..=2999).contains(&chrono::Datelike::year(d))
 }
 
 fn parse_time(t: &str) -> Result<NaiveTime, String> {
@@ -477,6 +491,11 @@ mod tests {
         assert!(p("2/30/2026").is_err());
         assert!(p("yesterday").is_err());
         assert!(p("9/30/2026 25:00").is_err());
+        // Found by fuzzing: chrono's %Y takes a sign, so "-366" passed as a 4-character year.
+        assert!(p("9/2/-366").is_err());
+        assert!(p("-366-09-02").is_err());
+        assert!(p("+366-09-02").is_err());
+        assert!(p("1/1/0042").is_err());
     }
 
     #[test]
@@ -508,6 +527,37 @@ mod tests {
         let mut buf = [0u8; 48];
         assert_eq!(normalize_ascii("é", &mut buf), None);
         assert_eq!(normalize_ascii(&"x".repeat(49), &mut buf), None);
+    }
+
+    /// Inputs the fuzzers found (`fuzz/`), replayed with the fuzz target's own checks.
+    #[test]
+    fn fuzz_crashers_stay_fixed() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fuzz");
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if !path
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("cell_parsers")
+            {
+                continue;
+            }
+            let s = std::fs::read_to_string(&path).unwrap();
+            for order in [DateOrder::Mdy, DateOrder::Dmy] {
+                if let Ok(d) = parse_date(&s, order) {
+                    assert_eq!(
+                        parse_date(&format_cake_date(&d), DateOrder::Mdy),
+                        Ok(d),
+                        "{}",
+                        path.display()
+                    );
+                }
+            }
+            if let Ok(a) = parse_amount(&s, DecimalStyle::Point) {
+                assert_eq!(parse_amount(&a.to_string(), DecimalStyle::Point), Ok(a));
+            }
+        }
     }
 
     #[test]
