@@ -50,6 +50,12 @@ impl Transport {
     }
 }
 
+impl std::fmt::Display for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Where requests go: base URL, API version and transport.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Endpoint {
