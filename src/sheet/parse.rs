@@ -339,6 +339,12 @@ fn parse_time(t: &str) -> Result<NaiveTime, String> {
         "%I:%M %p",
     ] {
         if let Ok(time) = NaiveTime::parse_from_str(t, fmt) {
+            // CAKE takes whole seconds: dropping a fraction would change the date silently.
+            if chrono::Timelike::nanosecond(&time) != 0 {
+                return Err(format!(
+                    "has a fraction of a second ({t}); CAKE takes whole seconds: round it in the sheet"
+                ));
+            }
             return Ok(time);
         }
     }
@@ -496,6 +502,9 @@ mod tests {
         assert!(p("-366-09-02").is_err());
         assert!(p("+366-09-02").is_err());
         assert!(p("1/1/0042").is_err());
+        // Found by fuzzing: a fraction of a second was dropped on the way out.
+        assert!(p("03/2/2096 1:4:2.564").unwrap_err().contains("fraction"));
+        assert_eq!(p("9/30/2026 14:05:00.000"), Ok(dt("2026-09-30 14:05:00")));
     }
 
     #[test]
