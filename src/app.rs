@@ -9,6 +9,9 @@ use crate::sheet::{PrePass, Sheet, SheetRow, Totals, prepass_visit};
 use crate::update::ConversionUpdate;
 use std::io::Write;
 
+/// Rows per batch handed from the reading thread to the writing thread.
+const BATCH: usize = 512;
+
 /// The results file, totals and examples of a dry run, built row by row.
 struct Preview {
     writer: ResultsWriter,
@@ -57,9 +60,35 @@ pub fn dry_run(cfg: &RunConfig, out: &mut dyn Write) -> Result<u8, Error> {
         what: out_name.clone(),
         source,
     };
-    let mut preview = Preview::new(&cfg.output).map_err(write_err)?;
-    let pre = prepass_visit(&cfg.input, &cfg.sheet, |row| preview.add(row))?;
+    // Two cores: this thread reads and validates, a second one formats and writes the results.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<SheetRow>>(8);
+    let output = cfg.output.clone();
+    let writer = std::thread::spawn(move || -> std::io::Result<Preview> {
+        let mut preview = Preview::new(&output)?;
+        for batch in rx {
+            for row in &batch {
+                preview.add(row);
+            }
+        }
+        Ok(preview)
+    });
+    let mut batch = Vec::with_capacity(BATCH);
+    let pre = prepass_visit(&cfg.input, &cfg.sheet, |row| {
+        batch.push(row);
+        if batch.len() == BATCH {
+            // A send fails only if the writer died; its error is reported below.
+            let _ = tx.send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)));
+        }
+    });
+    let _ = tx.send(batch);
+    drop(tx);
+    let preview = writer
+        .join()
+        .map_err(|_| Error::Usage("the results writer stopped unexpectedly".into()))?;
+    let pre = pre?;
+    let mut preview = preview.map_err(write_err)?;
     if !pre.duplicates.is_empty() {
+        // Rare: rows that share a conversion are known only at the end; write again, marked.
         preview = Preview::new(&cfg.output).map_err(write_err)?;
         let mut sheet = Sheet::open(&cfg.input, &cfg.sheet)?;
         while let Some(row) = sheet.next_row(&pre.duplicates)? {

@@ -53,7 +53,7 @@ pub fn prepass(path: &Path, opts: &SheetOptions) -> Result<PrePass, SheetError> 
 pub fn prepass_visit(
     path: &Path,
     opts: &SheetOptions,
-    mut visit: impl FnMut(&super::SheetRow),
+    mut visit: impl FnMut(super::SheetRow),
 ) -> Result<PrePass, SheetError> {
     let mut sheet = Sheet::open(path, opts)?;
     let header: Vec<String> = sheet.header().iter().map(str::to_string).collect();
@@ -65,7 +65,6 @@ pub fn prepass_visit(
     let no_dups = HashMap::new();
     while let Some(row) = sheet.next_row(&no_dups)? {
         rows += 1;
-        visit(&row);
         match &row.result {
             Ok(update) => dup_index.add(update),
             Err(invalid_row) => {
@@ -88,6 +87,7 @@ pub fn prepass_visit(
                 }
             }
         }
+        visit(row);
     }
     if rows == 0 {
         return Err(SheetError::NoRows {
