@@ -83,6 +83,25 @@ fn looks_like_excel_scientific(s: &str) -> bool {
 /// Rejects exponents (`1e3` is how Excel mangles cells), `1,234` (ambiguous: thousands or a
 /// decimal comma), misplaced separators and anything else.
 pub fn parse_amount(s: &str, style: DecimalStyle) -> Result<Decimal, String> {
+    parse_amount_as(s, style).map_err(|e| {
+        // A European export read with the default style: say which flag reads it.
+        let other = match style {
+            DecimalStyle::Point => DecimalStyle::Comma,
+            DecimalStyle::Comma => DecimalStyle::Point,
+        };
+        if s.contains([',', '.']) && !e.contains("ambiguous") && parse_amount_as(s, other).is_ok() {
+            let flag = match other {
+                DecimalStyle::Comma => "add --decimal-comma",
+                DecimalStyle::Point => "drop --decimal-comma",
+            };
+            format!("{e}; it reads as an amount with the other decimal separator: {flag}")
+        } else {
+            e
+        }
+    })
+}
+
+fn parse_amount_as(s: &str, style: DecimalStyle) -> Result<Decimal, String> {
     let mut rest = s;
     let mut negative = false;
     if let Some(inner) = rest.strip_prefix('(').and_then(|r| r.strip_suffix(')')) {
@@ -433,7 +452,9 @@ mod tests {
         assert!(amt("(-5)").is_err());
         assert!(amt("1.2.3").is_err());
         assert!(amt("12%").is_err());
-        assert!(amt("1234,56").is_err());
+        assert!(amt("1234,56").unwrap_err().contains("add --decimal-comma"));
+        assert!(amt("1.234,56").unwrap_err().contains("add --decimal-comma"));
+        assert!(!amt("abc").unwrap_err().contains("decimal-comma"));
         assert!(amt("99999999999999999999999999999999").is_err());
     }
 
@@ -443,7 +464,11 @@ mod tests {
         assert_eq!(amt_comma("1.234,56"), Ok("1234.56".into()));
         assert_eq!(amt_comma("(12,50)"), Ok("-12.50".into()));
         assert!(amt_comma("1.234").unwrap_err().contains("ambiguous"));
-        assert!(amt_comma("1,234.56").is_err());
+        assert!(
+            amt_comma("1,234.56")
+                .unwrap_err()
+                .contains("drop --decimal-comma")
+        );
     }
 
     #[test]
