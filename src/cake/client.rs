@@ -144,14 +144,7 @@ impl Client {
         if key.is_empty() {
             return;
         }
-        let message = match outcome {
-            Outcome::Updated { message }
-            | Outcome::Rejected { message }
-            | Outcome::InvalidApiKey { message }
-            | Outcome::Throttled { message, .. }
-            | Outcome::Transient { message, .. }
-            | Outcome::Permanent { message } => message,
-        };
+        let message = outcome.message_mut();
         if message.contains(key) {
             *message = message.replace(key, "***");
         }

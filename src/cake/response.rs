@@ -169,6 +169,18 @@ impl Outcome {
             | Outcome::Permanent { message } => message,
         }
     }
+
+    /// The message, to rewrite (the client redacts the key here).
+    pub fn message_mut(&mut self) -> &mut String {
+        match self {
+            Outcome::Updated { message }
+            | Outcome::Rejected { message }
+            | Outcome::InvalidApiKey { message }
+            | Outcome::Throttled { message, .. }
+            | Outcome::Transient { message, .. }
+            | Outcome::Permanent { message } => message,
+        }
+    }
 }
 
 /// `Retry-After` in seconds or HTTP-date form, clamped to [`MAX_RETRY_AFTER`].

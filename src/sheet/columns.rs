@@ -114,14 +114,7 @@ pub fn resolve(
             }
             continue;
         };
-        if field.spec().since_version > api_version {
-            return Err(bad(format!(
-                "column \"{raw}\" is {}, which only API version {} has; add --api-version {}",
-                field.name(),
-                field.spec().since_version,
-                field.spec().since_version
-            )));
-        }
+        check_version(field, api_version, &format!("column \"{raw}\""))?;
         let slot = sources
             .get_mut(field as usize)
             .ok_or_else(|| bad("internal: field".into()))?;
@@ -145,14 +138,7 @@ pub fn resolve(
                 field_names()
             ))
         })?;
-        if field.spec().since_version > api_version {
-            return Err(bad(format!(
-                "--set {name}: {} is only in API version {}; add --api-version {}",
-                field.name(),
-                field.spec().since_version,
-                field.spec().since_version
-            )));
-        }
+        check_version(field, api_version, &format!("--set {name}"))?;
         let slot = sources
             .get_mut(field as usize)
             .ok_or_else(|| bad("internal: field".into()))?;
@@ -194,6 +180,20 @@ pub fn resolve(
         )));
     }
     Ok(Columns { sources, ignored })
+}
+
+/// A field newer than the API version in use is an error naming where it came from.
+fn check_version(field: Param, api_version: u8, source: &str) -> Result<(), SheetError> {
+    let since = field.spec().since_version;
+    if since > api_version {
+        return Err(SheetError::Header {
+            problem: format!(
+                "{source} gives {}, which only API version {since} has; add --api-version {since}",
+                field.name()
+            ),
+        });
+    }
+    Ok(())
 }
 
 fn field_names() -> String {
