@@ -331,7 +331,6 @@ fn crash_loop(kills: usize, rows_n: usize) {
     let mut killed = 0;
     while killed < kills && started.elapsed() < Duration::from_secs(600) {
         let mut child = spawn(&t, &emu, "s.csv", &extra);
-        let _ = &mut child;
         let before = emu.stats().requests;
         // Kill at a random moment: after a random number of new requests, or a random delay.
         let target = before + 1 + next() % 40;

@@ -1,7 +1,7 @@
 //! The API key never appears in any byte the tool writes: stdout, stderr (text and JSON logs at
 //! every level), the results file, the checkpoint — on success and on every failure path.
 
-use crate::emu::{Emu, KEY};
+use crate::emu::Emu;
 use crate::run::sheet;
 use crate::util::TestDir;
 use cake_recon::mock::Faults;
@@ -130,5 +130,4 @@ fn the_key_never_leaks_on_any_path() {
     outputs.push(status.stdout.clone());
     let refs: Vec<&str> = outputs.iter().map(String::as_str).collect();
     assert_clean(&t, &refs);
-    let _ = KEY;
 }
