@@ -39,6 +39,14 @@ pub enum Error {
     Aborted(String),
 }
 
+/// An I/O error that means "wrong path or permissions" rather than "the disk failed".
+fn is_setup_error(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied
+    )
+}
+
 impl Error {
     /// The exit code the contract assigns to this error.
     #[must_use]
@@ -46,6 +54,8 @@ impl Error {
         match self {
             Error::Sheet(_) | Error::InvalidRows { .. } | Error::Usage(_) => exit::USAGE,
             Error::Checkpoint(e) if e.is_refusal() => exit::USAGE,
+            // A missing directory or a read-only place is a configuration error, not a crash.
+            Error::Write { source, .. } if is_setup_error(source) => exit::USAGE,
             Error::Write { .. } | Error::Aborted(_) | Error::Checkpoint(_) => exit::ABORTED,
         }
     }

@@ -74,13 +74,18 @@ impl CheckpointError {
     /// Usage-type refusals (exit 2) versus storage failures (exit 3).
     #[must_use]
     pub fn is_refusal(&self) -> bool {
-        matches!(
-            self,
+        match self {
             Self::Corrupt { .. }
-                | Self::NotACheckpoint { .. }
-                | Self::Locked { .. }
-                | Self::Mismatch { .. }
-        )
+            | Self::NotACheckpoint { .. }
+            | Self::Locked { .. }
+            | Self::Mismatch { .. } => true,
+            // A missing directory or no permission: a wrong --checkpoint, not a failing disk.
+            Self::Io { source, .. } => matches!(
+                source.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied
+            ),
+            Self::Sql { .. } => false,
+        }
     }
 }
 

@@ -417,3 +417,15 @@ fn a_full_disk_stops_the_run_with_exit_3_and_it_resumes() {
         true,
     );
 }
+
+#[test]
+fn a_checkpoint_or_output_in_a_missing_directory_is_a_usage_error() {
+    let t = TestDir::new();
+    let emu = Emu::start(Faults::default());
+    sheet(&t, "s.csv", 1, 5, 2);
+    let out = run(&t, &emu, "s.csv", &["--checkpoint", "no/such/dir/x.ckpt"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    let out = run(&t, &emu, "s.csv", &["--output", "no/such/dir/out.csv"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert_eq!(emu.stats().requests, 0, "nothing sent");
+}
