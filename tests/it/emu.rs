@@ -1,6 +1,7 @@
 //! An in-process emulator for tests: started on port 0, stopped on drop, its ledger inspected
 //! directly.
 
+use crate::util::{Output, TestDir};
 use cake_recon::mock::{Conversion, Faults, Ledger, MockConfig, MockServer, Stats};
 use std::collections::BTreeMap;
 
@@ -66,4 +67,30 @@ impl Drop for Emu {
             self.rt.block_on(s.stop());
         }
     }
+}
+
+/// `run SHEET` against `emu`, fast by default; `extra` may override `--rate`/`--concurrency`.
+pub fn args<'a>(emu: &'a Emu, sheet: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut a = vec![
+        "run",
+        sheet,
+        "--base-url",
+        &emu.url,
+        "--retry-base-ms",
+        "5",
+        "--retry-cap-ms",
+        "50",
+        "--no-progress",
+    ];
+    for (flag, default) in [("--rate", "0"), ("--concurrency", "8")] {
+        if !extra.contains(&flag) {
+            a.extend([flag, default]);
+        }
+    }
+    a.extend_from_slice(extra);
+    a
+}
+
+pub fn run(t: &TestDir, emu: &Emu, sheet: &str, extra: &[&str]) -> Output {
+    t.run_env(&args(emu, sheet, extra), &[("CAKE_API_KEY", KEY)])
 }

@@ -1,38 +1,12 @@
 //! Checkpoint and resume: refusals (garbage, truncated, locked, mismatched), --restart,
 //! --resend-in-doubt, and the kill -9 crash loop.
 
-use crate::emu::{Emu, KEY};
+use crate::emu::{Emu, KEY, args, run};
 use crate::run::{Row, check, results, sheet};
-use crate::util::{Output, TestDir};
+use crate::util::TestDir;
 use cake_recon::mock::Faults;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-/// `run SHEET` against `emu`, fast by default; `extra` may override `--rate`/`--concurrency`.
-fn args<'a>(emu: &'a Emu, sheet: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
-    let mut a = vec![
-        "run",
-        sheet,
-        "--base-url",
-        &emu.url,
-        "--retry-base-ms",
-        "5",
-        "--retry-cap-ms",
-        "50",
-        "--no-progress",
-    ];
-    for (flag, default) in [("--rate", "0"), ("--concurrency", "8")] {
-        if !extra.contains(&flag) {
-            a.extend([flag, default]);
-        }
-    }
-    a.extend_from_slice(extra);
-    a
-}
-
-fn run(t: &TestDir, emu: &Emu, sheet: &str, extra: &[&str]) -> Output {
-    t.run_env(&args(emu, sheet, extra), &[("CAKE_API_KEY", KEY)])
-}
 
 fn spawn(t: &TestDir, emu: &Emu, sheet: &str, extra: &[&str]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_cake-recon"))

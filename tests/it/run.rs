@@ -2,8 +2,8 @@
 //! Assertions are on what the emulator's ledger recorded, on every output line and on the
 //! exit code.
 
-use crate::emu::{Emu, KEY};
-use crate::util::{HEADER, Output, TestDir};
+use crate::emu::{Emu, KEY, run};
+use crate::util::{HEADER, TestDir};
 use cake_recon::mock::{Conversion, Faults, Ledger};
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;
@@ -143,26 +143,6 @@ pub fn check(
             );
         }
     }
-}
-
-fn run(t: &TestDir, emu: &Emu, sheet: &str, extra: &[&str]) -> Output {
-    let mut args = vec![
-        "run",
-        sheet,
-        "--base-url",
-        &emu.url,
-        "--rate",
-        "0",
-        "--concurrency",
-        "8",
-        "--retry-base-ms",
-        "5",
-        "--retry-cap-ms",
-        "50",
-        "--no-progress",
-    ];
-    args.extend_from_slice(extra);
-    t.run_env(&args, &[("CAKE_API_KEY", KEY)])
 }
 
 fn count(lines: &[BTreeMap<String, String>], status: &str) -> usize {
