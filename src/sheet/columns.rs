@@ -86,7 +86,7 @@ pub fn resolve(
         let index = normalized.iter().position(|h| *h == key).ok_or_else(|| {
             bad(format!(
                 "--map \"{from}={to}\": the sheet has no column \"{from}\"; its columns are: {}",
-                header.iter().collect::<Vec<_>>().join(", ")
+                column_list(header)
             ))
         })?;
         let slot = mapped
@@ -176,7 +176,7 @@ pub fn resolve(
             "the sheet has no id column: it needs at least one of conversion_id, \
              request_session_id (or request_id), transaction_id; its columns are: {} \
              (use --map \"YOUR HEADER=conversion_id\" if it is named differently)",
-            header.iter().collect::<Vec<_>>().join(", ")
+            column_list(header)
         )));
     }
     Ok(Columns { sources, ignored })
@@ -194,6 +194,29 @@ fn check_version(field: Param, api_version: u8, source: &str) -> Result<(), Shee
         });
     }
     Ok(())
+}
+
+/// The sheet's headers for a message: at most 12, each at most 40 characters, one line.
+fn column_list(header: &csv::StringRecord) -> String {
+    let mut names: Vec<String> = header
+        .iter()
+        .take(12)
+        .map(|h| {
+            let h: String = h
+                .chars()
+                .map(|c| if c.is_control() { '?' } else { c })
+                .collect();
+            if h.chars().count() > 40 {
+                format!("{}…", h.chars().take(40).collect::<String>())
+            } else {
+                h
+            }
+        })
+        .collect();
+    if header.len() > 12 {
+        names.push(format!("… ({} columns in all)", header.len()));
+    }
+    names.join(", ")
 }
 
 fn field_names() -> String {
