@@ -24,7 +24,13 @@ pub struct RateGate {
     paused_until: Mutex<Option<Instant>>,
     /// First and last release, and how many: the achieved rate.
     released: Mutex<(Option<Instant>, Option<Instant>, u64)>,
+    /// AIMD: the share of `cap` in use (throttling cuts it by 10 %, at most once a second;
+    /// each success gives 1 % back).
+    share: Mutex<(f64, Option<Instant>)>,
 }
+
+/// The least share of the configured rate AIMD goes down to.
+const MIN_SHARE: f64 = 0.1;
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
@@ -41,6 +47,7 @@ impl RateGate {
                 sent: Mutex::new(VecDeque::new()),
                 paused_until: Mutex::new(None),
                 released: Mutex::new((None, None, 0)),
+                share: Mutex::new((1.0, None)),
             };
         }
         #[expect(
@@ -64,7 +71,40 @@ impl RateGate {
             sent: Mutex::new(VecDeque::with_capacity(cap + 1)),
             paused_until: Mutex::new(None),
             released: Mutex::new((None, None, 0)),
+            share: Mutex::new((1.0, None)),
         }
+    }
+
+    /// The server throttled us: lower the rate by 10 % (once per second at most, so a burst of
+    /// throttled answers to concurrent requests counts once).
+    pub fn throttled(&self) {
+        let mut share = lock(&self.share);
+        let now = Instant::now();
+        if share
+            .1
+            .is_none_or(|t| now.duration_since(t) >= Duration::from_secs(1))
+        {
+            share.0 = (share.0 * 0.9).max(MIN_SHARE);
+            share.1 = Some(now);
+        }
+    }
+
+    /// A request went through: creep back towards the configured rate.
+    pub fn succeeded(&self) {
+        let mut share = lock(&self.share);
+        share.0 = (share.0 + 0.01).min(1.0);
+    }
+
+    /// Requests allowed per window now.
+    fn current_cap(&self) -> usize {
+        #[expect(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            clippy::cast_precision_loss,
+            reason = "cap is small and positive"
+        )]
+        let cap = ((self.cap as f64) * lock(&self.share).0).floor() as usize;
+        cap.max(1)
     }
 
     /// Makes every request wait at least `d` from now (a server asked for it).
@@ -109,6 +149,7 @@ impl RateGate {
             let Some(pacer) = &self.pacer else { return };
             pacer.until_ready().await;
             loop {
+                let cap = self.current_cap();
                 let wait = {
                     let mut sent = lock(&self.sent);
                     let now = Instant::now();
@@ -118,7 +159,7 @@ impl RateGate {
                     {
                         sent.pop_front();
                     }
-                    if sent.len() < self.cap {
+                    if sent.len() < cap {
                         sent.push_back(now);
                         None
                     } else {
@@ -131,5 +172,53 @@ impl RateGate {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aimd_lowers_on_throttling_once_a_second_and_recovers() {
+        let gate = RateGate::new(100.0);
+        assert_eq!(gate.current_cap(), 100);
+        gate.throttled();
+        gate.throttled();
+        assert_eq!(gate.current_cap(), 90, "a burst of throttles counts once");
+        for _ in 0..5 {
+            gate.succeeded();
+        }
+        assert_eq!(gate.current_cap(), 95);
+        for _ in 0..100 {
+            gate.succeeded();
+        }
+        assert_eq!(gate.current_cap(), 100, "never above the configured rate");
+    }
+
+    #[tokio::test]
+    async fn the_cap_holds_in_every_window() {
+        let gate = RateGate::new(50.0);
+        let start = Instant::now();
+        let mut times = Vec::new();
+        for _ in 0..120 {
+            gate.acquire().await;
+            times.push(start.elapsed());
+        }
+        for (i, t) in times.iter().enumerate() {
+            let in_window = times[i..]
+                .iter()
+                .take_while(|u| **u - *t < Duration::from_secs(1))
+                .count();
+            assert!(
+                in_window <= 50,
+                "{in_window} releases within a second from {t:?}"
+            );
+        }
+        assert!(
+            gate.achieved().is_some_and(|r| r > 45.0 && r <= 56.0),
+            "{:?}",
+            gate.achieved()
+        );
     }
 }

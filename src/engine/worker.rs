@@ -122,6 +122,12 @@ pub async fn work(shared: &Shared, seq: u64, update: ConversionUpdate) -> Done {
         };
         http_status = attempt.http_status;
         message = attempt.outcome.message().to_string();
+        if matches!(
+            attempt.outcome,
+            Outcome::Updated { .. } | Outcome::Rejected { .. }
+        ) {
+            shared.gate.succeeded();
+        }
         match decide(
             &attempt.outcome,
             kind,
@@ -141,8 +147,11 @@ pub async fn work(shared: &Shared, seq: u64, update: ConversionUpdate) -> Done {
                 return done(End::Final(status), attempts, http_status, message);
             }
             Next::Retry { at_least } => {
-                if let (Outcome::Throttled { .. }, Some(d)) = (&attempt.outcome, at_least) {
-                    shared.gate.pause_for(d);
+                if let Outcome::Throttled { .. } = &attempt.outcome {
+                    shared.gate.throttled();
+                    if let Some(d) = at_least {
+                        shared.gate.pause_for(d);
+                    }
                 }
                 let backoff = shared.backoff.delay(attempts, &mut rng);
                 wait = Some(at_least.map_or(backoff, |d| d.max(backoff)));
