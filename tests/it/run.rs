@@ -803,3 +803,25 @@ fn config_file_supplies_options_and_the_command_line_wins() {
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("unknown field"), "{}", out.stderr);
 }
+
+#[test]
+fn a_server_limit_below_the_configured_rate_is_honoured() {
+    let t = TestDir::new();
+    // The server allows 10/s and answers 429 + Retry-After: 1 beyond; the client is set to 20/s.
+    let emu = Emu::start(Faults {
+        max_rps: 10.0,
+        ..Faults::default()
+    });
+    let rows = sheet(&t, "s.csv", 1, 60, 2);
+    let out = run(&t, &emu, "s.csv", &["--rate", "20", "--max-attempts", "10"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let lines = results(&t, "s.results.csv");
+    check(&rows, &lines, &emu.conversions(), true);
+    assert!(emu.conversions().values().all(|c| c.applied == 1));
+    let stats = emu.stats();
+    let refused = stats.answers.get("over_max_rps").copied().unwrap_or(0);
+    assert!(
+        refused > 0 && refused < 60,
+        "throttled, then adapted: {stats:?}"
+    );
+}
