@@ -824,4 +824,10 @@ fn a_server_limit_below_the_configured_rate_is_honoured() {
         refused > 0 && refused < 60,
         "throttled, then adapted: {stats:?}"
     );
+    // Off a terminal, a progress line is logged every few seconds instead of a bar.
+    assert!(
+        out.stderr.contains("progress") && out.stderr.contains("done="),
+        "{}",
+        out.stderr
+    );
 }
