@@ -35,9 +35,10 @@ pub struct PriorReader {
 }
 
 impl PriorReader {
-    /// Opens `path` read-only.
+    /// Opens `path` read-only. The run opened and integrity-checked it moments before (and
+    /// holds its lock), so the full scan is not repeated.
     pub fn open(path: &Path) -> Result<Self, CheckpointError> {
-        let conn = schema::open(path, true)?;
+        let conn = schema::open_checked(path, true, schema::Check::AlreadyChecked)?;
         Ok(Self {
             conn,
             buf: VecDeque::new(),

@@ -105,8 +105,26 @@ pub fn create(path: &Path, meta: &[(String, String)]) -> Result<Connection, Chec
     Ok(conn)
 }
 
+/// How much to check when opening.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Check {
+    /// SQLite's integrity check (a full scan) and our metadata.
+    Full,
+    /// Our metadata only: for a second connection to a file this process just checked.
+    AlreadyChecked,
+}
+
 /// Opens an existing checkpoint, refusing anything that is not a sound checkpoint of ours.
 pub fn open(path: &Path, read_only: bool) -> Result<Connection, CheckpointError> {
+    open_checked(path, read_only, Check::Full)
+}
+
+/// [`open`], choosing whether to run the integrity check.
+pub fn open_checked(
+    path: &Path,
+    read_only: bool,
+    check: Check,
+) -> Result<Connection, CheckpointError> {
     if !looks_like_sqlite(path)? {
         return Err(CheckpointError::NotACheckpoint {
             path: path.to_path_buf(),
@@ -126,11 +144,13 @@ pub fn open(path: &Path, read_only: bool) -> Result<Connection, CheckpointError>
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(|e| CheckpointError::sql(path, &e))?;
     }
-    let check: String = conn
-        .query_row("PRAGMA quick_check", [], |r| r.get(0))
-        .map_err(|e| CheckpointError::corrupt(path, &e.to_string()))?;
-    if check != "ok" {
-        return Err(CheckpointError::corrupt(path, &check));
+    if check == Check::Full {
+        let result: String = conn
+            .query_row("PRAGMA quick_check", [], |r| r.get(0))
+            .map_err(|e| CheckpointError::corrupt(path, &e.to_string()))?;
+        if result != "ok" {
+            return Err(CheckpointError::corrupt(path, &result));
+        }
     }
     let version: Option<String> = conn
         .query_row(
