@@ -275,7 +275,7 @@ impl State {
         self.report.attempts += u64::from(done.attempts);
         let kind = done.update.idempotency();
         let mut stop = None;
-        match done.end {
+        let status = match done.end {
             End::Final(status) => {
                 shared.store.outcome(OutcomeRecord {
                     row: done.update.row,
@@ -290,6 +290,7 @@ impl State {
                     .breaker
                     .record(status)
                     .map(|r| format!("error storm: {r}"));
+                status
             }
             End::Unfinished => {
                 // Not applied (an additive row that may have been is in doubt, never here).
@@ -297,11 +298,9 @@ impl State {
                     shared.store.clear(done.update.row);
                 }
                 self.report.unfinished += 1;
+                // Shown as failed ("not sent: …"); a later run sends it.
+                Status::Failed
             }
-        }
-        let status = match done.end {
-            End::Final(s) => s,
-            End::Unfinished => Status::Failed,
         };
         self.ordered.fill(
             done.seq,

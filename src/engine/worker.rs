@@ -72,14 +72,18 @@ pub async fn work(shared: &Shared, seq: u64, update: ConversionUpdate) -> Done {
                 () = shared.hard_stop.cancelled() => {}
             }
         }
+        // Stopping: no new attempt begins (checked again after the wait for the rate gate).
         let stopped = || shared.stopping.load(Ordering::SeqCst);
-        if stopped() {
-            return done(
+        let stop_here = |attempts, http_status, last: &str| {
+            done(
                 End::Unfinished,
                 attempts,
                 http_status,
-                unfinished_message(shared, &message),
-            );
+                unfinished_message(shared, last),
+            )
+        };
+        if stopped() {
+            return stop_here(attempts, http_status, &message);
         }
         // The intent is durable before the request can leave. Once per row: it stands until
         // the row's outcome is recorded or withdrawn. Concurrent workers share one commit.
@@ -100,12 +104,7 @@ pub async fn work(shared: &Shared, seq: u64, update: ConversionUpdate) -> Done {
             () = shared.hard_stop.cancelled() => {}
         }
         if stopped() {
-            return done(
-                End::Unfinished,
-                attempts,
-                http_status,
-                unfinished_message(shared, &message),
-            );
+            return stop_here(attempts, http_status, &message);
         }
         attempts += 1;
         let attempt = tokio::select! {

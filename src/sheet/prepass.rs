@@ -99,15 +99,7 @@ pub fn prepass_visit(
     let mut dup_rows: Vec<(&u64, &(String, Vec<u64>))> = duplicates.iter().collect();
     dup_rows.sort_unstable_by_key(|(r, _)| **r);
     for (row, (kind, others)) in dup_rows.into_iter().take(ERRORS_SHOWN) {
-        let list = others
-            .iter()
-            .map(u64::to_string)
-            .collect::<Vec<_>>()
-            .join(", ");
-        errors.push((
-            *row,
-            format!("row {row}, column \"{kind}\": the same conversion is targeted by row {list}"),
-        ));
+        errors.push((*row, super::stream::duplicate_message(*row, kind, others)));
     }
     errors.sort_by_key(|(r, _)| *r);
     let (input_size, input_sha256) = sheet.fingerprint();

@@ -50,6 +50,21 @@ pub const OUTPUT_PARAMS: [Param; 7] = [
     Param::DispositionType,
 ];
 
+/// The error of a row that targets the same conversion as `others`.
+#[must_use]
+pub fn duplicate_message(row: u64, kind: &str, others: &[u64]) -> String {
+    let list = others
+        .iter()
+        .map(u64::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
+    let plural = if others.len() == 1 { "" } else { "s" };
+    format!(
+        "row {row}, column \"{kind}\": the same conversion is targeted by row{plural} {list}; \
+         keep one row per conversion (combine the amounts) and run again"
+    )
+}
+
 /// An opened sheet, positioned after its header row.
 pub struct Sheet {
     path: PathBuf,
@@ -136,16 +151,7 @@ impl Sheet {
                 .join("; ")
         });
         if let (Ok(_), Some((kind, others))) = (&result, duplicates.get(&row)) {
-            let list = others
-                .iter()
-                .map(u64::to_string)
-                .collect::<Vec<_>>()
-                .join(", ");
-            let plural = if others.len() == 1 { "" } else { "s" };
-            result = Err(format!(
-                "row {row}, column \"{kind}\": the same conversion is targeted by row{plural} \
-                 {list}; keep one row per conversion (combine the amounts) and run again"
-            ));
+            result = Err(duplicate_message(row, kind, others));
         }
         let result = result.map_err(|message| Invalid {
             message,
