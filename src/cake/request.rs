@@ -66,13 +66,28 @@ pub struct Endpoint {
 }
 
 /// One ready-to-send request. `url` and `body` may contain the API key: never log them.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// `Debug` is written by hand so that a `{:?}` anywhere (a log line, a panic, a test failure)
+/// cannot print the key.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Request {
     pub post: bool,
     pub url: String,
     pub content_type: Option<String>,
     pub soap_action: Option<String>,
     pub body: Option<String>,
+}
+
+impl std::fmt::Debug for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Request")
+            .field("post", &self.post)
+            .field("url", &"<redacted: holds the API key>")
+            .field("content_type", &self.content_type)
+            .field("soap_action", &self.soap_action)
+            .field("body", &self.body.as_ref().map(|_| "<redacted: holds the API key>"))
+            .finish()
+    }
 }
 
 impl Endpoint {
@@ -274,6 +289,15 @@ mod tests {
             custom_date: None,
             note_to_append: "example".into(),
             disallow_on_billing_status: "ignore".into(),
+        }
+    }
+
+    #[test]
+    fn debug_never_shows_the_key() {
+        for t in [Transport::Get, Transport::Post, Transport::Soap, Transport::Soap12] {
+            let r = Endpoint::new("https://x.example", 4, t).build(&seed_update(), "K3yS3cr3t");
+            let shown = format!("{r:?} {r:#?}");
+            assert!(!shown.contains("K3yS3cr3t"), "{t:?}: {shown}");
         }
     }
 

@@ -199,15 +199,30 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     )
 }
 
-/// Text that says the server refused the parameters before doing any work.
+/// An `.asmx` binding error: the server refused the parameters before running any code.
+///
+/// Only the exact shapes ASP.NET produces count (the text *starts* with the exception, after an
+/// optional `System.…Exception: ` prefix): a 500 page that merely mentions "cannot convert"
+/// somewhere may come from code that already wrote something, so it proves nothing.
 fn is_binding_error(text: &str) -> bool {
-    let t = text.to_ascii_lowercase();
-    t.contains("missing parameter")
-        || t.contains("cannot convert")
-        || t.contains("input string was not in a correct format")
-        || t.contains("server was unable to read request")
-        || t.contains("is not a valid value for")
-        || t.contains("string was not recognized as a valid")
+    const SHAPES: [&str; 5] = [
+        "missing parameter: ",
+        "cannot convert ",
+        "input string was not in a correct format",
+        "server was unable to read request",
+        "string was not recognized as a valid ",
+    ];
+    let t = text.trim_start().to_ascii_lowercase();
+    let t = match t.strip_prefix("system.") {
+        Some(rest) => match rest.split_once("exception: ") {
+            Some((name, rest)) if name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.') => {
+                rest.to_string()
+            }
+            _ => return false,
+        },
+        None => t,
+    };
+    SHAPES.iter().any(|shape| t.starts_with(shape))
 }
 
 /// SQL Server's "deadlock victim … rerun the transaction": rolled back, so not applied.
@@ -424,6 +439,20 @@ mod tests {
             classify(500, None, convert, now()),
             Outcome::Permanent { .. }
         ));
+    }
+
+    #[test]
+    fn a_500_that_only_mentions_a_binding_phrase_may_have_applied() {
+        for body in [
+            &b"<html><body>Error: cannot convert currency after updating payout</body></html>"[..],
+            b"Payout updated; notification failed: Cannot convert null to System.Int32.",
+            b"Unhandled: missing parameter: while posting ledger",
+        ] {
+            let o = classify(500, None, body, now());
+            assert!(o.may_have_applied(), "{}: {o:?}", String::from_utf8_lossy(body));
+        }
+        let format = b"System.FormatException: Input string was not in a correct format.";
+        assert!(!classify(500, None, format, now()).may_have_applied());
     }
 
     #[test]
