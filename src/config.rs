@@ -100,6 +100,7 @@ impl RunConfig {
             p.push(".ckpt");
             PathBuf::from(p)
         });
+        refuse_overlap(&a.input, &output, &checkpoint)?;
         Ok(Self {
             input: a.input.clone(),
             output,
@@ -191,6 +192,44 @@ impl RunConfig {
             Target::Unset => "https://YOUR-CAKE-INSTANCE",
         };
         Endpoint::new(base, self.api_version, self.transport)
+    }
+}
+
+/// `path` made absolute with its directory's symlinks resolved, so that two spellings of one
+/// file compare equal (the file itself need not exist yet).
+fn resolved(path: &Path) -> PathBuf {
+    if let Ok(p) = path.canonicalize() {
+        return p;
+    }
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    match (dir.canonicalize(), path.file_name()) {
+        (Ok(d), Some(name)) => d.join(name),
+        _ => path.to_path_buf(),
+    }
+}
+
+/// The sheet, the results and the checkpoint must be three different files: a results file
+/// renamed over the sheet destroys it, a checkpoint over either corrupts both.
+fn refuse_overlap(input: &Path, output: &Path, checkpoint: &Path) -> Result<(), Error> {
+    let (i, o, c) = (resolved(input), resolved(output), resolved(checkpoint));
+    let clash = if o == i {
+        Some(("--output", output, "the sheet"))
+    } else if c == i {
+        Some(("--checkpoint", checkpoint, "the sheet"))
+    } else if c == o {
+        Some(("--checkpoint", checkpoint, "the results file"))
+    } else {
+        None
+    };
+    match clash {
+        Some((flag, path, what)) => Err(Error::Usage(format!(
+            "{flag} {} would overwrite {what}; give a different path",
+            path.display()
+        ))),
+        None => Ok(()),
     }
 }
 

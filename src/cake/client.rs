@@ -57,6 +57,9 @@ impl Client {
             .tls_backend_rustls()
             .no_proxy()
             .tcp_nodelay(true)
+            // A followed redirect re-sends a GET, key and all, to whatever host `Location`
+            // names: never follow; a 3xx is reported with its target instead.
+            .redirect(reqwest::redirect::Policy::none())
             .pool_max_idle_per_host(pool)
             .connect_timeout(timeout.min(Duration::from_secs(10)))
             .timeout(timeout)
@@ -117,6 +120,9 @@ impl Client {
             .await
             .map_err(|e| (transport_outcome(&e, false), None))?;
         let status = response.status().as_u16();
+        if response.status().is_redirection() {
+            return Err((redirect_outcome(status, response.headers()), Some(status)));
+        }
         let retry_after = response
             .headers()
             .get(reqwest::header::RETRY_AFTER)
@@ -148,6 +154,25 @@ impl Client {
         if message.contains(key) {
             *message = message.replace(key, "***");
         }
+    }
+}
+
+/// A 3xx: not followed (it would carry the key elsewhere); the message names the target
+/// without its query string, which may hold the key.
+fn redirect_outcome(status: u16, headers: &reqwest::header::HeaderMap) -> Outcome {
+    let target = headers
+        .get(reqwest::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .map_or_else(
+            || "an address it did not give".to_string(),
+            |l| l.split(['?', '#']).next().unwrap_or_default().to_string(),
+        );
+    Outcome::Permanent {
+        message: format!(
+            "HTTP {status}: the server redirects to {target}; redirects are not followed (they \
+             would carry the API key to another address). If that address is right, give its \
+             scheme and host as --base-url"
+        ),
     }
 }
 

@@ -8,5 +8,6 @@ mod emulator;
 mod hostile;
 mod resume;
 mod run;
+mod safety;
 mod secrets;
 mod util;

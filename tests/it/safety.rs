@@ -1,0 +1,103 @@
+//! Safety bugs found by reading the code (issue 10), each pinned by a test.
+
+use crate::emu::{Emu, KEY, run};
+use crate::run::{results, sheet};
+use crate::util::TestDir;
+use cake_recon::mock::Faults;
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::time::Duration;
+
+/// A server that answers every request with `302 Found` to `target` (query string included,
+/// as an http → https redirect would), until a request containing `STOP` arrives.
+fn redirecting_server(target: String) -> (String, std::thread::JoinHandle<u32>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let handle = std::thread::spawn(move || {
+        let mut answered = 0;
+        for _ in 0..40 {
+            let Ok((mut s, _)) = listener.accept() else {
+                break;
+            };
+            s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+            let mut buf = [0u8; 8192];
+            let n = s.read(&mut buf).unwrap_or(0);
+            let head = String::from_utf8_lossy(&buf[..n]).to_string();
+            if head.contains("STOP") {
+                break;
+            }
+            let query = head
+                .split_whitespace()
+                .nth(1)
+                .and_then(|p| p.split_once('?'))
+                .map(|(_, q)| q.to_string())
+                .unwrap_or_default();
+            let _ = write!(
+                s,
+                "HTTP/1.1 302 Found\r\nLocation: {target}/api/2/track.asmx/UpdateConversion?{query}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+            answered += 1;
+        }
+        answered
+    });
+    (url, handle)
+}
+
+fn stop(url: &str) {
+    let addr = url.trim_start_matches("http://");
+    if let Ok(mut s) = std::net::TcpStream::connect(addr) {
+        let _ = s.write_all(b"GET /STOP HTTP/1.1\r\n\r\n");
+    }
+}
+
+#[test]
+fn redirects_are_never_followed_and_name_their_target() {
+    let t = TestDir::new();
+    sheet(&t, "s.csv", 1, 3, 2);
+    // The "other host" is a real emulator: it must never see a request.
+    let elsewhere = Emu::start(Faults::default());
+    let (url, server) = redirecting_server(elsewhere.url.clone());
+    let out = t.run_env(
+        &[
+            "run", "s.csv", "--base-url", &url, "--rate", "0", "--no-progress",
+            "--max-attempts", "2",
+        ],
+        &[("CAKE_API_KEY", KEY)],
+    );
+    stop(&url);
+    let answered = server.join().unwrap();
+    assert!(answered >= 3, "every row reached the redirecting server: {answered}");
+    assert_eq!(elsewhere.stats().requests, 0, "a redirect was followed");
+    assert_eq!(out.code, 1, "{out:?}");
+    let lines = results(&t, "s.results.csv");
+    assert_eq!(lines.len(), 3);
+    for l in &lines {
+        assert_eq!(l["status"], "failed", "{l:?}");
+        assert_eq!(l["http_status"], "302", "{l:?}");
+        assert!(
+            l["message"].contains(&format!("redirects to {}/api/2/", elsewhere.url)),
+            "{l:?}"
+        );
+        assert!(!l["message"].contains(KEY) && !l["message"].contains('?'), "{l:?}");
+    }
+}
+
+#[test]
+fn output_or_checkpoint_onto_the_sheet_is_refused() {
+    let t = TestDir::new();
+    sheet(&t, "s.csv", 1, 3, 2);
+    let before = t.read("s.csv");
+    let emu = Emu::start(Faults::default());
+    for extra in [
+        &["--output", "s.csv"][..],
+        &["--output", "./s.csv", "--dry-run"],
+        &["--checkpoint", "s.csv"],
+        &["--output", "r.csv", "--checkpoint", "r.csv"],
+    ] {
+        let out = run(&t, &emu, "s.csv", extra);
+        assert_eq!(out.code, 2, "{extra:?}: {out:?}");
+        assert!(out.stderr.contains("would overwrite"), "{extra:?}: {}", out.stderr);
+        assert_eq!(t.read("s.csv"), before, "{extra:?}: the sheet was overwritten");
+    }
+    assert_eq!(emu.stats().requests, 0);
+}
