@@ -2,6 +2,7 @@
 
 use crate::cake::request::{Endpoint, Transport};
 use crate::cli::RunArgs;
+use crate::engine::limiter::{MAX_RATE, MIN_RATE};
 use crate::error::Error;
 use crate::sheet::SheetOptions;
 use crate::sheet::parse::DecimalStyle;
@@ -73,10 +74,12 @@ impl RunConfig {
             })?),
             None => None,
         };
-        if !(a.rate.is_finite() && a.rate >= 0.0) {
-            return Err(usage(
-                "--rate must be 0 (unlimited) or a positive number of requests per second".into(),
-            ));
+        if !(a.rate == 0.0 || (MIN_RATE..=MAX_RATE).contains(&a.rate)) {
+            return Err(usage(format!(
+                "--rate {}: give 0 (unlimited, for local tests) or a number of requests per \
+                 second between {MIN_RATE} and {MAX_RATE}",
+                a.rate
+            )));
         }
         if a.concurrency == 0 || a.concurrency > 1024 {
             return Err(usage("--concurrency must be between 1 and 1024".into()));

@@ -127,6 +127,29 @@ pub struct ConversionUpdate {
 }
 
 impl ConversionUpdate {
+    /// A row that changes nothing on conversion 1 (tests start from it).
+    #[cfg(test)]
+    pub(crate) fn test_default() -> Self {
+        Self {
+            row: 2,
+            offer_id: 0,
+            conversion_id: 1,
+            request_session_id: 0,
+            transaction_id: String::new(),
+            payout: Decimal::ZERO,
+            add_to_existing_payout: true,
+            received: Decimal::ZERO,
+            received_option: ReceivedOption::NoChange,
+            disposition_type: DispositionType::NoChange,
+            disposition_id: 0,
+            update_revshare_payout: false,
+            effective_date_option: EffectiveDateOption::Today,
+            custom_date: None,
+            note_to_append: String::new(),
+            disallow_on_billing_status: "ignore".into(),
+        }
+    }
+
     /// Classifies the row per contract §1.
     #[must_use]
     pub fn idempotency(&self) -> Idempotency {
@@ -176,6 +199,11 @@ impl std::fmt::Display for Target<'_> {
         }
     }
 }
+
+/// The largest amount CAKE can store: its amounts are SQL Server `money`
+/// (922,337,203,685,477.5807). Bounding amounts by it also keeps every sum of a sheet's
+/// amounts far inside `Decimal`'s range.
+pub const MONEY_MAX: Decimal = Decimal::from_parts(u32::MAX, 0x7FFF_FFFF, 0, false, 4);
 
 /// Formats an amount exactly as it is sent and reported: `.` decimal, no grouping, scale kept.
 #[must_use]

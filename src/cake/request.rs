@@ -85,7 +85,10 @@ impl std::fmt::Debug for Request {
             .field("url", &"<redacted: holds the API key>")
             .field("content_type", &self.content_type)
             .field("soap_action", &self.soap_action)
-            .field("body", &self.body.as_ref().map(|_| "<redacted: holds the API key>"))
+            .field(
+                "body",
+                &self.body.as_ref().map(|_| "<redacted: holds the API key>"),
+            )
             .finish()
     }
 }
@@ -294,7 +297,12 @@ mod tests {
 
     #[test]
     fn debug_never_shows_the_key() {
-        for t in [Transport::Get, Transport::Post, Transport::Soap, Transport::Soap12] {
+        for t in [
+            Transport::Get,
+            Transport::Post,
+            Transport::Soap,
+            Transport::Soap12,
+        ] {
             let r = Endpoint::new("https://x.example", 4, t).build(&seed_update(), "K3yS3cr3t");
             let shown = format!("{r:?} {r:#?}");
             assert!(!shown.contains("K3yS3cr3t"), "{t:?}: {shown}");

@@ -449,7 +449,11 @@ mod tests {
             b"Unhandled: missing parameter: while posting ledger",
         ] {
             let o = classify(500, None, body, now());
-            assert!(o.may_have_applied(), "{}: {o:?}", String::from_utf8_lossy(body));
+            assert!(
+                o.may_have_applied(),
+                "{}: {o:?}",
+                String::from_utf8_lossy(body)
+            );
         }
         let format = b"System.FormatException: Input string was not in a correct format.";
         assert!(!classify(500, None, format, now()).may_have_applied());

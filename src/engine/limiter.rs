@@ -1,177 +1,187 @@
-//! The rate gate every request passes: GCRA pacing, a hard per-second cap, and a pause that a
-//! server's `Retry-After` can set for everyone.
+//! The rate gate every request passes: GCRA pacing, a hard cap per sliding window, a pause that
+//! a server's `Retry-After` sets for everyone, and AIMD when the server throttles.
+//!
+//! Written here rather than with `governor` because AIMD has to change the pace in place
+//! (governor's quota is fixed: lowering only a side cap let throttled traffic leave in bursts)
+//! and because tests must run on tokio's paused clock, which governor's waits do not follow.
 
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use std::collections::VecDeque;
-use std::num::NonZeroU32;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 use tokio::time::Instant;
 
-/// The cap's window is a hair longer than a second, so that scheduling jitter between leaving
-/// this gate and reaching the server cannot put one request too many into a server's second.
-const WINDOW: Duration = Duration::from_millis(1008);
-
-/// Shared by all workers.
-pub struct RateGate {
-    /// Paces requests evenly (burst ≈ rate/10: governor's default burst lets 2× through at
-    /// the start, a burst of 1 undershoots at high rates).
-    pacer: Option<DefaultDirectRateLimiter>,
-    /// At most `cap` requests in any [`WINDOW`].
-    cap: usize,
-    sent: Mutex<VecDeque<Instant>>,
-    /// No request leaves before this instant (set from Retry-After).
-    paused_until: Mutex<Option<Instant>>,
-    /// First and last release, and how many: the achieved rate.
-    released: Mutex<(Option<Instant>, Option<Instant>, u64)>,
-    /// AIMD: the share of `cap` in use (throttling cuts it by 10 %, at most once a second;
-    /// each success gives 1 % back).
-    share: Mutex<(f64, Option<Instant>)>,
-}
+/// The cap's window is a hair longer than its nominal length, so that scheduling jitter between
+/// leaving this gate and reaching the server cannot put one request too many into a server's
+/// second.
+const WINDOW_SLACK: f64 = 1.008;
 
 /// The least share of the configured rate AIMD goes down to.
 const MIN_SHARE: f64 = 0.1;
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
+/// The slowest and fastest pace a gate accepts (`--rate` is checked against these).
+pub const MIN_RATE: f64 = 0.01;
+pub const MAX_RATE: f64 = 100_000.0;
+
+/// Shared by all workers.
+pub struct RateGate {
+    /// `None`: unlimited (`--rate 0`).
+    rate: Option<f64>,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    /// GCRA's theoretical arrival time of the next request.
+    tat: Option<Instant>,
+    /// Releases inside the current cap window, oldest first.
+    sent: VecDeque<Instant>,
+    /// No request leaves before this instant (set from Retry-After).
+    paused_until: Option<Instant>,
+    /// First and last release, and how many: the achieved rate.
+    first: Option<Instant>,
+    last: Option<Instant>,
+    released: u64,
+    /// AIMD: the share of the configured rate in use, and when it was last cut.
+    share: f64,
+    last_cut: Option<Instant>,
 }
 
 impl RateGate {
-    /// `rate` requests per second; 0 means unlimited.
+    /// `rate` requests per second; 0 (or anything outside [`MIN_RATE`, `MAX_RATE`], which
+    /// configuration refuses) means unlimited.
     #[must_use]
     pub fn new(rate: f64) -> Self {
-        if rate <= 0.0 || !rate.is_finite() {
-            return Self {
-                pacer: None,
-                cap: 0,
-                sent: Mutex::new(VecDeque::new()),
-                paused_until: Mutex::new(None),
-                released: Mutex::new((None, None, 0)),
-                share: Mutex::new((1.0, None)),
-            };
-        }
-        #[expect(
-            clippy::cast_possible_truncation,
-            clippy::cast_sign_loss,
-            reason = "rate is positive and bounded below"
-        )]
-        let cap = (rate.floor() as usize).max(1);
-        #[expect(
-            clippy::cast_possible_truncation,
-            clippy::cast_sign_loss,
-            reason = "burst is small"
-        )]
-        let burst =
-            NonZeroU32::new(((rate / 10.0).floor() as u32).max(1)).unwrap_or(NonZeroU32::MIN);
-        let pacer = Quota::with_period(Duration::from_secs_f64(1.0 / rate))
-            .map(|q| RateLimiter::direct(q.allow_burst(burst)));
         Self {
-            pacer,
-            cap,
-            sent: Mutex::new(VecDeque::with_capacity(cap + 1)),
-            paused_until: Mutex::new(None),
-            released: Mutex::new((None, None, 0)),
-            share: Mutex::new((1.0, None)),
+            rate: (rate.is_finite() && (MIN_RATE..=MAX_RATE).contains(&rate)).then_some(rate),
+            state: Mutex::new(State {
+                share: 1.0,
+                ..State::default()
+            }),
         }
     }
 
-    /// The server throttled us: lower the rate by 10 % (once per second at most, so a burst of
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The server throttled us: lower the pace by 10 % (once per second at most, so a burst of
     /// throttled answers to concurrent requests counts once).
     pub fn throttled(&self) {
-        let mut share = lock(&self.share);
+        let mut s = self.state();
         let now = Instant::now();
-        if share
-            .1
+        if s.last_cut
             .is_none_or(|t| now.duration_since(t) >= Duration::from_secs(1))
         {
-            share.0 = (share.0 * 0.9).max(MIN_SHARE);
-            share.1 = Some(now);
+            s.share = (s.share * 0.9).max(MIN_SHARE);
+            s.last_cut = Some(now);
         }
     }
 
     /// A request went through: creep back towards the configured rate.
     pub fn succeeded(&self) {
-        let mut share = lock(&self.share);
-        share.0 = (share.0 + 0.01).min(1.0);
+        let mut s = self.state();
+        s.share = (s.share + 0.01).min(1.0);
     }
 
-    /// Requests allowed per window now.
-    fn current_cap(&self) -> usize {
-        #[expect(
-            clippy::cast_possible_truncation,
-            clippy::cast_sign_loss,
-            clippy::cast_precision_loss,
-            reason = "cap is small and positive"
-        )]
-        let cap = ((self.cap as f64) * lock(&self.share).0).floor() as usize;
-        cap.max(1)
+    /// The pace in use now (configured rate × AIMD share), `None` when unlimited.
+    #[must_use]
+    pub fn current_rate(&self) -> Option<f64> {
+        self.rate.map(|r| r * self.state().share)
     }
 
     /// Makes every request wait at least `d` from now (a server asked for it).
     pub fn pause_for(&self, d: Duration) {
         let until = Instant::now() + d;
-        let mut p = lock(&self.paused_until);
-        if p.is_none_or(|old| old < until) {
-            *p = Some(until);
+        let mut s = self.state();
+        if s.paused_until.is_none_or(|old| old < until) {
+            s.paused_until = Some(until);
         }
     }
 
     /// Requests per second between the first and the last release (`None` before two).
     #[must_use]
     pub fn achieved(&self) -> Option<f64> {
-        let (first, last, n) = *lock(&self.released);
-        let secs = last?.duration_since(first?).as_secs_f64();
+        let s = self.state();
+        let secs = s.last?.duration_since(s.first?).as_secs_f64();
         #[expect(
             clippy::cast_precision_loss,
             reason = "request counts are far below 2^52"
         )]
-        let rate = (n > 1 && secs > 0.0).then(|| (n - 1) as f64 / secs);
+        let rate = (s.released > 1 && secs > 0.0).then(|| (s.released - 1) as f64 / secs);
         rate
     }
 
     /// Waits until one more request may leave, and counts it as sent.
     pub async fn acquire(&self) {
-        self.wait().await;
-        let now = Instant::now();
-        let mut r = lock(&self.released);
-        r.0.get_or_insert(now);
-        r.1 = Some(now);
-        r.2 += 1;
-    }
-
-    async fn wait(&self) {
         loop {
-            let pause = *lock(&self.paused_until);
-            if let Some(until) = pause.filter(|u| *u > Instant::now()) {
-                tokio::time::sleep_until(until).await;
-                continue;
-            }
-            let Some(pacer) = &self.pacer else { return };
-            pacer.until_ready().await;
-            loop {
-                let cap = self.current_cap();
-                let wait = {
-                    let mut sent = lock(&self.sent);
-                    let now = Instant::now();
-                    while sent
-                        .front()
-                        .is_some_and(|t| now.duration_since(*t) >= WINDOW)
-                    {
-                        sent.pop_front();
-                    }
-                    if sent.len() < cap {
-                        sent.push_back(now);
-                        None
-                    } else {
-                        sent.front().map(|t| *t + WINDOW - now)
-                    }
+            let wait = {
+                let mut s = self.state();
+                let now = Instant::now();
+                let wait = match self.rate {
+                    Some(rate) => s.admit(rate, now),
+                    None => s.paused_until.filter(|u| *u > now).map(|u| u - now),
                 };
-                match wait {
-                    None => return,
-                    Some(w) => tokio::time::sleep(w).await,
+                if wait.is_none() {
+                    s.first.get_or_insert(now);
+                    s.last = Some(now);
+                    s.released += 1;
                 }
+                wait
+            };
+            match wait {
+                None => return,
+                Some(w) => tokio::time::sleep(w).await,
             }
         }
+    }
+}
+
+impl State {
+    /// Admits one request at `now` (`None`) or says how long to wait before asking again.
+    fn admit(&mut self, rate: f64, now: Instant) -> Option<Duration> {
+        if let Some(until) = self.paused_until.filter(|u| *u > now) {
+            return Some(until - now);
+        }
+        let pace = rate * self.share;
+        let interval = Duration::from_secs_f64(1.0 / pace);
+        // Burst ≈ pace/10: a burst of 1 undershoots at high rates (each late wake-up is lost),
+        // a burst equal to the rate lets twice the rate through in the first second.
+        #[expect(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            reason = "pace is within [MIN_RATE, MAX_RATE]"
+        )]
+        let burst = ((pace / 10.0).floor() as u32).max(1);
+        let tolerance = interval * (burst - 1);
+        let tat = self.tat.map_or(now, |t| t.max(now));
+        if let Some(early) = (tat.checked_sub(tolerance).unwrap_or(now)).checked_duration_since(now)
+            && !early.is_zero()
+        {
+            return Some(early);
+        }
+        // The hard cap: at most `n` releases in any window of n/pace seconds (n = ⌈pace⌉, so a
+        // whole-number rate means "never more than the rate in any second").
+        #[expect(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            reason = "pace is within [MIN_RATE, MAX_RATE]"
+        )]
+        let n = (pace.ceil() as usize).max(1);
+        #[expect(clippy::cast_precision_loss, reason = "n ≤ MAX_RATE")]
+        let window = Duration::from_secs_f64(n as f64 / pace * WINDOW_SLACK);
+        while self
+            .sent
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= window)
+        {
+            self.sent.pop_front();
+        }
+        if self.sent.len() >= n {
+            return self.sent.front().map(|t| *t + window - now);
+        }
+        self.sent.push_back(now);
+        self.tat = Some(tat + interval);
+        None
     }
 }
 
@@ -179,46 +189,101 @@ impl RateGate {
 mod tests {
     use super::*;
 
-    #[test]
-    fn aimd_lowers_on_throttling_once_a_second_and_recovers() {
-        let gate = RateGate::new(100.0);
-        assert_eq!(gate.current_cap(), 100);
-        gate.throttled();
-        gate.throttled();
-        assert_eq!(gate.current_cap(), 90, "a burst of throttles counts once");
-        for _ in 0..5 {
-            gate.succeeded();
-        }
-        assert_eq!(gate.current_cap(), 95);
-        for _ in 0..100 {
-            gate.succeeded();
-        }
-        assert_eq!(gate.current_cap(), 100, "never above the configured rate");
-    }
-
-    #[tokio::test]
-    async fn the_cap_holds_in_every_window() {
-        let gate = RateGate::new(50.0);
+    /// Release times of `n` acquisitions, on tokio's paused clock (exact, instant to run).
+    async fn releases(gate: &RateGate, n: usize) -> Vec<Duration> {
         let start = Instant::now();
-        let mut times = Vec::new();
-        for _ in 0..120 {
+        let mut times = Vec::with_capacity(n);
+        for _ in 0..n {
             gate.acquire().await;
             times.push(start.elapsed());
         }
-        for (i, t) in times.iter().enumerate() {
-            let in_window = times[i..]
-                .iter()
-                .take_while(|u| **u - *t < Duration::from_secs(1))
-                .count();
-            assert!(
-                in_window <= 50,
-                "{in_window} releases within a second from {t:?}"
-            );
+        times
+    }
+
+    fn most_in_any(times: &[Duration], window: Duration) -> usize {
+        (0..times.len())
+            .map(|i| {
+                times[i..]
+                    .iter()
+                    .take_while(|u| **u - times[i] < window)
+                    .count()
+            })
+            .max()
+            .unwrap_or(0)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_rate_holds_exactly_and_never_above_in_any_second() {
+        let gate = RateGate::new(50.0);
+        let times = releases(&gate, 500).await;
+        assert!(most_in_any(&times, Duration::from_secs(1)) <= 50);
+        let achieved = gate.achieved().unwrap();
+        assert!((49.0..=50.5).contains(&achieved), "{achieved}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_fractional_rate_is_kept_not_floored() {
+        let gate = RateGate::new(2.5);
+        let times = releases(&gate, 26).await;
+        // 25 intervals of 0.4 s.
+        let total = times.last().unwrap().as_secs_f64();
+        assert!((9.9..=10.2).contains(&total), "{total}");
+        assert!(most_in_any(&times, Duration::from_secs(1)) <= 3);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn extreme_rates_neither_panic_nor_allocate() {
+        // Configuration refuses these; the gate itself treats them as unlimited.
+        for rate in [1e-20, 1e9, f64::NAN, f64::INFINITY] {
+            let gate = RateGate::new(rate);
+            releases(&gate, 10).await;
+            assert_eq!(gate.current_rate(), None, "{rate}");
         }
+        let slowest = RateGate::new(MIN_RATE);
+        let times = releases(&slowest, 2).await;
+        // 100 s apart, plus the cap window's slack.
         assert!(
-            gate.achieved().is_some_and(|r| r > 45.0 && r <= 56.0),
-            "{:?}",
-            gate.achieved()
+            (100.0..=100.9).contains(&times[1].as_secs_f64()),
+            "{times:?}"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn throttling_slows_the_pace_itself_not_only_a_cap() {
+        let gate = RateGate::new(100.0);
+        releases(&gate, 200).await;
+        gate.throttled();
+        gate.throttled();
+        assert_eq!(
+            gate.current_rate(),
+            Some(90.0),
+            "a burst of throttles counts once"
+        );
+        // After the cut, releases are spread at 90/s: no 100-in-a-second bursts.
+        let times = releases(&gate, 300).await;
+        let after = &times[20..];
+        let secs = (after[after.len() - 1] - after[0]).as_secs_f64();
+        #[expect(clippy::cast_precision_loss, reason = "small")]
+        let pace = (after.len() - 1) as f64 / secs;
+        assert!((88.0..=91.0).contains(&pace), "{pace}");
+        assert!(most_in_any(after, Duration::from_millis(100)) <= 10);
+        for _ in 0..200 {
+            gate.succeeded();
+        }
+        assert_eq!(
+            gate.current_rate(),
+            Some(100.0),
+            "never above the configured rate"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retry_after_pauses_everyone() {
+        let gate = RateGate::new(0.0);
+        gate.acquire().await;
+        gate.pause_for(Duration::from_secs(7));
+        let start = Instant::now();
+        gate.acquire().await;
+        assert_eq!(start.elapsed(), Duration::from_secs(7));
     }
 }

@@ -4,6 +4,7 @@
 //! applied — never on what the client believes happened.
 
 use super::binding::Call;
+use crate::update::MONEY_MAX;
 use rust_decimal::Decimal;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
@@ -84,6 +85,8 @@ pub enum Applied {
     Updated,
     /// success=false with this message.
     Refused(&'static str),
+    /// An amount beyond SQL Server `money`: CAKE answers HTTP 500 and changes nothing.
+    Overflow,
 }
 
 impl Ledger {
@@ -224,18 +227,34 @@ impl Ledger {
         if call.disposition_id != 0 && !VALID_DISPOSITION_IDS.contains(&call.disposition_id) {
             return Applied::Refused("Invalid Disposition ID");
         }
-        if call.add_to_existing_payout {
-            conv.payout += call.payout;
+        // Work out every new amount first: an overflow leaves the conversion untouched, as
+        // SQL Server's rolled-back statement would.
+        let money = |d: Option<Decimal>| d.filter(|d| d.abs() <= MONEY_MAX);
+        let payout = if call.add_to_existing_payout {
+            money(conv.payout.checked_add(call.payout))
         } else {
-            conv.payout = call.payout;
-        }
-        match call.received_option.as_str() {
-            "total_revenue" => conv.revenue = call.received,
-            "additional_revenue" => conv.revenue += call.received,
-            "total_sale_amount" => conv.sale_amount = call.received,
-            "additional_sale_amount" => conv.sale_amount += call.received,
-            _ => {}
-        }
+            money(Some(call.payout))
+        };
+        let (revenue, sale_amount) = match call.received_option.as_str() {
+            "total_revenue" => (money(Some(call.received)), Some(conv.sale_amount)),
+            "additional_revenue" => (
+                money(conv.revenue.checked_add(call.received)),
+                Some(conv.sale_amount),
+            ),
+            "total_sale_amount" => (Some(conv.revenue), money(Some(call.received))),
+            "additional_sale_amount" => (
+                Some(conv.revenue),
+                money(conv.sale_amount.checked_add(call.received)),
+            ),
+            _ => (Some(conv.revenue), Some(conv.sale_amount)),
+        };
+        let (Some(payout), Some(revenue), Some(sale_amount)) = (payout, revenue, sale_amount)
+        else {
+            return Applied::Overflow;
+        };
+        conv.payout = payout;
+        conv.revenue = revenue;
+        conv.sale_amount = sale_amount;
         if call.disposition_type != "no_change" {
             conv.disposition_type.clone_from(&call.disposition_type);
         }
@@ -291,6 +310,35 @@ mod tests {
             m.insert((*k).to_string(), (*v).to_string());
         }
         bind(&m, 2, Strictness::Form).unwrap()
+    }
+
+    #[test]
+    fn an_amount_beyond_money_is_an_overflow_that_changes_nothing() {
+        let mut l = Ledger::generated(10);
+        let huge = "900000000000000";
+        let add = call(&[
+            ("conversion_id", "3"),
+            ("payout", huge),
+            ("received", huge),
+            ("received_option", "additional_revenue"),
+        ]);
+        assert_eq!(l.apply(&add), Applied::Updated);
+        let before = l.conversions()[&3].clone();
+        assert_eq!(l.apply(&add), Applied::Overflow);
+        assert_eq!(l.conversions()[&3], before);
+        let max = "79228162514264337593543950335";
+        let set = call(&[
+            ("conversion_id", "4"),
+            ("payout", max),
+            ("add_to_existing_payout", "false"),
+        ]);
+        assert_eq!(l.apply(&set), Applied::Overflow);
+        let add_max = call(&[("conversion_id", "4"), ("payout", max)]);
+        assert_eq!(
+            l.apply(&add_max),
+            Applied::Overflow,
+            "no panic on Decimal overflow"
+        );
     }
 
     #[test]

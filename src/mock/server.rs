@@ -560,6 +560,16 @@ async fn handle(state: &State, req: Request<Incoming>, kill: &Notify) -> Respons
             "Conversion Updated"
         }
         Applied::Refused(m) => m,
+        Applied::Overflow => {
+            count("overflow");
+            return respond(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "text/plain",
+                "System.Data.SqlClient.SqlException: Arithmetic overflow error converting numeric \
+                 to data type money."
+                    .into(),
+            );
+        }
     };
     let success = applied == Applied::Updated;
     if plan.error_after_apply {

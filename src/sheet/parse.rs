@@ -164,8 +164,15 @@ fn parse_amount_as(s: &str, style: DecimalStyle) -> Result<Decimal, String> {
         canonical.push('.');
         canonical.push_str(f);
     }
-    Decimal::from_str_exact(&canonical)
-        .map_err(|_| "has more digits than an amount can hold (at most 28)".to_string())
+    let amount = Decimal::from_str_exact(&canonical)
+        .map_err(|_| "has more digits than an amount can hold (at most 28)".to_string())?;
+    if amount.abs() > crate::update::MONEY_MAX {
+        return Err(
+            "is larger than CAKE can store (at most 922,337,203,685,477.5807); check the cell"
+                .to_string(),
+        );
+    }
+    Ok(amount)
 }
 
 /// Removes thousands separators from the integer part, insisting on groups of three.
@@ -419,6 +426,19 @@ mod tests {
     }
 
     #[test]
+    fn amounts_beyond_what_cake_stores_are_refused() {
+        assert!(parse_amount("922,337,203,685,477.5807", DecimalStyle::Point).is_ok());
+        for s in [
+            "922337203685477.5808",
+            "-1000000000000000",
+            "79228162514264337593543950335",
+        ] {
+            let e = parse_amount(s, DecimalStyle::Point).unwrap_err();
+            assert!(e.contains("larger than CAKE can store"), "{s}: {e}");
+        }
+    }
+
+    #[test]
     fn amounts_point() {
         assert_eq!(amt("1234.56"), Ok("1234.56".into()));
         assert_eq!(amt("1,234.56"), Ok("1234.56".into()));
@@ -615,7 +635,7 @@ mod tests {
 
         proptest! {
             #[test]
-            fn amount_round_trips(mantissa in any::<i64>(), scale in 0u32..10) {
+            fn amount_round_trips(mantissa in -922_337_203_685_477_i64..=922_337_203_685_477, scale in 0u32..10) {
                 let d = Decimal::new(mantissa, scale);
                 let text = d.to_string();
                 prop_assert_eq!(parse_amount(&text, DecimalStyle::Point), Ok(d));

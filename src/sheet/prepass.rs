@@ -147,12 +147,12 @@ impl Totals {
             .entry(u.received_option.as_str())
             .or_default() += 1;
         if u.add_to_existing_payout {
-            self.payout_added += u.payout;
+            self.payout_added = self.payout_added.saturating_add(u.payout);
         } else {
-            self.payout_set += u.payout;
+            self.payout_set = self.payout_set.saturating_add(u.payout);
         }
         if u.received_option != crate::update::ReceivedOption::NoChange {
-            self.received += u.received;
+            self.received = self.received.saturating_add(u.received);
         }
         match u.idempotency() {
             Idempotency::Idempotent => self.idempotent += 1,
@@ -163,7 +163,7 @@ impl Totals {
     /// Σ payout over all rows (set and added).
     #[must_use]
     pub fn payout(&self) -> Decimal {
-        self.payout_set + self.payout_added
+        self.payout_set.saturating_add(self.payout_added)
     }
 }
 
@@ -172,6 +172,21 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
     use std::io::Write;
+
+    #[test]
+    fn totals_never_panic_on_overflow() {
+        let mut t = Totals::default();
+        let mut u = crate::update::ConversionUpdate::test_default();
+        u.payout = Decimal::MAX;
+        u.received = Decimal::MAX;
+        u.received_option = crate::update::ReceivedOption::AdditionalRevenue;
+        for add in [true, true, false, false] {
+            u.add_to_existing_payout = add;
+            t.add(&u);
+        }
+        assert_eq!(t.payout(), Decimal::MAX);
+        assert_eq!(t.received, Decimal::MAX);
+    }
 
     fn run_bytes(bytes: &[u8]) {
         let mut f = tempfile::NamedTempFile::new().unwrap();

@@ -59,14 +59,24 @@ fn redirects_are_never_followed_and_name_their_target() {
     let (url, server) = redirecting_server(elsewhere.url.clone());
     let out = t.run_env(
         &[
-            "run", "s.csv", "--base-url", &url, "--rate", "0", "--no-progress",
-            "--max-attempts", "2",
+            "run",
+            "s.csv",
+            "--base-url",
+            &url,
+            "--rate",
+            "0",
+            "--no-progress",
+            "--max-attempts",
+            "2",
         ],
         &[("CAKE_API_KEY", KEY)],
     );
     stop(&url);
     let answered = server.join().unwrap();
-    assert!(answered >= 3, "every row reached the redirecting server: {answered}");
+    assert!(
+        answered >= 3,
+        "every row reached the redirecting server: {answered}"
+    );
     assert_eq!(elsewhere.stats().requests, 0, "a redirect was followed");
     assert_eq!(out.code, 1, "{out:?}");
     let lines = results(&t, "s.results.csv");
@@ -78,7 +88,10 @@ fn redirects_are_never_followed_and_name_their_target() {
             l["message"].contains(&format!("redirects to {}/api/2/", elsewhere.url)),
             "{l:?}"
         );
-        assert!(!l["message"].contains(KEY) && !l["message"].contains('?'), "{l:?}");
+        assert!(
+            !l["message"].contains(KEY) && !l["message"].contains('?'),
+            "{l:?}"
+        );
     }
 }
 
@@ -96,8 +109,30 @@ fn output_or_checkpoint_onto_the_sheet_is_refused() {
     ] {
         let out = run(&t, &emu, "s.csv", extra);
         assert_eq!(out.code, 2, "{extra:?}: {out:?}");
-        assert!(out.stderr.contains("would overwrite"), "{extra:?}: {}", out.stderr);
-        assert_eq!(t.read("s.csv"), before, "{extra:?}: the sheet was overwritten");
+        assert!(
+            out.stderr.contains("would overwrite"),
+            "{extra:?}: {}",
+            out.stderr
+        );
+        assert_eq!(
+            t.read("s.csv"),
+            before,
+            "{extra:?}: the sheet was overwritten"
+        );
+    }
+    assert_eq!(emu.stats().requests, 0);
+}
+
+#[test]
+fn rates_out_of_range_are_usage_errors_not_panics() {
+    let t = TestDir::new();
+    sheet(&t, "s.csv", 1, 2, 0);
+    let emu = Emu::start(Faults::default());
+    for rate in ["1e-20", "1e9", "-1", "NaN", "inf"] {
+        let out = run(&t, &emu, "s.csv", &["--rate", rate]);
+        assert_eq!(out.code, 2, "--rate {rate}: {out:?}");
+        assert!(out.stderr.contains("--rate"), "--rate {rate}: {}", out.stderr);
+        assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
     }
     assert_eq!(emu.stats().requests, 0);
 }
