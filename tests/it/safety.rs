@@ -128,10 +128,18 @@ fn rates_out_of_range_are_usage_errors_not_panics() {
     let t = TestDir::new();
     sheet(&t, "s.csv", 1, 2, 0);
     let emu = Emu::start(Faults::default());
-    for rate in ["1e-20", "1e9", "-1", "NaN", "inf"] {
-        let out = run(&t, &emu, "s.csv", &["--rate", rate]);
+    for rate in ["1e-20", "1e9", "-0.5", "NaN", "inf"] {
+        let flag = format!("--rate={rate}");
+        let out = t.run_env(
+            &["run", "s.csv", "--base-url", &emu.url, &flag],
+            &[("CAKE_API_KEY", KEY)],
+        );
         assert_eq!(out.code, 2, "--rate {rate}: {out:?}");
-        assert!(out.stderr.contains("--rate"), "--rate {rate}: {}", out.stderr);
+        assert!(
+            out.stderr.contains("--rate"),
+            "--rate {rate}: {}",
+            out.stderr
+        );
         assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
     }
     assert_eq!(emu.stats().requests, 0);
