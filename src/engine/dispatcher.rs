@@ -66,7 +66,7 @@ pub struct Report {
 pub struct Dispatch {
     pub input: PathBuf,
     pub sheet: SheetOptions,
-    pub duplicates: HashMap<u64, (String, Vec<u64>)>,
+    pub duplicates: crate::sheet::Duplicates,
     pub concurrency: usize,
     pub grace: Duration,
     pub total_rows: u64,

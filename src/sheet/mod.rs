@@ -6,12 +6,14 @@
 //! sheet before anything is sent.
 
 pub mod columns;
+pub mod duplicates;
 pub mod parse;
 pub mod prepass;
 pub mod reader;
 pub mod stream;
 pub mod validate;
 
+pub use duplicates::Duplicates;
 pub use prepass::{PrePass, Totals, prepass, prepass_visit};
 pub use stream::{Invalid, Sheet, SheetOptions, SheetRow};
 

@@ -5,12 +5,12 @@
 
 use super::SheetError;
 use super::columns::Columns;
+use super::duplicates::{DuplicateIndex, Duplicates, IdKind, by_row, split_by_text};
 use super::reader::Format;
 use super::stream::{Sheet, SheetOptions};
-use super::validate::DuplicateIndex;
 use crate::update::{ConversionUpdate, Idempotency};
 use rust_decimal::Decimal;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
 /// How many row errors a report lists before summarising the rest.
@@ -29,7 +29,7 @@ pub struct PrePass {
     /// The first [`ERRORS_SHOWN`] row errors, in row order.
     pub errors: Vec<String>,
     /// Rows that share a conversion with another row: row → (id kind, other rows).
-    pub duplicates: HashMap<u64, (String, Vec<u64>)>,
+    pub duplicates: Duplicates,
     /// Size and SHA-256 of the file, streamed during the pass (the checkpoint's fingerprint).
     pub input_size: u64,
     pub input_sha256: String,
@@ -62,7 +62,7 @@ pub fn prepass_visit(
     let mut dup_index = DuplicateIndex::default();
     let (mut rows, mut invalid) = (0u64, 0u64);
     let mut errors: Vec<(u64, String)> = Vec::new();
-    let no_dups = HashMap::new();
+    let no_dups = Duplicates::new();
     while let Some(row) = sheet.next_row(&no_dups)? {
         rows += 1;
         match &row.result {
@@ -94,20 +94,23 @@ pub fn prepass_visit(
             path: path.to_path_buf(),
         });
     }
-    let duplicates = dup_index.finish();
+    let (input_size, input_sha256) = sheet.fingerprint();
+    let format = sheet.format().clone();
+    let columns = sheet.columns().clone();
+    drop(sheet);
+    let duplicates = find_duplicates(path, opts, dup_index)?;
     invalid += duplicates.len() as u64;
-    let mut dup_rows: Vec<(&u64, &(String, Vec<u64>))> = duplicates.iter().collect();
+    let mut dup_rows: Vec<_> = duplicates.iter().collect();
     dup_rows.sort_unstable_by_key(|(r, _)| **r);
-    for (row, (kind, others)) in dup_rows.into_iter().take(ERRORS_SHOWN) {
-        errors.push((*row, super::stream::duplicate_message(*row, kind, others)));
+    for (row, dup) in dup_rows.into_iter().take(ERRORS_SHOWN) {
+        errors.push((*row, dup.message(*row)));
     }
     errors.sort_by_key(|(r, _)| *r);
-    let (input_size, input_sha256) = sheet.fingerprint();
     errors.truncate(ERRORS_SHOWN);
     Ok(PrePass {
-        format: sheet.format().clone(),
+        format,
         header,
-        columns: sheet.columns().clone(),
+        columns,
         samples,
         rows,
         invalid,
@@ -116,6 +119,34 @@ pub fn prepass_visit(
         input_size,
         input_sha256,
     })
+}
+
+/// The index's groups, with transaction-id groups (equal hashes) confirmed on the ids' text by
+/// reading just those rows again — rare, since it takes a duplicate or a hash collision.
+fn find_duplicates(
+    path: &Path,
+    opts: &SheetOptions,
+    index: DuplicateIndex,
+) -> Result<Duplicates, SheetError> {
+    let groups = index.groups();
+    let wanted: HashSet<u64> = groups
+        .iter()
+        .filter(|g| g.kind == IdKind::TransactionId)
+        .flat_map(|g| g.rows.iter().copied())
+        .collect();
+    if wanted.is_empty() {
+        return Ok(by_row(&groups));
+    }
+    let mut text = HashMap::with_capacity(wanted.len());
+    let mut sheet = Sheet::open(path, opts)?;
+    while let Some(row) = sheet.next_row(&Duplicates::new())? {
+        if let Ok(update) = row.result
+            && wanted.contains(&row.row)
+        {
+            text.insert(row.row, update.transaction_id);
+        }
+    }
+    Ok(by_row(&split_by_text(groups, &text)))
 }
 
 /// Sums and counts over the rows that would be (or were) sent.

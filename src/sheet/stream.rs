@@ -2,12 +2,12 @@
 
 use super::SheetError;
 use super::columns::{Columns, Source, resolve};
+use super::duplicates::Duplicates;
 use super::parse::{DateOrder, DecimalStyle};
 use super::reader::{Format, ReadOptions, RecordReader};
 use super::validate::{CellParser, RowParser, cell};
 use crate::cake::params::Param;
 use crate::update::ConversionUpdate;
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// Everything that changes how a sheet is read (all from the command line).
@@ -49,21 +49,6 @@ pub const OUTPUT_PARAMS: [Param; 7] = [
     Param::Received,
     Param::DispositionType,
 ];
-
-/// The error of a row that targets the same conversion as `others`.
-#[must_use]
-pub fn duplicate_message(row: u64, kind: &str, others: &[u64]) -> String {
-    let list = others
-        .iter()
-        .map(u64::to_string)
-        .collect::<Vec<_>>()
-        .join(", ");
-    let plural = if others.len() == 1 { "" } else { "s" };
-    format!(
-        "row {row}, column \"{kind}\": the same conversion is targeted by row{plural} {list}; \
-         keep one row per conversion (combine the amounts) and run again"
-    )
-}
 
 /// An opened sheet, positioned after its header row.
 pub struct Sheet {
@@ -136,10 +121,7 @@ impl Sheet {
 
     /// The next data row, validated; `duplicates` (from the pre-pass) marks rows that share a
     /// conversion with another row.
-    pub fn next_row(
-        &mut self,
-        duplicates: &HashMap<u64, (String, Vec<u64>)>,
-    ) -> Result<Option<SheetRow>, SheetError> {
+    pub fn next_row(&mut self, duplicates: &Duplicates) -> Result<Option<SheetRow>, SheetError> {
         let Some(row) = self.reader.next_record(&mut self.record)? else {
             return Ok(None);
         };
@@ -150,8 +132,8 @@ impl Sheet {
                 .collect::<Vec<_>>()
                 .join("; ")
         });
-        if let (Ok(_), Some((kind, others))) = (&result, duplicates.get(&row)) {
-            result = Err(duplicate_message(row, kind, others));
+        if let (Ok(_), Some(dup)) = (&result, duplicates.get(&row)) {
+            result = Err(dup.message(row));
         }
         let result = result.map_err(|message| Invalid {
             message,

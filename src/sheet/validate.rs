@@ -335,69 +335,6 @@ impl RowParser {
     }
 }
 
-/// Finds rows that target the same conversion, in ≤ 12 bytes per id.
-///
-/// Keys are packed `u64`s (kind in the top bits; a transaction id is hashed), sorted once at the
-/// end of the pre-pass. A hash collision between two different transaction ids would report a
-/// false duplicate (odds about 1 in 10^7 for a million ids), never miss a real one.
-#[derive(Debug, Default)]
-pub struct DuplicateIndex {
-    entries: Vec<[u32; 3]>,
-}
-
-impl DuplicateIndex {
-    /// Records the ids of a valid row.
-    pub fn add(&mut self, update: &ConversionUpdate) {
-        let row = u32::try_from(update.row).unwrap_or(u32::MAX);
-        for target in update.targets() {
-            let key = match target {
-                crate::update::Target::ConversionId(v) => {
-                    (1u64 << 62) | u64::from(v.cast_unsigned())
-                }
-                crate::update::Target::RequestSessionId(v) => {
-                    (2u64 << 62) | u64::from(v.cast_unsigned())
-                }
-                crate::update::Target::TransactionId(t) => (3u64 << 62) | (fnv1a(t) >> 2),
-            };
-            #[expect(clippy::cast_possible_truncation, reason = "splitting a u64 in halves")]
-            self.entries.push([(key >> 32) as u32, key as u32, row]);
-        }
-    }
-
-    /// Sorts and returns, for each row in a duplicate group, the other rows of its group and
-    /// which id they share.
-    #[must_use]
-    pub fn finish(mut self) -> std::collections::HashMap<u64, (String, Vec<u64>)> {
-        self.entries.sort_unstable();
-        let mut out: std::collections::HashMap<u64, (String, Vec<u64>)> = Default::default();
-        for group in self.entries.chunk_by(|a, b| a[0] == b[0] && a[1] == b[1]) {
-            if group.len() < 2 {
-                continue;
-            }
-            let kind = match group.first().map_or(0, |e| e[0] >> 30) {
-                1 => "conversion_id",
-                2 => "request_session_id",
-                _ => "transaction_id",
-            };
-            let rows: Vec<u64> = group.iter().map(|e| u64::from(e[2])).collect();
-            for &r in &rows {
-                let others: Vec<u64> = rows.iter().copied().filter(|&o| o != r).collect();
-                out.entry(r)
-                    .and_modify(|(_, o)| o.extend(&others))
-                    .or_insert_with(|| (kind.to_string(), others));
-            }
-        }
-        out
-    }
-}
-
-/// FNV-1a, 64 bit: stable across runs and platforms (the std hasher is not promised to be).
-fn fnv1a(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -573,29 +510,5 @@ mod tests {
         let ok = parse(&p, &["", "T-1", "", "", "", "no_change", "", "1/2/2026"]).unwrap();
         assert_eq!(ok.effective_date_option, EffectiveDateOption::Custom);
         assert_eq!(ok.transaction_id, "T-1");
-    }
-
-    #[test]
-    fn duplicates_name_every_row() {
-        let p = parser(&["conversion_id", "transaction_id"], &[]);
-        let mut idx = DuplicateIndex::default();
-        for (row, cells) in [
-            (2, ["5", ""]),
-            (3, ["6", "A"]),
-            (4, ["5", ""]),
-            (5, ["", "A"]),
-            (6, ["7", "B"]),
-        ] {
-            idx.add(
-                &p.parse(row, &csv::StringRecord::from(cells.to_vec()))
-                    .unwrap(),
-            );
-        }
-        let d = idx.finish();
-        assert_eq!(d.get(&2), Some(&("conversion_id".to_string(), vec![4])));
-        assert_eq!(d.get(&4), Some(&("conversion_id".to_string(), vec![2])));
-        assert_eq!(d.get(&3), Some(&("transaction_id".to_string(), vec![5])));
-        assert_eq!(d.get(&5), Some(&("transaction_id".to_string(), vec![3])));
-        assert!(!d.contains_key(&6));
     }
 }
