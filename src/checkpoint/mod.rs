@@ -43,6 +43,17 @@ pub enum CheckpointError {
     )]
     Locked { path: PathBuf, holder: String },
     #[error(
+        "checkpoint {} records the status \"{status}\" for {rows} row(s), which this version of \
+         cake-recon does not know (a newer version wrote it, or it was edited); it was not used, \
+         so no row is sent on a guess. Run the cake-recon that wrote it, or correct those rows \
+         with an SQLite tool", path.display()
+    )]
+    UnknownStatus {
+        path: PathBuf,
+        status: String,
+        rows: u64,
+    },
+    #[error(
         "checkpoint {} was made for a different run: {what}. Run with the same input and \
          settings to resume, or add --restart to start over (rows already applied would be sent \
          again)", path.display()
@@ -78,7 +89,8 @@ impl CheckpointError {
             Self::Corrupt { .. }
             | Self::NotACheckpoint { .. }
             | Self::Locked { .. }
-            | Self::Mismatch { .. } => true,
+            | Self::Mismatch { .. }
+            | Self::UnknownStatus { .. } => true,
             // A missing directory or no permission: a wrong --checkpoint, not a failing disk.
             Self::Io { source, .. } => matches!(
                 source.kind(),
@@ -184,6 +196,15 @@ pub fn open_for_run(
     if path.exists() {
         let conn = schema::open(path, false)?;
         let stored = schema::read_meta(&conn).map_err(|e| CheckpointError::sql(path, &e))?;
+        if let Some((status, rows)) =
+            schema::unknown_status(&conn).map_err(|e| CheckpointError::sql(path, &e))?
+        {
+            return Err(CheckpointError::UnknownStatus {
+                path: path.to_path_buf(),
+                status,
+                rows,
+            });
+        }
         let diffs = fp.differences(&stored);
         if !diffs.is_empty() {
             return Err(CheckpointError::Mismatch {

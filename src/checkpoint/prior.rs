@@ -58,7 +58,17 @@ impl PriorReader {
             Ok(Prior {
                 row: u64::try_from(row).unwrap_or(0),
                 intent: r.get(1)?,
-                status: status.as_deref().and_then(Status::from_str_opt),
+                status: match status {
+                    None => None,
+                    // Never read as "no outcome" (that would send the row again).
+                    Some(s) => Some(Status::from_str_opt(&s).ok_or_else(|| {
+                        rusqlite::Error::FromSqlConversionFailure(
+                            2,
+                            rusqlite::types::Type::Text,
+                            format!("unknown status \"{s}\" for row {row}").into(),
+                        )
+                    })?),
+                },
                 attempts: r.get::<_, Option<u32>>(3)?.unwrap_or(0),
                 http_status: r.get::<_, Option<u16>>(4)?,
                 message: r.get::<_, Option<String>>(5)?.unwrap_or_default(),

@@ -7,6 +7,7 @@
 //! ```
 
 use super::CheckpointError;
+use crate::report::output::Status;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use std::path::Path;
 
@@ -46,6 +47,21 @@ pub fn now() -> String {
     chrono::Utc::now()
         .format("%Y-%m-%dT%H:%M:%S%.3fZ")
         .to_string()
+}
+
+/// The first status the checkpoint records that this version does not know, and on how many
+/// rows (walks the status index: one step per distinct status).
+pub fn unknown_status(conn: &Connection) -> rusqlite::Result<Option<(String, u64)>> {
+    let mut stmt =
+        conn.prepare("SELECT status, COUNT(*) FROM rows WHERE status IS NOT NULL GROUP BY status")?;
+    let found = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+    for f in found {
+        let (status, rows) = f?;
+        if Status::from_str_opt(&status).is_none() {
+            return Ok(Some((status, u64::try_from(rows).unwrap_or(0))));
+        }
+    }
+    Ok(None)
 }
 
 /// Checks the first bytes: an SQLite database, or not a checkpoint at all.

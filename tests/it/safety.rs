@@ -144,3 +144,27 @@ fn rates_out_of_range_are_usage_errors_not_panics() {
     }
     assert_eq!(emu.stats().requests, 0);
 }
+
+#[test]
+fn an_unknown_status_in_the_checkpoint_is_refused_not_resent() {
+    let t = TestDir::new();
+    sheet(&t, "s.csv", 1, 4, 1);
+    let emu = Emu::start(Faults::default());
+    assert_eq!(run(&t, &emu, "s.csv", &[]).code, 0);
+    let sent = emu.stats().requests;
+    {
+        let db = rusqlite::Connection::open(t.path("s.results.csv.ckpt")).unwrap();
+        let n = db
+            .execute("UPDATE rows SET status = 'applied_v9' WHERE row = 3", [])
+            .unwrap();
+        assert_eq!(n, 1);
+    }
+    let out = run(&t, &emu, "s.csv", &[]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("applied_v9"), "{}", out.stderr);
+    assert_eq!(
+        emu.stats().requests,
+        sent,
+        "a row with an unknown status was sent again"
+    );
+}
