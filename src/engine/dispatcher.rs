@@ -7,7 +7,7 @@
 //! unwritten row by at most [`window_size`] rows, so memory stays flat however long the sheet.
 
 use super::breaker::Breaker;
-use super::worker::{Done, End, Shared, work};
+use super::worker::{Abandon, Done, End, Shared, work};
 use crate::checkpoint::{OutcomeRecord, Prior, PriorReader};
 use crate::error::Error;
 use crate::report::output::{ResultLine, ResultsWriter, Status, update_cells};
@@ -356,8 +356,7 @@ pub async fn dispatch(
     let mut reader_done = false;
     let mut stop: Option<Stop> = None;
     let mut grace_deadline: Option<tokio::time::Instant> = None;
-    let signal = crate::shutdown_signal();
-    tokio::pin!(signal);
+    let mut signals = super::shutdown::Signals::watch().map_err(|e| Error::Usage(e.to_string()))?;
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
 
     loop {
@@ -399,13 +398,19 @@ pub async fn dispatch(
                 }
                 None => reader_done = true,
             },
-            () = &mut signal, if stop.is_none() => {
-                tracing::warn!("interrupted: finishing requests in flight, then stopping");
-                stop = Some(Stop::Interrupted);
+            () = signals.recv(), if !shared.hard_stop.is_cancelled() => {
+                if stop.is_none() {
+                    tracing::warn!("interrupted: finishing requests in flight, then stopping (interrupt again to abandon them)");
+                    stop = Some(Stop::Interrupted);
+                } else {
+                    tracing::warn!(in_flight, "interrupted again: abandoning requests in flight");
+                    shared.abandon(Abandon::SecondInterrupt);
+                    grace_deadline = None;
+                }
             }
             () = async { if let Some(t) = grace_deadline { tokio::time::sleep_until(t).await } }, if grace_deadline.is_some() => {
                 tracing::warn!(in_flight, "grace period over: abandoning requests in flight");
-                shared.hard_stop.cancel();
+                shared.abandon(Abandon::GraceOver);
                 grace_deadline = None;
             }
             _ = ticker.tick() => st.progress.maybe_log(),

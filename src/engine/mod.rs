@@ -5,6 +5,7 @@ pub mod dispatcher;
 pub mod limiter;
 pub mod retry;
 pub mod run;
+pub mod shutdown;
 pub mod worker;
 
 pub use run::run;

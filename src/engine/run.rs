@@ -142,6 +142,7 @@ pub fn run(cfg: &RunConfig) -> Result<u8, Error> {
             backoff: Backoff { base: cfg.retry_base, cap: cfg.retry_cap, max_attempts: cfg.max_attempts },
             stopping: AtomicBool::new(false),
             hard_stop: CancellationToken::new(),
+            abandoned: std::sync::OnceLock::new(),
             key_refused: AtomicBool::new(false),
             store: store.clone(),
         });

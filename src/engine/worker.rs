@@ -20,12 +20,37 @@ pub struct Shared {
     pub backoff: Backoff,
     /// Set when the run stops (signal, bad key, breaker): no new attempt begins.
     pub stopping: AtomicBool,
-    /// Cancelled when the grace period ends: in-flight attempts are abandoned.
+    /// Cancelled when the grace period ends (or on a second interrupt): in-flight attempts
+    /// are abandoned.
     pub hard_stop: CancellationToken,
+    /// Why `hard_stop` was cancelled (for the abandoned rows' messages).
+    pub abandoned: std::sync::OnceLock<Abandon>,
     /// Set when CAKE refused the key.
     pub key_refused: AtomicBool,
     /// Where intents are committed before an additive row's request leaves.
     pub store: Store,
+}
+
+/// Why in-flight requests were abandoned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Abandon {
+    GraceOver,
+    SecondInterrupt,
+}
+
+impl Shared {
+    /// Abandons every request in flight, saying why.
+    pub fn abandon(&self, why: Abandon) {
+        let _ = self.abandoned.set(why);
+        self.hard_stop.cancel();
+    }
+
+    fn abandoned_why(&self) -> &'static str {
+        match self.abandoned.get() {
+            Some(Abandon::SecondInterrupt) => "abandoned on a second interrupt",
+            Some(Abandon::GraceOver) | None => "abandoned when the grace period ended",
+        }
+    }
 }
 
 /// How a row ended for this run.
@@ -111,7 +136,7 @@ pub async fn work(shared: &Shared, seq: u64, update: ConversionUpdate) -> Done {
             a = shared.client.send(&update) => a,
             () = shared.hard_stop.cancelled() => {
                 // The request may have reached CAKE: an additive row is now in doubt.
-                let msg = "interrupted while the request was in flight".to_string();
+                let msg = format!("{} while the request was in flight", shared.abandoned_why());
                 let end = match kind {
                     Idempotency::Additive => End::Final(Status::InDoubt),
                     Idempotency::Idempotent => End::Unfinished,

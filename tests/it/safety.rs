@@ -168,3 +168,60 @@ fn an_unknown_status_in_the_checkpoint_is_refused_not_resent() {
         "a row with an unknown status was sent again"
     );
 }
+
+#[test]
+fn a_second_interrupt_abandons_requests_in_flight_at_once() {
+    use std::io::BufRead;
+    let t = TestDir::new();
+    sheet(&t, "s.csv", 1, 4, 1);
+    // Answers take a minute: without a second interrupt the run would wait out its grace.
+    let emu = Emu::start(Faults {
+        latency_ms: 60_000,
+        ..Faults::default()
+    });
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_cake-recon"))
+        .args(crate::emu::args(&emu, "s.csv", &["--timeout", "100"]))
+        .current_dir(t.dir.path())
+        .env("CAKE_API_KEY", KEY)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while emu.stats().requests < 4 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(emu.stats().requests, 4, "all rows in flight");
+    let pid = child.id().to_string();
+    let interrupt = || {
+        let ok = std::process::Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    };
+    interrupt();
+    // Wait until the first interrupt was taken (the warning names the way out).
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    for _ in 0..50 {
+        let mut line = String::new();
+        if stderr.read_line(&mut line).unwrap() == 0 {
+            break;
+        }
+        seen.push_str(&line);
+        if line.contains("interrupt again") {
+            break;
+        }
+    }
+    assert!(seen.contains("interrupt again"), "{seen}");
+    interrupt();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{seen}");
+    let lines = results(&t, "s.results.csv");
+    assert_eq!(lines.len(), 4);
+    for l in &lines {
+        assert_eq!(l["status"], "in_doubt", "{l:?}");
+        assert!(l["message"].contains("abandoned on a second interrupt"), "{l:?}");
+    }
+}
