@@ -84,7 +84,7 @@ pub fn dry_run(cfg: &RunConfig, out: &mut dyn Write) -> Result<u8, Error> {
     drop(tx);
     let preview = writer
         .join()
-        .map_err(|_| Error::Usage("the results writer stopped unexpectedly".into()))?;
+        .map_err(|_| Error::Internal("the results writer stopped unexpectedly".into()))?;
     let pre = pre?;
     let mut preview = preview.map_err(write_err)?;
     if !pre.duplicates.is_empty() {
@@ -100,38 +100,38 @@ pub fn dry_run(cfg: &RunConfig, out: &mut dyn Write) -> Result<u8, Error> {
     }
     let path = preview.writer.finish().map_err(write_err)?;
 
-    let shown = |e: std::io::Error| Error::Write {
-        what: "standard output".into(),
-        source: e,
-    };
-    write!(
-        out,
-        "{}",
-        preview::interpretation(&pre, &cfg.input, cfg.api_version)
-    )
-    .map_err(shown)?;
-    write!(out, "{}", preview::totals(&preview.totals, pre.invalid)).map_err(shown)?;
-    write!(out, "{}", invalid_list(&pre)).map_err(shown)?;
-    write!(
-        out,
-        "{}",
-        preview::examples(&cfg.endpoint(), &preview.examples)
-    )
-    .map_err(shown)?;
-    writeln!(out, "Results (nothing was sent): {}", path.display()).map_err(shown)?;
-    Ok(if pre.invalid == 0 {
+    let mut text = preview::interpretation(&pre, &cfg.input, cfg.api_version);
+    text.push_str(&preview::totals(&preview.totals, pre.invalid));
+    text.push_str(&invalid_list(&pre));
+    text.push_str(&preview::examples(&cfg.endpoint(), &preview.examples));
+    text.push_str(&format!(
+        "Results (nothing was sent): {}\n",
+        path.display()
+    ));
+    let code = if pre.invalid == 0 {
         exit::OK
     } else if cfg.skip_invalid {
         exit::SOME_ROWS_NOT_UPDATED
     } else {
-        writeln!(
-            out,
-            "{} invalid rows: a run would stop before sending anything (fix them, or use --skip-invalid).",
+        text.push_str(&format!(
+            "{} invalid rows: a run would stop before sending anything (fix them, or use --skip-invalid).\n",
             pre.invalid
-        )
-        .map_err(shown)?;
+        ));
         exit::USAGE
-    })
+    };
+    show(out, &text)?;
+    Ok(code)
+}
+
+/// Writes what a person reads to standard output. A reader that stopped reading (`| head`) is
+/// not an error: the job is done and the results file is written.
+pub fn show(out: &mut dyn Write, text: &str) -> Result<(), Error> {
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Error::Internal(format!(
+            "cannot write to standard output: {e}"
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// The first row errors of a pre-pass, and how many more there are.

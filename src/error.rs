@@ -37,6 +37,26 @@ pub enum Error {
     /// A run-wide failure stopped the run (bad key, error storm).
     #[error("{0}")]
     Aborted(String),
+    /// Something failed that is not the user's doing (a thread died, the runtime would not
+    /// start) or that happened after sending began: never "usage error, nothing sent".
+    #[error(
+        "{0}. Rows already sent are recorded in the checkpoint: run the same command again to \
+         resume; if this repeats, report it"
+    )]
+    Internal(String),
+}
+
+impl Error {
+    /// The same error, once requests may have been sent: nothing may then claim "nothing was
+    /// sent" (exit 2), so a usage-type error becomes an internal one (exit 3, resumable).
+    #[must_use]
+    pub fn after_sending(self) -> Self {
+        if self.exit_code() == exit::USAGE {
+            Error::Internal(self.to_string())
+        } else {
+            self
+        }
+    }
 }
 
 /// An I/O error that means "wrong path or permissions" rather than "the disk failed".
@@ -56,7 +76,10 @@ impl Error {
             Error::Checkpoint(e) if e.is_refusal() => exit::USAGE,
             // A missing directory or a read-only place is a configuration error, not a crash.
             Error::Write { source, .. } if is_setup_error(source) => exit::USAGE,
-            Error::Write { .. } | Error::Aborted(_) | Error::Checkpoint(_) => exit::ABORTED,
+            Error::Write { .. }
+            | Error::Aborted(_)
+            | Error::Checkpoint(_)
+            | Error::Internal(_) => exit::ABORTED,
         }
     }
 }

@@ -116,7 +116,7 @@ pub fn run(cfg: &RunConfig) -> Result<u8, Error> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| Error::Usage(format!("cannot start the async runtime: {e}")))?;
+        .map_err(|e| Error::Internal(format!("cannot start the async runtime: {e}")))?;
     let report = runtime.block_on(async {
         // The sandbox is the real emulator on a loopback port of this process.
         let sandbox = match base_url {
@@ -182,7 +182,7 @@ pub fn run(cfg: &RunConfig) -> Result<u8, Error> {
     };
     store.finish(&ended);
     let _ = store_thread.join();
-    let report = report?;
+    let report = report.map_err(Error::after_sending)?;
     if !cfg.quiet {
         use std::io::Write as _;
         // A closed stdout (`| head`) must not turn a finished run into a crash.

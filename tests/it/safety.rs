@@ -225,3 +225,57 @@ fn a_second_interrupt_abandons_requests_in_flight_at_once() {
         assert!(l["message"].contains("abandoned on a second interrupt"), "{l:?}");
     }
 }
+
+#[test]
+fn a_dry_run_whose_reader_went_away_is_not_a_disk_error() {
+    let t = TestDir::new();
+    sheet(&t, "s.csv", 1, 50, 2);
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader); // like `| head` that already exited: every write is EPIPE
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cake-recon"))
+        .args(["run", "s.csv", "--dry-run"])
+        .current_dir(t.dir.path())
+        .stdout(std::process::Stdio::from(writer))
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("free space"), "{stderr}");
+    assert_eq!(results(&t, "s.results.csv").len(), 50);
+}
+
+#[test]
+fn a_setup_kind_of_error_after_sending_began_exits_3_not_2() {
+    let t = TestDir::new();
+    sheet(&t, "s.csv", 1, 8, 2);
+    std::fs::create_dir(t.path("out")).unwrap();
+    let emu = Emu::start(Faults {
+        latency_ms: 1_500,
+        ..Faults::default()
+    });
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_cake-recon"))
+        .args(crate::emu::args(
+            &emu,
+            "s.csv",
+            &["--output", "out/r.csv", "--checkpoint", "r.ckpt"],
+        ))
+        .current_dir(t.dir.path())
+        .env("CAKE_API_KEY", KEY)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while emu.stats().requests < 8 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(emu.stats().requests, 8, "rows in flight");
+    // The results' directory vanishes while requests are in flight: NotFound, but rows were
+    // sent, so this is no "usage error, nothing sent".
+    std::fs::remove_dir_all(t.path("out")).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("run the same command again"), "{stderr}");
+}
