@@ -279,3 +279,34 @@ fn a_setup_kind_of_error_after_sending_began_exits_3_not_2() {
     assert_eq!(out.status.code(), Some(3), "{stderr}");
     assert!(stderr.contains("run the same command again"), "{stderr}");
 }
+
+#[test]
+fn base_url_on_the_command_line_beats_sandbox_in_the_config_file() {
+    let t = TestDir::new();
+    sheet(&t, "s.csv", 1, 3, 0);
+    t.write("c.toml", "sandbox = true\n");
+    let emu = Emu::start(Faults::default());
+    let out = run(&t, &emu, "s.csv", &["--config", "c.toml"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(emu.stats().applied, 3, "the rows went to the sandbox, not to --base-url");
+    // Both in one file is a contradiction, said so.
+    t.write("both.toml", &format!("sandbox = true\nbase-url = \"{}\"\n", emu.url));
+    let out = t.run(&["run", "s.csv", "--config", "both.toml", "--dry-run"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("sandbox") && out.stderr.contains("base-url"), "{}", out.stderr);
+}
+
+#[test]
+fn set_splits_at_the_first_equals_sign() {
+    let t = TestDir::new();
+    t.write("s.csv", "conversion_id,payout\n5,1.00\n");
+    let emu = Emu::start(Faults::default());
+    let out = run(&t, &emu, "s.csv", &["--set", "note_to_append=ref=A7"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(emu.conversions()[&5].notes, vec!["ref=A7".to_string()]);
+    // --map's header may hold '=' (the field never does): split at the last one.
+    t.write("m.csv", "conversion_id,Payout=USD\n6,2.00\n");
+    let out = run(&t, &emu, "m.csv", &["--map", "Payout=USD=payout"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(emu.conversions()[&6].payout.to_string(), "2.00");
+}
