@@ -4,7 +4,7 @@
 //! `cargo bench --bench checkpoint`
 
 use cake_recon::checkpoint::{OutcomeRecord, Store, schema};
-use cake_recon::report::output::Status;
+use cake_recon::update::Status;
 use cake_recon::update::Idempotency;
 use divan::{Bencher, counter::ItemsCount};
 

@@ -3,7 +3,8 @@
 use crate::config::RunConfig;
 use crate::error::Error;
 use crate::exit;
-use crate::report::output::{ResultLine, ResultsWriter, Status};
+use crate::report::output::{ResultLine, ResultsWriter};
+use crate::update::Status;
 use crate::report::preview;
 use crate::sheet::{PrePass, Sheet, SheetRow, Totals, prepass_visit};
 use crate::update::ConversionUpdate;

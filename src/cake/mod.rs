@@ -1,6 +1,5 @@
 //! The CAKE API: the parameter table, request building per transport, answer parsing.
 
 pub mod client;
-pub mod params;
 pub mod request;
 pub mod response;

@@ -1,7 +1,7 @@
 //! Building the exact `UpdateConversion` request for each transport from the one parameter table.
 
-use super::params::{Param, params_for};
-use crate::sheet::parse::format_cake_date;
+use crate::update::{Param, params_for};
+use crate::update::format_cake_date;
 use crate::update::{ConversionUpdate, EffectiveDateOption, format_amount};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use std::borrow::Cow;

@@ -6,7 +6,7 @@
 
 use super::CheckpointError;
 use super::schema;
-use crate::report::output::Status;
+use crate::update::Status;
 use rusqlite::{Connection, params};
 use std::collections::VecDeque;
 use std::path::Path;

@@ -7,7 +7,7 @@
 //! ```
 
 use super::CheckpointError;
-use crate::report::output::Status;
+use crate::update::Status;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use std::path::Path;
 

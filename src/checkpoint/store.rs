@@ -9,7 +9,7 @@
 
 use super::CheckpointError;
 use super::schema::now;
-use crate::report::output::Status;
+use crate::update::Status;
 use crate::update::Idempotency;
 use rusqlite::{Connection, params};
 use std::path::PathBuf;

@@ -3,7 +3,7 @@
 //! Trips when 10 rows in a row end `failed`/`in_doubt`, or when at least half of the last 100
 //! finished rows did (once 20 have finished). Rows still unsent stay resumable.
 
-use crate::report::output::Status;
+use crate::update::Status;
 use std::collections::VecDeque;
 
 /// Rows in a row that trip the breaker.

@@ -1,7 +1,7 @@
 //! What to do after an attempt: the idempotency-aware retry policy, as a pure function.
 
 use crate::cake::response::Outcome;
-use crate::report::output::Status;
+use crate::update::Status;
 use crate::update::Idempotency;
 use rand::Rng;
 use std::time::Duration;

@@ -7,7 +7,7 @@ use super::retry::{Backoff, Next, decide};
 use crate::cake::client::Client;
 use crate::cake::response::Outcome;
 use crate::checkpoint::Store;
-use crate::report::output::Status;
+use crate::update::Status;
 use crate::update::{ConversionUpdate, Idempotency};
 use rand::{SeedableRng, rngs::SmallRng};
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -5,7 +5,7 @@
 //! elements are silently given their type's default — the trap that lost a public client every
 //! note. The emulator reproduces both so the client's mistakes show up in tests.
 
-use crate::cake::params::{ParamType, params_for};
+use crate::update::{ParamType, params_for};
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 use rust_decimal::Decimal;
 use std::collections::HashMap;

@@ -1,7 +1,7 @@
 //! The results CSV: exactly one line per data row, in input order, safe to open in a spreadsheet.
 
 use crate::sheet::Invalid;
-use crate::update::{ConversionUpdate, format_amount};
+use crate::update::{ConversionUpdate, Status, format_amount};
 use std::fs::File;
 use std::io::{self, BufWriter};
 use std::path::{Path, PathBuf};
@@ -21,54 +21,6 @@ pub const COLUMNS: [&str; 12] = [
     "http_status",
     "message",
 ];
-
-/// A row's final status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Status {
-    /// CAKE said success.
-    Updated,
-    /// CAKE said success=false (e.g. `Conversion Not Found`).
-    Rejected,
-    /// Failed validation; not sent.
-    Invalid,
-    /// Gave up: retries exhausted or a permanent HTTP error.
-    Failed,
-    /// An additive row whose outcome is unknown; not re-sent.
-    InDoubt,
-    /// Dry run: would be sent.
-    WouldUpdate,
-}
-
-impl Status {
-    /// Every status, in report order.
-    pub const ALL: [Status; 6] = [
-        Status::Updated,
-        Status::Rejected,
-        Status::Invalid,
-        Status::Failed,
-        Status::InDoubt,
-        Status::WouldUpdate,
-    ];
-
-    /// The spelling in the results file.
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Updated => "updated",
-            Status::Rejected => "rejected",
-            Status::Invalid => "invalid",
-            Status::Failed => "failed",
-            Status::InDoubt => "in_doubt",
-            Status::WouldUpdate => "would_update",
-        }
-    }
-
-    /// Parses the results-file spelling.
-    #[must_use]
-    pub fn from_str_opt(s: &str) -> Option<Status> {
-        Status::ALL.into_iter().find(|st| st.as_str() == s)
-    }
-}
 
 /// One line of the results file.
 #[derive(Debug, Clone, PartialEq, Eq)]

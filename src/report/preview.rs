@@ -1,6 +1,6 @@
 //! The dry run's printed report: how the sheet was read, what would change, and example requests.
 
-use crate::cake::params::{PARAMS, Param};
+use crate::update::{PARAMS, Param};
 use crate::cake::request::Endpoint;
 use crate::sheet::columns::Source;
 use crate::sheet::{PrePass, Totals};

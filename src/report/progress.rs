@@ -3,7 +3,7 @@
 //! Log lines go through [`LogWriter`], which hides the bar while it writes, so logs and the bar
 //! never garble each other.
 
-use super::output::Status;
+use crate::update::Status;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::collections::BTreeMap;
 use std::io::Write;

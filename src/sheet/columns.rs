@@ -3,7 +3,7 @@
 use super::SheetError;
 use super::parse::normalize_token;
 use super::validate::{CellParser, Value};
-use crate::cake::params::{PARAMS, Param};
+use crate::update::{PARAMS, Param};
 
 /// Where a parameter's value comes from.
 #[derive(Debug, Clone)]

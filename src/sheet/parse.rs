@@ -377,11 +377,6 @@ fn parse_time(t: &str) -> Result<NaiveTime, String> {
     Err(DATE_EXPECTED.to_string())
 }
 
-/// The `MM/DD/YYYY HH:MM:SS` form CAKE's GET/POST binding parses.
-#[must_use]
-pub fn format_cake_date(d: &NaiveDateTime) -> String {
-    d.format("%m/%d/%Y %H:%M:%S").to_string()
-}
 
 #[cfg(test)]
 mod tests {
@@ -601,7 +596,7 @@ mod tests {
             for order in [DateOrder::Mdy, DateOrder::Dmy] {
                 if let Ok(d) = parse_date(&s, order) {
                     assert_eq!(
-                        parse_date(&format_cake_date(&d), DateOrder::Mdy),
+                        parse_date(&crate::update::format_cake_date(&d), DateOrder::Mdy),
                         Ok(d),
                         "{}",
                         path.display()
@@ -624,7 +619,7 @@ mod tests {
     #[test]
     fn cake_date_format() {
         assert_eq!(
-            format_cake_date(&dt("2026-09-03 04:05:06")),
+            crate::update::format_cake_date(&dt("2026-09-03 04:05:06")),
             "09/03/2026 04:05:06"
         );
     }
@@ -666,7 +661,7 @@ mod tests {
                 let base = NaiveDate::from_ymd_opt(1950, 1, 1).unwrap();
                 let date = base + chrono::Duration::days(days);
                 let d = date.and_time(NaiveTime::from_num_seconds_from_midnight_opt(secs, 0).unwrap());
-                prop_assert_eq!(parse_date(&format_cake_date(&d), DateOrder::Mdy), Ok(d));
+                prop_assert_eq!(parse_date(&crate::update::format_cake_date(&d), DateOrder::Mdy), Ok(d));
                 let iso = d.format("%Y-%m-%dT%H:%M:%S").to_string();
                 prop_assert_eq!(parse_date(&iso, DateOrder::Dmy), Ok(d));
                 let dmy = d.format("%d/%m/%Y %H:%M:%S").to_string();

@@ -6,7 +6,7 @@ use super::duplicates::Duplicates;
 use super::parse::{DateOrder, DecimalStyle};
 use super::reader::{Format, ReadOptions, RecordReader};
 use super::validate::{CellParser, RowParser, cell};
-use crate::cake::params::Param;
+use crate::update::Param;
 use crate::update::ConversionUpdate;
 use std::path::{Path, PathBuf};
 

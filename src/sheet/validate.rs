@@ -5,7 +5,7 @@ use super::parse::{
     DateOrder, DecimalStyle, normalize_token, parse_amount, parse_bool, parse_date, parse_enum,
     parse_id, parse_transaction_id,
 };
-use crate::cake::params::{Param, ParamType};
+use crate::update::{Param, ParamType};
 use crate::update::{ConversionUpdate, DispositionType, EffectiveDateOption, ReceivedOption};
 use chrono::NaiveDateTime;
 use rust_decimal::Decimal;
@@ -115,7 +115,7 @@ pub struct RowParser {
 /// Values gathered for one row before the cross-field rules run.
 #[derive(Default)]
 struct Gathered {
-    values: [Option<Value>; crate::cake::params::PARAMS.len()],
+    values: [Option<Value>; crate::update::PARAMS.len()],
 }
 
 impl Gathered {
@@ -164,7 +164,7 @@ impl RowParser {
     ) -> Result<ConversionUpdate, Vec<FieldError>> {
         let mut errors = Vec::new();
         let mut g = Gathered::default();
-        for spec in crate::cake::params::PARAMS {
+        for spec in crate::update::PARAMS {
             let value = match self.columns.source(spec.param) {
                 Source::Default => continue,
                 Source::Set { value, .. } => value.clone(),

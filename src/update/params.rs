@@ -48,15 +48,7 @@ pub struct ParamSpec {
     pub since_version: u8,
 }
 
-const RECEIVED_OPTIONS: &[&str] = &[
-    "total_sale_amount",
-    "additional_sale_amount",
-    "total_revenue",
-    "additional_revenue",
-    "no_change",
-];
-const DISPOSITION_TYPES: &[&str] = &["no_change", "pending", "rejected", "approved", "returned"];
-const EFFECTIVE_DATE_OPTIONS: &[&str] = &["today", "conversion_date", "custom"];
+use super::row::{DispositionType, EffectiveDateOption, ReceivedOption};
 
 const fn spec(param: Param, name: &'static str, ty: ParamType, since_version: u8) -> ParamSpec {
     ParamSpec {
@@ -90,13 +82,13 @@ pub const PARAMS: &[ParamSpec] = &[
     spec(
         Param::ReceivedOption,
         "received_option",
-        ParamType::Enumeration(RECEIVED_OPTIONS),
+        ParamType::Enumeration(ReceivedOption::WIRE),
         2,
     ),
     spec(
         Param::DispositionType,
         "disposition_type",
-        ParamType::Enumeration(DISPOSITION_TYPES),
+        ParamType::Enumeration(DispositionType::WIRE),
         2,
     ),
     spec(Param::DispositionId, "disposition_id", ParamType::Int, 2),
@@ -109,7 +101,7 @@ pub const PARAMS: &[ParamSpec] = &[
     spec(
         Param::EffectiveDateOption,
         "effective_date_option",
-        ParamType::Enumeration(EFFECTIVE_DATE_OPTIONS),
+        ParamType::Enumeration(EffectiveDateOption::WIRE),
         2,
     ),
     spec(Param::CustomDate, "custom_date", ParamType::DateTime, 2),
@@ -154,7 +146,6 @@ pub fn params_for(version: u8) -> impl Iterator<Item = &'static ParamSpec> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::update::{DispositionType, EffectiveDateOption, ReceivedOption};
 
     /// The list in contract §1 (and the seed's type list), typed out independently.
     const SEED_V2: &str = "api_key, offer_id, conversion_id, request_session_id, transaction_id, \

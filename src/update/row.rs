@@ -18,6 +18,9 @@ macro_rules! cake_enum {
             /// Every value, in the order CAKE's documentation lists them.
             pub const ALL: &'static [$name] = &[$($name::$variant),+];
 
+            /// The wire spellings, in the same order (the parameter table's enumeration).
+            pub const WIRE: &'static [&'static str] = &[$($wire),+];
+
             /// The exact lower-case spelling CAKE expects on the wire.
             #[must_use]
             pub fn as_str(self) -> &'static str {
@@ -200,13 +203,3 @@ impl std::fmt::Display for Target<'_> {
     }
 }
 
-/// The largest amount CAKE can store: its amounts are SQL Server `money`
-/// (922,337,203,685,477.5807). Bounding amounts by it also keeps every sum of a sheet's
-/// amounts far inside `Decimal`'s range.
-pub const MONEY_MAX: Decimal = Decimal::from_parts(u32::MAX, 0x7FFF_FFFF, 0, false, 4);
-
-/// Formats an amount exactly as it is sent and reported: `.` decimal, no grouping, scale kept.
-#[must_use]
-pub fn format_amount(d: Decimal) -> String {
-    d.to_string()
-}

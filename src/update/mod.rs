@@ -1,0 +1,15 @@
+//! The bottom layer: what a row *is*. The typed update every layer passes along, its final
+//! [`Status`], THE table of CAKE parameters and the wire formats. Everything else imports from
+//! here; this imports nothing of the crate.
+
+mod params;
+mod row;
+mod status;
+mod wire;
+
+pub use params::{API_VERSIONS, PARAMS, Param, ParamSpec, ParamType, params_for};
+pub use row::{
+    ConversionUpdate, DispositionType, EffectiveDateOption, Idempotency, ReceivedOption, Target,
+};
+pub use status::Status;
+pub use wire::{MONEY_MAX, format_amount, format_cake_date};
