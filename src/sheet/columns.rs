@@ -2,7 +2,7 @@
 
 use super::SheetError;
 use super::parse::normalize_token;
-use super::validate::{CellParser, Value};
+use super::cells::{CellParser, Value};
 use crate::update::{PARAMS, Param};
 
 /// Where a parameter's value comes from.

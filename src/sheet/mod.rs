@@ -5,6 +5,7 @@
 //! [`ConversionUpdate`](crate::update::ConversionUpdate), and [`prepass`] validates the whole
 //! sheet before anything is sent.
 
+pub mod cells;
 pub mod columns;
 pub mod duplicates;
 pub mod parse;
