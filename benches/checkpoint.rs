@@ -3,9 +3,9 @@
 //!
 //! `cargo bench --bench checkpoint`
 
-use cake_recon::checkpoint::{OutcomeRecord, Store, schema};
-use cake_recon::update::Status;
+use cake_recon::internals::{OutcomeRecord, Store, schema};
 use cake_recon::update::Idempotency;
+use cake_recon::update::Status;
 use divan::{Bencher, counter::ItemsCount};
 
 fn main() {

@@ -3,9 +3,9 @@
 //!
 //! `cargo bench --bench pipeline`
 
-use cake_recon::cake::request::{Endpoint, Transport};
-use cake_recon::cake::response::classify;
-use cake_recon::sheet::{SheetOptions, prepass};
+use cake_recon::internals::classify;
+use cake_recon::internals::{Endpoint, Transport};
+use cake_recon::internals::{SheetOptions, prepass};
 use cake_recon::update::{ConversionUpdate, DispositionType, EffectiveDateOption, ReceivedOption};
 use divan::{Bencher, black_box, counter::ItemsCount};
 use rust_decimal::Decimal;

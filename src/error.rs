@@ -34,9 +34,6 @@ pub enum Error {
         what: String,
         source: std::io::Error,
     },
-    /// A run-wide failure stopped the run (bad key, error storm).
-    #[error("{0}")]
-    Aborted(String),
     /// Something failed that is not the user's doing (a thread died, the runtime would not
     /// start) or that happened after sending began: never "usage error, nothing sent".
     #[error(
@@ -76,10 +73,7 @@ impl Error {
             Error::Checkpoint(e) if e.is_refusal() => exit::USAGE,
             // A missing directory or a read-only place is a configuration error, not a crash.
             Error::Write { source, .. } if is_setup_error(source) => exit::USAGE,
-            Error::Write { .. }
-            | Error::Aborted(_)
-            | Error::Checkpoint(_)
-            | Error::Internal(_) => exit::ABORTED,
+            Error::Write { .. } | Error::Checkpoint(_) | Error::Internal(_) => exit::ABORTED,
         }
     }
 }

@@ -1,44 +1,38 @@
 //! cake-recon: apply a finance team's approval sheet to a CAKE instance through
 //! `track.asmx/UpdateConversion`, safely.
 //!
-//! Data flows one way: [`sheet`] → validated [`update::ConversionUpdate`]s → [`engine`]
-//! (dispatcher, rate limit, workers) → one writer ([`report`]).
+//! The rooms and their one-way arrows are in `ARCHITECTURE.md`:
+//! `cli → config → app → engine → {cake, checkpoint, report} → sheet → update`, with the
+//! emulator ([`mock`]) beside the product. Modules are private; what tests, benchmarks and fuzz
+//! targets reach is re-exported below, on purpose.
 
-pub mod app;
-pub mod cake;
-pub mod checkpoint;
-pub mod cli;
-pub mod config;
-pub mod config_file;
-pub mod engine;
-pub mod error;
-pub mod exit;
-pub mod logging;
+mod app;
+mod cake;
+mod checkpoint;
+mod cli;
+mod config;
+mod engine;
+mod error;
+mod exit;
+mod logging;
 pub mod mock;
-pub mod report;
-pub mod sheet;
+mod report;
+mod sheet;
 pub mod update;
 
-/// Resolves on SIGINT or SIGTERM (or never, if signals cannot be watched).
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = term => {}
-    }
+/// The whole program: parse the command line, run the command, return its exit code.
+#[must_use]
+pub fn main() -> std::process::ExitCode {
+    std::process::ExitCode::from(cli::main())
+}
+
+/// What benchmarks, fuzz targets and integration tests reach into. Not a stable API.
+#[doc(hidden)]
+pub mod internals {
+    pub use crate::cake::client::install_crypto;
+    pub use crate::cake::request::{Endpoint, Transport};
+    pub use crate::cake::response::{Outcome, classify};
+    pub use crate::checkpoint::{OutcomeRecord, Store, schema};
+    pub use crate::sheet::parse::{DateOrder, DecimalStyle, parse_amount, parse_date, parse_id};
+    pub use crate::sheet::{Sheet, SheetOptions, prepass};
 }

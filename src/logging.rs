@@ -1,8 +1,15 @@
 //! `tracing` set-up: text or JSON to stderr, verbosity from -q/-v, never above the bar.
 
-use crate::cli::LogFormat;
 use crate::report::progress::LogWriter;
 use tracing_subscriber::EnvFilter;
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
 
 /// Installs the global subscriber. `RUST_LOG` overrides the level.
 pub fn init(format: LogFormat, quiet: bool, verbose: u8) {

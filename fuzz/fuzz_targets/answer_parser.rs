@@ -2,7 +2,7 @@
 //! unreadable 200 is never taken for success.
 #![no_main]
 
-use cake_recon::cake::response::{Outcome, classify};
+use cake_recon::internals::{Outcome, classify};
 use libfuzzer_sys::fuzz_target;
 use std::time::{Duration, SystemTime};
 

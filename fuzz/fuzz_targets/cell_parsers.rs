@@ -2,7 +2,8 @@
 //! something that parses to the same value.
 #![no_main]
 
-use cake_recon::sheet::parse::{DateOrder, DecimalStyle, format_cake_date, parse_amount, parse_date, parse_id};
+use cake_recon::internals::{DateOrder, DecimalStyle, parse_amount, parse_date, parse_id};
+use cake_recon::update::format_cake_date;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -2,7 +2,7 @@
 //! must see the same rows as the pre-pass.
 #![no_main]
 
-use cake_recon::sheet::{Sheet, SheetOptions, prepass};
+use cake_recon::internals::{Sheet, SheetOptions, prepass};
 use libfuzzer_sys::fuzz_target;
 use std::io::Write;
 

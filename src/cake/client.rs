@@ -73,12 +73,6 @@ impl Client {
         })
     }
 
-    /// The endpoint requests go to.
-    #[must_use]
-    pub fn endpoint(&self) -> &Endpoint {
-        &self.endpoint
-    }
-
     /// Sends `update` once and classifies the result.
     pub async fn send(&self, update: &ConversionUpdate) -> Attempt {
         let request = self.endpoint.build(update, self.key.expose_secret());

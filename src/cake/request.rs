@@ -1,8 +1,8 @@
 //! Building the exact `UpdateConversion` request for each transport from the one parameter table.
 
-use crate::update::{Param, params_for};
 use crate::update::format_cake_date;
 use crate::update::{ConversionUpdate, EffectiveDateOption, format_amount};
+use crate::update::{Param, params_for};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use std::borrow::Cow;
 use std::fmt::Write as _;

@@ -9,7 +9,6 @@ use std::path::{Path, PathBuf};
 #[derive(Debug)]
 pub struct Lock {
     _file: File,
-    pub path: PathBuf,
 }
 
 /// The lock file beside a checkpoint.
@@ -70,7 +69,7 @@ pub fn acquire(checkpoint: &Path) -> Result<Lock, CheckpointError> {
                 .and_then(|_| file.write_all(line.as_bytes()))
                 .and_then(|()| file.sync_all())
                 .map_err(|e| CheckpointError::io(&path, e))?;
-            Ok(Lock { _file: file, path })
+            Ok(Lock { _file: file })
         }
         Err(TryLockError::WouldBlock) => Err(CheckpointError::Locked {
             path: checkpoint.to_path_buf(),

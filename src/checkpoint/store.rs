@@ -9,8 +9,8 @@
 
 use super::CheckpointError;
 use super::schema::now;
-use crate::update::Status;
 use crate::update::Idempotency;
+use crate::update::Status;
 use rusqlite::{Connection, params};
 use std::path::PathBuf;
 use std::sync::mpsc::{self, RecvTimeoutError};

@@ -11,9 +11,10 @@ use super::worker::{Abandon, Done, End, Shared, work};
 use crate::checkpoint::{OutcomeRecord, Prior, PriorReader};
 use crate::error::Error;
 use crate::report::output::{ResultLine, ResultsWriter, update_cells};
-use crate::update::Status;
 use crate::report::progress::Progress;
+use crate::report::summary::{Report, Stop};
 use crate::sheet::{Sheet, SheetOptions, SheetRow, Totals};
+use crate::update::Status;
 use crate::update::{ConversionUpdate, Idempotency};
 use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
@@ -33,34 +34,6 @@ pub const CRASH_IN_DOUBT: &str = "an earlier run stopped after this row's reques
 #[must_use]
 pub fn window_size(concurrency: usize) -> usize {
     (concurrency * 64).max(1024)
-}
-
-/// Why a run stopped early.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Stop {
-    /// SIGINT/SIGTERM.
-    Interrupted,
-    /// A run-wide failure: the reason.
-    Aborted(String),
-}
-
-/// What the dispatcher reports at the end.
-#[derive(Debug)]
-pub struct Report {
-    pub counts: HashMap<Status, u64>,
-    /// Rows not finished (a later run sends them).
-    pub unfinished: u64,
-    /// Rows whose outcome came from an earlier run.
-    pub resumed: u64,
-    /// Sums over the rows CAKE confirmed (this run and earlier ones).
-    pub updated: Totals,
-    /// Requests sent by this run (all attempts).
-    pub attempts: u64,
-    /// Requests per second between the first and the last request of this run.
-    pub achieved_rate: Option<f64>,
-    pub elapsed: Duration,
-    pub stop: Option<Stop>,
-    pub output: PathBuf,
 }
 
 /// Inputs of one dispatch.

@@ -84,6 +84,7 @@ impl RateGate {
     }
 
     /// The pace in use now (configured rate × AIMD share), `None` when unlimited.
+    #[cfg(test)]
     #[must_use]
     pub fn current_rate(&self) -> Option<f64> {
         self.rate.map(|r| r * self.state().share)

@@ -1,11 +1,16 @@
 //! The run: pre-pass → dispatcher (rate gate) → workers (HTTP) → one result writer.
+//!
+//! The engine receives validated [`Settings`] and a plain [`Destination`] (URL and key); it
+//! knows nothing of flags, files or the emulator.
 
-pub mod breaker;
-pub mod dispatcher;
+mod breaker;
+mod dispatcher;
 pub mod limiter;
-pub mod retry;
-pub mod run;
+mod retry;
+mod run;
+mod settings;
 pub mod shutdown;
-pub mod worker;
+mod worker;
 
 pub use run::run;
+pub use settings::{Destination, Settings};

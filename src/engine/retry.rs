@@ -1,8 +1,8 @@
 //! What to do after an attempt: the idempotency-aware retry policy, as a pure function.
 
 use crate::cake::response::Outcome;
-use crate::update::Status;
 use crate::update::Idempotency;
+use crate::update::Status;
 use rand::Rng;
 use std::time::Duration;
 

@@ -21,7 +21,11 @@ impl Signals {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{SignalKind, signal};
-            Self::watch_with(|kind| signal(kind), SignalKind::interrupt(), SignalKind::terminate())
+            Self::watch_with(
+                |kind| signal(kind),
+                SignalKind::interrupt(),
+                SignalKind::terminate(),
+            )
         }
         #[cfg(not(unix))]
         {
@@ -75,7 +79,10 @@ mod tests {
             panic!("registration failure was ignored");
         };
         let text = e.to_string();
-        assert!(text.contains("SIGINT") && text.contains("no more signal slots"), "{text}");
+        assert!(
+            text.contains("SIGINT") && text.contains("no more signal slots"),
+            "{text}"
+        );
         assert!(Signals::watch().is_ok());
     }
 }

@@ -1,10 +1,10 @@
 //! The dry run's printed report: how the sheet was read, what would change, and example requests.
 
-use crate::update::{PARAMS, Param};
 use crate::cake::request::Endpoint;
 use crate::sheet::columns::Source;
 use crate::sheet::{PrePass, Totals};
 use crate::update::ConversionUpdate;
+use crate::update::{PARAMS, Param};
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -163,4 +163,25 @@ pub fn examples(endpoint: &Endpoint, updates: &[ConversionUpdate]) -> String {
         let _ = writeln!(out, "  row {}: {}", u.row, endpoint.display(u));
     }
     out
+}
+
+/// The first row errors of a pre-pass, and how many more there are.
+#[must_use]
+pub fn invalid_list(pre: &PrePass) -> String {
+    if pre.invalid == 0 {
+        return String::new();
+    }
+    let mut s = format!("Invalid rows ({}):\n", pre.invalid);
+    for e in &pre.errors {
+        s.push_str("  ");
+        s.push_str(e);
+        s.push('\n');
+    }
+    let more = pre.invalid.saturating_sub(pre.errors.len() as u64);
+    if more > 0 {
+        s.push_str(&format!(
+            "  … and {more} more (every row is listed in the results file)\n"
+        ));
+    }
+    s
 }

@@ -1,8 +1,8 @@
 //! Header matching: which sheet column (or `--set` value, or default) feeds each CAKE parameter.
 
 use super::SheetError;
-use super::parse::normalize_token;
 use super::cells::{CellParser, Value};
+use super::parse::normalize_token;
 use crate::update::{PARAMS, Param};
 
 /// Where a parameter's value comes from.

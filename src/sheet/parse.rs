@@ -377,7 +377,6 @@ fn parse_time(t: &str) -> Result<NaiveTime, String> {
     Err(DATE_EXPECTED.to_string())
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

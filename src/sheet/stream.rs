@@ -1,14 +1,14 @@
 //! An opened sheet: header resolved, rows streamed as typed updates or row errors.
 
 use super::SheetError;
+use super::cells::CellParser;
 use super::columns::{Columns, Source, resolve};
 use super::duplicates::Duplicates;
 use super::parse::{DateOrder, DecimalStyle};
 use super::reader::{Format, ReadOptions, RecordReader};
-use super::cells::CellParser;
 use super::validate::{RowParser, cell};
-use crate::update::Param;
 use crate::update::ConversionUpdate;
+use crate::update::Param;
 use std::path::{Path, PathBuf};
 
 /// Everything that changes how a sheet is read (all from the command line).

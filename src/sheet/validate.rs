@@ -2,7 +2,9 @@
 
 use super::cells::{CellParser, Value};
 use super::columns::{Columns, Source};
-use crate::update::{ConversionUpdate, DispositionType, EffectiveDateOption, Param, ReceivedOption};
+use crate::update::{
+    ConversionUpdate, DispositionType, EffectiveDateOption, Param, ReceivedOption,
+};
 use rust_decimal::Decimal;
 use std::fmt;
 

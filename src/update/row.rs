@@ -202,4 +202,3 @@ impl std::fmt::Display for Target<'_> {
         }
     }
 }
-

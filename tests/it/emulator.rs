@@ -1,7 +1,7 @@
 //! The emulator's own behaviour, request by request: binding, semantics, each fault, admin.
 
 use crate::emu::{Emu, KEY};
-use cake_recon::cake::request::{Endpoint, Transport};
+use cake_recon::internals::{Endpoint, Transport};
 use cake_recon::mock::Faults;
 use cake_recon::update::{ConversionUpdate, DispositionType, EffectiveDateOption, ReceivedOption};
 use rust_decimal::Decimal;
@@ -59,7 +59,7 @@ fn raw(
     action: Option<&str>,
     body: Option<String>,
 ) -> Result<Answer, String> {
-    cake_recon::cake::client::install_crypto();
+    cake_recon::internals::install_crypto();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -222,7 +222,10 @@ fn a_second_interrupt_abandons_requests_in_flight_at_once() {
     assert_eq!(lines.len(), 4);
     for l in &lines {
         assert_eq!(l["status"], "in_doubt", "{l:?}");
-        assert!(l["message"].contains("abandoned on a second interrupt"), "{l:?}");
+        assert!(
+            l["message"].contains("abandoned on a second interrupt"),
+            "{l:?}"
+        );
     }
 }
 
@@ -288,12 +291,23 @@ fn base_url_on_the_command_line_beats_sandbox_in_the_config_file() {
     let emu = Emu::start(Faults::default());
     let out = run(&t, &emu, "s.csv", &["--config", "c.toml"]);
     assert_eq!(out.code, 0, "{out:?}");
-    assert_eq!(emu.stats().applied, 3, "the rows went to the sandbox, not to --base-url");
+    assert_eq!(
+        emu.stats().applied,
+        3,
+        "the rows went to the sandbox, not to --base-url"
+    );
     // Both in one file is a contradiction, said so.
-    t.write("both.toml", &format!("sandbox = true\nbase-url = \"{}\"\n", emu.url));
+    t.write(
+        "both.toml",
+        &format!("sandbox = true\nbase-url = \"{}\"\n", emu.url),
+    );
     let out = t.run(&["run", "s.csv", "--config", "both.toml", "--dry-run"]);
     assert_eq!(out.code, 2, "{out:?}");
-    assert!(out.stderr.contains("sandbox") && out.stderr.contains("base-url"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("sandbox") && out.stderr.contains("base-url"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]

@@ -10,9 +10,10 @@
 //! "Approved Revenue" = "received"
 //! ```
 
+use super::args::{RunArgs, parse_delimiter};
 use crate::cake::request::Transport;
-use crate::cli::{LogFormat, RunArgs};
 use crate::error::Error;
+use crate::logging::LogFormat;
 use crate::sheet::parse::DateOrder;
 use clap::parser::ValueSource;
 use serde::Deserialize;
@@ -95,7 +96,7 @@ fn scalar_text(v: &toml::Value) -> String {
 }
 
 /// Fills in from `args.config` every option the command line (or environment) did not give.
-pub fn merge(args: &mut RunArgs, matches: &clap::ArgMatches) -> Result<(), Error> {
+pub(super) fn merge(args: &mut RunArgs, matches: &clap::ArgMatches) -> Result<(), Error> {
     let Some(path) = args.config.clone() else {
         return Ok(());
     };
@@ -121,8 +122,18 @@ pub fn merge(args: &mut RunArgs, matches: &clap::ArgMatches) -> Result<(), Error
             }
         };
     }
-    take!(base_url);
-    take!(sandbox);
+    // Where requests go is one choice: the file may make it only when the command line (or
+    // CAKE_BASE_URL) did not, and may not make it twice.
+    if file.sandbox == Some(true) && file.base_url.is_some() {
+        return Err(Error::Usage(format!(
+            "--config {}: sandbox = true and base-url both say where requests go; keep one",
+            path.display()
+        )));
+    }
+    if unset("base_url") && unset("sandbox") {
+        take!(base_url);
+        take!(sandbox);
+    }
     take!(api_key_file);
     take!(output);
     take!(checkpoint);
@@ -152,7 +163,7 @@ pub fn merge(args: &mut RunArgs, matches: &clap::ArgMatches) -> Result<(), Error
     if let Some(d) = &file.delimiter
         && unset("delimiter")
     {
-        args.delimiter = Some(crate::cli::parse_delimiter(d).map_err(|e| bad("delimiter", d, &e))?);
+        args.delimiter = Some(parse_delimiter(d).map_err(|e| bad("delimiter", d, &e))?);
     }
     if let Some(o) = &file.date_order
         && unset("date_order")

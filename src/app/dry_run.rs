@@ -1,13 +1,15 @@
 //! The commands, end to end: what `main` calls.
 
-use crate::config::RunConfig;
+use super::run_config::{RunConfig, Target};
+use crate::cake::request::Endpoint;
 use crate::error::Error;
 use crate::exit;
 use crate::report::output::{ResultLine, ResultsWriter};
-use crate::update::Status;
 use crate::report::preview;
-use crate::sheet::{PrePass, Sheet, SheetRow, Totals, prepass_visit};
+use crate::report::preview::invalid_list;
+use crate::sheet::{Sheet, SheetRow, Totals, prepass_visit};
 use crate::update::ConversionUpdate;
+use crate::update::Status;
 use std::io::Write;
 
 /// Rows per batch handed from the reading thread to the writing thread.
@@ -56,14 +58,15 @@ impl Preview {
 /// One pass over the sheet writes the results as it validates; only when two rows target the
 /// same conversion (known at the end) is the sheet read a second time to mark them.
 pub fn dry_run(cfg: &RunConfig, out: &mut dyn Write) -> Result<u8, Error> {
-    let out_name = cfg.output.display().to_string();
+    let s = &cfg.engine;
+    let out_name = s.output.display().to_string();
     let write_err = |source| Error::Write {
         what: out_name.clone(),
         source,
     };
     // Two cores: this thread reads and validates, a second one formats and writes the results.
     let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<SheetRow>>(8);
-    let output = cfg.output.clone();
+    let output = s.output.clone();
     let writer = std::thread::spawn(move || -> std::io::Result<Preview> {
         let mut preview = Preview::new(&output)?;
         for batch in rx {
@@ -74,7 +77,7 @@ pub fn dry_run(cfg: &RunConfig, out: &mut dyn Write) -> Result<u8, Error> {
         Ok(preview)
     });
     let mut batch = Vec::with_capacity(BATCH);
-    let pre = prepass_visit(&cfg.input, &cfg.sheet, |row| {
+    let pre = prepass_visit(&s.input, &s.sheet, |row| {
         batch.push(row);
         if batch.len() == BATCH {
             // A send fails only if the writer died; its error is reported below.
@@ -90,8 +93,8 @@ pub fn dry_run(cfg: &RunConfig, out: &mut dyn Write) -> Result<u8, Error> {
     let mut preview = preview.map_err(write_err)?;
     if !pre.duplicates.is_empty() {
         // Rare: rows that share a conversion are known only at the end; write again, marked.
-        preview = Preview::new(&cfg.output).map_err(write_err)?;
-        let mut sheet = Sheet::open(&cfg.input, &cfg.sheet)?;
+        preview = Preview::new(&s.output).map_err(write_err)?;
+        let mut sheet = Sheet::open(&s.input, &s.sheet)?;
         while let Some(row) = sheet.next_row(&pre.duplicates)? {
             preview.add(&row);
         }
@@ -101,17 +104,14 @@ pub fn dry_run(cfg: &RunConfig, out: &mut dyn Write) -> Result<u8, Error> {
     }
     let path = preview.writer.finish().map_err(write_err)?;
 
-    let mut text = preview::interpretation(&pre, &cfg.input, cfg.api_version);
+    let mut text = preview::interpretation(&pre, &s.input, s.api_version);
     text.push_str(&preview::totals(&preview.totals, pre.invalid));
     text.push_str(&invalid_list(&pre));
-    text.push_str(&preview::examples(&cfg.endpoint(), &preview.examples));
-    text.push_str(&format!(
-        "Results (nothing was sent): {}\n",
-        path.display()
-    ));
+    text.push_str(&preview::examples(&endpoint(cfg), &preview.examples));
+    text.push_str(&format!("Results (nothing was sent): {}\n", path.display()));
     let code = if pre.invalid == 0 {
         exit::OK
-    } else if cfg.skip_invalid {
+    } else if s.skip_invalid {
         exit::SOME_ROWS_NOT_UPDATED
     } else {
         text.push_str(&format!(
@@ -135,23 +135,12 @@ pub fn show(out: &mut dyn Write, text: &str) -> Result<(), Error> {
     }
 }
 
-/// The first row errors of a pre-pass, and how many more there are.
-#[must_use]
-pub fn invalid_list(pre: &PrePass) -> String {
-    if pre.invalid == 0 {
-        return String::new();
-    }
-    let mut s = format!("Invalid rows ({}):\n", pre.invalid);
-    for e in &pre.errors {
-        s.push_str("  ");
-        s.push_str(e);
-        s.push('\n');
-    }
-    let more = pre.invalid.saturating_sub(pre.errors.len() as u64);
-    if more > 0 {
-        s.push_str(&format!(
-            "  … and {more} more (every row is listed in the results file)\n"
-        ));
-    }
-    s
+/// The endpoint the example requests are built for (a placeholder host without a URL).
+fn endpoint(cfg: &RunConfig) -> Endpoint {
+    let base = match &cfg.target {
+        Target::Remote(url) => url.as_str(),
+        Target::Sandbox => "http://sandbox.invalid",
+        Target::Unset => "https://YOUR-CAKE-INSTANCE",
+    };
+    Endpoint::new(base, cfg.engine.api_version, cfg.engine.transport)
 }

@@ -1,0 +1,12 @@
+//! The commands, end to end: what the command line (and, later, the screen) calls. The app
+//! decides *where* a run goes — it starts the embedded emulator for `--sandbox` — and hands the
+//! engine a plain URL.
+
+mod dry_run;
+mod mock_server;
+mod run;
+mod run_config;
+
+pub use mock_server::mock_server;
+pub use run::{run, status};
+pub use run_config::{RunConfig, Target};

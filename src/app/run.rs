@@ -1,0 +1,70 @@
+//! `cake-recon run` and `cake-recon status`.
+
+use super::dry_run::dry_run;
+use super::run_config::{RunConfig, Target};
+use crate::engine::{self, Destination};
+use crate::error::Error;
+use crate::mock::{Ledger, MAX_GENERATED, MockConfig, SANDBOX_KEY, Sandbox};
+use crate::report::summary::{exit_code, summary};
+use secrecy::{ExposeSecret, SecretString};
+
+/// Runs (or previews) the sheet and returns the exit code.
+pub fn run(cfg: &RunConfig) -> Result<u8, Error> {
+    if cfg.dry_run {
+        return dry_run(cfg, &mut std::io::stdout().lock());
+    }
+    // The sandbox is the real emulator, on a loopback port of this process.
+    let (sandbox, destination) = match &cfg.target {
+        Target::Sandbox => {
+            let key = cfg
+                .key
+                .clone()
+                .unwrap_or_else(|| SecretString::from(SANDBOX_KEY));
+            let sandbox = Sandbox::start(MockConfig {
+                api_key: key.expose_secret().to_string(),
+                ledger: Ledger::generated(MAX_GENERATED),
+                faults: crate::mock::Faults::default(),
+            })
+            .map_err(|e| Error::Internal(format!("cannot start the sandbox: {e}")))?;
+            let url = sandbox.url().to_string();
+            (
+                Some(sandbox),
+                Destination {
+                    url,
+                    label: "sandbox".into(),
+                    key,
+                },
+            )
+        }
+        Target::Remote(url) => (
+            None,
+            Destination {
+                url: url.clone(),
+                label: url.clone(),
+                key: cfg.key.clone().ok_or_else(|| {
+                    Error::Usage("no API key: set CAKE_API_KEY or give --api-key-file PATH".into())
+                })?,
+            },
+        ),
+        Target::Unset => {
+            return Err(Error::Usage(
+                "no CAKE instance: give --base-url URL, --sandbox, or --dry-run".into(),
+            ));
+        }
+    };
+    let report = engine::run(&cfg.engine, destination);
+    drop(sandbox);
+    let report = report?;
+    if !cfg.quiet {
+        let text = summary(&report, cfg.engine.rate, &cfg.engine.checkpoint);
+        super::dry_run::show(&mut std::io::stdout().lock(), &text)?;
+    }
+    Ok(exit_code(&report))
+}
+
+/// `cake-recon status CHECKPOINT`.
+pub fn status(checkpoint: &std::path::Path) -> Result<u8, Error> {
+    let text = crate::checkpoint::status::report(checkpoint)?;
+    super::dry_run::show(&mut std::io::stdout().lock(), &text)?;
+    Ok(crate::exit::OK)
+}

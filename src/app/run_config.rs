@@ -1,0 +1,30 @@
+//! A run's validated settings, as [`crate::config`] builds them.
+
+use crate::engine::Settings;
+use crate::logging::LogFormat;
+use secrecy::SecretString;
+
+/// Where requests go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// The embedded emulator, started by this process on a loopback port.
+    Sandbox,
+    /// A real CAKE instance (or a mock-server) at this base URL (checked, no trailing slash).
+    Remote(String),
+    /// No URL given: a dry run only.
+    Unset,
+}
+
+/// Everything `cake-recon run` needs, validated.
+#[derive(Debug)]
+pub struct RunConfig {
+    pub engine: Settings,
+    pub target: Target,
+    /// From `CAKE_API_KEY` or `--api-key-file`; present whenever the target is remote and this
+    /// is not a dry run.
+    pub key: Option<SecretString>,
+    pub dry_run: bool,
+    pub quiet: bool,
+    pub verbose: u8,
+    pub log_format: LogFormat,
+}

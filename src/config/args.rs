@@ -1,0 +1,169 @@
+//! The raw flags of `run` and `mock-server` (clap derive only): what the user typed, before
+//! the config file and the environment are merged in and everything is checked
+//! ([`super::resolve`]).
+
+use crate::cake::request::Transport;
+use crate::logging::LogFormat;
+use crate::sheet::parse::DateOrder;
+use clap::Args;
+use std::path::PathBuf;
+
+fn parse_version(s: &str) -> Result<u8, String> {
+    match s {
+        "2" => Ok(2),
+        "4" => Ok(4),
+        _ => Err("the API version must be 2 or 4".into()),
+    }
+}
+
+/// `--set FIELD=VALUE`: a field name never holds `=`, a value may (`note_to_append=ref=A7`).
+pub(crate) fn parse_set(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .filter(|(a, _)| !a.trim().is_empty())
+        .ok_or_else(|| format!("expected FIELD=VALUE, got \"{s}\""))
+}
+
+/// `--map HEADER=FIELD`: a header may hold `=` (`Payout=USD`), a field name never does.
+pub(crate) fn parse_map(s: &str) -> Result<(String, String), String> {
+    s.rsplit_once('=')
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .filter(|(a, _)| !a.trim().is_empty())
+        .ok_or_else(|| format!("expected HEADER=FIELD, got \"{s}\""))
+}
+
+/// Parses a delimiter name or character.
+pub fn parse_delimiter(s: &str) -> Result<u8, String> {
+    match s {
+        "," | "comma" => Ok(b','),
+        ";" | "semicolon" => Ok(b';'),
+        "\\t" | "\t" | "tab" => Ok(b'\t'),
+        "|" | "pipe" => Ok(b'|'),
+        _ => Err("the delimiter must be one of , ; tab |".into()),
+    }
+}
+
+/// `cake-recon run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The approval sheet (CSV exported from Excel or Google Sheets).
+    pub input: PathBuf,
+
+    /// Read options from this TOML file (the command line and environment win).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// The CAKE instance, e.g. https://admin.example-network.com.
+    #[arg(long, env = "CAKE_BASE_URL")]
+    pub base_url: Option<String>,
+    /// Run against the embedded CAKE emulator instead of a real instance (no network, no key).
+    #[arg(long, conflicts_with = "base_url")]
+    pub sandbox: bool,
+    /// Read the API key from this file (otherwise from the CAKE_API_KEY environment variable).
+    #[arg(long, value_name = "PATH")]
+    pub api_key_file: Option<PathBuf>,
+    /// CAKE API version.
+    #[arg(long, value_parser = parse_version, default_value = "2")]
+    pub api_version: u8,
+    /// Transport.
+    #[arg(long, value_enum, default_value_t = Transport::Get)]
+    pub method: Transport,
+
+    /// Results file [default: INPUT with .results.csv in place of .csv].
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+    /// Checkpoint file [default: the results path + .ckpt].
+    #[arg(long)]
+    pub checkpoint: Option<PathBuf>,
+
+    /// Requests per second (0 = unlimited, for local benchmarks only).
+    #[arg(long, default_value_t = 5.0)]
+    pub rate: f64,
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 4)]
+    pub concurrency: usize,
+    /// Attempts per row before it is given up.
+    #[arg(long, default_value_t = 5)]
+    pub max_attempts: u32,
+    /// First retry's backoff ceiling, in milliseconds (doubles each attempt, full jitter).
+    #[arg(long, default_value_t = 250, value_name = "MS")]
+    pub retry_base_ms: u64,
+    /// Largest backoff between attempts, in milliseconds.
+    #[arg(long, default_value_t = 30_000, value_name = "MS")]
+    pub retry_cap_ms: u64,
+    /// Per-request timeout, in seconds.
+    #[arg(long, default_value_t = 30.0, value_name = "SECS")]
+    pub timeout: f64,
+
+    /// A value for a CAKE field the sheet has no column for (repeatable), e.g.
+    /// --set disposition_type=approved.
+    #[arg(long = "set", value_name = "FIELD=VALUE", value_parser = parse_set)]
+    pub sets: Vec<(String, String)>,
+    /// Map a sheet header to a CAKE field (repeatable), e.g. --map "Approved Revenue=received".
+    #[arg(long = "map", value_name = "HEADER=FIELD", value_parser = parse_map)]
+    pub maps: Vec<(String, String)>,
+
+    /// Force the sheet's encoding (utf-8, utf-16le, utf-16be, windows-1252).
+    #[arg(long)]
+    pub encoding: Option<String>,
+    /// Force the delimiter (, ; tab |) instead of detecting it.
+    #[arg(long, value_parser = parse_delimiter)]
+    pub delimiter: Option<u8>,
+    /// Amounts use a decimal comma (1.234,56).
+    #[arg(long)]
+    pub decimal_comma: bool,
+    /// Order of day and month in slashed dates.
+    #[arg(long, value_enum, default_value_t = DateOrder::Mdy)]
+    pub date_order: DateOrder,
+
+    /// Validate, write the results file with would_update/invalid, print totals and example
+    /// requests; send nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Send the valid rows even when some rows are invalid.
+    #[arg(long)]
+    pub skip_invalid: bool,
+    /// Re-send additive rows left in_doubt by an earlier run.
+    #[arg(long)]
+    pub resend_in_doubt: bool,
+    /// Discard an existing checkpoint for this output and start over.
+    #[arg(long)]
+    pub restart: bool,
+    /// Allow http:// to a host that is not loopback.
+    #[arg(long)]
+    pub allow_insecure_http: bool,
+
+    /// Log format.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// Only errors.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// More detail (-vv for debug).
+    #[arg(long, short, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// No progress bar.
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+/// `cake-recon mock-server`.
+#[derive(Debug, Args, Clone)]
+pub struct MockArgs {
+    /// Address to listen on, e.g. 127.0.0.1:8080 (port 0 picks a free port, printed at start).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    /// Make conversions with ids 1..=N.
+    #[arg(long, default_value_t = 1000)]
+    pub conversions: u32,
+    /// Load conversions from a CSV (conversion_id,offer_id,request_session_id,transaction_id,
+    /// payout,revenue,sale_amount) instead.
+    #[arg(long, value_name = "CSV")]
+    pub ledger: Option<PathBuf>,
+    /// Read the accepted API key from this file (otherwise CAKE_API_KEY; with neither, the key
+    /// is "sandbox").
+    #[arg(long, value_name = "PATH")]
+    pub api_key_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub faults: crate::mock::Faults,
+}

@@ -1,0 +1,303 @@
+//! Raw flags + config file + environment → one validated [`RunConfig`], in one step.
+//!
+//! Everything a run could refuse for its settings is refused here, before the sheet is read:
+//! ranges, paths that would overwrite each other, the URL's scheme, the key's presence.
+
+use super::args::{MockArgs, RunArgs};
+use super::file;
+use crate::app::{RunConfig, Target};
+use crate::engine::Settings;
+use crate::engine::limiter::{MAX_RATE, MIN_RATE};
+use crate::error::Error;
+use crate::mock::{Ledger, MockConfig, SANDBOX_KEY};
+use crate::sheet::SheetOptions;
+use crate::sheet::parse::DecimalStyle;
+use crate::sheet::reader::{ReadOptions, encoding_by_name};
+use secrecy::{ExposeSecret, SecretString};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// `cake-recon run`'s settings: the config file merged under the command line, then checked.
+pub fn run_config(mut a: RunArgs, matches: Option<&clap::ArgMatches>) -> Result<RunConfig, Error> {
+    if let Some(m) = matches {
+        file::merge(&mut a, m)?;
+    }
+    let usage = |m: String| Error::Usage(m);
+    let encoding = match &a.encoding {
+        Some(name) => Some(encoding_by_name(name).ok_or_else(|| {
+            usage(format!(
+                "--encoding {name}: unknown encoding; use utf-8, utf-16le, utf-16be or windows-1252"
+            ))
+        })?),
+        None => None,
+    };
+    if !(a.rate == 0.0 || (MIN_RATE..=MAX_RATE).contains(&a.rate)) {
+        return Err(usage(format!(
+            "--rate {}: give 0 (unlimited, for local tests) or a number of requests per second \
+             between {MIN_RATE} and {MAX_RATE}",
+            a.rate
+        )));
+    }
+    if a.concurrency == 0 || a.concurrency > 1024 {
+        return Err(usage("--concurrency must be between 1 and 1024".into()));
+    }
+    if a.max_attempts == 0 || a.max_attempts > 100 {
+        return Err(usage("--max-attempts must be between 1 and 100".into()));
+    }
+    if !(a.timeout.is_finite() && a.timeout > 0.0 && a.timeout <= 3600.0) {
+        return Err(usage("--timeout must be between 0 and 3600 seconds".into()));
+    }
+    let key = load_api_key(a.api_key_file.as_deref())?;
+    let target = if a.sandbox {
+        Target::Sandbox
+    } else if let Some(url) = a.base_url.as_deref().filter(|u| !u.trim().is_empty()) {
+        let url = url.trim().trim_end_matches('/').to_string();
+        let host = check_base_url(&url, a.allow_insecure_http)?;
+        if a.rate == 0.0 && !is_loopback(&host) && !a.dry_run {
+            tracing::warn!(%host, "--rate 0 (unlimited) against a remote host: CAKE may throttle or block the key");
+        }
+        if key.is_none() && !a.dry_run {
+            return Err(usage(
+                "no API key: set CAKE_API_KEY or give --api-key-file PATH (never on the command \
+                 line)"
+                    .into(),
+            ));
+        }
+        Target::Remote(url)
+    } else if a.dry_run {
+        Target::Unset
+    } else {
+        return Err(usage(
+            "no CAKE instance: give --base-url URL (or CAKE_BASE_URL), --sandbox to try the \
+             embedded emulator, or --dry-run to preview"
+                .into(),
+        ));
+    };
+    let output = a.output.clone().unwrap_or_else(|| default_output(&a.input));
+    let checkpoint = a.checkpoint.clone().unwrap_or_else(|| {
+        let mut p = output.as_os_str().to_owned();
+        p.push(".ckpt");
+        PathBuf::from(p)
+    });
+    refuse_overlap(&a.input, &output, &checkpoint)?;
+    Ok(RunConfig {
+        engine: Settings {
+            input: a.input,
+            output,
+            checkpoint,
+            sheet: SheetOptions {
+                read: ReadOptions {
+                    encoding,
+                    delimiter: a.delimiter,
+                    fingerprint: false,
+                },
+                decimal: if a.decimal_comma {
+                    DecimalStyle::Comma
+                } else {
+                    DecimalStyle::Point
+                },
+                date_order: a.date_order,
+                maps: a.maps,
+                sets: a.sets,
+                api_version: a.api_version,
+            },
+            transport: a.method,
+            api_version: a.api_version,
+            rate: a.rate,
+            concurrency: a.concurrency,
+            max_attempts: a.max_attempts,
+            retry_base: Duration::from_millis(a.retry_base_ms),
+            retry_cap: Duration::from_millis(a.retry_cap_ms.max(a.retry_base_ms)),
+            timeout: Duration::from_secs_f64(a.timeout),
+            skip_invalid: a.skip_invalid,
+            resend_in_doubt: a.resend_in_doubt,
+            restart: a.restart,
+            show_progress: !a.quiet && !a.no_progress,
+        },
+        target,
+        key,
+        dry_run: a.dry_run,
+        quiet: a.quiet,
+        verbose: a.verbose,
+        log_format: a.log_format,
+    })
+}
+
+/// `cake-recon mock-server`'s emulator settings.
+pub fn mock_config(a: &MockArgs) -> Result<MockConfig, Error> {
+    a.faults.validate().map_err(Error::Usage)?;
+    let api_key = load_api_key(a.api_key_file.as_deref())?.map_or_else(
+        || SANDBOX_KEY.to_string(),
+        |k| k.expose_secret().to_string(),
+    );
+    let ledger = match &a.ledger {
+        Some(path) => Ledger::load(path).map_err(|e| Error::Usage(format!("--ledger: {e}")))?,
+        None => Ledger::generated(a.conversions),
+    };
+    Ok(MockConfig {
+        api_key,
+        ledger,
+        faults: a.faults.clone(),
+    })
+}
+
+/// `INPUT.csv` → `INPUT.results.csv`; any other name gets `.results.csv` appended.
+fn default_output(input: &Path) -> PathBuf {
+    let name = input
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let stem = if name.to_ascii_lowercase().ends_with(".csv") {
+        name.get(..name.len() - 4).unwrap_or(&name).to_string()
+    } else {
+        name
+    };
+    input.with_file_name(format!("{stem}.results.csv"))
+}
+
+/// `path` made absolute with its directory's symlinks resolved, so that two spellings of one
+/// file compare equal (the file itself need not exist yet).
+fn resolved(path: &Path) -> PathBuf {
+    if let Ok(p) = path.canonicalize() {
+        return p;
+    }
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    match (dir.canonicalize(), path.file_name()) {
+        (Ok(d), Some(name)) => d.join(name),
+        _ => path.to_path_buf(),
+    }
+}
+
+/// The sheet, the results and the checkpoint must be three different files: a results file
+/// renamed over the sheet destroys it, a checkpoint over either corrupts both.
+fn refuse_overlap(input: &Path, output: &Path, checkpoint: &Path) -> Result<(), Error> {
+    let (i, o, c) = (resolved(input), resolved(output), resolved(checkpoint));
+    let clash = if o == i {
+        Some(("--output", output, "the sheet"))
+    } else if c == i {
+        Some(("--checkpoint", checkpoint, "the sheet"))
+    } else if c == o {
+        Some(("--checkpoint", checkpoint, "the results file"))
+    } else {
+        None
+    };
+    match clash {
+        Some((flag, path, what)) => Err(Error::Usage(format!(
+            "{flag} {} would overwrite {what}; give a different path",
+            path.display()
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Is `host` this machine (so plain http cannot leak the key onto a network)?
+fn is_loopback(host: &str) -> bool {
+    let h = host.trim_start_matches('[').trim_end_matches(']');
+    h.eq_ignore_ascii_case("localhost")
+        || h.parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Checks a base URL: a scheme and host, and no plain http off loopback unless allowed.
+fn check_base_url(url: &str, allow_insecure_http: bool) -> Result<String, Error> {
+    let parsed = reqwest::Url::parse(url).map_err(|e| {
+        Error::Usage(format!(
+            "--base-url {url}: not a URL ({e}); give e.g. https://admin.example-network.com"
+        ))
+    })?;
+    let host = parsed.host_str().unwrap_or("").to_string();
+    match parsed.scheme() {
+        "https" => {}
+        "http" if is_loopback(&host) || allow_insecure_http => {}
+        "http" => {
+            return Err(Error::Usage(format!(
+                "--base-url {url}: plain http to {host} would send the API key unencrypted; use \
+                 https, or add --allow-insecure-http if you really mean it"
+            )));
+        }
+        other => {
+            return Err(Error::Usage(format!(
+                "--base-url {url}: scheme {other} is not http or https"
+            )));
+        }
+    }
+    if host.is_empty() {
+        return Err(Error::Usage(format!("--base-url {url}: no host")));
+    }
+    Ok(host)
+}
+
+/// Reads the API key from `--api-key-file` or `CAKE_API_KEY` (never from the command line).
+///
+/// Returns `None` when neither is set. The key is held as a secret from here on.
+fn load_api_key(file: Option<&Path>) -> Result<Option<SecretString>, Error> {
+    if let Some(path) = file {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Error::Usage(format!(
+                "cannot read --api-key-file {}: {e}",
+                path.display()
+            ))
+        })?;
+        let key = text.trim();
+        if key.is_empty() {
+            return Err(Error::Usage(format!(
+                "--api-key-file {} is empty",
+                path.display()
+            )));
+        }
+        return Ok(Some(SecretString::from(key.to_string())));
+    }
+    Ok(std::env::var("CAKE_API_KEY")
+        .ok()
+        .map(|k| k.trim().to_string())
+        .filter(|k| !k.is_empty())
+        .map(SecretString::from))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_names() {
+        assert_eq!(
+            default_output(Path::new("dir/june.csv")),
+            PathBuf::from("dir/june.results.csv")
+        );
+        assert_eq!(
+            default_output(Path::new("june.CSV")),
+            PathBuf::from("june.results.csv")
+        );
+        assert_eq!(
+            default_output(Path::new("june.txt")),
+            PathBuf::from("june.txt.results.csv")
+        );
+    }
+
+    #[test]
+    fn loopback_hosts() {
+        for h in ["localhost", "127.0.0.1", "127.1.2.3", "::1", "[::1]"] {
+            assert!(is_loopback(h), "{h}");
+        }
+        for h in ["example.com", "10.0.0.1", "192.168.1.1", "::2"] {
+            assert!(!is_loopback(h), "{h}");
+        }
+    }
+
+    #[test]
+    fn base_urls() {
+        assert!(check_base_url("https://admin.example.com", false).is_ok());
+        assert!(check_base_url("http://127.0.0.1:8080", false).is_ok());
+        assert!(check_base_url("http://[::1]:8080", false).is_ok());
+        let e = check_base_url("http://admin.example.com", false)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--allow-insecure-http"), "{e}");
+        assert!(check_base_url("http://admin.example.com", true).is_ok());
+        assert!(check_base_url("ftp://x", true).is_err());
+        assert!(check_base_url("not a url", true).is_err());
+    }
+}

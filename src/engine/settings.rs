@@ -1,0 +1,79 @@
+//! What the engine runs with: validated settings and a plain target. It never sees flags,
+//! files or the emulator — only a URL and a key.
+
+use crate::cake::request::Transport;
+use crate::sheet::SheetOptions;
+use secrecy::SecretString;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Everything about a run but where it goes.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub input: PathBuf,
+    pub output: PathBuf,
+    pub checkpoint: PathBuf,
+    pub sheet: SheetOptions,
+    pub transport: Transport,
+    pub api_version: u8,
+    /// Requests per second; 0 = unlimited.
+    pub rate: f64,
+    pub concurrency: usize,
+    pub max_attempts: u32,
+    pub retry_base: Duration,
+    pub retry_cap: Duration,
+    pub timeout: Duration,
+    pub skip_invalid: bool,
+    pub resend_in_doubt: bool,
+    pub restart: bool,
+    /// A bar on a terminal (or a log line every few seconds elsewhere); off with -q.
+    pub show_progress: bool,
+}
+
+/// Where the requests go.
+pub struct Destination {
+    /// Base URL, e.g. `https://admin.example-network.com` (no trailing slash).
+    pub url: String,
+    /// How the checkpoint names it (`sandbox` for the emulator, whose port changes every run).
+    pub label: String,
+    pub key: SecretString,
+}
+
+impl Settings {
+    /// Every setting that changes a request or how the sheet is read, for the checkpoint's
+    /// fingerprint (resuming with different settings would mix two different runs).
+    #[must_use]
+    pub fn fingerprint(&self, target_label: &str) -> Vec<(String, String)> {
+        let pairs = |v: &[(String, String)]| {
+            v.iter()
+                .map(|(a, b)| format!("{a}={b}"))
+                .collect::<Vec<_>>()
+                .join("|")
+        };
+        let r = &self.sheet.read;
+        vec![
+            ("base_url".into(), target_label.to_string()),
+            ("api_version".into(), self.api_version.to_string()),
+            ("method".into(), self.transport.as_str().into()),
+            ("map".into(), pairs(&self.sheet.maps)),
+            ("set".into(), pairs(&self.sheet.sets)),
+            (
+                "encoding".into(),
+                r.encoding.map_or("auto", |e| e.name()).into(),
+            ),
+            (
+                "delimiter".into(),
+                r.delimiter
+                    .map_or("auto".into(), |d| (d as char).escape_default().to_string()),
+            ),
+            (
+                "decimal".into(),
+                format!("{:?}", self.sheet.decimal).to_lowercase(),
+            ),
+            (
+                "date_order".into(),
+                format!("{:?}", self.sheet.date_order).to_lowercase(),
+            ),
+        ]
+    }
+}

@@ -1,0 +1,124 @@
+//! How a run ended: the counts the dispatcher kept, the summary a person reads, the exit code.
+
+use crate::exit;
+use crate::sheet::Totals;
+use crate::update::Status;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Why a run stopped early.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stop {
+    /// SIGINT/SIGTERM.
+    Interrupted,
+    /// A run-wide failure: the reason.
+    Aborted(String),
+}
+
+/// What the dispatcher reports at the end.
+#[derive(Debug)]
+pub struct Report {
+    pub counts: HashMap<Status, u64>,
+    /// Rows not finished (a later run sends them).
+    pub unfinished: u64,
+    /// Rows whose outcome came from an earlier run.
+    pub resumed: u64,
+    /// Sums over the rows CAKE confirmed (this run and earlier ones).
+    pub updated: Totals,
+    /// Requests sent by this run (all attempts).
+    pub attempts: u64,
+    /// Requests per second between the first and the last request of this run.
+    pub achieved_rate: Option<f64>,
+    pub elapsed: Duration,
+    pub stop: Option<Stop>,
+    pub output: PathBuf,
+}
+
+/// The contract's exit code for a finished (or stopped) run.
+#[must_use]
+pub fn exit_code(r: &Report) -> u8 {
+    match &r.stop {
+        Some(Stop::Interrupted) => exit::INTERRUPTED,
+        Some(Stop::Aborted(_)) => exit::ABORTED,
+        None => {
+            let not_updated = [
+                Status::Rejected,
+                Status::Failed,
+                Status::Invalid,
+                Status::InDoubt,
+            ]
+            .iter()
+            .any(|s| r.counts.get(s).copied().unwrap_or(0) > 0);
+            if not_updated || r.unfinished > 0 {
+                exit::SOME_ROWS_NOT_UPDATED
+            } else {
+                exit::OK
+            }
+        }
+    }
+}
+
+/// The end-of-run summary.
+#[must_use]
+pub fn summary(r: &Report, configured_rate: f64, checkpoint: &Path) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::new();
+    let headline = match &r.stop {
+        None => "Run finished.".to_string(),
+        Some(Stop::Interrupted) => {
+            "Run interrupted: run the same command again to continue.".to_string()
+        }
+        Some(Stop::Aborted(reason)) => format!(
+            "Run stopped: {reason}. Fix the cause, then run the same command again to continue."
+        ),
+    };
+    let _ = writeln!(s, "{headline}");
+    let count = |st: Status| r.counts.get(&st).copied().unwrap_or(0);
+    let _ = writeln!(
+        s,
+        "  updated {}, rejected {}, failed {}, in_doubt {}, invalid {}, not sent {}",
+        count(Status::Updated),
+        count(Status::Rejected),
+        count(Status::Failed),
+        count(Status::InDoubt),
+        count(Status::Invalid),
+        r.unfinished
+    );
+    let _ = writeln!(
+        s,
+        "  applied: Σ payout {} (set {}, added {}), Σ received {}",
+        r.updated.payout(),
+        r.updated.payout_set,
+        r.updated.payout_added,
+        r.updated.received
+    );
+    let secs = r.elapsed.as_secs_f64();
+    let rate = r.achieved_rate.unwrap_or(0.0);
+    let configured = if configured_rate > 0.0 {
+        format!("{configured_rate}/s")
+    } else {
+        "unlimited".into()
+    };
+    let _ = writeln!(
+        s,
+        "  {} requests in {secs:.1} s ({rate:.1}/s; configured {configured})",
+        r.attempts
+    );
+    if r.resumed > 0 {
+        let _ = writeln!(
+            s,
+            "  {} rows were finished by an earlier run (from the checkpoint)",
+            r.resumed
+        );
+    }
+    let _ = writeln!(s, "  results: {}", r.output.display());
+    let _ = writeln!(s, "  checkpoint: {}", checkpoint.display());
+    if count(Status::InDoubt) > 0 {
+        let _ = writeln!(
+            s,
+            "  in_doubt rows may or may not have been applied: check them in CAKE; --resend-in-doubt sends them again"
+        );
+    }
+    s
+}
