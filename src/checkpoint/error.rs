@@ -1,0 +1,89 @@
+//! Why a checkpoint cannot be used, and which of those are refusals (exit 2) rather than a
+//! failing disk (exit 3).
+
+use std::path::{Path, PathBuf};
+
+/// Why a checkpoint cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointError {
+    #[error("checkpoint {}: {source}; free space or fix permissions, then run the same command again", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("checkpoint {}: {message}; free space or fix permissions, then run the same command again", path.display())]
+    Sql { path: PathBuf, message: String },
+    #[error(
+        "checkpoint {} fails SQLite's integrity check ({detail}) and was not used. Move it aside \
+         to inspect it; --restart starts over, but rows it recorded as applied would be sent \
+         again (additive rows would be applied twice)", path.display()
+    )]
+    Corrupt { path: PathBuf, detail: String },
+    #[error(
+        "{} is not a cake-recon checkpoint ({why}); it was left untouched. Give another \
+         --checkpoint path, or remove the file if it is yours", path.display()
+    )]
+    NotACheckpoint { path: PathBuf, why: String },
+    #[error(
+        "checkpoint {} is in use by {holder}; wait for that run to finish (cake-recon status {} \
+         shows its progress)", path.display(), path.display()
+    )]
+    Locked { path: PathBuf, holder: String },
+    #[error(
+        "checkpoint {} records the status \"{status}\" for {rows} row(s), which this version of \
+         cake-recon does not know (a newer version wrote it, or it was edited); it was not used, \
+         so no row is sent on a guess. Run the cake-recon that wrote it, or correct those rows \
+         with an SQLite tool", path.display()
+    )]
+    UnknownStatus {
+        path: PathBuf,
+        status: String,
+        rows: u64,
+    },
+    #[error(
+        "checkpoint {} was made for a different run: {what}. Run with the same input and \
+         settings to resume, or add --restart to start over (rows already applied would be sent \
+         again)", path.display()
+    )]
+    Mismatch { path: PathBuf, what: String },
+}
+
+impl CheckpointError {
+    pub(crate) fn io(path: &Path, source: std::io::Error) -> Self {
+        Self::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+    pub(crate) fn sql(path: &Path, e: &rusqlite::Error) -> Self {
+        // SQLite says "database or disk is full", "disk I/O error", … — already readable.
+        Self::Sql {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        }
+    }
+    pub(crate) fn corrupt(path: &Path, detail: &str) -> Self {
+        Self::Corrupt {
+            path: path.to_path_buf(),
+            detail: detail.to_string(),
+        }
+    }
+
+    /// Usage-type refusals (exit 2) versus storage failures (exit 3).
+    #[must_use]
+    pub fn is_refusal(&self) -> bool {
+        match self {
+            Self::Corrupt { .. }
+            | Self::NotACheckpoint { .. }
+            | Self::Locked { .. }
+            | Self::Mismatch { .. }
+            | Self::UnknownStatus { .. } => true,
+            // A missing directory or no permission: a wrong --checkpoint, not a failing disk.
+            Self::Io { source, .. } => matches!(
+                source.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied
+            ),
+            Self::Sql { .. } => false,
+        }
+    }
+}
