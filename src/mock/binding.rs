@@ -5,7 +5,7 @@
 //! elements are silently given their type's default — the trap that lost a public client every
 //! note. The emulator reproduces both so the client's mistakes show up in tests.
 
-use crate::update::{ParamType, params_for};
+use crate::update::{PARAMS, Param, ParamType, params_for};
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 use rust_decimal::Decimal;
 use std::collections::HashMap;
@@ -124,7 +124,9 @@ pub fn bind(
     version: u8,
     strictness: Strictness,
 ) -> Result<Call, BindError> {
-    let mut bound: HashMap<&'static str, Bound> = HashMap::new();
+    // Indexed by parameter: every read below names a `Param`, so a field cannot be read under
+    // a misspelled name (which would silently bind its default).
+    let mut bound: Vec<Option<Bound>> = vec![None; PARAMS.len()];
     for spec in params_for(version) {
         let value = match values.get(spec.name) {
             Some(raw) => bind_one(spec.ty, raw).ok_or_else(|| {
@@ -150,41 +152,44 @@ pub fn bind(
                 ParamType::Text => Bound::Text(String::new()),
             },
         };
-        bound.insert(spec.name, value);
+        if let Some(slot) = bound.get_mut(spec.param as usize) {
+            *slot = Some(value);
+        }
     }
-    let int = |name: &str| match bound.get(name) {
+    let get = |p: Param| bound.get(p as usize).and_then(Option::as_ref);
+    let int = |p| match get(p) {
         Some(Bound::Int(v)) => *v,
         _ => 0,
     };
-    let dec = |name: &str| match bound.get(name) {
+    let dec = |p| match get(p) {
         Some(Bound::Decimal(v)) => *v,
         _ => Decimal::ZERO,
     };
-    let boolean = |name: &str| matches!(bound.get(name), Some(Bound::Bool(true)));
-    let text = |name: &str| match bound.get(name) {
+    let boolean = |p| matches!(get(p), Some(Bound::Bool(true)));
+    let text = |p| match get(p) {
         Some(Bound::Text(v)) => v.clone(),
         _ => String::new(),
     };
     Ok(Call {
-        api_key: text("api_key"),
-        offer_id: int("offer_id"),
-        conversion_id: int("conversion_id"),
-        request_session_id: int("request_session_id"),
-        transaction_id: text("transaction_id"),
-        payout: dec("payout"),
-        add_to_existing_payout: boolean("add_to_existing_payout"),
-        received: dec("received"),
-        received_option: text("received_option"),
-        disposition_type: text("disposition_type"),
-        disposition_id: int("disposition_id"),
-        update_revshare_payout: boolean("update_revshare_payout"),
-        effective_date_option: text("effective_date_option"),
-        custom_date: match bound.get("custom_date") {
+        api_key: text(Param::ApiKey),
+        offer_id: int(Param::OfferId),
+        conversion_id: int(Param::ConversionId),
+        request_session_id: int(Param::RequestSessionId),
+        transaction_id: text(Param::TransactionId),
+        payout: dec(Param::Payout),
+        add_to_existing_payout: boolean(Param::AddToExistingPayout),
+        received: dec(Param::Received),
+        received_option: text(Param::ReceivedOption),
+        disposition_type: text(Param::DispositionType),
+        disposition_id: int(Param::DispositionId),
+        update_revshare_payout: boolean(Param::UpdateRevsharePayout),
+        effective_date_option: text(Param::EffectiveDateOption),
+        custom_date: match get(Param::CustomDate) {
             Some(Bound::Date(d)) => *d,
             _ => NaiveDateTime::MIN,
         },
-        note_to_append: text("note_to_append"),
-        disallow_on_billing_status: (version >= 4).then(|| text("disallow_on_billing_status")),
+        note_to_append: text(Param::NoteToAppend),
+        disallow_on_billing_status: (version >= 4).then(|| text(Param::DisallowOnBillingStatus)),
     })
 }
 

@@ -5,7 +5,7 @@
 //! load balancer resets or a server dies mid-request.
 
 use super::binding::{BindError, Call, Strictness, bind};
-use super::faults::Faults;
+use super::faults::{Faults, Plan};
 use super::ledger::{Applied, Conversion, Ledger};
 use crate::cake::response::xml_leaves;
 use http_body_util::{BodyExt, Full, Limited};
@@ -344,28 +344,60 @@ fn route(path: &str) -> Option<(u8, bool)> {
     }
 }
 
+/// One request, in the order CAKE's stack meets it: admin pages, routing, the gateway's
+/// limit, the fault plan's early answers, reading the call, binding, the ledger, late faults.
 async fn handle(state: &State, req: Request<Incoming>, kill: &Notify) -> Response<Full<Bytes>> {
     let path = req.uri().path().to_string();
-    match (req.method(), path.as_str()) {
-        (&Method::GET, "/admin/ledger") => {
-            let ledger = lock(&state.ledger);
-            let mut stats = lock(&state.stats).clone();
-            stats.max_in_any_second = stats.max_in_window(Duration::from_secs(1));
-            return json(&Snapshot {
-                conversions: ledger.conversions().values().collect(),
-                stats: &stats,
-            });
-        }
-        (&Method::GET, "/admin/stats") => {
-            let mut stats = lock(&state.stats).clone();
-            stats.max_in_any_second = stats.max_in_window(Duration::from_secs(1));
-            return json(&stats);
-        }
-        _ => {}
+    if let Some(r) = admin(state, req.method(), &path) {
+        return r;
     }
     let Some((version, soap_endpoint)) = route(&path) else {
         return not_found();
     };
+    let arrived = record_arrival(state);
+    if let Some(r) = over_gateway_limit(state, arrived) {
+        return r;
+    }
+    let plan = state.faults.plan(&mut lock(&state.dice));
+    if !plan.delay.is_zero() {
+        tokio::time::sleep(plan.delay).await;
+    }
+    if let Some(r) = early_fault(state, &plan) {
+        return r;
+    }
+    let (proto, values) = match read_call(state, req, version, soap_endpoint).await {
+        Ok(call) => call,
+        Err(r) => return r,
+    };
+    if let Some(r) = late_fault(state, proto, version, &plan) {
+        return r;
+    }
+    update(state, proto, version, &values, &plan, kill).await
+}
+
+/// `/admin/ledger` and `/admin/stats`.
+fn admin(state: &State, method: &Method, path: &str) -> Option<Response<Full<Bytes>>> {
+    match (method, path) {
+        (&Method::GET, "/admin/ledger") => {
+            let ledger = lock(&state.ledger);
+            let mut stats = lock(&state.stats).clone();
+            stats.max_in_any_second = stats.max_in_window(Duration::from_secs(1));
+            Some(json(&Snapshot {
+                conversions: ledger.conversions().values().collect(),
+                stats: &stats,
+            }))
+        }
+        (&Method::GET, "/admin/stats") => {
+            let mut stats = lock(&state.stats).clone();
+            stats.max_in_any_second = stats.max_in_window(Duration::from_secs(1));
+            Some(json(&stats))
+        }
+        _ => None,
+    }
+}
+
+/// Counts the request and notes when it arrived.
+fn record_arrival(state: &State) -> Instant {
     let arrived = Instant::now();
     {
         let mut stats = lock(&state.stats);
@@ -378,9 +410,12 @@ async fn handle(state: &State, req: Request<Incoming>, kill: &Notify) -> Respons
         stats.last_arrival_us = us;
         stats.arrivals_us.push(us);
     }
-    let count = |answer: &'static str| lock(&state.stats).count(answer);
+    arrived
+}
 
-    // The gateway's hard limit comes before anything else.
+/// The gateway's hard limit (`--max-rps`) comes before anything else.
+fn over_gateway_limit(state: &State, arrived: Instant) -> Option<Response<Full<Bytes>>> {
+    let count = |answer: &'static str| lock(&state.stats).count(answer);
     if state.faults.max_rps > 0.0 {
         let mut window = lock(&state.window);
         while window
@@ -394,46 +429,59 @@ async fn handle(state: &State, req: Request<Incoming>, kill: &Notify) -> Respons
         if over {
             drop(window);
             count("over_max_rps");
-            return with_retry_after(
+            return Some(with_retry_after(
                 respond(
                     StatusCode::TOO_MANY_REQUESTS,
                     "text/plain",
                     "Too Many Requests".into(),
                 ),
                 1,
-            );
+            ));
         }
         window.push_back(arrived);
     }
 
-    let plan = state.faults.plan(&mut lock(&state.dice));
-    if !plan.delay.is_zero() {
-        tokio::time::sleep(plan.delay).await;
-    }
+    None
+}
+
+/// Throttling and unavailability: answered before the body is read.
+fn early_fault(state: &State, plan: &Plan) -> Option<Response<Full<Bytes>>> {
+    let count = |answer: &'static str| lock(&state.stats).count(answer);
     let retry = state.faults.retry_after;
     if plan.throttle {
         count("throttled");
-        return with_retry_after(
+        return Some(with_retry_after(
             respond(
                 StatusCode::TOO_MANY_REQUESTS,
                 "text/plain",
                 "Too Many Requests".into(),
             ),
             retry,
-        );
+        ));
     }
     if plan.unavailable {
         count("unavailable");
-        return with_retry_after(
+        return Some(with_retry_after(
             respond(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "text/html",
                 "<html><body>Service Unavailable</body></html>".into(),
             ),
             retry,
-        );
+        ));
     }
 
+    None
+}
+
+/// Reads the call's named values from a query, a form or a SOAP envelope.
+async fn read_call(
+    state: &State,
+    req: Request<Incoming>,
+    version: u8,
+    soap_endpoint: bool,
+) -> Result<(Proto, HashMap<String, String>), Response<Full<Bytes>>> {
+    let count = |answer: &'static str| lock(&state.stats).count(answer);
     let (parts, body) = req.into_parts();
     let content_type = parts
         .headers
@@ -445,17 +493,17 @@ async fn handle(state: &State, req: Request<Incoming>, kill: &Notify) -> Respons
         Ok(b) => b.to_bytes(),
         Err(_) => {
             count("bad_body");
-            return respond(
+            return Err(respond(
                 StatusCode::BAD_REQUEST,
                 "text/plain",
                 "request body unreadable or larger than 1 MiB".into(),
-            );
+            ));
         }
     };
     let (proto, values) = if soap_endpoint {
         if parts.method != Method::POST {
             count("not_found");
-            return not_found();
+            return Err(not_found());
         }
         let proto = if content_type.starts_with("application/soap+xml") {
             Proto::Soap12
@@ -476,27 +524,27 @@ async fn handle(state: &State, req: Request<Incoming>, kill: &Notify) -> Respons
         };
         if !content_type.starts_with("text/xml") && proto == Proto::Soap11 {
             count("bad_request");
-            return respond(
+            return Err(respond(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "text/plain",
                 "SOAP 1.1 needs Content-Type text/xml".into(),
-            );
+            ));
         }
         if !action_ok {
             count("bad_request");
-            return soap_fault(
+            return Err(soap_fault(
                 proto,
                 "System.Web.Services.Protocols.SoapException: Server did not recognize the value of HTTP Header SOAPAction.",
-            );
+            ));
         }
         match soap_values(&body) {
             Some(v) => (proto, v),
             None => {
                 count("bad_request");
-                return soap_fault(
+                return Err(soap_fault(
                     proto,
                     "Server was unable to read request. ---> There is an error in XML document.",
-                );
+                ));
             }
         }
     } else {
@@ -505,32 +553,55 @@ async fn handle(state: &State, req: Request<Incoming>, kill: &Notify) -> Respons
             Method::POST if content_type.starts_with("application/x-www-form-urlencoded") => &body,
             Method::POST => {
                 count("bad_request");
-                return respond(StatusCode::INTERNAL_SERVER_ERROR, "text/plain", "Request format is unrecognized for URL unexpectedly ending in '/UpdateConversion'.".into());
+                return Err(respond(StatusCode::INTERNAL_SERVER_ERROR, "text/plain", "Request format is unrecognized for URL unexpectedly ending in '/UpdateConversion'.".into()));
             }
             _ => {
                 count("not_found");
-                return respond(
+                return Err(respond(
                     StatusCode::METHOD_NOT_ALLOWED,
                     "text/plain",
                     "Method Not Allowed".into(),
-                );
+                ));
             }
         };
         (Proto::Form, form_values(raw))
     };
+    Ok((proto, values))
+}
 
+/// `Restricted` and a plain 500: answered after reading, before any work.
+fn late_fault(
+    state: &State,
+    proto: Proto,
+    version: u8,
+    plan: &Plan,
+) -> Option<Response<Full<Bytes>>> {
+    let count = |answer: &'static str| lock(&state.stats).count(answer);
     if plan.restricted {
         count("restricted");
-        return answer(proto, version, false, "Restricted");
+        return Some(answer(proto, version, false, "Restricted"));
     }
     if plan.error {
         count("error");
-        return respond(
+        return Some(respond(
             StatusCode::INTERNAL_SERVER_ERROR,
             "text/html",
             "<html><body><h1>Server Error in '/' Application.</h1></body></html>".into(),
-        );
+        ));
     }
+    None
+}
+
+/// Binds the call, applies it to the ledger, and answers (or fails) the way the plan says.
+async fn update(
+    state: &State,
+    proto: Proto,
+    version: u8,
+    values: &HashMap<String, String>,
+    plan: &Plan,
+    kill: &Notify,
+) -> Response<Full<Bytes>> {
+    let count = |answer: &'static str| lock(&state.stats).count(answer);
     let strictness = if proto == Proto::Form {
         Strictness::Form
     } else {
