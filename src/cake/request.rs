@@ -1,15 +1,9 @@
 //! Building the exact `UpdateConversion` request for each transport from the one parameter table.
 
-use crate::update::format_cake_date;
-use crate::update::{ConversionUpdate, EffectiveDateOption, format_amount};
-use crate::update::{Param, params_for};
+use crate::update::{ConversionUpdate, Param, params_for};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use std::borrow::Cow;
 use std::fmt::Write as _;
-
-/// The dummy date public clients send when `custom_date` is ignored: it must still parse.
-const DUMMY_DATE_GET: &str = "01/01/2001 00:00:00";
-const DUMMY_DATE_SOAP: &str = "2001-01-01T00:00:00";
 
 /// Everything but RFC 3986's unreserved characters is percent-encoded, so spaces, `+`, `&`, `=`,
 /// `#`, `%`, quotes and non-ASCII arrive byte for byte whichever way the server decodes `+`.
@@ -190,38 +184,11 @@ pub fn wire_values<'a>(
     soap: bool,
     api_key: &'a str,
 ) -> Vec<(&'static str, Cow<'a, str>)> {
-    let bool_text = |b: bool| Cow::Borrowed(if b { "true" } else { "false" });
     params_for(version)
         .map(|spec| {
-            let v: Cow<'a, str> = match spec.param {
+            let v = match spec.param {
                 Param::ApiKey => Cow::Borrowed(api_key),
-                Param::OfferId => u.offer_id.to_string().into(),
-                Param::ConversionId => u.conversion_id.to_string().into(),
-                Param::RequestSessionId => u.request_session_id.to_string().into(),
-                Param::TransactionId => Cow::Borrowed(u.transaction_id.as_str()),
-                Param::Payout => format_amount(u.payout).into(),
-                Param::AddToExistingPayout => bool_text(u.add_to_existing_payout),
-                Param::Received => format_amount(u.received).into(),
-                Param::ReceivedOption => Cow::Borrowed(u.received_option.as_str()),
-                Param::DispositionType => Cow::Borrowed(u.disposition_type.as_str()),
-                Param::DispositionId => u.disposition_id.to_string().into(),
-                Param::UpdateRevsharePayout => bool_text(u.update_revshare_payout),
-                Param::EffectiveDateOption => Cow::Borrowed(u.effective_date_option.as_str()),
-                Param::CustomDate => {
-                    match u
-                        .custom_date
-                        .filter(|_| u.effective_date_option == EffectiveDateOption::Custom)
-                    {
-                        Some(d) if soap => d.format("%Y-%m-%dT%H:%M:%S").to_string().into(),
-                        Some(d) => format_cake_date(&d).into(),
-                        None if soap => Cow::Borrowed(DUMMY_DATE_SOAP),
-                        None => Cow::Borrowed(DUMMY_DATE_GET),
-                    }
-                }
-                Param::NoteToAppend => Cow::Borrowed(u.note_to_append.as_str()),
-                Param::DisallowOnBillingStatus => {
-                    Cow::Borrowed(u.disallow_on_billing_status.as_str())
-                }
+                p => u.wire_value(p, soap),
             };
             (spec.name, v)
         })
@@ -270,7 +237,7 @@ fn soap_envelope(ns: &str, soap12: bool, values: &[(&str, Cow<'_, str>)]) -> Str
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::update::{DispositionType, ReceivedOption};
+    use crate::update::{DispositionType, EffectiveDateOption, ReceivedOption};
     use rust_decimal::Decimal;
 
     /// The seed's sample call, as a typed update.

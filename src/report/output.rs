@@ -1,33 +1,28 @@
 //! The results CSV: exactly one line per data row, in input order, safe to open in a spreadsheet.
 
 use crate::sheet::Invalid;
-use crate::update::{ConversionUpdate, Status, format_amount};
+use crate::update::{ConversionUpdate, ECHOED, Status};
 use std::fs::File;
 use std::io::{self, BufWriter};
 use std::path::{Path, PathBuf};
 
-/// The columns, in the contract's order.
-pub const COLUMNS: [&str; 12] = [
-    "row",
-    "conversion_id",
-    "request_session_id",
-    "transaction_id",
-    "offer_id",
-    "payout",
-    "received",
-    "disposition_type",
-    "status",
-    "attempts",
-    "http_status",
-    "message",
-];
+/// The columns after the echoed parameters.
+const OUTCOME_COLUMNS: [&str; 4] = ["status", "attempts", "http_status", "message"];
+
+/// The columns, in the contract's order: `row`, the echoed parameters ([`ECHOED`]), then the
+/// outcome.
+pub fn columns() -> impl Iterator<Item = &'static str> {
+    std::iter::once("row")
+        .chain(ECHOED.iter().map(|p| p.name()))
+        .chain(OUTCOME_COLUMNS)
+}
 
 /// One line of the results file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResultLine {
     pub row: u64,
-    /// conversion_id, request_session_id, transaction_id, offer_id, payout, received,
-    /// disposition_type — as sent (valid rows) or as written in the sheet (invalid rows).
+    /// The [`ECHOED`] parameters — as sent (valid rows) or as written in the sheet (invalid
+    /// rows).
     pub cells: [String; 7],
     pub status: Status,
     pub attempts: u32,
@@ -38,15 +33,7 @@ pub struct ResultLine {
 /// The id/amount cells of a valid row, exactly as they are sent.
 #[must_use]
 pub fn update_cells(u: &ConversionUpdate) -> [String; 7] {
-    [
-        u.conversion_id.to_string(),
-        u.request_session_id.to_string(),
-        u.transaction_id.clone(),
-        u.offer_id.to_string(),
-        format_amount(u.payout),
-        format_amount(u.received),
-        u.disposition_type.as_str().to_string(),
-    ]
+    ECHOED.map(|p| u.wire_value(p, false).into_owned())
 }
 
 impl ResultLine {
@@ -117,7 +104,7 @@ impl ResultsWriter {
         let file = File::create(&tmp)?;
         let mut csv =
             csv::WriterBuilder::new().from_writer(BufWriter::with_capacity(256 * 1024, file));
-        csv.write_record(COLUMNS).map_err(io::Error::other)?;
+        csv.write_record(columns()).map_err(io::Error::other)?;
         Ok(Self {
             csv,
             tmp,

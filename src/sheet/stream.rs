@@ -8,7 +8,7 @@ use super::parse::{DateOrder, DecimalStyle};
 use super::reader::{Format, ReadOptions, RecordReader};
 use super::validate::{RowParser, cell};
 use crate::update::ConversionUpdate;
-use crate::update::Param;
+use crate::update::ECHOED;
 use std::path::{Path, PathBuf};
 
 /// Everything that changes how a sheet is read (all from the command line).
@@ -39,17 +39,6 @@ pub struct SheetRow {
     pub row: u64,
     pub result: Result<ConversionUpdate, Invalid>,
 }
-
-/// Output-column order for the raw cells of an invalid row.
-pub const OUTPUT_PARAMS: [Param; 7] = [
-    Param::ConversionId,
-    Param::RequestSessionId,
-    Param::TransactionId,
-    Param::OfferId,
-    Param::Payout,
-    Param::Received,
-    Param::DispositionType,
-];
 
 /// An opened sheet, positioned after its header row.
 pub struct Sheet {
@@ -144,7 +133,7 @@ impl Sheet {
     }
 
     fn raw_cells(&self) -> [String; 7] {
-        OUTPUT_PARAMS.map(|p| match self.parser.columns.source(p) {
+        ECHOED.map(|p| match self.parser.columns.source(p) {
             Source::Column { .. } => cell(&self.parser.columns, &self.record, p)
                 .unwrap_or("")
                 .to_string(),

@@ -12,4 +12,6 @@ pub use row::{
     ConversionUpdate, DispositionType, EffectiveDateOption, Idempotency, ReceivedOption, Target,
 };
 pub use status::Status;
-pub use wire::{MONEY_MAX, format_amount, format_cake_date};
+pub use wire::{
+    DUMMY_DATE_GET, DUMMY_DATE_SOAP, ECHOED, MONEY_MAX, format_amount, format_cake_date,
+};
