@@ -7,7 +7,7 @@ use crate::logging::{self, LogFormat};
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::path::PathBuf;
 
-/// Apply a finance team's approval sheet to a CAKE instance, one UpdateConversion per row,
+/// Apply a finance team's approval sheet to a CAKE instance, one `UpdateConversion` per row,
 /// safely: validated first, rate-limited, retried, resumable, never double-applied.
 #[derive(Debug, Parser)]
 #[command(name = "cake-recon", version, about, max_term_width = 100)]

@@ -5,7 +5,7 @@ use crate::sheet::SheetError;
 
 /// Why a command stopped before finishing its job.
 #[derive(Debug, thiserror::Error)]
-pub enum Error {
+pub(crate) enum Error {
     /// The sheet cannot be read or its header is wrong.
     #[error(transparent)]
     Sheet(#[from] SheetError),
@@ -47,7 +47,7 @@ impl Error {
     /// The same error, once requests may have been sent: nothing may then claim "nothing was
     /// sent" (exit 2), so a usage-type error becomes an internal one (exit 3, resumable).
     #[must_use]
-    pub fn after_sending(self) -> Self {
+    pub(crate) fn after_sending(self) -> Self {
         if self.exit_code() == exit::USAGE {
             Error::Internal(self.to_string())
         } else {
@@ -67,7 +67,7 @@ fn is_setup_error(e: &std::io::Error) -> bool {
 impl Error {
     /// The exit code the contract assigns to this error.
     #[must_use]
-    pub fn exit_code(&self) -> u8 {
+    pub(crate) fn exit_code(&self) -> u8 {
         match self {
             Error::Sheet(_) | Error::InvalidRows { .. } | Error::Usage(_) => exit::USAGE,
             Error::Checkpoint(e) if e.is_refusal() => exit::USAGE,

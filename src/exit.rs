@@ -1,12 +1,12 @@
 //! The contract's exit codes, named.
 
 /// Every row `updated` (or `would_update` in a dry run).
-pub const OK: u8 = 0;
+pub(crate) const OK: u8 = 0;
 /// The run finished but some rows are `rejected`, `failed`, `invalid` or `in_doubt`.
-pub const SOME_ROWS_NOT_UPDATED: u8 = 1;
+pub(crate) const SOME_ROWS_NOT_UPDATED: u8 = 1;
 /// Usage, configuration or input error: nothing was sent.
-pub const USAGE: u8 = 2;
+pub(crate) const USAGE: u8 = 2;
 /// Aborted by a run-wide failure (bad key, error storm, disk full): resumable.
-pub const ABORTED: u8 = 3;
+pub(crate) const ABORTED: u8 = 3;
 /// Interrupted by SIGINT/SIGTERM: resumable.
-pub const INTERRUPTED: u8 = 130;
+pub(crate) const INTERRUPTED: u8 = 130;

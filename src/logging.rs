@@ -5,14 +5,14 @@ use tracing_subscriber::EnvFilter;
 
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
-pub enum LogFormat {
+pub(crate) enum LogFormat {
     #[default]
     Text,
     Json,
 }
 
 /// Installs the global subscriber. `RUST_LOG` overrides the level.
-pub fn init(format: LogFormat, quiet: bool, verbose: u8) {
+pub(crate) fn init(format: LogFormat, quiet: bool, verbose: u8) {
     let level = match (quiet, verbose) {
         (true, _) => "error",
         (false, 0) => "info",

@@ -10,6 +10,7 @@ use crate::report::preview::invalid_list;
 use crate::sheet::{Sheet, SheetRow, Totals, prepass_visit};
 use crate::update::ConversionUpdate;
 use crate::update::Status;
+use std::fmt::Write as _;
 use std::io::Write;
 
 /// Rows per batch handed from the reading thread to the writing thread.
@@ -57,7 +58,7 @@ impl Preview {
 ///
 /// One pass over the sheet writes the results as it validates; only when two rows target the
 /// same conversion (known at the end) is the sheet read a second time to mark them.
-pub fn dry_run(cfg: &RunConfig, out: &mut dyn Write) -> Result<u8, Error> {
+pub(super) fn dry_run(cfg: &RunConfig, out: &mut dyn Write) -> Result<u8, Error> {
     let s = &cfg.engine;
     let out_name = s.output.display().to_string();
     let write_err = |source| Error::Write {
@@ -108,16 +109,17 @@ pub fn dry_run(cfg: &RunConfig, out: &mut dyn Write) -> Result<u8, Error> {
     text.push_str(&preview::totals(&preview.totals, pre.invalid));
     text.push_str(&invalid_list(&pre));
     text.push_str(&preview::examples(&endpoint(cfg), &preview.examples));
-    text.push_str(&format!("Results (nothing was sent): {}\n", path.display()));
+    let _ = writeln!(text, "Results (nothing was sent): {}", path.display());
     let code = if pre.invalid == 0 {
         exit::OK
     } else if s.skip_invalid {
         exit::SOME_ROWS_NOT_UPDATED
     } else {
-        text.push_str(&format!(
-            "{} invalid rows: a run would stop before sending anything (fix them, or use --skip-invalid).\n",
+        let _ = writeln!(
+            text,
+            "{} invalid rows: a run would stop before sending anything (fix them, or use --skip-invalid).",
             pre.invalid
-        ));
+        );
         exit::USAGE
     };
     show(out, &text)?;
@@ -126,7 +128,7 @@ pub fn dry_run(cfg: &RunConfig, out: &mut dyn Write) -> Result<u8, Error> {
 
 /// Writes what a person reads to standard output. A reader that stopped reading (`| head`) is
 /// not an error: the job is done and the results file is written.
-pub fn show(out: &mut dyn Write, text: &str) -> Result<(), Error> {
+pub(super) fn show(out: &mut dyn Write, text: &str) -> Result<(), Error> {
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Error::Internal(format!(
             "cannot write to standard output: {e}"

@@ -6,7 +6,7 @@ use crate::mock::{MockConfig, MockServer};
 use std::io::Write as _;
 
 /// Serves the emulator on `listen` until a stop signal.
-pub fn mock_server(listen: &str, config: MockConfig) -> Result<u8, Error> {
+pub(crate) fn mock_server(listen: &str, config: MockConfig) -> Result<u8, Error> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -7,6 +7,6 @@ mod mock_server;
 mod run;
 mod run_config;
 
-pub use mock_server::mock_server;
-pub use run::{run, status};
-pub use run_config::{RunConfig, Target};
+pub(crate) use mock_server::mock_server;
+pub(crate) use run::{run, status};
+pub(crate) use run_config::{RunConfig, Target};

@@ -9,7 +9,7 @@ use crate::report::summary::{exit_code, summary};
 use secrecy::{ExposeSecret, SecretString};
 
 /// Runs (or previews) the sheet and returns the exit code.
-pub fn run(cfg: &RunConfig) -> Result<u8, Error> {
+pub(crate) fn run(cfg: &RunConfig) -> Result<u8, Error> {
     if cfg.dry_run {
         return dry_run(cfg, &mut std::io::stdout().lock());
     }
@@ -63,7 +63,7 @@ pub fn run(cfg: &RunConfig) -> Result<u8, Error> {
 }
 
 /// `cake-recon status CHECKPOINT`.
-pub fn status(checkpoint: &std::path::Path) -> Result<u8, Error> {
+pub(crate) fn status(checkpoint: &std::path::Path) -> Result<u8, Error> {
     let text = crate::checkpoint::status::report(checkpoint)?;
     super::dry_run::show(&mut std::io::stdout().lock(), &text)?;
     Ok(crate::exit::OK)

@@ -6,7 +6,7 @@ use secrecy::SecretString;
 
 /// Where requests go.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Target {
+pub(crate) enum Target {
     /// The embedded emulator, started by this process on a loopback port.
     Sandbox,
     /// A real CAKE instance (or a mock-server) at this base URL (checked, no trailing slash).
@@ -17,7 +17,7 @@ pub enum Target {
 
 /// Everything `cake-recon run` needs, validated.
 #[derive(Debug)]
-pub struct RunConfig {
+pub(crate) struct RunConfig {
     pub engine: Settings,
     pub target: Target,
     /// From `CAKE_API_KEY` or `--api-key-file`; present whenever the target is remote and this

@@ -15,7 +15,7 @@ const MAX_ANSWER: usize = 256 * 1024;
 
 /// What one attempt produced.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Attempt {
+pub(crate) struct Attempt {
     pub outcome: Outcome,
     /// The HTTP status, when an answer's head arrived.
     pub http_status: Option<u16>,
@@ -23,7 +23,7 @@ pub struct Attempt {
 
 /// A keep-alive HTTP client bound to one endpoint and key.
 #[derive(Clone)]
-pub struct Client {
+pub(crate) struct Client {
     http: reqwest::Client,
     endpoint: Endpoint,
     key: SecretString,
@@ -34,7 +34,7 @@ impl std::fmt::Debug for Client {
         f.debug_struct("Client")
             .field("endpoint", &self.endpoint)
             .field("key", &"***")
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
@@ -45,7 +45,7 @@ pub fn install_crypto() {
 
 impl Client {
     /// Builds the client: HTTP/1.1 keep-alive pool, connect and total timeouts, rustls.
-    pub fn new(
+    pub(crate) fn new(
         endpoint: Endpoint,
         key: SecretString,
         timeout: Duration,
@@ -74,7 +74,7 @@ impl Client {
     }
 
     /// Sends `update` once and classifies the result.
-    pub async fn send(&self, update: &ConversionUpdate) -> Attempt {
+    pub(crate) async fn send(&self, update: &ConversionUpdate) -> Attempt {
         let request = self.endpoint.build(update, self.key.expose_secret());
         let result = self.execute(request).await;
         let mut attempt = match result {

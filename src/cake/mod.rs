@@ -1,5 +1,5 @@
 //! The CAKE API: the parameter table, request building per transport, answer parsing.
 
-pub mod client;
-pub mod request;
-pub mod response;
+pub(crate) mod client;
+pub(crate) mod request;
+pub(crate) mod response;

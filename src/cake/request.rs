@@ -178,7 +178,7 @@ impl Endpoint {
 
 /// The value of every parameter for `version`, in table order, as wire text.
 #[must_use]
-pub fn wire_values<'a>(
+pub(crate) fn wire_values<'a>(
     u: &'a ConversionUpdate,
     version: u8,
     soap: bool,
@@ -392,13 +392,13 @@ mod tests {
     fn render(r: &Request) -> String {
         let mut out = format!("{} {}\n", if r.post { "POST" } else { "GET" }, r.url);
         if let Some(ct) = &r.content_type {
-            out.push_str(&format!("Content-Type: {ct}\n"));
+            let _ = writeln!(out, "Content-Type: {ct}");
         }
         if let Some(a) = &r.soap_action {
-            out.push_str(&format!("SOAPAction: {a}\n"));
+            let _ = writeln!(out, "SOAPAction: {a}");
         }
         if let Some(b) = &r.body {
-            out.push_str(&format!("\n{b}\n"));
+            let _ = write!(out, "\n{b}\n");
         }
         out
     }

@@ -8,11 +8,11 @@ use quick_xml::events::Event;
 use std::time::{Duration, SystemTime};
 
 /// The longest `Retry-After` we honour; longer values are clamped.
-pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
+pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
 
 /// The fields found in an answer body, matched by local name whatever the namespace.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Answer {
+pub(crate) struct Answer {
     pub success: Option<bool>,
     pub message: Option<String>,
     /// A SOAP fault's reason (`faultstring` in 1.1, `Reason/Text` in 1.2).
@@ -23,7 +23,7 @@ pub struct Answer {
 
 /// One leaf element of an XML document: its parent's and its own local names and its text.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Leaf {
+pub(crate) struct Leaf {
     pub parent: String,
     pub name: String,
     pub value: String,
@@ -32,7 +32,7 @@ pub struct Leaf {
 /// Walks an XML document and returns its leaf elements, names matched by local name whatever
 /// the namespace. `None` when the bytes are not a complete XML document (a BOM is fine).
 #[must_use]
-pub fn xml_leaves(body: &[u8]) -> Option<Vec<Leaf>> {
+pub(crate) fn xml_leaves(body: &[u8]) -> Option<Vec<Leaf>> {
     let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
     let text = std::str::from_utf8(body).ok()?;
     if !text.trim_start().starts_with('<') {
@@ -91,7 +91,7 @@ pub fn xml_leaves(body: &[u8]) -> Option<Vec<Leaf>> {
 /// Parses an answer body with a real XML parser. `None` when it is not XML that holds a
 /// `success`, `message` or fault (HTML error pages, truncated bodies, plain text).
 #[must_use]
-pub fn parse_answer(body: &[u8]) -> Option<Answer> {
+pub(crate) fn parse_answer(body: &[u8]) -> Option<Answer> {
     let mut answer = Answer::default();
     let mut found = false;
     for leaf in xml_leaves(body)? {
@@ -185,7 +185,7 @@ impl Outcome {
 
 /// `Retry-After` in seconds or HTTP-date form, clamped to [`MAX_RETRY_AFTER`].
 #[must_use]
-pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let value = value.trim();
     if let Ok(secs) = value.parse::<u64>() {
         return Some(Duration::from_secs(secs).min(MAX_RETRY_AFTER));

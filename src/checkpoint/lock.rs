@@ -7,13 +7,13 @@ use std::path::{Path, PathBuf};
 
 /// Held for the whole run; released when dropped (or when the process dies, even by `kill -9`).
 #[derive(Debug)]
-pub struct Lock {
+pub(crate) struct Lock {
     _file: File,
 }
 
 /// The lock file beside a checkpoint.
 #[must_use]
-pub fn lock_path(checkpoint: &Path) -> PathBuf {
+pub(super) fn lock_path(checkpoint: &Path) -> PathBuf {
     let mut p = checkpoint.as_os_str().to_owned();
     p.push(".lock");
     PathBuf::from(p)
@@ -21,7 +21,7 @@ pub fn lock_path(checkpoint: &Path) -> PathBuf {
 
 /// This machine's name, for the holder line.
 #[must_use]
-pub fn hostname() -> String {
+pub(super) fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .or_else(|_| std::fs::read_to_string("/etc/hostname"))
         .map(|s| s.trim().to_string())
@@ -53,7 +53,7 @@ fn holder_text(file: &mut File) -> String {
 }
 
 /// Takes the exclusive lock or says who holds it.
-pub fn acquire(checkpoint: &Path) -> Result<Lock, CheckpointError> {
+pub(super) fn acquire(checkpoint: &Path) -> Result<Lock, CheckpointError> {
     let path = lock_path(checkpoint);
     let mut file = open(&path).map_err(|e| CheckpointError::io(&path, e))?;
     match file.try_lock() {
@@ -81,13 +81,12 @@ pub fn acquire(checkpoint: &Path) -> Result<Lock, CheckpointError> {
 
 /// Who holds the lock right now, if anyone (for `status`).
 #[must_use]
-pub fn holder(checkpoint: &Path) -> Option<String> {
+pub(super) fn holder(checkpoint: &Path) -> Option<String> {
     let path = lock_path(checkpoint);
     let mut file = File::open(&path).ok()?;
     match file.try_lock_shared() {
-        Ok(()) => None,
         Err(TryLockError::WouldBlock) => Some(holder_text(&mut file)),
-        Err(TryLockError::Error(_)) => None,
+        Ok(()) | Err(TryLockError::Error(_)) => None,
     }
 }
 

@@ -1,5 +1,5 @@
 //! The crash-safe checkpoint: which rows are done, which may have been sent, and for which
-//! input and settings — in SQLite (WAL, `synchronous=FULL`), beside the results file.
+//! input and settings — in `SQLite` (WAL, `synchronous=FULL`), beside the results file.
 //!
 //! The promise: kill the process at any moment, run the same command again, and every row ends
 //! with exactly one result; no additive row is sent twice unless `--resend-in-doubt`. The
@@ -10,10 +10,10 @@ mod lock;
 mod open;
 mod prior;
 pub mod schema;
-pub mod status;
+pub(crate) mod status;
 mod store;
 
-pub use error::CheckpointError;
-pub use open::{Fingerprint, open_for_run};
-pub use prior::{Prior, PriorReader};
+pub(crate) use error::CheckpointError;
+pub(crate) use open::{Fingerprint, open_for_run};
+pub(crate) use prior::{Prior, PriorReader};
 pub use store::{OutcomeRecord, Store};

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 /// What identifies a run: the input file and every setting that changes a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Fingerprint {
+pub(crate) struct Fingerprint {
     pub input_path: String,
     pub input_size: u64,
     pub input_sha256: String,
@@ -67,7 +67,7 @@ impl Fingerprint {
 }
 
 /// An opened checkpoint, locked for this run.
-pub struct Opened {
+pub(crate) struct Opened {
     pub conn: Connection,
     pub lock: lock::Lock,
     pub path: PathBuf,
@@ -76,7 +76,7 @@ pub struct Opened {
 }
 
 /// Locks, then opens or creates the checkpoint at `path` for a run with `fp`.
-pub fn open_for_run(
+pub(crate) fn open_for_run(
     path: &Path,
     fp: &Fingerprint,
     restart: bool,

@@ -15,7 +15,7 @@ const CHUNK: i64 = 4096;
 
 /// An earlier run's record of one row.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Prior {
+pub(crate) struct Prior {
     pub row: u64,
     /// An intent was committed (the request may have left).
     pub intent: bool,
@@ -27,7 +27,7 @@ pub struct Prior {
 }
 
 /// Streams prior records in row order.
-pub struct PriorReader {
+pub(crate) struct PriorReader {
     conn: Connection,
     buf: VecDeque<Prior>,
     next_from: i64,
@@ -37,7 +37,7 @@ pub struct PriorReader {
 impl PriorReader {
     /// Opens `path` read-only. The run opened and integrity-checked it moments before (and
     /// holds its lock), so the full scan is not repeated.
-    pub fn open(path: &Path) -> Result<Self, CheckpointError> {
+    pub(crate) fn open(path: &Path) -> Result<Self, CheckpointError> {
         let conn = schema::open_checked(path, true, schema::Check::AlreadyChecked)?;
         Ok(Self {
             conn,
@@ -88,7 +88,7 @@ impl PriorReader {
     }
 
     /// The record of `row`, if any. Call with increasing row numbers.
-    pub fn get(&mut self, row: u64) -> Result<Option<Prior>, String> {
+    pub(crate) fn get(&mut self, row: u64) -> Result<Option<Prior>, String> {
         loop {
             while self.buf.front().is_some_and(|p| p.row < row) {
                 self.buf.pop_front();

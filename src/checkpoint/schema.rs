@@ -1,4 +1,4 @@
-//! The checkpoint's SQLite schema: readable with any SQLite tool, versioned, integrity-checked.
+//! The checkpoint's `SQLite` schema: readable with any `SQLite` tool, versioned, integrity-checked.
 //!
 //! ```sql
 //! -- Which rows are in doubt?
@@ -64,7 +64,7 @@ pub fn unknown_status(conn: &Connection) -> rusqlite::Result<Option<(String, u64
     Ok(None)
 }
 
-/// Checks the first bytes: an SQLite database, or not a checkpoint at all.
+/// Checks the first bytes: an `SQLite` database, or not a checkpoint at all.
 fn looks_like_sqlite(path: &Path) -> Result<bool, CheckpointError> {
     use std::io::Read;
     let mut head = [0u8; 16];
@@ -124,7 +124,7 @@ pub fn create(path: &Path, meta: &[(String, String)]) -> Result<Connection, Chec
 /// How much to check when opening.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Check {
-    /// SQLite's integrity check (a full scan) and our metadata.
+    /// `SQLite`'s integrity check (a full scan) and our metadata.
     Full,
     /// Our metadata only: for a second connection to a file this process just checked.
     AlreadyChecked,
@@ -154,11 +154,11 @@ pub fn open_checked(
     };
     let conn =
         Connection::open_with_flags(path, flags).map_err(|e| CheckpointError::sql(path, &e))?;
-    if !read_only {
-        configure(&conn).map_err(|e| CheckpointError::corrupt(path, &e.to_string()))?;
-    } else {
+    if read_only {
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(|e| CheckpointError::sql(path, &e))?;
+    } else {
+        configure(&conn).map_err(|e| CheckpointError::corrupt(path, &e.to_string()))?;
     }
     if check == Check::Full {
         let result: String = conn

@@ -94,7 +94,7 @@ fn query(conn: &Connection, path: &Path) -> Result<String, rusqlite::Error> {
 }
 
 /// Renders the status report of the checkpoint at `path`.
-pub fn report(path: &Path) -> Result<String, CheckpointError> {
+pub(crate) fn report(path: &Path) -> Result<String, CheckpointError> {
     if !path.exists() {
         return Err(CheckpointError::NotACheckpoint {
             path: path.to_path_buf(),

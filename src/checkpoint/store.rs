@@ -1,4 +1,4 @@
-//! The checkpoint writer: one thread owns the SQLite connection and commits in groups.
+//! The checkpoint writer: one thread owns the `SQLite` connection and commits in groups.
 //!
 //! Intents (an additive row is about to be sent) are committed durably before the request
 //! leaves; every intent waiting at that moment shares one transaction (group commit), and any
@@ -12,16 +12,16 @@ use super::schema::now;
 use crate::update::Idempotency;
 use crate::update::Status;
 use rusqlite::{Connection, params};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 /// Outcomes waiting before a commit is forced.
-pub const OUTCOME_BATCH: usize = 512;
+pub(super) const OUTCOME_BATCH: usize = 512;
 /// The longest an outcome waits for its commit.
-pub const OUTCOME_DELAY: Duration = Duration::from_millis(200);
+pub(super) const OUTCOME_DELAY: Duration = Duration::from_millis(200);
 
 /// A row's final outcome.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,7 +78,7 @@ impl Store {
         let thread_failed = Arc::clone(&failed);
         let handle = std::thread::Builder::new()
             .name("checkpoint".into())
-            .spawn(move || writer(conn, path, run_id, &rx, &thread_failed))
+            .spawn(move || writer(conn, &path, run_id, &rx, &thread_failed))
             .map_err(|e| CheckpointError::Io {
                 path: PathBuf::from("checkpoint thread"),
                 source: e,
@@ -221,7 +221,7 @@ fn commit(conn: &mut Connection, p: &Pending, run_id: i64) -> rusqlite::Result<(
 
 fn writer(
     mut conn: Connection,
-    path: PathBuf,
+    path: &Path,
     run_id: i64,
     rx: &mpsc::Receiver<Cmd>,
     failed: &Mutex<Option<String>>,

@@ -33,7 +33,7 @@ pub(crate) fn parse_map(s: &str) -> Result<(String, String), String> {
 }
 
 /// Parses a delimiter name or character.
-pub fn parse_delimiter(s: &str) -> Result<u8, String> {
+pub(super) fn parse_delimiter(s: &str) -> Result<u8, String> {
     match s {
         "," | "comma" => Ok(b','),
         ";" | "semicolon" => Ok(b';'),
@@ -44,8 +44,12 @@ pub fn parse_delimiter(s: &str) -> Result<u8, String> {
 }
 
 /// `cake-recon run`.
+#[expect(
+    clippy::struct_excessive_bools,
+    reason = "one field per command-line switch"
+)]
 #[derive(Debug, Args)]
-pub struct RunArgs {
+pub(crate) struct RunArgs {
     /// The approval sheet (CSV exported from Excel or Google Sheets).
     pub input: PathBuf,
 
@@ -53,13 +57,13 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
 
-    /// The CAKE instance, e.g. https://admin.example-network.com.
+    /// The CAKE instance, e.g. <https://admin.example-network.com>.
     #[arg(long, env = "CAKE_BASE_URL")]
     pub base_url: Option<String>,
     /// Run against the embedded CAKE emulator instead of a real instance (no network, no key).
     #[arg(long, conflicts_with = "base_url")]
     pub sandbox: bool,
-    /// Read the API key from this file (otherwise from the CAKE_API_KEY environment variable).
+    /// Read the API key from this file (otherwise from the `CAKE_API_KEY` environment variable).
     #[arg(long, value_name = "PATH")]
     pub api_key_file: Option<PathBuf>,
     /// CAKE API version.
@@ -96,7 +100,7 @@ pub struct RunArgs {
     pub timeout: f64,
 
     /// A value for a CAKE field the sheet has no column for (repeatable), e.g.
-    /// --set disposition_type=approved.
+    /// --set `disposition_type=approved`.
     #[arg(long = "set", value_name = "FIELD=VALUE", value_parser = parse_set)]
     pub sets: Vec<(String, String)>,
     /// Map a sheet header to a CAKE field (repeatable), e.g. --map "Approved Revenue=received".
@@ -116,14 +120,14 @@ pub struct RunArgs {
     #[arg(long, value_enum, default_value_t = DateOrder::Mdy)]
     pub date_order: DateOrder,
 
-    /// Validate, write the results file with would_update/invalid, print totals and example
+    /// Validate, write the results file with `would_update/invalid`, print totals and example
     /// requests; send nothing.
     #[arg(long)]
     pub dry_run: bool,
     /// Send the valid rows even when some rows are invalid.
     #[arg(long)]
     pub skip_invalid: bool,
-    /// Re-send additive rows left in_doubt by an earlier run.
+    /// Re-send additive rows left `in_doubt` by an earlier run.
     #[arg(long)]
     pub resend_in_doubt: bool,
     /// Discard an existing checkpoint for this output and start over.
@@ -149,18 +153,18 @@ pub struct RunArgs {
 
 /// `cake-recon mock-server`.
 #[derive(Debug, Args, Clone)]
-pub struct MockArgs {
+pub(crate) struct MockArgs {
     /// Address to listen on, e.g. 127.0.0.1:8080 (port 0 picks a free port, printed at start).
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: String,
     /// Make conversions with ids 1..=N.
     #[arg(long, default_value_t = 1000)]
     pub conversions: u32,
-    /// Load conversions from a CSV (conversion_id,offer_id,request_session_id,transaction_id,
-    /// payout,revenue,sale_amount) instead.
+    /// Load conversions from a CSV (`conversion_id,offer_id,request_session_id,transaction_id`,
+    /// `payout,revenue,sale_amount`) instead.
     #[arg(long, value_name = "CSV")]
     pub ledger: Option<PathBuf>,
-    /// Read the accepted API key from this file (otherwise CAKE_API_KEY; with neither, the key
+    /// Read the accepted API key from this file (otherwise `CAKE_API_KEY`; with neither, the key
     /// is "sandbox").
     #[arg(long, value_name = "PATH")]
     pub api_key_file: Option<PathBuf>,

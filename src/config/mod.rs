@@ -5,5 +5,5 @@ mod args;
 mod file;
 mod resolve;
 
-pub use args::{MockArgs, RunArgs};
-pub use resolve::{mock_config, run_config};
+pub(crate) use args::{MockArgs, RunArgs};
+pub(crate) use resolve::{mock_config, run_config};

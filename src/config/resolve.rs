@@ -18,7 +18,14 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// `cake-recon run`'s settings: the config file merged under the command line, then checked.
-pub fn run_config(mut a: RunArgs, matches: Option<&clap::ArgMatches>) -> Result<RunConfig, Error> {
+#[expect(
+    clippy::too_many_lines,
+    reason = "the one step from flags to settings: every check in one place, in flag order"
+)]
+pub(crate) fn run_config(
+    mut a: RunArgs,
+    matches: Option<&clap::ArgMatches>,
+) -> Result<RunConfig, Error> {
     if let Some(m) = matches {
         file::merge(&mut a, m)?;
     }
@@ -124,7 +131,7 @@ pub fn run_config(mut a: RunArgs, matches: Option<&clap::ArgMatches>) -> Result<
 }
 
 /// `cake-recon mock-server`'s emulator settings.
-pub fn mock_config(a: &MockArgs) -> Result<MockConfig, Error> {
+pub(crate) fn mock_config(a: &MockArgs) -> Result<MockConfig, Error> {
     a.faults.validate().map_err(Error::Usage)?;
     let api_key = load_api_key(a.api_key_file.as_deref())?.map_or_else(
         || SANDBOX_KEY.to_string(),

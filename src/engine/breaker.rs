@@ -7,15 +7,15 @@ use crate::update::Status;
 use std::collections::VecDeque;
 
 /// Rows in a row that trip the breaker.
-pub const MAX_CONSECUTIVE: u32 = 10;
+pub(super) const MAX_CONSECUTIVE: u32 = 10;
 /// The sliding window of finished rows.
-pub const WINDOW: usize = 100;
+pub(super) const WINDOW: usize = 100;
 /// Rows that must have finished before the share rule applies.
-pub const MIN_SAMPLES: usize = 20;
+pub(super) const MIN_SAMPLES: usize = 20;
 
 /// Counts recent row endings.
 #[derive(Debug, Default)]
-pub struct Breaker {
+pub(super) struct Breaker {
     recent: VecDeque<bool>,
     bad_in_window: usize,
     consecutive_bad: u32,
@@ -23,7 +23,7 @@ pub struct Breaker {
 
 impl Breaker {
     /// Records a finished row; returns why the run must stop, if it must.
-    pub fn record(&mut self, status: Status) -> Option<String> {
+    pub(super) fn record(&mut self, status: Status) -> Option<String> {
         let bad = matches!(status, Status::Failed | Status::InDoubt);
         self.recent.push_back(bad);
         self.bad_in_window += usize::from(bad);

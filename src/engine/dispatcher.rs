@@ -27,17 +27,17 @@ use tokio::sync::mpsc;
 const BATCH: usize = 256;
 
 /// The message of an additive row found with an intent and no outcome.
-pub const CRASH_IN_DOUBT: &str = "an earlier run stopped after this row's request may have been \
+pub(super) const CRASH_IN_DOUBT: &str = "an earlier run stopped after this row's request may have been \
      sent — check it in CAKE; not re-sent (use --resend-in-doubt to send it again)";
 
 /// How far dispatch may run ahead of the oldest row not yet written.
 #[must_use]
-pub fn window_size(concurrency: usize) -> usize {
+pub(super) fn window_size(concurrency: usize) -> usize {
     (concurrency * 64).max(1024)
 }
 
 /// Inputs of one dispatch.
-pub struct Dispatch {
+pub(super) struct Dispatch {
     pub input: PathBuf,
     pub sheet: SheetOptions,
     pub duplicates: crate::sheet::Duplicates,
@@ -295,7 +295,11 @@ impl State {
 }
 
 /// Runs the whole sheet through the workers.
-pub async fn dispatch(
+#[expect(
+    clippy::too_many_lines,
+    reason = "the event loop: one select over every event source keeps all state in one owner"
+)]
+pub(super) async fn dispatch(
     d: Dispatch,
     shared: Arc<Shared>,
     mut writer: ResultsWriter,

@@ -19,11 +19,11 @@ const WINDOW_SLACK: f64 = 1.008;
 const MIN_SHARE: f64 = 0.1;
 
 /// The slowest and fastest pace a gate accepts (`--rate` is checked against these).
-pub const MIN_RATE: f64 = 0.01;
-pub const MAX_RATE: f64 = 100_000.0;
+pub(crate) const MIN_RATE: f64 = 0.01;
+pub(crate) const MAX_RATE: f64 = 100_000.0;
 
 /// Shared by all workers.
-pub struct RateGate {
+pub(crate) struct RateGate {
     /// `None`: unlimited (`--rate 0`).
     rate: Option<f64>,
     state: Mutex<State>,
@@ -50,7 +50,7 @@ impl RateGate {
     /// `rate` requests per second; 0 (or anything outside [`MIN_RATE`, `MAX_RATE`], which
     /// configuration refuses) means unlimited.
     #[must_use]
-    pub fn new(rate: f64) -> Self {
+    pub(crate) fn new(rate: f64) -> Self {
         Self {
             rate: (rate.is_finite() && (MIN_RATE..=MAX_RATE).contains(&rate)).then_some(rate),
             state: Mutex::new(State {
@@ -66,7 +66,7 @@ impl RateGate {
 
     /// The server throttled us: lower the pace by 10 % (once per second at most, so a burst of
     /// throttled answers to concurrent requests counts once).
-    pub fn throttled(&self) {
+    pub(crate) fn throttled(&self) {
         let mut s = self.state();
         let now = Instant::now();
         if s.last_cut
@@ -78,7 +78,7 @@ impl RateGate {
     }
 
     /// A request went through: creep back towards the configured rate.
-    pub fn succeeded(&self) {
+    pub(crate) fn succeeded(&self) {
         let mut s = self.state();
         s.share = (s.share + 0.01).min(1.0);
     }
@@ -86,12 +86,12 @@ impl RateGate {
     /// The pace in use now (configured rate × AIMD share), `None` when unlimited.
     #[cfg(test)]
     #[must_use]
-    pub fn current_rate(&self) -> Option<f64> {
+    pub(crate) fn current_rate(&self) -> Option<f64> {
         self.rate.map(|r| r * self.state().share)
     }
 
     /// Makes every request wait at least `d` from now (a server asked for it).
-    pub fn pause_for(&self, d: Duration) {
+    pub(crate) fn pause_for(&self, d: Duration) {
         let until = Instant::now() + d;
         let mut s = self.state();
         if s.paused_until.is_none_or(|old| old < until) {
@@ -101,7 +101,7 @@ impl RateGate {
 
     /// Requests per second between the first and the last release (`None` before two).
     #[must_use]
-    pub fn achieved(&self) -> Option<f64> {
+    pub(crate) fn achieved(&self) -> Option<f64> {
         let s = self.state();
         let secs = s.last?.duration_since(s.first?).as_secs_f64();
         #[expect(
@@ -113,7 +113,7 @@ impl RateGate {
     }
 
     /// Waits until one more request may leave, and counts it as sent.
-    pub async fn acquire(&self) {
+    pub(crate) async fn acquire(&self) {
         loop {
             let wait = {
                 let mut s = self.state();
@@ -206,7 +206,7 @@ mod tests {
             .map(|i| {
                 times[i..]
                     .iter()
-                    .take_while(|u| **u - times[i] < window)
+                    .take_while(|u| (**u).checked_sub(times[i]).unwrap() < window)
                     .count()
             })
             .max()
@@ -263,7 +263,10 @@ mod tests {
         // After the cut, releases are spread at 90/s: no 100-in-a-second bursts.
         let times = releases(&gate, 300).await;
         let after = &times[20..];
-        let secs = (after[after.len() - 1] - after[0]).as_secs_f64();
+        let secs = after[after.len() - 1]
+            .checked_sub(after[0])
+            .unwrap()
+            .as_secs_f64();
         #[expect(clippy::cast_precision_loss, reason = "small")]
         let pace = (after.len() - 1) as f64 / secs;
         assert!((88.0..=91.0).contains(&pace), "{pace}");

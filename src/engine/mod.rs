@@ -5,12 +5,12 @@
 
 mod breaker;
 mod dispatcher;
-pub mod limiter;
+pub(crate) mod limiter;
 mod retry;
 mod run;
 mod settings;
-pub mod shutdown;
+pub(crate) mod shutdown;
 mod worker;
 
-pub use run::run;
-pub use settings::{Destination, Settings};
+pub(crate) use run::run;
+pub(crate) use settings::{Destination, Settings};

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 /// Backoff settings.
 #[derive(Debug, Clone, Copy)]
-pub struct Backoff {
+pub(super) struct Backoff {
     pub base: Duration,
     pub cap: Duration,
     pub max_attempts: u32,
@@ -26,7 +26,7 @@ impl Default for Backoff {
 
 impl Backoff {
     /// Full jitter: `uniform(0, min(cap, base · 2^(attempt-1)))`.
-    pub fn delay(&self, attempt: u32, rng: &mut impl Rng) -> Duration {
+    pub(super) fn delay(&self, attempt: u32, rng: &mut impl Rng) -> Duration {
         let exp = self
             .base
             .saturating_mul(1u32 << attempt.saturating_sub(1).min(20));
@@ -37,7 +37,7 @@ impl Backoff {
 
 /// The decision after one attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Next {
+pub(super) enum Next {
     /// The row is finished with this status.
     Done(Status),
     /// Try again after at least this long (a server's Retry-After, if it gave one).
@@ -51,7 +51,12 @@ pub enum Next {
 /// An additive row is retried only when the outcome proves it was not applied; an outcome that
 /// may have been applied ends it `in_doubt`. An idempotent row is simply retried.
 #[must_use]
-pub fn decide(outcome: &Outcome, kind: Idempotency, attempt: u32, max_attempts: u32) -> Next {
+pub(super) fn decide(
+    outcome: &Outcome,
+    kind: Idempotency,
+    attempt: u32,
+    max_attempts: u32,
+) -> Next {
     let retry = |at_least| {
         if attempt < max_attempts {
             Next::Retry { at_least }

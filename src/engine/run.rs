@@ -21,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 
 /// Runs the sheet against `dest`. Nothing is sent unless every row is valid (or
 /// `skip_invalid`); an error after sending began is never a "nothing was sent" one.
-pub fn run(s: &Settings, dest: Destination) -> Result<Report, Error> {
+pub(crate) fn run(s: &Settings, dest: Destination) -> Result<Report, Error> {
     let mut fingerprinted = s.sheet.clone();
     fingerprinted.read.fingerprint = true;
     let pre = prepass(&s.input, &fingerprinted)?;

@@ -8,8 +8,12 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 /// Everything about a run but where it goes.
+#[expect(
+    clippy::struct_excessive_bools,
+    reason = "independent switches of the run"
+)]
 #[derive(Debug, Clone)]
-pub struct Settings {
+pub(crate) struct Settings {
     pub input: PathBuf,
     pub output: PathBuf,
     pub checkpoint: PathBuf,
@@ -31,7 +35,7 @@ pub struct Settings {
 }
 
 /// Where the requests go.
-pub struct Destination {
+pub(crate) struct Destination {
     /// Base URL, e.g. `https://admin.example-network.com` (no trailing slash).
     pub url: String,
     /// How the checkpoint names it (`sandbox` for the emulator, whose port changes every run).
@@ -43,7 +47,7 @@ impl Settings {
     /// Every setting that changes a request or how the sheet is read, for the checkpoint's
     /// fingerprint (resuming with different settings would mix two different runs).
     #[must_use]
-    pub fn fingerprint(&self, target_label: &str) -> Vec<(String, String)> {
+    pub(crate) fn fingerprint(&self, target_label: &str) -> Vec<(String, String)> {
         let pairs = |v: &[(String, String)]| {
             v.iter()
                 .map(|(a, b)| format!("{a}={b}"))

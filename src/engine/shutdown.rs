@@ -8,7 +8,7 @@
 use std::io;
 
 /// The process's stop signals, registered.
-pub struct Signals {
+pub(crate) struct Signals {
     #[cfg(unix)]
     int: tokio::signal::unix::Signal,
     #[cfg(unix)]
@@ -17,7 +17,7 @@ pub struct Signals {
 
 impl Signals {
     /// Registers SIGINT and SIGTERM (must run inside the tokio runtime).
-    pub fn watch() -> io::Result<Self> {
+    pub(crate) fn watch() -> io::Result<Self> {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{SignalKind, signal};
@@ -55,7 +55,7 @@ impl Signals {
     }
 
     /// Resolves at the next SIGINT or SIGTERM (each call waits for a new one).
-    pub async fn recv(&mut self) {
+    pub(crate) async fn recv(&mut self) {
         #[cfg(unix)]
         tokio::select! {
             _ = self.int.recv() => {}

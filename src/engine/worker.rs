@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use tokio_util::sync::CancellationToken;
 
 /// Shared by every worker of a run.
-pub struct Shared {
+pub(super) struct Shared {
     pub client: Client,
     pub gate: RateGate,
     pub backoff: Backoff,
@@ -33,14 +33,14 @@ pub struct Shared {
 
 /// Why in-flight requests were abandoned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Abandon {
+pub(super) enum Abandon {
     GraceOver,
     SecondInterrupt,
 }
 
 impl Shared {
     /// Abandons every request in flight, saying why.
-    pub fn abandon(&self, why: Abandon) {
+    pub(super) fn abandon(&self, why: Abandon) {
         let _ = self.abandoned.set(why);
         self.hard_stop.cancel();
     }
@@ -55,7 +55,7 @@ impl Shared {
 
 /// How a row ended for this run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum End {
+pub(super) enum End {
     /// A final status.
     Final(Status),
     /// Not finished (never sent, or only attempts that did not apply and may be repeated):
@@ -65,7 +65,7 @@ pub enum End {
 
 /// A finished job, handed back to the dispatcher.
 #[derive(Debug)]
-pub struct Done {
+pub(super) struct Done {
     pub seq: u64,
     pub update: ConversionUpdate,
     pub end: End,
@@ -75,7 +75,11 @@ pub struct Done {
 }
 
 /// Runs one row to its end.
-pub async fn work(shared: &Shared, seq: u64, update: ConversionUpdate) -> Done {
+#[expect(
+    clippy::too_many_lines,
+    reason = "one row's life read top to bottom: wait, intent, send, classify, retry or end"
+)]
+pub(super) async fn work(shared: &Shared, seq: u64, update: ConversionUpdate) -> Done {
     let kind = update.idempotency();
     let mut rng = SmallRng::seed_from_u64(seq ^ 0x9E37_79B9_7F4A_7C15);
     let mut attempts = 0u32;

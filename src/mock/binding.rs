@@ -44,7 +44,7 @@ enum Bound {
 
 /// Why binding failed: the text an `.asmx` endpoint puts in its HTTP 500 answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BindError(pub String);
+pub(super) struct BindError(pub String);
 
 fn dotnet_type(ty: ParamType) -> &'static str {
     match ty {
@@ -111,7 +111,7 @@ fn bind_one(ty: ParamType, raw: &str) -> Option<Bound> {
 
 /// How missing parameters are treated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Strictness {
+pub(super) enum Strictness {
     /// GET/POST: a missing parameter is an error.
     Form,
     /// SOAP: a missing element takes its type's default.
@@ -119,7 +119,7 @@ pub enum Strictness {
 }
 
 /// Binds the named values of one request for `version`.
-pub fn bind(
+pub(super) fn bind(
     values: &HashMap<String, String>,
     version: u8,
     strictness: Strictness,

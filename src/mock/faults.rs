@@ -51,6 +51,10 @@ pub struct Faults {
 }
 
 /// What the dice decided for one call, in the order the server acts on them.
+#[expect(
+    clippy::struct_excessive_bools,
+    reason = "one flag per fault the dice can pick"
+)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Plan {
     pub delay: Duration,

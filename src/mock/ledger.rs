@@ -11,11 +11,11 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 /// Generated conversion `i` has `request_session_id = RSID_BASE + i`.
-pub const RSID_BASE: i32 = 1_000_000_000;
+pub(super) const RSID_BASE: i32 = 1_000_000_000;
 /// The largest `--conversions` value (so generated request session ids fit an Int32).
 pub const MAX_GENERATED: u32 = 1_000_000_000;
 /// Disposition ids the emulator knows (CAKE: `track.asmx > ConversionDispositions`).
-pub const VALID_DISPOSITION_IDS: std::ops::RangeInclusive<i32> = 1..=20;
+pub(super) const VALID_DISPOSITION_IDS: std::ops::RangeInclusive<i32> = 1..=20;
 
 /// One conversion's state.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -129,7 +129,7 @@ impl Ledger {
         };
         for (n, rec) in rdr.records().enumerate() {
             let rec = rec.map_err(|e| e.to_string())?;
-            let get = |c: Option<usize>| c.and_then(|c| rec.get(c)).map(str::trim).unwrap_or("");
+            let get = |c: Option<usize>| c.and_then(|c| rec.get(c)).map_or("", str::trim);
             let bad = |what: &str| format!("ledger row {}: bad {what}", n + 2);
             let id: i32 = get(Some(id_col))
                 .parse()

@@ -39,7 +39,7 @@ pub struct MockConfig {
 /// Counters for tests and benchmarks.
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct Stats {
-    /// UpdateConversion requests received (whatever happened to them).
+    /// `UpdateConversion` requests received (whatever happened to them).
     pub requests: u64,
     /// Calls the ledger applied.
     pub applied: u64,
@@ -102,7 +102,7 @@ pub struct MockServer {
 
 /// A ledger and stats snapshot, as `/admin/ledger` serves it.
 #[derive(Debug, Serialize)]
-pub struct Snapshot<'a> {
+pub(super) struct Snapshot<'a> {
     pub conversions: Vec<&'a Conversion>,
     pub stats: &'a Stats,
 }
@@ -168,13 +168,10 @@ async fn accept_loop(listener: TcpListener, state: Arc<State>, shutdown: Cancell
     loop {
         let stream = tokio::select! {
             () = shutdown.cancelled() => return,
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
-                Err(_) => {
-                    // Out of file descriptors or similar: back off instead of spinning.
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                    continue;
-                }
+            accepted = listener.accept() => if let Ok((stream, _)) = accepted { stream } else {
+                // Out of file descriptors or similar: back off instead of spinning.
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
             },
         };
         let _ = stream.set_nodelay(true);
@@ -380,17 +377,17 @@ fn admin(state: &State, method: &Method, path: &str) -> Option<Response<Full<Byt
     match (method, path) {
         (&Method::GET, "/admin/ledger") => {
             let ledger = lock(&state.ledger);
-            let mut stats = lock(&state.stats).clone();
-            stats.max_in_any_second = stats.max_in_window(Duration::from_secs(1));
+            let mut tally = lock(&state.stats).clone();
+            tally.max_in_any_second = tally.max_in_window(Duration::from_secs(1));
             Some(json(&Snapshot {
                 conversions: ledger.conversions().values().collect(),
-                stats: &stats,
+                stats: &tally,
             }))
         }
         (&Method::GET, "/admin/stats") => {
-            let mut stats = lock(&state.stats).clone();
-            stats.max_in_any_second = stats.max_in_window(Duration::from_secs(1));
-            Some(json(&stats))
+            let mut tally = lock(&state.stats).clone();
+            tally.max_in_any_second = tally.max_in_window(Duration::from_secs(1));
+            Some(json(&tally))
         }
         _ => None,
     }
@@ -400,15 +397,15 @@ fn admin(state: &State, method: &Method, path: &str) -> Option<Response<Full<Byt
 fn record_arrival(state: &State) -> Instant {
     let arrived = Instant::now();
     {
-        let mut stats = lock(&state.stats);
-        stats.requests += 1;
+        let mut tally = lock(&state.stats);
+        tally.requests += 1;
         let us =
             u64::try_from(arrived.duration_since(state.started).as_micros()).unwrap_or(u64::MAX);
-        if stats.arrivals_us.is_empty() {
-            stats.first_arrival_us = us;
+        if tally.arrivals_us.is_empty() {
+            tally.first_arrival_us = us;
         }
-        stats.last_arrival_us = us;
-        stats.arrivals_us.push(us);
+        tally.last_arrival_us = us;
+        tally.arrivals_us.push(us);
     }
     arrived
 }
@@ -489,16 +486,15 @@ async fn read_call(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_ascii_lowercase();
-    let body = match Limited::new(body, MAX_BODY).collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(_) => {
-            count("bad_body");
-            return Err(respond(
-                StatusCode::BAD_REQUEST,
-                "text/plain",
-                "request body unreadable or larger than 1 MiB".into(),
-            ));
-        }
+    let body = if let Ok(b) = Limited::new(body, MAX_BODY).collect().await {
+        b.to_bytes()
+    } else {
+        count("bad_body");
+        return Err(respond(
+            StatusCode::BAD_REQUEST,
+            "text/plain",
+            "request body unreadable or larger than 1 MiB".into(),
+        ));
     };
     let (proto, values) = if soap_endpoint {
         if parts.method != Method::POST {
@@ -537,15 +533,14 @@ async fn read_call(
                 "System.Web.Services.Protocols.SoapException: Server did not recognize the value of HTTP Header SOAPAction.",
             ));
         }
-        match soap_values(&body) {
-            Some(v) => (proto, v),
-            None => {
-                count("bad_request");
-                return Err(soap_fault(
-                    proto,
-                    "Server was unable to read request. ---> There is an error in XML document.",
-                ));
-            }
+        if let Some(v) = soap_values(&body) {
+            (proto, v)
+        } else {
+            count("bad_request");
+            return Err(soap_fault(
+                proto,
+                "Server was unable to read request. ---> There is an error in XML document.",
+            ));
         }
     } else {
         let raw: &[u8] = match parts.method {
@@ -607,7 +602,7 @@ async fn update(
     } else {
         Strictness::Soap
     };
-    let call: Call = match bind(&values, version, strictness) {
+    let call: Call = match bind(values, version, strictness) {
         Ok(c) => c,
         Err(e) => {
             count("binding_error");
@@ -626,8 +621,7 @@ async fn update(
     let applied = lock(&state.ledger).apply(&call);
     let message = match applied {
         Applied::Updated => {
-            let mut stats = lock(&state.stats);
-            stats.applied += 1;
+            lock(&state.stats).applied += 1;
             "Conversion Updated"
         }
         Applied::Refused(m) => m,

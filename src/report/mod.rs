@@ -1,6 +1,6 @@
 //! What a person sees: the results CSV, the dry-run preview, progress and the summary.
 
-pub mod output;
-pub mod preview;
-pub mod progress;
-pub mod summary;
+pub(crate) mod output;
+pub(crate) mod preview;
+pub(crate) mod progress;
+pub(crate) mod summary;

@@ -11,7 +11,7 @@ const OUTCOME_COLUMNS: [&str; 4] = ["status", "attempts", "http_status", "messag
 
 /// The columns, in the contract's order: `row`, the echoed parameters ([`ECHOED`]), then the
 /// outcome.
-pub fn columns() -> impl Iterator<Item = &'static str> {
+pub(crate) fn columns() -> impl Iterator<Item = &'static str> {
     std::iter::once("row")
         .chain(ECHOED.iter().map(|p| p.name()))
         .chain(OUTCOME_COLUMNS)
@@ -19,7 +19,7 @@ pub fn columns() -> impl Iterator<Item = &'static str> {
 
 /// One line of the results file.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ResultLine {
+pub(crate) struct ResultLine {
     pub row: u64,
     /// The [`ECHOED`] parameters — as sent (valid rows) or as written in the sheet (invalid
     /// rows).
@@ -32,14 +32,14 @@ pub struct ResultLine {
 
 /// The id/amount cells of a valid row, exactly as they are sent.
 #[must_use]
-pub fn update_cells(u: &ConversionUpdate) -> [String; 7] {
+pub(crate) fn update_cells(u: &ConversionUpdate) -> [String; 7] {
     ECHOED.map(|p| u.wire_value(p, false).into_owned())
 }
 
 impl ResultLine {
     /// A line for a valid row.
     #[must_use]
-    pub fn for_update(u: &ConversionUpdate, status: Status) -> Self {
+    pub(crate) fn for_update(u: &ConversionUpdate, status: Status) -> Self {
         Self {
             row: u.row,
             cells: update_cells(u),
@@ -52,7 +52,7 @@ impl ResultLine {
 
     /// A line for an invalid row.
     #[must_use]
-    pub fn for_invalid(row: u64, invalid: &Invalid) -> Self {
+    pub(crate) fn for_invalid(row: u64, invalid: &Invalid) -> Self {
         Self {
             row,
             cells: invalid.cells.clone(),
@@ -78,7 +78,7 @@ fn is_plain_number(s: &str) -> bool {
 
 /// Prefixes `'` to a cell a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, tab, CR).
 #[must_use]
-pub fn neutralize(cell: &str) -> std::borrow::Cow<'_, str> {
+pub(crate) fn neutralize(cell: &str) -> std::borrow::Cow<'_, str> {
     let risky = cell.starts_with(['=', '+', '-', '@', '\t', '\r']);
     if risky && !is_plain_number(cell) {
         format!("'{cell}").into()
@@ -89,7 +89,7 @@ pub fn neutralize(cell: &str) -> std::borrow::Cow<'_, str> {
 
 /// Writes the results file through a temporary name, renamed into place when complete, so a
 /// reader never sees a half-written file.
-pub struct ResultsWriter {
+pub(crate) struct ResultsWriter {
     csv: csv::Writer<BufWriter<File>>,
     tmp: PathBuf,
     path: PathBuf,
@@ -97,7 +97,7 @@ pub struct ResultsWriter {
 
 impl ResultsWriter {
     /// Creates `path.tmp` and writes the header.
-    pub fn create(path: &Path) -> io::Result<Self> {
+    pub(crate) fn create(path: &Path) -> io::Result<Self> {
         let mut tmp = path.as_os_str().to_owned();
         tmp.push(".tmp");
         let tmp = PathBuf::from(tmp);
@@ -113,7 +113,7 @@ impl ResultsWriter {
     }
 
     /// Appends one line.
-    pub fn write(&mut self, line: &ResultLine) -> io::Result<()> {
+    pub(crate) fn write(&mut self, line: &ResultLine) -> io::Result<()> {
         let row = line.row.to_string();
         let attempts = line.attempts.to_string();
         let http = line.http_status.map(|s| s.to_string()).unwrap_or_default();
@@ -136,7 +136,7 @@ impl ResultsWriter {
     }
 
     /// Flushes, fsyncs and renames the file into place, then fsyncs the directory.
-    pub fn finish(self) -> io::Result<PathBuf> {
+    pub(crate) fn finish(self) -> io::Result<PathBuf> {
         let file = self
             .csv
             .into_inner()

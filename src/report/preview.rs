@@ -11,6 +11,7 @@ use std::path::Path;
 /// What a missing field becomes, in words (contract defaults).
 fn default_text(p: Param, version: u8) -> Option<&'static str> {
     Some(match p {
+        Param::ApiKey | Param::DisallowOnBillingStatus if version < 4 => return None,
         Param::ApiKey => return None,
         Param::OfferId => "0 (CAKE does not check the offer)",
         Param::ConversionId | Param::RequestSessionId => "0 (not used)",
@@ -27,14 +28,13 @@ fn default_text(p: Param, version: u8) -> Option<&'static str> {
         Param::EffectiveDateOption => "today (custom where a custom_date is given)",
         Param::CustomDate => "01/01/2001 00:00:00 (ignored by CAKE unless the option is custom)",
         Param::NoteToAppend => "empty (nothing appended)",
-        Param::DisallowOnBillingStatus if version >= 4 => "ignore",
-        Param::DisallowOnBillingStatus => return None,
+        Param::DisallowOnBillingStatus => "ignore",
     })
 }
 
 /// Renders the "interpreted as" part: encoding, delimiter, column mapping with samples, defaults.
 #[must_use]
-pub fn interpretation(pre: &PrePass, input: &Path, version: u8) -> String {
+pub(crate) fn interpretation(pre: &PrePass, input: &Path, version: u8) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "Sheet {} interpreted as:", input.display());
     let _ = writeln!(out, "  encoding:  {}", pre.format.encoding_label());
@@ -121,7 +121,7 @@ fn one_line(v: &str) -> String {
 
 /// Renders the totals over the rows that would be sent.
 #[must_use]
-pub fn totals(t: &Totals, invalid: u64) -> String {
+pub(crate) fn totals(t: &Totals, invalid: u64) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -153,7 +153,7 @@ pub fn totals(t: &Totals, invalid: u64) -> String {
 
 /// Renders up to three example requests exactly as they would be sent, key hidden.
 #[must_use]
-pub fn examples(endpoint: &Endpoint, updates: &[ConversionUpdate]) -> String {
+pub(crate) fn examples(endpoint: &Endpoint, updates: &[ConversionUpdate]) -> String {
     let mut out = String::new();
     if updates.is_empty() {
         return out;
@@ -167,7 +167,7 @@ pub fn examples(endpoint: &Endpoint, updates: &[ConversionUpdate]) -> String {
 
 /// The first row errors of a pre-pass, and how many more there are.
 #[must_use]
-pub fn invalid_list(pre: &PrePass) -> String {
+pub(crate) fn invalid_list(pre: &PrePass) -> String {
     if pre.invalid == 0 {
         return String::new();
     }
@@ -179,9 +179,10 @@ pub fn invalid_list(pre: &PrePass) -> String {
     }
     let more = pre.invalid.saturating_sub(pre.errors.len() as u64);
     if more > 0 {
-        s.push_str(&format!(
-            "  … and {more} more (every row is listed in the results file)\n"
-        ));
+        let _ = writeln!(
+            s,
+            "  … and {more} more (every row is listed in the results file)"
+        );
     }
     s
 }

@@ -19,7 +19,7 @@ fn current_bar() -> Option<ProgressBar> {
 
 /// A `tracing` writer to stderr that suspends the progress bar around each write.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct LogWriter;
+pub(crate) struct LogWriter;
 
 impl Write for LogWriter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
@@ -43,7 +43,7 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogWriter {
 }
 
 /// Row counts as the run goes.
-pub struct Progress {
+pub(crate) struct Progress {
     bar: Option<ProgressBar>,
     pub counts: BTreeMap<Status, u64>,
     pub done: u64,
@@ -53,12 +53,12 @@ pub struct Progress {
 }
 
 /// How often the off-terminal log line is written.
-pub const LOG_EVERY: Duration = Duration::from_secs(5);
+pub(crate) const LOG_EVERY: Duration = Duration::from_secs(5);
 
 impl Progress {
     /// A bar when `show_bar` (a terminal, not quiet, no `--no-progress`), else log lines.
     #[must_use]
-    pub fn new(total: u64, show_bar: bool) -> Self {
+    pub(crate) fn new(total: u64, show_bar: bool) -> Self {
         let bar = show_bar.then(|| {
             let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
             let style = ProgressStyle::with_template(
@@ -81,7 +81,7 @@ impl Progress {
     }
 
     /// Counts one finished row.
-    pub fn record(&mut self, status: Status) {
+    pub(crate) fn record(&mut self, status: Status) {
         *self.counts.entry(status).or_default() += 1;
         self.done += 1;
         if let Some(bar) = &self.bar {
@@ -92,7 +92,7 @@ impl Progress {
 
     /// `updated 10, rejected 1`.
     #[must_use]
-    pub fn counts_text(&self) -> String {
+    pub(crate) fn counts_text(&self) -> String {
         self.counts
             .iter()
             .map(|(s, n)| format!("{} {n}", s.as_str()))
@@ -101,7 +101,7 @@ impl Progress {
     }
 
     /// Writes the periodic log line when there is no bar.
-    pub fn maybe_log(&mut self) {
+    pub(crate) fn maybe_log(&mut self) {
         if self.bar.is_some() || self.last_log.elapsed() < LOG_EVERY {
             return;
         }
@@ -113,7 +113,7 @@ impl Progress {
     }
 
     /// Removes the bar.
-    pub fn finish(&self) {
+    pub(crate) fn finish(&self) {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
             *BAR.lock().unwrap_or_else(PoisonError::into_inner) = None;

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 /// Why a run stopped early.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Stop {
+pub(crate) enum Stop {
     /// SIGINT/SIGTERM.
     Interrupted,
     /// A run-wide failure: the reason.
@@ -18,7 +18,7 @@ pub enum Stop {
 
 /// What the dispatcher reports at the end.
 #[derive(Debug)]
-pub struct Report {
+pub(crate) struct Report {
     pub counts: HashMap<Status, u64>,
     /// Rows not finished (a later run sends them).
     pub unfinished: u64,
@@ -37,7 +37,7 @@ pub struct Report {
 
 /// The contract's exit code for a finished (or stopped) run.
 #[must_use]
-pub fn exit_code(r: &Report) -> u8 {
+pub(crate) fn exit_code(r: &Report) -> u8 {
     match &r.stop {
         Some(Stop::Interrupted) => exit::INTERRUPTED,
         Some(Stop::Aborted(_)) => exit::ABORTED,
@@ -61,7 +61,7 @@ pub fn exit_code(r: &Report) -> u8 {
 
 /// The end-of-run summary.
 #[must_use]
-pub fn summary(r: &Report, configured_rate: f64, checkpoint: &Path) -> String {
+pub(crate) fn summary(r: &Report, configured_rate: f64, checkpoint: &Path) -> String {
     use std::fmt::Write as _;
     let mut s = String::new();
     let headline = match &r.stop {

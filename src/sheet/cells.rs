@@ -24,14 +24,14 @@ pub enum Value {
 
 /// The sheet-wide reading rules for cells.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct CellParser {
+pub(crate) struct CellParser {
     pub decimal: DecimalStyle,
     pub date_order: DateOrder,
 }
 
 impl CellParser {
     /// Parses one non-empty, trimmed cell for `param`.
-    pub fn parse(&self, param: Param, s: &str) -> Result<Value, String> {
+    pub(crate) fn parse(self, param: Param, s: &str) -> Result<Value, String> {
         Ok(match param {
             Param::TransactionId => Value::Text(parse_transaction_id(s)?),
             Param::ReceivedOption => Value::Received(parse_enum(

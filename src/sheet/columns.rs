@@ -63,12 +63,16 @@ fn field_by_name(name: &str) -> Option<Param> {
 /// Resolves the header row against `--map` and `--set`.
 ///
 /// `maps` are `(HEADER, FIELD)` pairs and `sets` are `(FIELD, VALUE)` pairs, as given.
-pub fn resolve(
+#[expect(
+    clippy::too_many_lines,
+    reason = "the header rules in the order they apply: --map, names, aliases, --set, conflicts"
+)]
+pub(crate) fn resolve(
     header: &csv::StringRecord,
     maps: &[(String, String)],
     sets: &[(String, String)],
     api_version: u8,
-    cells: &CellParser,
+    cells: CellParser,
 ) -> Result<Columns, SheetError> {
     let bad = |problem: String| SheetError::Header { problem };
     let normalized: Vec<String> = header.iter().map(normalize_token).collect();
@@ -259,7 +263,7 @@ mod tests {
             "Approved Revenue",
             "Payout",
         ]);
-        let c = resolve(&h, &[], &[], 2, &cells()).unwrap();
+        let c = resolve(&h, &[], &[], 2, cells()).unwrap();
         assert_eq!(c.column(Param::ConversionId), Some(0));
         assert_eq!(c.column(Param::RequestSessionId), Some(1));
         assert_eq!(c.column(Param::TransactionId), Some(2));
@@ -273,7 +277,7 @@ mod tests {
         let h = header(&["Conv", "Approved Revenue"]);
         let maps = pairs(&[("approved revenue", "received"), ("CONV", "Conversion ID")]);
         let sets = pairs(&[("received_option", "Total Revenue")]);
-        let c = resolve(&h, &maps, &sets, 2, &cells()).unwrap();
+        let c = resolve(&h, &maps, &sets, 2, cells()).unwrap();
         assert_eq!(c.column(Param::Received), Some(1));
         assert_eq!(c.column(Param::ConversionId), Some(0));
         assert!(matches!(
@@ -286,7 +290,7 @@ mod tests {
     #[test]
     fn conflicts_are_errors() {
         let err = |h: &[&str], m: &[(&str, &str)], s: &[(&str, &str)]| {
-            resolve(&header(h), &pairs(m), &pairs(s), 2, &cells())
+            resolve(&header(h), &pairs(m), &pairs(s), 2, cells())
                 .unwrap_err()
                 .to_string()
         };
@@ -312,14 +316,7 @@ mod tests {
 
     #[test]
     fn api_key_column_is_never_a_field() {
-        let c = resolve(
-            &header(&["conversion_id", "api_key"]),
-            &[],
-            &[],
-            2,
-            &cells(),
-        )
-        .unwrap();
+        let c = resolve(&header(&["conversion_id", "api_key"]), &[], &[], 2, cells()).unwrap();
         assert_eq!(c.ignored, vec!["api_key"]);
     }
 }

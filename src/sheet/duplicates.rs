@@ -8,11 +8,16 @@
 
 use crate::update::{ConversionUpdate, Target};
 use std::collections::HashMap;
+use std::fmt::Write as _;
 
 /// How many other rows a duplicate's message names before it counts the rest.
 const OTHERS_SHOWN: usize = 3;
 
 /// The id kind a group shares.
+#[expect(
+    clippy::enum_variant_names,
+    reason = "named after the CAKE fields they stand for"
+)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum IdKind {
     ConversionId,
@@ -33,7 +38,7 @@ impl IdKind {
 
 /// Rows (ascending) that share one id.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Group {
+pub(crate) struct Group {
     pub kind: IdKind,
     pub rows: Vec<u64>,
 }
@@ -57,7 +62,7 @@ impl Duplicate {
             .collect::<Vec<_>>()
             .join(", ");
         if self.more > 0 {
-            list.push_str(&format!(" and {} more", self.more));
+            let _ = write!(list, " and {} more", self.more);
         }
         let plural = if self.others.len() == 1 && self.more == 0 {
             ""
@@ -73,11 +78,11 @@ impl Duplicate {
 }
 
 /// Row → its duplicate entry (a row in two groups keeps the first).
-pub type Duplicates = HashMap<u64, Duplicate>;
+pub(crate) type Duplicates = HashMap<u64, Duplicate>;
 
 /// Turns groups into per-row entries, linear in the rows of each group.
 #[must_use]
-pub fn by_row(groups: &[Group]) -> Duplicates {
+pub(crate) fn by_row(groups: &[Group]) -> Duplicates {
     let mut out = Duplicates::new();
     for g in groups {
         let total = g.rows.len() as u64;
@@ -102,13 +107,13 @@ pub fn by_row(groups: &[Group]) -> Duplicates {
 
 /// The ids of every valid row, packed.
 #[derive(Debug, Default)]
-pub struct DuplicateIndex {
+pub(crate) struct DuplicateIndex {
     entries: Vec<[u32; 3]>,
 }
 
 impl DuplicateIndex {
     /// Records the ids of a valid row.
-    pub fn add(&mut self, update: &ConversionUpdate) {
+    pub(crate) fn add(&mut self, update: &ConversionUpdate) {
         let row = u32::try_from(update.row).unwrap_or(u32::MAX);
         for target in update.targets() {
             let key = match target {
@@ -124,7 +129,7 @@ impl DuplicateIndex {
     /// Groups of two or more rows sharing a key. Transaction-id groups share a hash only: the
     /// caller confirms them with [`split_by_text`].
     #[must_use]
-    pub fn groups(mut self) -> Vec<Group> {
+    pub(crate) fn groups(mut self) -> Vec<Group> {
         self.entries.sort_unstable();
         self.entries
             .chunk_by(|a, b| a[0] == b[0] && a[1] == b[1])
@@ -144,7 +149,7 @@ impl DuplicateIndex {
 /// Splits hash-equal transaction-id groups by the ids' real text (`text`: row → transaction
 /// id), keeping the groups that still hold two or more rows.
 #[must_use]
-pub fn split_by_text(groups: Vec<Group>, text: &HashMap<u64, String>) -> Vec<Group> {
+pub(crate) fn split_by_text(groups: Vec<Group>, text: &HashMap<u64, String>) -> Vec<Group> {
     let mut out = Vec::with_capacity(groups.len());
     for g in groups {
         if g.kind != IdKind::TransactionId {

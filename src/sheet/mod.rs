@@ -5,18 +5,20 @@
 //! [`ConversionUpdate`](crate::update::ConversionUpdate), and [`prepass`] validates the whole
 //! sheet before anything is sent.
 
-pub mod cells;
-pub mod columns;
-pub mod duplicates;
-pub mod parse;
-pub mod prepass;
-pub mod reader;
-pub mod stream;
-pub mod validate;
+pub(crate) mod cells;
+pub(crate) mod columns;
+pub(crate) mod duplicates;
+pub(crate) mod parse;
+pub(crate) mod prepass;
+pub(crate) mod reader;
+pub(crate) mod stream;
+pub(crate) mod validate;
 
-pub use duplicates::Duplicates;
-pub use prepass::{PrePass, Totals, prepass, prepass_visit};
-pub use stream::{Invalid, Sheet, SheetOptions, SheetRow};
+pub(crate) use duplicates::Duplicates;
+pub use prepass::prepass;
+pub(crate) use prepass::{PrePass, Totals, prepass_visit};
+pub(crate) use stream::{Invalid, SheetRow};
+pub use stream::{Sheet, SheetOptions};
 
 use std::path::PathBuf;
 

@@ -50,7 +50,7 @@ pub fn parse_id(s: &str) -> Result<i32, String> {
 }
 
 /// Checks a transaction id: any text is kept exactly, except Excel's scientific mangling.
-pub fn parse_transaction_id(s: &str) -> Result<String, String> {
+pub(crate) fn parse_transaction_id(s: &str) -> Result<String, String> {
     if looks_like_excel_scientific(s) {
         return Err(excel_damage());
     }
@@ -219,7 +219,7 @@ fn amount_expected(style: DecimalStyle) -> String {
 }
 
 /// Parses a boolean the way spreadsheets write them.
-pub fn parse_bool(s: &str) -> Result<bool, String> {
+pub(crate) fn parse_bool(s: &str) -> Result<bool, String> {
     match s.to_ascii_lowercase().as_str() {
         "true" | "yes" | "y" | "1" => Ok(true),
         "false" | "no" | "n" | "0" => Ok(false),
@@ -229,7 +229,7 @@ pub fn parse_bool(s: &str) -> Result<bool, String> {
 
 /// Normalises an enumeration cell: `Total Revenue` → `total_revenue`.
 #[must_use]
-pub fn normalize_token(s: &str) -> String {
+pub(crate) fn normalize_token(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut pending_sep = false;
     for c in s.trim().chars() {
@@ -247,7 +247,7 @@ pub fn normalize_token(s: &str) -> String {
 }
 
 /// Parses an enumeration cell with the given wire parser.
-pub fn parse_enum<T>(
+pub(crate) fn parse_enum<T>(
     s: &str,
     from_wire: fn(&str) -> Option<T>,
     choices: fn() -> String,
@@ -318,7 +318,7 @@ pub fn parse_date(s: &str, order: DateOrder) -> Result<NaiveDateTime, String> {
         };
         let date = NaiveDate::parse_from_str(date_part, date_fmt)
             .ok()
-            .filter(|d| plausible_year(d) && date_part.rsplit('/').next().is_some_and(four_digits))
+            .filter(|d| plausible_year(*d) && date_part.rsplit('/').next().is_some_and(four_digits))
             .ok_or_else(|| {
                 let hint = match order {
                     DateOrder::Mdy => "month first (use --date-order dmy for day first)",
@@ -335,7 +335,7 @@ pub fn parse_date(s: &str, order: DateOrder) -> Result<NaiveDateTime, String> {
     let date = NaiveDate::parse_from_str(date_part, "%Y-%m-%d")
         .ok()
         .filter(|d| {
-            plausible_year(d)
+            plausible_year(*d)
                 && date_part.len() == 10
                 && date_part.get(..4).is_some_and(four_digits)
         })
@@ -349,8 +349,8 @@ fn four_digits(y: &str) -> bool {
 }
 
 /// A year a conversion can have been booked in (a year 0366 is a typo, not a date).
-fn plausible_year(d: &NaiveDate) -> bool {
-    (1900..=2999).contains(&chrono::Datelike::year(d))
+fn plausible_year(d: NaiveDate) -> bool {
+    (1900..=2999).contains(&chrono::Datelike::year(&d))
 }
 
 fn parse_time(t: &str) -> Result<NaiveTime, String> {

@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
 /// How many row errors a report lists before summarising the rest.
-pub const ERRORS_SHOWN: usize = 20;
+pub(crate) const ERRORS_SHOWN: usize = 20;
 
 /// What the pre-pass learnt about the sheet.
 #[derive(Debug)]
@@ -50,7 +50,7 @@ pub fn prepass(path: &Path, opts: &SheetOptions) -> Result<PrePass, SheetError> 
 
 /// [`prepass`], handing each row to `visit` as it goes (duplicates are known only at the end:
 /// rows are visited as if there were none).
-pub fn prepass_visit(
+pub(crate) fn prepass_visit(
     path: &Path,
     opts: &SheetOptions,
     mut visit: impl FnMut(super::SheetRow),
@@ -151,7 +151,7 @@ fn find_duplicates(
 
 /// Sums and counts over the rows that would be (or were) sent.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Totals {
+pub(crate) struct Totals {
     pub rows: u64,
     pub by_disposition: BTreeMap<&'static str, u64>,
     pub by_received_option: BTreeMap<&'static str, u64>,
@@ -167,7 +167,7 @@ pub struct Totals {
 
 impl Totals {
     /// Counts one row in.
-    pub fn add(&mut self, u: &ConversionUpdate) {
+    pub(crate) fn add(&mut self, u: &ConversionUpdate) {
         self.rows += 1;
         *self
             .by_disposition
@@ -193,7 +193,7 @@ impl Totals {
 
     /// Σ payout over all rows (set and added).
     #[must_use]
-    pub fn payout(&self) -> Decimal {
+    pub(crate) fn payout(&self) -> Decimal {
         self.payout_set.saturating_add(self.payout_added)
     }
 }

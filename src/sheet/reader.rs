@@ -8,6 +8,7 @@ use super::SheetError;
 use encoding_rs::{Encoding, UTF_8, UTF_16BE, UTF_16LE, WINDOWS_1252};
 use encoding_rs_io::DecodeReaderBytesBuilder;
 use std::collections::VecDeque;
+use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{self, BufReader, Cursor, Read};
 use std::path::{Path, PathBuf};
@@ -16,7 +17,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 /// How much of the decoded file the delimiter sniffer looks at.
 const SNIFF_BYTES: usize = 64 * 1024;
 /// A single field larger than this is refused rather than buffered without bound.
-pub const MAX_RECORD_BYTES: usize = 1024 * 1024;
+pub(crate) const MAX_RECORD_BYTES: usize = 1024 * 1024;
 
 /// What the reader decided about the file, shown in the dry run's "interpreted as" report.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,7 +62,7 @@ impl Format {
 }
 
 /// Looks an `--encoding` name up (`utf-8`, `utf-16le`, `windows-1252`, `cp1252`, `latin1`, …).
-pub fn encoding_by_name(name: &str) -> Option<&'static Encoding> {
+pub(crate) fn encoding_by_name(name: &str) -> Option<&'static Encoding> {
     match name.to_ascii_lowercase().as_str() {
         "cp1252" | "windows1252" => Some(WINDOWS_1252),
         "utf16" | "utf-16" => Some(UTF_16LE),
@@ -212,7 +213,7 @@ struct NewlineLog {
 
 /// The most a single record may span before reading stops: memory stays bounded whatever the
 /// file (a stray quote can otherwise turn the rest of a file into one field).
-pub const MAX_PENDING_BYTES: u64 = 8 * 1024 * 1024;
+pub(crate) const MAX_PENDING_BYTES: u64 = 8 * 1024 * 1024;
 
 /// A reader that logs newline offsets into a shared [`NewlineLog`].
 struct NewlineCounting<R> {
@@ -273,7 +274,7 @@ impl<R: Read> Read for Hashing<R> {
 }
 
 /// A streaming reader of records, each with its spreadsheet row number (header = row 1).
-pub struct RecordReader {
+pub(crate) struct RecordReader {
     digest: Arc<Mutex<Digest>>,
     path: PathBuf,
     csv: csv::Reader<Box<dyn Read + Send>>,
@@ -286,7 +287,7 @@ pub struct RecordReader {
 
 impl RecordReader {
     /// Opens the file, decides encoding and delimiter, and positions before the first record.
-    pub fn open(path: &Path, opts: &ReadOptions) -> Result<Self, SheetError> {
+    pub(crate) fn open(path: &Path, opts: &ReadOptions) -> Result<Self, SheetError> {
         let (encoding, bom) = detect_encoding(path, opts.encoding)?;
         let mut builder = DecodeReaderBytesBuilder::new();
         builder.strip_bom(true).bom_override(true);
@@ -337,16 +338,20 @@ impl RecordReader {
 
     /// Size and hex SHA-256 of the bytes read so far (the whole file once it is read to the end).
     #[must_use]
-    pub fn fingerprint(&self) -> (u64, String) {
+    pub(crate) fn fingerprint(&self) -> (u64, String) {
         use sha2::Digest as _;
         let d = self.digest.lock().unwrap_or_else(PoisonError::into_inner);
         let hash = d.hasher.clone().finalize();
-        (d.size, hash.iter().map(|b| format!("{b:02x}")).collect())
+        let hex = hash.iter().fold(String::with_capacity(64), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        });
+        (d.size, hex)
     }
 
     /// What was decided about the file.
     #[must_use]
-    pub fn format(&self) -> &Format {
+    pub(crate) fn format(&self) -> &Format {
         &self.format
     }
 
@@ -354,7 +359,7 @@ impl RecordReader {
     ///
     /// Blank rows (every cell empty or spaces) are skipped but still counted, as a spreadsheet
     /// shows them.
-    pub fn next_record(
+    pub(crate) fn next_record(
         &mut self,
         record: &mut csv::StringRecord,
     ) -> Result<Option<u64>, SheetError> {

@@ -63,7 +63,7 @@ impl Sheet {
             decimal: opts.decimal,
             date_order: opts.date_order,
         };
-        let columns = resolve(&header, &opts.maps, &opts.sets, opts.api_version, &cells)?;
+        let columns = resolve(&header, &opts.maps, &opts.sets, opts.api_version, cells)?;
         Ok(Self {
             path: path.to_path_buf(),
             reader,

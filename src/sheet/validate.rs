@@ -10,7 +10,7 @@ use std::fmt;
 
 /// One problem with one row: names the row, the column, the value and what was expected.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FieldError {
+pub(crate) struct FieldError {
     pub row: u64,
     /// The header as written, `--set name`, or the field name for row-level rules.
     pub column: String,
@@ -42,7 +42,7 @@ fn shorten(s: &str) -> String {
 
 /// Turns records into updates using the resolved columns.
 #[derive(Debug, Clone)]
-pub struct RowParser {
+pub(crate) struct RowParser {
     pub columns: Columns,
     pub cells: CellParser,
 }
@@ -84,7 +84,11 @@ impl Gathered {
 }
 
 /// The trimmed cell of `param` in `record`, if a column feeds it.
-pub fn cell<'r>(columns: &Columns, record: &'r csv::StringRecord, param: Param) -> Option<&'r str> {
+pub(crate) fn cell<'r>(
+    columns: &Columns,
+    record: &'r csv::StringRecord,
+    param: Param,
+) -> Option<&'r str> {
     columns
         .column(param)
         .map(|i| record.get(i).unwrap_or("").trim())
@@ -92,7 +96,11 @@ pub fn cell<'r>(columns: &Columns, record: &'r csv::StringRecord, param: Param) 
 
 impl RowParser {
     /// Parses one record. All problems of the row are reported together.
-    pub fn parse(
+    #[expect(
+        clippy::too_many_lines,
+        reason = "every rule of a row in one place, so all of its problems are reported together"
+    )]
+    pub(crate) fn parse(
         &self,
         row: u64,
         record: &csv::StringRecord,
@@ -286,7 +294,7 @@ mod tests {
             &[],
             &sets,
             4,
-            &cells,
+            cells,
         )
         .unwrap();
         RowParser { columns, cells }

@@ -5,20 +5,20 @@ use crate::util::{Output, TestDir};
 use cake_recon::mock::{Conversion, Faults, Ledger, MockConfig, MockServer, Stats};
 use std::collections::BTreeMap;
 
-pub const KEY: &str = "test-key-5f3a";
+pub(crate) const KEY: &str = "test-key-5f3a";
 
-pub struct Emu {
+pub(crate) struct Emu {
     rt: tokio::runtime::Runtime,
     server: Option<MockServer>,
     pub url: String,
 }
 
 impl Emu {
-    pub fn start(faults: Faults) -> Self {
+    pub(crate) fn start(faults: Faults) -> Self {
         Self::with(Ledger::generated(1_000_000), faults)
     }
 
-    pub fn with(ledger: Ledger, faults: Faults) -> Self {
+    pub(crate) fn with(ledger: Ledger, faults: Faults) -> Self {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
@@ -46,14 +46,14 @@ impl Emu {
         }
     }
 
-    pub fn conversions(&self) -> BTreeMap<i32, Conversion> {
+    pub(crate) fn conversions(&self) -> BTreeMap<i32, Conversion> {
         self.server
             .as_ref()
             .map(MockServer::conversions)
             .unwrap_or_default()
     }
 
-    pub fn stats(&self) -> Stats {
+    pub(crate) fn stats(&self) -> Stats {
         self.server
             .as_ref()
             .map(MockServer::stats)
@@ -70,7 +70,7 @@ impl Drop for Emu {
 }
 
 /// `run SHEET` against `emu`, fast by default; `extra` may override `--rate`/`--concurrency`.
-pub fn args<'a>(emu: &'a Emu, sheet: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+pub(crate) fn args<'a>(emu: &'a Emu, sheet: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut a = vec![
         "run",
         sheet,
@@ -91,6 +91,6 @@ pub fn args<'a>(emu: &'a Emu, sheet: &'a str, extra: &[&'a str]) -> Vec<&'a str>
     a
 }
 
-pub fn run(t: &TestDir, emu: &Emu, sheet: &str, extra: &[&str]) -> Output {
+pub(crate) fn run(t: &TestDir, emu: &Emu, sheet: &str, extra: &[&str]) -> Output {
     t.run_env(&args(emu, sheet, extra), &[("CAKE_API_KEY", KEY)])
 }

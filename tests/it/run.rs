@@ -7,11 +7,16 @@ use crate::util::{HEADER, TestDir};
 use cake_recon::mock::{Conversion, Faults, Ledger};
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::str::FromStr;
 
 /// One generated sheet row and what it asks for.
+#[expect(
+    clippy::struct_field_names,
+    reason = "`row` is the contract's word for the row number"
+)]
 #[derive(Debug, Clone)]
-pub struct Row {
+pub(crate) struct Row {
     pub row: u64,
     pub id: i32,
     pub payout: Decimal,
@@ -22,7 +27,13 @@ pub struct Row {
 
 /// `n` rows on conversions `first..`, every `additive_every`-th row additive (add to payout,
 /// additional revenue, a note); the others set payout and total revenue.
-pub fn sheet(t: &TestDir, name: &str, first: i32, n: usize, additive_every: usize) -> Vec<Row> {
+pub(crate) fn sheet(
+    t: &TestDir,
+    name: &str,
+    first: i32,
+    n: usize,
+    additive_every: usize,
+) -> Vec<Row> {
     let mut text = String::from(
         "conversion_id,payout,add_to_existing_payout,received,received_option,note_to_append\n",
     );
@@ -42,7 +53,7 @@ pub fn sheet(t: &TestDir, name: &str, first: i32, n: usize, additive_every: usiz
         } else {
             ("no", "total_revenue")
         };
-        text.push_str(&format!("{id},{payout},{add},{received},{opt},{note}\n"));
+        let _ = writeln!(text, "{id},{payout},{add},{received},{opt},{note}");
         rows.push(Row {
             row: i as u64 + 2,
             id,
@@ -75,7 +86,7 @@ fn expected(row: &Row, n: u32) -> (Decimal, Decimal, Vec<String>) {
 }
 
 /// Parsed results file.
-pub fn results(t: &TestDir, name: &str) -> Vec<BTreeMap<String, String>> {
+pub(crate) fn results(t: &TestDir, name: &str) -> Vec<BTreeMap<String, String>> {
     let mut rdr = csv::Reader::from_path(t.path(name)).unwrap();
     let headers = rdr.headers().unwrap().clone();
     assert_eq!(headers.iter().collect::<Vec<_>>().join(","), HEADER);
@@ -91,7 +102,7 @@ pub fn results(t: &TestDir, name: &str) -> Vec<BTreeMap<String, String>> {
 }
 
 /// The money-safety checks every run must pass, whatever the faults.
-pub fn check(
+pub(crate) fn check(
     rows: &[Row],
     lines: &[BTreeMap<String, String>],
     ledger: &BTreeMap<i32, Conversion>,
@@ -240,8 +251,8 @@ fn awkward_strings_arrive_byte_for_byte_on_every_transport() {
         for (i, s) in awkward.iter().enumerate() {
             let tx = format!("tx {s}");
             let quoted = |v: &str| format!("\"{}\"", v.replace('"', "\"\""));
-            ledger_csv.push_str(&format!("{},{}\n", 100 + i, quoted(&tx)));
-            sheet.push_str(&format!("{},{}\n", quoted(&tx), quoted(s)));
+            let _ = writeln!(ledger_csv, "{},{}", 100 + i, quoted(&tx));
+            let _ = writeln!(sheet, "{},{}", quoted(&tx), quoted(s));
         }
         let ledger_path = t.write("ledger.csv", ledger_csv);
         t.write("s.csv", sheet);
@@ -259,10 +270,10 @@ fn awkward_strings_arrive_byte_for_byte_on_every_transport() {
     }
 }
 
-fn faulty(f: Faults) -> Faults {
+fn faulty(f: &Faults) -> Faults {
     Faults {
         retry_after: 0,
-        ..f
+        ..f.clone()
     }
 }
 
@@ -290,7 +301,7 @@ fn throttling_is_retried_and_never_double_applies() {
         },
     ] {
         let t = TestDir::new();
-        let emu = Emu::start(faulty(f.clone()));
+        let emu = Emu::start(faulty(&f));
         let rows = sheet(&t, "s.csv", 1, 60, 2);
         let out = run(&t, &emu, "s.csv", &["--max-attempts", "10"]);
         assert_eq!(out.code, 0, "{f:?}: {out:?}");
@@ -326,7 +337,7 @@ fn maybe_applied_faults_leave_additive_rows_in_doubt() {
         },
     ] {
         let t = TestDir::new();
-        let emu = Emu::start(faulty(f.clone()));
+        let emu = Emu::start(faulty(&f));
         let rows = sheet(&t, "s.csv", 1, 80, 2);
         let out = run(&t, &emu, "s.csv", &["--max-attempts", "10"]);
         assert_eq!(out.code, 1, "{f:?}: {out:?}");
@@ -353,7 +364,7 @@ fn maybe_applied_faults_leave_additive_rows_in_doubt() {
 #[test]
 fn slow_answers_time_out_and_additive_rows_stay_in_doubt() {
     let t = TestDir::new();
-    let emu = Emu::start(faulty(Faults {
+    let emu = Emu::start(faulty(&Faults {
         slow_after_rate: 0.3,
         slow_ms: 3000,
         ..Faults::default()
@@ -386,7 +397,7 @@ fn slow_answers_time_out_and_additive_rows_stay_in_doubt() {
 #[test]
 fn a_mix_of_every_fault() {
     let t = TestDir::new();
-    let emu = Emu::start(faulty(Faults {
+    let emu = Emu::start(faulty(&Faults {
         throttle_rate: 0.05,
         unavailable_rate: 0.05,
         restricted_rate: 0.05,
@@ -456,7 +467,7 @@ fn invalid_api_key_stops_at_once() {
 #[test]
 fn an_error_storm_trips_the_breaker() {
     let t = TestDir::new();
-    let emu = Emu::start(faulty(Faults {
+    let emu = Emu::start(faulty(&Faults {
         error_rate: 1.0,
         ..Faults::default()
     }));

@@ -299,7 +299,7 @@ fn base_url_on_the_command_line_beats_sandbox_in_the_config_file() {
     // Both in one file is a contradiction, said so.
     t.write(
         "both.toml",
-        &format!("sandbox = true\nbase-url = \"{}\"\n", emu.url),
+        format!("sandbox = true\nbase-url = \"{}\"\n", emu.url),
     );
     let out = t.run(&["run", "s.csv", "--config", "both.toml", "--dry-run"]);
     assert_eq!(out.code, 2, "{out:?}");

@@ -5,37 +5,37 @@ use std::process::Command;
 
 /// What one run of the binary produced.
 #[derive(Debug)]
-pub struct Output {
+pub(crate) struct Output {
     pub code: i32,
     pub stdout: String,
     pub stderr: String,
 }
 
 /// A temp directory to put sheets in and run the binary from.
-pub struct TestDir {
+pub(crate) struct TestDir {
     pub dir: tempfile::TempDir,
 }
 
 impl TestDir {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self {
             dir: tempfile::tempdir().expect("tempdir"),
         }
     }
 
-    pub fn path(&self, name: &str) -> PathBuf {
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
 
     /// Writes a file and returns its path.
-    pub fn write(&self, name: &str, bytes: impl AsRef<[u8]>) -> PathBuf {
+    pub(crate) fn write(&self, name: &str, bytes: impl AsRef<[u8]>) -> PathBuf {
         let p = self.path(name);
         std::fs::write(&p, bytes).expect("write fixture");
         p
     }
 
     /// Copies a sample from `samples/`.
-    pub fn sample(&self, name: &str) -> PathBuf {
+    pub(crate) fn sample(&self, name: &str) -> PathBuf {
         let src = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("samples")
             .join(name);
@@ -44,16 +44,16 @@ impl TestDir {
         dst
     }
 
-    pub fn read(&self, name: &str) -> String {
+    pub(crate) fn read(&self, name: &str) -> String {
         std::fs::read_to_string(self.path(name)).unwrap_or_else(|e| panic!("read {name}: {e}"))
     }
 
     /// Runs `cake-recon ARGS` in this directory with a clean environment for our variables.
-    pub fn run(&self, args: &[&str]) -> Output {
+    pub(crate) fn run(&self, args: &[&str]) -> Output {
         self.run_env(args, &[])
     }
 
-    pub fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+    pub(crate) fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_cake-recon"));
         cmd.args(args)
             .current_dir(self.dir.path())
@@ -73,4 +73,4 @@ impl TestDir {
 }
 
 /// The results file's header line.
-pub const HEADER: &str = "row,conversion_id,request_session_id,transaction_id,offer_id,payout,received,disposition_type,status,attempts,http_status,message";
+pub(crate) const HEADER: &str = "row,conversion_id,request_session_id,transaction_id,offer_id,payout,received,disposition_type,status,attempts,http_status,message";
