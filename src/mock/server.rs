@@ -7,7 +7,7 @@
 use super::binding::{BindError, Call, Strictness, bind};
 use super::faults::{Faults, Plan};
 use super::ledger::{Applied, Conversion, Ledger};
-use crate::cake::response::xml_leaves;
+use crate::update::xml_leaves;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER};

@@ -8,6 +8,7 @@
 pub(crate) mod cells;
 pub(crate) mod columns;
 pub(crate) mod duplicates;
+mod error;
 pub(crate) mod parse;
 pub(crate) mod prepass;
 pub(crate) mod reader;
@@ -15,27 +16,8 @@ pub(crate) mod stream;
 pub(crate) mod validate;
 
 pub(crate) use duplicates::Duplicates;
+pub(crate) use error::SheetError;
 pub use prepass::prepass;
 pub(crate) use prepass::{PrePass, Totals, prepass_visit};
 pub(crate) use stream::{Invalid, SheetRow};
 pub use stream::{Sheet, SheetOptions};
-
-use std::path::PathBuf;
-
-/// Why a sheet cannot be read at all (row problems are [`validate::FieldError`]s instead).
-#[derive(Debug, thiserror::Error)]
-pub enum SheetError {
-    #[error("cannot read {}: {source}; check the path and that the file is readable", path.display())]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("{} {problem}", path.display())]
-    Format { path: PathBuf, problem: String },
-    #[error("{} is empty: expected a header row (e.g. conversion_id,payout) and data rows", path.display())]
-    Empty { path: PathBuf },
-    #[error("{} has a header row but no data rows: nothing to do", path.display())]
-    NoRows { path: PathBuf },
-    #[error("sheet header: {problem}")]
-    Header { problem: String },
-}

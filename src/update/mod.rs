@@ -6,6 +6,7 @@ mod params;
 mod row;
 mod status;
 mod wire;
+mod xml;
 
 pub use params::{API_VERSIONS, PARAMS, Param, ParamSpec, ParamType, params_for};
 pub use row::{
@@ -15,3 +16,4 @@ pub use status::Status;
 pub use wire::{
     DUMMY_DATE_GET, DUMMY_DATE_SOAP, ECHOED, MONEY_MAX, format_amount, format_cake_date,
 };
+pub use xml::{Leaf, xml_leaves};

@@ -2,6 +2,7 @@
 
 #![allow(clippy::unwrap_used, reason = "test helpers fail loudly by design")]
 
+mod architecture;
 mod dry_run;
 mod emu;
 mod emulator;
