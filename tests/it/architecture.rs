@@ -124,6 +124,39 @@ fn layer(top: &str) -> Option<u32> {
     LAYERS.iter().find(|(m, _)| *m == top).map(|(_, l)| *l)
 }
 
+/// Depth-first search for a loop; returns it as a path.
+fn visit<'a>(
+    n: &'a str,
+    graph: &'a BTreeMap<&'a str, BTreeSet<String>>,
+    state: &mut BTreeMap<&'a str, u8>,
+    stack: &mut Vec<&'a str>,
+) -> Option<Vec<String>> {
+    match state.get(n) {
+        Some(2) => return None,
+        Some(1) => {
+            let from = stack.iter().position(|s| *s == n).unwrap_or(0);
+            let mut cycle: Vec<String> = stack[from..].iter().map(|s| (*s).to_string()).collect();
+            cycle.push(n.to_string());
+            return Some(cycle);
+        }
+        _ => {}
+    }
+    state.insert(n, 1);
+    stack.push(n);
+    for next in graph.get(n).into_iter().flatten() {
+        // mod.rs files re-export their children: edges into a parent are not loops.
+        if n.starts_with(&format!("{next}::")) {
+            continue;
+        }
+        if let Some(c) = visit(next.as_str(), graph, state, stack) {
+            return Some(c);
+        }
+    }
+    stack.pop();
+    state.insert(n, 2);
+    None
+}
+
 #[test]
 fn imports_run_one_way_and_never_in_a_loop() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
@@ -171,38 +204,6 @@ fn imports_run_one_way_and_never_in_a_loop() {
     );
 
     // No loop between files (a sibling import is fine one way, never both).
-    fn visit<'a>(
-        n: &'a str,
-        graph: &'a BTreeMap<&'a str, BTreeSet<String>>,
-        state: &mut BTreeMap<&'a str, u8>,
-        stack: &mut Vec<&'a str>,
-    ) -> Option<Vec<String>> {
-        match state.get(n) {
-            Some(2) => return None,
-            Some(1) => {
-                let from = stack.iter().position(|s| *s == n).unwrap_or(0);
-                let mut cycle: Vec<String> =
-                    stack[from..].iter().map(|s| (*s).to_string()).collect();
-                cycle.push(n.to_string());
-                return Some(cycle);
-            }
-            _ => {}
-        }
-        state.insert(n, 1);
-        stack.push(n);
-        for next in graph.get(n).into_iter().flatten() {
-            // mod.rs files re-export their children: edges into a parent are not loops.
-            if n.starts_with(&format!("{next}::")) {
-                continue;
-            }
-            if let Some(c) = visit(next.as_str(), graph, state, stack) {
-                return Some(c);
-            }
-        }
-        stack.pop();
-        state.insert(n, 2);
-        None
-    }
     let mut state = BTreeMap::new();
     for n in graph.keys() {
         let mut stack = Vec::new();
