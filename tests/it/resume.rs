@@ -5,6 +5,7 @@ use crate::emu::{Emu, KEY, args, run};
 use crate::run::{Row, check, results, sheet};
 use crate::util::TestDir;
 use cake_recon::mock::Faults;
+use std::os::unix::process::ExitStatusExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -312,17 +313,27 @@ fn crash_loop(kills: usize, rows_n: usize) {
         while emu.stats().requests < target && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(1));
         }
-        if child.try_wait().unwrap().is_none() {
+        let sent_by_this_run = emu.stats().requests > before;
+        let alive = child.try_wait().unwrap().is_none();
+        if alive {
             child.kill().unwrap();
-            killed += 1;
         }
         let out = child.wait_with_output().unwrap();
-        match out.status.code() {
-            Some(0 | 1) => break, // finished before the kill
-            None => {}            // killed
-            Some(code) => panic!("exit {code}: {}", String::from_utf8_lossy(&out.stderr)),
+        match (out.status.code(), out.status.signal()) {
+            (Some(0 | 1), _) => break, // finished before the kill
+            // A kill counts only when it hit a run that had started sending.
+            (None, Some(9)) if alive && sent_by_this_run => killed += 1,
+            (None, Some(9)) => {}
+            (code, signal) => panic!(
+                "exit {code:?} signal {signal:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ),
         }
     }
+    assert_eq!(
+        killed, kills,
+        "the loop must kill runs that were sending, {kills} times (the sheet finished first?)"
+    );
     // Resume to completion.
     let out = run(&t, &emu, "s.csv", &extra);
     assert!(out.code == 0 || out.code == 1, "{out:?}");
@@ -345,7 +356,7 @@ fn crash_loop(kills: usize, rows_n: usize) {
 
 #[test]
 fn kill_9_at_random_moments_never_double_applies() {
-    crash_loop(8, 400);
+    crash_loop(8, 800);
 }
 
 /// The long mode: `CAKE_RECON_CRASH_KILLS=100 cargo test --release crash_loop_long -- --ignored --nocapture`.
