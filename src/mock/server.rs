@@ -82,9 +82,19 @@ struct State {
     ledger: Mutex<Ledger>,
     dice: Mutex<SmallRng>,
     stats: Mutex<Stats>,
+    /// Signalled on every change of `stats`, so tests wait for an event instead of polling.
+    stats_changed: std::sync::Condvar,
     /// Arrivals accepted within the last second, for `--max-rps`.
     window: Mutex<VecDeque<Instant>>,
     started: Instant,
+}
+
+impl State {
+    /// Changes the counters and wakes whoever waits on them.
+    fn tally(&self, change: impl FnOnce(&mut Stats)) {
+        change(&mut lock(&self.stats));
+        self.stats_changed.notify_all();
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -118,6 +128,7 @@ impl MockServer {
             faults: config.faults,
             ledger: Mutex::new(config.ledger),
             stats: Mutex::new(Stats::default()),
+            stats_changed: std::sync::Condvar::new(),
             window: Mutex::new(VecDeque::new()),
             started: Instant::now(),
         });
@@ -155,6 +166,17 @@ impl MockServer {
         let mut s = lock(&self.state.stats).clone();
         s.max_in_any_second = s.max_in_window(Duration::from_secs(1));
         s
+    }
+
+    /// Waits until the counters satisfy `done` (true) or `timeout` passes (false).
+    pub fn wait_for(&self, timeout: Duration, done: impl Fn(&Stats) -> bool) -> bool {
+        let guard = lock(&self.state.stats);
+        let (guard, _) = self
+            .state
+            .stats_changed
+            .wait_timeout_while(guard, timeout, |s| !done(s))
+            .unwrap_or_else(PoisonError::into_inner);
+        done(&guard)
     }
 
     /// Stops accepting and closes every connection.
@@ -398,6 +420,7 @@ fn record_arrival(state: &State) -> Instant {
     let arrived = Instant::now();
     {
         let mut tally = lock(&state.stats);
+        state.stats_changed.notify_all();
         tally.requests += 1;
         let us =
             u64::try_from(arrived.duration_since(state.started).as_micros()).unwrap_or(u64::MAX);
@@ -412,7 +435,7 @@ fn record_arrival(state: &State) -> Instant {
 
 /// The gateway's hard limit (`--max-rps`) comes before anything else.
 fn over_gateway_limit(state: &State, arrived: Instant) -> Option<Response<Full<Bytes>>> {
-    let count = |answer: &'static str| lock(&state.stats).count(answer);
+    let count = |answer: &'static str| state.tally(|t| t.count(answer));
     if state.faults.max_rps > 0.0 {
         let mut window = lock(&state.window);
         while window
@@ -443,7 +466,7 @@ fn over_gateway_limit(state: &State, arrived: Instant) -> Option<Response<Full<B
 
 /// Throttling and unavailability: answered before the body is read.
 fn early_fault(state: &State, plan: &Plan) -> Option<Response<Full<Bytes>>> {
-    let count = |answer: &'static str| lock(&state.stats).count(answer);
+    let count = |answer: &'static str| state.tally(|t| t.count(answer));
     let retry = state.faults.retry_after;
     if plan.throttle {
         count("throttled");
@@ -478,7 +501,7 @@ async fn read_call(
     version: u8,
     soap_endpoint: bool,
 ) -> Result<(Proto, HashMap<String, String>), Response<Full<Bytes>>> {
-    let count = |answer: &'static str| lock(&state.stats).count(answer);
+    let count = |answer: &'static str| state.tally(|t| t.count(answer));
     let (parts, body) = req.into_parts();
     let content_type = parts
         .headers
@@ -571,7 +594,7 @@ fn late_fault(
     version: u8,
     plan: &Plan,
 ) -> Option<Response<Full<Bytes>>> {
-    let count = |answer: &'static str| lock(&state.stats).count(answer);
+    let count = |answer: &'static str| state.tally(|t| t.count(answer));
     if plan.restricted {
         count("restricted");
         return Some(answer(proto, version, false, "Restricted"));
@@ -596,7 +619,7 @@ async fn update(
     plan: &Plan,
     kill: &Notify,
 ) -> Response<Full<Bytes>> {
-    let count = |answer: &'static str| lock(&state.stats).count(answer);
+    let count = |answer: &'static str| state.tally(|t| t.count(answer));
     let strictness = if proto == Proto::Form {
         Strictness::Form
     } else {
@@ -621,7 +644,7 @@ async fn update(
     let applied = lock(&state.ledger).apply(&call);
     let message = match applied {
         Applied::Updated => {
-            lock(&state.stats).applied += 1;
+            state.tally(|t| t.applied += 1);
             "Conversion Updated"
         }
         Applied::Refused(m) => m,

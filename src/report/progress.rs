@@ -8,7 +8,9 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::{Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+// tokio's clock, so tests can run the periodic line on paused time.
+use tokio::time::Instant;
 
 /// The bar currently shown, if any (read by the log writer).
 static BAR: Mutex<Option<ProgressBar>> = Mutex::new(None);
@@ -50,6 +52,15 @@ pub(crate) struct Progress {
     pub total: u64,
     started: Instant,
     last_log: Instant,
+}
+
+/// One periodic progress line.
+#[derive(Debug, Clone, PartialEq)]
+struct Line {
+    done: u64,
+    total: u64,
+    rows_per_sec: f64,
+    counts: String,
 }
 
 /// How often the off-terminal log line is written.
@@ -102,14 +113,32 @@ impl Progress {
 
     /// Writes the periodic log line when there is no bar.
     pub(crate) fn maybe_log(&mut self) {
+        if let Some(line) = self.due() {
+            tracing::info!(
+                done = line.done,
+                total = line.total,
+                rows_per_sec = format!("{:.1}", line.rows_per_sec),
+                counts = %line.counts,
+                "progress"
+            );
+        }
+    }
+
+    /// The periodic line, when one is due (every [`LOG_EVERY`], and never with a bar).
+    fn due(&mut self) -> Option<Line> {
         if self.bar.is_some() || self.last_log.elapsed() < LOG_EVERY {
-            return;
+            return None;
         }
         self.last_log = Instant::now();
         let secs = self.started.elapsed().as_secs_f64().max(1e-9);
         #[expect(clippy::cast_precision_loss, reason = "row counts are far below 2^52")]
-        let rate = self.done as f64 / secs;
-        tracing::info!(done = self.done, total = self.total, rows_per_sec = format!("{rate:.1}"), counts = %self.counts_text(), "progress");
+        let rows_per_sec = self.done as f64 / secs;
+        Some(Line {
+            done: self.done,
+            total: self.total,
+            rows_per_sec,
+            counts: self.counts_text(),
+        })
     }
 
     /// Removes the bar.
@@ -118,5 +147,31 @@ impl Progress {
             bar.finish_and_clear();
             *BAR.lock().unwrap_or_else(PoisonError::into_inner) = None;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn off_a_terminal_a_line_every_five_seconds_with_counts_and_rate() {
+        let mut p = Progress::new(1000, false);
+        for _ in 0..40 {
+            p.record(Status::Updated);
+        }
+        p.record(Status::Rejected);
+        assert_eq!(p.due(), None, "nothing before the first interval");
+        tokio::time::advance(Duration::from_millis(4_999)).await;
+        assert_eq!(p.due(), None);
+        tokio::time::advance(Duration::from_millis(1)).await;
+        let line = p.due().expect("due at five seconds");
+        assert_eq!(line.done, 41);
+        assert_eq!(line.total, 1000);
+        assert_eq!(line.counts, "updated 40, rejected 1");
+        assert!((line.rows_per_sec - 8.2).abs() < 1e-9, "{line:?}");
+        assert_eq!(p.due(), None, "then not again until the next interval");
+        tokio::time::advance(LOG_EVERY).await;
+        assert!(p.due().is_some());
     }
 }

@@ -53,6 +53,18 @@ impl Emu {
             .unwrap_or_default()
     }
 
+    /// Waits (at most `timeout`) until the emulator's counters satisfy `done`; woken by the
+    /// emulator on every change, never by polling.
+    pub(crate) fn wait_for(
+        &self,
+        timeout: std::time::Duration,
+        done: impl Fn(&Stats) -> bool,
+    ) -> bool {
+        self.server
+            .as_ref()
+            .is_some_and(|s| s.wait_for(timeout, done))
+    }
+
     pub(crate) fn stats(&self) -> Stats {
         self.server
             .as_ref()

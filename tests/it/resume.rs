@@ -22,10 +22,7 @@ fn spawn(t: &TestDir, emu: &Emu, sheet: &str, extra: &[&str]) -> Child {
 
 /// Waits (bounded) until the emulator has seen `n` requests.
 fn wait_for_requests(emu: &Emu, n: u64) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while emu.stats().requests < n && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    emu.wait_for(Duration::from_secs(20), |s| s.requests >= n);
 }
 
 #[test]
@@ -309,10 +306,8 @@ fn crash_loop(kills: usize, rows_n: usize) {
         let before = emu.stats().requests;
         // Kill at a random moment: after a random number of new requests, or a random delay.
         let target = before + 1 + next() % 40;
-        let deadline = Instant::now() + Duration::from_millis(50 + next() % 400);
-        while emu.stats().requests < target && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(1));
-        }
+        let patience = Duration::from_millis(50 + next() % 400);
+        emu.wait_for(patience, |s| s.requests >= target);
         let sent_by_this_run = emu.stats().requests > before;
         let alive = child.try_wait().unwrap().is_none();
         if alive {

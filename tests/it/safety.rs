@@ -187,11 +187,10 @@ fn a_second_interrupt_abandons_requests_in_flight_at_once() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while emu.stats().requests < 4 && std::time::Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    assert_eq!(emu.stats().requests, 4, "all rows in flight");
+    assert!(
+        emu.wait_for(Duration::from_secs(20), |s| s.requests >= 4),
+        "all rows in flight"
+    );
     let pid = child.id().to_string();
     let interrupt = || {
         let ok = std::process::Command::new("kill")
@@ -269,11 +268,10 @@ fn a_setup_kind_of_error_after_sending_began_exits_3_not_2() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while emu.stats().requests < 8 && std::time::Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    assert_eq!(emu.stats().requests, 8, "rows in flight");
+    assert!(
+        emu.wait_for(Duration::from_secs(20), |s| s.requests >= 8),
+        "rows in flight"
+    );
     // The results' directory vanishes while requests are in flight: NotFound, but rows were
     // sent, so this is no "usage error, nothing sent".
     std::fs::remove_dir_all(t.path("out")).unwrap();
