@@ -11,4 +11,5 @@ mod resume;
 mod run;
 mod safety;
 mod secrets;
+mod snapshots;
 mod util;

@@ -1,0 +1,51 @@
+//! What a person reads, pinned as snapshots (`tests/it/snapshots/`): the dry-run preview, the
+//! summary, `status`, and the results file. Review a change with `cargo insta review`, or
+//! rewrite them with `INSTA_UPDATE=always cargo test`.
+
+use crate::util::TestDir;
+
+/// Times, rates and timestamps vary from run to run; everything else must not.
+fn filters() -> Vec<(&'static str, &'static str)> {
+    vec![
+        (r"in \d+\.\d s \(\d+\.\d/s;", "in [SECS] s ([RATE]/s;"),
+        (r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z", "[TIMESTAMP]"),
+    ]
+}
+
+#[test]
+fn dry_run_preview_of_an_excel_export() {
+    let t = TestDir::new();
+    t.sample("excel-export.csv");
+    let out = t.run(&["run", "excel-export.csv", "--dry-run"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    insta::assert_snapshot!("dry_run_excel_export_stdout", out.stdout);
+    insta::assert_snapshot!(
+        "dry_run_excel_export_results",
+        t.read("excel-export.results.csv")
+    );
+}
+
+#[test]
+fn dry_run_preview_of_a_sheet_with_errors() {
+    let t = TestDir::new();
+    t.sample("errors.csv");
+    let out = t.run(&["run", "errors.csv", "--dry-run"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    insta::assert_snapshot!("dry_run_errors_stdout", out.stdout);
+    insta::assert_snapshot!("dry_run_errors_results", t.read("errors.results.csv"));
+}
+
+#[test]
+fn summary_status_and_results_of_a_sandbox_run() {
+    let t = TestDir::new();
+    t.sample("approvals.csv");
+    let out = t.run(&["run", "approvals.csv", "--sandbox", "--no-progress", "--rate", "50"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let status = t.run(&["status", "approvals.results.csv.ckpt"]);
+    assert_eq!(status.code, 0, "{status:?}");
+    insta::with_settings!({ filters => filters() }, {
+        insta::assert_snapshot!("sandbox_summary", out.stdout);
+        insta::assert_snapshot!("sandbox_status", status.stdout);
+        insta::assert_snapshot!("sandbox_results", t.read("approvals.results.csv"));
+    });
+}
