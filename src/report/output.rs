@@ -3,6 +3,7 @@
 use crate::sheet::Invalid;
 use crate::update::{ConversionUpdate, ECHOED, Status};
 use std::fs::File;
+use tempfile::NamedTempFile;
 use std::io::{self, BufWriter};
 use std::path::{Path, PathBuf};
 
@@ -89,25 +90,37 @@ pub(crate) fn neutralize(cell: &str) -> std::borrow::Cow<'_, str> {
 
 /// Writes the results file through a temporary name, renamed into place when complete, so a
 /// reader never sees a half-written file.
+///
+/// The temporary file has a unique name beside the results (two runs, or a dry run beside a
+/// run, never share one) and is removed on every exit path but `kill -9`.
 pub(crate) struct ResultsWriter {
-    csv: csv::Writer<BufWriter<File>>,
-    tmp: PathBuf,
+    csv: csv::Writer<BufWriter<NamedTempFile>>,
     path: PathBuf,
 }
 
+/// The directory a path lives in (`.` for a bare file name).
+fn dir_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    }
+}
+
 impl ResultsWriter {
-    /// Creates `path.tmp` and writes the header.
+    /// Creates a temporary file beside `path` and writes the header.
     pub(crate) fn create(path: &Path) -> io::Result<Self> {
-        let mut tmp = path.as_os_str().to_owned();
-        tmp.push(".tmp");
-        let tmp = PathBuf::from(tmp);
-        let file = File::create(&tmp)?;
+        let name = path
+            .file_name()
+            .map_or_else(|| "results".into(), |n| n.to_string_lossy().into_owned());
+        let tmp = tempfile::Builder::new()
+            .prefix(&format!(".{name}."))
+            .suffix(".tmp")
+            .tempfile_in(dir_of(path))?;
         let mut csv =
-            csv::WriterBuilder::new().from_writer(BufWriter::with_capacity(256 * 1024, file));
+            csv::WriterBuilder::new().from_writer(BufWriter::with_capacity(256 * 1024, tmp));
         csv.write_record(columns()).map_err(io::Error::other)?;
         Ok(Self {
             csv,
-            tmp,
             path: path.to_path_buf(),
         })
     }
@@ -137,22 +150,15 @@ impl ResultsWriter {
 
     /// Flushes, fsyncs and renames the file into place, then fsyncs the directory.
     pub(crate) fn finish(self) -> io::Result<PathBuf> {
-        let file = self
+        let tmp = self
             .csv
             .into_inner()
             .map_err(|e| io::Error::other(e.to_string()))?
             .into_inner()
             .map_err(io::IntoInnerError::into_error)?;
-        file.sync_all()?;
-        std::fs::rename(&self.tmp, &self.path)?;
-        if let Some(dir) = self.path.parent() {
-            let dir = if dir.as_os_str().is_empty() {
-                Path::new(".")
-            } else {
-                dir
-            };
-            File::open(dir)?.sync_all()?;
-        }
+        tmp.as_file().sync_all()?;
+        tmp.persist(&self.path).map_err(|e| e.error)?;
+        File::open(dir_of(&self.path))?.sync_all()?;
         Ok(self.path)
     }
 }
@@ -175,6 +181,16 @@ mod tests {
         assert_eq!(neutralize("-.5"), "-.5");
         assert_eq!(neutralize("plain"), "plain");
         assert_eq!(neutralize(""), "");
+    }
+
+    #[test]
+    fn an_abandoned_writer_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = ResultsWriter::create(&dir.path().join("out.csv")).unwrap();
+        let b = ResultsWriter::create(&dir.path().join("out.csv")).unwrap();
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2, "unique names");
+        drop((a, b));
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }
 
     #[test]
@@ -201,6 +217,8 @@ mod tests {
         })
         .unwrap();
         w.finish().unwrap();
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(left.len(), 1, "no temporary file is left: {left:?}");
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(
             text,
