@@ -6,8 +6,9 @@ cd "$(dirname "$0")/.."
 rows=${1:-1000000}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-cargo build --release --quiet
-bin=target/release/cake-recon
+# CAKE_RECON_BIN measures another build (e.g. an older commit) with the same script.
+if [ -z "${CAKE_RECON_BIN:-}" ]; then cargo build --release --quiet; fi
+bin=${CAKE_RECON_BIN:-target/release/cake-recon}
 awk -v n="$rows" 'BEGIN {
   print "Conversion ID,Transaction ID,Offer ID,Payout,Received,Received Option,Disposition Type,Note To Append";
   for (i = 1; i <= n; i++) {

@@ -11,8 +11,9 @@ port=$((20000 + RANDOM % 20000))
 mock_pid=
 cleanup() { [ -n "$mock_pid" ] && kill "$mock_pid" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
-cargo build --release --quiet
-bin=$PWD/target/release/cake-recon
+# CAKE_RECON_BIN measures another build (e.g. an older commit) with the same script.
+if [ -z "${CAKE_RECON_BIN:-}" ]; then cargo build --release --quiet; fi
+bin=${CAKE_RECON_BIN:-$PWD/target/release/cake-recon}
 export CAKE_API_KEY=bench-key
 
 sheet() { # sheet FILE N

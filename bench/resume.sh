@@ -7,8 +7,9 @@ cd "$(dirname "$0")/.."
 rows=${1:-1000000}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-cargo build --release --quiet
-bin=$PWD/target/release/cake-recon
+# CAKE_RECON_BIN measures another build (e.g. an older commit) with the same script.
+if [ -z "${CAKE_RECON_BIN:-}" ]; then cargo build --release --quiet; fi
+bin=${CAKE_RECON_BIN:-$PWD/target/release/cake-recon}
 awk -v n="$rows" 'BEGIN { print "conversion_id,payout,received,received_option,disposition_type";
   for (i = 1; i <= n; i++) printf "%d,%d.%02d,%d.50,total_revenue,approved\n", i, i % 50, i % 100, i % 70 }' > "$work/s.csv"
 python3 - "$work" "$rows" <<'PY'
