@@ -3,9 +3,9 @@
 use crate::sheet::Invalid;
 use crate::update::{ConversionUpdate, ECHOED, Status};
 use std::fs::File;
-use tempfile::NamedTempFile;
 use std::io::{self, BufWriter};
 use std::path::{Path, PathBuf};
+use tempfile::NamedTempFile;
 
 /// The columns after the echoed parameters.
 const OUTCOME_COLUMNS: [&str; 4] = ["status", "attempts", "http_status", "message"];
@@ -188,7 +188,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let a = ResultsWriter::create(&dir.path().join("out.csv")).unwrap();
         let b = ResultsWriter::create(&dir.path().join("out.csv")).unwrap();
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2, "unique names");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            2,
+            "unique names"
+        );
         drop((a, b));
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }

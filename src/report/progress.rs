@@ -1,52 +1,21 @@
 //! Progress: a bar on a terminal, a log line every few seconds elsewhere.
 //!
-//! Log lines go through [`LogWriter`], which hides the bar while it writes, so logs and the bar
-//! never garble each other.
+//! The bar is the progress of a `tracing` span that `tracing-indicatif` draws (see
+//! [`crate::logging`]), so log lines and the bar never garble each other.
 
 use crate::update::Status;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::ProgressStyle;
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
+use tracing::Span;
+use tracing_indicatif::span_ext::IndicatifSpanExt as _;
 // tokio's clock, so tests can run the periodic line on paused time.
 use tokio::time::Instant;
 
-/// The bar currently shown, if any (read by the log writer).
-static BAR: Mutex<Option<ProgressBar>> = Mutex::new(None);
-
-fn current_bar() -> Option<ProgressBar> {
-    BAR.lock().unwrap_or_else(PoisonError::into_inner).clone()
-}
-
-/// A `tracing` writer to stderr that suspends the progress bar around each write.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct LogWriter;
-
-impl Write for LogWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        match current_bar() {
-            Some(bar) => bar
-                .suspend(|| std::io::stderr().write_all(buf))
-                .map(|()| buf.len()),
-            None => std::io::stderr().write_all(buf).map(|()| buf.len()),
-        }
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        std::io::stderr().flush()
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogWriter {
-    type Writer = LogWriter;
-    fn make_writer(&'a self) -> Self::Writer {
-        *self
-    }
-}
-
 /// Row counts as the run goes.
 pub(crate) struct Progress {
-    bar: Option<ProgressBar>,
+    /// The span whose bar is drawn (only on a terminal, not quiet, no `--no-progress`).
+    bar: Option<Span>,
     pub counts: BTreeMap<Status, u64>,
     pub done: u64,
     pub total: u64,
@@ -71,14 +40,16 @@ impl Progress {
     #[must_use]
     pub(crate) fn new(total: u64, show_bar: bool) -> Self {
         let bar = show_bar.then(|| {
-            let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+            let span = tracing::info_span!("rows", indicatif.pb_show = tracing::field::Empty);
             let style = ProgressStyle::with_template(
                 "{bar:30.cyan/blue} {pos}/{len} rows  {per_sec}  ETA {eta}  {msg}",
             )
             .unwrap_or_else(|_| ProgressStyle::default_bar());
-            bar.set_style(style);
-            *BAR.lock().unwrap_or_else(PoisonError::into_inner) = Some(bar.clone());
-            bar
+            span.pb_set_style(&style);
+            span.pb_set_length(total);
+            // The bar appears when its span is first entered and goes when the span closes.
+            drop(span.enter());
+            span
         });
         let now = Instant::now();
         Self {
@@ -96,8 +67,8 @@ impl Progress {
         *self.counts.entry(status).or_default() += 1;
         self.done += 1;
         if let Some(bar) = &self.bar {
-            bar.set_position(self.done);
-            bar.set_message(self.counts_text());
+            bar.pb_set_position(self.done);
+            bar.pb_set_message(&self.counts_text());
         }
     }
 
@@ -142,11 +113,8 @@ impl Progress {
     }
 
     /// Removes the bar.
-    pub(crate) fn finish(&self) {
-        if let Some(bar) = &self.bar {
-            bar.finish_and_clear();
-            *BAR.lock().unwrap_or_else(PoisonError::into_inner) = None;
-        }
+    pub(crate) fn finish(&mut self) {
+        self.bar = None;
     }
 }
 

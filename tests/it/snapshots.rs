@@ -39,7 +39,14 @@ fn dry_run_preview_of_a_sheet_with_errors() {
 fn summary_status_and_results_of_a_sandbox_run() {
     let t = TestDir::new();
     t.sample("approvals.csv");
-    let out = t.run(&["run", "approvals.csv", "--sandbox", "--no-progress", "--rate", "50"]);
+    let out = t.run(&[
+        "run",
+        "approvals.csv",
+        "--sandbox",
+        "--no-progress",
+        "--rate",
+        "50",
+    ]);
     assert_eq!(out.code, 0, "{out:?}");
     let status = t.run(&["status", "approvals.results.csv.ckpt"]);
     assert_eq!(status.code, 0, "{status:?}");
