@@ -62,10 +62,11 @@ pub(crate) fn unknown_status(conn: &Connection) -> rusqlite::Result<Option<(Stri
         .optional()?
     {
         if Status::from_str_opt(&status).is_none() {
-            let rows: i64 =
-                conn.query_row("SELECT COUNT(*) FROM rows WHERE status = ?1", [&status], |r| {
-                    r.get(0)
-                })?;
+            let rows: i64 = conn.query_row(
+                "SELECT COUNT(*) FROM rows WHERE status = ?1",
+                [&status],
+                |r| r.get(0),
+            )?;
             return Ok(Some((status, u64::try_from(rows).unwrap_or(0))));
         }
         after = status;

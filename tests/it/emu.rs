@@ -106,3 +106,15 @@ pub(crate) fn args<'a>(emu: &'a Emu, sheet: &'a str, extra: &[&'a str]) -> Vec<&
 pub(crate) fn run(t: &TestDir, emu: &Emu, sheet: &str, extra: &[&str]) -> Output {
     t.run_env(&args(emu, sheet, extra), &[("CAKE_API_KEY", KEY)])
 }
+
+/// `run SHEET` against `emu` as a child process (stderr piped), for tests that stop it midway.
+pub(crate) fn spawn(t: &TestDir, emu: &Emu, sheet: &str, extra: &[&str]) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_cake-recon"))
+        .args(args(emu, sheet, extra))
+        .current_dir(t.dir.path())
+        .env("CAKE_API_KEY", KEY)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}

@@ -1,24 +1,13 @@
 //! Checkpoint and resume: refusals (garbage, truncated, locked, mismatched), --restart,
 //! --resend-in-doubt, and the kill -9 crash loop.
 
-use crate::emu::{Emu, KEY, args, run};
+use crate::emu::{Emu, KEY, args, run, spawn};
 use crate::run::{Row, check, results, sheet};
 use crate::util::TestDir;
 use cake_recon::mock::Faults;
 use std::os::unix::process::ExitStatusExt;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
-
-fn spawn(t: &TestDir, emu: &Emu, sheet: &str, extra: &[&str]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_cake-recon"))
-        .args(args(emu, sheet, extra))
-        .current_dir(t.dir.path())
-        .env("CAKE_API_KEY", KEY)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
-}
 
 /// Waits (bounded) until the emulator has seen `n` requests.
 fn wait_for_requests(emu: &Emu, n: u64) {

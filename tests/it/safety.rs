@@ -1,6 +1,6 @@
 //! Safety bugs found by reading the code (issue 10), each pinned by a test.
 
-use crate::emu::{Emu, KEY, run};
+use crate::emu::{Emu, KEY, run, spawn};
 use crate::run::{results, sheet};
 use crate::util::TestDir;
 use cake_recon::mock::Faults;
@@ -179,14 +179,7 @@ fn a_second_interrupt_abandons_requests_in_flight_at_once() {
         latency_ms: 60_000,
         ..Faults::default()
     });
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_cake-recon"))
-        .args(crate::emu::args(&emu, "s.csv", &["--timeout", "100"]))
-        .current_dir(t.dir.path())
-        .env("CAKE_API_KEY", KEY)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn(&t, &emu, "s.csv", &["--timeout", "100"]);
     assert!(
         emu.wait_for(Duration::from_secs(20), |s| s.requests >= 4),
         "all rows in flight"
@@ -256,18 +249,12 @@ fn a_setup_kind_of_error_after_sending_began_exits_3_not_2() {
         latency_ms: 1_500,
         ..Faults::default()
     });
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_cake-recon"))
-        .args(crate::emu::args(
-            &emu,
-            "s.csv",
-            &["--output", "out/r.csv", "--checkpoint", "r.ckpt"],
-        ))
-        .current_dir(t.dir.path())
-        .env("CAKE_API_KEY", KEY)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn(
+        &t,
+        &emu,
+        "s.csv",
+        &["--output", "out/r.csv", "--checkpoint", "r.ckpt"],
+    );
     assert!(
         emu.wait_for(Duration::from_secs(20), |s| s.requests >= 8),
         "rows in flight"
