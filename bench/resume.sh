@@ -16,7 +16,7 @@ python3 - "$work" "$rows" <<'PY'
 import hashlib, sqlite3, sys
 work, n = sys.argv[1], int(sys.argv[2])
 data = open(f"{work}/s.csv", "rb").read()
-db = sqlite3.connect(f"{work}/s.results.csv.ckpt")
+db = sqlite3.connect(f"{work}/s.results.csv.sandbox.ckpt")
 db.executescript("""
 PRAGMA journal_mode=WAL;
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);

@@ -1,5 +1,6 @@
 //! Errors that end a command, each mapped to one exit code.
 
+use crate::checkpoint::CheckpointError;
 use crate::exit;
 use crate::sheet::SheetError;
 
@@ -70,6 +71,7 @@ impl Error {
     pub(crate) fn exit_code(&self) -> u8 {
         match self {
             Error::Sheet(_) | Error::InvalidRows { .. } | Error::Usage(_) => exit::USAGE,
+            Error::Checkpoint(CheckpointError::Locked { .. }) => exit::LOCKED,
             Error::Checkpoint(e) if e.is_refusal() => exit::USAGE,
             // A missing directory or a read-only place is a configuration error, not a crash.
             Error::Write { source, .. } if is_setup_error(source) => exit::USAGE,

@@ -25,7 +25,7 @@ pub enum CheckpointError {
     )]
     NotACheckpoint { path: PathBuf, why: String },
     #[error(
-        "checkpoint {} is in use by {holder}; wait for that run to finish (cake-recon status {} \
+        "checkpoint {} is in use by {holder}; nothing was sent. Wait for that run to finish (cake-recon status {} \
          shows its progress)", path.display(), path.display()
     )]
     Locked { path: PathBuf, holder: String },

@@ -18,10 +18,6 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// `cake-recon run`'s settings: the config file merged under the command line, then checked.
-#[expect(
-    clippy::too_many_lines,
-    reason = "the one step from flags to settings: every check in one place, in flag order"
-)]
 pub(crate) fn run_config(
     mut a: RunArgs,
     matches: Option<&clap::ArgMatches>,
@@ -80,12 +76,7 @@ pub(crate) fn run_config(
                 .into(),
         ));
     };
-    let output = a.output.clone().unwrap_or_else(|| default_output(&a.input));
-    let checkpoint = a.checkpoint.clone().unwrap_or_else(|| {
-        let mut p = output.as_os_str().to_owned();
-        p.push(".ckpt");
-        PathBuf::from(p)
-    });
+    let (output, checkpoint) = files(&a);
     refuse_overlap(&a.input, &output, &checkpoint)?;
     Ok(RunConfig {
         engine: Settings {
@@ -146,6 +137,56 @@ pub(crate) fn mock_config(a: &MockArgs) -> Result<MockConfig, Error> {
         ledger,
         faults: a.faults.clone(),
     })
+}
+
+/// The results file and the checkpoint of this run.
+///
+/// Runs of different kinds never clobber each other's files: a dry run, when a real run's
+/// checkpoint exists for the results, writes a preview beside them instead
+/// (`INPUT.preview.csv`) and opens no checkpoint; a `--sandbox` trial keeps its own checkpoint
+/// (`….sandbox.ckpt`, so the first real run is never refused because of a trial) and, when a real
+/// run's results exist, its own results file (`INPUT.sandbox.results.csv`).
+fn files(a: &RunArgs) -> (PathBuf, PathBuf) {
+    let mut output = a.output.clone().unwrap_or_else(|| default_output(&a.input));
+    let real_checkpoint = |output: &Path| with_suffix(output, ".ckpt");
+    if a.dry_run
+        && a.checkpoint
+            .as_ref()
+            .map_or_else(|| real_checkpoint(&output), Clone::clone)
+            .exists()
+    {
+        output = sibling(&output, "preview");
+    } else if a.sandbox && a.output.is_none() && real_checkpoint(&output).exists() {
+        output = sibling(&output, "sandbox.results");
+    }
+    let checkpoint = a
+        .checkpoint
+        .clone()
+        .unwrap_or_else(|| with_suffix(&output, if a.sandbox { ".sandbox.ckpt" } else { ".ckpt" }));
+    (output, checkpoint)
+}
+
+/// `path` with `suffix` appended to its file name.
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut p = path.as_os_str().to_owned();
+    p.push(suffix);
+    PathBuf::from(p)
+}
+
+/// `X.results.csv` → `X.KIND.csv`; `X.csv` → `X.KIND.csv`.
+fn sibling(output: &Path, kind: &str) -> PathBuf {
+    let name = output
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let lower = name.to_ascii_lowercase();
+    let stem = [".results.csv", ".csv"]
+        .iter()
+        .find(|ext| lower.ends_with(*ext))
+        .map_or(name.as_str(), |ext| {
+            name.get(..name.len() - ext.len()).unwrap_or(&name)
+        });
+    output.with_file_name(format!("{stem}.{kind}.csv"))
 }
 
 /// `INPUT.csv` → `INPUT.results.csv`; any other name gets `.results.csv` appended.
@@ -281,6 +322,22 @@ mod tests {
         assert_eq!(
             default_output(Path::new("june.txt")),
             PathBuf::from("june.txt.results.csv")
+        );
+    }
+
+    #[test]
+    fn sibling_names() {
+        assert_eq!(
+            sibling(Path::new("d/june.results.csv"), "preview"),
+            PathBuf::from("d/june.preview.csv")
+        );
+        assert_eq!(
+            sibling(Path::new("june.results.csv"), "sandbox.results"),
+            PathBuf::from("june.sandbox.results.csv")
+        );
+        assert_eq!(
+            sibling(Path::new("out.csv"), "preview"),
+            PathBuf::from("out.preview.csv")
         );
     }
 

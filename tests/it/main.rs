@@ -7,6 +7,7 @@ mod dry_run;
 mod emu;
 mod emulator;
 mod hostile;
+mod month;
 mod resume;
 mod run;
 mod safety;

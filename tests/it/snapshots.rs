@@ -48,7 +48,7 @@ fn summary_status_and_results_of_a_sandbox_run() {
         "50",
     ]);
     assert_eq!(out.code, 0, "{out:?}");
-    let status = t.run(&["status", "approvals.results.csv.ckpt"]);
+    let status = t.run(&["status", "approvals.results.csv.sandbox.ckpt"]);
     assert_eq!(status.code, 0, "{status:?}");
     insta::with_settings!({ filters => filters() }, {
         insta::assert_snapshot!("sandbox_summary", out.stdout);

@@ -1,0 +1,112 @@
+//! The seams between runs (issue 11): a dry run, a trial and a live run never clobber one
+//! another's files, and a held checkpoint has an exit code of its own.
+
+use crate::emu::{Emu, run, spawn};
+use crate::run::{results, sheet};
+use crate::util::TestDir;
+use cake_recon::mock::Faults;
+use std::time::Duration;
+
+#[test]
+fn a_dry_run_after_a_real_run_leaves_its_results_alone() {
+    let t = TestDir::new();
+    sheet(&t, "s.csv", 1, 6, 2);
+    let emu = Emu::start(Faults::default());
+    assert_eq!(run(&t, &emu, "s.csv", &[]).code, 0);
+    let real = t.read("s.results.csv");
+    let ckpt = std::fs::read(t.path("s.results.csv.ckpt")).unwrap();
+    let out = t.run(&["run", "s.csv", "--dry-run"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out.stdout.contains("s.preview.csv"), "{}", out.stdout);
+    assert_eq!(
+        t.read("s.results.csv"),
+        real,
+        "the real results were rewritten"
+    );
+    assert_eq!(std::fs::read(t.path("s.results.csv.ckpt")).unwrap(), ckpt);
+    assert!(t.read("s.preview.csv").contains("would_update"));
+    // And the same command still resumes to the same, complete results.
+    let again = run(&t, &emu, "s.csv", &[]);
+    assert_eq!(again.code, 0, "{again:?}");
+    assert_eq!(t.read("s.results.csv"), real);
+    assert!(emu.conversions().values().all(|c| c.applied == 1));
+}
+
+#[test]
+fn a_dry_run_during_a_live_run_changes_nothing_of_it() {
+    let t = TestDir::new();
+    let rows = sheet(&t, "s.csv", 1, 60, 2);
+    let emu = Emu::start(Faults {
+        latency_ms: 20,
+        ..Faults::default()
+    });
+    let live = spawn(&t, &emu, "s.csv", &["--rate", "40", "--concurrency", "2"]);
+    assert!(emu.wait_for(Duration::from_secs(20), |s| s.requests >= 5));
+    let dry = t.run(&["run", "s.csv", "--dry-run"]);
+    assert_eq!(dry.code, 0, "{dry:?}");
+    assert!(dry.stdout.contains("s.preview.csv"), "{}", dry.stdout);
+    let out = live.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines = results(&t, "s.results.csv");
+    assert_eq!(lines.len(), rows.len());
+    assert!(lines.iter().all(|l| l["status"] == "updated"), "{lines:?}");
+    assert!(emu.conversions().values().all(|c| c.applied == 1));
+    let leftovers: Vec<String> = std::fs::read_dir(t.dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| {
+            std::path::Path::new(n)
+                .extension()
+                .is_some_and(|e| e == "tmp")
+        })
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn a_sandbox_trial_never_blocks_the_first_real_run() {
+    let t = TestDir::new();
+    sheet(&t, "s.csv", 1, 5, 2);
+    let trial = t.run(&["run", "s.csv", "--sandbox", "--rate", "0", "--no-progress"]);
+    assert_eq!(trial.code, 0, "{trial:?}");
+    let emu = Emu::start(Faults::default());
+    let out = run(&t, &emu, "s.csv", &[]);
+    assert_eq!(
+        out.code, 0,
+        "the real run was refused because of a trial: {out:?}"
+    );
+    assert_eq!(emu.stats().applied, 5, "every row really sent");
+    // A trial after the real run does not overwrite the real results.
+    let real = t.read("s.results.csv");
+    let trial = t.run(&["run", "s.csv", "--sandbox", "--rate", "0", "--no-progress"]);
+    assert_eq!(trial.code, 0, "{trial:?}");
+    assert!(
+        trial.stdout.contains("s.sandbox.results.csv"),
+        "{}",
+        trial.stdout
+    );
+    assert_eq!(t.read("s.results.csv"), real);
+}
+
+#[test]
+fn another_run_holding_the_checkpoint_is_exit_4_and_sends_nothing() {
+    let t = TestDir::new();
+    sheet(&t, "s.csv", 1, 40, 2);
+    let emu = Emu::start(Faults {
+        latency_ms: 50,
+        ..Faults::default()
+    });
+    let first = spawn(&t, &emu, "s.csv", &["--rate", "20", "--concurrency", "1"]);
+    assert!(emu.wait_for(Duration::from_secs(20), |s| s.requests >= 2));
+    let out = run(&t, &emu, "s.csv", &["--concurrency", "8"]);
+    assert_eq!(out.code, 4, "{out:?}");
+    assert!(out.stderr.contains("nothing was sent"), "{}", out.stderr);
+    let done = first.wait_with_output().unwrap();
+    assert_eq!(done.status.code(), Some(0));
+    assert!(emu.conversions().values().all(|c| c.applied == 1));
+}
