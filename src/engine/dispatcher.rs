@@ -162,6 +162,8 @@ fn line(
 /// What to do with a valid row, given what earlier runs recorded.
 enum Plan {
     Send,
+    /// It failed in an earlier run without being applied: send it again.
+    Resend,
     /// Finished by an earlier run (or found in doubt now): its line, and whether the checkpoint
     /// must record the in-doubt outcome.
     Done {
@@ -170,9 +172,16 @@ enum Plan {
     },
 }
 
+/// What to do with a row, given what earlier runs recorded of it.
+///
+/// `failed` is not final across runs: a row ends `failed` only when nothing it sent can have
+/// applied (an additive row that may have applied ends `in_doubt` instead, see
+/// [`super::retry::decide`]) or when it is idempotent, so the same command sends it again once
+/// the cause (a server down, throttling, a binding error) is gone.
 fn plan(u: &ConversionUpdate, prior: Option<Prior>, resend_in_doubt: bool) -> Plan {
     let Some(p) = prior else { return Plan::Send };
     match p.status {
+        Some(Status::Failed) => Plan::Resend,
         Some(Status::InDoubt) if resend_in_doubt => Plan::Send,
         Some(status) => Plan::Done {
             line: Box::new(line(u, status, p.attempts, p.http_status, p.message)),
@@ -224,6 +233,10 @@ impl State {
                 }
                 Ok(update) => match plan(&update, prior, resend_in_doubt) {
                     Plan::Send => self.ready.push_back((seq, update)),
+                    Plan::Resend => {
+                        self.report.resent_failed += 1;
+                        self.ready.push_back((seq, update));
+                    }
                     Plan::Done { line, record } => {
                         if record {
                             shared.store.outcome(OutcomeRecord {
@@ -321,6 +334,7 @@ pub(super) async fn dispatch(
             counts: HashMap::new(),
             unfinished: 0,
             resumed: 0,
+            resent_failed: 0,
             updated: Totals::default(),
             attempts: 0,
             achieved_rate: None,

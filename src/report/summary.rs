@@ -24,6 +24,8 @@ pub(crate) struct Report {
     pub unfinished: u64,
     /// Rows whose outcome came from an earlier run.
     pub resumed: u64,
+    /// Rows that had failed in an earlier run (nothing applied) and were sent again.
+    pub resent_failed: u64,
     /// Sums over the rows CAKE confirmed (this run and earlier ones).
     pub updated: Totals,
     /// Requests sent by this run (all attempts).
@@ -105,6 +107,13 @@ pub(crate) fn summary(r: &Report, configured_rate: f64, checkpoint: &Path) -> St
         "  {} requests in {secs:.1} s ({rate:.1}/s; configured {configured})",
         r.attempts
     );
+    if r.resent_failed > 0 {
+        let _ = writeln!(
+            s,
+            "  {} rows that failed in an earlier run without being applied were sent again",
+            r.resent_failed
+        );
+    }
     if r.resumed > 0 {
         let _ = writeln!(
             s,

@@ -19,15 +19,18 @@ impl Emu {
     }
 
     pub(crate) fn with(ledger: Ledger, faults: Faults) -> Self {
+        Self::at("127.0.0.1:0", ledger, faults)
+    }
+
+    /// An emulator on a given address (a port a test reserved earlier).
+    pub(crate) fn at(addr: &str, ledger: Ledger, faults: Faults) -> Self {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
             .build()
             .expect("runtime");
         let server = rt.block_on(async {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                .await
-                .expect("bind");
+            let listener = tokio::net::TcpListener::bind(addr).await.expect("bind");
             MockServer::start(
                 listener,
                 MockConfig {

@@ -110,3 +110,56 @@ fn another_run_holding_the_checkpoint_is_exit_4_and_sends_nothing() {
     assert_eq!(done.status.code(), Some(0));
     assert!(emu.conversions().values().all(|c| c.applied == 1));
 }
+
+#[test]
+fn after_an_outage_the_same_command_finishes_the_job() {
+    let t = TestDir::new();
+    let rows = sheet(&t, "s.csv", 1, 6, 2);
+    // A port nobody listens on: every request is refused, provably not applied.
+    let addr = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().to_string()
+    };
+    let url = format!("http://{addr}");
+    let args = [
+        "run",
+        "s.csv",
+        "--base-url",
+        &url,
+        "--rate",
+        "0",
+        "--no-progress",
+        "--max-attempts",
+        "2",
+        "--retry-base-ms",
+        "1",
+        "--retry-cap-ms",
+        "5",
+    ];
+    let down = t.run_env(&args, &[("CAKE_API_KEY", crate::emu::KEY)]);
+    assert_eq!(down.code, 1, "{down:?}");
+    let lines = results(&t, "s.results.csv");
+    assert!(lines.iter().all(|l| l["status"] == "failed"), "{lines:?}");
+    assert!(
+        lines[0]["message"].contains("could not connect"),
+        "{lines:?}"
+    );
+    // The server is back at the same address: the same command sends the failed rows again.
+    let emu = Emu::at(
+        &addr,
+        cake_recon::mock::Ledger::generated(1000),
+        Faults::default(),
+    );
+    let up = t.run_env(&args, &[("CAKE_API_KEY", crate::emu::KEY)]);
+    assert_eq!(up.code, 0, "{up:?}");
+    assert!(
+        up.stdout.contains("6 rows that failed in an earlier run"),
+        "{}",
+        up.stdout
+    );
+    let lines = results(&t, "s.results.csv");
+    assert_eq!(lines.len(), rows.len());
+    assert!(lines.iter().all(|l| l["status"] == "updated"), "{lines:?}");
+    assert!(emu.conversions().values().all(|c| c.applied == 1));
+    assert_eq!(emu.conversions().len(), rows.len());
+}
