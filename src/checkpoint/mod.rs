@@ -14,6 +14,6 @@ pub(crate) mod status;
 mod store;
 
 pub(crate) use error::CheckpointError;
-pub(crate) use open::{Fingerprint, open_for_run};
+pub(crate) use open::{Fingerprint, applied_additive_rows, open_for_run};
 pub(crate) use prior::{Prior, PriorReader};
 pub use store::{OutcomeRecord, Store};

@@ -75,6 +75,16 @@ pub(crate) struct Opened {
     pub resumed: bool,
 }
 
+/// The additive rows an existing checkpoint says were applied or may have been (empty when
+/// there is no checkpoint).
+pub(crate) fn applied_additive_rows(path: &Path) -> Result<Vec<u64>, CheckpointError> {
+    if std::fs::metadata(path).map_or(true, |m| m.len() == 0) {
+        return Ok(Vec::new());
+    }
+    let conn = schema::open(path, true)?;
+    schema::additive_maybe_applied(&conn).map_err(|e| CheckpointError::sql(path, &e))
+}
+
 /// Locks, then opens or creates the checkpoint at `path` for a run with `fp`.
 pub(crate) fn open_for_run(
     path: &Path,

@@ -74,6 +74,18 @@ pub(crate) fn unknown_status(conn: &Connection) -> rusqlite::Result<Option<(Stri
     Ok(None)
 }
 
+/// Additive rows an earlier run applied or may have applied (`updated`, `in_doubt`, or an
+/// intent without an outcome), in row order: what a restart would send a second time.
+pub(crate) fn additive_maybe_applied(conn: &Connection) -> rusqlite::Result<Vec<u64>> {
+    let mut stmt = conn.prepare(
+        "SELECT row FROM rows WHERE kind = 'additive' AND (status IN ('updated', 'in_doubt') \
+         OR (status IS NULL AND intent_at IS NOT NULL)) ORDER BY row",
+    )?;
+    let rows = stmt.query_map([], |r| r.get::<_, i64>(0))?;
+    rows.map(|r| r.map(|v| u64::try_from(v).unwrap_or(0)))
+        .collect()
+}
+
 /// Checks the first bytes: an `SQLite` database, or not a checkpoint at all.
 fn looks_like_sqlite(path: &Path) -> Result<bool, CheckpointError> {
     use std::io::Read;

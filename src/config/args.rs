@@ -130,9 +130,14 @@ pub(crate) struct RunArgs {
     /// Re-send additive rows left `in_doubt` by an earlier run.
     #[arg(long)]
     pub resend_in_doubt: bool,
-    /// Discard an existing checkpoint for this output and start over.
+    /// Discard an existing checkpoint for this output and start over (refused while additive
+    /// rows were applied or may have been; see --restart-resend-additive).
     #[arg(long)]
     pub restart: bool,
+    /// With --restart: send again the additive rows an earlier run applied or may have applied
+    /// — their payout and revenue are ADDED A SECOND TIME.
+    #[arg(long, requires = "restart")]
+    pub restart_resend_additive: bool,
     /// Allow http:// to a host that is not loopback.
     #[arg(long)]
     pub allow_insecure_http: bool,

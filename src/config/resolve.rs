@@ -110,6 +110,7 @@ pub(crate) fn run_config(
             skip_invalid: a.skip_invalid,
             resend_in_doubt: a.resend_in_doubt,
             restart: a.restart,
+            restart_resend_additive: a.restart_resend_additive,
             show_progress: !a.quiet && !a.no_progress,
         },
         target,

@@ -12,7 +12,9 @@ use crate::error::Error;
 use crate::report::output::ResultsWriter;
 use crate::report::preview::invalid_list;
 use crate::report::summary::{Report, Stop};
-use crate::sheet::prepass;
+use crate::sheet::{Duplicates, Sheet, prepass};
+use crate::update::ReceivedOption;
+use rust_decimal::Decimal;
 use std::io::IsTerminal;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -45,6 +47,9 @@ pub(crate) fn run(s: &Settings, dest: Destination) -> Result<Report, Error> {
         settings: s.fingerprint(&dest.label),
         rows: pre.valid(),
     };
+    if s.restart && !s.restart_resend_additive {
+        refuse_double_apply(s)?;
+    }
     let opened = checkpoint::open_for_run(&s.checkpoint, &fingerprint, s.restart)?;
     if opened.resumed {
         tracing::info!(checkpoint = %opened.path.display(), "resuming from the checkpoint");
@@ -118,4 +123,47 @@ pub(crate) fn run(s: &Settings, dest: Destination) -> Result<Report, Error> {
     store.finish(&ended);
     let _ = store_thread.join();
     report.map_err(Error::after_sending)
+}
+
+/// `--restart` would send again every row the old checkpoint recorded; for an additive row that
+/// was applied (or may have been) that adds its money a second time. Refuse, with the count and
+/// the money, unless `--restart-resend-additive` says so.
+fn refuse_double_apply(s: &Settings) -> Result<(), Error> {
+    let rows = checkpoint::applied_additive_rows(&s.checkpoint)?;
+    if rows.is_empty() {
+        return Ok(());
+    }
+    // The amounts, as the sheet now has them on those rows.
+    let wanted: std::collections::HashSet<u64> = rows.iter().copied().collect();
+    let (mut payout, mut received) = (Decimal::ZERO, Decimal::ZERO);
+    let mut sheet = Sheet::open(&s.input, &s.sheet)?;
+    while let Some(row) = sheet.next_row(&Duplicates::new())? {
+        if let Ok(u) = row.result
+            && wanted.contains(&row.row)
+        {
+            if u.add_to_existing_payout {
+                payout = payout.saturating_add(u.payout);
+            }
+            if matches!(
+                u.received_option,
+                ReceivedOption::AdditionalRevenue | ReceivedOption::AdditionalSaleAmount
+            ) {
+                received = received.saturating_add(u.received);
+            }
+        }
+    }
+    let shown: Vec<String> = rows.iter().take(10).map(u64::to_string).collect();
+    let more = if rows.len() > 10 {
+        format!(" and {} more", rows.len() - 10)
+    } else {
+        String::new()
+    };
+    Err(Error::Usage(format!(
+        "--restart would send again {} additive rows that an earlier run applied or may have \
+         applied (rows {}{more}): Σ payout {payout} and Σ received {received} would be added a \
+         second time. Nothing was sent. To finish the job instead, run the same command without \
+         --restart; if you really mean to add them again, add --restart-resend-additive",
+        rows.len(),
+        shown.join(", ")
+    )))
 }

@@ -30,6 +30,8 @@ pub(crate) struct Settings {
     pub skip_invalid: bool,
     pub resend_in_doubt: bool,
     pub restart: bool,
+    /// `--restart-resend-additive`: the user accepts adding applied additive rows again.
+    pub restart_resend_additive: bool,
     /// A bar on a terminal (or a log line every few seconds elsewhere); off with -q.
     pub show_progress: bool,
 }

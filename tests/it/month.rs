@@ -163,3 +163,52 @@ fn after_an_outage_the_same_command_finishes_the_job() {
     assert!(emu.conversions().values().all(|c| c.applied == 1));
     assert_eq!(emu.conversions().len(), rows.len());
 }
+
+#[test]
+fn restart_never_doubles_applied_additive_rows_without_being_told() {
+    let t = TestDir::new();
+    // Rows 2, 4, 6 (every second) are additive.
+    let rows = sheet(&t, "s.csv", 1, 6, 2);
+    let emu = Emu::start(Faults::default());
+    assert_eq!(run(&t, &emu, "s.csv", &[]).code, 0);
+    let before = emu.conversions();
+    let out = run(&t, &emu, "s.csv", &["--restart"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    let additive: Vec<_> = rows.iter().filter(|r| r.additive).collect();
+    let payout: rust_decimal::Decimal = additive.iter().map(|r| r.payout).sum();
+    let received: rust_decimal::Decimal = additive.iter().map(|r| r.received).sum();
+    let expected = format!(
+        "{} additive rows that an earlier run applied or may have applied (rows {})",
+        additive.len(),
+        additive
+            .iter()
+            .map(|r| r.row.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    assert!(out.stderr.contains(&expected), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains(&format!("Σ payout {payout} and Σ received {received}")),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("--restart-resend-additive"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(emu.conversions(), before, "nothing was sent");
+    // Named explicitly, the restart sends everything again: the additive money is added twice.
+    let out = run(
+        &t,
+        &emu,
+        "s.csv",
+        &["--restart", "--restart-resend-additive"],
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    for r in &rows {
+        let c = &emu.conversions()[&r.id];
+        assert_eq!(c.applied, 2, "row {}", r.row);
+    }
+}

@@ -79,6 +79,7 @@ fn the_key_never_leaks_on_any_path() {
             "--max-attempts",
             "2",
             "--restart",
+            "--restart-resend-additive",
             "--no-progress",
         ];
         args.extend_from_slice(extra);
