@@ -5,7 +5,7 @@ use super::run_config::{RunConfig, Target};
 use crate::engine::{self, Destination};
 use crate::error::Error;
 use crate::mock::{Ledger, MAX_GENERATED, MockConfig, SANDBOX_KEY, Sandbox};
-use crate::report::summary::{exit_code, summary};
+use crate::report::summary::{exit_code, log_summary, one_line, summary};
 use secrecy::{ExposeSecret, SecretString};
 
 /// Runs (or previews) the sheet and returns the exit code.
@@ -55,11 +55,16 @@ pub(crate) fn run(cfg: &RunConfig) -> Result<u8, Error> {
     let report = engine::run(&cfg.engine, destination);
     drop(sandbox);
     let report = report?;
-    if !cfg.quiet {
+    let code = exit_code(&report);
+    log_summary(&report, code);
+    if cfg.quiet {
+        // Quiet still says how the run ended: cron mails stderr.
+        eprintln!("{}", one_line(&report, code));
+    } else {
         let text = summary(&report, cfg.engine.rate, &cfg.engine.checkpoint);
         super::dry_run::show(&mut std::io::stdout().lock(), &text)?;
     }
-    Ok(exit_code(&report))
+    Ok(code)
 }
 
 /// `cake-recon status CHECKPOINT`.

@@ -73,6 +73,11 @@ impl Client {
         })
     }
 
+    /// The instance's base URL (never holds the key), for messages.
+    pub(crate) fn base_url(&self) -> &str {
+        &self.endpoint.base_url
+    }
+
     /// Sends `update` once and classifies the result.
     pub(crate) async fn send(&self, update: &ConversionUpdate) -> Attempt {
         let request = self.endpoint.build(update, self.key.expose_secret());

@@ -273,10 +273,15 @@ impl State {
                     message: done.message.clone(),
                 });
                 self.count(status, Some(&done.update));
-                stop = self
-                    .breaker
-                    .record(status)
-                    .map(|r| format!("error storm: {r}"));
+                // A run-wide stop names its cause: the last row's own failure and where to.
+                stop = self.breaker.record(status).map(|r| {
+                    format!(
+                        "error storm: {r}; the last: row {}: {} (CAKE at {})",
+                        done.update.row,
+                        done.message,
+                        shared.client.base_url()
+                    )
+                });
                 status
             }
             End::Unfinished => {
@@ -289,6 +294,14 @@ impl State {
                 Status::Failed
             }
         };
+        tracing::debug!(
+            row = done.update.row,
+            status = status.as_str(),
+            attempts = done.attempts,
+            http_status = done.http_status,
+            answer = %done.message,
+            "row finished"
+        );
         self.ordered.fill(
             done.seq,
             line(

@@ -131,3 +131,50 @@ pub(crate) fn summary(r: &Report, configured_rate: f64, checkpoint: &Path) -> St
     }
     s
 }
+
+/// How the run ended, in a few words.
+fn ending(r: &Report) -> String {
+    match &r.stop {
+        None => "finished".to_string(),
+        Some(Stop::Interrupted) => "interrupted".to_string(),
+        Some(Stop::Aborted(reason)) => format!("stopped: {reason}"),
+    }
+}
+
+/// The one line `-q` still prints (to stderr), for cron mail and log scanners.
+#[must_use]
+pub(crate) fn one_line(r: &Report, code: u8) -> String {
+    let count = |st: Status| r.counts.get(&st).copied().unwrap_or(0);
+    format!(
+        "cake-recon: {}; updated {}, rejected {}, failed {}, in_doubt {}, invalid {}, not sent {}; \
+         results {}; exit {code}",
+        ending(r),
+        count(Status::Updated),
+        count(Status::Rejected),
+        count(Status::Failed),
+        count(Status::InDoubt),
+        count(Status::Invalid),
+        r.unfinished,
+        r.output.display()
+    )
+}
+
+/// The closing log event (one JSON object with `--log-format json`): counts by status, Σ
+/// applied, elapsed and the exit code.
+pub(crate) fn log_summary(r: &Report, code: u8) {
+    let count = |st: Status| r.counts.get(&st).copied().unwrap_or(0);
+    tracing::info!(
+        ended = %ending(r),
+        updated = count(Status::Updated),
+        rejected = count(Status::Rejected),
+        failed = count(Status::Failed),
+        in_doubt = count(Status::InDoubt),
+        invalid = count(Status::Invalid),
+        not_sent = r.unfinished,
+        payout_applied = %r.updated.payout(),
+        received_applied = %r.updated.received,
+        elapsed_secs = r.elapsed.as_secs_f64(),
+        exit_code = code,
+        "summary"
+    );
+}

@@ -212,3 +212,74 @@ fn restart_never_doubles_applied_additive_rows_without_being_told() {
         assert_eq!(c.applied, 2, "row {}", r.row);
     }
 }
+
+#[test]
+fn cron_quiet_with_a_refused_key_still_says_why_and_json_ends_with_a_summary() {
+    let t = TestDir::new();
+    sheet(&t, "s.csv", 1, 4, 2);
+    let emu = Emu::start(Faults::default());
+    let args = crate::emu::args(&emu, "s.csv", &["-q", "--log-format", "json"]);
+    let out = t.run_env(&args, &[("CAKE_API_KEY", "wrong-key")]);
+    assert_eq!(out.code, 3, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("stopped: CAKE answered Invalid API Key")
+            && out.stderr.contains("exit 3"),
+        "{}",
+        out.stderr
+    );
+    // JSON, verbose: one event per finished row and a closing summary event.
+    let args = crate::emu::args(&emu, "s.csv", &["-v", "--log-format", "json", "--restart"]);
+    let out = t.run_env(&args, &[("CAKE_API_KEY", crate::emu::KEY)]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let events: Vec<serde_json::Value> = out
+        .stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let rows: Vec<_> = events
+        .iter()
+        .filter(|e| e["message"] == "row finished")
+        .collect();
+    assert_eq!(rows.len(), 4, "{}", out.stderr);
+    assert!(rows.iter().all(|e| e["status"] == "updated"));
+    let last = events.last().unwrap();
+    assert_eq!(last["message"], "summary", "{last}");
+    assert_eq!(last["updated"], 4);
+    assert_eq!(last["exit_code"], 0);
+}
+
+#[test]
+fn an_error_storm_names_the_refused_connection_and_the_url() {
+    let t = TestDir::new();
+    sheet(&t, "s.csv", 1, 30, 0);
+    let addr = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().to_string()
+    };
+    let url = format!("http://{addr}");
+    let out = t.run_env(
+        &[
+            "run",
+            "s.csv",
+            "--base-url",
+            &url,
+            "--rate",
+            "0",
+            "--no-progress",
+            "--max-attempts",
+            "1",
+            "--concurrency",
+            "1",
+        ],
+        &[("CAKE_API_KEY", crate::emu::KEY)],
+    );
+    assert_eq!(out.code, 3, "{out:?}");
+    assert!(out.stdout.contains("error storm"), "{}", out.stdout);
+    assert!(out.stdout.contains("could not connect"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains(&format!("CAKE at {url}")),
+        "{}",
+        out.stdout
+    );
+}

@@ -195,9 +195,18 @@ fn a_different_input_or_settings_is_refused_until_restart() {
     // The first run applied additive rows: a plain --restart refuses to add them again.
     let out = run(&t, &emu, "s.csv", &["--restart"]);
     assert_eq!(out.code, 2, "{out:?}");
-    assert!(out.stderr.contains("--restart-resend-additive"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("--restart-resend-additive"),
+        "{}",
+        out.stderr
+    );
     assert_eq!(emu.stats().requests, 10);
-    let out = run(&t, &emu, "s.csv", &["--restart", "--restart-resend-additive"]);
+    let out = run(
+        &t,
+        &emu,
+        "s.csv",
+        &["--restart", "--restart-resend-additive"],
+    );
     assert_eq!(out.code, 0, "{out:?}");
     assert_eq!(emu.stats().requests, 21, "--restart sends every row again");
     assert_eq!(results(&t, "s.results.csv").len(), 11);
