@@ -24,6 +24,9 @@ enum Command {
     Status {
         /// The checkpoint file (default name: RESULTS.csv.ckpt).
         checkpoint: PathBuf,
+        /// Print JSON (for scripts) instead of text.
+        #[arg(long)]
+        json: bool,
     },
     /// Serve the CAKE emulator (the same one --sandbox uses) for tests and trials.
     MockServer(MockArgs),
@@ -39,7 +42,7 @@ pub(crate) fn main() -> u8 {
                 logging::init(cfg.log_format, cfg.quiet, cfg.verbose);
                 app::run(&cfg)
             }),
-        Command::Status { checkpoint } => app::status(&checkpoint),
+        Command::Status { checkpoint, json } => app::status(&checkpoint, json),
         Command::MockServer(args) => {
             logging::init(LogFormat::Text, false, 0);
             config::mock_config(&args).and_then(|cfg| app::mock_server(&args.listen, cfg))

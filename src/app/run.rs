@@ -68,8 +68,8 @@ pub(crate) fn run(cfg: &RunConfig) -> Result<u8, Error> {
 }
 
 /// `cake-recon status CHECKPOINT`.
-pub(crate) fn status(checkpoint: &std::path::Path) -> Result<u8, Error> {
-    let text = crate::checkpoint::status::report(checkpoint)?;
+pub(crate) fn status(checkpoint: &std::path::Path, json: bool) -> Result<u8, Error> {
+    let text = crate::checkpoint::status::report(checkpoint, json)?;
     super::dry_run::show(&mut std::io::stdout().lock(), &text)?;
     Ok(crate::exit::OK)
 }

@@ -25,6 +25,15 @@ pub enum CheckpointError {
     )]
     NotACheckpoint { path: PathBuf, why: String },
     #[error(
+        "{} is not a cake-recon checkpoint ({why}). `cake-recon status` reads the checkpoint a \
+         run keeps beside its results, e.g. cake-recon status {}", path.display(), hint.display()
+    )]
+    StatusTarget {
+        path: PathBuf,
+        why: String,
+        hint: PathBuf,
+    },
+    #[error(
         "checkpoint {} is in use by {holder}; nothing was sent. Wait for that run to finish (cake-recon status {} \
          shows its progress)", path.display(), path.display()
     )]
@@ -75,6 +84,7 @@ impl CheckpointError {
         match self {
             Self::Corrupt { .. }
             | Self::NotACheckpoint { .. }
+            | Self::StatusTarget { .. }
             | Self::Locked { .. }
             | Self::Mismatch { .. }
             | Self::UnknownStatus { .. } => true,

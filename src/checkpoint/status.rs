@@ -1,36 +1,155 @@
-//! `cake-recon status CHECKPOINT`: what a checkpoint says, readable while a run is active.
+//! `cake-recon status CHECKPOINT [--json]`: what a checkpoint says, readable while a run is
+//! active. One model, rendered as text for a person or as JSON for a script.
 
 use super::{CheckpointError, lock, schema};
 use rusqlite::Connection;
+use serde::Serialize;
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// How many in-doubt rows are listed by number.
 const LISTED: usize = 50;
 
-fn query(conn: &Connection, path: &Path) -> Result<String, rusqlite::Error> {
+/// What a checkpoint records.
+#[derive(Debug, Serialize)]
+struct Report {
+    checkpoint: String,
+    input_path: String,
+    input_size: String,
+    input_sha256: String,
+    settings: BTreeMap<String, String>,
+    created_at: String,
+    /// The run holding the checkpoint now (pid, host, start), if any.
+    running: Option<String>,
+    /// Rows by final status.
+    rows: BTreeMap<String, u64>,
+    valid_rows: u64,
+    /// Valid rows without a final outcome yet.
+    remaining: u64,
+    /// Additive rows whose request is out right now (a live run): not in doubt, in flight.
+    in_flight: u64,
+    /// Rows that may or may not have been applied (listed up to 50).
+    in_doubt: Vec<Doubt>,
+    in_doubt_total: u64,
+    last_activity: Option<String>,
+    last_run: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct Doubt {
+    row: i64,
+    message: String,
+}
+
+fn query(conn: &Connection, path: &Path) -> Result<Report, rusqlite::Error> {
     let meta = schema::read_meta(conn)?;
     let get = |k: &str| {
         meta.iter()
             .find(|(key, _)| key == k)
-            .map_or("?", |(_, v)| v.as_str())
+            .map_or_else(|| "?".to_string(), |(_, v)| v.clone())
     };
+    let running = lock::holder(path);
+    let mut stmt = conn.prepare(
+        "SELECT status, COUNT(*) FROM rows WHERE status IS NOT NULL GROUP BY status ORDER BY status",
+    )?;
+    let rows: BTreeMap<String, u64> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)?)))?
+        .map(|r| r.map(|(s, n)| (s, u64::try_from(n).unwrap_or(0))))
+        .collect::<Result<_, _>>()?;
+    let finished: u64 = rows.values().sum();
+    let valid_rows: u64 = get("rows").parse().unwrap_or(0);
+    // An intent without an outcome is a request out *now* while a run holds the lock, and a
+    // request that may have been applied when no run does.
+    let pending: Vec<Doubt> = conn
+        .prepare(
+            "SELECT row FROM rows WHERE status IS NULL AND intent_at IS NOT NULL ORDER BY row",
+        )?
+        .query_map([], |r| {
+            Ok(Doubt {
+                row: r.get(0)?,
+                message: "the run stopped after this row's request may have been sent".into(),
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    let mut in_doubt: Vec<Doubt> = conn
+        .prepare(
+            "SELECT row, COALESCE(message, '') FROM rows WHERE status = 'in_doubt' ORDER BY row",
+        )?
+        .query_map([], |r| {
+            Ok(Doubt {
+                row: r.get(0)?,
+                message: r.get(1)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    let in_flight = if running.is_some() {
+        pending.len() as u64
+    } else {
+        in_doubt.extend(pending);
+        in_doubt.sort_by_key(|d| d.row);
+        0
+    };
+    let in_doubt_total = in_doubt.len() as u64;
+    in_doubt.truncate(LISTED);
+    let last_activity: Option<String> = conn.query_row(
+        "SELECT MAX(t) FROM (SELECT MAX(finished_at) AS t FROM rows UNION ALL SELECT MAX(intent_at) FROM rows
+         UNION ALL SELECT MAX(started_at) FROM runs UNION ALL SELECT MAX(finished_at) FROM runs)",
+        [],
+        |r| r.get(0),
+    )?;
+    let last_run: Option<String> = conn
+        .query_row(
+            "SELECT COALESCE(ended, 'running or stopped abruptly') FROM runs ORDER BY id DESC LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .ok();
+    Ok(Report {
+        checkpoint: path.display().to_string(),
+        input_path: get("input_path"),
+        input_size: get("input_size"),
+        input_sha256: get("input_sha256"),
+        settings: meta
+            .iter()
+            .filter_map(|(k, v)| {
+                k.strip_prefix("setting.")
+                    .map(|k| (k.to_string(), v.clone()))
+            })
+            .collect(),
+        created_at: get("created_at"),
+        running,
+        rows,
+        valid_rows,
+        remaining: valid_rows.saturating_sub(finished),
+        in_flight,
+        in_doubt,
+        in_doubt_total,
+        last_activity,
+        last_run: last_run.map(|r| {
+            if r == "running or stopped abruptly" && lock::holder(path).is_some() {
+                "running now".into()
+            } else {
+                r
+            }
+        }),
+    })
+}
+
+fn text(r: &Report) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "Checkpoint {}", path.display());
+    let _ = writeln!(out, "Checkpoint {}", r.checkpoint);
     let _ = writeln!(
         out,
         "  input:    {} ({} bytes, sha256 {})",
-        get("input_path"),
-        get("input_size"),
-        get("input_sha256").get(..16).unwrap_or("?")
+        r.input_path,
+        r.input_size,
+        r.input_sha256.get(..16).unwrap_or("?")
     );
-    let settings: Vec<String> = meta
-        .iter()
-        .filter_map(|(k, v)| k.strip_prefix("setting.").map(|k| format!("{k}={v}")))
-        .collect();
+    let settings: Vec<String> = r.settings.iter().map(|(k, v)| format!("{k}={v}")).collect();
     let _ = writeln!(out, "  settings: {}", settings.join(" "));
-    let _ = writeln!(out, "  created:  {}", get("created_at"));
-    match lock::holder(path) {
+    let _ = writeln!(out, "  created:  {}", r.created_at);
+    match &r.running {
         Some(h) => {
             let _ = writeln!(out, "  running:  yes — {h}");
         }
@@ -38,69 +157,87 @@ fn query(conn: &Connection, path: &Path) -> Result<String, rusqlite::Error> {
             let _ = writeln!(out, "  running:  no");
         }
     }
-    let mut stmt = conn.prepare("SELECT status, COUNT(*) FROM rows WHERE status IS NOT NULL GROUP BY status ORDER BY status")?;
-    let counts: Vec<(String, i64)> = stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<Result<_, _>>()?;
-    let finished = u64::try_from(counts.iter().map(|(_, n)| n).sum::<i64>()).unwrap_or(0);
-    let text: Vec<String> = counts.iter().map(|(s, n)| format!("{s} {n}")).collect();
+    let counts: Vec<String> = r.rows.iter().map(|(s, n)| format!("{s} {n}")).collect();
     let _ = writeln!(
         out,
         "  rows:     {}",
-        if text.is_empty() {
+        if counts.is_empty() {
             "none finished yet".into()
         } else {
-            text.join(", ")
+            counts.join(", ")
         }
     );
-    let total: u64 = get("rows").parse().unwrap_or(0);
     let _ = writeln!(
         out,
-        "  remaining: {} of {total} valid rows have no final outcome",
-        total.saturating_sub(finished)
+        "  remaining: {} of {} valid rows have no final outcome",
+        r.remaining, r.valid_rows
     );
-    let mut stmt = conn.prepare(
-        "SELECT row, COALESCE(message, 'request may have been sent when the run stopped') FROM rows
-         WHERE status = 'in_doubt' OR (status IS NULL AND intent_at IS NOT NULL) ORDER BY row",
-    )?;
-    let doubts: Vec<(i64, String)> = stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<Result<_, _>>()?;
-    let _ = writeln!(out, "  in doubt: {}", doubts.len());
-    for (row, msg) in doubts.iter().take(LISTED) {
-        let _ = writeln!(out, "    row {row}: {msg}");
+    if r.running.is_some() {
+        let _ = writeln!(out, "  in flight: {} (requests out now)", r.in_flight);
     }
-    if doubts.len() > LISTED {
-        let _ = writeln!(out, "    … and {} more", doubts.len() - LISTED);
+    let _ = writeln!(out, "  in doubt: {}", r.in_doubt_total);
+    for d in &r.in_doubt {
+        let _ = writeln!(out, "    row {}: {}", d.row, d.message);
     }
-    let last: Option<String> = conn.query_row(
-        "SELECT MAX(t) FROM (SELECT MAX(finished_at) AS t FROM rows UNION ALL SELECT MAX(intent_at) FROM rows
-         UNION ALL SELECT MAX(started_at) FROM runs UNION ALL SELECT MAX(finished_at) FROM runs)",
-        [],
-        |r| r.get(0),
-    )?;
+    if r.in_doubt_total > r.in_doubt.len() as u64 {
+        let _ = writeln!(
+            out,
+            "    … and {} more",
+            r.in_doubt_total - r.in_doubt.len() as u64
+        );
+    }
     let _ = writeln!(
         out,
         "  last activity: {}",
-        last.unwrap_or_else(|| "none".into())
+        r.last_activity.as_deref().unwrap_or("none")
     );
-    let ended: Option<String> = conn
-        .query_row("SELECT COALESCE(ended, 'running or stopped abruptly') FROM runs ORDER BY id DESC LIMIT 1", [], |r| r.get(0))
-        .ok();
-    if let Some(e) = ended {
+    if let Some(e) = &r.last_run {
         let _ = writeln!(out, "  last run: {e}");
     }
-    Ok(out)
+    out
 }
 
-/// Renders the status report of the checkpoint at `path`.
-pub(crate) fn report(path: &Path) -> Result<String, CheckpointError> {
+/// Renders the status of the checkpoint at `path`, as text or JSON.
+pub(crate) fn report(path: &Path, json: bool) -> Result<String, CheckpointError> {
+    let not_one = |why: String| CheckpointError::StatusTarget {
+        path: path.to_path_buf(),
+        why,
+        hint: checkpoint_hint(path),
+    };
     if !path.exists() {
-        return Err(CheckpointError::NotACheckpoint {
-            path: path.to_path_buf(),
-            why: "there is no such file".into(),
-        });
+        return Err(not_one("there is no such file".into()));
     }
-    let conn = schema::open(path, true)?;
-    query(&conn, path).map_err(|e| CheckpointError::sql(path, &e))
+    let conn = match schema::open(path, true) {
+        Ok(c) => c,
+        Err(CheckpointError::NotACheckpoint { why, .. }) => return Err(not_one(why)),
+        Err(e) => return Err(e),
+    };
+    let r = query(&conn, path).map_err(|e| CheckpointError::sql(path, &e))?;
+    if json {
+        let mut s = serde_json::to_string_pretty(&r).unwrap_or_default();
+        s.push('\n');
+        Ok(s)
+    } else {
+        Ok(text(&r))
+    }
+}
+
+/// The checkpoint a user probably meant: the one beside a sheet or results file.
+fn checkpoint_hint(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let lower = name.to_ascii_lowercase();
+    let results = if lower.ends_with(".results.csv") {
+        name
+    } else if let Some(stem) = lower
+        .strip_suffix(".csv")
+        .and_then(|_| name.get(..name.len() - 4))
+    {
+        format!("{stem}.results.csv")
+    } else {
+        format!("{name}.results.csv")
+    };
+    path.with_file_name(format!("{results}.ckpt"))
 }

@@ -283,3 +283,54 @@ fn an_error_storm_names_the_refused_connection_and_the_url() {
         out.stdout
     );
 }
+
+#[test]
+fn status_on_a_live_run_says_in_flight_has_json_and_names_the_right_file() {
+    let t = TestDir::new();
+    sheet(&t, "s.csv", 1, 40, 1);
+    let emu = Emu::start(Faults {
+        latency_ms: 400,
+        ..Faults::default()
+    });
+    let live = spawn(&t, &emu, "s.csv", &["--rate", "0", "--concurrency", "4"]);
+    assert!(emu.wait_for(Duration::from_secs(20), |s| s.requests >= 4));
+    let text = t.run(&["status", "s.results.csv.ckpt"]);
+    assert_eq!(text.code, 0, "{text:?}");
+    assert!(text.stdout.contains("running:  yes"), "{}", text.stdout);
+    assert!(text.stdout.contains("in flight: "), "{}", text.stdout);
+    assert!(text.stdout.contains("in doubt: 0"), "{}", text.stdout);
+    assert!(
+        !text.stdout.contains("may have been sent"),
+        "{}",
+        text.stdout
+    );
+    let json = t.run(&["status", "s.results.csv.ckpt", "--json"]);
+    assert_eq!(json.code, 0, "{json:?}");
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert!(v["running"].is_string(), "{v}");
+    assert_eq!(v["valid_rows"], 40);
+    assert_eq!(v["in_doubt_total"], 0);
+    let out = live.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let done: serde_json::Value =
+        serde_json::from_str(&t.run(&["status", "s.results.csv.ckpt", "--json"]).stdout).unwrap();
+    assert_eq!(done["rows"]["updated"], 40);
+    assert!(done["running"].is_null());
+    // The sheet given by mistake: the message names the checkpoint to use, and no option that
+    // `status` does not have.
+    let wrong = t.run(&["status", "s.csv"]);
+    assert_eq!(wrong.code, 2, "{wrong:?}");
+    assert!(
+        wrong
+            .stderr
+            .contains("cake-recon status s.results.csv.ckpt"),
+        "{}",
+        wrong.stderr
+    );
+    assert!(!wrong.stderr.contains("--checkpoint"), "{}", wrong.stderr);
+    assert!(
+        !wrong.stderr.contains("remove the file"),
+        "{}",
+        wrong.stderr
+    );
+}
