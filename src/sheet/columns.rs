@@ -40,6 +40,27 @@ impl Columns {
         }
     }
 
+    /// Which `--map` to add for the ignored headers that look like fields, in words.
+    #[must_use]
+    pub(crate) fn map_advice(&self) -> String {
+        let maps: Vec<String> = self
+            .ignored
+            .iter()
+            .filter_map(|h| {
+                let p = looks_like(h)?;
+                matches!(self.source(p), Source::Default)
+                    .then(|| format!("--map \"{}={}\"", h.trim(), p.name()))
+            })
+            .collect();
+        if maps.is_empty() {
+            "Add a column for what the row changes, or --set FIELD=VALUE for every row \
+             (e.g. --set disposition_type=approved)"
+                .to_string()
+        } else {
+            format!("Ignored columns look like fields: add {}", maps.join(" "))
+        }
+    }
+
     /// How `param` is named in messages: the sheet header, or `--set name`.
     #[must_use]
     pub fn label(&self, param: Param) -> String {
@@ -51,14 +72,52 @@ impl Columns {
     }
 }
 
-/// Reads a field name as users write it (`Conversion ID`, `request_id`) into a parameter.
+/// Reads a field name as users write it (`Conversion ID`, `request_id`, and the synonyms finance
+/// sheets use for the ids and the approved payout) into a parameter.
 fn field_by_name(name: &str) -> Option<Param> {
     match normalize_token(name).as_str() {
-        "request_id" => Some(Param::RequestSessionId),
+        "request_id" | "session_id" | "requestsessionid" => Some(Param::RequestSessionId),
+        "conv_id" | "conversionid" | "conversion_no" | "conversion_number" | "conversion_#" => {
+            Some(Param::ConversionId)
+        }
+        "txn_id" | "tx_id" | "transactionid" | "transaction" => Some(Param::TransactionId),
+        "approved_payout" | "payout_amount" | "final_payout" => Some(Param::Payout),
         "api_key" => None,
         other => Param::from_name(other),
     }
 }
+
+/// The field an ignored header probably meant, for a `--map` suggestion (never applied on its
+/// own: `Status` or `Revenue` can mean several things).
+fn looks_like(header: &str) -> Option<Param> {
+    let h = normalize_token(header);
+    let has = |w: &str| h.contains(w);
+    if has("payout") || has("commission") {
+        Some(Param::Payout)
+    } else if has("revenue") || has("received") || has("sale_amount") {
+        Some(Param::Received)
+    } else if has("status") || has("disposition") || has("approval") {
+        Some(Param::DispositionType)
+    } else if has("note") || has("comment") {
+        Some(Param::NoteToAppend)
+    } else if (has("conv") && has("id")) || h == "id" {
+        Some(Param::ConversionId)
+    } else if has("order") || has("transaction") {
+        Some(Param::TransactionId)
+    } else {
+        None
+    }
+}
+
+/// Parameters that only say *which* conversion a row is about: a sheet with nothing else
+/// changes nothing.
+const IDENTIFY: [Param; 5] = [
+    Param::ApiKey,
+    Param::OfferId,
+    Param::ConversionId,
+    Param::RequestSessionId,
+    Param::TransactionId,
+];
 
 /// Resolves the header row against `--map` and `--set`.
 ///
@@ -183,7 +242,20 @@ pub(crate) fn resolve(
             column_list(header)
         )));
     }
-    Ok(Columns { sources, ignored })
+    let columns = Columns { sources, ignored };
+    if PARAMS
+        .iter()
+        .filter(|s| !IDENTIFY.contains(&s.param))
+        .all(|s| matches!(columns.source(s.param), Source::Default))
+    {
+        return Err(bad(format!(
+            "the sheet changes nothing: only its ids were recognised (no column for payout, \
+             received, disposition_type, note_to_append or another field), so every row would \
+             be sent without a change. {}",
+            columns.map_advice()
+        )));
+    }
+    Ok(columns)
 }
 
 /// A field newer than the API version in use is an error naming where it came from.
@@ -316,7 +388,41 @@ mod tests {
 
     #[test]
     fn api_key_column_is_never_a_field() {
-        let c = resolve(&header(&["conversion_id", "api_key"]), &[], &[], 2, cells()).unwrap();
+        let c = resolve(
+            &header(&["conversion_id", "api_key", "payout"]),
+            &[],
+            &[],
+            2,
+            cells(),
+        )
+        .unwrap();
         assert_eq!(c.ignored, vec!["api_key"]);
+    }
+
+    #[test]
+    fn a_sheet_that_changes_nothing_says_which_map_to_add() {
+        let e = resolve(
+            &header(&["Conv ID", "Approved Amount", "Status", "Comment"]),
+            &[],
+            &[],
+            2,
+            cells(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("changes nothing"), "{e}");
+        assert!(e.contains("--map \"Status=disposition_type\""), "{e}");
+        assert!(e.contains("--map \"Comment=note_to_append\""), "{e}");
+        // Learnt synonyms map on their own.
+        let c = resolve(
+            &header(&["Conv ID", "Approved Payout"]),
+            &[],
+            &[],
+            2,
+            cells(),
+        )
+        .unwrap();
+        assert_eq!(c.column(Param::ConversionId), Some(0));
+        assert_eq!(c.column(Param::Payout), Some(1));
     }
 }

@@ -250,7 +250,7 @@ impl RowParser {
             Some(Value::Disposition(d)) => *d,
             _ => DispositionType::NoChange,
         };
-        Ok(ConversionUpdate {
+        let update = ConversionUpdate {
             row,
             offer_id: g.int(Param::OfferId).unwrap_or(0),
             conversion_id,
@@ -269,7 +269,21 @@ impl RowParser {
             disallow_on_billing_status: g
                 .take_text(Param::DisallowOnBillingStatus)
                 .unwrap_or_else(|| "ignore".to_string()),
-        })
+        };
+        if update.changes_nothing() {
+            return Err(vec![FieldError {
+                row,
+                column: "(row)".into(),
+                value: None,
+                problem: format!(
+                    "changes nothing: its payout, received, disposition and note cells are \
+                     empty or \"no change\", so sending it would report success for nothing. \
+                     Fill them in, or remove the row. {}",
+                    self.columns.map_advice()
+                ),
+            }]);
+        }
+        Ok(update)
     }
 
     fn failed(&self, errors: &[FieldError], p: Param) -> bool {
@@ -306,15 +320,15 @@ mod tests {
 
     #[test]
     fn defaults_leave_everything_unchanged() {
-        let p = parser(&["conversion_id"], &[]);
-        let u = parse(&p, &["42"]).unwrap();
+        let p = parser(&["conversion_id", "disposition_type"], &[]);
+        let u = parse(&p, &["42", "approved"]).unwrap();
         assert_eq!(u.conversion_id, 42);
         assert_eq!((u.payout, u.add_to_existing_payout), (Decimal::ZERO, true));
         assert_eq!(
             (u.received, u.received_option),
             (Decimal::ZERO, ReceivedOption::NoChange)
         );
-        assert_eq!(u.disposition_type, DispositionType::NoChange);
+        assert_eq!(u.disposition_type, DispositionType::Approved);
         assert_eq!(u.effective_date_option, EffectiveDateOption::Today);
         assert_eq!(u.transaction_id, "");
         assert_eq!(u.disallow_on_billing_status, "ignore");
@@ -374,9 +388,14 @@ mod tests {
         assert!(!u.add_to_existing_payout);
         assert_eq!(u.received_option, ReceivedOption::TotalRevenue);
         assert_eq!(u.idempotency(), crate::update::Idempotency::Idempotent);
-        let u = parse(&p, &["1", "", ""]).unwrap();
+        let u = parse(&p, &["1", "", "7"]).unwrap();
         assert!(u.payout_unchanged());
-        assert_eq!(u.received_option, ReceivedOption::NoChange);
+        assert_eq!(u.received_option, ReceivedOption::TotalRevenue);
+        // Both empty: the row changes nothing, which is an error naming the row.
+        let e = parse(&p, &["1", "", ""]).unwrap_err();
+        assert_eq!(e.len(), 1);
+        assert!(e[0].to_string().starts_with("row 7"), "{e:?}");
+        assert!(e[0].problem.contains("changes nothing"), "{e:?}");
     }
 
     #[test]
@@ -450,7 +469,11 @@ mod tests {
         assert!(
             err(&["1", "", "", "", "", "", "today", "1/2/2026"]).contains("CAKE would ignore it")
         );
-        let ok = parse(&p, &["", "T-1", "", "", "", "no_change", "", "1/2/2026"]).unwrap();
+        let ok = parse(
+            &p,
+            &["", "T-1", "", "", "3", "total_revenue", "", "1/2/2026"],
+        )
+        .unwrap();
         assert_eq!(ok.effective_date_option, EffectiveDateOption::Custom);
         assert_eq!(ok.transaction_id, "T-1");
     }

@@ -168,6 +168,24 @@ impl ConversionUpdate {
         }
     }
 
+    /// True when the row's cells ask for nothing: payout, received, disposition and notes left
+    /// as they are and no effective date given.
+    #[must_use]
+    pub fn changes_nothing(&self) -> bool {
+        self.payout_unchanged()
+            && (self.received_option == ReceivedOption::NoChange
+                || (self.received.is_zero()
+                    && matches!(
+                        self.received_option,
+                        ReceivedOption::AdditionalRevenue | ReceivedOption::AdditionalSaleAmount
+                    )))
+            && self.disposition_type == DispositionType::NoChange
+            && self.disposition_id == 0
+            && self.note_to_append.is_empty()
+            && self.effective_date_option == EffectiveDateOption::Today
+            && self.custom_date.is_none()
+    }
+
     /// True when the row leaves the payout as it is (`payout=0` added).
     #[must_use]
     pub fn payout_unchanged(&self) -> bool {

@@ -118,7 +118,7 @@ fn formulas_from_the_sheet_and_from_the_server_are_neutralised() {
     let (url, handle) = formula_server();
     t.write(
         "s.csv",
-        "conversion_id,transaction_id\n1,=HYPERLINK(\"http://evil\")\n2,+SUM(A1)\n",
+        "conversion_id,transaction_id,disposition_type\n1,=HYPERLINK(\"http://evil\"),approved\n2,+SUM(A1),approved\n",
     );
     let out = t.run_env(
         &[
@@ -134,8 +134,9 @@ fn formulas_from_the_sheet_and_from_the_server_are_neutralised() {
         ],
         &[("CAKE_API_KEY", KEY)],
     );
-    handle.join().unwrap();
+    // Checked before joining: a run that never connects must fail the test, not hang it.
     assert_eq!(out.code, 1, "{out:?}");
+    handle.join().unwrap();
     let results = t.read("s.results.csv");
     assert!(results.contains("'=HYPERLINK"), "{results}");
     assert!(results.contains("'+SUM(A1)"), "{results}");

@@ -334,3 +334,35 @@ fn status_on_a_live_run_says_in_flight_has_json_and_names_the_right_file() {
         wrong.stderr
     );
 }
+
+#[test]
+fn a_sheet_where_only_the_id_is_recognised_is_refused_with_the_map_to_add() {
+    let t = TestDir::new();
+    t.write(
+        "s.csv",
+        "Conv ID,Approved Amount,Status\n1,12.50,Approved\n2,3.00,Approved\n",
+    );
+    let emu = Emu::start(Faults::default());
+    let out = run(&t, &emu, "s.csv", &[]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("changes nothing"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("--map \"Status=disposition_type\""),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(emu.stats().requests, 0);
+    // Following the advice works; a row left empty is then an error naming its row.
+    t.write(
+        "s.csv",
+        "Conv ID,Approved Payout,Status\n1,12.50,Approved\n2,,\n",
+    );
+    let out = run(&t, &emu, "s.csv", &["--map", "Status=disposition_type"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr.contains("row 3") && out.stderr.contains("changes nothing"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(emu.stats().requests, 0, "nothing is half-sent");
+}
