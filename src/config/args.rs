@@ -116,6 +116,10 @@ pub(crate) struct RunArgs {
     /// Amounts use a decimal comma (1.234,56).
     #[arg(long)]
     pub decimal_comma: bool,
+    /// The spreadsheet row that holds the column names [default: the first row that reads as
+    /// a header, below any titles and blank lines].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_row: Option<u64>,
     /// Order of day and month in slashed dates.
     #[arg(long, value_enum, default_value_t = DateOrder::Mdy)]
     pub date_order: DateOrder,

@@ -98,6 +98,7 @@ pub(crate) fn run_config(
                 maps: a.maps,
                 sets: a.sets,
                 api_version: a.api_version,
+                header_row: a.header_row,
             },
             transport: a.method,
             api_version: a.api_version,

@@ -39,6 +39,13 @@ pub(crate) fn interpretation(pre: &PrePass, input: &Path, version: u8) -> String
     let _ = writeln!(out, "Sheet {} interpreted as:", input.display());
     let _ = writeln!(out, "  encoding:  {}", pre.format.encoding_label());
     let _ = writeln!(out, "  delimiter: {}", pre.format.delimiter_label());
+    if pre.header_row > 1 {
+        let _ = writeln!(
+            out,
+            "  header:    row {} (the rows above it were skipped as titles; --header-row N to choose)",
+            pre.header_row
+        );
+    }
     let _ = writeln!(
         out,
         "  rows:      {} data rows ({} valid, {} invalid)",

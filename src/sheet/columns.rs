@@ -87,6 +87,11 @@ fn field_by_name(name: &str) -> Option<Param> {
     }
 }
 
+/// How many cells of a row read as field names: a header row has some, a title line none.
+pub(crate) fn recognised(record: &csv::StringRecord) -> usize {
+    record.iter().filter(|c| field_by_name(c).is_some()).count()
+}
+
 /// The field an ignored header probably meant, for a `--map` suggestion (never applied on its
 /// own: `Status` or `Revenue` can mean several things).
 fn looks_like(header: &str) -> Option<Param> {

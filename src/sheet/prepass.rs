@@ -21,6 +21,8 @@ pub(crate) const ERRORS_SHOWN: usize = 20;
 pub struct PrePass {
     pub format: Format,
     pub header: Vec<String>,
+    /// The spreadsheet row the header was found on.
+    pub header_row: u64,
     pub columns: Columns,
     /// Up to two non-empty values per column, as read.
     pub samples: Vec<Vec<String>>,
@@ -57,6 +59,7 @@ pub(crate) fn prepass_visit(
 ) -> Result<PrePass, SheetError> {
     let mut sheet = Sheet::open(path, opts)?;
     let header: Vec<String> = sheet.header().iter().map(str::to_string).collect();
+    let header_row = sheet.header_row();
     let mut samples: Vec<Vec<String>> = vec![Vec::new(); header.len()];
     let mut unfilled = header.len();
     let mut dup_index = DuplicateIndex::default();
@@ -110,6 +113,7 @@ pub(crate) fn prepass_visit(
     Ok(PrePass {
         format,
         header,
+        header_row,
         columns,
         samples,
         rows,

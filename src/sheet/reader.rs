@@ -159,25 +159,40 @@ fn io_err(path: &Path, source: io::Error) -> SheetError {
     }
 }
 
-/// Picks the delimiter that splits the header line into the most fields (outside quotes).
+/// Picks the delimiter that splits the header line into the most fields (outside quotes). The
+/// header line is the first line that any delimiter splits at all: titles and blank lines above
+/// a header are skipped (data lines below it are not looked at: their `1,234.56` amounts
+/// would mislead).
 fn sniff_delimiter(prefix: &[u8]) -> u8 {
+    const LINES: usize = 20;
+    let mut best = [0usize; 3];
     let mut counts = [0usize; 3];
     let mut in_quotes = false;
-    let mut seen_text = false;
+    let mut lines = 0;
     for &b in prefix {
         match b {
             b'"' => in_quotes = !in_quotes,
-            b'\n' | b'\r' if !in_quotes && seen_text => break,
+            b'\n' | b'\r' if !in_quotes => {
+                if counts.iter().any(|&c| c > 0) {
+                    best = counts;
+                    break;
+                }
+                counts = [0; 3];
+                lines += 1;
+                if lines >= LINES {
+                    break;
+                }
+            }
             b',' if !in_quotes => counts[0] += 1,
             b';' if !in_quotes => counts[1] += 1,
             b'\t' if !in_quotes => counts[2] += 1,
             _ => {}
         }
-        if !b.is_ascii_whitespace() {
-            seen_text = true;
-        }
     }
-    let [comma, semi, tab] = counts;
+    if best == [0; 3] {
+        best = counts;
+    }
+    let [comma, semi, tab] = best;
     if semi > comma && semi >= tab {
         b';'
     } else if tab > comma && tab > semi {
@@ -524,6 +539,11 @@ mod tests {
         assert_eq!(sniff_delimiter(b"\"a,b,c\";d;e\n"), b';');
         assert_eq!(sniff_delimiter(b"single\n"), b',');
         assert_eq!(sniff_delimiter(b"\n\na;b\n"), b';');
+        assert_eq!(
+            sniff_delimiter(b"June approvals\r\n\r\nid;payout\r\n1;\"1,5\"\r\n"),
+            b';'
+        );
+        assert_eq!(sniff_delimiter(b"a;b"), b';', "no line end");
     }
 
     #[test]

@@ -22,6 +22,8 @@ pub struct SheetOptions {
     /// `--set FIELD=VALUE` pairs.
     pub sets: Vec<(String, String)>,
     pub api_version: u8,
+    /// `--header-row N`: the spreadsheet row that holds the header (found when `None`).
+    pub header_row: Option<u64>,
 }
 
 /// A row that will not be sent, with the cells to show for it in the results file.
@@ -40,11 +42,15 @@ pub struct SheetRow {
     pub result: Result<ConversionUpdate, Invalid>,
 }
 
+/// How far down the header is looked for (titles and blank lines above it are skipped).
+const HEADER_SEARCH_ROWS: u64 = 20;
+
 /// An opened sheet, positioned after its header row.
 pub struct Sheet {
     path: PathBuf,
     reader: RecordReader,
     header: csv::StringRecord,
+    header_row: u64,
     parser: RowParser,
     record: csv::StringRecord,
 }
@@ -53,21 +59,49 @@ impl Sheet {
     /// Opens `path`, reads the header row and resolves it against `--map`/`--set`.
     pub fn open(path: &Path, opts: &SheetOptions) -> Result<Self, SheetError> {
         let mut reader = RecordReader::open(path, &opts.read)?;
-        let mut header = csv::StringRecord::new();
-        if reader.next_record(&mut header)?.is_none() {
-            return Err(SheetError::Empty {
-                path: path.to_path_buf(),
-            });
-        }
         let cells = CellParser {
             decimal: opts.decimal,
             date_order: opts.date_order,
         };
-        let columns = resolve(&header, &opts.maps, &opts.sets, opts.api_version, cells)?;
+        let mut header = csv::StringRecord::new();
+        let mut first_error = None;
+        let (header_row, columns) = loop {
+            let Some(row) = reader.next_record(&mut header)? else {
+                return Err(first_error.unwrap_or_else(|| SheetError::Empty {
+                    path: path.to_path_buf(),
+                }));
+            };
+            if let Some(wanted) = opts.header_row {
+                if row < wanted {
+                    continue;
+                }
+                if row > wanted {
+                    return Err(SheetError::Header {
+                        problem: format!(
+                            "--header-row {wanted}: row {wanted} is empty; give the row that \
+                             holds the column names"
+                        ),
+                    });
+                }
+            }
+            match resolve(&header, &opts.maps, &opts.sets, opts.api_version, cells) {
+                Ok(columns) => break (row, columns),
+                // The header is the first row that reads as one; titles above it are skipped.
+                // A row that does name fields is the header, and its problem is the answer.
+                Err(e) if opts.header_row.is_some() || super::columns::recognised(&header) > 0 => {
+                    return Err(e);
+                }
+                Err(e) if row >= HEADER_SEARCH_ROWS => return Err(first_error.unwrap_or(e)),
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        };
         Ok(Self {
             path: path.to_path_buf(),
             reader,
             header,
+            header_row,
             parser: RowParser { columns, cells },
             record: csv::StringRecord::new(),
         })
@@ -77,6 +111,12 @@ impl Sheet {
     #[must_use]
     pub fn format(&self) -> &Format {
         self.reader.format()
+    }
+
+    /// The spreadsheet row the header was found on (1 unless titles stand above it).
+    #[must_use]
+    pub(crate) fn header_row(&self) -> u64 {
+        self.header_row
     }
 
     /// The header row as written.

@@ -366,3 +366,29 @@ fn a_sheet_where_only_the_id_is_recognised_is_refused_with_the_map_to_add() {
     );
     assert_eq!(emu.stats().requests, 0, "nothing is half-sent");
 }
+
+#[test]
+fn titles_and_blank_lines_above_the_header_are_skipped_and_said() {
+    let t = TestDir::new();
+    // As LibreOffice saves a sheet with a title block: `;`, CRLF, a title, a blank line.
+    t.write(
+        "s.csv",
+        "ACME approvals June 2026;;\r\n;;\r\nConversion ID;Payout;Disposition Type\r\n7;12.50;approved\r\n8;3.00;rejected\r\n",
+    );
+    let out = t.run(&["run", "s.csv", "--dry-run"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out.stdout.contains("header:    row 3"), "{}", out.stdout);
+    assert!(out.stdout.contains("delimiter: ';'"), "{}", out.stdout);
+    let lines = results(&t, "s.results.csv");
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["row"], "4", "row numbers stay the spreadsheet's");
+    assert_eq!(lines[0]["payout"], "12.50");
+    // The sent values reach CAKE.
+    let emu = Emu::start(Faults::default());
+    assert_eq!(run(&t, &emu, "s.csv", &[]).code, 0);
+    assert_eq!(emu.conversions()[&7].payout.to_string(), "12.50");
+    // --header-row names the row; a wrong one says what is wrong with it.
+    let out = t.run(&["run", "s.csv", "--dry-run", "--header-row", "1"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("no id column"), "{}", out.stderr);
+}
