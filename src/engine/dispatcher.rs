@@ -227,7 +227,12 @@ impl State {
             let seq = self.ordered.push_slot();
             match row.result {
                 Err(invalid) => {
-                    self.count(Status::Invalid, None);
+                    let status = if invalid.skipped {
+                        Status::Skipped
+                    } else {
+                        Status::Invalid
+                    };
+                    self.count(status, None);
                     self.ordered
                         .fill(seq, ResultLine::for_invalid(row.row, &invalid));
                 }

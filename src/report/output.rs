@@ -57,7 +57,11 @@ impl ResultLine {
         Self {
             row,
             cells: invalid.cells.clone(),
-            status: Status::Invalid,
+            status: if invalid.skipped {
+                Status::Skipped
+            } else {
+                Status::Invalid
+            },
             attempts: 0,
             http_status: None,
             message: invalid.message.clone(),

@@ -53,6 +53,9 @@ pub(crate) fn interpretation(pre: &PrePass, input: &Path, version: u8) -> String
         pre.valid(),
         pre.invalid
     );
+    for note in &pre.skipped_notes {
+        let _ = writeln!(out, "  skipped:   {note}");
+    }
     let _ = writeln!(out, "Columns:");
     let width = pre
         .header

@@ -87,6 +87,13 @@ pub(crate) fn summary(r: &Report, configured_rate: f64, checkpoint: &Path) -> St
         count(Status::Invalid),
         r.unfinished
     );
+    if count(Status::Skipped) > 0 {
+        let _ = writeln!(
+            s,
+            "  skipped {} total line(s): not data, never sent",
+            count(Status::Skipped)
+        );
+    }
     let _ = writeln!(
         s,
         "  applied: Σ payout {} (set {}, added {}), Σ received {}",
@@ -170,6 +177,7 @@ pub(crate) fn log_summary(r: &Report, code: u8) {
         failed = count(Status::Failed),
         in_doubt = count(Status::InDoubt),
         invalid = count(Status::Invalid),
+        skipped = count(Status::Skipped),
         not_sent = r.unfinished,
         payout_applied = %r.updated.payout(),
         received_applied = %r.updated.received,

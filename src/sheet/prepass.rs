@@ -23,6 +23,9 @@ pub struct PrePass {
     pub header: Vec<String>,
     /// The spreadsheet row the header was found on.
     pub header_row: u64,
+    /// Total lines recognised (never sent), and what was said of them.
+    pub skipped: u64,
+    pub skipped_notes: Vec<String>,
     pub columns: Columns,
     /// Up to two non-empty values per column, as read.
     pub samples: Vec<Vec<String>>,
@@ -41,7 +44,7 @@ impl PrePass {
     /// Rows that would be sent.
     #[must_use]
     pub fn valid(&self) -> u64 {
-        self.rows - self.invalid
+        self.rows - self.invalid - self.skipped
     }
 }
 
@@ -63,13 +66,20 @@ pub(crate) fn prepass_visit(
     let mut samples: Vec<Vec<String>> = vec![Vec::new(); header.len()];
     let mut unfilled = header.len();
     let mut dup_index = DuplicateIndex::default();
-    let (mut rows, mut invalid) = (0u64, 0u64);
+    let (mut rows, mut invalid, mut skipped) = (0u64, 0u64, 0u64);
+    let mut skipped_notes = Vec::new();
     let mut errors: Vec<(u64, String)> = Vec::new();
     let no_dups = Duplicates::new();
     while let Some(row) = sheet.next_row(&no_dups)? {
         rows += 1;
         match &row.result {
             Ok(update) => dup_index.add(update),
+            Err(skipped_row) if skipped_row.skipped => {
+                skipped += 1;
+                if skipped_notes.len() < ERRORS_SHOWN {
+                    skipped_notes.push(skipped_row.message.clone());
+                }
+            }
             Err(invalid_row) => {
                 invalid += 1;
                 if errors.len() < ERRORS_SHOWN {
@@ -114,6 +124,8 @@ pub(crate) fn prepass_visit(
         format,
         header,
         header_row,
+        skipped,
+        skipped_notes,
         columns,
         samples,
         rows,

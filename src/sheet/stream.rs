@@ -4,11 +4,14 @@ use super::SheetError;
 use super::cells::CellParser;
 use super::columns::{Columns, Source, resolve};
 use super::duplicates::Duplicates;
+use super::parse::parse_amount;
 use super::parse::{DateOrder, DecimalStyle};
 use super::reader::{Format, ReadOptions, RecordReader};
 use super::validate::{RowParser, cell};
 use crate::update::ConversionUpdate;
 use crate::update::ECHOED;
+use crate::update::Param;
+use rust_decimal::Decimal;
 use std::path::{Path, PathBuf};
 
 /// Everything that changes how a sheet is read (all from the command line).
@@ -33,6 +36,8 @@ pub struct Invalid {
     pub message: String,
     /// Raw cells for the results file's id/amount columns, in output order.
     pub cells: [String; 7],
+    /// Not a data row at all (a total line): reported `skipped`, never sent, not an error.
+    pub skipped: bool,
 }
 
 /// One data row: its spreadsheet row number and the update, or why it is invalid.
@@ -53,6 +58,10 @@ pub struct Sheet {
     header_row: u64,
     parser: RowParser,
     record: csv::StringRecord,
+    /// Σ payout and Σ received of the valid rows so far, and how many, to recognise and check a
+    /// total line.
+    sums: (Decimal, Decimal),
+    valid_above: u64,
 }
 
 impl Sheet {
@@ -104,6 +113,8 @@ impl Sheet {
             header_row,
             parser: RowParser { columns, cells },
             record: csv::StringRecord::new(),
+            sums: (Decimal::ZERO, Decimal::ZERO),
+            valid_above: 0,
         })
     }
 
@@ -165,11 +176,83 @@ impl Sheet {
         if let (Ok(_), Some(dup)) = (&result, duplicates.get(&row)) {
             result = Err(dup.message(row));
         }
-        let result = result.map_err(|message| Invalid {
-            message,
-            cells: self.raw_cells(),
-        });
+        let total = match &result {
+            Ok(u) => {
+                self.sums.0 = self.sums.0.saturating_add(u.payout);
+                self.sums.1 = self.sums.1.saturating_add(u.received);
+                self.valid_above += 1;
+                None
+            }
+            Err(_) => self.total_line(row),
+        };
+        let result = match (result, total) {
+            (Ok(u), _) => Ok(u),
+            (Err(_), Some(message)) => Err(Invalid {
+                message,
+                cells: self.raw_cells(),
+                skipped: true,
+            }),
+            (Err(message), None) => Err(Invalid {
+                message,
+                cells: self.raw_cells(),
+                skipped: false,
+            }),
+        };
         Ok(Some(SheetRow { row, result }))
+    }
+
+    /// A total line: no id, and either a `Total`/`Sum`/`Grand total` label or amounts equal to
+    /// the sums of the rows above. Says whether its amounts match those sums.
+    fn total_line(&self, row: u64) -> Option<String> {
+        let columns = &self.parser.columns;
+        let is_label = |c: &str| {
+            let c = c.trim().trim_end_matches(':').to_ascii_lowercase();
+            matches!(
+                c.as_str(),
+                "total" | "totals" | "sum" | "grand total" | "grand_total"
+            )
+        };
+        // No id (the label often stands in the first column, which is an id column).
+        let ids = [
+            Param::ConversionId,
+            Param::RequestSessionId,
+            Param::TransactionId,
+        ];
+        if ids
+            .iter()
+            .any(|p| cell(columns, &self.record, *p).is_some_and(|c| !c.is_empty() && !is_label(c)))
+        {
+            return None;
+        }
+        let labelled = self.record.iter().any(is_label);
+        let amount = |p: Param| {
+            cell(columns, &self.record, p)
+                .filter(|c| !c.is_empty())
+                .and_then(|c| parse_amount(c, self.parser.cells.decimal).ok())
+        };
+        let (payout, received) = (amount(Param::Payout), amount(Param::Received));
+        let agrees = |v: Option<Decimal>, sum: Decimal| v.is_none_or(|v| v == sum);
+        let matches = (payout.is_some() || received.is_some())
+            && agrees(payout, self.sums.0)
+            && agrees(received, self.sums.1);
+        // Unlabelled, only sums of two or more rows that are not zero are taken for a total.
+        let sums_a_total = matches
+            && self.valid_above >= 2
+            && (payout.is_some_and(|v| !v.is_zero()) || received.is_some_and(|v| !v.is_zero()));
+        if !labelled && !sums_a_total {
+            return None;
+        }
+        let check = if payout.is_none() && received.is_none() {
+            "it has no amounts to check".to_string()
+        } else if matches {
+            "its amounts match the sums of the rows above".to_string()
+        } else {
+            format!(
+                "its amounts do NOT match the rows above (Σ payout {}, Σ received {}): check the sheet",
+                self.sums.0, self.sums.1
+            )
+        };
+        Some(format!("row {row}: a total line, not sent; {check}"))
     }
 
     fn raw_cells(&self) -> [String; 7] {

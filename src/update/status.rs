@@ -16,17 +16,20 @@ pub enum Status {
     InDoubt,
     /// Dry run: would be sent.
     WouldUpdate,
+    /// Not a data row (a total line): reported, never sent, not an error.
+    Skipped,
 }
 
 impl Status {
     /// Every status, in report order.
-    pub const ALL: [Status; 6] = [
+    pub const ALL: [Status; 7] = [
         Status::Updated,
         Status::Rejected,
         Status::Invalid,
         Status::Failed,
         Status::InDoubt,
         Status::WouldUpdate,
+        Status::Skipped,
     ];
 
     /// The spelling in the results file.
@@ -39,6 +42,7 @@ impl Status {
             Status::Failed => "failed",
             Status::InDoubt => "in_doubt",
             Status::WouldUpdate => "would_update",
+            Status::Skipped => "skipped",
         }
     }
 

@@ -392,3 +392,44 @@ fn titles_and_blank_lines_above_the_header_are_skipped_and_said() {
     assert_eq!(out.code, 2, "{out:?}");
     assert!(out.stderr.contains("no id column"), "{}", out.stderr);
 }
+
+#[test]
+fn a_total_line_is_recognised_checked_and_never_sent() {
+    let t = TestDir::new();
+    t.write(
+        "s.csv",
+        "conversion_id,payout,disposition_type\n1,10.00,approved\n2,2.50,approved\nTotal,12.50,\n",
+    );
+    let out = t.run(&["run", "s.csv", "--dry-run"]);
+    assert_eq!(
+        out.code, 0,
+        "a total line does not block the sheet: {out:?}"
+    );
+    assert!(
+        out.stdout
+            .contains("row 4: a total line, not sent; its amounts match"),
+        "{}",
+        out.stdout
+    );
+    let emu = Emu::start(Faults::default());
+    let out = run(&t, &emu, "s.csv", &[]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let lines = results(&t, "s.results.csv");
+    assert_eq!(lines.len(), 3, "one line per row, the total included");
+    assert_eq!(lines[2]["status"], "skipped");
+    assert_eq!(emu.stats().requests, 2);
+    // An unlabelled line whose amounts are the sums is a total too; a wrong total is said.
+    t.write(
+        "u.csv",
+        "conversion_id,payout,disposition_type\n1,10.00,approved\n2,2.50,approved\n,12.50,\n",
+    );
+    let out = t.run(&["run", "u.csv", "--dry-run"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out.stdout.contains("a total line"), "{}", out.stdout);
+    t.write(
+        "w.csv",
+        "conversion_id,payout,disposition_type\n1,10.00,approved\n2,2.50,approved\nGrand Total,99.00,\n",
+    );
+    let out = t.run(&["run", "w.csv", "--dry-run"]);
+    assert!(out.stdout.contains("do NOT match"), "{}", out.stdout);
+}
