@@ -162,7 +162,9 @@ fn refuse_double_apply(s: &Settings) -> Result<(), Error> {
         "--restart would send again {} additive rows that an earlier run applied or may have \
          applied (rows {}{more}): Σ payout {payout} and Σ received {received} would be added a \
          second time. Nothing was sent. To finish the job instead, run the same command without \
-         --restart; if you really mean to add them again, add --restart-resend-additive",
+         --restart; if this is a new sheet (next month's), give it results of its own with \
+         --output NEW.results.csv; if you really mean to add them again, add \
+         --restart-resend-additive",
         rows.len(),
         shown.join(", ")
     )))
