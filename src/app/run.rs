@@ -56,7 +56,11 @@ pub(crate) fn run(cfg: &RunConfig) -> Result<u8, Error> {
     drop(sandbox);
     let report = report?;
     let code = exit_code(&report);
-    log_summary(&report, code);
+    log_summary(
+        &report,
+        code,
+        cfg.log_format == crate::logging::LogFormat::Json,
+    );
     if cfg.quiet {
         // Quiet still says how the run ended: cron mails stderr.
         eprintln!("{}", one_line(&report, code));

@@ -167,22 +167,33 @@ pub(crate) fn one_line(r: &Report, code: u8) -> String {
 }
 
 /// The closing log event (one JSON object with `--log-format json`): counts by status, Σ
-/// applied, elapsed and the exit code.
-pub(crate) fn log_summary(r: &Report, code: u8) {
+/// applied, elapsed and the exit code. In text logs it is a debug line: the summary on stdout
+/// already says it to a person.
+pub(crate) fn log_summary(r: &Report, code: u8, json: bool) {
     let count = |st: Status| r.counts.get(&st).copied().unwrap_or(0);
-    tracing::info!(
-        ended = %ending(r),
-        updated = count(Status::Updated),
-        rejected = count(Status::Rejected),
-        failed = count(Status::Failed),
-        in_doubt = count(Status::InDoubt),
-        invalid = count(Status::Invalid),
-        skipped = count(Status::Skipped),
-        not_sent = r.unfinished,
-        payout_applied = %r.updated.payout(),
-        received_applied = %r.updated.received,
-        elapsed_secs = r.elapsed.as_secs_f64(),
-        exit_code = code,
-        "summary"
-    );
+    macro_rules! event {
+        ($level:expr) => {
+            tracing::event!(
+                $level,
+                ended = %ending(r),
+                updated = count(Status::Updated),
+                rejected = count(Status::Rejected),
+                failed = count(Status::Failed),
+                in_doubt = count(Status::InDoubt),
+                invalid = count(Status::Invalid),
+                skipped = count(Status::Skipped),
+                not_sent = r.unfinished,
+                payout_applied = %r.updated.payout(),
+                received_applied = %r.updated.received,
+                elapsed_secs = r.elapsed.as_secs_f64(),
+                exit_code = code,
+                "summary"
+            )
+        };
+    }
+    if json {
+        event!(tracing::Level::INFO);
+    } else {
+        event!(tracing::Level::DEBUG);
+    }
 }
