@@ -3,7 +3,7 @@
 
 use crate::emu::{Emu, run, spawn};
 use crate::run::{results, sheet};
-use crate::util::TestDir;
+use crate::util::{TestDir, free_addr};
 use cake_recon::mock::Faults;
 use std::time::Duration;
 
@@ -116,10 +116,7 @@ fn after_an_outage_the_same_command_finishes_the_job() {
     let t = TestDir::new();
     let rows = sheet(&t, "s.csv", 1, 6, 2);
     // A port nobody listens on: every request is refused, provably not applied.
-    let addr = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().to_string()
-    };
+    let addr = free_addr();
     let url = format!("http://{addr}");
     let args = [
         "run",
@@ -253,10 +250,7 @@ fn cron_quiet_with_a_refused_key_still_says_why_and_json_ends_with_a_summary() {
 fn an_error_storm_names_the_refused_connection_and_the_url() {
     let t = TestDir::new();
     sheet(&t, "s.csv", 1, 30, 0);
-    let addr = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().to_string()
-    };
+    let addr = free_addr();
     let url = format!("http://{addr}");
     let out = t.run_env(
         &[

@@ -74,3 +74,9 @@ impl TestDir {
 
 /// The results file's header line.
 pub(crate) const HEADER: &str = "row,conversion_id,request_session_id,transaction_id,offer_id,payout,received,disposition_type,status,attempts,http_status,message";
+
+/// A loopback address nobody listens on (a port just released): connections to it are refused.
+pub(crate) fn free_addr() -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().to_string()
+}
