@@ -1,4 +1,4 @@
-//! The commands, end to end: what `main` calls.
+//! `run --dry-run`: validate, preview, write `would_update`/`invalid` lines; send nothing.
 
 use super::run_config::{RunConfig, Target};
 use crate::cake::request::Endpoint;
@@ -122,19 +122,8 @@ pub(super) fn dry_run(cfg: &RunConfig, out: &mut dyn Write) -> Result<u8, Error>
         );
         exit::USAGE
     };
-    show(out, &text)?;
+    super::stdout::show(out, &text)?;
     Ok(code)
-}
-
-/// Writes what a person reads to standard output. A reader that stopped reading (`| head`) is
-/// not an error: the job is done and the results file is written.
-pub(super) fn show(out: &mut dyn Write, text: &str) -> Result<(), Error> {
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Error::Internal(format!(
-            "cannot write to standard output: {e}"
-        ))),
-        _ => Ok(()),
-    }
 }
 
 /// The endpoint the example requests are built for (a placeholder host without a URL).

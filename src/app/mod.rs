@@ -6,6 +6,7 @@ mod dry_run;
 mod mock_server;
 mod run;
 mod run_config;
+mod stdout;
 
 pub(crate) use mock_server::mock_server;
 pub(crate) use run::{run, status};

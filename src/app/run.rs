@@ -41,16 +41,15 @@ pub(crate) fn run(cfg: &RunConfig) -> Result<u8, Error> {
             Destination {
                 url: url.clone(),
                 label: url.clone(),
-                key: cfg.key.clone().ok_or_else(|| {
-                    Error::Usage("no API key: set CAKE_API_KEY or give --api-key-file PATH".into())
-                })?,
+                // `config::run_config` refuses a remote run without a key (with the advice).
+                key: cfg
+                    .key
+                    .clone()
+                    .ok_or_else(|| Error::Internal("a remote run without a key".into()))?,
             },
         ),
-        Target::Unset => {
-            return Err(Error::Usage(
-                "no CAKE instance: give --base-url URL, --sandbox, or --dry-run".into(),
-            ));
-        }
+        // `config::run_config` allows no target for a dry run only (with the advice).
+        Target::Unset => return Err(Error::Internal("a run without a target".into())),
     };
     let report = engine::run(&cfg.engine, destination);
     drop(sandbox);
@@ -66,7 +65,7 @@ pub(crate) fn run(cfg: &RunConfig) -> Result<u8, Error> {
         eprintln!("{}", one_line(&report, code));
     } else {
         let text = summary(&report, cfg.engine.rate, &cfg.engine.checkpoint);
-        super::dry_run::show(&mut std::io::stdout().lock(), &text)?;
+        super::stdout::show(&mut std::io::stdout().lock(), &text)?;
     }
     Ok(code)
 }
@@ -74,6 +73,6 @@ pub(crate) fn run(cfg: &RunConfig) -> Result<u8, Error> {
 /// `cake-recon status CHECKPOINT`.
 pub(crate) fn status(checkpoint: &std::path::Path, json: bool) -> Result<u8, Error> {
     let text = crate::checkpoint::status::report(checkpoint, json)?;
-    super::dry_run::show(&mut std::io::stdout().lock(), &text)?;
+    super::stdout::show(&mut std::io::stdout().lock(), &text)?;
     Ok(crate::exit::OK)
 }

@@ -118,7 +118,7 @@ fn query(conn: &Connection, path: &Path) -> Result<Report, rusqlite::Error> {
             })
             .collect(),
         created_at: get("created_at"),
-        running,
+        running: running.clone(),
         rows,
         valid_rows,
         remaining: valid_rows.saturating_sub(finished),
@@ -127,7 +127,7 @@ fn query(conn: &Connection, path: &Path) -> Result<Report, rusqlite::Error> {
         in_doubt_total,
         last_activity,
         last_run: last_run.map(|r| {
-            if r == "running or stopped abruptly" && lock::holder(path).is_some() {
+            if r == "running or stopped abruptly" && running.is_some() {
                 "running now".into()
             } else {
                 r

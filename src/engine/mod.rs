@@ -1,7 +1,7 @@
 //! The run: pre-pass → dispatcher (rate gate) → workers (HTTP) → one result writer.
 //!
 //! The engine receives validated [`Settings`] and a plain [`Destination`] (URL and key); it
-//! knows nothing of flags, files or the emulator.
+//! knows nothing of flags, config files or the emulator.
 
 mod breaker;
 mod dispatcher;
