@@ -4,8 +4,8 @@
 //! `cargo bench --bench checkpoint`
 
 use cake_recon::internals::{OutcomeRecord, Store, schema};
-use cake_recon::update::Idempotency;
 use cake_recon::update::Status;
+use cake_recon::update::{Idempotency, RowIdent};
 use divan::{Bencher, counter::ItemsCount};
 
 fn main() {
@@ -20,9 +20,17 @@ fn fresh() -> (tempfile::TempDir, Store, std::thread::JoinHandle<()>) {
     (dir, store, thread)
 }
 
+fn ident(row: u64) -> RowIdent {
+    RowIdent {
+        key: format!("0|{row}|0|"),
+        content: format!("{row:032x}"),
+    }
+}
+
 fn outcome(row: u64, kind: Idempotency) -> OutcomeRecord {
     OutcomeRecord {
         row,
+        ident: ident(row),
         kind,
         status: Status::Updated,
         attempts: 1,
@@ -75,7 +83,7 @@ fn additive(bencher: Bencher, workers: u64) {
                     tasks.spawn(async move {
                         let mut row = 2 + w;
                         while row < n + 2 {
-                            store.intent(row).await.expect("intent");
+                            store.intent(row, ident(row)).await.expect("intent");
                             store.outcome(outcome(row, Idempotency::Additive));
                             row += workers;
                         }

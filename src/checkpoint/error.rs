@@ -50,11 +50,27 @@ pub enum CheckpointError {
         rows: u64,
     },
     #[error(
-        "checkpoint {} was made for a different run: {what}. Run with the same input and \
-         settings to resume, or add --restart to start over (rows already applied would be sent \
-         again)", path.display()
+        "checkpoint {} was made for a run against another CAKE: {what}. Run with the same \
+         target to continue that job; for a new job give this one results of its own with \
+         --output NEW.results.csv (--restart starts this checkpoint over)", path.display()
     )]
     Mismatch { path: PathBuf, what: String },
+    #[error(
+        "checkpoint {}: the edited sheet could not be read to carry the checkpoint over ({why}); \
+         the checkpoint was left as it was. Fix the sheet and run the same command again", path.display()
+    )]
+    Rekey { path: PathBuf, why: String },
+    #[error(
+        "the sheet looks like a new one: of the {recorded} rows checkpoint {} recorded, only \
+         {found} are in it. Nothing was sent. If it is a new sheet (next month's), give it \
+         results of its own with --output NEW.results.csv; if it is the same sheet edited, add \
+         --edited-sheet", path.display()
+    )]
+    NewSheet {
+        path: PathBuf,
+        recorded: u64,
+        found: u64,
+    },
 }
 
 impl CheckpointError {
@@ -87,6 +103,8 @@ impl CheckpointError {
             | Self::StatusTarget { .. }
             | Self::Locked { .. }
             | Self::Mismatch { .. }
+            | Self::Rekey { .. }
+            | Self::NewSheet { .. }
             | Self::UnknownStatus { .. } => true,
             // A missing directory or no permission: a wrong --checkpoint, not a failing disk.
             Self::Io { source, .. } => matches!(

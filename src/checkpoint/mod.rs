@@ -9,11 +9,12 @@ mod error;
 mod lock;
 mod open;
 mod prior;
+mod rekey;
 pub mod schema;
 pub(crate) mod status;
 mod store;
 
 pub(crate) use error::CheckpointError;
-pub(crate) use open::{Fingerprint, applied_additive_rows, open_for_run};
+pub(crate) use open::{Fingerprint, Opened, applied_additive_rows, open_for_run};
 pub(crate) use prior::{Prior, PriorReader};
 pub use store::{OutcomeRecord, Store};

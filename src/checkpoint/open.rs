@@ -1,6 +1,7 @@
 //! Opening the checkpoint for a run: lock first, then create it or check that it belongs to this
 //! input and these settings.
 
+use super::rekey::{Rekeyed, SheetRows, rekey};
 use super::{CheckpointError, lock, schema};
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
@@ -38,17 +39,19 @@ impl Fingerprint {
         m
     }
 
-    /// What differs between a stored fingerprint and this one, in words.
-    fn differences(&self, stored: &[(String, String)]) -> Vec<String> {
+    /// What differs between a stored fingerprint and this one, in words: first what makes it
+    /// another job (another CAKE, API version or method), then what only changes how the sheet
+    /// reads (the sheet itself, `--map`, `--set`, formats), which rows' identities absorb.
+    fn differences(&self, stored: &[(String, String)]) -> (Vec<String>, Vec<String>) {
         let get = |k: &str| {
             stored
                 .iter()
                 .find(|(key, _)| key == k)
                 .map(|(_, v)| v.as_str())
         };
-        let mut diffs = Vec::new();
+        let (mut target, mut input) = (Vec::new(), Vec::new());
         if get("input_sha256") != Some(self.input_sha256.as_str()) {
-            diffs.push(format!(
+            input.push(format!(
                 "the input file differs (was {} bytes from {}, now {} bytes from {})",
                 get("input_size").unwrap_or("?"),
                 get("input_path").unwrap_or("?"),
@@ -59,11 +62,30 @@ impl Fingerprint {
         for (k, v) in &self.settings {
             let was = get(&format!("setting.{k}")).unwrap_or("(unset)");
             if was != v {
-                diffs.push(format!("{k} was {was}, now {v}"));
+                let diff = format!("{k} was {was}, now {v}");
+                if TARGET_SETTINGS.contains(&k.as_str()) {
+                    target.push(diff);
+                } else {
+                    input.push(diff);
+                }
             }
         }
-        diffs
+        (target, input)
     }
+}
+
+/// Settings that make another job, not another reading of the same one.
+const TARGET_SETTINGS: &[&str] = &["base_url", "api_version", "method"];
+
+/// Stores `fp` as the checkpoint's input and settings (after carrying it over).
+fn update_meta(conn: &Connection, fp: &Fingerprint) -> rusqlite::Result<()> {
+    let mut stmt = conn.prepare("INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)")?;
+    for (k, v) in fp.meta() {
+        if k != "created_at" {
+            stmt.execute([k, v])?;
+        }
+    }
+    Ok(())
 }
 
 /// An opened checkpoint, locked for this run.
@@ -73,6 +95,9 @@ pub(crate) struct Opened {
     pub path: PathBuf,
     /// True when the checkpoint existed (this run resumes).
     pub resumed: bool,
+    /// The sheet or how it reads changed since the checkpoint was written: what the records
+    /// found in it, and what changed.
+    pub carried_over: Option<(Rekeyed, Vec<String>)>,
 }
 
 /// The additive rows an existing checkpoint says were applied or may have been (empty when
@@ -85,11 +110,14 @@ pub(crate) fn applied_additive_rows(path: &Path) -> Result<Vec<u64>, CheckpointE
     schema::additive_maybe_applied(&conn).map_err(|e| CheckpointError::sql(path, &e))
 }
 
-/// Locks, then opens or creates the checkpoint at `path` for a run with `fp`.
+/// Locks, then opens or creates the checkpoint at `path` for a run with `fp`. When the sheet
+/// (or how it reads) changed, `sheet` feeds the rows it holds now and the records follow them.
 pub(crate) fn open_for_run(
     path: &Path,
     fp: &Fingerprint,
     restart: bool,
+    edited: bool,
+    sheet: SheetRows<'_>,
 ) -> Result<Opened, CheckpointError> {
     let lock = lock::acquire(path)?;
     if restart && path.exists() {
@@ -108,7 +136,7 @@ pub(crate) fn open_for_run(
         std::fs::remove_file(path).map_err(|e| CheckpointError::io(path, e))?;
     }
     if path.exists() {
-        let conn = schema::open(path, false)?;
+        let mut conn = schema::open(path, false)?;
         let stored = schema::read_meta(&conn).map_err(|e| CheckpointError::sql(path, &e))?;
         if let Some((status, rows)) =
             schema::unknown_status(&conn).map_err(|e| CheckpointError::sql(path, &e))?
@@ -119,18 +147,26 @@ pub(crate) fn open_for_run(
                 rows,
             });
         }
-        let diffs = fp.differences(&stored);
-        if !diffs.is_empty() {
+        let (target, input) = fp.differences(&stored);
+        if !target.is_empty() {
             return Err(CheckpointError::Mismatch {
                 path: path.to_path_buf(),
-                what: diffs.join("; "),
+                what: target.join("; "),
             });
         }
+        let carried_over = if input.is_empty() {
+            None
+        } else {
+            let moved = rekey(&mut conn, path, sheet, edited)?;
+            update_meta(&conn, fp).map_err(|e| CheckpointError::sql(path, &e))?;
+            Some((moved, input))
+        };
         Ok(Opened {
             conn,
             lock,
             path: path.to_path_buf(),
             resumed: true,
+            carried_over,
         })
     } else {
         let conn = schema::create(path, &fp.meta())?;
@@ -139,6 +175,7 @@ pub(crate) fn open_for_run(
             lock,
             path: path.to_path_buf(),
             resumed: false,
+            carried_over: None,
         })
     }
 }

@@ -17,6 +17,8 @@ const CHUNK: i64 = 4096;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Prior {
     pub row: u64,
+    /// The row was additive when recorded.
+    pub additive: bool,
     /// An intent was committed (the request may have left).
     pub intent: bool,
     /// The final outcome, if one was recorded.
@@ -24,6 +26,8 @@ pub(crate) struct Prior {
     pub attempts: u32,
     pub http_status: Option<u16>,
     pub message: String,
+    /// The digest of the values the row had then ([`crate::update::RowIdent::content`]).
+    pub content: String,
 }
 
 /// Streams prior records in row order.
@@ -49,7 +53,8 @@ impl PriorReader {
 
     fn fill(&mut self) -> rusqlite::Result<()> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT row, intent_at IS NOT NULL, status, attempts, http_status, message
+            "SELECT row, intent_at IS NOT NULL, status, attempts, http_status, message, content,
+                    kind = 'additive'
              FROM rows WHERE row >= ?1 ORDER BY row LIMIT ?2",
         )?;
         let rows = stmt.query_map(params![self.next_from, CHUNK], |r| {
@@ -72,6 +77,8 @@ impl PriorReader {
                 attempts: r.get::<_, Option<u32>>(3)?.unwrap_or(0),
                 http_status: r.get::<_, Option<u16>>(4)?,
                 message: r.get::<_, Option<String>>(5)?.unwrap_or_default(),
+                content: r.get(6)?,
+                additive: r.get(7)?,
             })
         })?;
         let mut n = 0;

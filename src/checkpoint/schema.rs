@@ -12,7 +12,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use std::path::Path;
 
 /// The on-disk format version; a checkpoint of another version is refused.
-pub const FORMAT_VERSION: &str = "1";
+pub const FORMAT_VERSION: &str = "2";
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (
@@ -28,9 +28,26 @@ CREATE TABLE IF NOT EXISTS rows (
     attempts    INTEGER NOT NULL DEFAULT 0,
     http_status INTEGER,
     message     TEXT,
-    finished_at TEXT
+    finished_at TEXT,
+    key         TEXT NOT NULL,         -- the conversion: offer|conversion_id|request_session_id|transaction_id
+    content     TEXT NOT NULL          -- digest of every value the row sends
 );
 CREATE INDEX IF NOT EXISTS rows_status ON rows(status);
+-- Records of rows an edited sheet no longer holds: kept, so a row put back is recognised.
+CREATE TABLE IF NOT EXISTS retired (
+    id          INTEGER PRIMARY KEY,
+    row         INTEGER NOT NULL,      -- where it stood in the sheet it was sent from
+    kind        TEXT NOT NULL,
+    intent_at   TEXT,
+    status      TEXT,
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    http_status INTEGER,
+    message     TEXT,
+    finished_at TEXT,
+    key         TEXT NOT NULL,
+    content     TEXT NOT NULL,
+    retired_at  TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS runs (
     id          INTEGER PRIMARY KEY,
     started_at  TEXT NOT NULL,

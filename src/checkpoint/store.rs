@@ -9,8 +9,8 @@
 
 use super::CheckpointError;
 use super::schema::now;
-use crate::update::Idempotency;
 use crate::update::Status;
+use crate::update::{Idempotency, RowIdent};
 use rusqlite::{Connection, params};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, RecvTimeoutError};
@@ -27,6 +27,8 @@ pub(super) const OUTCOME_DELAY: Duration = Duration::from_millis(200);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutcomeRecord {
     pub row: u64,
+    /// What the row is, so a re-run of an edited sheet finds this record.
+    pub ident: RowIdent,
     pub kind: Idempotency,
     pub status: Status,
     pub attempts: u32,
@@ -37,6 +39,7 @@ pub struct OutcomeRecord {
 enum Cmd {
     Intent {
         row: u64,
+        ident: RowIdent,
         reply: oneshot::Sender<Result<(), String>>,
     },
     Outcome(OutcomeRecord),
@@ -96,10 +99,10 @@ impl Store {
     }
 
     /// Records durably that `row` is about to be sent; returns once committed.
-    pub async fn intent(&self, row: u64) -> Result<(), String> {
+    pub async fn intent(&self, row: u64, ident: RowIdent) -> Result<(), String> {
         let (reply, rx) = oneshot::channel();
         self.tx
-            .send(Cmd::Intent { row, reply })
+            .send(Cmd::Intent { row, ident, reply })
             .map_err(|_| self.stopped())?;
         rx.await.map_err(|_| self.stopped())?
     }
@@ -134,9 +137,12 @@ impl Store {
     }
 }
 
+/// Where a durable commit is confirmed (or its failure told).
+type Reply = oneshot::Sender<Result<(), String>>;
+
 #[derive(Default)]
 struct Pending {
-    intents: Vec<(u64, oneshot::Sender<Result<(), String>>)>,
+    intents: Vec<(u64, RowIdent, Reply)>,
     outcomes: Vec<OutcomeRecord>,
     clears: Vec<u64>,
     flushes: Vec<oneshot::Sender<Result<(), String>>>,
@@ -147,7 +153,7 @@ struct Pending {
 impl Pending {
     fn take(&mut self, cmd: Cmd) {
         match cmd {
-            Cmd::Intent { row, reply } => self.intents.push((row, reply)),
+            Cmd::Intent { row, ident, reply } => self.intents.push((row, ident, reply)),
             Cmd::Outcome(rec) => {
                 self.oldest.get_or_insert_with(Instant::now);
                 self.outcomes.push(rec);
@@ -180,23 +186,26 @@ fn commit(conn: &mut Connection, p: &Pending, run_id: i64) -> rusqlite::Result<(
     let at = now();
     {
         let mut intent = tx.prepare_cached(
-            "INSERT INTO rows(row, kind, intent_at) VALUES (?1, 'additive', ?2)
-             ON CONFLICT(row) DO UPDATE SET intent_at = excluded.intent_at, status = NULL",
+            "INSERT INTO rows(row, kind, intent_at, key, content) VALUES (?1, 'additive', ?2, ?3, ?4)
+             ON CONFLICT(row) DO UPDATE SET kind = 'additive', intent_at = excluded.intent_at,
+               status = NULL, key = excluded.key, content = excluded.content",
         )?;
         let sql_row = |r: u64| i64::try_from(r).unwrap_or(i64::MAX);
-        for (row, _) in &p.intents {
-            intent.execute(params![sql_row(*row), at])?;
+        for (row, ident, _) in &p.intents {
+            intent.execute(params![sql_row(*row), at, ident.key, ident.content])?;
         }
         let mut clear = tx.prepare_cached("DELETE FROM rows WHERE row = ?1 AND status IS NULL")?;
         for row in &p.clears {
             clear.execute(params![sql_row(*row)])?;
         }
         let mut outcome = tx.prepare_cached(
-            "INSERT INTO rows(row, kind, status, attempts, http_status, message, finished_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+            "INSERT INTO rows(row, kind, status, attempts, http_status, message, finished_at,
+               key, content)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
              ON CONFLICT(row) DO UPDATE SET kind = excluded.kind, status = excluded.status,
                attempts = excluded.attempts, http_status = excluded.http_status,
-               message = excluded.message, finished_at = excluded.finished_at",
+               message = excluded.message, finished_at = excluded.finished_at,
+               key = excluded.key, content = excluded.content",
         )?;
         for o in &p.outcomes {
             outcome.execute(params![
@@ -206,7 +215,9 @@ fn commit(conn: &mut Connection, p: &Pending, run_id: i64) -> rusqlite::Result<(
                 o.attempts,
                 o.http_status,
                 o.message,
-                at
+                at,
+                o.ident.key,
+                o.ident.content
             ])?;
         }
         if let Some(ended) = &p.ended {
@@ -258,7 +269,7 @@ fn writer(
                 msg
             }),
         };
-        for (_, reply) in done.intents {
+        for (_, _, reply) in done.intents {
             let _ = reply.send(result.clone());
         }
         for reply in done.flushes {

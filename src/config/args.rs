@@ -142,6 +142,11 @@ pub(crate) struct RunArgs {
     /// — their payout and revenue are ADDED A SECOND TIME.
     #[arg(long, requires = "restart")]
     pub restart_resend_additive: bool,
+    /// The sheet is an edited version of the one the checkpoint was made for, even though most
+    /// of that sheet's rows are gone from it (without this, such a sheet is taken for a new one
+    /// and refused).
+    #[arg(long)]
+    pub edited_sheet: bool,
     /// Allow http:// to a host that is not loopback.
     #[arg(long)]
     pub allow_insecure_http: bool,

@@ -112,6 +112,7 @@ pub(crate) fn run_config(
             resend_in_doubt: a.resend_in_doubt,
             restart: a.restart,
             restart_resend_additive: a.restart_resend_additive,
+            edited_sheet: a.edited_sheet,
             show_progress: !a.quiet && !a.no_progress,
         },
         target,

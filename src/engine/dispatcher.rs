@@ -164,12 +164,18 @@ enum Plan {
     Send,
     /// It failed in an earlier run without being applied: send it again.
     Resend,
+    /// The sheet changed this row since an earlier run recorded it, and that version cannot
+    /// have been applied (or the row now sets absolute values): send the new one.
+    SendChanged,
     /// Finished by an earlier run (or found in doubt now): its line, and whether the checkpoint
     /// must record the in-doubt outcome.
     Done {
         line: Box<ResultLine>,
         record: bool,
     },
+    /// Changed since an earlier version of it was (or may have been) added to CAKE, and still
+    /// adds: not sent, since it would add on top. Its line says what to do.
+    HeldBack(Box<ResultLine>),
 }
 
 /// What to do with a row, given what earlier runs recorded of it.
@@ -180,6 +186,39 @@ enum Plan {
 /// the cause (a server down, throttling, a binding error) is gone.
 fn plan(u: &ConversionUpdate, prior: Option<Prior>, resend_in_doubt: bool) -> Plan {
     let Some(p) = prior else { return Plan::Send };
+    let may_have_applied = matches!(p.status, Some(Status::Updated | Status::InDoubt))
+        || (p.status.is_none() && p.intent);
+    if p.content != u.ident().content {
+        // Adding the new amount on top of an old one that may be in CAKE could count it twice;
+        // an absolute row (or an old version that provably did not apply) is safe to send.
+        return if p.additive && may_have_applied && u.idempotency() == Idempotency::Additive {
+            Plan::HeldBack(Box::new(line(
+                u,
+                Status::Skipped,
+                0,
+                None,
+                format!(
+                    "not sent: this row was changed after an earlier version of it was {} \
+                     (row {}: {}); sending it would add on top of that. Check the conversion in \
+                     CAKE, then give the row the absolute value (add_to_existing_payout=false \
+                     with the full payout) or move the extra amount to a sheet of its own",
+                    if p.status == Some(Status::Updated) {
+                        "applied"
+                    } else {
+                        "possibly applied"
+                    },
+                    p.row,
+                    if p.message.is_empty() {
+                        p.status.map_or("sent", Status::as_str)
+                    } else {
+                        &p.message
+                    }
+                ),
+            )))
+        } else {
+            Plan::SendChanged
+        };
+    }
     match p.status {
         Some(Status::Failed) => Plan::Resend,
         Some(Status::InDoubt) if resend_in_doubt => Plan::Send,
@@ -242,10 +281,20 @@ impl State {
                         self.report.resent_failed += 1;
                         self.ready.push_back((seq, update));
                     }
+                    Plan::SendChanged => {
+                        self.report.changed += 1;
+                        self.ready.push_back((seq, update));
+                    }
+                    Plan::HeldBack(line) => {
+                        self.report.held_back += 1;
+                        self.count(line.status, None);
+                        self.ordered.fill(seq, *line);
+                    }
                     Plan::Done { line, record } => {
                         if record {
                             shared.store.outcome(OutcomeRecord {
                                 row: update.row,
+                                ident: update.ident(),
                                 kind: update.idempotency(),
                                 status: line.status,
                                 attempts: line.attempts,
@@ -271,6 +320,7 @@ impl State {
             End::Final(status) => {
                 shared.store.outcome(OutcomeRecord {
                     row: done.update.row,
+                    ident: done.update.ident(),
                     kind,
                     status,
                     attempts: done.attempts,
@@ -353,6 +403,9 @@ pub(super) async fn dispatch(
             unfinished: 0,
             resumed: 0,
             resent_failed: 0,
+            changed: 0,
+            held_back: 0,
+            carried_over: None,
             updated: Totals::default(),
             attempts: 0,
             achieved_rate: None,

@@ -11,9 +11,9 @@ use crate::checkpoint::{self, Fingerprint, Store};
 use crate::error::Error;
 use crate::report::output::ResultsWriter;
 use crate::report::preview::invalid_list;
-use crate::report::summary::{Report, Stop};
+use crate::report::summary::{CarriedOver, Report, Stop};
 use crate::sheet::{Duplicates, Sheet, prepass};
-use crate::update::ReceivedOption;
+use crate::update::{ReceivedOption, RowIdent};
 use rust_decimal::Decimal;
 use std::io::IsTerminal;
 use std::sync::Arc;
@@ -50,7 +50,7 @@ pub(crate) fn run(s: &Settings, dest: Destination) -> Result<Report, Error> {
     if s.restart && !s.restart_resend_additive {
         refuse_double_apply(s)?;
     }
-    let opened = checkpoint::open_for_run(&s.checkpoint, &fingerprint, s.restart)?;
+    let (opened, carried_over) = open_checkpoint(s, &fingerprint)?;
     if opened.resumed {
         tracing::info!(checkpoint = %opened.path.display(), "resuming from the checkpoint");
     }
@@ -122,7 +122,55 @@ pub(crate) fn run(s: &Settings, dest: Destination) -> Result<Report, Error> {
     };
     store.finish(&ended);
     let _ = store_thread.join();
-    report.map_err(Error::after_sending)
+    report
+        .map(|mut r| {
+            r.carried_over = carried_over;
+            r
+        })
+        .map_err(Error::after_sending)
+}
+
+/// Opens (or creates) the checkpoint; when the sheet changed since it was written, its
+/// records follow their rows (and the run says so).
+fn open_checkpoint(
+    s: &Settings,
+    fingerprint: &Fingerprint,
+) -> Result<(checkpoint::Opened, Option<CarriedOver>), Error> {
+    // Read only when the sheet changed since the checkpoint was written: its rows now.
+    let mut sheet_rows = |sink: &mut dyn FnMut(u64, RowIdent)| -> Result<(), String> {
+        let mut sheet = Sheet::open(&s.input, &s.sheet).map_err(|e| e.to_string())?;
+        while let Some(row) = sheet
+            .next_row(&Duplicates::new())
+            .map_err(|e| e.to_string())?
+        {
+            if let Ok(u) = row.result {
+                sink(u.row, u.ident());
+            }
+        }
+        Ok(())
+    };
+    let opened = checkpoint::open_for_run(
+        &s.checkpoint,
+        fingerprint,
+        s.restart,
+        s.edited_sheet,
+        &mut sheet_rows,
+    )?;
+    let carried_over = opened.carried_over.clone().map(|(moved, what)| {
+        tracing::info!(
+            same = moved.same,
+            changed = moved.changed,
+            gone = moved.gone,
+            "the sheet changed since the last run: earlier outcomes follow their rows"
+        );
+        CarriedOver {
+            what,
+            same: moved.same,
+            changed: moved.changed,
+            gone: moved.gone,
+        }
+    });
+    Ok((opened, carried_over))
 }
 
 /// `--restart` would send again every row the old checkpoint recorded; for an additive row that

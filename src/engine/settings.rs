@@ -32,6 +32,8 @@ pub(crate) struct Settings {
     pub restart: bool,
     /// `--restart-resend-additive`: the user accepts adding applied additive rows again.
     pub restart_resend_additive: bool,
+    /// `--edited-sheet`: carry the checkpoint over even to a sheet that looks like a new one.
+    pub edited_sheet: bool,
     /// A bar on a terminal (or a log line every few seconds elsewhere); off with -q.
     pub show_progress: bool,
 }

@@ -118,7 +118,7 @@ pub(super) async fn work(shared: &Shared, seq: u64, update: ConversionUpdate) ->
         // the row's outcome is recorded or withdrawn. Concurrent workers share one commit.
         if kind == Idempotency::Additive
             && attempts == 0
-            && let Err(e) = shared.store.intent(update.row).await
+            && let Err(e) = shared.store.intent(update.row, update.ident()).await
         {
             shared.stopping.store(true, Ordering::SeqCst);
             return done(

@@ -16,6 +16,19 @@ pub(crate) enum Stop {
     Aborted(String),
 }
 
+/// How an earlier run's outcomes met an edited sheet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CarriedOver {
+    /// What changed: the sheet's bytes, `--map`, …
+    pub what: Vec<String>,
+    /// Outcomes whose row is still there with the same values.
+    pub same: u64,
+    /// Outcomes whose conversion is still there with other values.
+    pub changed: u64,
+    /// Outcomes whose conversion left the sheet.
+    pub gone: u64,
+}
+
 /// What the dispatcher reports at the end.
 #[derive(Debug)]
 pub(crate) struct Report {
@@ -26,6 +39,13 @@ pub(crate) struct Report {
     pub resumed: u64,
     /// Rows that had failed in an earlier run (nothing applied) and were sent again.
     pub resent_failed: u64,
+    /// Rows the sheet changed since an earlier run recorded them, sent in their new version.
+    pub changed: u64,
+    /// Changed additive rows whose earlier version was (or may have been) applied: not sent.
+    pub held_back: u64,
+    /// The sheet (or how it reads) changed since the checkpoint was written: how its records
+    /// met the sheet, and what changed.
+    pub carried_over: Option<CarriedOver>,
     /// Sums over the rows CAKE confirmed (this run and earlier ones).
     pub updated: Totals,
     /// Requests sent by this run (all attempts).
@@ -52,7 +72,7 @@ pub(crate) fn exit_code(r: &Report) -> u8 {
             ]
             .iter()
             .any(|s| r.counts.get(s).copied().unwrap_or(0) > 0);
-            if not_updated || r.unfinished > 0 {
+            if not_updated || r.unfinished > 0 || r.held_back > 0 {
                 exit::SOME_ROWS_NOT_UPDATED
             } else {
                 exit::OK
@@ -87,11 +107,11 @@ pub(crate) fn summary(r: &Report, configured_rate: f64, checkpoint: &Path) -> St
         count(Status::Invalid),
         r.unfinished
     );
-    if count(Status::Skipped) > 0 {
+    let total_lines = count(Status::Skipped).saturating_sub(r.held_back);
+    if total_lines > 0 {
         let _ = writeln!(
             s,
-            "  skipped {} total line(s): not data, never sent",
-            count(Status::Skipped)
+            "  skipped {total_lines} total line(s): not data, never sent"
         );
     }
     let _ = writeln!(
@@ -119,6 +139,32 @@ pub(crate) fn summary(r: &Report, configured_rate: f64, checkpoint: &Path) -> St
             s,
             "  {} rows that failed in an earlier run without being applied were sent again",
             r.resent_failed
+        );
+    }
+    if let Some(moved) = &r.carried_over {
+        let _ = writeln!(
+            s,
+            "  the sheet changed since the last run ({}): {} earlier outcomes found their row, {} rows \
+             were changed, {} earlier rows are no longer in the sheet (kept in the checkpoint)",
+            moved.what.join("; "),
+            moved.same,
+            moved.changed,
+            moved.gone
+        );
+    }
+    if r.changed > 0 {
+        let _ = writeln!(
+            s,
+            "  {} changed rows were sent in their new version",
+            r.changed
+        );
+    }
+    if r.held_back > 0 {
+        let _ = writeln!(
+            s,
+            "  {} changed additive rows were NOT sent: an earlier version of each was added to \
+             CAKE, and sending would add on top (status skipped; the results file says what to do)",
+            r.held_back
         );
     }
     if r.resumed > 0 {

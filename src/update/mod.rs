@@ -2,12 +2,14 @@
 //! [`Status`], THE table of CAKE parameters and the wire formats. Everything else imports from
 //! here; this imports nothing of the crate.
 
+mod ident;
 mod params;
 mod row;
 mod status;
 mod wire;
 mod xml;
 
+pub use ident::RowIdent;
 pub use params::{API_VERSIONS, PARAMS, Param, ParamSpec, ParamType, params_for};
 pub use row::{
     ConversionUpdate, DispositionType, EffectiveDateOption, Idempotency, ReceivedOption, Target,

@@ -427,3 +427,145 @@ fn a_total_line_is_recognised_checked_and_never_sent() {
     let out = t.run(&["run", "w.csv", "--dry-run"]);
     assert!(out.stdout.contains("do NOT match"), "{}", out.stdout);
 }
+
+/// Payouts as the emulator holds them (generated conversions start at 10.00).
+fn payouts(emu: &Emu) -> Vec<(i32, String, u32)> {
+    emu.conversions()
+        .values()
+        .map(|c| (c.conversion_id, c.payout.to_string(), c.applied))
+        .collect()
+}
+
+#[test]
+fn a_corrected_and_resorted_sheet_sends_only_the_changed_and_new_rows() {
+    let t = TestDir::new();
+    let emu = Emu::start(Faults::default());
+    t.write(
+        "s.csv",
+        "conversion_id,payout,add_to_existing_payout\n\
+         1,5.00,false\n\
+         2,3.00,true\n\
+         3,8.00,false\n\
+         2000000000,1.00,false\n",
+    );
+    let first = run(&t, &emu, "s.csv", &[]);
+    assert_eq!(
+        first.code, 1,
+        "the unknown conversion is rejected: {first:?}"
+    );
+    assert_eq!(emu.stats().requests, 4);
+    // Fixed: the wrong id corrected, conversion 3's amount changed, a row added, sorted anew.
+    t.write(
+        "s.csv",
+        "conversion_id,payout,add_to_existing_payout\n\
+         6,1.00,false\n\
+         4,1.00,false\n\
+         3,9.00,false\n\
+         1,5.00,false\n\
+         2,3.00,true\n",
+    );
+    let second = run(&t, &emu, "s.csv", &[]);
+    assert_eq!(second.code, 0, "{second:?}");
+    assert_eq!(
+        emu.stats().requests,
+        7,
+        "only 6, 4 and the changed 3 are sent"
+    );
+    assert_eq!(
+        payouts(&emu),
+        vec![
+            (1, "5.00".into(), 1),
+            (2, "13.00".into(), 1),
+            (3, "9.00".into(), 2),
+            (4, "1.00".into(), 1),
+            (6, "1.00".into(), 1),
+        ]
+    );
+    assert!(
+        second.stdout.contains("2 earlier outcomes found their row, 1 rows were changed, 1 earlier rows are no longer in the sheet")
+            && second.stdout.contains("1 changed rows were sent in their new version"),
+        "{}",
+        second.stdout
+    );
+    let lines = results(&t, "s.results.csv");
+    let ids: Vec<&str> = lines.iter().map(|l| l["conversion_id"].as_str()).collect();
+    assert_eq!(
+        ids,
+        ["6", "4", "3", "1", "2"],
+        "results follow the new sheet"
+    );
+    assert!(lines.iter().all(|l| l["status"] == "updated"), "{lines:?}");
+    // And the same command once more sends nothing.
+    assert_eq!(run(&t, &emu, "s.csv", &[]).code, 0);
+    assert_eq!(emu.stats().requests, 7);
+}
+
+#[test]
+fn a_changed_additive_row_that_was_applied_is_held_back_until_made_absolute() {
+    let t = TestDir::new();
+    let emu = Emu::start(Faults::default());
+    t.write(
+        "s.csv",
+        "conversion_id,payout,add_to_existing_payout\n1,2.00,false\n2,3.00,true\n",
+    );
+    assert_eq!(run(&t, &emu, "s.csv", &[]).code, 0);
+    // The analyst "fixes" the bonus from +3.00 to +4.00: sending +4.00 would make it +7.00.
+    t.write(
+        "s.csv",
+        "conversion_id,payout,add_to_existing_payout\n1,2.00,false\n2,4.00,true\n",
+    );
+    let out = run(&t, &emu, "s.csv", &[]);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert_eq!(emu.stats().requests, 2, "nothing was added on top");
+    assert_eq!(payouts(&emu)[1], (2, "13.00".into(), 1));
+    let lines = results(&t, "s.results.csv");
+    assert_eq!(lines[1]["status"], "skipped");
+    assert!(
+        lines[1]["message"].contains("add_to_existing_payout=false"),
+        "{lines:?}"
+    );
+    assert!(
+        out.stdout.contains("1 changed additive rows were NOT sent"),
+        "{}",
+        out.stdout
+    );
+    // Made absolute (the full payout the conversion should hold), it is sent.
+    t.write(
+        "s.csv",
+        "conversion_id,payout,add_to_existing_payout\n1,2.00,false\n2,14.00,false\n",
+    );
+    let out = run(&t, &emu, "s.csv", &[]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(emu.stats().requests, 3);
+    assert_eq!(payouts(&emu)[1], (2, "14.00".into(), 2));
+}
+
+#[test]
+fn next_months_sheet_saved_over_last_months_is_not_taken_for_an_edit() {
+    let t = TestDir::new();
+    let emu = Emu::start(Faults::default());
+    let header = "conversion_id,payout,add_to_existing_payout\n";
+    t.write(
+        "s.csv",
+        format!("{header}1,5.00,true\n2,5.00,true\n3,5.00,true\n"),
+    );
+    assert_eq!(run(&t, &emu, "s.csv", &[]).code, 0);
+    // December: conversion 1 earns the same bonus again; 2 and 3 are not in it.
+    t.write(
+        "s.csv",
+        format!("{header}1,5.00,true\n7,5.00,true\n8,5.00,true\n"),
+    );
+    let out = run(&t, &emu, "s.csv", &[]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr.contains("looks like a new one")
+            && out.stderr.contains("--output NEW.results.csv"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(emu.stats().requests, 3, "nothing was sent");
+    // Given results of its own, every row is sent — the recurring bonus too.
+    let out = run(&t, &emu, "s.csv", &["--output", "dec.results.csv"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(payouts(&emu)[0], (1, "20.00".into(), 2));
+}

@@ -1,0 +1,97 @@
+//! What a row *is*, apart from where it stands in the sheet.
+//!
+//! The checkpoint records each row's identity beside its outcome, so a re-run of a sheet whose
+//! cells were fixed, whose rows were added, removed or re-sorted, still finds every row's
+//! earlier outcome: the same conversion with the same values is the same row wherever it
+//! moved; the same conversion with other values is a changed row.
+
+use super::params::{PARAMS, Param};
+use super::row::ConversionUpdate;
+use sha2::{Digest as _, Sha256};
+
+/// A row's identity: the conversion it targets and a digest of everything it sends.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RowIdent {
+    /// The conversion: `offer|conversion_id|request_session_id|transaction_id` (the ids are
+    /// digits, so the first three `|` split it unambiguously whatever the transaction id holds).
+    pub key: String,
+    /// SHA-256 (first 128 bits, hex) of every parameter's wire value but the key: two rows with
+    /// the same digest send the same request.
+    pub content: String,
+}
+
+impl ConversionUpdate {
+    /// This row's identity.
+    #[must_use]
+    pub fn ident(&self) -> RowIdent {
+        let key = format!(
+            "{}|{}|{}|{}",
+            self.offer_id, self.conversion_id, self.request_session_id, self.transaction_id
+        );
+        let mut h = Sha256::new();
+        for spec in PARAMS.iter().filter(|s| s.param != Param::ApiKey) {
+            h.update(spec.name.as_bytes());
+            h.update([0x1f]);
+            h.update(self.wire_value(spec.param, false).as_bytes());
+            h.update([0x1e]);
+        }
+        let digest = h.finalize();
+        let content = digest
+            .iter()
+            .take(16)
+            .fold(String::with_capacity(32), |mut s, b| {
+                use std::fmt::Write as _;
+                let _ = write!(s, "{b:02x}");
+                s
+            });
+        RowIdent { key, content }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_decimal::Decimal;
+
+    #[test]
+    fn the_row_number_is_not_part_of_the_identity_but_every_value_is() {
+        let a = ConversionUpdate::test_default();
+        let moved = ConversionUpdate {
+            row: 99,
+            ..a.clone()
+        };
+        assert_eq!(a.ident(), moved.ident());
+        let fixed = ConversionUpdate {
+            payout: Decimal::new(1250, 2),
+            ..a.clone()
+        };
+        assert_eq!(a.ident().key, fixed.ident().key);
+        assert_ne!(a.ident().content, fixed.ident().content);
+        let noted = ConversionUpdate {
+            note_to_append: "x".into(),
+            ..a.clone()
+        };
+        assert_ne!(a.ident().content, noted.ident().content);
+        let other = ConversionUpdate {
+            conversion_id: 2,
+            ..a.clone()
+        };
+        assert_ne!(a.ident().key, other.ident().key);
+        assert_eq!(a.ident().content.len(), 32);
+    }
+
+    #[test]
+    fn a_transaction_id_with_bars_cannot_pose_as_other_ids() {
+        let a = ConversionUpdate {
+            conversion_id: 0,
+            transaction_id: "1|2".into(),
+            ..ConversionUpdate::test_default()
+        };
+        let b = ConversionUpdate {
+            conversion_id: 1,
+            transaction_id: "2".into(),
+            ..ConversionUpdate::test_default()
+        };
+        assert_ne!(a.ident().key, b.ident().key);
+    }
+}
