@@ -95,7 +95,7 @@ pub(super) fn dry_run(cfg: &RunConfig, out: &mut dyn Write) -> Result<u8, Error>
     if !pre.duplicates.is_empty() {
         // Rare: rows that share a conversion are known only at the end; write again, marked.
         preview = Preview::new(&s.output).map_err(write_err)?;
-        let mut sheet = Sheet::open(&s.input, &s.sheet)?;
+        let mut sheet = Sheet::open(&s.input, &s.sheet.pinned(&pre.formats))?;
         while let Some(row) = sheet.next_row(&pre.duplicates)? {
             preview.add(&row);
         }

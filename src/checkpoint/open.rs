@@ -40,8 +40,9 @@ impl Fingerprint {
     }
 
     /// What differs between a stored fingerprint and this one, in words: first what makes it
-    /// another job (another CAKE, API version or method), then what only changes how the sheet
-    /// reads (the sheet itself, `--map`, `--set`, formats), which rows' identities absorb.
+    /// another job (another CAKE or API version), then what only changes how the sheet
+    /// reads or travels (the sheet itself, `--map`, `--set`, formats, method), which rows'
+    /// identities absorb.
     fn differences(&self, stored: &[(String, String)]) -> (Vec<String>, Vec<String>) {
         let get = |k: &str| {
             stored
@@ -74,8 +75,9 @@ impl Fingerprint {
     }
 }
 
-/// Settings that make another job, not another reading of the same one.
-const TARGET_SETTINGS: &[&str] = &["base_url", "api_version", "method"];
+/// Settings that make another job, not another reading of the same one (GET, POST and SOAP
+/// carry the same call to the same instance).
+const TARGET_SETTINGS: &[&str] = &["base_url", "api_version"];
 
 /// Stores `fp` as the checkpoint's input and settings (after carrying it over).
 fn update_meta(conn: &Connection, fp: &Fingerprint) -> rusqlite::Result<()> {

@@ -4,7 +4,7 @@
 
 use crate::cake::request::Transport;
 use crate::logging::LogFormat;
-use crate::sheet::parse::DateOrder;
+use crate::sheet::parse::{DateOrder, DecimalStyle};
 use clap::Args;
 use std::path::PathBuf;
 
@@ -113,16 +113,20 @@ pub(crate) struct RunArgs {
     /// Force the delimiter (, ; tab |) instead of detecting it.
     #[arg(long, value_parser = parse_delimiter)]
     pub delimiter: Option<u8>,
-    /// Amounts use a decimal comma (1.234,56).
-    #[arg(long)]
+    /// Amounts use a decimal comma (1.234,56) [default: decided by the sheet's amounts].
+    #[arg(long, conflicts_with = "decimal_point")]
     pub decimal_comma: bool,
+    /// Amounts use a decimal point (1,234.56) [default: decided by the sheet's amounts].
+    #[arg(long)]
+    pub decimal_point: bool,
     /// The spreadsheet row that holds the column names [default: the first row that reads as
     /// a header, below any titles and blank lines].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub header_row: Option<u64>,
-    /// Order of day and month in slashed dates.
-    #[arg(long, value_enum, default_value_t = DateOrder::Mdy)]
-    pub date_order: DateOrder,
+    /// Order of day and month in slashed dates [default: decided by a date with a day above
+    /// 12; month first when none does, unless the amounts are European: then this is asked for].
+    #[arg(long, value_enum)]
+    pub date_order: Option<DateOrder>,
 
     /// Validate, write the results file with `would_update/invalid`, print totals and example
     /// requests; send nothing.
@@ -184,4 +188,17 @@ pub(crate) struct MockArgs {
     pub api_key_file: Option<PathBuf>,
     #[command(flatten)]
     pub faults: crate::mock::Faults,
+}
+
+impl RunArgs {
+    /// The decimal mark the flags give (`None`: the sheet's amounts decide).
+    pub(crate) fn decimal(&self) -> Option<DecimalStyle> {
+        if self.decimal_comma {
+            Some(DecimalStyle::Comma)
+        } else if self.decimal_point {
+            Some(DecimalStyle::Point)
+        } else {
+            None
+        }
+    }
 }

@@ -42,6 +42,7 @@ struct FileConfig {
     encoding: Option<String>,
     delimiter: Option<String>,
     decimal_comma: Option<bool>,
+    decimal_point: Option<bool>,
     date_order: Option<String>,
     skip_invalid: Option<bool>,
     resend_in_doubt: Option<bool>,
@@ -146,6 +147,7 @@ pub(super) fn merge(args: &mut RunArgs, matches: &clap::ArgMatches) -> Result<()
     take!(method);
     take!(encoding);
     take!(decimal_comma);
+    take!(decimal_point);
     take!(skip_invalid);
     take!(resend_in_doubt);
     take!(allow_insecure_http);
@@ -169,8 +171,8 @@ pub(super) fn merge(args: &mut RunArgs, matches: &clap::ArgMatches) -> Result<()
         && unset("date_order")
     {
         args.date_order = match o.as_str() {
-            "mdy" => DateOrder::Mdy,
-            "dmy" => DateOrder::Dmy,
+            "mdy" => Some(DateOrder::Mdy),
+            "dmy" => Some(DateOrder::Dmy),
             _ => return Err(bad("date-order", o, "mdy or dmy")),
         };
     }

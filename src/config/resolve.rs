@@ -11,7 +11,6 @@ use crate::engine::limiter::{MAX_RATE, MIN_RATE};
 use crate::error::Error;
 use crate::mock::{Ledger, MockConfig, SANDBOX_KEY};
 use crate::sheet::SheetOptions;
-use crate::sheet::parse::DecimalStyle;
 use crate::sheet::reader::{ReadOptions, encoding_by_name};
 use secrecy::{ExposeSecret, SecretString};
 use std::path::{Path, PathBuf};
@@ -78,6 +77,7 @@ pub(crate) fn run_config(
     };
     let (output, checkpoint) = files(&a);
     refuse_overlap(&a.input, &output, &checkpoint)?;
+    let decimal = a.decimal();
     Ok(RunConfig {
         engine: Settings {
             input: a.input,
@@ -89,11 +89,7 @@ pub(crate) fn run_config(
                     delimiter: a.delimiter,
                     fingerprint: false,
                 },
-                decimal: if a.decimal_comma {
-                    DecimalStyle::Comma
-                } else {
-                    DecimalStyle::Point
-                },
+                decimal,
                 date_order: a.date_order,
                 maps: a.maps,
                 sets: a.sets,

@@ -12,7 +12,7 @@ use crate::error::Error;
 use crate::report::output::ResultsWriter;
 use crate::report::preview::invalid_list;
 use crate::report::summary::{CarriedOver, Report, Stop};
-use crate::sheet::{Duplicates, Sheet, prepass};
+use crate::sheet::{Duplicates, PrePass, Sheet, SheetOptions, prepass};
 use crate::update::{ReceivedOption, RowIdent};
 use rust_decimal::Decimal;
 use std::io::IsTerminal;
@@ -24,22 +24,9 @@ use tokio_util::sync::CancellationToken;
 /// Runs the sheet against `dest`. Nothing is sent unless every row is valid (or
 /// `skip_invalid`); an error after sending began is never a "nothing was sent" one.
 pub(crate) fn run(s: &Settings, dest: Destination) -> Result<Report, Error> {
-    let mut fingerprinted = s.sheet.clone();
-    fingerprinted.read.fingerprint = true;
-    let pre = prepass(&s.input, &fingerprinted)?;
-    if pre.invalid > 0 && !s.skip_invalid {
-        return Err(Error::InvalidRows {
-            invalid: pre.invalid,
-            rows: pre.rows,
-            details: invalid_list(&pre),
-        });
-    }
-    if pre.invalid > 0 {
-        tracing::warn!(
-            invalid = pre.invalid,
-            "--skip-invalid: invalid rows are not sent"
-        );
-    }
+    let pre = checked_prepass(s)?;
+    // Every later reading of the sheet uses the formats the pre-pass decided.
+    let sheet_opts = s.sheet.pinned(&pre.formats);
     let fingerprint = Fingerprint {
         input_path: s.input.display().to_string(),
         input_size: pre.input_size,
@@ -48,9 +35,9 @@ pub(crate) fn run(s: &Settings, dest: Destination) -> Result<Report, Error> {
         rows: pre.valid(),
     };
     if s.restart && !s.restart_resend_additive {
-        refuse_double_apply(s)?;
+        refuse_double_apply(s, &sheet_opts)?;
     }
-    let (opened, carried_over) = open_checkpoint(s, &fingerprint)?;
+    let (opened, carried_over) = open_checkpoint(s, &sheet_opts, &fingerprint)?;
     if opened.resumed {
         tracing::info!(checkpoint = %opened.path.display(), "resuming from the checkpoint");
     }
@@ -97,7 +84,7 @@ pub(crate) fn run(s: &Settings, dest: Destination) -> Result<Report, Error> {
         dispatch(
             Dispatch {
                 input: s.input.clone(),
-                sheet: s.sheet.clone(),
+                sheet: sheet_opts.clone(),
                 duplicates: pre.duplicates.clone(),
                 concurrency: s.concurrency,
                 grace: s.timeout.min(Duration::from_secs(15)),
@@ -130,15 +117,38 @@ pub(crate) fn run(s: &Settings, dest: Destination) -> Result<Report, Error> {
         .map_err(Error::after_sending)
 }
 
+/// Validates the whole sheet (and fingerprints it); invalid rows stop the run unless
+/// `--skip-invalid`.
+fn checked_prepass(s: &Settings) -> Result<PrePass, Error> {
+    let mut fingerprinted = s.sheet.clone();
+    fingerprinted.read.fingerprint = true;
+    let pre = prepass(&s.input, &fingerprinted)?;
+    if pre.invalid > 0 && !s.skip_invalid {
+        return Err(Error::InvalidRows {
+            invalid: pre.invalid,
+            rows: pre.rows,
+            details: invalid_list(&pre),
+        });
+    }
+    if pre.invalid > 0 {
+        tracing::warn!(
+            invalid = pre.invalid,
+            "--skip-invalid: invalid rows are not sent"
+        );
+    }
+    Ok(pre)
+}
+
 /// Opens (or creates) the checkpoint; when the sheet changed since it was written, its
 /// records follow their rows (and the run says so).
 fn open_checkpoint(
     s: &Settings,
+    sheet_opts: &SheetOptions,
     fingerprint: &Fingerprint,
 ) -> Result<(checkpoint::Opened, Option<CarriedOver>), Error> {
     // Read only when the sheet changed since the checkpoint was written: its rows now.
     let mut sheet_rows = |sink: &mut dyn FnMut(u64, RowIdent)| -> Result<(), String> {
-        let mut sheet = Sheet::open(&s.input, &s.sheet).map_err(|e| e.to_string())?;
+        let mut sheet = Sheet::open(&s.input, sheet_opts).map_err(|e| e.to_string())?;
         while let Some(row) = sheet
             .next_row(&Duplicates::new())
             .map_err(|e| e.to_string())?
@@ -176,7 +186,7 @@ fn open_checkpoint(
 /// `--restart` would send again every row the old checkpoint recorded; for an additive row that
 /// was applied (or may have been) that adds its money a second time. Refuse, with the count and
 /// the money, unless `--restart-resend-additive` says so.
-fn refuse_double_apply(s: &Settings) -> Result<(), Error> {
+fn refuse_double_apply(s: &Settings, sheet_opts: &SheetOptions) -> Result<(), Error> {
     let rows = checkpoint::applied_additive_rows(&s.checkpoint)?;
     if rows.is_empty() {
         return Ok(());
@@ -184,7 +194,7 @@ fn refuse_double_apply(s: &Settings) -> Result<(), Error> {
     // The amounts, as the sheet now has them on those rows.
     let wanted: std::collections::HashSet<u64> = rows.iter().copied().collect();
     let (mut payout, mut received) = (Decimal::ZERO, Decimal::ZERO);
-    let mut sheet = Sheet::open(&s.input, &s.sheet)?;
+    let mut sheet = Sheet::open(&s.input, sheet_opts)?;
     while let Some(row) = sheet.next_row(&Duplicates::new())? {
         if let Ok(u) = row.result
             && wanted.contains(&row.row)

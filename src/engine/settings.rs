@@ -76,11 +76,15 @@ impl Settings {
             ),
             (
                 "decimal".into(),
-                format!("{:?}", self.sheet.decimal).to_lowercase(),
+                self.sheet
+                    .decimal
+                    .map_or("auto".into(), |d| format!("{d:?}").to_lowercase()),
             ),
             (
                 "date_order".into(),
-                format!("{:?}", self.sheet.date_order).to_lowercase(),
+                self.sheet
+                    .date_order
+                    .map_or("auto".into(), |d| format!("{d:?}").to_lowercase()),
             ),
         ]
     }

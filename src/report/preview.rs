@@ -39,6 +39,16 @@ pub(crate) fn interpretation(pre: &PrePass, input: &Path, version: u8) -> String
     let _ = writeln!(out, "Sheet {} interpreted as:", input.display());
     let _ = writeln!(out, "  encoding:  {}", pre.format.encoding_label());
     let _ = writeln!(out, "  delimiter: {}", pre.format.delimiter_label());
+    let (decimal, dates) = pre.formats.describe();
+    if [Param::Payout, Param::Received]
+        .iter()
+        .any(|p| pre.columns.column(*p).is_some())
+    {
+        let _ = writeln!(out, "  amounts:   {decimal}");
+    }
+    if pre.columns.column(Param::CustomDate).is_some() {
+        let _ = writeln!(out, "  dates:     {dates}");
+    }
     if pre.header_row > 1 {
         let _ = writeln!(
             out,

@@ -16,6 +16,8 @@ pub enum SheetError {
     Empty { path: PathBuf },
     #[error("{} has a header row but no data rows: nothing to do", path.display())]
     NoRows { path: PathBuf },
+    #[error("{}: {problem}", path.display())]
+    Evidence { path: PathBuf, problem: String },
     #[error("sheet header: {problem}")]
     Header { problem: String },
 }

@@ -9,6 +9,7 @@ pub(crate) mod cells;
 pub(crate) mod columns;
 pub(crate) mod duplicates;
 mod error;
+pub(crate) mod evidence;
 pub(crate) mod parse;
 pub(crate) mod prepass;
 pub(crate) mod reader;

@@ -147,6 +147,19 @@ fn parse_amount_as(s: &str, style: DecimalStyle) -> Result<Decimal, String> {
     {
         return Err(amount_expected(style));
     }
+    if style == DecimalStyle::Point
+        && let Some(f) = frac_part
+        && thousands_shaped(int_part, f)
+    {
+        return Err(format!(
+            "is ambiguous: \"{rest}\" could be {int_part} and a fraction or {int_part}{f} with a \
+             thousands point (as European sheets write it); write {} or {int_part}{f} (if the \
+             whole sheet is written the European way, --decimal-comma)",
+            Decimal::from_str_exact(&format!("{int_part}.{f}"))
+                .map(|d| d.normalize().to_string())
+                .unwrap_or_default()
+        ));
+    }
     let int_digits = strip_grouping(int_part, group, frac_part.is_some(), style)?;
     if int_digits.is_empty() && frac_part.is_none_or(str::is_empty) {
         return Err(amount_expected(style));
@@ -175,6 +188,15 @@ fn parse_amount_as(s: &str, style: DecimalStyle) -> Result<Decimal, String> {
     Ok(amount)
 }
 
+/// `1.500`: one to three digits (not a lone `0`), a point and exactly three digits — a
+/// thousands group in a European sheet.
+fn thousands_shaped(int_part: &str, frac: &str) -> bool {
+    (1..=3).contains(&int_part.len())
+        && int_part != "0"
+        && int_part.bytes().all(|b| b.is_ascii_digit())
+        && frac.len() == 3
+}
+
 /// Removes thousands separators from the integer part, insisting on groups of three.
 fn strip_grouping(
     int_part: &str,
@@ -196,14 +218,13 @@ fn strip_grouping(
     if !well_grouped {
         return Err(amount_expected(style));
     }
-    if groups.len() == 2 && !has_fraction {
-        let (alt, flag) = match style {
-            DecimalStyle::Point => ("a decimal comma", "--decimal-comma"),
-            DecimalStyle::Comma => ("a thousands point", "no --decimal-comma"),
-        };
+    // `1,500` in a decimal-point sheet could be a decimal comma; in a decimal-comma sheet
+    // `1.500` is what it looks like there: fifteen hundred.
+    if groups.len() == 2 && !has_fraction && style == DecimalStyle::Point {
         return Err(format!(
-            "is ambiguous: \"{int_part}\" could be a thousands separator or {alt}; \
-             write it without the separator (e.g. {}) or check the sheet's format ({flag})",
+            "is ambiguous: \"{int_part}\" could be a thousands separator or a decimal comma; \
+             write it without the separator (e.g. {}) or check the sheet's format \
+             (--decimal-comma)",
             groups.concat()
         ));
     }
@@ -477,7 +498,12 @@ mod tests {
         assert_eq!(amt_comma("1234,56"), Ok("1234.56".into()));
         assert_eq!(amt_comma("1.234,56"), Ok("1234.56".into()));
         assert_eq!(amt_comma("(12,50)"), Ok("-12.50".into()));
-        assert!(amt_comma("1.234").unwrap_err().contains("ambiguous"));
+        assert_eq!(amt_comma("1.234"), Ok("1234".into()));
+        assert_eq!(amt_comma("1.500"), Ok("1500".into()));
+        assert!(amt("1.500").unwrap_err().contains("ambiguous"));
+        assert!(amt("€12.345").unwrap_err().contains("ambiguous"));
+        assert_eq!(amt("0.125"), Ok("0.125".into()));
+        assert_eq!(amt("1,234.500"), Ok("1234.500".into()));
         assert!(
             amt_comma("1,234.56")
                 .unwrap_err()
@@ -632,6 +658,12 @@ mod tests {
             fn amount_round_trips(mantissa in -922_337_203_685_477_i64..=922_337_203_685_477, scale in 0u32..10) {
                 let d = Decimal::new(mantissa, scale);
                 let text = d.to_string();
+                let (int_part, frac) = text.trim_start_matches('-').split_once('.').unwrap_or((&text, ""));
+                if thousands_shaped(int_part, frac) {
+                    // `1.500`: refused as ambiguous, in every form.
+                    prop_assert!(parse_amount(&text, DecimalStyle::Point).is_err());
+                    return Ok(());
+                }
                 prop_assert_eq!(parse_amount(&text, DecimalStyle::Point), Ok(d));
                 // Grouped, dollar-signed and bracketed forms give the same value, except the
                 // one ambiguous shape (a single group and no fraction) which must be refused.

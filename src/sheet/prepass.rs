@@ -6,6 +6,7 @@
 use super::SheetError;
 use super::columns::Columns;
 use super::duplicates::{DuplicateIndex, Duplicates, IdKind, by_row, split_by_text};
+use super::evidence::Formats;
 use super::reader::Format;
 use super::stream::{Sheet, SheetOptions};
 use crate::update::{ConversionUpdate, Idempotency};
@@ -20,6 +21,8 @@ pub(crate) const ERRORS_SHOWN: usize = 20;
 #[derive(Debug)]
 pub struct PrePass {
     pub format: Format,
+    /// The decimal mark and date order, and why.
+    pub formats: Formats,
     pub header: Vec<String>,
     /// The spreadsheet row the header was found on.
     pub header_row: u64,
@@ -61,6 +64,9 @@ pub(crate) fn prepass_visit(
     mut visit: impl FnMut(super::SheetRow),
 ) -> Result<PrePass, SheetError> {
     let mut sheet = Sheet::open(path, opts)?;
+    let formats = sheet.formats().clone();
+    // Later readings of the sheet need not gather the evidence again.
+    let opts = &opts.pinned(&formats);
     let header: Vec<String> = sheet.header().iter().map(str::to_string).collect();
     let header_row = sheet.header_row();
     let mut samples: Vec<Vec<String>> = vec![Vec::new(); header.len()];
@@ -122,6 +128,7 @@ pub(crate) fn prepass_visit(
     errors.truncate(ERRORS_SHOWN);
     Ok(PrePass {
         format,
+        formats,
         header,
         header_row,
         skipped,

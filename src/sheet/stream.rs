@@ -4,6 +4,7 @@ use super::SheetError;
 use super::cells::CellParser;
 use super::columns::{Columns, Source, resolve};
 use super::duplicates::Duplicates;
+use super::evidence::{Evidence, Formats, Quote, Why};
 use super::parse::parse_amount;
 use super::parse::{DateOrder, DecimalStyle};
 use super::reader::{Format, ReadOptions, RecordReader};
@@ -18,8 +19,10 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone, Default)]
 pub struct SheetOptions {
     pub read: ReadOptions,
-    pub decimal: DecimalStyle,
-    pub date_order: DateOrder,
+    /// `None`: decided by the sheet's amounts.
+    pub decimal: Option<DecimalStyle>,
+    /// `None`: decided by the sheet's dates.
+    pub date_order: Option<DateOrder>,
     /// `--map "HEADER=FIELD"` pairs.
     pub maps: Vec<(String, String)>,
     /// `--set FIELD=VALUE` pairs.
@@ -27,6 +30,18 @@ pub struct SheetOptions {
     pub api_version: u8,
     /// `--header-row N`: the spreadsheet row that holds the header (found when `None`).
     pub header_row: Option<u64>,
+}
+
+impl SheetOptions {
+    /// These options with the formats decided (so another reading skips the evidence scan).
+    #[must_use]
+    pub fn pinned(&self, f: &Formats) -> Self {
+        Self {
+            decimal: Some(f.decimal),
+            date_order: Some(f.date_order),
+            ..self.clone()
+        }
+    }
 }
 
 /// A row that will not be sent, with the cells to show for it in the results file.
@@ -56,6 +71,7 @@ pub struct Sheet {
     reader: RecordReader,
     header: csv::StringRecord,
     header_row: u64,
+    formats: Formats,
     parser: RowParser,
     record: csv::StringRecord,
     /// Σ payout and Σ received of the valid rows so far, and how many, to recognise and check a
@@ -68,13 +84,13 @@ impl Sheet {
     /// Opens `path`, reads the header row and resolves it against `--map`/`--set`.
     pub fn open(path: &Path, opts: &SheetOptions) -> Result<Self, SheetError> {
         let mut reader = RecordReader::open(path, &opts.read)?;
-        let cells = CellParser {
-            decimal: opts.decimal,
-            date_order: opts.date_order,
+        let mut cells = CellParser {
+            decimal: opts.decimal.unwrap_or_default(),
+            date_order: opts.date_order.unwrap_or_default(),
         };
         let mut header = csv::StringRecord::new();
         let mut first_error = None;
-        let (header_row, columns) = loop {
+        let (header_row, mut columns) = loop {
             let Some(row) = reader.next_record(&mut header)? else {
                 return Err(first_error.unwrap_or_else(|| SheetError::Empty {
                     path: path.to_path_buf(),
@@ -106,11 +122,20 @@ impl Sheet {
                 }
             }
         };
+        let formats = decide_formats(path, opts, header_row, &columns)?;
+        if (formats.decimal, formats.date_order) != (cells.decimal, cells.date_order) {
+            cells = CellParser {
+                decimal: formats.decimal,
+                date_order: formats.date_order,
+            };
+            columns = resolve(&header, &opts.maps, &opts.sets, opts.api_version, cells)?;
+        }
         Ok(Self {
             path: path.to_path_buf(),
             reader,
             header,
             header_row,
+            formats,
             parser: RowParser { columns, cells },
             record: csv::StringRecord::new(),
             sums: (Decimal::ZERO, Decimal::ZERO),
@@ -122,6 +147,12 @@ impl Sheet {
     #[must_use]
     pub fn format(&self) -> &Format {
         self.reader.format()
+    }
+
+    /// The decimal mark and date order the sheet is read with, and why.
+    #[must_use]
+    pub fn formats(&self) -> &Formats {
+        &self.formats
     }
 
     /// The spreadsheet row the header was found on (1 unless titles stand above it).
@@ -264,4 +295,58 @@ impl Sheet {
             Source::Default => String::new(),
         })
     }
+}
+
+/// Decides the decimal mark and the date order: the flags, or else the sheet's own cells (read
+/// once, from the row below the header, only as far as it takes to decide).
+fn decide_formats(
+    path: &Path,
+    opts: &SheetOptions,
+    header_row: u64,
+    columns: &Columns,
+) -> Result<Formats, SheetError> {
+    let amounts: Vec<Param> = [Param::Payout, Param::Received]
+        .into_iter()
+        .filter(|p| columns.column(*p).is_some())
+        .collect();
+    let dated = columns.column(Param::CustomDate).is_some();
+    let need_decimal = opts.decimal.is_none() && !amounts.is_empty();
+    let need_dates = opts.date_order.is_none() && dated;
+    let mut evidence = Evidence::default();
+    if need_decimal || need_dates {
+        let mut reader = RecordReader::open(path, &opts.read)?;
+        let mut record = csv::StringRecord::new();
+        while let Some(row) = reader.next_record(&mut record)? {
+            if row <= header_row {
+                continue;
+            }
+            let quote = |p: Param, v: &str| Quote {
+                row,
+                column: columns.label(p),
+                value: v.to_string(),
+            };
+            for p in &amounts {
+                if let Some(c) = cell(columns, &record, *p) {
+                    evidence.amount(|| quote(*p, c), c);
+                }
+            }
+            if dated && let Some(c) = cell(columns, &record, Param::CustomDate) {
+                evidence.date(|| quote(Param::CustomDate, c), c);
+            }
+            if evidence.settled(need_decimal, need_dates) {
+                break;
+            }
+        }
+    }
+    let mut formats = evidence
+        .decide(opts.decimal, opts.date_order)
+        .map_err(|problem| SheetError::Evidence {
+            path: path.to_path_buf(),
+            problem,
+        })?;
+    // A format nothing in the sheet needs is not "decided" by anything.
+    if !dated && opts.date_order.is_none() {
+        formats.date_why = Why::Default;
+    }
+    Ok(formats)
 }

@@ -222,9 +222,36 @@ fn custom_dates_day_first() {
         "{}",
         out.stdout
     );
-    let out = t.run(&["run", "d.csv", "--dry-run"]);
+    // Without the flag, 30/09 proves the order: the same requests, and the report says why.
+    let auto = t.run(&["run", "d.csv", "--dry-run"]);
+    assert_eq!(auto.code, 0, "{auto:?}");
+    assert!(
+        auto.stdout
+            .contains("custom_date=10%2F01%2F2026%2000%3A00%3A00")
+            && auto
+                .stdout
+                .contains("day first: 30/09/2026 (from row 2 custom_date \"30/09/2026 14:05\")"),
+        "{}",
+        auto.stdout
+    );
+    // Forced month first, 30/09 is refused with the flag that reads it.
+    let out = t.run(&["run", "d.csv", "--dry-run", "--date-order", "mdy"]);
     assert_eq!(out.code, 2, "month-first reading refuses 30/09: {out:?}");
     assert!(out.stdout.contains("--date-order dmy"), "{}", out.stdout);
+    // A date that contradicts the proven order is an error of its row.
+    t.write(
+        "d.csv",
+        "transaction_id,custom_date\nA-1,30/09/2026 14:05\nA-2,09/30/2026\n",
+    );
+    let out = t.run(&["run", "d.csv", "--dry-run"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stdout
+            .contains("row 3, column \"custom_date\", value \"09/30/2026\"")
+            && out.stdout.contains("read day first"),
+        "{}",
+        out.stdout
+    );
 }
 
 #[test]

@@ -569,3 +569,95 @@ fn next_months_sheet_saved_over_last_months_is_not_taken_for_an_edit() {
     assert_eq!(out.code, 0, "{out:?}");
     assert_eq!(payouts(&emu)[0], (1, "20.00".into(), 2));
 }
+
+#[test]
+fn a_european_export_is_read_from_its_own_evidence() {
+    let t = TestDir::new();
+    let emu = Emu::start(Faults::default());
+    // As a German Excel saves it: `;`, decimal comma, thousands points, day first.
+    t.write(
+        "eu.csv",
+        "Conversion ID;Payout;Custom Date\r\n\
+         1;1.234,56;30/09/2026\r\n\
+         2;1.500;01/10/2026\r\n\
+         3;12,5;02/10/2026 14:05\r\n",
+    );
+    let out = run(
+        &t,
+        &emu,
+        "eu.csv",
+        &["--set", "add_to_existing_payout=false"],
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    let c = emu.conversions();
+    assert_eq!(c[&1].payout.to_string(), "1234.56");
+    assert_eq!(
+        c[&2].payout.to_string(),
+        "1500",
+        "1.500 is fifteen hundred here"
+    );
+    assert_eq!(c[&3].payout.to_string(), "12.5");
+    assert_eq!(c[&1].effective_date, "2026-09-30 00:00:00");
+    assert_eq!(
+        c[&2].effective_date, "2026-10-01 00:00:00",
+        "1 October, not January 10"
+    );
+    assert_eq!(c[&3].effective_date, "2026-10-02 14:05:00");
+    // The dry run says what it decided and why.
+    let dry = t.run(&[
+        "run",
+        "eu.csv",
+        "--dry-run",
+        "--set",
+        "add_to_existing_payout=false",
+    ]);
+    assert!(
+        dry.stdout
+            .contains("decimal comma: 1.234,56 (from row 2 Payout \"1.234,56\")")
+            && dry
+                .stdout
+                .contains("day first: 30/09/2026 (from row 2 Custom Date \"30/09/2026\")"),
+        "{}",
+        dry.stdout
+    );
+}
+
+#[test]
+fn a_european_sheet_whose_dates_prove_nothing_asks_for_the_order() {
+    let t = TestDir::new();
+    let emu = Emu::start(Faults::default());
+    t.write(
+        "eu.csv",
+        "conversion_id;payout;custom_date\n1;12,50;01/10/2026\n2;7,25;03/11/2026\n",
+    );
+    let out = run(&t, &emu, "eu.csv", &[]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("row 2 custom_date \"01/10/2026\" could be either")
+            && out.stderr.contains("--date-order dmy"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(emu.stats().requests, 0);
+    // Told, it reads them that way.
+    let out = run(&t, &emu, "eu.csv", &["--date-order", "dmy"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(emu.conversions()[&2].effective_date, "2026-11-03 00:00:00");
+}
+
+#[test]
+fn a_thousands_shaped_amount_in_a_decimal_point_sheet_is_refused() {
+    let t = TestDir::new();
+    let emu = Emu::start(Faults::default());
+    t.write("us.csv", "conversion_id,payout\n1,12.50\n2,1.500\n");
+    let out = run(&t, &emu, "us.csv", &[]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("row 3, column \"payout\", value \"1.500\": is ambiguous"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(emu.stats().requests, 0);
+}
