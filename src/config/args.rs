@@ -119,6 +119,9 @@ pub(crate) struct RunArgs {
     /// Amounts use a decimal point (1,234.56) [default: decided by the sheet's amounts].
     #[arg(long)]
     pub decimal_point: bool,
+    /// The workbook sheet to read (.xlsx, .xls, .ods) [default: the first].
+    #[arg(long, value_name = "NAME")]
+    pub sheet: Option<String>,
     /// The spreadsheet row that holds the column names [default: the first row that reads as
     /// a header, below any titles and blank lines].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]

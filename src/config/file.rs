@@ -43,6 +43,7 @@ struct FileConfig {
     delimiter: Option<String>,
     decimal_comma: Option<bool>,
     decimal_point: Option<bool>,
+    sheet: Option<String>,
     date_order: Option<String>,
     skip_invalid: Option<bool>,
     resend_in_doubt: Option<bool>,
@@ -148,6 +149,7 @@ pub(super) fn merge(args: &mut RunArgs, matches: &clap::ArgMatches) -> Result<()
     take!(encoding);
     take!(decimal_comma);
     take!(decimal_point);
+    take!(sheet);
     take!(skip_invalid);
     take!(resend_in_doubt);
     take!(allow_insecure_http);

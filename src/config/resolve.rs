@@ -88,6 +88,7 @@ pub(crate) fn run_config(
                     encoding,
                     delimiter: a.delimiter,
                     fingerprint: false,
+                    sheet: a.sheet,
                 },
                 decimal,
                 date_order: a.date_order,
@@ -188,17 +189,20 @@ fn sibling(output: &Path, kind: &str) -> PathBuf {
     output.with_file_name(format!("{stem}.{kind}.csv"))
 }
 
-/// `INPUT.csv` → `INPUT.results.csv`; any other name gets `.results.csv` appended.
+/// `INPUT.csv` (or `.xlsx`, `.xls`, `.xlsm`, `.ods`) → `INPUT.results.csv`; any other name
+/// gets `.results.csv` appended.
 fn default_output(input: &Path) -> PathBuf {
     let name = input
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let stem = if name.to_ascii_lowercase().ends_with(".csv") {
-        name.get(..name.len() - 4).unwrap_or(&name).to_string()
-    } else {
-        name
-    };
+    let lower = name.to_ascii_lowercase();
+    let stem = [".csv", ".xlsx", ".xlsm", ".xls", ".ods"]
+        .iter()
+        .find(|ext| lower.ends_with(*ext))
+        .map_or(name.as_str(), |ext| {
+            name.get(..name.len() - ext.len()).unwrap_or(&name)
+        });
     input.with_file_name(format!("{stem}.results.csv"))
 }
 
@@ -321,6 +325,10 @@ mod tests {
         assert_eq!(
             default_output(Path::new("june.txt")),
             PathBuf::from("june.txt.results.csv")
+        );
+        assert_eq!(
+            default_output(Path::new("june.xlsx")),
+            PathBuf::from("june.results.csv")
         );
     }
 

@@ -74,6 +74,7 @@ impl Settings {
                 r.delimiter
                     .map_or("auto".into(), |d| (d as char).escape_default().to_string()),
             ),
+            ("sheet".into(), r.sheet.clone().unwrap_or_default()),
             (
                 "decimal".into(),
                 self.sheet

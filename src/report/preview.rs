@@ -37,8 +37,12 @@ fn default_text(p: Param, version: u8) -> Option<&'static str> {
 pub(crate) fn interpretation(pre: &PrePass, input: &Path, version: u8) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "Sheet {} interpreted as:", input.display());
-    let _ = writeln!(out, "  encoding:  {}", pre.format.encoding_label());
-    let _ = writeln!(out, "  delimiter: {}", pre.format.delimiter_label());
+    if let Some(book) = &pre.format.workbook {
+        let _ = writeln!(out, "  workbook:  {book}");
+    } else {
+        let _ = writeln!(out, "  encoding:  {}", pre.format.encoding_label());
+        let _ = writeln!(out, "  delimiter: {}", pre.format.delimiter_label());
+    }
     let (decimal, dates) = pre.formats.describe();
     if [Param::Payout, Param::Received]
         .iter()

@@ -76,12 +76,28 @@ impl Columns {
 /// sheets use for the ids and the approved payout) into a parameter.
 fn field_by_name(name: &str) -> Option<Param> {
     match normalize_token(name).as_str() {
-        "request_id" | "session_id" | "requestsessionid" => Some(Param::RequestSessionId),
-        "conv_id" | "conversionid" | "conversion_no" | "conversion_number" | "conversion_#" => {
-            Some(Param::ConversionId)
+        "request_id" | "session_id" | "requestsessionid" | "click_id" | "request_session" => {
+            Some(Param::RequestSessionId)
         }
-        "txn_id" | "tx_id" | "transactionid" | "transaction" => Some(Param::TransactionId),
-        "approved_payout" | "payout_amount" | "final_payout" => Some(Param::Payout),
+        "conv_id" | "conversionid" | "conversion_no" | "conversion_number" | "conversion_#"
+        | "conv_#" | "conv_no" | "cake_conversion_id" | "cake_id" => Some(Param::ConversionId),
+        "txn_id" | "tx_id" | "transactionid" | "transaction" | "txn" | "order_id" | "order_no"
+        | "order_number" | "order_#" | "transaction_no" | "transaction_number" => {
+            Some(Param::TransactionId)
+        }
+        // Only names that cannot mean the original amount: a bare `Revenue` or `Commission`
+        // column is often what the conversion had, shown for reference.
+        "approved_payout"
+        | "payout_amount"
+        | "final_payout"
+        | "new_payout"
+        | "adjusted_payout"
+        | "payout_approved"
+        | "approved_commission" => Some(Param::Payout),
+        "approved_revenue" | "approved_received" | "received_amount" | "new_revenue"
+        | "adjusted_revenue" | "final_revenue" => Some(Param::Received),
+        "disposition" | "disposition_status" => Some(Param::DispositionType),
+        "offerid" | "offer_#" => Some(Param::OfferId),
         "api_key" => None,
         other => Param::from_name(other),
     }
@@ -339,13 +355,15 @@ mod tests {
             "TRANSACTION_ID",
             "Approved Revenue",
             "Payout",
+            "Revenue",
         ]);
         let c = resolve(&h, &[], &[], 2, cells()).unwrap();
+        assert_eq!(c.column(Param::Received), Some(3));
         assert_eq!(c.column(Param::ConversionId), Some(0));
         assert_eq!(c.column(Param::RequestSessionId), Some(1));
         assert_eq!(c.column(Param::TransactionId), Some(2));
         assert_eq!(c.column(Param::Payout), Some(4));
-        assert_eq!(c.ignored, vec!["Approved Revenue"]);
+        assert_eq!(c.ignored, vec!["Revenue"]);
         assert_eq!(c.label(Param::ConversionId), " Conversion ID ");
     }
 

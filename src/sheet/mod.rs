@@ -15,6 +15,7 @@ pub(crate) mod prepass;
 pub(crate) mod reader;
 pub(crate) mod stream;
 pub(crate) mod validate;
+mod workbook;
 
 pub(crate) use duplicates::Duplicates;
 pub(crate) use error::SheetError;

@@ -28,6 +28,8 @@ pub struct Format {
     pub forced_encoding: bool,
     pub delimiter: u8,
     pub sniffed_delimiter: bool,
+    /// A workbook, not text: its kind and the sheet read, as a person would name them.
+    pub workbook: Option<String>,
 }
 
 impl Format {
@@ -209,6 +211,8 @@ pub struct ReadOptions {
     pub delimiter: Option<u8>,
     /// Compute size and SHA-256 of the file while reading (for the checkpoint).
     pub fingerprint: bool,
+    /// `--sheet NAME`: the workbook sheet to read (default: the first).
+    pub sheet: Option<String>,
 }
 
 /// Offsets of the `\n` bytes the CSV parser has read ahead but not yet passed.
@@ -298,11 +302,23 @@ pub(crate) struct RecordReader {
     /// Newlines inside quoted fields so far: lines, but not rows.
     embedded_newlines: u64,
     last_row: u64,
+    /// A workbook's rows (read whole: calamine loads a sheet at once), instead of the CSV.
+    book: Option<std::vec::IntoIter<(u64, Vec<String>)>>,
 }
 
 impl RecordReader {
     /// Opens the file, decides encoding and delimiter, and positions before the first record.
     pub(crate) fn open(path: &Path, opts: &ReadOptions) -> Result<Self, SheetError> {
+        if let Some(kind) = super::workbook::kind(path) {
+            return Self::open_workbook(path, kind, opts);
+        }
+        if opts.sheet.is_some() {
+            return Err(SheetError::Format {
+                path: path.to_path_buf(),
+                problem: "is not a workbook: --sheet applies to .xlsx, .xls and .ods files only"
+                    .into(),
+            });
+        }
         let (encoding, bom) = detect_encoding(path, opts.encoding)?;
         let mut builder = DecodeReaderBytesBuilder::new();
         builder.strip_bom(true).bom_override(true);
@@ -344,10 +360,63 @@ impl RecordReader {
                 forced_encoding: opts.encoding.is_some() && !bom,
                 delimiter,
                 sniffed_delimiter: opts.delimiter.is_none(),
+                workbook: None,
             },
             newlines,
             embedded_newlines: 0,
             last_row: 0,
+            book: None,
+        })
+    }
+
+    fn open_workbook(
+        path: &Path,
+        kind: &'static str,
+        opts: &ReadOptions,
+    ) -> Result<Self, SheetError> {
+        let book = super::workbook::read(path, kind, opts.sheet.as_deref())?;
+        let digest = Arc::new(Mutex::new(Digest::default()));
+        if opts.fingerprint {
+            let mut hashing = Hashing {
+                inner: open(path)?,
+                digest: Some(Arc::clone(&digest)),
+            };
+            io::copy(&mut hashing, &mut io::sink()).map_err(|e| io_err(path, e))?;
+        }
+        let others = if book.sheets.len() > 1 {
+            format!(
+                " (first of {} sheets; --sheet NAME reads another)",
+                book.sheets.len()
+            )
+        } else {
+            String::new()
+        };
+        let empty: Box<dyn Read + Send> = Box::new(io::empty());
+        Ok(Self {
+            digest,
+            path: path.to_path_buf(),
+            csv: csv::ReaderBuilder::new().from_reader(empty),
+            format: Format {
+                encoding: UTF_8,
+                bom: false,
+                forced_encoding: false,
+                delimiter: b',',
+                sniffed_delimiter: false,
+                workbook: Some(format!(
+                    "{} workbook, sheet \"{}\"{}",
+                    book.kind,
+                    book.sheet,
+                    if opts.sheet.is_some() {
+                        String::new()
+                    } else {
+                        others
+                    }
+                )),
+            },
+            newlines: Arc::new(Mutex::new(NewlineLog::default())),
+            embedded_newlines: 0,
+            last_row: 0,
+            book: Some(book.rows),
         })
     }
 
@@ -378,6 +447,20 @@ impl RecordReader {
         &mut self,
         record: &mut csv::StringRecord,
     ) -> Result<Option<u64>, SheetError> {
+        if let Some(book) = &mut self.book {
+            for (row, cells) in book.by_ref() {
+                if cells.iter().all(|c| c.trim().is_empty()) {
+                    continue;
+                }
+                record.clear();
+                for c in &cells {
+                    record.push_field(c);
+                }
+                self.last_row = row;
+                return Ok(Some(row));
+            }
+            return Ok(None);
+        }
         loop {
             let more = self
                 .csv

@@ -14,3 +14,4 @@ mod safety;
 mod secrets;
 mod snapshots;
 mod util;
+mod workbook;

@@ -1,0 +1,200 @@
+//! `.xlsx`, `.xlsm`, `.xls` and `.ods` workbooks, read directly (calamine).
+//!
+//! A workbook's cells are typed, so nothing is guessed from text: numbers become the decimal
+//! text Excel shows (15 significant digits, the precision Excel keeps), never a binary
+//! fraction's long tail, so `12.34` stays `12.34` and not `12.339999999999999`; dates become
+//! ISO text read in no order but their own. The sheet's rows then flow through the same
+//! header search, evidence and validation as a CSV's.
+
+use super::SheetError;
+use calamine::{Data, Reader as _};
+use rust_decimal::Decimal;
+use std::path::Path;
+
+/// A workbook sheet, as rows of cell text with their spreadsheet row numbers.
+pub(crate) struct Workbook {
+    /// `xlsx`, `xls`, `ods`, …
+    pub kind: &'static str,
+    /// The sheet read.
+    pub sheet: String,
+    /// Every sheet of the workbook, in order (for `--sheet` advice).
+    pub sheets: Vec<String>,
+    pub rows: std::vec::IntoIter<(u64, Vec<String>)>,
+}
+
+/// The workbook kind of `path`, by its name or, for a misnamed file, its first bytes.
+pub(crate) fn kind(path: &Path) -> Option<&'static str> {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    match ext.as_deref() {
+        Some("xlsx") => return Some("xlsx"),
+        Some("xlsm") => return Some("xlsm"),
+        Some("xlsb") => return Some("xlsb"),
+        Some("xls") => return Some("xls"),
+        Some("ods") => return Some("ods"),
+        _ => {}
+    }
+    let mut head = [0u8; 4];
+    let n = std::fs::File::open(path)
+        .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
+        .unwrap_or(0);
+    match head.get(..n) {
+        Some([0x50, 0x4b, 0x03, 0x04]) => Some("zip-packed workbook"),
+        Some([0xd0, 0xcf, 0x11, 0xe0]) => Some("xls"),
+        _ => None,
+    }
+}
+
+/// Reads the sheet `wanted` (default: the first) of the workbook at `path`.
+pub(crate) fn read(
+    path: &Path,
+    kind: &'static str,
+    wanted: Option<&str>,
+) -> Result<Workbook, SheetError> {
+    let fail = |problem: String| SheetError::Format {
+        path: path.to_path_buf(),
+        problem,
+    };
+    let mut book = calamine::open_workbook_auto(path).map_err(|e| {
+        fail(format!(
+            "could not be read as a {kind} workbook ({e}); save it again from the spreadsheet \
+             program, or export the sheet as CSV"
+        ))
+    })?;
+    let sheets = book.sheet_names();
+    let sheet = match wanted {
+        Some(w) => sheets
+            .iter()
+            .find(|s| s.as_str() == w)
+            .or_else(|| sheets.iter().find(|s| s.eq_ignore_ascii_case(w)))
+            .cloned()
+            .ok_or_else(|| {
+                fail(format!(
+                    "has no sheet named \"{w}\"; its sheets are: {}",
+                    quoted(&sheets)
+                ))
+            })?,
+        None => sheets
+            .first()
+            .cloned()
+            .ok_or_else(|| fail("has no sheets".into()))?,
+    };
+    let range = book
+        .worksheet_range(&sheet)
+        .map_err(|e| fail(format!("sheet \"{sheet}\" could not be read: {e}")))?;
+    let (top, _) = range.start().unwrap_or((0, 0));
+    let (_, left) = range.start().unwrap_or((0, 0));
+    let mut rows = Vec::with_capacity(range.height());
+    for (i, cells) in range.rows().enumerate() {
+        let row = u64::from(top) + i as u64 + 1;
+        // Columns left of the used range are empty: keep positions as the sheet shows them.
+        let mut texts: Vec<String> = vec![String::new(); left as usize];
+        for (j, c) in cells.iter().enumerate() {
+            texts.push(text(c).map_err(|why| {
+                fail(format!(
+                    "sheet \"{sheet}\", row {row}, column {}: {why}",
+                    column_name(left as usize + j)
+                ))
+            })?);
+        }
+        rows.push((row, texts));
+    }
+    Ok(Workbook {
+        kind,
+        sheet,
+        sheets,
+        rows: rows.into_iter(),
+    })
+}
+
+fn quoted(names: &[String]) -> String {
+    names
+        .iter()
+        .map(|n| format!("\"{n}\""))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `A`, `B`, … `Z`, `AA`: a column as the spreadsheet names it.
+fn column_name(mut i: usize) -> String {
+    let mut name = Vec::new();
+    loop {
+        name.push(b'A' + u8::try_from(i % 26).unwrap_or(0));
+        if i < 26 {
+            break;
+        }
+        i = i / 26 - 1;
+    }
+    name.reverse();
+    String::from_utf8(name).unwrap_or_default()
+}
+
+/// A cell as text the sheet parsers read exactly.
+fn text(cell: &Data) -> Result<String, String> {
+    Ok(match cell {
+        Data::Empty => String::new(),
+        Data::String(s) | Data::DateTimeIso(s) | Data::DurationIso(s) => s.clone(),
+        Data::Int(i) => i.to_string(),
+        Data::Float(f) => number(*f)?,
+        Data::Bool(b) => b.to_string(),
+        Data::DateTime(d) if d.is_duration() => number(d.as_f64())?,
+        Data::DateTime(d) => {
+            let (y, mo, day, h, mi, s, ms) = d.to_ymd_hms_milli();
+            let at = chrono::NaiveDate::from_ymd_opt(i32::from(y), u32::from(mo), u32::from(day))
+                .and_then(|date| date.and_hms_opt(u32::from(h), u32::from(mi), u32::from(s)))
+                .ok_or_else(|| format!("holds a date Excel cannot show ({})", d.as_f64()))?;
+            // Excel keeps milliseconds; CAKE takes whole seconds: round, never truncate.
+            let at = if ms >= 500 {
+                at + chrono::Duration::seconds(1)
+            } else {
+                at
+            };
+            at.format("%Y-%m-%dT%H:%M:%S").to_string()
+        }
+        Data::Error(e) => format!("#{e:?}"),
+    })
+}
+
+/// A binary double as the decimal Excel shows: 15 significant digits, trailing zeros dropped.
+fn number(f: f64) -> Result<String, String> {
+    if !f.is_finite() {
+        return Err("holds a number that is not finite".into());
+    }
+    if f == 0.0 {
+        return Ok("0".into());
+    }
+    let d = Decimal::from_scientific(&format!("{f:.14e}"))
+        .map_err(|_| format!("holds a number beyond what an amount can hold ({f:e})"))?;
+    Ok(d.normalize().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_read_as_excel_shows_them_never_as_the_binary_tail() {
+        assert_eq!(number(12.34).unwrap(), "12.34");
+        assert_eq!(number(0.1 + 0.2).unwrap(), "0.3");
+        assert_eq!(number(1234.5).unwrap(), "1234.5");
+        assert_eq!(number(707_658.0).unwrap(), "707658");
+        assert_eq!(number(-2.5).unwrap(), "-2.5");
+        assert_eq!(number(123_456_789_012.0).unwrap(), "123456789012");
+        assert_eq!(number(0.0001).unwrap(), "0.0001");
+        assert!(number(1e-30).is_err());
+        assert!(number(f64::NAN).is_err());
+        assert!(number(1e300).is_err());
+    }
+
+    #[test]
+    fn columns_are_named_as_the_spreadsheet_names_them() {
+        assert_eq!(column_name(0), "A");
+        assert_eq!(column_name(25), "Z");
+        assert_eq!(column_name(26), "AA");
+        assert_eq!(column_name(27), "AB");
+        assert_eq!(column_name(701), "ZZ");
+        assert_eq!(column_name(702), "AAA");
+    }
+}
