@@ -7,7 +7,7 @@ use crate::exit;
 use crate::report::output::{ResultLine, ResultsWriter};
 use crate::report::preview;
 use crate::report::preview::invalid_list;
-use crate::sheet::{Sheet, SheetRow, Totals, prepass_visit};
+use crate::sheet::{Format, Sheet, SheetRow, Totals, format_of, prepass_visit};
 use crate::update::ConversionUpdate;
 use crate::update::Status;
 use std::fmt::Write as _;
@@ -25,9 +25,9 @@ struct Preview {
 }
 
 impl Preview {
-    fn new(path: &std::path::Path) -> std::io::Result<Self> {
+    fn new(path: &std::path::Path, format: &Format) -> std::io::Result<Self> {
         Ok(Self {
-            writer: ResultsWriter::create(path)?,
+            writer: ResultsWriter::create(path, format)?,
             totals: Totals::default(),
             examples: Vec::with_capacity(3),
             error: None,
@@ -68,8 +68,10 @@ pub(super) fn dry_run(cfg: &RunConfig, out: &mut dyn Write) -> Result<u8, Error>
     // Two cores: this thread reads and validates, a second one formats and writes the results.
     let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<SheetRow>>(8);
     let output = s.output.clone();
+    // The results are written as the sheet is (its delimiter, its BOM).
+    let format = format_of(&s.input, &s.sheet.read)?;
     let writer = std::thread::spawn(move || -> std::io::Result<Preview> {
-        let mut preview = Preview::new(&output)?;
+        let mut preview = Preview::new(&output, &format)?;
         for batch in rx {
             for row in &batch {
                 preview.add(row);
@@ -94,7 +96,7 @@ pub(super) fn dry_run(cfg: &RunConfig, out: &mut dyn Write) -> Result<u8, Error>
     let mut preview = preview.map_err(write_err)?;
     if !pre.duplicates.is_empty() {
         // Rare: rows that share a conversion are known only at the end; write again, marked.
-        preview = Preview::new(&s.output).map_err(write_err)?;
+        preview = Preview::new(&s.output, &pre.format).map_err(write_err)?;
         let mut sheet = Sheet::open(&s.input, &s.sheet.pinned(&pre.formats))?;
         while let Some(row) = sheet.next_row(&pre.duplicates)? {
             preview.add(&row);

@@ -6,9 +6,36 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 /// Held for the whole run; released when dropped (or when the process dies, even by `kill -9`).
+/// Dropped, it removes its file first — while still holding the lock — so a finished run leaves
+/// no `.lock` behind.
 #[derive(Debug)]
 pub(crate) struct Lock {
     _file: File,
+    path: PathBuf,
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// True when `path` still names the file `file` has open: a lock taken on a file another run
+/// removed in the meantime guards nothing.
+fn still_named(path: &Path, file: &File) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt as _;
+        match (std::fs::metadata(path), file.metadata()) {
+            (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+            _ => false,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (path, file);
+        true
+    }
 }
 
 /// The lock file beside a checkpoint.
@@ -55,28 +82,40 @@ fn holder_text(file: &mut File) -> String {
 /// Takes the exclusive lock or says who holds it.
 pub(super) fn acquire(checkpoint: &Path) -> Result<Lock, CheckpointError> {
     let path = lock_path(checkpoint);
-    let mut file = open(&path).map_err(|e| CheckpointError::io(&path, e))?;
-    match file.try_lock() {
-        Ok(()) => {
-            let line = format!(
-                "pid {} on {} since {}",
-                std::process::id(),
-                hostname(),
-                chrono::Local::now().format("%Y-%m-%d %H:%M:%S %Z")
-            );
-            file.set_len(0)
-                .and_then(|()| file.seek(SeekFrom::Start(0)))
-                .and_then(|_| file.write_all(line.as_bytes()))
-                .and_then(|()| file.sync_all())
-                .map_err(|e| CheckpointError::io(&path, e))?;
-            Ok(Lock { _file: file })
+    // A run that ends removes the file as it lets go: after locking, check that the name still
+    // leads to the locked file, or else lock the new one. Each retry is lost only to a whole
+    // other run starting and ending in between, so a few suffice.
+    for _ in 0..4 {
+        let mut file = open(&path).map_err(|e| CheckpointError::io(&path, e))?;
+        match file.try_lock() {
+            Ok(()) if still_named(&path, &file) => {
+                let line = format!(
+                    "pid {} on {} since {}",
+                    std::process::id(),
+                    hostname(),
+                    chrono::Local::now().format("%Y-%m-%d %H:%M:%S %Z")
+                );
+                file.set_len(0)
+                    .and_then(|()| file.seek(SeekFrom::Start(0)))
+                    .and_then(|_| file.write_all(line.as_bytes()))
+                    .and_then(|()| file.sync_all())
+                    .map_err(|e| CheckpointError::io(&path, e))?;
+                return Ok(Lock { _file: file, path });
+            }
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                return Err(CheckpointError::Locked {
+                    path: checkpoint.to_path_buf(),
+                    holder: holder_text(&mut file),
+                });
+            }
+            Err(TryLockError::Error(e)) => return Err(CheckpointError::io(&path, e)),
         }
-        Err(TryLockError::WouldBlock) => Err(CheckpointError::Locked {
-            path: checkpoint.to_path_buf(),
-            holder: holder_text(&mut file),
-        }),
-        Err(TryLockError::Error(e)) => Err(CheckpointError::io(&path, e)),
     }
+    Err(CheckpointError::Locked {
+        path: checkpoint.to_path_buf(),
+        holder: "other runs starting and ending one after another".into(),
+    })
 }
 
 /// Who holds the lock right now, if anyone (for `status`).
@@ -107,6 +146,25 @@ mod tests {
         assert!(holder(&ckpt).is_some_and(|h| h.contains("pid")));
         drop(lock);
         assert!(holder(&ckpt).is_none());
-        assert!(acquire(&ckpt).is_ok());
+        assert!(
+            !lock_path(&ckpt).exists(),
+            "a finished run leaves no lock file"
+        );
+        let again = acquire(&ckpt).unwrap();
+        assert!(lock_path(&ckpt).exists());
+        drop(again);
+    }
+
+    #[test]
+    fn a_lock_file_removed_meanwhile_is_not_a_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.ckpt.lock");
+        let stale = open(&path).unwrap();
+        assert!(still_named(&path, &stale));
+        // The run that owned it ended and removed it; a new run created a new one.
+        std::fs::remove_file(&path).unwrap();
+        let fresh = open(&path).unwrap();
+        assert!(!still_named(&path, &stale));
+        assert!(still_named(&path, &fresh));
     }
 }

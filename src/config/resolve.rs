@@ -77,6 +77,7 @@ pub(crate) fn run_config(
     };
     let (output, checkpoint) = files(&a);
     refuse_overlap(&a.input, &output, &checkpoint)?;
+    refuse_unwritable_kind(&output)?;
     let decimal = a.decimal();
     Ok(RunConfig {
         engine: Settings {
@@ -187,6 +188,23 @@ fn sibling(output: &Path, kind: &str) -> PathBuf {
             name.get(..name.len() - ext.len()).unwrap_or(&name)
         });
     output.with_file_name(format!("{stem}.{kind}.csv"))
+}
+
+/// Results are a CSV or an `.xlsx` workbook; a name that promises another kind is refused
+/// rather than filled with CSV text a spreadsheet program would then misread.
+fn refuse_unwritable_kind(output: &Path) -> Result<(), Error> {
+    let ext = output
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    if ["xls", "xlsm", "xlsb", "ods", "numbers"].contains(&ext.as_str()) {
+        return Err(Error::Usage(format!(
+            "--output {}: cake-recon writes results as .csv or .xlsx, not .{ext}; give a name \
+             ending in .csv or .xlsx",
+            output.display()
+        )));
+    }
+    Ok(())
 }
 
 /// `INPUT.csv` (or `.xlsx`, `.xls`, `.xlsm`, `.ods`) → `INPUT.results.csv`; any other name

@@ -9,6 +9,7 @@ use crate::cake::client::Client;
 use crate::cake::request::Endpoint;
 use crate::checkpoint::{self, Fingerprint, Store};
 use crate::error::Error;
+use crate::report::money::grouped;
 use crate::report::output::ResultsWriter;
 use crate::report::preview::invalid_list;
 use crate::report::summary::{CarriedOver, Report, Stop};
@@ -70,10 +71,11 @@ pub(crate) fn run(s: &Settings, dest: Destination) -> Result<Report, Error> {
             key_refused: AtomicBool::new(false),
             store: store.clone(),
         });
-        let writer = ResultsWriter::create(&s.output).map_err(|source| Error::Write {
-            what: s.output.display().to_string(),
-            source,
-        })?;
+        let writer =
+            ResultsWriter::create(&s.output, &pre.format).map_err(|source| Error::Write {
+                what: s.output.display().to_string(),
+                source,
+            })?;
         tracing::info!(
             rows = pre.rows,
             target = %dest.label,
@@ -218,12 +220,14 @@ fn refuse_double_apply(s: &Settings, sheet_opts: &SheetOptions) -> Result<(), Er
     };
     Err(Error::Usage(format!(
         "--restart would send again {} additive rows that an earlier run applied or may have \
-         applied (rows {}{more}): Σ payout {payout} and Σ received {received} would be added a \
+         applied (rows {}{more}): Σ payout {} and Σ received {} would be added a \
          second time. Nothing was sent. To finish the job instead, run the same command without \
          --restart; if this is a new sheet (next month's), give it results of its own with \
          --output NEW.results.csv; if you really mean to add them again, add \
          --restart-resend-additive",
         rows.len(),
-        shown.join(", ")
+        shown.join(", "),
+        grouped(payout),
+        grouped(received)
     )))
 }

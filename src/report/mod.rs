@@ -1,5 +1,6 @@
 //! What a person sees: the results CSV, the dry-run preview, progress and the summary.
 
+pub(crate) mod money;
 pub(crate) mod output;
 pub(crate) mod preview;
 pub(crate) mod progress;

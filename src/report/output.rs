@@ -1,7 +1,8 @@
 //! The results CSV: exactly one line per data row, in input order, safe to open in a spreadsheet.
 
-use crate::sheet::Invalid;
-use crate::update::{ConversionUpdate, ECHOED, Status};
+use crate::sheet::{Format, Invalid};
+use crate::update::{ConversionUpdate, ECHOED, Param, ReceivedOption, Status, format_amount};
+use rust_decimal::Decimal;
 use std::fs::File;
 use std::io::{self, BufWriter};
 use std::path::{Path, PathBuf};
@@ -31,10 +32,36 @@ pub(crate) struct ResultLine {
     pub message: String,
 }
 
-/// The id/amount cells of a valid row, exactly as they are sent.
+/// The id/amount cells of a valid row: ids as sent; payout and received as what the row does
+/// — blank when it leaves the value as it is, `+3.00` when it adds, `12.50` when it sets.
 #[must_use]
 pub(crate) fn update_cells(u: &ConversionUpdate) -> [String; 7] {
-    ECHOED.map(|p| u.wire_value(p, false).into_owned())
+    let adds = |d: Decimal| {
+        if d.is_sign_negative() {
+            format_amount(d)
+        } else {
+            format!("+{}", format_amount(d))
+        }
+    };
+    ECHOED.map(|p| match p {
+        Param::Payout if u.payout_unchanged() => String::new(),
+        Param::Payout if u.add_to_existing_payout => adds(u.payout),
+        Param::Received => match u.received_option {
+            ReceivedOption::NoChange => String::new(),
+            ReceivedOption::AdditionalRevenue | ReceivedOption::AdditionalSaleAmount
+                if u.received.is_zero() =>
+            {
+                String::new()
+            }
+            ReceivedOption::AdditionalRevenue | ReceivedOption::AdditionalSaleAmount => {
+                adds(u.received)
+            }
+            ReceivedOption::TotalRevenue | ReceivedOption::TotalSaleAmount => {
+                format_amount(u.received)
+            }
+        },
+        _ => u.wire_value(p, false).into_owned(),
+    })
 }
 
 impl ResultLine {
@@ -96,10 +123,22 @@ pub(crate) fn neutralize(cell: &str) -> std::borrow::Cow<'_, str> {
 /// reader never sees a half-written file.
 ///
 /// The temporary file has a unique name beside the results (two runs, or a dry run beside a
-/// run, never share one) and is removed on every exit path but `kill -9`.
+/// run, never share one) and is removed on every exit path but `kill -9`. A CSV uses the
+/// sheet's own delimiter, and a BOM when the sheet had one (or was a workbook), so it opens in
+/// Excel the way the sheet did; a path ending in `.xlsx` gets a real workbook.
 pub(crate) struct ResultsWriter {
-    csv: csv::Writer<BufWriter<NamedTempFile>>,
+    sink: Sink,
     path: PathBuf,
+}
+
+enum Sink {
+    Csv(Box<csv::Writer<BufWriter<NamedTempFile>>>),
+    /// Cells are typed text (never formulas), so nothing needs neutralising.
+    Xlsx {
+        sheet: Box<rust_xlsxwriter::Worksheet>,
+        next_row: u32,
+        tmp: NamedTempFile,
+    },
 }
 
 /// The directory a path lives in (`.` for a bare file name).
@@ -110,9 +149,21 @@ fn dir_of(path: &Path) -> &Path {
     }
 }
 
+/// True when `path` asks for an Excel workbook.
+#[must_use]
+pub(crate) fn is_xlsx(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("xlsx"))
+}
+
+fn xlsx_err(e: &rust_xlsxwriter::XlsxError) -> io::Error {
+    io::Error::other(e.to_string())
+}
+
 impl ResultsWriter {
-    /// Creates a temporary file beside `path` and writes the header.
-    pub(crate) fn create(path: &Path) -> io::Result<Self> {
+    /// Creates a temporary file beside `path` and writes the header, in the manner of the sheet
+    /// read (`format`).
+    pub(crate) fn create(path: &Path, format: &Format) -> io::Result<Self> {
         let name = path
             .file_name()
             .map_or_else(|| "results".into(), |n| n.to_string_lossy().into_owned());
@@ -120,11 +171,31 @@ impl ResultsWriter {
             .prefix(&format!(".{name}."))
             .suffix(".tmp")
             .tempfile_in(dir_of(path))?;
-        let mut csv =
-            csv::WriterBuilder::new().from_writer(BufWriter::with_capacity(256 * 1024, tmp));
-        csv.write_record(columns()).map_err(io::Error::other)?;
+        let sink = if is_xlsx(path) {
+            let mut sheet = rust_xlsxwriter::Worksheet::new();
+            sheet.set_name("Results").map_err(|e| xlsx_err(&e))?;
+            for (c, title) in columns().enumerate() {
+                let c = u16::try_from(c).unwrap_or(u16::MAX);
+                sheet.write_string(0, c, title).map_err(|e| xlsx_err(&e))?;
+            }
+            Sink::Xlsx {
+                sheet: Box::new(sheet),
+                next_row: 1,
+                tmp,
+            }
+        } else {
+            let mut out = BufWriter::with_capacity(256 * 1024, tmp);
+            if format.bom || format.workbook.is_some() {
+                io::Write::write_all(&mut out, "\u{feff}".as_bytes())?;
+            }
+            let mut csv = csv::WriterBuilder::new()
+                .delimiter(format.delimiter)
+                .from_writer(out);
+            csv.write_record(columns()).map_err(io::Error::other)?;
+            Sink::Csv(Box::new(csv))
+        };
         Ok(Self {
-            csv,
+            sink,
             path: path.to_path_buf(),
         })
     }
@@ -134,32 +205,80 @@ impl ResultsWriter {
         let row = line.row.to_string();
         let attempts = line.attempts.to_string();
         let http = line.http_status.map(|s| s.to_string()).unwrap_or_default();
-        let [c0, c1, c2, c3, c4, c5, c6] = &line.cells;
-        let record = [
-            row.as_str(),
-            &neutralize(c0),
-            &neutralize(c1),
-            &neutralize(c2),
-            &neutralize(c3),
-            &neutralize(c4),
-            &neutralize(c5),
-            &neutralize(c6),
-            line.status.as_str(),
-            &attempts,
-            &http,
-            &neutralize(&line.message),
-        ];
-        self.csv.write_record(record).map_err(io::Error::other)
+        match &mut self.sink {
+            Sink::Csv(csv) => {
+                let [c0, c1, c2, c3, c4, c5, c6] = &line.cells;
+                let record = [
+                    row.as_str(),
+                    &neutralize(c0),
+                    &neutralize(c1),
+                    &neutralize(c2),
+                    &neutralize(c3),
+                    &neutralize(c4),
+                    &neutralize(c5),
+                    &neutralize(c6),
+                    line.status.as_str(),
+                    &attempts,
+                    &http,
+                    &neutralize(&line.message),
+                ];
+                csv.write_record(record).map_err(io::Error::other)
+            }
+            Sink::Xlsx {
+                sheet, next_row, ..
+            } => {
+                let r = *next_row;
+                #[expect(clippy::cast_precision_loss, reason = "row numbers are far below 2^53")]
+                sheet
+                    .write_number(r, 0, line.row as f64)
+                    .map_err(|e| xlsx_err(&e))?;
+                let texts = line
+                    .cells
+                    .iter()
+                    .map(String::as_str)
+                    .chain([line.status.as_str()]);
+                for (c, text) in (1u16..).zip(texts) {
+                    if !text.is_empty() {
+                        sheet.write_string(r, c, text).map_err(|e| xlsx_err(&e))?;
+                    }
+                }
+                sheet
+                    .write_number(r, 9, f64::from(line.attempts))
+                    .map_err(|e| xlsx_err(&e))?;
+                if let Some(h) = line.http_status {
+                    sheet
+                        .write_number(r, 10, f64::from(h))
+                        .map_err(|e| xlsx_err(&e))?;
+                }
+                if !line.message.is_empty() {
+                    sheet
+                        .write_string(r, 11, &line.message)
+                        .map_err(|e| xlsx_err(&e))?;
+                }
+                *next_row = r.checked_add(1).ok_or_else(|| {
+                    io::Error::other("more rows than a workbook sheet holds; write a .csv")
+                })?;
+                Ok(())
+            }
+        }
     }
 
     /// Flushes, fsyncs and renames the file into place, then fsyncs the directory.
     pub(crate) fn finish(self) -> io::Result<PathBuf> {
-        let tmp = self
-            .csv
-            .into_inner()
-            .map_err(|e| io::Error::other(e.to_string()))?
-            .into_inner()
-            .map_err(io::IntoInnerError::into_error)?;
+        let tmp = match self.sink {
+            Sink::Csv(csv) => (*csv)
+                .into_inner()
+                .map_err(|e| io::Error::other(e.to_string()))?
+                .into_inner()
+                .map_err(io::IntoInnerError::into_error)?,
+            Sink::Xlsx { sheet, tmp, .. } => {
+                let mut book = rust_xlsxwriter::Workbook::new();
+                book.push_worksheet(*sheet);
+                book.save_to_writer(tmp.as_file())
+                    .map_err(|e| xlsx_err(&e))?;
+                tmp
+            }
+        };
         tmp.as_file().sync_all()?;
         tmp.persist(&self.path).map_err(|e| e.error)?;
         File::open(dir_of(&self.path))?.sync_all()?;
@@ -190,8 +309,8 @@ mod tests {
     #[test]
     fn an_abandoned_writer_leaves_no_temporary_file() {
         let dir = tempfile::tempdir().unwrap();
-        let a = ResultsWriter::create(&dir.path().join("out.csv")).unwrap();
-        let b = ResultsWriter::create(&dir.path().join("out.csv")).unwrap();
+        let a = ResultsWriter::create(&dir.path().join("out.csv"), &Format::default()).unwrap();
+        let b = ResultsWriter::create(&dir.path().join("out.csv"), &Format::default()).unwrap();
         assert_eq!(
             std::fs::read_dir(dir.path()).unwrap().count(),
             2,
@@ -205,7 +324,7 @@ mod tests {
     fn writes_header_and_lines_atomically() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("out.csv");
-        let mut w = ResultsWriter::create(&path).unwrap();
+        let mut w = ResultsWriter::create(&path, &Format::default()).unwrap();
         assert!(!path.exists());
         w.write(&ResultLine {
             row: 2,

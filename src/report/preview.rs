@@ -1,5 +1,6 @@
 //! The dry run's printed report: how the sheet was read, what would change, and example requests.
 
+use super::money::grouped;
 use crate::cake::request::Endpoint;
 use crate::sheet::columns::Source;
 use crate::sheet::{PrePass, Totals};
@@ -167,11 +168,11 @@ pub(crate) fn totals(t: &Totals, invalid: u64) -> String {
     let _ = writeln!(
         out,
         "  Σ payout:   {} (set {}, added {})",
-        t.payout(),
-        t.payout_set,
-        t.payout_added
+        grouped(t.payout()),
+        grouped(t.payout_set),
+        grouped(t.payout_added)
     );
-    let _ = writeln!(out, "  Σ received: {}", t.received);
+    let _ = writeln!(out, "  Σ received: {}", grouped(t.received));
     out
 }
 

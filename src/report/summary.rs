@@ -1,5 +1,6 @@
 //! How a run ended: the counts the dispatcher kept, the summary a person reads, the exit code.
 
+use super::money::grouped;
 use crate::exit;
 use crate::sheet::Totals;
 use crate::update::Status;
@@ -117,10 +118,10 @@ pub(crate) fn summary(r: &Report, configured_rate: f64, checkpoint: &Path) -> St
     let _ = writeln!(
         s,
         "  applied: Σ payout {} (set {}, added {}), Σ received {}",
-        r.updated.payout(),
-        r.updated.payout_set,
-        r.updated.payout_added,
-        r.updated.received
+        grouped(r.updated.payout()),
+        grouped(r.updated.payout_set),
+        grouped(r.updated.payout_added),
+        grouped(r.updated.received)
     );
     let secs = r.elapsed.as_secs_f64();
     let rate = r.achieved_rate.unwrap_or(0.0);

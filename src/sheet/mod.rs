@@ -21,5 +21,6 @@ pub(crate) use duplicates::Duplicates;
 pub(crate) use error::SheetError;
 pub use prepass::prepass;
 pub(crate) use prepass::{PrePass, Totals, prepass_visit};
+pub(crate) use reader::{Format, format_of};
 pub(crate) use stream::{Invalid, SheetRow};
 pub use stream::{Sheet, SheetOptions};

@@ -63,6 +63,26 @@ impl Format {
     }
 }
 
+impl Default for Format {
+    /// A plain UTF-8 CSV with commas: what cake-recon writes when nothing says otherwise.
+    fn default() -> Self {
+        Self {
+            encoding: UTF_8,
+            bom: false,
+            forced_encoding: false,
+            delimiter: b',',
+            sniffed_delimiter: false,
+            workbook: None,
+        }
+    }
+}
+
+/// What the reader decides about the file at `path` (its encoding, delimiter, or workbook),
+/// without reading past the first part of it.
+pub(crate) fn format_of(path: &Path, opts: &ReadOptions) -> Result<Format, SheetError> {
+    Ok(RecordReader::open(path, opts)?.format)
+}
+
 /// Looks an `--encoding` name up (`utf-8`, `utf-16le`, `windows-1252`, `cp1252`, `latin1`, …).
 pub(crate) fn encoding_by_name(name: &str) -> Option<&'static Encoding> {
     match name.to_ascii_lowercase().as_str() {

@@ -12,6 +12,12 @@ fn lines(v: &[&str]) -> String {
     s
 }
 
+/// [`lines`] as written for a sheet with `delimiter` (and a BOM when `bom`).
+fn lines_as(v: &[&str], delimiter: char, bom: bool) -> String {
+    let text = lines(v).replace(',', &delimiter.to_string());
+    if bom { format!("\u{feff}{text}") } else { text }
+}
+
 #[test]
 fn excel_export_with_bom_semicolons_crlf_and_dollar_amounts() {
     let t = TestDir::new();
@@ -20,13 +26,18 @@ fn excel_export_with_bom_semicolons_crlf_and_dollar_amounts() {
     assert_eq!(out.code, 0, "{out:?}");
     assert_eq!(
         t.read("excel-export.results.csv"),
-        lines(&[
-            "2,2001,0,,101,1234.56,2000.00,approved,would_update,0,,",
-            "3,2002,0,,101,12.50,20.00,approved,would_update,0,,",
-            "4,2003,0,00871,101,0,0,rejected,would_update,0,,",
-            "5,2004,0,,102,5.00,0,approved,would_update,0,,",
-            "6,2005,0,,102,-2.50,1.25,returned,would_update,0,,",
-        ])
+        lines_as(
+            &[
+                "2,2001,0,,101,1234.56,2000.00,approved,would_update,0,,",
+                "3,2002,0,,101,12.50,20.00,approved,would_update,0,,",
+                "4,2003,0,00871,101,,,rejected,would_update,0,,",
+                "5,2004,0,,102,+5.00,,approved,would_update,0,,",
+                "6,2005,0,,102,-2.50,+1.25,returned,would_update,0,,",
+            ],
+            ';',
+            true
+        ),
+        "the results open in Excel as the sheet did: ';' and a BOM"
     );
     let s = &out.stdout;
     assert!(s.contains("encoding:  UTF-8 (with BOM)"), "{s}");
@@ -51,10 +62,10 @@ fn excel_export_with_bom_semicolons_crlf_and_dollar_amounts() {
         "{s}"
     );
     assert!(
-        s.contains("Σ payout:   1249.56 (set 1247.06, added 2.50)"),
+        s.contains("Σ payout:   1,249.56 (set 1,247.06, added 2.50)"),
         "{s}"
     );
-    assert!(s.contains("Σ received: 2021.25"), "{s}");
+    assert!(s.contains("Σ received: 2,021.25"), "{s}");
     assert!(s.contains("row 2: GET https://YOUR-CAKE-INSTANCE/api/2/track.asmx/UpdateConversion?api_key=***&offer_id=101&conversion_id=2001&request_session_id=0&transaction_id=&payout=1234.56&add_to_existing_payout=false&received=2000.00&received_option=total_revenue&disposition_type=approved&disposition_id=0&update_revshare_payout=false&effective_date_option=today&custom_date=01%2F01%2F2001%2000%3A00%3A00&note_to_append="), "{s}");
     assert_eq!(
         s.matches(": GET https://").count(),
@@ -149,9 +160,9 @@ fn a_valid_row_beside_invalid_ones_is_would_update() {
     assert_eq!(
         t.read("s.results.csv"),
         lines(&[
-            "2,1,0,,0,5,0,no_change,would_update,0,,",
+            "2,1,0,,0,5,,no_change,would_update,0,,",
             "3,2,,,,abc,,,invalid,0,,\"row 3, column \"\"payout\"\", value \"\"abc\"\": expected an amount such as 1234.56, 1,234.56, $1,234.56 or (12.50)\"",
-            "4,3,0,,0,1000.10,0,no_change,would_update,0,,",
+            "4,3,0,,0,1000.10,,no_change,would_update,0,,",
         ])
     );
 }
@@ -194,10 +205,14 @@ fn utf16_tab_separated_with_map_and_set() {
     );
     assert_eq!(
         t.read("out.csv"),
-        lines(&[
-            "2,17,0,,0,0,1234.50,approved,would_update,0,,",
-            "3,18,0,,0,0,-2.5,approved,would_update,0,,",
-        ])
+        lines_as(
+            &[
+                "2,17,0,,0,,+1234.50,approved,would_update,0,,",
+                "3,18,0,,0,,-2.5,approved,would_update,0,,",
+            ],
+            '\t',
+            true
+        )
     );
 }
 
@@ -304,7 +319,7 @@ fn formula_cells_are_neutralised_in_results() {
     assert_eq!(out.code, 1, "{out:?}");
     let r = t.read("f.results.csv");
     assert!(
-        r.contains("\n2,1,0,\"'=HYPERLINK(\"\"http://x\"\")\",0,-5,0,no_change,would_update"),
+        r.contains("\n2,1,0,\"'=HYPERLINK(\"\"http://x\"\")\",0,-5,,no_change,would_update"),
         "{r}"
     );
     assert!(r.contains("\n3,2,,'@SUM(A1),,abc,"), "{r}");

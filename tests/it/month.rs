@@ -661,3 +661,43 @@ fn a_thousands_shaped_amount_in_a_decimal_point_sheet_is_refused() {
     );
     assert_eq!(emu.stats().requests, 0);
 }
+
+#[test]
+fn results_can_be_a_real_workbook_and_a_finished_run_leaves_no_lock_or_temporary_file() {
+    use calamine::Reader as _;
+    let t = TestDir::new();
+    let emu = Emu::start(Faults::default());
+    t.write(
+        "s.csv",
+        "conversion_id,payout,add_to_existing_payout,transaction_id\n1,12.50,false,\n2,3.00,true,\n,1.00,false,=cmd\n",
+    );
+    let out = run(&t, &emu, "s.csv", &["--output", "s.results.xlsx"]);
+    assert_eq!(out.code, 1, "the third conversion does not exist: {out:?}");
+    let mut book = calamine::open_workbook_auto(t.path("s.results.xlsx")).unwrap();
+    let range = book.worksheet_range("Results").unwrap();
+    let rows: Vec<Vec<String>> = range
+        .rows()
+        .map(|r| r.iter().map(ToString::to_string).collect())
+        .collect();
+    assert_eq!(rows[0][..3], ["row", "conversion_id", "request_session_id"]);
+    assert_eq!(rows[3][3], "=cmd", "text, never a formula");
+    assert_eq!(rows[3][8], "rejected");
+    assert_eq!(rows[1][5], "12.50");
+    assert_eq!(rows[2][5], "+3.00", "add is visible");
+    assert_eq!(rows[2][6], "", "received left as it is: blank");
+    assert_eq!(rows[2][8], "updated");
+    let names: Vec<String> = std::fs::read_dir(t.path("."))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        !names
+            .iter()
+            .any(|n| n.contains(".lock") || n.contains(".tmp")),
+        "{names:?}"
+    );
+    // A kind of file cake-recon does not write is refused, not filled with CSV text.
+    let out = run(&t, &emu, "s.csv", &["--output", "s.results.ods"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains(".csv or .xlsx"), "{}", out.stderr);
+}

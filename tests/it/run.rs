@@ -86,8 +86,16 @@ fn expected(row: &Row, n: u32) -> (Decimal, Decimal, Vec<String>) {
 }
 
 /// Parsed results file.
+///
+/// Results are written as the sheet was (its delimiter, its BOM): the delimiter is the byte
+/// after `row` in the header.
 pub(crate) fn results(t: &TestDir, name: &str) -> Vec<BTreeMap<String, String>> {
-    let mut rdr = csv::Reader::from_path(t.path(name)).unwrap();
+    let bytes = std::fs::read(t.path(name)).unwrap();
+    let bytes = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(&bytes);
+    let delimiter = bytes.get(3).copied().unwrap();
+    let mut rdr = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .from_reader(bytes);
     let headers = rdr.headers().unwrap().clone();
     assert_eq!(headers.iter().collect::<Vec<_>>().join(","), HEADER);
     rdr.records()
@@ -214,7 +222,7 @@ fn exact_output_lines_and_rejections() {
         format!(
             "{HEADER}\n\
              2,5,0,,0,7.50,9,approved,updated,1,200,Conversion Updated\n\
-             3,0,0,T6,0,1,0,rejected,updated,1,200,Conversion Updated\n\
+             3,0,0,T6,0,1,,rejected,updated,1,200,Conversion Updated\n\
              4,2000000,0,,0,1,1,no_change,rejected,1,200,Conversion Not Found\n\
              5,8,0,,0,1,1,no_change,rejected,1,200,Invalid Disposition ID\n\
              6,9,0,T10,0,1,1,no_change,rejected,1,200,Conversion Not Found\n"
