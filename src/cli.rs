@@ -19,6 +19,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Apply a sheet (or preview it with --dry-run).
+    #[command(after_long_help = RUN_AFTER_HELP)]
     Run(Box<RunArgs>),
     /// Show what a checkpoint records: rows by status, in-doubt rows, remaining rows.
     Status {
@@ -31,6 +32,29 @@ enum Command {
     /// Serve the CAKE emulator (the same one --sandbox uses) for tests and trials.
     MockServer(MockArgs),
 }
+
+/// The month in a few lines, the exit codes and a cron line: what `run --help` ends with.
+const RUN_AFTER_HELP: &str = "\
+The monthly workflow:
+  1. Trial:    cake-recon run june.xlsx --sandbox            (own checkpoint; nothing leaves)
+  2. Preview:  cake-recon run june.xlsx --base-url URL --dry-run
+  3. Run:      CAKE_API_KEY=... cake-recon run june.xlsx --base-url URL
+  4. Fix the sheet (cells, rows, order, --map) and run the same command: applied rows keep their
+     outcome, only changed and new rows are sent. After an outage, the same command finishes.
+  5. Next month: a new sheet gets results of its own (--output july.results.csv).
+  cake-recon status june.results.csv.ckpt [--json] shows where a job stands, even while it runs.
+
+Exit codes:
+  0    every row updated (or would_update in a dry run)
+  1    finished, but some rows are rejected, failed, invalid, in_doubt or held back
+  2    usage, configuration or input error: nothing was sent
+  3    stopped by a run-wide failure (invalid key, error storm, disk full): run again to resume
+  4    another run holds the checkpoint: nothing was sent, try again later
+  130  interrupted (SIGINT/SIGTERM): run again to resume
+
+Cron (a second overlapping run exits 4 and sends nothing; -q still prints why a run stopped):
+  10 2 * * * cd /srv/finance && cake-recon run approvals.csv --base-url URL \\
+             --api-key-file /etc/cake/key -q --log-format json 2>> cake-recon.log";
 
 /// Parses the command line, runs the command, prints why it stopped if it failed.
 pub(crate) fn main() -> u8 {

@@ -50,7 +50,8 @@ pub(super) fn parse_delimiter(s: &str) -> Result<u8, String> {
 )]
 #[derive(Debug, Args)]
 pub(crate) struct RunArgs {
-    /// The approval sheet (CSV exported from Excel or Google Sheets).
+    /// The approval sheet: a CSV exported from Excel, Calc or Google Sheets, or a workbook
+    /// (.xlsx, .xlsm, .xls, .ods).
     pub input: PathBuf,
 
     /// Read options from this TOML file (the command line and environment win).

@@ -701,3 +701,23 @@ fn results_can_be_a_real_workbook_and_a_finished_run_leaves_no_lock_or_temporary
     assert_eq!(out.code, 2, "{out:?}");
     assert!(out.stderr.contains(".csv or .xlsx"), "{}", out.stderr);
 }
+
+#[test]
+fn run_help_teaches_the_month_the_exit_codes_and_cron() {
+    let t = TestDir::new();
+    let out = t.run(&["run", "--help"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    for needle in [
+        "The monthly workflow",
+        "--sandbox",
+        "--dry-run",
+        "run the same command",
+        "4    another run holds the checkpoint",
+        "3    stopped by a run-wide failure",
+        "Cron",
+        "--sheet",
+        "--date-order",
+    ] {
+        assert!(out.stdout.contains(needle), "{needle}: {}", out.stdout);
+    }
+}
