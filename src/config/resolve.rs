@@ -77,7 +77,7 @@ pub(crate) fn run_config(
     };
     let (output, checkpoint) = files(&a);
     refuse_overlap(&a.input, &output, &checkpoint)?;
-    refuse_unwritable_kind(&output)?;
+    refuse_unwritable(&output)?;
     let decimal = a.decimal();
     Ok(RunConfig {
         engine: Settings {
@@ -191,8 +191,17 @@ fn sibling(output: &Path, kind: &str) -> PathBuf {
 }
 
 /// Results are a CSV or an `.xlsx` workbook; a name that promises another kind is refused
-/// rather than filled with CSV text a spreadsheet program would then misread.
-fn refuse_unwritable_kind(output: &Path) -> Result<(), Error> {
+/// rather than filled with CSV text a spreadsheet program would then misread. A file that
+/// exists is replaced only when cake-recon wrote it.
+fn refuse_unwritable(output: &Path) -> Result<(), Error> {
+    if !crate::report::output::replaceable(output) {
+        return Err(Error::Usage(format!(
+            "--output {}: that file exists and cake-recon did not write it (its first line is \
+             not a results header); nothing was sent. Give another --output, or move the file \
+             away if it may be replaced",
+            output.display()
+        )));
+    }
     let ext = output
         .extension()
         .map(|e| e.to_string_lossy().to_ascii_lowercase())

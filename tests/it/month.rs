@@ -721,3 +721,25 @@ fn run_help_teaches_the_month_the_exit_codes_and_cron() {
         assert!(out.stdout.contains(needle), "{needle}: {}", out.stdout);
     }
 }
+
+#[test]
+fn an_output_onto_a_file_cake_recon_did_not_write_is_refused() {
+    let t = TestDir::new();
+    let emu = Emu::start(Faults::default());
+    t.write("s.csv", "conversion_id,payout\n1,2.00\n");
+    t.write("june-report.csv", "month,total\nJune,1234.56\n");
+    let out = run(&t, &emu, "s.csv", &["--output", "june-report.csv"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr.contains("cake-recon did not write it"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(t.read("june-report.csv"), "month,total\nJune,1234.56\n");
+    assert_eq!(emu.stats().requests, 0);
+    let dry = t.run(&["run", "s.csv", "--dry-run", "--output", "june-report.csv"]);
+    assert_eq!(dry.code, 2, "{dry:?}");
+    // Its own results, from an earlier run, it replaces.
+    assert_eq!(run(&t, &emu, "s.csv", &["--output", "mine.csv"]).code, 0);
+    assert_eq!(run(&t, &emu, "s.csv", &["--output", "mine.csv"]).code, 0);
+}
