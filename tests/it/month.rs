@@ -686,10 +686,7 @@ fn results_can_be_a_real_workbook_and_a_finished_run_leaves_no_lock_or_temporary
     assert_eq!(rows[2][5], "+3.00", "add is visible");
     assert_eq!(rows[2][6], "", "received left as it is: blank");
     assert_eq!(rows[2][8], "updated");
-    let names: Vec<String> = std::fs::read_dir(t.path("."))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
+    let names = t.names();
     assert!(
         !names
             .iter()

@@ -44,6 +44,14 @@ impl TestDir {
         dst
     }
 
+    /// The names of the files in this directory.
+    pub(crate) fn names(&self) -> Vec<String> {
+        std::fs::read_dir(self.dir.path())
+            .expect("list the test directory")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect()
+    }
+
     pub(crate) fn read(&self, name: &str) -> String {
         std::fs::read_to_string(self.path(name)).unwrap_or_else(|e| panic!("read {name}: {e}"))
     }

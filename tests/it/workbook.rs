@@ -96,10 +96,7 @@ fn an_excel_workbook_is_read_directly_to_the_cent_and_the_second() {
         "rows are numbered as the spreadsheet shows them"
     );
     // No temporary file is left beside it.
-    let names: Vec<String> = std::fs::read_dir(t.path("."))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
+    let names = t.names();
     assert!(!names.iter().any(|n| n.contains(".tmp")), "{names:?}");
 }
 
