@@ -43,6 +43,9 @@ pub(super) fn rekey(
     edited: bool,
 ) -> Result<Rekeyed, CheckpointError> {
     let sql = |e: rusqlite::Error| CheckpointError::sql(path, &e);
+    // Sorting and joining a million identities wants memory, not SQLite's 2 MB default.
+    conn.execute_batch("PRAGMA temp_store = MEMORY; PRAGMA cache_size = -131072;")
+        .map_err(sql)?;
     let tx = conn.transaction().map_err(sql)?;
     tx.execute_batch(
         "DROP TABLE IF EXISTS temp.sheet; DROP TABLE IF EXISTS temp.pairs;
@@ -61,29 +64,45 @@ pub(super) fn rekey(
     .map_err(sql)?;
     let moved = tx.execute("DELETE FROM rows", []).map_err(sql)?;
     // Same conversion, same values: the n-th such record goes to the n-th such row.
+    // Same conversion, same values: the n-th such record goes to the n-th such row. The
+    // numbered records are materialised with an index, so the join is a lookup per row.
+    tx.execute_batch(
+        "DROP TABLE IF EXISTS temp.numbered;
+         CREATE TEMP TABLE numbered AS
+           SELECT id, key, content,
+                  ROW_NUMBER() OVER (PARTITION BY key, content ORDER BY row, id) AS n
+           FROM retired;
+         CREATE INDEX temp.numbered_at ON numbered(key, content, n);",
+    )
+    .map_err(sql)?;
     let same = tx
         .execute(
             "INSERT INTO temp.pairs(id, new)
-             WITH o AS (SELECT id, key, content,
-                          ROW_NUMBER() OVER (PARTITION BY key, content ORDER BY row, id) AS n
-                        FROM retired),
-                  s AS (SELECT row, key, content,
-                          ROW_NUMBER() OVER (PARTITION BY key, content ORDER BY row) AS n
-                        FROM temp.sheet)
-             SELECT o.id, s.row FROM o JOIN s
+             SELECT o.id, s.row FROM
+               (SELECT row, key, content,
+                       ROW_NUMBER() OVER (PARTITION BY key, content ORDER BY row) AS n
+                FROM temp.sheet) AS s
+             JOIN temp.numbered AS o
                ON o.key = s.key AND o.content = s.content AND o.n = s.n",
             [],
         )
         .map_err(sql)?;
     // Same conversion, other values: the row was changed.
+    tx.execute_batch(
+        "DROP TABLE temp.numbered;
+         CREATE TEMP TABLE numbered AS
+           SELECT id, key, ROW_NUMBER() OVER (PARTITION BY key ORDER BY row, id) AS n
+           FROM retired WHERE id NOT IN (SELECT id FROM temp.pairs);
+         CREATE INDEX temp.numbered_at ON numbered(key, n);",
+    )
+    .map_err(sql)?;
     let changed = tx
         .execute(
             "INSERT INTO temp.pairs(id, new)
-             WITH o AS (SELECT id, key, ROW_NUMBER() OVER (PARTITION BY key ORDER BY row, id) AS n
-                        FROM retired WHERE id NOT IN (SELECT id FROM temp.pairs)),
-                  s AS (SELECT row, key, ROW_NUMBER() OVER (PARTITION BY key ORDER BY row) AS n
-                        FROM temp.sheet WHERE row NOT IN (SELECT new FROM temp.pairs))
-             SELECT o.id, s.row FROM o JOIN s ON o.key = s.key AND o.n = s.n",
+             SELECT o.id, s.row FROM
+               (SELECT row, key, ROW_NUMBER() OVER (PARTITION BY key ORDER BY row) AS n
+                FROM temp.sheet WHERE row NOT IN (SELECT new FROM temp.pairs)) AS s
+             JOIN temp.numbered AS o ON o.key = s.key AND o.n = s.n",
             [],
         )
         .map_err(sql)?;
@@ -105,7 +124,7 @@ pub(super) fn rekey(
         [],
     )
     .map_err(sql)?;
-    tx.execute_batch("DROP TABLE temp.sheet; DROP TABLE temp.pairs;")
+    tx.execute_batch("DROP TABLE temp.sheet; DROP TABLE temp.pairs; DROP TABLE temp.numbered;")
         .map_err(sql)?;
     let n = |v: usize| u64::try_from(v).unwrap_or(u64::MAX);
     let found = same + changed;

@@ -48,6 +48,9 @@ pub(super) struct Dispatch {
     /// The checkpoint to read earlier outcomes from (when resuming).
     pub prior: Option<PathBuf>,
     pub resend_in_doubt: bool,
+    /// The sheet changed since the checkpoint was written: compare each row with its record.
+    /// (Unchanged, the two agree by construction and the digest is not computed.)
+    pub compare_content: bool,
 }
 
 /// A sheet row and what earlier runs recorded of it.
@@ -184,11 +187,11 @@ enum Plan {
 /// applied (an additive row that may have applied ends `in_doubt` instead, see
 /// [`super::retry::decide`]) or when it is idempotent, so the same command sends it again once
 /// the cause (a server down, throttling, a binding error) is gone.
-fn plan(u: &ConversionUpdate, prior: Option<Prior>, resend_in_doubt: bool) -> Plan {
+fn plan(u: &ConversionUpdate, prior: Option<Prior>, resend_in_doubt: bool, compare: bool) -> Plan {
     let Some(p) = prior else { return Plan::Send };
     let may_have_applied = matches!(p.status, Some(Status::Updated | Status::InDoubt))
         || (p.status.is_none() && p.intent);
-    if p.content != u.ident().content {
+    if compare && p.content != u.ident().content {
         // Adding the new amount on top of an old one that may be in CAKE could count it twice;
         // an absolute row (or an old version that provably did not apply) is safe to send.
         return if p.additive && may_have_applied && u.idempotency() == Idempotency::Additive {
@@ -261,7 +264,13 @@ impl State {
 
     /// Takes in one batch from the reader: invalid rows and rows finished earlier get their
     /// lines at once, the rest queue for the workers.
-    fn take_batch(&mut self, batch: Vec<Item>, shared: &Shared, resend_in_doubt: bool) {
+    fn take_batch(
+        &mut self,
+        batch: Vec<Item>,
+        shared: &Shared,
+        resend_in_doubt: bool,
+        compare: bool,
+    ) {
         for (row, prior) in batch {
             let seq = self.ordered.push_slot();
             match row.result {
@@ -275,7 +284,7 @@ impl State {
                     self.ordered
                         .fill(seq, ResultLine::for_invalid(row.row, &invalid));
                 }
-                Ok(update) => match plan(&update, prior, resend_in_doubt) {
+                Ok(update) => match plan(&update, prior, resend_in_doubt, compare) {
                     Plan::Send => self.ready.push_back((seq, update)),
                     Plan::Resend => {
                         self.report.resent_failed += 1;
@@ -452,7 +461,7 @@ pub(super) async fn dispatch(
             }
             batch = rows.recv(), if can_read => match batch {
                 Some(Ok(batch)) => {
-                    st.take_batch(batch, &shared, d.resend_in_doubt);
+                    st.take_batch(batch, &shared, d.resend_in_doubt, d.compare_content);
                     st.flush(&mut writer)?;
                 }
                 Some(Err(e)) => {
@@ -516,7 +525,7 @@ pub(super) async fn dispatch(
             match rows.recv().await {
                 Some(Ok(batch)) => {
                     // Earlier runs' outcomes still count; unsent rows stay unsent.
-                    st.take_batch(batch, &shared, d.resend_in_doubt);
+                    st.take_batch(batch, &shared, d.resend_in_doubt, d.compare_content);
                     while let Some((seq, update)) = st.ready.pop_front() {
                         drain(&mut st, seq, &update);
                     }

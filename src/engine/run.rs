@@ -38,7 +38,7 @@ pub(crate) fn run(s: &Settings, dest: Destination) -> Result<Report, Error> {
     if s.restart && !s.restart_resend_additive {
         refuse_double_apply(s, &sheet_opts)?;
     }
-    let (opened, carried_over) = open_checkpoint(s, &sheet_opts, &fingerprint)?;
+    let (opened, carried_over) = open_checkpoint(s, &sheet_opts, &pre.duplicates, &fingerprint)?;
     if opened.resumed {
         tracing::info!(checkpoint = %opened.path.display(), "resuming from the checkpoint");
     }
@@ -94,6 +94,7 @@ pub(crate) fn run(s: &Settings, dest: Destination) -> Result<Report, Error> {
                 show_bar: s.show_progress && std::io::stderr().is_terminal(),
                 prior,
                 resend_in_doubt: s.resend_in_doubt,
+                compare_content: carried_over.is_some(),
             },
             shared,
             writer,
@@ -146,15 +147,14 @@ fn checked_prepass(s: &Settings) -> Result<PrePass, Error> {
 fn open_checkpoint(
     s: &Settings,
     sheet_opts: &SheetOptions,
+    duplicates: &Duplicates,
     fingerprint: &Fingerprint,
 ) -> Result<(checkpoint::Opened, Option<CarriedOver>), Error> {
     // Read only when the sheet changed since the checkpoint was written: its rows now.
     let mut sheet_rows = |sink: &mut dyn FnMut(u64, RowIdent)| -> Result<(), String> {
         let mut sheet = Sheet::open(&s.input, sheet_opts).map_err(|e| e.to_string())?;
-        while let Some(row) = sheet
-            .next_row(&Duplicates::new())
-            .map_err(|e| e.to_string())?
-        {
+        // Only the rows that may be sent (a duplicate is not).
+        while let Some(row) = sheet.next_row(duplicates).map_err(|e| e.to_string())? {
             if let Ok(u) = row.result {
                 sink(u.row, u.ident());
             }
