@@ -45,6 +45,14 @@ pub struct Faults {
     /// Hard limit: calls beyond N in any one-second window are answered 429 (0 = none).
     #[arg(long, default_value_t = 0.0, value_name = "N")]
     pub max_rps: f64,
+    /// Reports: the most rows one page holds, whatever `row_limit` asks (CAKE caps pages
+    /// silently) [default: 10,000].
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub report_page_cap: usize,
+    /// Reports: rows past this position in a window are never returned, whatever
+    /// `start_at_row` says (CAKE stops near 100,000) [default: 100,000].
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub report_reach: usize,
     /// Seed of the fault dice, for reproducible runs.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -68,7 +76,32 @@ pub struct Plan {
     pub slow_after: bool,
 }
 
+/// Report page cap when none is set.
+const DEFAULT_PAGE_CAP: usize = 10_000;
+/// Report reach when none is set.
+const DEFAULT_REACH: usize = 100_000;
+
 impl Faults {
+    /// The page cap in force.
+    #[must_use]
+    pub fn page_cap(&self) -> usize {
+        if self.report_page_cap == 0 {
+            DEFAULT_PAGE_CAP
+        } else {
+            self.report_page_cap
+        }
+    }
+
+    /// The reach in force.
+    #[must_use]
+    pub fn reach(&self) -> usize {
+        if self.report_reach == 0 {
+            DEFAULT_REACH
+        } else {
+            self.report_reach
+        }
+    }
+
     /// Checks every rate is a share.
     pub fn validate(&self) -> Result<(), String> {
         for (name, v) in [

@@ -5,6 +5,7 @@
 
 use super::binding::Call;
 use crate::update::MONEY_MAX;
+use chrono::{NaiveDate, NaiveDateTime};
 use rust_decimal::Decimal;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
@@ -39,11 +40,52 @@ pub struct Conversion {
     pub notes: Vec<String>,
     /// How many calls were applied to it.
     pub applied: u32,
+    /// When it converted, CAKE-local (`YYYY-MM-DDTHH:MM:SS`, no zone).
+    pub conversion_date: String,
+    /// When a call last changed it, CAKE-local (the conversion date until then).
+    pub last_updated: String,
+}
+
+/// The first day of the month generated conversions are spread over.
+const MONTH_START: (i32, u32, u32) = (2026, 9, 1);
+/// Seconds in the 30 days generated conversions are spread over.
+const MONTH_SECS: i64 = 30 * 86_400;
+
+fn month_start() -> NaiveDateTime {
+    NaiveDate::from_ymd_opt(MONTH_START.0, MONTH_START.1, MONTH_START.2)
+        .unwrap_or_default()
+        .and_hms_opt(0, 0, 0)
+        .unwrap_or_default()
+}
+
+/// When generated conversion `i` of `n` converted: spread evenly over the month, in id order.
+fn generated_date(i: i32, n: u32) -> NaiveDateTime {
+    let offset = i64::from(i.max(1) - 1) * MONTH_SECS / i64::from(n.max(1));
+    month_start() + chrono::Duration::seconds(offset)
+}
+
+/// A loaded ledger's `conversion_date`: `YYYY-MM-DD`, with ` HH:MM:SS` or `THH:MM:SS`.
+fn loaded_date(s: &str) -> Option<NaiveDateTime> {
+    NaiveDateTime::parse_from_str(&s.replacen(' ', "T", 1), "%Y-%m-%dT%H:%M:%S")
+        .ok()
+        .or_else(|| {
+            NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                .ok()
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+        })
+}
+
+/// The CAKE-local text of a timestamp.
+pub(super) fn cake_time(t: &NaiveDateTime) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S").to_string()
 }
 
 impl Conversion {
-    fn generated(i: i32) -> Self {
+    fn generated(i: i32, n: u32) -> Self {
+        let date = cake_time(&generated_date(i, n));
         Self {
+            conversion_date: date.clone(),
+            last_updated: date,
             conversion_id: i,
             offer_id: None,
             request_session_id: RSID_BASE.saturating_add(i),
@@ -79,6 +121,38 @@ pub struct Ledger {
     by_tx: HashMap<String, i32>,
 }
 
+/// The conversions of a report window, in date order: a range of generated ids (a month of a
+/// billion conversions costs nothing) or a list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Window {
+    Range(std::ops::Range<i32>),
+    List(Vec<i32>),
+}
+
+impl Window {
+    pub(super) fn len(&self) -> usize {
+        match self {
+            Window::Range(r) => usize::try_from(r.end.saturating_sub(r.start)).unwrap_or(0),
+            Window::List(v) => v.len(),
+        }
+    }
+
+    /// The ids at positions `from..to` (0-based).
+    pub(super) fn slice(&self, from: usize, to: usize) -> Vec<i32> {
+        let to = to.min(self.len());
+        if from >= to {
+            return Vec::new();
+        }
+        match self {
+            Window::Range(r) => {
+                let at = |i: usize| r.start.saturating_add(i32::try_from(i).unwrap_or(i32::MAX));
+                (at(from)..at(to)).collect()
+            }
+            Window::List(v) => v.get(from..to).map(<[i32]>::to_vec).unwrap_or_default(),
+        }
+    }
+}
+
 /// The answer a call gets from the ledger.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Applied {
@@ -102,7 +176,8 @@ impl Ledger {
     }
 
     /// Loads conversions from a CSV with a header of (any of) `conversion_id, offer_id,
-    /// request_session_id, transaction_id, payout, revenue, sale_amount, disposition_type`.
+    /// request_session_id, transaction_id, payout, revenue, sale_amount, disposition_type,
+    /// conversion_date`.
     pub fn load(path: &Path) -> Result<Self, String> {
         let mut rdr =
             csv::Reader::from_path(path).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -114,6 +189,7 @@ impl Ledger {
             col("request_session_id"),
             col("transaction_id"),
         );
+        let date = col("conversion_date");
         let (payout, revenue, sale, disp) = (
             col("payout"),
             col("revenue"),
@@ -134,7 +210,8 @@ impl Ledger {
             let id: i32 = get(Some(id_col))
                 .parse()
                 .map_err(|_| bad("conversion_id"))?;
-            let mut c = Conversion::generated(id);
+            // Loaded conversions without a date are spread over the month by id.
+            let mut c = Conversion::generated(id.rem_euclid(30) + 1, 30);
             c.offer_id = match get(offer) {
                 "" => None,
                 v => Some(v.parse().map_err(|_| bad("offer_id"))?),
@@ -156,6 +233,11 @@ impl Ledger {
             if !get(disp).is_empty() {
                 c.disposition_type = get(disp).to_string();
             }
+            if !get(date).is_empty() {
+                let d = loaded_date(get(date)).ok_or_else(|| bad("conversion_date"))?;
+                c.conversion_date = cake_time(&d);
+                c.last_updated.clone_from(&c.conversion_date);
+            }
             if c.request_session_id != 0 {
                 ledger.by_rsid.insert(c.request_session_id, id);
             }
@@ -176,7 +258,7 @@ impl Ledger {
             return Some(
                 self.conversions
                     .entry(id)
-                    .or_insert_with(|| Conversion::generated(id)),
+                    .or_insert_with(|| Conversion::generated(id, n)),
             );
         }
         self.conversions.get_mut(&id)
@@ -270,7 +352,57 @@ impl Ledger {
             conv.notes.push(call.note_to_append.clone());
         }
         conv.applied += 1;
+        conv.last_updated = cake_time(&chrono::Local::now().naive_local());
         Applied::Updated
+    }
+
+    /// The ids of the conversions whose date falls in `[start, end)`, in date order (then id).
+    pub(super) fn window(&self, start: NaiveDateTime, end: NaiveDateTime) -> Window {
+        match self.universe {
+            Universe::Generated(n) => {
+                // Dates rise with ids: the window is one range of ids, found by bisection.
+                let first_at = |t: NaiveDateTime| {
+                    let (mut lo, mut hi) = (1i64, i64::from(n) + 1);
+                    while lo < hi {
+                        let mid = lo + (hi - lo) / 2;
+                        if generated_date(i32::try_from(mid).unwrap_or(i32::MAX), n) < t {
+                            lo = mid + 1;
+                        } else {
+                            hi = mid;
+                        }
+                    }
+                    i32::try_from(lo).unwrap_or(i32::MAX)
+                };
+                Window::Range(first_at(start)..first_at(end))
+            }
+            Universe::Loaded => {
+                let mut ids: Vec<(&str, i32)> = self
+                    .conversions
+                    .values()
+                    .filter(|c| {
+                        let d = c.conversion_date.as_str();
+                        d >= cake_time(&start).as_str() && d < cake_time(&end).as_str()
+                    })
+                    .map(|c| (c.conversion_date.as_str(), c.conversion_id))
+                    .collect();
+                ids.sort_unstable();
+                Window::List(ids.into_iter().map(|(_, id)| id).collect())
+            }
+        }
+    }
+
+    /// The conversion with this id as it stands (generated ones as they were made), without
+    /// touching it.
+    pub(super) fn peek(&self, id: i32) -> Option<Conversion> {
+        if let Some(c) = self.conversions.get(&id) {
+            return Some(c.clone());
+        }
+        match self.universe {
+            Universe::Generated(n) if id >= 1 && u32::try_from(id).is_ok_and(|i| i <= n) => {
+                Some(Conversion::generated(id, n))
+            }
+            _ => None,
+        }
     }
 
     /// Every conversion touched (generated) or loaded, by id.

@@ -6,6 +6,7 @@
 mod binding;
 mod faults;
 mod ledger;
+mod reports;
 mod sandbox;
 mod server;
 

@@ -7,6 +7,7 @@
 use super::binding::{BindError, Call, Strictness, bind};
 use super::faults::{Faults, Plan};
 use super::ledger::{Applied, Conversion, Ledger};
+use super::reports;
 use crate::update::xml_leaves;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
@@ -41,6 +42,8 @@ pub struct MockConfig {
 pub struct Stats {
     /// `UpdateConversion` requests received (whatever happened to them).
     pub requests: u64,
+    /// `reports.asmx` requests received.
+    pub report_requests: u64,
     /// Calls the ledger applied.
     pub applied: u64,
     /// Answers by kind (`updated`, `throttled`, `dropped_before`, …).
@@ -341,7 +344,7 @@ fn json<T: Serialize>(value: &T) -> Response<Full<Bytes>> {
 }
 
 fn not_found() -> Response<Full<Bytes>> {
-    respond(StatusCode::NOT_FOUND, "text/plain", "Not Found: this emulator serves /api/2/ and /api/4/ track.asmx/UpdateConversion, and /admin/ledger, /admin/stats".into())
+    respond(StatusCode::NOT_FOUND, "text/plain", "Not Found: this emulator serves /api/2/ and /api/4/ track.asmx/UpdateConversion, /api/15/ to /api/18/ reports.asmx/EventConversions, and /admin/ledger, /admin/stats".into())
 }
 
 /// `/api/{2|4}/track.asmx[/UpdateConversion]` → (version, is the SOAP endpoint).
@@ -363,12 +366,67 @@ fn route(path: &str) -> Option<(u8, bool)> {
     }
 }
 
+/// `/api/{15..18}/reports.asmx/EventConversions` → the version.
+fn report_route(path: &str) -> Option<u8> {
+    let rest = path.strip_prefix("/api/")?;
+    let (v, rest) = rest.split_once('/')?;
+    let version: u8 = v.parse().ok()?;
+    (crate::update::REPORT_VERSIONS.contains(&version)
+        && rest
+            .trim_end_matches('/')
+            .eq_ignore_ascii_case("reports.asmx/EventConversions"))
+    .then_some(version)
+}
+
+/// A report request: counted apart from writes; the same throttling, unavailability, latency,
+/// `Restricted` and dropped connections as writes; then a page of the ledger.
+async fn report(state: &State, req: Request<Incoming>, _version: u8) -> Response<Full<Bytes>> {
+    state.tally(|t| t.report_requests += 1);
+    let plan = state.faults.plan(&mut lock(&state.dice));
+    if !plan.delay.is_zero() {
+        tokio::time::sleep(plan.delay).await;
+    }
+    if let Some(r) = early_fault(state, &plan) {
+        return r;
+    }
+    if plan.drop_before || plan.drop_after {
+        state.tally(|t| t.count("report_dropped"));
+        return std::future::pending().await;
+    }
+    let values = form_values(req.uri().query().unwrap_or("").as_bytes());
+    let call = match reports::bind(&values) {
+        Ok(c) => c,
+        Err(e) => {
+            state.tally(|t| t.count("report_binding_error"));
+            return respond(StatusCode::INTERNAL_SERVER_ERROR, "text/plain", e);
+        }
+    };
+    let xml = if call.api_key != state.api_key {
+        reports::refusal("Invalid API Key")
+    } else if plan.restricted {
+        state.tally(|t| t.count("report_restricted"));
+        reports::refusal("Restricted")
+    } else {
+        let ledger = lock(&state.ledger);
+        reports::page(
+            &ledger,
+            &call,
+            state.faults.page_cap(),
+            state.faults.reach(),
+        )
+    };
+    respond(StatusCode::OK, "text/xml; charset=utf-8", xml)
+}
+
 /// One request, in the order CAKE's stack meets it: admin pages, routing, the gateway's
 /// limit, the fault plan's early answers, reading the call, binding, the ledger, late faults.
 async fn handle(state: &State, req: Request<Incoming>, kill: &Notify) -> Response<Full<Bytes>> {
     let path = req.uri().path().to_string();
     if let Some(r) = admin(state, req.method(), &path) {
         return r;
+    }
+    if let Some(version) = report_route(&path) {
+        return report(state, req, version).await;
     }
     let Some((version, soap_endpoint)) = route(&path) else {
         return not_found();

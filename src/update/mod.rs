@@ -2,15 +2,19 @@
 //! [`Status`], THE table of CAKE parameters and the wire formats. Everything else imports from
 //! here; this imports nothing of the crate.
 
+mod held;
 mod ident;
 mod params;
+mod report_params;
 mod row;
 mod status;
 mod wire;
 mod xml;
 
+pub use held::{Comparison, Difference, Held, compare};
 pub use ident::RowIdent;
 pub use params::{API_VERSIONS, PARAMS, Param, ParamSpec, ParamType, params_for};
+pub use report_params::{EVENT_CONVERSIONS_PARAMS, REPORT_VERSIONS, ReportParam, ReportParamType};
 pub use row::{
     ConversionUpdate, DispositionType, EffectiveDateOption, Idempotency, ReceivedOption, Target,
 };
