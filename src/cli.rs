@@ -21,6 +21,12 @@ enum Command {
     /// Apply a sheet (or preview it with --dry-run).
     #[command(after_long_help = RUN_AFTER_HELP)]
     Run(Box<RunArgs>),
+    /// Compare a sheet with what CAKE holds, read through its reports API; sends no update.
+    ///
+    /// Writes `INPUT.check.csv`: for every row `already_correct`, `differs` (and how),
+    /// `additive`, `not_found`, `ambiguous` or `invalid`. Exit 0 when every valid row is
+    /// already correct.
+    Check(Box<RunArgs>),
     /// Show what a checkpoint records: rows by status, in-doubt rows, remaining rows.
     Status {
         /// The checkpoint file (default name: RESULTS.csv.ckpt).
@@ -65,6 +71,11 @@ pub(crate) fn main() -> u8 {
             .and_then(|cfg| {
                 logging::init(cfg.log_format, cfg.quiet, cfg.verbose);
                 app::run(&cfg)
+            }),
+        Command::Check(args) => config::check_config(*args, matches.subcommand_matches("check"))
+            .and_then(|cfg| {
+                logging::init(cfg.log_format, cfg.quiet, cfg.verbose);
+                app::check(&cfg)
             }),
         Command::Status { checkpoint, json } => app::status(&checkpoint, json),
         Command::MockServer(args) => {

@@ -42,6 +42,10 @@ pub(crate) enum Error {
          resume; if this repeats, report it"
     )]
     Internal(String),
+    /// Reading conversions back through the reports API failed (the message says why and what
+    /// to do). Nothing was written by the read.
+    #[error("{0}")]
+    ReadBack(String),
 }
 
 impl Error {
@@ -75,7 +79,10 @@ impl Error {
             Error::Checkpoint(e) if e.is_refusal() => exit::USAGE,
             // A missing directory or a read-only place is a configuration error, not a crash.
             Error::Write { source, .. } if is_setup_error(source) => exit::USAGE,
-            Error::Write { .. } | Error::Checkpoint(_) | Error::Internal(_) => exit::ABORTED,
+            Error::Write { .. }
+            | Error::Checkpoint(_)
+            | Error::Internal(_)
+            | Error::ReadBack(_) => exit::ABORTED,
         }
     }
 }

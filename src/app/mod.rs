@@ -2,12 +2,14 @@
 //! decides *where* a run goes — it starts the embedded emulator for `--sandbox` — and hands the
 //! engine a plain URL.
 
+mod check;
 mod dry_run;
 mod mock_server;
 mod run;
 mod run_config;
 mod stdout;
 
+pub(crate) use check::check;
 pub(crate) use mock_server::mock_server;
 pub(crate) use run::{run, status};
-pub(crate) use run_config::{RunConfig, Target};
+pub(crate) use run_config::{ReadBack, RunConfig, Target};

@@ -13,44 +13,7 @@ pub(crate) fn run(cfg: &RunConfig) -> Result<u8, Error> {
     if cfg.dry_run {
         return dry_run(cfg, &mut std::io::stdout().lock());
     }
-    // The sandbox is the real emulator, on a loopback port of this process.
-    let (sandbox, destination) = match &cfg.target {
-        Target::Sandbox => {
-            let key = cfg
-                .key
-                .clone()
-                .unwrap_or_else(|| SecretString::from(SANDBOX_KEY));
-            let sandbox = Sandbox::start(MockConfig {
-                api_key: key.expose_secret().to_string(),
-                ledger: Ledger::generated(MAX_GENERATED),
-                faults: crate::mock::Faults::default(),
-            })
-            .map_err(|e| Error::Internal(format!("cannot start the sandbox: {e}")))?;
-            let url = sandbox.url().to_string();
-            (
-                Some(sandbox),
-                Destination {
-                    url,
-                    label: "sandbox".into(),
-                    key,
-                },
-            )
-        }
-        Target::Remote(url) => (
-            None,
-            Destination {
-                url: url.clone(),
-                label: url.clone(),
-                // `config::run_config` refuses a remote run without a key (with the advice).
-                key: cfg
-                    .key
-                    .clone()
-                    .ok_or_else(|| Error::Internal("a remote run without a key".into()))?,
-            },
-        ),
-        // `config::run_config` allows no target for a dry run only (with the advice).
-        Target::Unset => return Err(Error::Internal("a run without a target".into())),
-    };
+    let (sandbox, destination) = destination(cfg)?;
     let report = engine::run(&cfg.engine, destination);
     drop(sandbox);
     let report = report?;
@@ -68,6 +31,48 @@ pub(crate) fn run(cfg: &RunConfig) -> Result<u8, Error> {
         super::stdout::show(&mut std::io::stdout().lock(), &text)?;
     }
     Ok(code)
+}
+
+/// Where requests go: a real instance, or the sandbox emulator started here on a loopback port
+/// (kept alive by the returned handle).
+pub(super) fn destination(cfg: &RunConfig) -> Result<(Option<Sandbox>, Destination), Error> {
+    match &cfg.target {
+        Target::Sandbox => {
+            let key = cfg
+                .key
+                .clone()
+                .unwrap_or_else(|| SecretString::from(SANDBOX_KEY));
+            let sandbox = Sandbox::start(MockConfig {
+                api_key: key.expose_secret().to_string(),
+                ledger: Ledger::generated(MAX_GENERATED),
+                faults: crate::mock::Faults::default(),
+            })
+            .map_err(|e| Error::Internal(format!("cannot start the sandbox: {e}")))?;
+            let url = sandbox.url().to_string();
+            Ok((
+                Some(sandbox),
+                Destination {
+                    url,
+                    label: "sandbox".into(),
+                    key,
+                },
+            ))
+        }
+        Target::Remote(url) => Ok((
+            None,
+            Destination {
+                url: url.clone(),
+                label: url.clone(),
+                // `config::run_config` refuses a remote run without a key (with the advice).
+                key: cfg
+                    .key
+                    .clone()
+                    .ok_or_else(|| Error::Internal("a remote run without a key".into()))?,
+            },
+        )),
+        // `config::run_config` allows no target for a dry run only (with the advice).
+        Target::Unset => Err(Error::Internal("a run without a target".into())),
+    }
 }
 
 /// `cake-recon status CHECKPOINT`.

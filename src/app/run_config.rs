@@ -24,7 +24,17 @@ pub(crate) struct RunConfig {
     /// is not a dry run.
     pub key: Option<SecretString>,
     pub dry_run: bool,
+    /// Reading back: the window (CAKE-local days, both inclusive) and the reports version.
+    pub read_back: ReadBack,
     pub quiet: bool,
     pub verbose: u8,
     pub log_format: LogFormat,
+}
+
+/// What reading conversions back needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ReadBack {
+    /// `--since`/`--until`, both inclusive; `None`: derived from the sheet.
+    pub window: Option<(chrono::NaiveDate, chrono::NaiveDate)>,
+    pub version: u8,
 }

@@ -13,6 +13,21 @@ use std::time::{Duration, SystemTime};
 /// The largest answer body read; CAKE's answers are a few hundred bytes.
 const MAX_ANSWER: usize = 256 * 1024;
 
+/// The largest report page read (10,000 rows of about 1.5 KB).
+const MAX_REPORT_PAGE: usize = 256 * 1024 * 1024;
+
+/// Why a report page could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ReadFailure {
+    /// Worth another try (after at least `after`, when the server said).
+    Retry {
+        message: String,
+        after: Option<Duration>,
+    },
+    /// Will not get better by trying again.
+    Fatal(String),
+}
+
 /// What one attempt produced.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Attempt {
@@ -96,9 +111,90 @@ impl Client {
         attempt
     }
 
+    /// Reads one page of `reports.asmx/EventConversions` (see [`super::reports::page_url`]).
+    /// Reads change nothing, so every failure but a refused key or a wrong address is worth
+    /// another try.
+    pub(crate) async fn read_report(
+        &self,
+        version: u8,
+        start: chrono::NaiveDateTime,
+        end: chrono::NaiveDateTime,
+        start_at_row: u64,
+        row_limit: u64,
+    ) -> Result<Vec<u8>, ReadFailure> {
+        let url = super::reports::page_url(
+            &self.endpoint.base_url,
+            version,
+            self.key.expose_secret(),
+            start,
+            end,
+            start_at_row,
+            row_limit,
+        );
+        let request = Request {
+            url,
+            post: false,
+            content_type: None,
+            soap_action: None,
+            body: None,
+        };
+        let redact = |m: String| {
+            let key = self.key.expose_secret();
+            if key.is_empty() {
+                m
+            } else {
+                m.replace(key, "***")
+            }
+        };
+        match self.execute_limited(request, MAX_REPORT_PAGE).await {
+            Ok((200, _, body)) => Ok(body),
+            Ok((status @ (429 | 503), retry_after, _)) => Err(ReadFailure::Retry {
+                message: format!("HTTP {status}: the server asks to slow down"),
+                after: retry_after
+                    .as_deref()
+                    .and_then(|v| super::response::parse_retry_after(v, SystemTime::now())),
+            }),
+            Ok((status @ (401 | 403), _, _)) => Err(ReadFailure::Fatal(format!(
+                "HTTP {status}: CAKE refused the API key for reports; check the key (it needs \
+                 access to reports.asmx)"
+            ))),
+            Ok((status, _, body)) if status >= 500 => Err(ReadFailure::Retry {
+                message: redact(format!(
+                    "HTTP {status}: {}",
+                    String::from_utf8_lossy(body.get(..body.len().min(200)).unwrap_or_default())
+                        .trim()
+                )),
+                after: None,
+            }),
+            Ok((status, _, _)) => Err(ReadFailure::Fatal(format!(
+                "HTTP {status} from reports.asmx/EventConversions; check --base-url and \
+                 --reports-version"
+            ))),
+            Err((outcome, _)) => {
+                let mut outcome = outcome;
+                self.redact(&mut outcome);
+                match outcome {
+                    Outcome::Permanent { message } => Err(ReadFailure::Fatal(message)),
+                    other => Err(ReadFailure::Retry {
+                        message: other.message().to_string(),
+                        after: None,
+                    }),
+                }
+            }
+        }
+    }
+
     async fn execute(
         &self,
         r: Request,
+    ) -> Result<(u16, Option<String>, Vec<u8>), (Outcome, Option<u16>)> {
+        self.execute_limited(r, MAX_ANSWER).await
+    }
+
+    async fn execute_limited(
+        &self,
+        r: Request,
+        max_body: usize,
     ) -> Result<(u16, Option<String>, Vec<u8>), (Outcome, Option<u16>)> {
         let mut builder = if r.post {
             self.http.post(&r.url)
@@ -131,7 +227,7 @@ impl Client {
         loop {
             match response.chunk().await {
                 Ok(Some(chunk)) => {
-                    if body.len() + chunk.len() > MAX_ANSWER {
+                    if body.len() + chunk.len() > max_body {
                         break;
                     }
                     body.extend_from_slice(&chunk);

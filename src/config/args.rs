@@ -132,6 +132,17 @@ pub(crate) struct RunArgs {
     #[arg(long, value_enum)]
     pub date_order: Option<DateOrder>,
 
+    /// Reading back: the first CAKE-local day of the window to read (inclusive) [default: from
+    /// the sheet's conversion date column, padded by a day].
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_day, requires = "until")]
+    pub since: Option<chrono::NaiveDate>,
+    /// Reading back: the last CAKE-local day of the window (inclusive).
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_day, requires = "since")]
+    pub until: Option<chrono::NaiveDate>,
+    /// Reading back: the reports.asmx/EventConversions version (15 to 18 share one shape).
+    #[arg(long, default_value_t = 17, value_parser = clap::value_parser!(u8).range(15..=18))]
+    pub reports_version: u8,
+
     /// Validate, write the results file with `would_update/invalid`, print totals and example
     /// requests; send nothing.
     #[arg(long)]
@@ -205,4 +216,10 @@ impl RunArgs {
             None
         }
     }
+}
+
+/// `--since`/`--until`: a calendar day, `YYYY-MM-DD`.
+fn parse_day(s: &str) -> Result<chrono::NaiveDate, String> {
+    chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+        .map_err(|_| format!("\"{s}\" is not a day such as 2026-09-30 (YYYY-MM-DD)"))
 }

@@ -6,4 +6,4 @@ mod file;
 mod resolve;
 
 pub(crate) use args::{MockArgs, RunArgs};
-pub(crate) use resolve::{mock_config, run_config};
+pub(crate) use resolve::{check_config, mock_config, run_config};

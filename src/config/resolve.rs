@@ -5,7 +5,7 @@
 
 use super::args::{MockArgs, RunArgs};
 use super::file;
-use crate::app::{RunConfig, Target};
+use crate::app::{ReadBack, RunConfig, Target};
 use crate::engine::Settings;
 use crate::engine::limiter::{MAX_RATE, MIN_RATE};
 use crate::error::Error;
@@ -25,14 +25,7 @@ pub(crate) fn run_config(
         file::merge(&mut a, m)?;
     }
     let usage = |m: String| Error::Usage(m);
-    let encoding = match &a.encoding {
-        Some(name) => Some(encoding_by_name(name).ok_or_else(|| {
-            usage(format!(
-                "--encoding {name}: unknown encoding; use utf-8, utf-16le, utf-16be or windows-1252"
-            ))
-        })?),
-        None => None,
-    };
+    let encoding = encoding(a.encoding.as_deref())?;
     if !(a.rate == 0.0 || (MIN_RATE..=MAX_RATE).contains(&a.rate)) {
         return Err(usage(format!(
             "--rate {}: give 0 (unlimited, for local tests) or a number of requests per second \
@@ -79,6 +72,7 @@ pub(crate) fn run_config(
     refuse_overlap(&a.input, &output, &checkpoint)?;
     refuse_unwritable(&output)?;
     let decimal = a.decimal();
+    let read_back = read_back(&a)?;
     Ok(RunConfig {
         engine: Settings {
             input: a.input,
@@ -116,6 +110,7 @@ pub(crate) fn run_config(
         target,
         key,
         dry_run: a.dry_run,
+        read_back,
         quiet: a.quiet,
         verbose: a.verbose,
         log_format: a.log_format,
@@ -147,6 +142,49 @@ pub(crate) fn mock_config(a: &MockArgs) -> Result<MockConfig, Error> {
 /// (`INPUT.preview.csv`) and opens no checkpoint; a `--sandbox` trial keeps its own checkpoint
 /// (`….sandbox.ckpt`, so the first real run is never refused because of a trial) and, when a real
 /// run's results exist, its own results file (`INPUT.sandbox.results.csv`).
+/// `--encoding NAME`, looked up.
+fn encoding(name: Option<&str>) -> Result<Option<&'static encoding_rs::Encoding>, Error> {
+    name.map(|name| {
+        encoding_by_name(name).ok_or_else(|| {
+            Error::Usage(format!(
+                "--encoding {name}: unknown encoding; use utf-8, utf-16le, utf-16be or windows-1252"
+            ))
+        })
+    })
+    .transpose()
+}
+
+/// The read-back window (both days inclusive) and reports version.
+fn read_back(a: &RunArgs) -> Result<ReadBack, Error> {
+    if let (Some(since), Some(until)) = (a.since, a.until)
+        && until < since
+    {
+        return Err(Error::Usage(format!(
+            "--until {until} is before --since {since}: give the first day, then the last"
+        )));
+    }
+    Ok(ReadBack {
+        window: a.since.zip(a.until),
+        version: a.reports_version,
+    })
+}
+
+/// `cake-recon check`: the run's settings, writing `INPUT.check.csv` (or `--output`).
+pub(crate) fn check_config(
+    mut a: RunArgs,
+    matches: Option<&clap::ArgMatches>,
+) -> Result<RunConfig, Error> {
+    if a.dry_run {
+        return Err(Error::Usage(
+            "check only reads and sends nothing already: drop --dry-run".into(),
+        ));
+    }
+    if a.output.is_none() {
+        a.output = Some(sibling(&default_output(&a.input), "check"));
+    }
+    run_config(a, matches)
+}
+
 fn files(a: &RunArgs) -> (PathBuf, PathBuf) {
     let mut output = a.output.clone().unwrap_or_else(|| default_output(&a.input));
     let real_checkpoint = |output: &Path| with_suffix(output, ".ckpt");
@@ -194,7 +232,7 @@ fn sibling(output: &Path, kind: &str) -> PathBuf {
 /// rather than filled with CSV text a spreadsheet program would then misread. A file that
 /// exists is replaced only when cake-recon wrote it.
 fn refuse_unwritable(output: &Path) -> Result<(), Error> {
-    if !crate::report::output::replaceable(output) {
+    if !crate::report::files::replaceable(output) {
         return Err(Error::Usage(format!(
             "--output {}: that file exists and cake-recon did not write it (its first line is \
              not a results header); nothing was sent. Give another --output, or move the file \

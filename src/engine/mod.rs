@@ -6,8 +6,9 @@
 mod breaker;
 mod dispatcher;
 pub(crate) mod limiter;
-mod retry;
+pub(crate) mod retry;
 mod run;
+pub(crate) mod scan;
 mod settings;
 pub(crate) mod shutdown;
 mod worker;

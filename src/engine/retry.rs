@@ -8,7 +8,7 @@ use std::time::Duration;
 
 /// Backoff settings.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct Backoff {
+pub(crate) struct Backoff {
     pub base: Duration,
     pub cap: Duration,
     pub max_attempts: u32,
@@ -26,7 +26,7 @@ impl Default for Backoff {
 
 impl Backoff {
     /// Full jitter: `uniform(0, min(cap, base · 2^(attempt-1)))`.
-    pub(super) fn delay(&self, attempt: u32, rng: &mut impl Rng) -> Duration {
+    pub(crate) fn delay(&self, attempt: u32, rng: &mut impl Rng) -> Duration {
         let exp = self
             .base
             .saturating_mul(1u32 << attempt.saturating_sub(1).min(20));

@@ -58,9 +58,14 @@ fn month_start() -> NaiveDateTime {
         .unwrap_or_default()
 }
 
+/// The most generated conversions one month holds; beyond, ids run on into later months (a
+/// billion-conversion sandbox has a month of a million, readable in seconds).
+const MONTH_HOLDS: u32 = 1_000_000;
+
 /// When generated conversion `i` of `n` converted: spread evenly over the month, in id order.
 fn generated_date(i: i32, n: u32) -> NaiveDateTime {
-    let offset = i64::from(i.max(1) - 1) * MONTH_SECS / i64::from(n.max(1));
+    let per_month = i64::from(n.clamp(1, MONTH_HOLDS));
+    let offset = i64::from(i.max(1) - 1) * MONTH_SECS / per_month;
     month_start() + chrono::Duration::seconds(offset)
 }
 

@@ -1,5 +1,7 @@
 //! What a person sees: the results CSV, the dry-run preview, progress and the summary.
 
+pub(crate) mod check;
+pub(crate) mod files;
 pub(crate) mod money;
 pub(crate) mod output;
 pub(crate) mod preview;

@@ -106,6 +106,15 @@ pub(crate) fn args<'a>(emu: &'a Emu, sheet: &'a str, extra: &[&'a str]) -> Vec<&
     a
 }
 
+/// `check SHEET` against `emu`, fast retries.
+pub(crate) fn check(t: &TestDir, emu: &Emu, sheet: &str, extra: &[&str]) -> Output {
+    let mut a = args(emu, sheet, extra);
+    if let Some(first) = a.first_mut() {
+        *first = "check";
+    }
+    t.run_env(&a, &[("CAKE_API_KEY", KEY)])
+}
+
 pub(crate) fn run(t: &TestDir, emu: &Emu, sheet: &str, extra: &[&str]) -> Output {
     t.run_env(&args(emu, sheet, extra), &[("CAKE_API_KEY", KEY)])
 }

@@ -1,0 +1,95 @@
+//! Which files cake-recon may replace: only its own.
+
+use super::check;
+use super::output::{columns, is_xlsx};
+use std::fs::File;
+use std::io;
+use std::path::Path;
+
+/// True when `path` does not exist, is empty, or is a results or check file cake-recon wrote
+/// (its header is ours, in any delimiter, as a CSV or in an `.xlsx` sheet `Results`): the only
+/// files a run may replace.
+#[must_use]
+pub(crate) fn replaceable(path: &Path) -> bool {
+    let Ok(meta) = std::fs::metadata(path) else {
+        return true;
+    };
+    if meta.len() == 0 {
+        return true;
+    }
+    if !meta.is_file() {
+        return false;
+    }
+    // Ours: a results file, or a check file.
+    let ours = |first: &[String]| {
+        let is = |cols: &[&str]| first.iter().map(String::as_str).eq(cols.iter().copied());
+        is(&columns().collect::<Vec<_>>()) || is(&check::COLUMNS)
+    };
+    if is_xlsx(path) {
+        use calamine::Reader as _;
+        return calamine::open_workbook_auto(path)
+            .ok()
+            .and_then(|mut book| book.worksheet_range("Results").ok())
+            .and_then(|range| {
+                range
+                    .rows()
+                    .next()
+                    .map(|r| r.iter().map(ToString::to_string).collect::<Vec<_>>())
+            })
+            .is_some_and(|first| ours(&first));
+    }
+    let mut head = vec![0u8; 4096];
+    let n = File::open(path)
+        .and_then(|mut f| io::Read::read(&mut f, &mut head))
+        .unwrap_or(0);
+    head.truncate(n);
+    let head = head.strip_prefix("\u{feff}".as_bytes()).unwrap_or(&head);
+    let line = head.split(|&b| b == b'\n').next().unwrap_or_default();
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let Some(&delimiter) = line.get(3) else {
+        return false;
+    };
+    let first: Vec<String> = line
+        .split(|&b| b == delimiter)
+        .map(|f| String::from_utf8_lossy(f).into_owned())
+        .collect();
+    ours(&first)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_our_own_results_may_be_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let at = |name: &str, text: &str| {
+            let p = dir.path().join(name);
+            std::fs::write(&p, text).unwrap();
+            p
+        };
+        assert!(replaceable(&dir.path().join("missing.csv")));
+        assert!(replaceable(&at("empty.csv", "")));
+        let header: Vec<&str> = columns().collect();
+        assert!(replaceable(&at(
+            "ours.csv",
+            &format!("{}\n2,1\n", header.join(","))
+        )));
+        assert!(replaceable(&at(
+            "ours-semicolon.csv",
+            &format!("\u{feff}{}\r\n", header.join(";"))
+        )));
+        assert!(!replaceable(&at("report.csv", "month,total\nJune,12\n")));
+        assert!(!replaceable(&at(
+            "sheet.csv",
+            "conversion_id,payout\n1,2\n"
+        )));
+        assert!(!replaceable(&at(
+            "longer.csv",
+            &format!("{},extra\n", header.join(","))
+        )));
+        let dir_path = dir.path().join("a-dir");
+        std::fs::create_dir(&dir_path).unwrap();
+        assert!(!replaceable(&dir_path));
+    }
+}

@@ -1,0 +1,183 @@
+//! `cake-recon check`: the sheet against what the emulator's reports say, read only.
+
+use crate::emu::{Emu, check, run};
+use crate::util::TestDir;
+use cake_recon::mock::{Faults, Ledger};
+
+const WINDOW: [&str; 4] = ["--since", "2026-09-01", "--until", "2026-09-01"];
+
+/// 30,000 conversions over September: 1,000 a day (a debug build parses a day in no time).
+fn emulator() -> Emu {
+    Emu::with(Ledger::generated(30_000), Faults::default())
+}
+
+/// The check file, parsed (it is written as the sheet was: `,` here).
+fn lines(t: &TestDir, name: &str) -> Vec<std::collections::BTreeMap<String, String>> {
+    let mut rdr = csv::Reader::from_path(t.path(name)).unwrap();
+    let headers = rdr.headers().unwrap().clone();
+    assert_eq!(
+        headers.iter().take(6).collect::<Vec<_>>(),
+        [
+            "row",
+            "conversion_id",
+            "request_session_id",
+            "transaction_id",
+            "status",
+            "differences"
+        ]
+    );
+    rdr.records()
+        .map(|r| {
+            headers
+                .iter()
+                .zip(r.unwrap().iter())
+                .map(|(h, v)| (h.to_string(), v.to_string()))
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn a_sheet_already_applied_checks_correct_and_check_sends_nothing() {
+    let t = TestDir::new();
+    let emu = emulator();
+    t.write(
+        "s.csv",
+        "conversion_id,payout,add_to_existing_payout,received,disposition_type\n\
+         10,12.50,false,30,approved\n20,7,false,,rejected\n",
+    );
+    let before = check(&t, &emu, "s.csv", &WINDOW);
+    assert_eq!(before.code, 1, "{before:?}");
+    let l = lines(&t, "s.check.csv");
+    assert_eq!(l[0]["status"], "differs");
+    assert_eq!(
+        l[0]["differences"],
+        "payout 10.00 -> 12.50; received 15.00 -> 30.00; disposition pending -> approved"
+    );
+    assert_eq!(
+        l[1]["differences"],
+        "payout 10.00 -> 7.00; disposition pending -> rejected"
+    );
+    assert!(
+        before.stdout.contains("Σ payout -0.50, Σ received 15.00"),
+        "{}",
+        before.stdout
+    );
+    assert_eq!(emu.stats().requests, 0, "check sends no UpdateConversion");
+    assert!(emu.stats().report_requests >= 1);
+    assert_eq!(run(&t, &emu, "s.csv", &[]).code, 0);
+    let after = check(&t, &emu, "s.csv", &WINDOW);
+    assert_eq!(after.code, 0, "{after:?}");
+    let l = lines(&t, "s.check.csv");
+    assert!(l.iter().all(|l| l["status"] == "already_correct"), "{l:?}");
+    assert_eq!(l[0]["cake_payout"], "12.5");
+    assert!(
+        after.stdout.contains("already_correct 2"),
+        "{}",
+        after.stdout
+    );
+    assert_eq!(emu.stats().requests, 2, "only the run sent");
+}
+
+#[test]
+fn every_status_of_the_contract_is_reached() {
+    let t = TestDir::new();
+    let emu = emulator();
+    t.write(
+        "s.csv",
+        "conversion_id,transaction_id,payout,add_to_existing_payout\n\
+         1,,10.00,false\n\
+         2,,5.00,true\n\
+         3000000,,1.00,false\n\
+         5,T6,1.00,false\n\
+         x,,1.00,false\n",
+    );
+    let out = check(&t, &emu, "s.csv", &WINDOW);
+    assert_eq!(out.code, 1, "{out:?}");
+    let l = lines(&t, "s.check.csv");
+    let statuses: Vec<&str> = l.iter().map(|l| l["status"].as_str()).collect();
+    assert_eq!(
+        statuses,
+        [
+            "already_correct",
+            "additive",
+            "not_found",
+            "ambiguous",
+            "invalid"
+        ]
+    );
+    assert_eq!(l[1]["differences"], "payout now 10.00 (the row adds to it)");
+    assert!(
+        l[3]["differences"].contains("2 conversions match these ids: 5, 6"),
+        "{l:?}"
+    );
+    assert!(l[4]["differences"].contains("conversion_id"), "{l:?}");
+}
+
+#[test]
+fn the_window_comes_from_the_sheets_dates_or_must_be_given() {
+    let t = TestDir::new();
+    let emu = emulator();
+    t.write("s.csv", "conversion_id,payout\n1500,10.00\n");
+    let out = check(&t, &emu, "s.csv", &[]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr.contains("--since 2026-09-01 --until 2026-09-30"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(emu.stats().report_requests, 0);
+    // Conversion 1,500 of 30,000 spread over September converted on the 2nd.
+    t.write(
+        "s.csv",
+        "conversion_id,payout,Conversion Date\n1500,10.00,09/02/2026 11:00\n",
+    );
+    let out = check(&t, &emu, "s.csv", &[]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stdout.contains("2026-09-01 to 2026-09-03"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn a_window_too_dense_to_page_through_is_split_and_pages_are_never_trusted() {
+    let t = TestDir::new();
+    // 30,000 conversions over September: 1,000 a day. CAKE here pages 100 rows at most and
+    // stops 1,000 rows into any window.
+    let emu = Emu::with(
+        Ledger::generated(30_000),
+        Faults {
+            report_page_cap: 100,
+            report_reach: 1_000,
+            throttle_rate: 0.2,
+            ..Faults::default()
+        },
+    );
+    t.write(
+        "s.csv",
+        "conversion_id,payout,add_to_existing_payout\n1,10,false\n2500,10,false\n2999,10,false\n3000,10,false\n",
+    );
+    let out = check(
+        &t,
+        &emu,
+        "s.csv",
+        &["--since", "2026-09-01", "--until", "2026-09-03"],
+    );
+    assert_eq!(out.code, 0, "every row found and correct: {out:?}");
+    let l = lines(&t, "s.check.csv");
+    assert!(l.iter().all(|l| l["status"] == "already_correct"), "{l:?}");
+    let read: u64 = out
+        .stdout
+        .split(" conversions read")
+        .next()
+        .and_then(|s| s.rsplit('(').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    assert!(
+        read >= 3000,
+        "every conversion of the window was read: {}",
+        out.stdout
+    );
+}
