@@ -30,9 +30,11 @@ pub fn main() -> std::process::ExitCode {
 #[doc(hidden)]
 pub mod internals {
     pub use crate::cake::client::install_crypto;
+    pub use crate::cake::reports::{Matcher, PageError, PageInfo, parse_page};
     pub use crate::cake::request::{Endpoint, Transport};
     pub use crate::cake::response::{Outcome, classify};
     pub use crate::checkpoint::{OutcomeRecord, Store, schema};
+    pub use crate::engine::scan::Targets;
     pub use crate::sheet::parse::{DateOrder, DecimalStyle, parse_amount, parse_date, parse_id};
     pub use crate::sheet::{Sheet, SheetOptions, prepass};
 }

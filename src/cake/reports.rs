@@ -14,7 +14,7 @@ use rust_decimal::Decimal;
 use std::fmt::Write as _;
 
 /// Which report rows the caller keeps.
-pub(crate) trait Matcher {
+pub trait Matcher {
     /// Whether a row with these ids is one of the sheet's.
     fn wants(&self, conversion_id: i32, request_session_id: Option<i32>, tx: Option<&str>) -> bool;
     /// A wanted row.
@@ -23,7 +23,7 @@ pub(crate) trait Matcher {
 
 /// What a page said about itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct PageInfo {
+pub struct PageInfo {
     /// The whole window's count (not the page's).
     pub row_count: u64,
     /// Rows on this page.
@@ -32,7 +32,7 @@ pub(crate) struct PageInfo {
 
 /// Why a page could not be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum PageError {
+pub enum PageError {
     /// `success=false` with this message (`Invalid API Key`, `Restricted`, …).
     Refused(String),
     /// Not a report answer at all.
@@ -311,10 +311,90 @@ impl State {
 }
 
 /// Parses one page, handing the wanted rows to `matcher`.
-pub(crate) fn parse_page(body: &[u8], matcher: &mut dyn Matcher) -> Result<PageInfo, PageError> {
+///
+/// Most rows of a window are not the sheet's: each row's ids are found first by plain search
+/// (`memmem`), and only a wanted row — or a page whose rows are written some other way
+/// (prefixed names, entities in an id) — goes through the full XML reader.
+pub fn parse_page(body: &[u8], matcher: &mut dyn Matcher) -> Result<PageInfo, PageError> {
     let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
-    let mut reader = quick_xml::Reader::from_reader(body);
+    fast_page(body, matcher).unwrap_or_else(|| full_page(body, matcher))
+}
+
+/// The text of the first `<tag>text<` in `row`, when written plainly.
+fn plain<'a>(row: &'a [u8], open: &[u8]) -> Option<&'a [u8]> {
+    let at = memchr::memmem::find(row, open)? + open.len();
+    let rest = row.get(at..)?;
+    let end = memchr::memchr(b'<', rest)?;
+    rest.get(..end)
+}
+
+/// The fast path: `None` when the page is not in the plain shape it expects (then the full
+/// reader reads it).
+fn fast_page(body: &[u8], matcher: &mut dyn Matcher) -> Option<Result<PageInfo, PageError>> {
+    let (open, close, id_tag): (&[u8], &[u8], &[u8]) =
+        if memchr::memmem::find(body, b"<event_conversion>").is_some() {
+            (
+                b"<event_conversion>",
+                b"</event_conversion>",
+                b"<event_conversion_id>",
+            )
+        } else if memchr::memmem::find(body, b"<conversion>").is_some() {
+            (b"<conversion>", b"</conversion>", b"<conversion_id>")
+        } else {
+            return None;
+        };
+    let first = memchr::memmem::find(body, open)?;
+    // The head (success, message, row_count) is small: the full reader reads it.
     let mut st = State::default();
+    if let Err(e) = read_events(body.get(..first)?, &mut st, matcher) {
+        return Some(Err(e));
+    }
+    let opens = memchr::memmem::Finder::new(open);
+    let closes = memchr::memmem::Finder::new(close);
+    let mut at = first;
+    while let Some(start) = opens.find(body.get(at..)?).map(|i| at + i) {
+        let end = closes
+            .find(body.get(start..)?)
+            .map(|i| start + i + close.len())?;
+        let row = body.get(start..end)?;
+        let id = std::str::from_utf8(plain(row, id_tag)?)
+            .ok()?
+            .trim()
+            .parse::<i32>()
+            .ok()?;
+        let rsid = plain(row, b"<request_session_id>")
+            .and_then(|t| std::str::from_utf8(t).ok())
+            .and_then(|t| t.trim().parse::<i32>().ok());
+        let tx = match plain(row, b"<transaction_id>") {
+            Some(t) if t.contains(&b'&') => return None,
+            Some(t) => Some(std::str::from_utf8(t).ok()?),
+            None => None,
+        };
+        st.rows += 1;
+        if matcher.wants(id, rsid, tx.filter(|t| !t.is_empty())) {
+            // The whole row, through the full reader.
+            let mut one = State::default();
+            if let Err(e) = read_events(row, &mut one, matcher) {
+                return Some(Err(e));
+            }
+        }
+        at = end;
+    }
+    Some(st.finish())
+}
+
+/// The full reader, for pages the fast path does not know.
+fn full_page(body: &[u8], matcher: &mut dyn Matcher) -> Result<PageInfo, PageError> {
+    let mut st = State::default();
+    read_events(body, &mut st, matcher)?;
+    st.finish()
+}
+
+/// Feeds every event of `body` to `st` (a whole page, its head, or one row).
+fn read_events(body: &[u8], st: &mut State, matcher: &mut dyn Matcher) -> Result<(), PageError> {
+    let mut reader = quick_xml::Reader::from_reader(body);
+    // A head or a row alone ends with open elements: not an error here.
+    reader.config_mut().check_end_names = false;
     loop {
         let event = reader
             .read_event()
@@ -348,7 +428,7 @@ pub(crate) fn parse_page(body: &[u8], matcher: &mut dyn Matcher) -> Result<PageI
             _ => {}
         }
     }
-    st.finish()
+    Ok(())
 }
 
 #[cfg(test)]

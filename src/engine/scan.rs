@@ -156,7 +156,7 @@ fn halves(s: NaiveDateTime, e: NaiveDateTime) -> [(NaiveDateTime, NaiveDateTime)
 /// Memory follows the sheet, never the window: a report row that is not the sheet's is dropped
 /// as soon as its ids are read.
 #[derive(Debug, Default)]
-pub(crate) struct Targets {
+pub struct Targets {
     by_conversion: HashMap<i32, Vec<u64>>,
     by_session: HashMap<i32, Vec<u64>>,
     by_transaction: HashMap<String, Vec<u64>>,
@@ -166,7 +166,7 @@ pub(crate) struct Targets {
 
 impl Targets {
     /// Adds a sheet row's ids.
-    pub(crate) fn add(&mut self, u: &ConversionUpdate) {
+    pub fn add(&mut self, u: &ConversionUpdate) {
         if u.conversion_id != 0 {
             self.by_conversion
                 .entry(u.conversion_id)
@@ -189,7 +189,7 @@ impl Targets {
 
     /// What was found for a sheet row: none, one, or (ambiguous) several conversions.
     #[must_use]
-    pub(crate) fn found(&self, row: u64) -> &[Held] {
+    pub fn found(&self, row: u64) -> &[Held] {
         self.found.get(&row).map_or(&[], Vec::as_slice)
     }
 

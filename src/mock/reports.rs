@@ -117,6 +117,28 @@ pub(super) fn page(ledger: &Ledger, call: &ReportCall, page_cap: usize, reach: u
     xml
 }
 
+/// One page of `EventConversions` for `[start, end)`, as the emulator serves it (for benchmarks
+/// and tests that want the body without a server): rows `start_at_row..` (1-based), at most
+/// `row_limit`.
+#[must_use]
+pub fn event_conversions_page(
+    ledger: &Ledger,
+    start: NaiveDateTime,
+    end: NaiveDateTime,
+    start_at_row: usize,
+    row_limit: usize,
+) -> String {
+    let call = ReportCall {
+        api_key: String::new(),
+        start,
+        end,
+        start_at_row,
+        row_limit,
+        descending: false,
+    };
+    page(ledger, &call, usize::MAX, usize::MAX)
+}
+
 /// CAKE's answer when the report cannot be run (a bad key).
 pub(super) fn refusal(message: &str) -> String {
     format!(

@@ -181,3 +181,68 @@ fn a_window_too_dense_to_page_through_is_split_and_pages_are_never_trusted() {
         out.stdout
     );
 }
+
+/// The reader's fast path (ids found by plain search, only wanted rows parsed) finds exactly what
+/// the full XML reader finds, on pages as the emulator serves them.
+#[test]
+fn the_fast_reader_and_the_full_reader_agree() {
+    use cake_recon::internals::{Matcher, Targets, parse_page};
+    use cake_recon::mock::event_conversions_page;
+    use cake_recon::update::{ConversionUpdate, Held};
+
+    /// Every row, through the full reader: a matcher that wants all, then filters as `Targets`.
+    struct Everything(Vec<Held>);
+    impl Matcher for Everything {
+        fn wants(&self, _: i32, _: Option<i32>, _: Option<&str>) -> bool {
+            true
+        }
+        fn take(&mut self, held: Held) {
+            self.0.push(held);
+        }
+    }
+    let day = |d| {
+        chrono::NaiveDate::from_ymd_opt(2026, 9, d)
+            .unwrap()
+            .and_hms_opt(0, 0, 0)
+            .unwrap()
+    };
+    let ledger = Ledger::generated(30_000);
+    let page = event_conversions_page(&ledger, day(1), day(3), 1, 2_000);
+    let mut all = Everything(Vec::new());
+    let info = parse_page(page.as_bytes(), &mut all).unwrap();
+    assert_eq!((info.rows, info.row_count), (2_000, 2_000));
+    let mut targets = Targets::default();
+    let row = |n: u64, conversion_id: i32, transaction_id: &str| ConversionUpdate {
+        row: n,
+        offer_id: 0,
+        conversion_id,
+        request_session_id: 0,
+        transaction_id: transaction_id.into(),
+        payout: rust_decimal::Decimal::ZERO,
+        add_to_existing_payout: true,
+        received: rust_decimal::Decimal::ZERO,
+        received_option: cake_recon::update::ReceivedOption::NoChange,
+        disposition_type: cake_recon::update::DispositionType::Approved,
+        disposition_id: 0,
+        update_revshare_payout: false,
+        effective_date_option: cake_recon::update::EffectiveDateOption::Today,
+        custom_date: None,
+        note_to_append: String::new(),
+        disallow_on_billing_status: "ignore".into(),
+    };
+    // By id, by transaction id, one with a forbidden character in its row (997), one absent.
+    for (n, (id, tx)) in [(7, ""), (0, "T1500"), (997, ""), (1994, ""), (29_000, "")]
+        .into_iter()
+        .enumerate()
+    {
+        targets.add(&row(n as u64 + 2, id, tx));
+    }
+    parse_page(page.as_bytes(), &mut targets).unwrap();
+    for (sheet_row, id) in [(2, 7), (3, 1500), (4, 997), (5, 1994)] {
+        let found = targets.found(sheet_row);
+        assert_eq!(found.len(), 1, "row {sheet_row}");
+        let full = all.0.iter().find(|h| h.conversion_id == id).unwrap();
+        assert_eq!(&found[0], full, "row {sheet_row}");
+    }
+    assert!(targets.found(6).is_empty());
+}
