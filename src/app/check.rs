@@ -3,56 +3,16 @@
 
 use super::run::destination;
 use super::run_config::RunConfig;
-use crate::engine::scan::{Targets, read_window};
+use crate::engine::read_back::{sheet_targets, window};
+use crate::engine::scan::read_window;
 use crate::error::Error;
 use crate::exit;
 use crate::report::check::{
     CheckLine, CheckStatus, CheckTally, CheckWriter, check_summary, line_for,
 };
-use crate::sheet::parse::{DateOrder, normalize_token, parse_date};
-use crate::sheet::{Sheet, SheetOptions, prepass};
+use crate::sheet::{Sheet, prepass};
 use crate::update::{Comparison, ConversionUpdate, compare};
 use chrono::{Duration, NaiveDate, NaiveDateTime};
-use std::path::Path;
-
-/// Headers that hold the conversion's date (not an `UpdateConversion` parameter: read only to
-/// choose the window).
-const DATE_HEADERS: [&str; 5] = [
-    "conversion_date",
-    "event_conversion_date",
-    "conv_date",
-    "conversion_date_time",
-    "date_of_conversion",
-];
-
-/// Reads the sheet once: the targets, and the span of its conversion dates if it has a column
-/// of them.
-fn targets(
-    input: &Path,
-    opts: &SheetOptions,
-    order: DateOrder,
-) -> Result<(Targets, Option<(NaiveDate, NaiveDate)>), Error> {
-    let mut sheet = Sheet::open(input, opts)?;
-    let date_col = sheet
-        .header()
-        .iter()
-        .position(|h| DATE_HEADERS.contains(&normalize_token(h).as_str()));
-    let mut targets = Targets::default();
-    let mut span: Option<(NaiveDate, NaiveDate)> = None;
-    while let Some(row) = sheet.next_row(&crate::sheet::Duplicates::new())? {
-        if let Ok(u) = &row.result {
-            targets.add(u);
-            if let Some(d) = date_col
-                .and_then(|c| sheet.record().get(c))
-                .and_then(|c| parse_date(c.trim(), order).ok())
-            {
-                let d = d.date();
-                span = Some(span.map_or((d, d), |(a, b)| (a.min(d), b.max(d))));
-            }
-        }
-    }
-    Ok((targets, span))
-}
 
 fn ids(u: &ConversionUpdate) -> [String; 3] {
     let id = |v: i32| if v == 0 { String::new() } else { v.to_string() };
@@ -68,19 +28,14 @@ pub(crate) fn check(cfg: &RunConfig) -> Result<u8, Error> {
     let s = &cfg.engine;
     let pre = prepass(&s.input, &s.sheet)?;
     let opts = s.sheet.pinned(&pre.formats);
-    let (mut targets, span) = targets(&s.input, &opts, pre.formats.date_order)?;
+    let (mut targets, span) = sheet_targets(
+        &s.input,
+        &opts,
+        pre.formats.date_order,
+        &crate::sheet::Duplicates::new(),
+    )?;
     // CAKE-local days, both inclusive; a window from the sheet's dates is padded by a day.
-    let (since, until) = match (cfg.read_back.window, span) {
-        (Some(w), _) => w,
-        (None, Some((first, last))) => (first - Duration::days(1), last + Duration::days(1)),
-        (None, None) => {
-            return Err(Error::Usage(
-                "which conversions to read? The sheet has no conversion_date column: give the \
-                 window in CAKE's time, e.g. --since 2026-09-01 --until 2026-09-30"
-                    .into(),
-            ));
-        }
-    };
+    let (since, until) = window(cfg.read_back.window, span)?;
     let at = |d: NaiveDate| NaiveDateTime::from(d);
     let (sandbox, dest) = destination(cfg)?;
     let stats = read_window(

@@ -14,7 +14,7 @@ pub(crate) fn run(cfg: &RunConfig) -> Result<u8, Error> {
         return dry_run(cfg, &mut std::io::stdout().lock());
     }
     let (sandbox, destination) = destination(cfg)?;
-    let report = engine::run(&cfg.engine, destination);
+    let report = engine::run(&cfg.engine, &destination);
     drop(sandbox);
     let report = report?;
     let code = exit_code(&report);

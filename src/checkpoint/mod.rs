@@ -11,6 +11,7 @@ mod open;
 mod prior;
 mod rekey;
 pub mod schema;
+pub(crate) mod snapshot;
 pub(crate) mod status;
 mod store;
 

@@ -58,6 +58,24 @@ CREATE TABLE IF NOT EXISTS runs (
 );
 ";
 
+/// The snapshot table (`--read-back`). Made on demand too: a checkpoint made before a run with
+/// `--read-back` has none yet.
+pub(crate) const SNAPSHOT_TABLE: &str = "
+-- Read back before the first send (--read-back): what each conversion held then. Kept from
+-- the first reading: later readings may already show this job's changes.
+CREATE TABLE IF NOT EXISTS snapshot (
+    conversion_id  INTEGER PRIMARY KEY,
+    offer_id       INTEGER,
+    paid           TEXT,
+    received       TEXT,
+    sale_amount    TEXT,
+    disposition    TEXT,               -- pending | rejected | approved | returned; NULL = none
+    disposition_id INTEGER,
+    last_updated   TEXT,               -- CAKE-local
+    read_at        TEXT NOT NULL       -- UTC, as the checkpoint writes times
+);
+";
+
 /// Now, as the checkpoint writes times (UTC, ISO 8601).
 #[must_use]
 pub fn now() -> String {
@@ -143,6 +161,8 @@ pub fn create(path: &Path, meta: &[(String, String)]) -> Result<Connection, Chec
         .transaction()
         .map_err(|e| CheckpointError::sql(path, &e))?;
     tx.execute_batch(SCHEMA)
+        .map_err(|e| CheckpointError::sql(path, &e))?;
+    tx.execute_batch(SNAPSHOT_TABLE)
         .map_err(|e| CheckpointError::sql(path, &e))?;
     tx.execute(
         "INSERT INTO meta(key, value) VALUES ('format_version', ?1)",

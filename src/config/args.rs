@@ -139,6 +139,13 @@ pub(crate) struct RunArgs {
     /// Reading back: the last CAKE-local day of the window (inclusive).
     #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_day, requires = "since")]
     pub until: Option<chrono::NaiveDate>,
+    /// Read CAKE's values before sending (rows already right end `unchanged`, unsent; in-doubt
+    /// rows are settled), write an undo sheet, and verify what was sent afterwards.
+    #[arg(long)]
+    pub read_back: bool,
+    /// With --read-back: the undo sheet [default: INPUT.undo.csv].
+    #[arg(long, value_name = "PATH", requires = "read_back")]
+    pub undo: Option<PathBuf>,
     /// Reading back: the reports.asmx/EventConversions version (15 to 18 share one shape).
     #[arg(long, default_value_t = 17, value_parser = clap::value_parser!(u8).range(15..=18))]
     pub reports_version: u8,

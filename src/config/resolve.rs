@@ -6,6 +6,7 @@
 use super::args::{MockArgs, RunArgs};
 use super::file;
 use crate::app::{ReadBack, RunConfig, Target};
+use crate::engine::ReadBackSettings;
 use crate::engine::Settings;
 use crate::engine::limiter::{MAX_RATE, MIN_RATE};
 use crate::error::Error;
@@ -72,7 +73,7 @@ pub(crate) fn run_config(
     refuse_overlap(&a.input, &output, &checkpoint)?;
     refuse_unwritable(&output)?;
     let decimal = a.decimal();
-    let read_back = read_back(&a)?;
+    let (read_back, read_back_run) = read_back(&a)?;
     Ok(RunConfig {
         engine: Settings {
             input: a.input,
@@ -104,6 +105,7 @@ pub(crate) fn run_config(
             resend_in_doubt: a.resend_in_doubt,
             restart: a.restart,
             restart_resend_additive: a.restart_resend_additive,
+            read_back: read_back_run,
             edited_sheet: a.edited_sheet,
             show_progress: !a.quiet && !a.no_progress,
         },
@@ -154,8 +156,9 @@ fn encoding(name: Option<&str>) -> Result<Option<&'static encoding_rs::Encoding>
     .transpose()
 }
 
-/// The read-back window (both days inclusive) and reports version.
-fn read_back(a: &RunArgs) -> Result<ReadBack, Error> {
+/// The read-back window (both days inclusive) and reports version; for `run --read-back`, the
+/// engine's settings too.
+fn read_back(a: &RunArgs) -> Result<(ReadBack, Option<ReadBackSettings>), Error> {
     if let (Some(since), Some(until)) = (a.since, a.until)
         && until < since
     {
@@ -163,10 +166,21 @@ fn read_back(a: &RunArgs) -> Result<ReadBack, Error> {
             "--until {until} is before --since {since}: give the first day, then the last"
         )));
     }
-    Ok(ReadBack {
-        window: a.since.zip(a.until),
+    let run = a.read_back.then(|| ReadBackSettings {
         version: a.reports_version,
-    })
+        window: a.since.zip(a.until),
+        undo: a
+            .undo
+            .clone()
+            .unwrap_or_else(|| sibling(&default_output(&a.input), "undo")),
+    });
+    Ok((
+        ReadBack {
+            window: a.since.zip(a.until),
+            version: a.reports_version,
+        },
+        run,
+    ))
 }
 
 /// `cake-recon check`: the run's settings, writing `INPUT.check.csv` (or `--output`).

@@ -7,6 +7,7 @@
 //! unwritten row by at most [`window_size`] rows, so memory stays flat however long the sheet.
 
 use super::breaker::Breaker;
+use super::read_back::Decision;
 use super::worker::{Abandon, Done, End, Shared, work};
 use crate::checkpoint::{OutcomeRecord, Prior, PriorReader};
 use crate::error::Error;
@@ -51,6 +52,8 @@ pub(super) struct Dispatch {
     /// The sheet changed since the checkpoint was written: compare each row with its record.
     /// (Unchanged, the two agree by construction and the digest is not computed.)
     pub compare_content: bool,
+    /// `--read-back`: what reading CAKE before sending decided, by sheet row.
+    pub decisions: HashMap<u64, Decision>,
 }
 
 /// A sheet row and what earlier runs recorded of it.
@@ -187,7 +190,29 @@ enum Plan {
 /// applied (an additive row that may have applied ends `in_doubt` instead, see
 /// [`super::retry::decide`]) or when it is idempotent, so the same command sends it again once
 /// the cause (a server down, throttling, a binding error) is gone.
-fn plan(u: &ConversionUpdate, prior: Option<Prior>, resend_in_doubt: bool, compare: bool) -> Plan {
+fn plan(u: &ConversionUpdate, prior: Option<Prior>, d: &Dispatch) -> Plan {
+    let (resend_in_doubt, compare) = (d.resend_in_doubt, d.compare_content);
+    if let Some(decision) = d.decisions.get(&u.row) {
+        let (attempts, http_status) = prior
+            .as_ref()
+            .map_or((0, None), |p| (p.attempts, p.http_status));
+        let done = |status: Status, message: String| Plan::Done {
+            line: Box::new(line(u, status, attempts, http_status, message)),
+            record: true,
+        };
+        match decision {
+            Decision::Unchanged => {
+                return done(
+                    Status::Unchanged,
+                    "CAKE already holds every value this row sets (read back); not sent".into(),
+                );
+            }
+            Decision::Applied(m) => return done(Status::Updated, m.clone()),
+            Decision::NotApplied => return Plan::Resend,
+            Decision::StillInDoubt(_) if resend_in_doubt => return Plan::Send,
+            Decision::StillInDoubt(m) => return done(Status::InDoubt, m.clone()),
+        }
+    }
     let Some(p) = prior else { return Plan::Send };
     let may_have_applied = matches!(p.status, Some(Status::Updated | Status::InDoubt))
         || (p.status.is_none() && p.intent);
@@ -264,13 +289,7 @@ impl State {
 
     /// Takes in one batch from the reader: invalid rows and rows finished earlier get their
     /// lines at once, the rest queue for the workers.
-    fn take_batch(
-        &mut self,
-        batch: Vec<Item>,
-        shared: &Shared,
-        resend_in_doubt: bool,
-        compare: bool,
-    ) {
+    fn take_batch(&mut self, batch: Vec<Item>, shared: &Shared, d: &Dispatch) {
         for (row, prior) in batch {
             let seq = self.ordered.push_slot();
             match row.result {
@@ -284,7 +303,7 @@ impl State {
                     self.ordered
                         .fill(seq, ResultLine::for_invalid(row.row, &invalid));
                 }
-                Ok(update) => match plan(&update, prior, resend_in_doubt, compare) {
+                Ok(update) => match plan(&update, prior, d) {
                     Plan::Send => self.ready.push_back((seq, update)),
                     Plan::Resend => {
                         self.report.resent_failed += 1;
@@ -311,7 +330,10 @@ impl State {
                                 message: line.message.clone(),
                             });
                         }
-                        self.report.resumed += 1;
+                        // An `unchanged` row was read back now, not finished earlier.
+                        if line.status != Status::Unchanged {
+                            self.report.resumed += 1;
+                        }
                         self.count(line.status, Some(&update));
                         self.ordered.fill(seq, *line);
                     }
@@ -415,6 +437,7 @@ pub(super) async fn dispatch(
             changed: 0,
             held_back: 0,
             carried_over: None,
+            read_back: None,
             updated: Totals::default(),
             attempts: 0,
             achieved_rate: None,
@@ -461,7 +484,7 @@ pub(super) async fn dispatch(
             }
             batch = rows.recv(), if can_read => match batch {
                 Some(Ok(batch)) => {
-                    st.take_batch(batch, &shared, d.resend_in_doubt, d.compare_content);
+                    st.take_batch(batch, &shared, &d);
                     st.flush(&mut writer)?;
                 }
                 Some(Err(e)) => {
@@ -525,7 +548,7 @@ pub(super) async fn dispatch(
             match rows.recv().await {
                 Some(Ok(batch)) => {
                     // Earlier runs' outcomes still count; unsent rows stay unsent.
-                    st.take_batch(batch, &shared, d.resend_in_doubt, d.compare_content);
+                    st.take_batch(batch, &shared, &d);
                     while let Some((seq, update)) = st.ready.pop_front() {
                         drain(&mut st, seq, &update);
                     }

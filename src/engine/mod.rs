@@ -6,6 +6,7 @@
 mod breaker;
 mod dispatcher;
 pub(crate) mod limiter;
+pub(crate) mod read_back;
 pub(crate) mod retry;
 mod run;
 pub(crate) mod scan;
@@ -13,5 +14,6 @@ mod settings;
 pub(crate) mod shutdown;
 mod worker;
 
+pub(crate) use read_back::ReadBackSettings;
 pub(crate) use run::run;
 pub(crate) use settings::{Destination, Settings};

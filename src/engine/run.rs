@@ -2,6 +2,7 @@
 
 use super::dispatcher::{Dispatch, dispatch};
 use super::limiter::RateGate;
+use super::read_back;
 use super::retry::Backoff;
 use super::settings::{Destination, Settings};
 use super::worker::Shared;
@@ -24,21 +25,31 @@ use tokio_util::sync::CancellationToken;
 
 /// Runs the sheet against `dest`. Nothing is sent unless every row is valid (or
 /// `skip_invalid`); an error after sending began is never a "nothing was sent" one.
-pub(crate) fn run(s: &Settings, dest: Destination) -> Result<Report, Error> {
+pub(crate) fn run(s: &Settings, dest: &Destination) -> Result<Report, Error> {
     let pre = checked_prepass(s)?;
     // Every later reading of the sheet uses the formats the pre-pass decided.
     let sheet_opts = s.sheet.pinned(&pre.formats);
-    let fingerprint = Fingerprint {
-        input_path: s.input.display().to_string(),
-        input_size: pre.input_size,
-        input_sha256: pre.input_sha256.clone(),
-        settings: s.fingerprint(&dest.label),
-        rows: pre.valid(),
-    };
     if s.restart && !s.restart_resend_additive {
         refuse_double_apply(s, &sheet_opts)?;
     }
-    let (opened, carried_over) = open_checkpoint(s, &sheet_opts, &pre.duplicates, &fingerprint)?;
+    let (mut opened, carried_over) = open_checkpoint(s, &sheet_opts, &pre, &dest.label)?;
+    // --read-back: what CAKE holds, before anything is sent (the lock is held).
+    let read = s
+        .read_back
+        .as_ref()
+        .map(|rb| {
+            let order = pre.formats.date_order;
+            read_back::before(
+                s,
+                rb,
+                &sheet_opts,
+                order,
+                &pre.duplicates,
+                dest,
+                &mut opened.conn,
+            )
+        })
+        .transpose()?;
     if opened.resumed {
         tracing::info!(checkpoint = %opened.path.display(), "resuming from the checkpoint");
     }
@@ -55,8 +66,8 @@ pub(crate) fn run(s: &Settings, dest: Destination) -> Result<Report, Error> {
         .map_err(|e| Error::Internal(format!("cannot start the async runtime: {e}")))?;
     let report = runtime.block_on(async {
         let endpoint = Endpoint::new(&dest.url, s.api_version, s.transport);
-        let client =
-            Client::new(endpoint, dest.key, s.timeout, s.concurrency).map_err(Error::Internal)?;
+        let client = Client::new(endpoint, dest.key.clone(), s.timeout, s.concurrency)
+            .map_err(Error::Internal)?;
         let shared = Arc::new(Shared {
             client,
             gate: RateGate::new(s.rate),
@@ -95,6 +106,10 @@ pub(crate) fn run(s: &Settings, dest: Destination) -> Result<Report, Error> {
                 prior,
                 resend_in_doubt: s.resend_in_doubt,
                 compare_content: carried_over.is_some(),
+                decisions: read
+                    .as_ref()
+                    .map(|r| r.decisions.clone())
+                    .unwrap_or_default(),
             },
             shared,
             writer,
@@ -102,22 +117,29 @@ pub(crate) fn run(s: &Settings, dest: Destination) -> Result<Report, Error> {
         )
         .await
     });
-    let ended = match &report {
+    store.finish(&ended(&report));
+    let _ = store_thread.join();
+    let mut report = report.map_err(Error::after_sending)?;
+    report.carried_over = carried_over;
+    if let (Some(rb), Some(read)) = (&s.read_back, &read) {
+        report.read_back = Some(
+            read_back::after(s, rb, &sheet_opts, &pre.duplicates, dest, read)
+                .map_err(Error::after_sending)?,
+        );
+    }
+    Ok(report)
+}
+
+/// How the run ended, as the checkpoint's `runs` table records it.
+fn ended(report: &Result<Report, Error>) -> String {
+    match report {
         Ok(r) => match &r.stop {
             None => "finished".to_string(),
             Some(Stop::Interrupted) => "interrupted".to_string(),
             Some(Stop::Aborted(reason)) => format!("aborted: {reason}"),
         },
         Err(e) => format!("aborted: {e}"),
-    };
-    store.finish(&ended);
-    let _ = store_thread.join();
-    report
-        .map(|mut r| {
-            r.carried_over = carried_over;
-            r
-        })
-        .map_err(Error::after_sending)
+    }
 }
 
 /// Validates the whole sheet (and fingerprints it); invalid rows stop the run unless
@@ -147,9 +169,17 @@ fn checked_prepass(s: &Settings) -> Result<PrePass, Error> {
 fn open_checkpoint(
     s: &Settings,
     sheet_opts: &SheetOptions,
-    duplicates: &Duplicates,
-    fingerprint: &Fingerprint,
+    pre: &PrePass,
+    target_label: &str,
 ) -> Result<(checkpoint::Opened, Option<CarriedOver>), Error> {
+    let fingerprint = &Fingerprint {
+        input_path: s.input.display().to_string(),
+        input_size: pre.input_size,
+        input_sha256: pre.input_sha256.clone(),
+        settings: s.fingerprint(target_label),
+        rows: pre.valid(),
+    };
+    let duplicates = &pre.duplicates;
     // Read only when the sheet changed since the checkpoint was written: its rows now.
     let mut sheet_rows = |sink: &mut dyn FnMut(u64, RowIdent)| -> Result<(), String> {
         let mut sheet = Sheet::open(&s.input, sheet_opts).map_err(|e| e.to_string())?;

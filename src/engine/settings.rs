@@ -14,6 +14,8 @@ use std::time::Duration;
 )]
 #[derive(Debug, Clone)]
 pub(crate) struct Settings {
+    /// `--read-back`: read CAKE before and after sending.
+    pub read_back: Option<super::read_back::ReadBackSettings>,
     pub input: PathBuf,
     pub output: PathBuf,
     pub checkpoint: PathBuf,

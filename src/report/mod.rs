@@ -7,3 +7,4 @@ pub(crate) mod output;
 pub(crate) mod preview;
 pub(crate) mod progress;
 pub(crate) mod summary;
+pub(crate) mod undo;

@@ -30,6 +30,18 @@ pub(crate) struct CarriedOver {
     pub gone: u64,
 }
 
+/// What `--read-back` found, as the summary shows it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct ReadBackSummary {
+    pub window: Option<(chrono::NaiveDate, chrono::NaiveDate)>,
+    pub rows_read: u64,
+    pub undo: Option<PathBuf>,
+    pub undo_lines: u64,
+    pub notes_only: u64,
+    pub verified: u64,
+    pub mismatches: Vec<String>,
+}
+
 /// What the dispatcher reports at the end.
 #[derive(Debug)]
 pub(crate) struct Report {
@@ -47,6 +59,8 @@ pub(crate) struct Report {
     /// The sheet (or how it reads) changed since the checkpoint was written: how its records
     /// met the sheet, and what changed.
     pub carried_over: Option<CarriedOver>,
+    /// `--read-back`: the reading, the undo sheet and the verification.
+    pub read_back: Option<ReadBackSummary>,
     /// Sums over the rows CAKE confirmed (this run and earlier ones).
     pub updated: Totals,
     /// Requests sent by this run (all attempts).
@@ -73,7 +87,11 @@ pub(crate) fn exit_code(r: &Report) -> u8 {
             ]
             .iter()
             .any(|s| r.counts.get(s).copied().unwrap_or(0) > 0);
-            if not_updated || r.unfinished > 0 || r.held_back > 0 {
+            let mismatched = r
+                .read_back
+                .as_ref()
+                .is_some_and(|rb| !rb.mismatches.is_empty());
+            if not_updated || r.unfinished > 0 || r.held_back > 0 || mismatched {
                 exit::SOME_ROWS_NOT_UPDATED
             } else {
                 exit::OK
@@ -142,6 +160,31 @@ pub(crate) fn summary(r: &Report, configured_rate: f64, checkpoint: &Path) -> St
             r.resent_failed
         );
     }
+    job_lines(&mut s, r);
+    if r.resumed > 0 {
+        let _ = writeln!(
+            s,
+            "  {} rows were finished by an earlier run (from the checkpoint)",
+            r.resumed
+        );
+    }
+    if let Some(rb) = &r.read_back {
+        read_back_lines(&mut s, rb, count(Status::Unchanged));
+    }
+    let _ = writeln!(s, "  results: {}", r.output.display());
+    let _ = writeln!(s, "  checkpoint: {}", checkpoint.display());
+    if count(Status::InDoubt) > 0 {
+        let _ = writeln!(
+            s,
+            "  in_doubt rows may or may not have been applied: check them in CAKE; --resend-in-doubt sends them again"
+        );
+    }
+    s
+}
+
+/// How the job continued across an edited sheet.
+fn job_lines(s: &mut String, r: &Report) {
+    use std::fmt::Write as _;
     if let Some(moved) = &r.carried_over {
         let _ = writeln!(
             s,
@@ -168,22 +211,44 @@ pub(crate) fn summary(r: &Report, configured_rate: f64, checkpoint: &Path) -> St
             r.held_back
         );
     }
-    if r.resumed > 0 {
+}
+
+/// The `--read-back` part of the summary.
+fn read_back_lines(s: &mut String, rb: &ReadBackSummary, unchanged: u64) {
+    use std::fmt::Write as _;
+    if let Some((since, until)) = rb.window {
         let _ = writeln!(
             s,
-            "  {} rows were finished by an earlier run (from the checkpoint)",
-            r.resumed
+            "  read back: {} conversions ({since} to {until}, CAKE time); {unchanged} rows \
+             already held their values and were not sent (unchanged)",
+            rb.rows_read
         );
     }
-    let _ = writeln!(s, "  results: {}", r.output.display());
-    let _ = writeln!(s, "  checkpoint: {}", checkpoint.display());
-    if count(Status::InDoubt) > 0 {
+    let _ = writeln!(
+        s,
+        "  verified after sending: {} rows, {} not as sent",
+        rb.verified,
+        rb.mismatches.len()
+    );
+    for m in rb.mismatches.iter().take(10) {
+        let _ = writeln!(s, "    {m}");
+    }
+    if let Some(undo) = &rb.undo {
         let _ = writeln!(
             s,
-            "  in_doubt rows may or may not have been applied: check them in CAKE; --resend-in-doubt sends them again"
+            "  undo sheet: {} ({} rows; `cake-recon run` it to put CAKE back as it was{})",
+            undo.display(),
+            rb.undo_lines,
+            if rb.notes_only > 0 {
+                format!(
+                    "; {} rows only appended notes, which cannot be taken back",
+                    rb.notes_only
+                )
+            } else {
+                "; appended notes cannot be taken back".to_string()
+            }
         );
     }
-    s
 }
 
 /// How the run ended, in a few words.

@@ -18,11 +18,13 @@ pub enum Status {
     WouldUpdate,
     /// Not a data row (a total line): reported, never sent, not an error.
     Skipped,
+    /// Read back: CAKE already held every value the row sets; not sent.
+    Unchanged,
 }
 
 impl Status {
     /// Every status, in report order.
-    pub const ALL: [Status; 7] = [
+    pub const ALL: [Status; 8] = [
         Status::Updated,
         Status::Rejected,
         Status::Invalid,
@@ -30,6 +32,7 @@ impl Status {
         Status::InDoubt,
         Status::WouldUpdate,
         Status::Skipped,
+        Status::Unchanged,
     ];
 
     /// The spelling in the results file.
@@ -43,6 +46,7 @@ impl Status {
             Status::InDoubt => "in_doubt",
             Status::WouldUpdate => "would_update",
             Status::Skipped => "skipped",
+            Status::Unchanged => "unchanged",
         }
     }
 

@@ -246,3 +246,138 @@ fn the_fast_reader_and_the_full_reader_agree() {
     }
     assert!(targets.found(6).is_empty());
 }
+
+#[test]
+fn read_back_skips_what_cake_holds_writes_an_undo_sheet_that_puts_cake_back_and_verifies() {
+    let t = TestDir::new();
+    let emu = emulator();
+    // Conversion 1 already holds payout 10.00 and pending (the emulator's starting values).
+    t.write(
+        "s.csv",
+        "conversion_id,payout,add_to_existing_payout,received,disposition_type,note_to_append\n\
+         1,10.00,false,,pending,\n\
+         2,12.50,false,30,approved,\n\
+         3,2.00,true,,,\n\
+         4,,,,rejected,checked\n",
+    );
+    let before = emu.conversions();
+    let out = run(
+        &t,
+        &emu,
+        "s.csv",
+        &[
+            "--read-back",
+            "--since",
+            "2026-09-01",
+            "--until",
+            "2026-09-01",
+        ],
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(emu.stats().requests, 3, "the unchanged row was not sent");
+    let results = crate::run::results(&t, "s.results.csv");
+    assert_eq!(results[0]["status"], "unchanged");
+    assert!(
+        results[1..].iter().all(|l| l["status"] == "updated"),
+        "{results:?}"
+    );
+    assert!(
+        out.stdout
+            .contains("verified after sending: 3 rows, 0 not as sent")
+            && out.stdout.contains("1 rows already held their values"),
+        "{}",
+        out.stdout
+    );
+    let c = emu.conversions();
+    assert_eq!(c[&2].payout.to_string(), "12.50");
+    assert_eq!(c[&3].payout.to_string(), "12.00");
+    assert_eq!(c[&4].disposition_type, "rejected");
+    // The undo sheet is a sheet cake-recon accepts, and puts back what CAKE held.
+    let undo = t.read("s.undo.csv");
+    assert!(undo.contains("a note cannot be taken back"), "{undo}");
+    let back = run(&t, &emu, "s.undo.csv", &[]);
+    assert_eq!(back.code, 0, "{back:?}");
+    let restored = emu.conversions();
+    for id in [2, 3, 4] {
+        let (was, now) = (&before.get(&id), &restored[&id]);
+        let was_payout = was.map_or("10.00".to_string(), |w| w.payout.to_string());
+        assert_eq!(
+            now.payout.normalize().to_string(),
+            was_payout
+                .parse::<rust_decimal::Decimal>()
+                .unwrap()
+                .normalize()
+                .to_string(),
+            "conversion {id}"
+        );
+        assert_eq!(now.disposition_type, "pending", "conversion {id}");
+    }
+    assert_eq!(restored[&2].revenue.normalize().to_string(), "15");
+    assert_eq!(
+        restored[&4].notes,
+        ["checked"],
+        "a note stays: it cannot be taken back"
+    );
+}
+
+#[test]
+fn in_doubt_additive_rows_are_settled_by_reading_back_and_never_applied_twice() {
+    let t = TestDir::new();
+    // Half the calls lose their connection: before CAKE applied them, or after.
+    let emu = Emu::with(
+        Ledger::generated(30_000),
+        Faults {
+            drop_before_rate: 0.25,
+            drop_after_rate: 0.25,
+            seed: 7,
+            ..Faults::default()
+        },
+    );
+    let sheet: String =
+        std::iter::once("conversion_id,payout,add_to_existing_payout\n".to_string())
+            .chain((1..=40).map(|id| format!("{id},1.00,true\n")))
+            .collect();
+    t.write("s.csv", &sheet);
+    let args = [
+        "--read-back",
+        "--since",
+        "2026-09-01",
+        "--until",
+        "2026-09-01",
+        "--timeout",
+        "0.3",
+        "--max-attempts",
+        "2",
+    ];
+    let mut settled_seen = false;
+    let mut finished = false;
+    for _ in 0..25 {
+        let out = run(&t, &emu, "s.csv", &args);
+        // With half the calls cut off, an error storm may stop a run (exit 3): run it again.
+        assert!(matches!(out.code, 0 | 1 | 3), "{out:?}");
+        let lines = crate::run::results(&t, "s.results.csv");
+        settled_seen |= lines
+            .iter()
+            .any(|l| l["message"].starts_with("settled by reading back: applied"));
+        if lines.iter().all(|l| l["status"] == "updated") {
+            finished = true;
+            break;
+        }
+    }
+    assert!(
+        finished,
+        "every row ends updated once reading back settles them"
+    );
+    assert!(
+        settled_seen,
+        "some rows were settled as applied without being sent again"
+    );
+    for (id, c) in emu.conversions() {
+        assert_eq!(
+            c.applied, 1,
+            "conversion {id} was applied {} times",
+            c.applied
+        );
+        assert_eq!(c.payout.to_string(), "11.00", "conversion {id}");
+    }
+}

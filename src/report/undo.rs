@@ -1,0 +1,124 @@
+//! The undo sheet (`--read-back`): a sheet cake-recon itself accepts, one absolute row per row
+//! that was sent, putting back what CAKE held before. Notes cannot be un-appended: a row that
+//! only appended one has no undo line, and a row that also appended one says so in
+//! `undo_note` (a column cake-recon ignores).
+
+use crate::update::{ConversionUpdate, DispositionType, Held, ReceivedOption};
+use rust_decimal::Decimal;
+use std::io::{self, BufWriter};
+use std::path::{Path, PathBuf};
+use tempfile::NamedTempFile;
+
+const COLUMNS: [&str; 9] = [
+    "conversion_id",
+    "offer_id",
+    "payout",
+    "add_to_existing_payout",
+    "received",
+    "received_option",
+    "disposition_type",
+    "disposition_id",
+    "undo_note",
+];
+
+/// Writes the undo sheet through a temporary name.
+pub(crate) struct UndoWriter {
+    csv: csv::Writer<BufWriter<NamedTempFile>>,
+    path: PathBuf,
+    /// Lines written.
+    pub lines: u64,
+    /// Rows that only appended a note (nothing to put back).
+    pub notes_only: u64,
+}
+
+fn amount(d: Option<Decimal>) -> String {
+    d.unwrap_or(Decimal::ZERO).normalize().to_string()
+}
+
+impl UndoWriter {
+    pub(crate) fn create(path: &Path) -> io::Result<Self> {
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        let tmp = tempfile::Builder::new()
+            .prefix(".undo.")
+            .suffix(".tmp")
+            .tempfile_in(dir)?;
+        let mut csv = csv::Writer::from_writer(BufWriter::new(tmp));
+        csv.write_record(COLUMNS).map_err(io::Error::other)?;
+        Ok(Self {
+            csv,
+            path: path.to_path_buf(),
+            lines: 0,
+            notes_only: 0,
+        })
+    }
+
+    /// The undo line of `u`, sent to the conversion that held `before`.
+    pub(crate) fn add(&mut self, u: &ConversionUpdate, before: &Held) -> io::Result<()> {
+        let payout = !u.payout_unchanged();
+        let received = u.received_option != ReceivedOption::NoChange;
+        let disposition = u.disposition_type != DispositionType::NoChange || u.disposition_id != 0;
+        if !payout && !received && !disposition {
+            self.notes_only += 1;
+            return Ok(());
+        }
+        let (received_value, received_option) = match u.received_option {
+            ReceivedOption::NoChange => (String::new(), "no_change"),
+            ReceivedOption::TotalSaleAmount | ReceivedOption::AdditionalSaleAmount => {
+                (amount(before.sale_amount), "total_sale_amount")
+            }
+            ReceivedOption::TotalRevenue | ReceivedOption::AdditionalRevenue => {
+                (amount(before.received), "total_revenue")
+            }
+        };
+        let record = [
+            before.conversion_id.to_string(),
+            before.offer_id.map(|o| o.to_string()).unwrap_or_default(),
+            if payout {
+                amount(before.paid)
+            } else {
+                String::new()
+            },
+            if payout { "false" } else { "true" }.to_string(),
+            received_value,
+            received_option.to_string(),
+            if disposition {
+                before
+                    .disposition
+                    .map_or("no_change", DispositionType::as_str)
+                    .to_string()
+            } else {
+                "no_change".to_string()
+            },
+            before
+                .disposition_id
+                .filter(|d| disposition && *d != 0)
+                .map(|d| d.to_string())
+                .unwrap_or_default(),
+            if u.note_to_append.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "row {} appended the note \"{}\": a note cannot be taken back",
+                    u.row, u.note_to_append
+                )
+            },
+        ];
+        self.lines += 1;
+        self.csv.write_record(&record).map_err(io::Error::other)
+    }
+
+    pub(crate) fn finish(self) -> io::Result<(PathBuf, u64, u64)> {
+        let tmp = self
+            .csv
+            .into_inner()
+            .map_err(|e| io::Error::other(e.to_string()))?
+            .into_inner()
+            .map_err(io::IntoInnerError::into_error)?;
+        tmp.as_file().sync_all()?;
+        tmp.persist(&self.path).map_err(|e| e.error)?;
+        Ok((self.path, self.lines, self.notes_only))
+    }
+}
