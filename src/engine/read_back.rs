@@ -188,6 +188,30 @@ fn settle(
     }
 }
 
+/// Waits until every unknown outcome's request can no longer land: its intent is older than the
+/// request timeout (a request still on its way when CAKE is read would make "not applied" a
+/// guess). At most one timeout, and only after a crash a moment ago.
+fn wait_until_landed(unknown: &HashMap<u64, Option<String>>, timeout: std::time::Duration) {
+    let youngest = unknown
+        .values()
+        .flatten()
+        .filter_map(|at| chrono::DateTime::parse_from_rfc3339(at).ok())
+        .max();
+    if let Some(at) = youngest {
+        let age = (chrono::Utc::now() - at.with_timezone(&chrono::Utc))
+            .to_std()
+            .unwrap_or_default();
+        if age < timeout {
+            let wait = timeout - age + std::time::Duration::from_millis(50);
+            tracing::info!(
+                wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+                "waiting for requests of the stopped run that might still land"
+            );
+            std::thread::sleep(wait);
+        }
+    }
+}
+
 /// Reads the window before sending: snapshots what CAKE holds, decides `unchanged` rows and
 /// settles unknown outcomes.
 pub(crate) fn before(
@@ -201,6 +225,10 @@ pub(crate) fn before(
 ) -> Result<ReadBefore, Error> {
     let (mut targets, span) = sheet_targets(&s.input, opts, order, duplicates)?;
     let (since, until) = window(rb.window, span)?;
+    let sql = |e: rusqlite::Error| Error::Internal(format!("the checkpoint's snapshot: {e}"));
+    let unknown: HashMap<u64, Option<String>> =
+        snapshot::in_doubt(conn).map_err(sql)?.into_iter().collect();
+    wait_until_landed(&unknown, s.timeout);
     let stats = super::scan::read_window(
         s,
         dest,
@@ -209,14 +237,11 @@ pub(crate) fn before(
         (until + Duration::days(1)).into(),
         &mut targets,
     )?;
-    let sql = |e: rusqlite::Error| Error::Internal(format!("the checkpoint's snapshot: {e}"));
     let mut out = ReadBefore {
         window: Some((since, until)),
         rows_read: stats.rows,
         ..ReadBefore::default()
     };
-    let unknown: HashMap<u64, Option<String>> =
-        snapshot::in_doubt(conn).map_err(sql)?.into_iter().collect();
     // A request whose intent is older than this can no longer land.
     let landed_by = (chrono::Utc::now()
         - chrono::Duration::from_std(s.timeout).unwrap_or(chrono::Duration::zero()))
