@@ -138,14 +138,7 @@ impl Client {
             soap_action: None,
             body: None,
         };
-        let redact = |m: String| {
-            let key = self.key.expose_secret();
-            if key.is_empty() {
-                m
-            } else {
-                m.replace(key, "***")
-            }
-        };
+        let redact = |m: String| redact_key(&m, self.key.expose_secret());
         match self.execute_limited(request, MAX_REPORT_PAGE).await {
             Ok((200, _, body)) => Ok(body),
             Ok((status @ (429 | 503), retry_after, _)) => Err(ReadFailure::Retry {
@@ -158,14 +151,16 @@ impl Client {
                 "HTTP {status}: CAKE refused the API key for reports; check the key (it needs \
                  access to reports.asmx)"
             ))),
-            Ok((status, _, body)) if status >= 500 => Err(ReadFailure::Retry {
-                message: redact(format!(
-                    "HTTP {status}: {}",
-                    String::from_utf8_lossy(body.get(..body.len().min(200)).unwrap_or_default())
-                        .trim()
-                )),
-                after: None,
-            }),
+            Ok((status, _, body)) if status >= 500 => {
+                // Redacted whole, then shortened: a cut through the key would hide it from
+                // the redaction.
+                let text = redact(String::from_utf8_lossy(&body).into_owned());
+                let short: String = text.trim().chars().take(200).collect();
+                Err(ReadFailure::Retry {
+                    message: format!("HTTP {status}: {short}"),
+                    after: None,
+                })
+            }
             Ok((status, _, _)) => Err(ReadFailure::Fatal(format!(
                 "HTTP {status} from reports.asmx/EventConversions; check --base-url and \
                  --reports-version"
@@ -241,15 +236,50 @@ impl Client {
 
     /// Last line of defence: the key never leaves in a message.
     fn redact(&self, outcome: &mut Outcome) {
-        let key = self.key.expose_secret();
-        if key.is_empty() {
-            return;
-        }
         let message = outcome.message_mut();
-        if message.contains(key) {
-            *message = message.replace(key, "***");
+        *message = redact_key(message, self.key.expose_secret());
+    }
+}
+
+/// `text` without the key: as written, and as a URL or a form would carry it (an error page
+/// that echoes the request shows the key percent-encoded, in either case, or mixed).
+pub(crate) fn redact_key(text: &str, key: &str) -> String {
+    let (text_b, key_b) = (text.as_bytes(), key.as_bytes());
+    if key_b.is_empty() {
+        return text.to_string();
+    }
+    let hex = |b: Option<&u8>| b.and_then(|b| char::from(*b).to_digit(16));
+    // The end of a match of the key at `start`, each key byte raw, `%XX` or (a space) `+`.
+    let match_at = |start: usize| -> Option<usize> {
+        let mut i = start;
+        for &k in key_b {
+            match text_b.get(i) {
+                Some(&b) if b == k => i += 1,
+                Some(b'+') if k == b' ' => i += 1,
+                Some(b'%') => {
+                    let v = hex(text_b.get(i + 1))? * 16 + hex(text_b.get(i + 2))?;
+                    if v != u32::from(k) {
+                        return None;
+                    }
+                    i += 3;
+                }
+                _ => return None,
+            }
+        }
+        Some(i)
+    };
+    let mut out = Vec::with_capacity(text_b.len());
+    let mut i = 0;
+    while i < text_b.len() {
+        if let Some(end) = match_at(i) {
+            out.extend_from_slice(b"***");
+            i = end;
+        } else {
+            out.push(text_b[i]);
+            i += 1;
         }
     }
+    String::from_utf8(out).unwrap_or_else(|_| "(a message that held the API key)".into())
 }
 
 /// A 3xx: not followed (it would carry the key elsewhere); the message names the target
@@ -320,5 +350,28 @@ fn error_chain(e: &reqwest::Error) -> String {
         head.to_string()
     } else {
         format!("{head}: {}", parts.join(": "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_key;
+
+    #[test]
+    fn the_key_is_redacted_raw_and_url_encoded() {
+        let key = "Secret-Key/9+";
+        for shown in [
+            "Secret-Key/9+",
+            "Secret%2DKey%2F9%2B",
+            "Secret%2dKey%2f9%2b",
+            "Secret-Key%2F9%2B",
+        ] {
+            let text = format!("error at ?api_key={shown}&x=1");
+            assert_eq!(
+                redact_key(&text, key),
+                "error at ?api_key=***&x=1",
+                "{shown}"
+            );
+        }
     }
 }

@@ -502,6 +502,65 @@ mod tests {
         );
     }
 
+    /// The recorded v11 `Conversions` row (K2) as GET serves it: `conversion`, `offer/offer_id`,
+    /// unbilled amounts beside the billed ones, a 2-digit fraction, an empty note.
+    const V11: &str = r#"<conversion_report_response xmlns="http://cakemarketing.com/api/11/"><success>true</success><row_count>26999</row_count><conversions><conversion><conversion_id>8297323</conversion_id><visitor_id>0</visitor_id><request_session_id>703387483</request_session_id><click_request_session_id>1</click_request_session_id><conversion_date>2015-04-11T01:00:00.52</conversion_date><last_updated>2015-04-11T01:09:30.397</last_updated><click_date /><offer><offer_id xmlns="API:id_name_store">9611</offer_id><offer_name xmlns="API:id_name_store">O</offer_name></offer><paid><currency_id>1</currency_id><amount>0.7000</amount><formatted_amount>$0.70</formatted_amount></paid><paid_unbilled><currency_id>1</currency_id><amount>0.7000</amount></paid_unbilled><received><currency_id>1</currency_id><amount>1.0000</amount></received><received_unbilled><currency_id>1</currency_id><amount>0.0865</amount></received_unbilled><transaction_id /><current_disposition><disposition_id>3</disposition_id><disposition_name>Approved</disposition_name><disposition_type><disposition_type_id xmlns="API:id_name_store">3</disposition_type_id><disposition_type_name xmlns="API:id_name_store">Approved</disposition_type_name></disposition_type><contact>System Process</contact></current_disposition><conversion_score>0.00</conversion_score><note /></conversion></conversions></conversion_report_response>"#;
+
+    /// The SOAP 1.2 framing of the recordings, with prefixed ids (the full reader's case).
+    const SOAP: &str = r#"<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="http://www.w3.org/2003/05/soap-envelope"><soap:Body><EventConversionsResponse xmlns="http://cakemarketing.com/api/17/"><EventConversionsResult><success>true</success><row_count>1</row_count><event_conversions><event_conversion xmlns:a="x"><a:event_conversion_id>266066</a:event_conversion_id><a:request_session_id>1304298</a:request_session_id><paid><amount>0.0000</amount></paid><received><amount>0.0000000000</amount></received><transaction_id /><note>Test created on 2015-05-08</note></event_conversion></event_conversions></EventConversionsResult></EventConversionsResponse></soap:Body></soap:Envelope>"#;
+
+    #[test]
+    fn the_v11_and_soap_shapes_read_the_same_fields() {
+        let mut all = All::default();
+        assert_eq!(
+            parse_page(V11.as_bytes(), &mut all).unwrap(),
+            PageInfo {
+                row_count: 26999,
+                rows: 1
+            }
+        );
+        let h = &all.0[0];
+        assert_eq!(
+            (h.conversion_id, h.request_session_id, h.offer_id),
+            (8_297_323, Some(703_387_483), Some(9611))
+        );
+        assert_eq!(
+            (h.paid, h.received),
+            (Some(Decimal::new(7, 1)), Some(Decimal::ONE)),
+            "billed, not unbilled"
+        );
+        assert_eq!(
+            (h.disposition, h.disposition_id),
+            (Some(DispositionType::Approved), Some(3))
+        );
+        assert_eq!(
+            h.conversion_date.unwrap().to_string(),
+            "2015-04-11 01:00:00.520"
+        );
+        assert_eq!(
+            (h.transaction_id.as_deref(), h.note.as_deref()),
+            (None, None)
+        );
+        let mut all = All::default();
+        assert_eq!(
+            parse_page(SOAP.as_bytes(), &mut all).unwrap(),
+            PageInfo {
+                row_count: 1,
+                rows: 1
+            }
+        );
+        let h = &all.0[0];
+        assert_eq!(
+            (h.conversion_id, h.request_session_id),
+            (266_066, Some(1_304_298))
+        );
+        assert_eq!(
+            h.received.map(|d| d.to_string()).as_deref(),
+            Some("0.0000000000")
+        );
+        assert_eq!(h.disposition, None, "no current_disposition: none");
+    }
+
     #[test]
     fn refusals_and_garbage_are_errors_not_empty_pages() {
         let refused = "<event_conversion_report_response><success>false</success><message>Invalid API Key</message><row_count>0</row_count></event_conversion_report_response>";

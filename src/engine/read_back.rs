@@ -202,7 +202,7 @@ fn wait_until_landed(unknown: &HashMap<u64, Option<String>>, timeout: std::time:
             .to_std()
             .unwrap_or_default();
         if age < timeout {
-            let wait = timeout - age + std::time::Duration::from_millis(50);
+            let wait = timeout.saturating_sub(age) + std::time::Duration::from_millis(50);
             tracing::info!(
                 wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
                 "waiting for requests of the stopped run that might still land"

@@ -275,6 +275,52 @@ fn in_doubt_rows_are_kept_until_resend_in_doubt() {
     }
 }
 
+/// Resumes to completion (with read-back, until the last run's own faults are settled too) and
+/// checks the ledger; returns the final results.
+fn resume_to_the_end(
+    t: &TestDir,
+    emu: &Emu,
+    rows: &[crate::run::Row],
+    extra: &[&str],
+    read_back: bool,
+) -> Vec<std::collections::BTreeMap<String, String>> {
+    let mut lines;
+    let mut resumes = 0;
+    loop {
+        let out = run(t, emu, "s.csv", extra);
+        assert!(matches!(out.code, 0 | 1 | 3), "{out:?}");
+        resumes += 1;
+        lines = results(t, "s.results.csv");
+        let unsettled = lines
+            .iter()
+            .any(|l| l["status"] == "in_doubt" || l["message"].starts_with("not sent"));
+        if !read_back || !unsettled || resumes >= 10 {
+            assert!(out.code == 0 || out.code == 1, "{out:?}");
+            break;
+        }
+    }
+    check(rows, &lines, &emu.conversions(), true);
+    if read_back {
+        let ledger = emu.conversions();
+        for (r, l) in rows.iter().zip(&lines) {
+            assert_ne!(
+                l["status"], "in_doubt",
+                "row {}: left in doubt: {l:?}",
+                r.row
+            );
+            if r.additive {
+                assert_eq!(
+                    ledger.get(&r.id).map_or(0, |c| c.applied),
+                    1,
+                    "row {}: every additive row applied exactly once",
+                    r.row
+                );
+            }
+        }
+    }
+    lines
+}
+
 /// The crash loop: kill -9 at random moments, resume, and check the ledger. `kills` bounded.
 /// With `read_back`, every run reads CAKE first: unknown outcomes are settled, so at the end no
 /// row may be left `in_doubt` and every additive row is applied exactly once.
@@ -350,41 +396,7 @@ fn crash_loop(kills: usize, rows_n: usize, read_back: bool) {
         killed, kills,
         "the loop must kill runs that were sending, {kills} times (the sheet finished first?)"
     );
-    // Resume to completion (with read-back, until the last run's own faults are settled too).
-    let mut lines;
-    let mut resumes = 0;
-    loop {
-        let out = run(&t, &emu, "s.csv", &extra);
-        assert!(matches!(out.code, 0 | 1 | 3), "{out:?}");
-        resumes += 1;
-        lines = results(&t, "s.results.csv");
-        let unsettled = lines
-            .iter()
-            .any(|l| l["status"] == "in_doubt" || l["message"].starts_with("not sent"));
-        if !read_back || !unsettled || resumes >= 10 {
-            assert!(out.code == 0 || out.code == 1, "{out:?}");
-            break;
-        }
-    }
-    check(&rows, &lines, &emu.conversions(), true);
-    if read_back {
-        let ledger = emu.conversions();
-        for (r, l) in rows.iter().zip(&lines) {
-            assert_ne!(
-                l["status"], "in_doubt",
-                "row {}: left in doubt: {l:?}",
-                r.row
-            );
-            if r.additive {
-                assert_eq!(
-                    ledger.get(&r.id).map_or(0, |c| c.applied),
-                    1,
-                    "row {}: every additive row applied exactly once",
-                    r.row
-                );
-            }
-        }
-    }
+    let lines = resume_to_the_end(&t, &emu, &rows, &extra, read_back);
     let again = run(&t, &emu, "s.csv", &extra);
     assert_eq!(
         results(&t, "s.results.csv"),

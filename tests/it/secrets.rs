@@ -132,3 +132,64 @@ fn the_key_never_leaks_on_any_path() {
     let refs: Vec<&str> = outputs.iter().map(String::as_str).collect();
     assert_clean(&t, &refs);
 }
+
+#[test]
+fn reading_back_never_leaks_the_key_either() {
+    let t = TestDir::new();
+    sheet(&t, "s.csv", 1, 4, 2);
+    let mut outputs = Vec::new();
+    let (echo, handle) = echo_server();
+    let emu = Emu::start(Faults::default());
+    let outs = ["c1.csv", "r1.csv", "c2.csv", "r2.csv"];
+    for ((command, base), output) in [
+        ("check", &echo),
+        ("run", &echo),
+        ("check", &emu.url),
+        ("run", &emu.url),
+    ]
+    .into_iter()
+    .zip(outs)
+    {
+        let mut args = vec![
+            command,
+            "s.csv",
+            "--output",
+            output,
+            "--base-url",
+            base,
+            "--since",
+            "2026-09-01",
+            "--until",
+            "2026-09-01",
+            "--retry-base-ms",
+            "1",
+            "--retry-cap-ms",
+            "5",
+            "--max-attempts",
+            "2",
+            "--no-progress",
+            "-vv",
+            "--log-format",
+            "json",
+        ];
+        if command == "run" {
+            args.push("--read-back");
+        }
+        let out = t.run_env(&args, &[("CAKE_API_KEY", SECRET)]);
+        assert_eq!(
+            out.code, 3,
+            "a failing or refusing CAKE stops the read: {out:?}"
+        );
+        outputs.push(out.stdout);
+        outputs.push(out.stderr);
+    }
+    let _ = std::net::TcpStream::connect(echo.trim_start_matches("http://"))
+        .and_then(|mut s| s.write_all(b"STOP"));
+    handle.join().unwrap();
+    assert!(
+        outputs.iter().any(|o| o.contains("api_key=***")),
+        "the echoed URL was seen, redacted: {outputs:?}"
+    );
+    let refs: Vec<&str> = outputs.iter().map(String::as_str).collect();
+    assert_clean(&t, &refs);
+}
