@@ -99,7 +99,14 @@ impl Client {
         let result = self.execute(request).await;
         let mut attempt = match result {
             Ok((status, retry_after, body)) => Attempt {
-                outcome: classify(status, retry_after.as_deref(), &body, SystemTime::now()),
+                // Redacted before classifying: an excerpt cut through the key would hide it.
+                outcome: classify(
+                    status,
+                    retry_after.as_deref(),
+                    redact_key(&String::from_utf8_lossy(&body), self.key.expose_secret())
+                        .as_bytes(),
+                    SystemTime::now(),
+                ),
                 http_status: Some(status),
             },
             Err((outcome, status)) => Attempt {
