@@ -48,6 +48,11 @@ The monthly workflow:
   4. Fix the sheet (cells, rows, order, --map) and run the same command: applied rows keep their
      outcome, only changed and new rows are sent. After an outage, the same command finishes.
   5. Next month: a new sheet gets results of its own (--output july.results.csv).
+  Reading CAKE back (reports API; window in CAKE-local days, or from a conversion_date column):
+     cake-recon check june.xlsx --base-url URL --since 2026-06-01 --until 2026-06-30
+     cake-recon run june.xlsx --base-url URL --read-back --since ... --until ...
+       (already-right rows end `unchanged` unsent; in-doubt rows are settled; june.undo.csv
+        puts CAKE back: cake-recon run june.undo.csv --base-url URL)
   cake-recon status june.results.csv.ckpt [--json] shows where a job stands, even while it runs.
 
 Exit codes:
