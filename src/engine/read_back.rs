@@ -256,6 +256,17 @@ pub(crate) fn before(
     while let Some(row) = sheet.next_row(duplicates)? {
         let Ok(u) = row.result else { continue };
         let [held] = targets.found(u.row) else {
+            if unknown.contains_key(&u.row) {
+                let found = targets.found(u.row).len();
+                out.decisions.insert(
+                    u.row,
+                    Decision::StillInDoubt(format!(
+                        "in doubt: reading back found {found} conversions for this row's ids \
+                         between {since} and {until}, so it cannot be settled; widen \
+                         --since/--until or check it in CAKE"
+                    )),
+                );
+            }
             continue;
         };
         out.conversion_of.insert(u.row, held.clone());

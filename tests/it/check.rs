@@ -381,3 +381,25 @@ fn in_doubt_additive_rows_are_settled_by_reading_back_and_never_applied_twice() 
         assert_eq!(c.payout.to_string(), "11.00", "conversion {id}");
     }
 }
+
+#[test]
+fn the_sandbox_answers_reports_too() {
+    let t = TestDir::new();
+    t.sample("approvals.csv");
+    let out = t.run(&[
+        "check",
+        "approvals.csv",
+        "--sandbox",
+        "--since",
+        "2026-09-01",
+        "--until",
+        "2026-09-01",
+    ]);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(out.stdout.contains("differs"), "{}", out.stdout);
+    let l = lines(&t, "approvals.check.csv");
+    assert!(
+        !l.is_empty() && l.iter().all(|l| l["status"] != "not_found"),
+        "{l:?}"
+    );
+}
