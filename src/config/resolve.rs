@@ -71,9 +71,12 @@ pub(crate) fn run_config(
     };
     let (output, checkpoint) = files(&a);
     refuse_overlap(&a.input, &output, &checkpoint)?;
-    refuse_unwritable(&output)?;
+    refuse_unwritable("--output", &output)?;
     let decimal = a.decimal();
     let (read_back, read_back_run) = read_back(&a)?;
+    if let Some(rb) = &read_back_run {
+        refuse_unwritable("--undo", &rb.undo)?;
+    }
     Ok(RunConfig {
         engine: Settings {
             input: a.input,
@@ -245,12 +248,12 @@ fn sibling(output: &Path, kind: &str) -> PathBuf {
 /// Results are a CSV or an `.xlsx` workbook; a name that promises another kind is refused
 /// rather than filled with CSV text a spreadsheet program would then misread. A file that
 /// exists is replaced only when cake-recon wrote it.
-fn refuse_unwritable(output: &Path) -> Result<(), Error> {
+fn refuse_unwritable(flag: &str, output: &Path) -> Result<(), Error> {
     if !crate::report::files::replaceable(output) {
         return Err(Error::Usage(format!(
-            "--output {}: that file exists and cake-recon did not write it (its first line is \
-             not a results header); nothing was sent. Give another --output, or move the file \
-             away if it may be replaced",
+            "{flag} {}: that file exists and cake-recon did not write it (its first line is \
+             not a header cake-recon writes); nothing was sent. Give another {flag}, or move the \
+             file away if it may be replaced",
             output.display()
         )));
     }
@@ -260,7 +263,7 @@ fn refuse_unwritable(output: &Path) -> Result<(), Error> {
         .unwrap_or_default();
     if ["xls", "xlsm", "xlsb", "ods", "numbers"].contains(&ext.as_str()) {
         return Err(Error::Usage(format!(
-            "--output {}: cake-recon writes results as .csv or .xlsx, not .{ext}; give a name \
+            "{flag} {}: cake-recon writes results as .csv or .xlsx, not .{ext}; give a name \
              ending in .csv or .xlsx",
             output.display()
         )));

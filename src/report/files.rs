@@ -1,12 +1,12 @@
 //! Which files cake-recon may replace: only its own.
 
-use super::check;
 use super::output::{columns, is_xlsx};
+use super::{check, undo};
 use std::fs::File;
 use std::io;
 use std::path::Path;
 
-/// True when `path` does not exist, is empty, or is a results or check file cake-recon wrote
+/// True when `path` does not exist, is empty, or is a results, check or undo file cake-recon wrote
 /// (its header is ours, in any delimiter, as a CSV or in an `.xlsx` sheet `Results`): the only
 /// files a run may replace.
 #[must_use]
@@ -23,7 +23,7 @@ pub(crate) fn replaceable(path: &Path) -> bool {
     // Ours: a results file, or a check file.
     let ours = |first: &[String]| {
         let is = |cols: &[&str]| first.iter().map(String::as_str).eq(cols.iter().copied());
-        is(&columns().collect::<Vec<_>>()) || is(&check::COLUMNS)
+        is(&columns().collect::<Vec<_>>()) || is(&check::COLUMNS) || is(&undo::COLUMNS)
     };
     if is_xlsx(path) {
         use calamine::Reader as _;
@@ -46,14 +46,14 @@ pub(crate) fn replaceable(path: &Path) -> bool {
     let head = head.strip_prefix("\u{feff}".as_bytes()).unwrap_or(&head);
     let line = head.split(|&b| b == b'\n').next().unwrap_or_default();
     let line = line.strip_suffix(b"\r").unwrap_or(line);
-    let Some(&delimiter) = line.get(3) else {
-        return false;
-    };
-    let first: Vec<String> = line
-        .split(|&b| b == delimiter)
-        .map(|f| String::from_utf8_lossy(f).into_owned())
-        .collect();
-    ours(&first)
+    // Written in the sheet's delimiter: any of those a sheet may use.
+    [b',', b';', b'\t', b'|'].iter().any(|&delimiter| {
+        let first: Vec<String> = line
+            .split(|&b| b == delimiter)
+            .map(|f| String::from_utf8_lossy(f).into_owned())
+            .collect();
+        ours(&first)
+    })
 }
 
 #[cfg(test)]

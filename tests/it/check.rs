@@ -403,3 +403,31 @@ fn the_sandbox_answers_reports_too() {
         "{l:?}"
     );
 }
+
+#[test]
+fn an_undo_sheet_onto_a_file_cake_recon_did_not_write_is_refused() {
+    let t = TestDir::new();
+    let emu = emulator();
+    t.write("s.csv", "conversion_id,payout\n1,2.00\n");
+    t.write("s.undo.csv", "my,own\nnotes,here\n");
+    let out = run(
+        &t,
+        &emu,
+        "s.csv",
+        &[
+            "--read-back",
+            "--since",
+            "2026-09-01",
+            "--until",
+            "2026-09-01",
+        ],
+    );
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr.contains("--undo s.undo.csv: that file exists"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(t.read("s.undo.csv"), "my,own\nnotes,here\n");
+    assert_eq!((emu.stats().requests, emu.stats().report_requests), (0, 0));
+}
