@@ -402,9 +402,10 @@ fn crash_loop(kills: usize, rows_n: usize, read_back: bool) {
         "a further run changes nothing: {again:?}"
     );
     eprintln!(
-        "crash loop: {killed} kills, {} rows: {} updated, {} in_doubt, {} requests",
+        "crash loop: {killed} kills, {} rows: {} updated, {} unchanged, {} in_doubt, {} requests",
         rows.len(),
         lines.iter().filter(|l| l["status"] == "updated").count(),
+        lines.iter().filter(|l| l["status"] == "unchanged").count(),
         lines.iter().filter(|l| l["status"] == "in_doubt").count(),
         emu.stats().requests
     );
