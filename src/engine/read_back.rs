@@ -107,6 +107,8 @@ pub(crate) struct ReadBefore {
     pub decisions: HashMap<u64, Decision>,
     /// Sheet row → the one conversion found for it.
     pub conversion_of: HashMap<u64, Held>,
+    /// Sheet row → what its conversion held before this job wrote (the snapshot), when known.
+    pub before: HashMap<u64, Held>,
     pub window: Option<(NaiveDate, NaiveDate)>,
     pub rows_read: u64,
 }
@@ -270,6 +272,16 @@ pub(crate) fn before(
             continue;
         };
         out.conversion_of.insert(u.row, held.clone());
+        match snapshot::load(conn, held.conversion_id).map_err(sql)? {
+            Some(b) => {
+                out.before.insert(u.row, b.held);
+            }
+            // Not written yet: this reading becomes the snapshot.
+            None if !recorded.contains(&u.row) => {
+                out.before.insert(u.row, held.clone());
+            }
+            None => {}
+        }
         let decision = if let Some(intent_at) = unknown.get(&u.row) {
             let before = snapshot::load(conn, held.conversion_id).map_err(sql)?;
             settle(&u, held, before.as_ref(), intent_at.as_deref(), &landed_by)
@@ -386,4 +398,34 @@ pub(crate) fn after(
         }
     }
     Ok(report)
+}
+
+impl ReadBefore {
+    /// What each row's conversion held before, as the results file's extra cells.
+    pub(crate) fn before_cells(&self) -> HashMap<u64, [String; 3]> {
+        let money = |d: Option<Decimal>| {
+            d.map(|d| {
+                let mut d = d.normalize();
+                if d.scale() < 2 {
+                    d.rescale(2);
+                }
+                d.to_string()
+            })
+            .unwrap_or_default()
+        };
+        self.before
+            .iter()
+            .map(|(row, h)| {
+                (
+                    *row,
+                    [
+                        money(h.paid),
+                        money(h.received),
+                        h.disposition
+                            .map_or(String::new(), |d| d.as_str().to_string()),
+                    ],
+                )
+            })
+            .collect()
+    }
 }

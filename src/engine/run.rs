@@ -82,11 +82,15 @@ pub(crate) fn run(s: &Settings, dest: &Destination) -> Result<Report, Error> {
             key_refused: AtomicBool::new(false),
             store: store.clone(),
         });
-        let writer =
-            ResultsWriter::create(&s.output, &pre.format).map_err(|source| Error::Write {
-                what: s.output.display().to_string(),
-                source,
-            })?;
+        let writer = ResultsWriter::create_with(
+            &s.output,
+            &pre.format,
+            read.as_ref().map(read_back::ReadBefore::before_cells),
+        )
+        .map_err(|source| Error::Write {
+            what: s.output.display().to_string(),
+            source,
+        })?;
         tracing::info!(
             rows = pre.rows,
             target = %dest.label,

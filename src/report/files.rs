@@ -1,6 +1,6 @@
 //! Which files cake-recon may replace: only its own.
 
-use super::output::{columns, is_xlsx};
+use super::output::{BEFORE_COLUMNS, columns, is_xlsx};
 use super::{check, undo};
 use std::fs::File;
 use std::io;
@@ -23,7 +23,9 @@ pub(crate) fn replaceable(path: &Path) -> bool {
     // Ours: a results file, or a check file.
     let ours = |first: &[String]| {
         let is = |cols: &[&str]| first.iter().map(String::as_str).eq(cols.iter().copied());
-        is(&columns().collect::<Vec<_>>()) || is(&check::COLUMNS) || is(&undo::COLUMNS)
+        let results: Vec<&str> = columns().collect();
+        let with_before: Vec<&str> = columns().chain(BEFORE_COLUMNS).collect();
+        is(&results) || is(&with_before) || is(&check::COLUMNS) || is(&undo::COLUMNS)
     };
     if is_xlsx(path) {
         use calamine::Reader as _;

@@ -3,6 +3,7 @@
 use crate::sheet::{Format, Invalid};
 use crate::update::{ConversionUpdate, ECHOED, Param, ReceivedOption, Status, format_amount};
 use rust_decimal::Decimal;
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, BufWriter};
 use std::path::{Path, PathBuf};
@@ -129,7 +130,13 @@ pub(crate) fn neutralize(cell: &str) -> std::borrow::Cow<'_, str> {
 pub(crate) struct ResultsWriter {
     sink: Sink,
     path: PathBuf,
+    /// `--read-back`: what CAKE held before, by row, written after `message`.
+    before: Option<HashMap<u64, [String; 3]>>,
 }
+
+/// The columns `--read-back` appends after the contract's (what CAKE held before this job).
+pub(crate) const BEFORE_COLUMNS: [&str; 3] =
+    ["payout_before", "received_before", "disposition_before"];
 
 enum Sink {
     Csv(Box<csv::Writer<BufWriter<NamedTempFile>>>),
@@ -164,6 +171,20 @@ impl ResultsWriter {
     /// Creates a temporary file beside `path` and writes the header, in the manner of the sheet
     /// read (`format`).
     pub(crate) fn create(path: &Path, format: &Format) -> io::Result<Self> {
+        Self::create_with(path, format, None)
+    }
+
+    /// [`ResultsWriter::create`], with what CAKE held before (`--read-back`) after `message`.
+    pub(crate) fn create_with(
+        path: &Path,
+        format: &Format,
+        before: Option<HashMap<u64, [String; 3]>>,
+    ) -> io::Result<Self> {
+        let extra: &[&str] = if before.is_some() {
+            &BEFORE_COLUMNS
+        } else {
+            &[]
+        };
         let name = path
             .file_name()
             .map_or_else(|| "results".into(), |n| n.to_string_lossy().into_owned());
@@ -174,7 +195,7 @@ impl ResultsWriter {
         let sink = if is_xlsx(path) {
             let mut sheet = rust_xlsxwriter::Worksheet::new();
             sheet.set_name("Results").map_err(|e| xlsx_err(&e))?;
-            for (c, title) in columns().enumerate() {
+            for (c, title) in columns().chain(extra.iter().copied()).enumerate() {
                 let c = u16::try_from(c).unwrap_or(u16::MAX);
                 sheet.write_string(0, c, title).map_err(|e| xlsx_err(&e))?;
             }
@@ -191,12 +212,14 @@ impl ResultsWriter {
             let mut csv = csv::WriterBuilder::new()
                 .delimiter(format.delimiter)
                 .from_writer(out);
-            csv.write_record(columns()).map_err(io::Error::other)?;
+            csv.write_record(columns().chain(extra.iter().copied()))
+                .map_err(io::Error::other)?;
             Sink::Csv(Box::new(csv))
         };
         Ok(Self {
             sink,
             path: path.to_path_buf(),
+            before,
         })
     }
 
@@ -205,6 +228,11 @@ impl ResultsWriter {
         let row = line.row.to_string();
         let attempts = line.attempts.to_string();
         let http = line.http_status.map(|s| s.to_string()).unwrap_or_default();
+        let no_before: [String; 3] = Default::default();
+        let before: Option<&[String; 3]> = self
+            .before
+            .as_ref()
+            .map(|m| m.get(&line.row).unwrap_or(&no_before));
         match &mut self.sink {
             Sink::Csv(csv) => {
                 let [c0, c1, c2, c3, c4, c5, c6] = &line.cells;
@@ -222,7 +250,12 @@ impl ResultsWriter {
                     &http,
                     &neutralize(&line.message),
                 ];
-                csv.write_record(record).map_err(io::Error::other)
+                match before {
+                    Some(b) => csv
+                        .write_record(record.iter().copied().chain(b.iter().map(String::as_str)))
+                        .map_err(io::Error::other),
+                    None => csv.write_record(record).map_err(io::Error::other),
+                }
             }
             Sink::Xlsx {
                 sheet, next_row, ..
@@ -254,6 +287,11 @@ impl ResultsWriter {
                     sheet
                         .write_string(r, 11, &line.message)
                         .map_err(|e| xlsx_err(&e))?;
+                }
+                for (c, text) in (12u16..).zip(before.into_iter().flatten()) {
+                    if !text.is_empty() {
+                        sheet.write_string(r, c, text).map_err(|e| xlsx_err(&e))?;
+                    }
                 }
                 *next_row = r.checked_add(1).ok_or_else(|| {
                     io::Error::other("more rows than a workbook sheet holds; write a .csv")

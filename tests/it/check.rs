@@ -277,6 +277,15 @@ fn read_back_skips_what_cake_holds_writes_an_undo_sheet_that_puts_cake_back_and_
     assert_eq!(emu.stats().requests, 3, "the unchanged row was not sent");
     let results = crate::run::results(&t, "s.results.csv");
     assert_eq!(results[0]["status"], "unchanged");
+    // What CAKE held before, after the contract's columns.
+    assert_eq!(
+        (
+            results[1]["payout_before"].as_str(),
+            results[1]["received_before"].as_str(),
+            results[1]["disposition_before"].as_str()
+        ),
+        ("10.00", "15.00", "pending")
+    );
     assert!(
         results[1..].iter().all(|l| l["status"] == "updated"),
         "{results:?}"
