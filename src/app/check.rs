@@ -12,7 +12,6 @@ use crate::report::check::{
 };
 use crate::sheet::{Sheet, prepass};
 use crate::update::{Comparison, ConversionUpdate, compare};
-use chrono::{Duration, NaiveDate, NaiveDateTime};
 
 fn ids(u: &ConversionUpdate) -> [String; 3] {
     let id = |v: i32| if v == 0 { String::new() } else { v.to_string() };
@@ -36,14 +35,12 @@ pub(crate) fn check(cfg: &RunConfig) -> Result<u8, Error> {
     )?;
     // CAKE-local days, both inclusive; a window from the sheet's dates is padded by a day.
     let (since, until) = window(cfg.read_back.window, span)?;
-    let at = |d: NaiveDate| NaiveDateTime::from(d);
     let (sandbox, dest) = destination(cfg)?;
     let stats = read_window(
         s,
         &dest,
         cfg.read_back.version,
-        at(since),
-        at(until + Duration::days(1)),
+        (since, until),
         &mut targets,
     );
     drop(sandbox);

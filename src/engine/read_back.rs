@@ -231,14 +231,7 @@ pub(crate) fn before(
     let unknown: HashMap<u64, Option<String>> =
         snapshot::in_doubt(conn).map_err(sql)?.into_iter().collect();
     wait_until_landed(&unknown, s.timeout);
-    let stats = super::scan::read_window(
-        s,
-        dest,
-        rb.version,
-        since.into(),
-        (until + Duration::days(1)).into(),
-        &mut targets,
-    )?;
+    let stats = super::scan::read_window(s, dest, rb.version, (since, until), &mut targets)?;
     let mut out = ReadBefore {
         window: Some((since, until)),
         rows_read: stats.rows,
@@ -352,15 +345,8 @@ pub(crate) fn after(
     if sent.is_empty() {
         return Ok(report);
     }
-    let (since, until) = read.window.unwrap_or_default();
-    super::scan::read_window(
-        s,
-        dest,
-        rb.version,
-        since.into(),
-        (until + Duration::days(1)).into(),
-        &mut targets,
-    )?;
+    let window = read.window.unwrap_or_default();
+    super::scan::read_window(s, dest, rb.version, window, &mut targets)?;
     for (u, before) in &sent {
         report.verified += 1;
         let found = targets.found(u.row);

@@ -238,18 +238,19 @@ impl Matcher for Targets {
     }
 }
 
-/// Reads `[start, end)` of the CAKE at `dest` with the run's rate, timeout and retries, on a
-/// runtime of its own.
+/// Reads the CAKE-local days `since..=until` of the CAKE at `dest` with the run's rate, timeout
+/// and retries, on a runtime of its own.
 pub(crate) fn read_window(
     s: &super::Settings,
     dest: &super::Destination,
     version: u8,
-    start: NaiveDateTime,
-    end: NaiveDateTime,
+    (since, until): (chrono::NaiveDate, chrono::NaiveDate),
     matcher: &mut dyn Matcher,
 ) -> Result<ScanStats, crate::error::Error> {
     use crate::cake::request::Endpoint;
     use crate::error::Error;
+    let start = NaiveDateTime::from(since);
+    let end = NaiveDateTime::from(until + chrono::Duration::days(1));
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -1,15 +1,15 @@
 //! The check file (`INPUT.check.csv`): one line per data row saying how it stands against what
 //! CAKE holds, and the summary of a check.
 
+use super::atomic::AtomicCsv;
 use super::money::grouped;
 use super::output::neutralize;
 use crate::sheet::Format;
 use crate::update::{Comparison, Held};
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;
-use std::io::{self, BufWriter};
+use std::io;
 use std::path::{Path, PathBuf};
-use tempfile::NamedTempFile;
 
 /// How a row stands against CAKE.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -132,33 +132,12 @@ pub(crate) fn line_for(
 }
 
 /// Writes the check file through a temporary name, renamed into place when complete.
-pub(crate) struct CheckWriter {
-    csv: csv::Writer<BufWriter<NamedTempFile>>,
-    path: PathBuf,
-}
+pub(crate) struct CheckWriter(AtomicCsv);
 
 impl CheckWriter {
     pub(crate) fn create(path: &Path, format: &Format) -> io::Result<Self> {
-        let dir = match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d,
-            _ => Path::new("."),
-        };
-        let tmp = tempfile::Builder::new()
-            .prefix(".check.")
-            .suffix(".tmp")
-            .tempfile_in(dir)?;
-        let mut out = BufWriter::new(tmp);
-        if format.bom || format.workbook.is_some() {
-            io::Write::write_all(&mut out, "\u{feff}".as_bytes())?;
-        }
-        let mut csv = csv::WriterBuilder::new()
-            .delimiter(format.delimiter)
-            .from_writer(out);
-        csv.write_record(COLUMNS).map_err(io::Error::other)?;
-        Ok(Self {
-            csv,
-            path: path.to_path_buf(),
-        })
+        let bom = format.bom || format.workbook.is_some();
+        AtomicCsv::create(path, &COLUMNS, format.delimiter, bom).map(Self)
     }
 
     pub(crate) fn write(&mut self, l: &CheckLine) -> io::Result<()> {
@@ -178,19 +157,11 @@ impl CheckWriter {
             held.and_then(|h| h.disposition)
                 .map_or(String::new(), |d| d.as_str().to_string()),
         ];
-        self.csv.write_record(&record).map_err(io::Error::other)
+        self.0.write(&record)
     }
 
     pub(crate) fn finish(self) -> io::Result<PathBuf> {
-        let tmp = self
-            .csv
-            .into_inner()
-            .map_err(|e| io::Error::other(e.to_string()))?
-            .into_inner()
-            .map_err(io::IntoInnerError::into_error)?;
-        tmp.as_file().sync_all()?;
-        tmp.persist(&self.path).map_err(|e| e.error)?;
-        Ok(self.path)
+        self.0.finish()
     }
 }
 

@@ -3,11 +3,11 @@
 //! only appended one has no undo line, and a row that also appended one says so in
 //! `undo_note` (a column cake-recon ignores).
 
+use super::atomic::AtomicCsv;
 use crate::update::{ConversionUpdate, DispositionType, Held, ReceivedOption};
 use rust_decimal::Decimal;
-use std::io::{self, BufWriter};
+use std::io;
 use std::path::{Path, PathBuf};
-use tempfile::NamedTempFile;
 
 pub(crate) const COLUMNS: [&str; 9] = [
     "conversion_id",
@@ -23,8 +23,7 @@ pub(crate) const COLUMNS: [&str; 9] = [
 
 /// Writes the undo sheet through a temporary name.
 pub(crate) struct UndoWriter {
-    csv: csv::Writer<BufWriter<NamedTempFile>>,
-    path: PathBuf,
+    csv: AtomicCsv,
     /// Lines written.
     pub lines: u64,
     /// Rows that only appended a note (nothing to put back).
@@ -37,19 +36,8 @@ fn amount(d: Option<Decimal>) -> String {
 
 impl UndoWriter {
     pub(crate) fn create(path: &Path) -> io::Result<Self> {
-        let dir = match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d,
-            _ => Path::new("."),
-        };
-        let tmp = tempfile::Builder::new()
-            .prefix(".undo.")
-            .suffix(".tmp")
-            .tempfile_in(dir)?;
-        let mut csv = csv::Writer::from_writer(BufWriter::new(tmp));
-        csv.write_record(COLUMNS).map_err(io::Error::other)?;
         Ok(Self {
-            csv,
-            path: path.to_path_buf(),
+            csv: AtomicCsv::create(path, &COLUMNS, b',', false)?,
             lines: 0,
             notes_only: 0,
         })
@@ -107,18 +95,10 @@ impl UndoWriter {
             },
         ];
         self.lines += 1;
-        self.csv.write_record(&record).map_err(io::Error::other)
+        self.csv.write(&record)
     }
 
     pub(crate) fn finish(self) -> io::Result<(PathBuf, u64, u64)> {
-        let tmp = self
-            .csv
-            .into_inner()
-            .map_err(|e| io::Error::other(e.to_string()))?
-            .into_inner()
-            .map_err(io::IntoInnerError::into_error)?;
-        tmp.as_file().sync_all()?;
-        tmp.persist(&self.path).map_err(|e| e.error)?;
-        Ok((self.path, self.lines, self.notes_only))
+        Ok((self.csv.finish()?, self.lines, self.notes_only))
     }
 }
