@@ -265,10 +265,14 @@ fn ending(r: &Report) -> String {
 pub(crate) fn one_line(r: &Report, code: u8) -> String {
     let count = |st: Status| r.counts.get(&st).copied().unwrap_or(0);
     format!(
-        "cake-recon: {}; updated {}, rejected {}, failed {}, in_doubt {}, invalid {}, not sent {}; \
+        "cake-recon: {}; updated {}{}, rejected {}, failed {}, in_doubt {}, invalid {}, not sent {}; \
          results {}; exit {code}",
         ending(r),
         count(Status::Updated),
+        match count(Status::Unchanged) {
+            0 => String::new(),
+            n => format!(", unchanged {n}"),
+        },
         count(Status::Rejected),
         count(Status::Failed),
         count(Status::InDoubt),
@@ -294,6 +298,7 @@ pub(crate) fn log_summary(r: &Report, code: u8, json: bool) {
                 in_doubt = count(Status::InDoubt),
                 invalid = count(Status::Invalid),
                 skipped = count(Status::Skipped),
+                unchanged = count(Status::Unchanged),
                 not_sent = r.unfinished,
                 payout_applied = %r.updated.payout(),
                 received_applied = %r.updated.received,
