@@ -215,8 +215,10 @@ impl Ledger {
             let id: i32 = get(Some(id_col))
                 .parse()
                 .map_err(|_| bad("conversion_id"))?;
+            let mut c = Conversion::generated(id, 1);
             // Loaded conversions without a date are spread over the month by id.
-            let mut c = Conversion::generated(id.rem_euclid(30) + 1, 30);
+            c.conversion_date = cake_time(&generated_date(id.rem_euclid(30) * 1000 + 1, 30_000));
+            c.last_updated.clone_from(&c.conversion_date);
             c.offer_id = match get(offer) {
                 "" => None,
                 v => Some(v.parse().map_err(|_| bad("offer_id"))?),
@@ -580,6 +582,26 @@ mod tests {
         assert!(matches!(l.apply(&call(&[])), Applied::Refused(_)));
         assert_eq!(l.conversions()[&4].applied, 1);
         assert_eq!(l.conversions()[&5].applied, 1);
+    }
+
+    #[test]
+    fn loaded_conversions_keep_their_ids_and_get_a_date_in_the_month() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("l.csv");
+        std::fs::write(
+            &path,
+            "conversion_id,payout,conversion_date\n77,1.00,\n78,2.00,2026-09-15 10:00:00\n",
+        )
+        .unwrap();
+        let l = Ledger::load(&path).unwrap();
+        let c = &l.conversions()[&77];
+        assert_eq!(c.conversion_id, 77);
+        assert!(
+            c.conversion_date.starts_with("2026-09-"),
+            "{}",
+            c.conversion_date
+        );
+        assert_eq!(l.conversions()[&78].conversion_date, "2026-09-15T10:00:00");
     }
 
     #[test]
