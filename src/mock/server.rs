@@ -380,7 +380,12 @@ fn report_route(path: &str) -> Option<u8> {
 
 /// A report request: counted apart from writes; the same throttling, unavailability, latency,
 /// `Restricted` and dropped connections as writes; then a page of the ledger.
-async fn report(state: &State, req: Request<Incoming>, _version: u8) -> Response<Full<Bytes>> {
+async fn report(
+    state: &State,
+    req: Request<Incoming>,
+    _version: u8,
+    kill: &Notify,
+) -> Response<Full<Bytes>> {
     state.tally(|t| t.report_requests += 1);
     let plan = state.faults.plan(&mut lock(&state.dice));
     if !plan.delay.is_zero() {
@@ -391,6 +396,7 @@ async fn report(state: &State, req: Request<Incoming>, _version: u8) -> Response
     }
     if plan.drop_before || plan.drop_after {
         state.tally(|t| t.count("report_dropped"));
+        kill.notify_one();
         return std::future::pending().await;
     }
     let values = form_values(req.uri().query().unwrap_or("").as_bytes());
@@ -426,7 +432,7 @@ async fn handle(state: &State, req: Request<Incoming>, kill: &Notify) -> Respons
         return r;
     }
     if let Some(version) = report_route(&path) {
-        return report(state, req, version).await;
+        return report(state, req, version, kill).await;
     }
     let Some((version, soap_endpoint)) = route(&path) else {
         return not_found();
