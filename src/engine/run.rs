@@ -15,7 +15,7 @@ use crate::report::output::ResultsWriter;
 use crate::report::preview::invalid_list;
 use crate::report::summary::{CarriedOver, Report, Stop};
 use crate::sheet::{Duplicates, PrePass, Sheet, SheetOptions, prepass};
-use crate::update::{ReceivedOption, RowIdent};
+use crate::update::{ReceivedOption, RowIdent, Status};
 use rust_decimal::Decimal;
 use std::io::IsTerminal;
 use std::sync::Arc;
@@ -32,98 +32,43 @@ pub(crate) fn run(s: &Settings, dest: &Destination) -> Result<Report, Error> {
     if s.restart && !s.restart_resend_additive {
         refuse_double_apply(s, &sheet_opts)?;
     }
-    let (mut opened, carried_over) = open_checkpoint(s, &sheet_opts, &pre, &dest.label)?;
-    // --read-back: what CAKE holds, before anything is sent (the lock is held).
-    let read = s
-        .read_back
-        .as_ref()
-        .map(|rb| {
-            let order = pre.formats.date_order;
-            read_back::before(
-                s,
-                rb,
-                &sheet_opts,
-                order,
-                &pre.duplicates,
-                dest,
-                &mut opened.conn,
-            )
-        })
-        .transpose()?;
+    let (opened, carried_over) = open_checkpoint(s, &sheet_opts, &pre, &dest.label)?;
     if opened.resumed {
         tracing::info!(checkpoint = %opened.path.display(), "resuming from the checkpoint");
     }
-    let prior = opened.resumed.then(|| opened.path.clone());
     let _lock = opened.lock;
-    let (store, store_thread) = Store::start(opened.conn, opened.path.clone())?;
-
-    // One thread: when the server shares the machine, a second runtime thread only fights it
-    // for the other core (measured; see BENCHMARKS.md). The sheet reader and the checkpoint
-    // writer have threads of their own.
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::Internal(format!("cannot start the async runtime: {e}")))?;
-    let report = runtime.block_on(async {
-        let endpoint = Endpoint::new(&dest.url, s.api_version, s.transport);
-        let client = Client::new(endpoint, dest.key.clone(), s.timeout, s.concurrency)
-            .map_err(Error::Internal)?;
-        let shared = Arc::new(Shared {
-            client,
-            gate: RateGate::new(s.rate),
-            backoff: Backoff {
-                base: s.retry_base,
-                cap: s.retry_cap,
-                max_attempts: s.max_attempts,
-            },
-            stopping: AtomicBool::new(false),
-            hard_stop: CancellationToken::new(),
-            abandoned: std::sync::OnceLock::new(),
-            key_refused: AtomicBool::new(false),
-            store: store.clone(),
-        });
-        let writer = ResultsWriter::create_with(
-            &s.output,
-            &pre.format,
-            read.as_ref().map(read_back::ReadBefore::before_cells),
+    let ctx = Pass {
+        s,
+        dest,
+        pre: &pre,
+        sheet_opts: &sheet_opts,
+        path: &opened.path,
+        compare_content: carried_over.is_some(),
+    };
+    // With --read-back, rows this pass leaves in doubt are settled by another pass at once
+    // (reading CAKE again, after the request timeout): at most three passes, and only while
+    // passes still change something.
+    let (mut report, mut read) = ctx.run(opened.conn, opened.resumed)?;
+    let (first_resumed, mut attempts) = (report.resumed, report.attempts);
+    let in_doubt = |r: &Report| r.counts.get(&Status::InDoubt).copied().unwrap_or(0);
+    let mut passes = 1;
+    while s.read_back.is_some() && report.stop.is_none() && in_doubt(&report) > 0 && passes < 3 {
+        let before = in_doubt(&report);
+        let conn = checkpoint::schema::open_checked(
+            &opened.path,
+            false,
+            checkpoint::schema::Check::AlreadyChecked,
         )
-        .map_err(|source| Error::Write {
-            what: s.output.display().to_string(),
-            source,
-        })?;
-        tracing::info!(
-            rows = pre.rows,
-            target = %dest.label,
-            rate = s.rate,
-            concurrency = s.concurrency,
-            "starting"
-        );
-        dispatch(
-            Dispatch {
-                input: s.input.clone(),
-                sheet: sheet_opts.clone(),
-                duplicates: pre.duplicates.clone(),
-                concurrency: s.concurrency,
-                grace: s.timeout.min(Duration::from_secs(15)),
-                total_rows: pre.rows,
-                show_bar: s.show_progress && std::io::stderr().is_terminal(),
-                prior,
-                resend_in_doubt: s.resend_in_doubt,
-                compare_content: carried_over.is_some(),
-                decisions: read
-                    .as_ref()
-                    .map(|r| r.decisions.clone())
-                    .unwrap_or_default(),
-            },
-            shared,
-            writer,
-            s.output.clone(),
-        )
-        .await
-    });
-    store.finish(&ended(&report));
-    let _ = store_thread.join();
-    let mut report = report.map_err(Error::after_sending)?;
+        .map_err(|e| Error::after_sending(e.into()))?;
+        (report, read) = ctx.run(conn, true)?;
+        attempts += report.attempts;
+        passes += 1;
+        if in_doubt(&report) >= before {
+            break;
+        }
+    }
+    report.attempts = attempts;
+    report.resumed = first_resumed;
     report.carried_over = carried_over;
     if let (Some(rb), Some(read)) = (&s.read_back, &read) {
         report.read_back = Some(
@@ -132,6 +77,112 @@ pub(crate) fn run(s: &Settings, dest: &Destination) -> Result<Report, Error> {
         );
     }
     Ok(report)
+}
+
+/// What one pass over the sheet needs.
+struct Pass<'a> {
+    s: &'a Settings,
+    dest: &'a Destination,
+    pre: &'a PrePass,
+    sheet_opts: &'a SheetOptions,
+    path: &'a std::path::Path,
+    compare_content: bool,
+}
+
+impl Pass<'_> {
+    /// One pass: read CAKE (`--read-back`), then send what is left, the checkpoint writer on
+    /// `conn`; `resumed` when the checkpoint holds earlier outcomes.
+    fn run(
+        &self,
+        mut conn: rusqlite::Connection,
+        resumed: bool,
+    ) -> Result<(Report, Option<read_back::ReadBefore>), Error> {
+        let Pass {
+            s,
+            dest,
+            pre,
+            sheet_opts,
+            ..
+        } = *self;
+        // --read-back: what CAKE holds, before anything is sent (the lock is held).
+        let read = s
+            .read_back
+            .as_ref()
+            .map(|rb| {
+                let order = pre.formats.date_order;
+                read_back::before(s, rb, sheet_opts, order, &pre.duplicates, dest, &mut conn)
+            })
+            .transpose()?;
+        let prior = resumed.then(|| self.path.to_path_buf());
+        let (store, store_thread) = Store::start(conn, self.path.to_path_buf())?;
+        // One thread: when the server shares the machine, a second runtime thread only fights
+        // it for the other core (measured; see BENCHMARKS.md). The sheet reader and the
+        // checkpoint writer have threads of their own.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| Error::Internal(format!("cannot start the async runtime: {e}")))?;
+        let report = runtime.block_on(async {
+            let endpoint = Endpoint::new(&dest.url, s.api_version, s.transport);
+            let client = Client::new(endpoint, dest.key.clone(), s.timeout, s.concurrency)
+                .map_err(Error::Internal)?;
+            let shared = Arc::new(Shared {
+                client,
+                gate: RateGate::new(s.rate),
+                backoff: Backoff {
+                    base: s.retry_base,
+                    cap: s.retry_cap,
+                    max_attempts: s.max_attempts,
+                },
+                stopping: AtomicBool::new(false),
+                hard_stop: CancellationToken::new(),
+                abandoned: std::sync::OnceLock::new(),
+                key_refused: AtomicBool::new(false),
+                store: store.clone(),
+            });
+            let writer = ResultsWriter::create_with(
+                &s.output,
+                &pre.format,
+                read.as_ref().map(read_back::ReadBefore::before_cells),
+            )
+            .map_err(|source| Error::Write {
+                what: s.output.display().to_string(),
+                source,
+            })?;
+            tracing::info!(
+                rows = pre.rows,
+                target = %dest.label,
+                rate = s.rate,
+                concurrency = s.concurrency,
+                "starting"
+            );
+            dispatch(
+                Dispatch {
+                    input: s.input.clone(),
+                    sheet: sheet_opts.clone(),
+                    duplicates: pre.duplicates.clone(),
+                    concurrency: s.concurrency,
+                    grace: s.timeout.min(Duration::from_secs(15)),
+                    total_rows: pre.rows,
+                    show_bar: s.show_progress && std::io::stderr().is_terminal(),
+                    prior,
+                    resend_in_doubt: s.resend_in_doubt,
+                    compare_content: self.compare_content,
+                    decisions: read
+                        .as_ref()
+                        .map(|r| r.decisions.clone())
+                        .unwrap_or_default(),
+                },
+                shared,
+                writer,
+                s.output.clone(),
+            )
+            .await
+        });
+        store.finish(&ended(&report));
+        let _ = store_thread.join();
+        Ok((report.map_err(Error::after_sending)?, read))
+    }
 }
 
 /// How the run ended, as the checkpoint's `runs` table records it.

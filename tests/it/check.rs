@@ -440,3 +440,49 @@ fn an_undo_sheet_onto_a_file_cake_recon_did_not_write_is_refused() {
     assert_eq!(t.read("s.undo.csv"), "my,own\nnotes,here\n");
     assert_eq!((emu.stats().requests, emu.stats().report_requests), (0, 0));
 }
+
+#[test]
+fn rows_a_run_leaves_in_doubt_are_settled_by_the_same_run_when_reading_back() {
+    let t = TestDir::new();
+    // A third of the calls are applied, then their connection is cut: in doubt.
+    let emu = Emu::with(
+        Ledger::generated(30_000),
+        Faults {
+            drop_after_rate: 0.3,
+            seed: 11,
+            ..Faults::default()
+        },
+    );
+    let sheet: String =
+        std::iter::once("conversion_id,payout,add_to_existing_payout\n".to_string())
+            .chain((1..=30).map(|id| format!("{id},1.00,true\n")))
+            .collect();
+    t.write("s.csv", &sheet);
+    let out = run(
+        &t,
+        &emu,
+        "s.csv",
+        &[
+            "--read-back",
+            "--since",
+            "2026-09-01",
+            "--until",
+            "2026-09-01",
+            "--timeout",
+            "0.3",
+        ],
+    );
+    assert_eq!(out.code, 0, "one command, nothing left in doubt: {out:?}");
+    let lines = crate::run::results(&t, "s.results.csv");
+    assert!(lines.iter().all(|l| l["status"] == "updated"), "{lines:?}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["message"].starts_with("settled by reading back: applied")),
+        "{lines:?}"
+    );
+    for (id, c) in emu.conversions() {
+        assert_eq!(c.applied, 1, "conversion {id}");
+    }
+    assert_eq!(emu.stats().requests, 30, "no row was sent twice");
+}
