@@ -140,8 +140,9 @@ pub(crate) struct RunArgs {
     #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_day, requires = "since")]
     pub until: Option<chrono::NaiveDate>,
     /// Read CAKE's values before sending (rows already right end `unchanged`, unsent; in-doubt
-    /// rows are settled), write an undo sheet, and verify what was sent afterwards.
-    #[arg(long)]
+    /// rows are settled), write an undo sheet, and verify what was sent afterwards. (To see how
+    /// a sheet stands against CAKE without sending, use `cake-recon check`.)
+    #[arg(long, conflicts_with = "dry_run")]
     pub read_back: bool,
     /// With --read-back: the undo sheet [default: INPUT.undo.csv].
     #[arg(long, value_name = "PATH", requires = "read_back")]
