@@ -94,17 +94,20 @@ pub(crate) fn interpretation(pre: &PrePass, input: &Path, version: u8) -> String
                     .join(" | ")
             })
             .unwrap_or_default();
-        match field {
-            Some(spec) => {
-                let _ = writeln!(
-                    out,
-                    "  {quoted:<width$} -> {:<24} e.g. {samples}",
-                    spec.name
-                );
-            }
-            None => {
-                let _ = writeln!(out, "  {quoted:<width$}    (ignored)");
-            }
+        if let Some(spec) = field {
+            let _ = writeln!(
+                out,
+                "  {quoted:<width$} -> {:<24} e.g. {samples}",
+                spec.name
+            );
+        } else {
+            let hint = pre
+                .columns
+                .suggested_map(header)
+                .map_or(String::new(), |map| {
+                    format!(": if it is meant to be sent, add {map}")
+                });
+            let _ = writeln!(out, "  {quoted:<width$}    (ignored{hint})");
         }
     }
     let sets: Vec<String> = PARAMS

@@ -40,17 +40,22 @@ impl Columns {
         }
     }
 
+    /// The `--map` an ignored header probably wants, when it looks like a field no column or
+    /// `--set` gives yet.
+    #[must_use]
+    pub(crate) fn suggested_map(&self, header: &str) -> Option<String> {
+        let p = looks_like(header)?;
+        matches!(self.source(p), Source::Default)
+            .then(|| format!("--map \"{}={}\"", header.trim(), p.name()))
+    }
+
     /// Which `--map` to add for the ignored headers that look like fields, in words.
     #[must_use]
     pub(crate) fn map_advice(&self) -> String {
         let maps: Vec<String> = self
             .ignored
             .iter()
-            .filter_map(|h| {
-                let p = looks_like(h)?;
-                matches!(self.source(p), Source::Default)
-                    .then(|| format!("--map \"{}={}\"", h.trim(), p.name()))
-            })
+            .filter_map(|h| self.suggested_map(h))
             .collect();
         if maps.is_empty() {
             "Add a column for what the row changes, or --set FIELD=VALUE for every row \

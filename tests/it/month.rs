@@ -740,3 +740,21 @@ fn an_output_onto_a_file_cake_recon_did_not_write_is_refused() {
     assert_eq!(run(&t, &emu, "s.csv", &["--output", "mine.csv"]).code, 0);
     assert_eq!(run(&t, &emu, "s.csv", &["--output", "mine.csv"]).code, 0);
 }
+
+#[test]
+fn the_preview_says_which_map_an_ignored_column_that_looks_like_a_field_wants() {
+    let t = TestDir::new();
+    t.write(
+        "s.csv",
+        "Conv ID,Approved Payout,Status\n101,12.50,Approved\n",
+    );
+    let out = t.run(&["run", "s.csv", "--dry-run"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stdout.contains(
+            "(ignored: if it is meant to be sent, add --map \"Status=disposition_type\")"
+        ),
+        "{}",
+        out.stdout
+    );
+}
