@@ -53,11 +53,11 @@ impl Fingerprint {
         let (mut target, mut input) = (Vec::new(), Vec::new());
         if get("input_sha256") != Some(self.input_sha256.as_str()) {
             input.push(format!(
-                "the input file differs (was {} bytes from {}, now {} bytes from {})",
-                get("input_size").unwrap_or("?"),
+                "the input file differs: {} ({} bytes) then, {} ({} bytes) now",
                 get("input_path").unwrap_or("?"),
-                self.input_size,
-                self.input_path
+                get("input_size").unwrap_or("?"),
+                self.input_path,
+                self.input_size
             ));
         }
         for (k, v) in &self.settings {
