@@ -26,7 +26,9 @@ pub(crate) fn init(format: LogFormat, quiet: bool, verbose: u8) {
         (false, _) => "trace",
     };
     // Our crate at the chosen level; dependencies stay at warn unless RUST_LOG says otherwise.
-    let default = format!("warn,cake_recon={level}");
+    // The closing summary event passes even -q: a JSON log always ends with it.
+    let summary = if quiet { "info" } else { level };
+    let default = format!("warn,cake_recon={level},cake_recon::summary={summary}");
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let bars = IndicatifLayer::new();
     let writer = bars.get_stderr_writer();

@@ -18,15 +18,14 @@ pub(crate) fn run(cfg: &RunConfig) -> Result<u8, Error> {
     drop(sandbox);
     let report = report?;
     let code = exit_code(&report);
-    log_summary(
-        &report,
-        code,
-        cfg.log_format == crate::logging::LogFormat::Json,
-    );
+    let json = cfg.log_format == crate::logging::LogFormat::Json;
     if cfg.quiet {
-        // Quiet still says how the run ended: cron mails stderr.
+        // Quiet still says how the run ended: cron mails stderr (and a JSON log still ends
+        // with its summary event, after this line).
         eprintln!("{}", one_line(&report, code));
+        log_summary(&report, code, json);
     } else {
+        log_summary(&report, code, json);
         let text = summary(&report, cfg.engine.rate, &cfg.engine.checkpoint);
         super::stdout::show(&mut std::io::stdout().lock(), &text)?;
     }

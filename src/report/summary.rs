@@ -282,6 +282,9 @@ pub(crate) fn one_line(r: &Report, code: u8) -> String {
     )
 }
 
+/// The closing event's target: let through even by `-q`, so a JSON log always ends with it.
+pub(crate) const SUMMARY_TARGET: &str = "cake_recon::summary";
+
 /// The closing log event (one JSON object with `--log-format json`): counts by status, Σ
 /// applied, elapsed and the exit code. In text logs it is a debug line: the summary on stdout
 /// already says it to a person.
@@ -290,6 +293,7 @@ pub(crate) fn log_summary(r: &Report, code: u8, json: bool) {
     macro_rules! event {
         ($level:expr) => {
             tracing::event!(
+                target: SUMMARY_TARGET,
                 $level,
                 ended = %ending(r),
                 updated = count(Status::Updated),

@@ -225,6 +225,14 @@ fn cron_quiet_with_a_refused_key_still_says_why_and_json_ends_with_a_summary() {
         "{}",
         out.stderr
     );
+    // Quiet, the JSON log still ends with the summary event.
+    let last: serde_json::Value =
+        serde_json::from_str(out.stderr.lines().last().unwrap_or_default()).unwrap();
+    assert_eq!(
+        (&last["message"], &last["exit_code"]),
+        (&"summary".into(), &3.into()),
+        "{last}"
+    );
     // JSON, verbose: one event per finished row and a closing summary event.
     let args = crate::emu::args(&emu, "s.csv", &["-v", "--log-format", "json", "--restart"]);
     let out = t.run_env(&args, &[("CAKE_API_KEY", crate::emu::KEY)]);
