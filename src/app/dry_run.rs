@@ -53,6 +53,46 @@ impl Preview {
     }
 }
 
+/// What the next run would do beside the run recorded in the checkpoint (read only, so a dry run
+/// during a live run is harmless): rows that keep their outcome, and what would be sent.
+fn against_the_run(
+    s: &crate::engine::Settings,
+    pre: &crate::sheet::PrePass,
+) -> Result<String, Error> {
+    let mut sheet = Sheet::open(&s.input, &s.sheet.pinned(&pre.formats))?;
+    let mut idents = Vec::new();
+    while let Some(row) = sheet.next_row(&pre.duplicates)? {
+        if let Ok(u) = row.result {
+            idents.push(u.ident());
+        }
+    }
+    let st = crate::checkpoint::standing(&s.checkpoint, idents.into_iter())?;
+    let kept: u64 = st.kept.values().sum();
+    let failed = st
+        .kept
+        .get(&Some("failed".to_string()))
+        .copied()
+        .unwrap_or(0);
+    let statuses: Vec<String> = st
+        .kept
+        .iter()
+        .map(|(status, n)| format!("{} {n}", status.as_deref().unwrap_or("sent, no outcome")))
+        .collect();
+    Ok(format!(
+        "Against the run recorded in {}: {kept} rows keep their outcome ({}){}; {} changed and {} \
+         new rows would be sent.\n",
+        s.checkpoint.display(),
+        statuses.join(", "),
+        if failed > 0 {
+            format!(", of which {failed} failed without being applied and would be sent again")
+        } else {
+            String::new()
+        },
+        st.changed,
+        st.new
+    ))
+}
+
 /// `run --dry-run`: validate, write the results file with `would_update`/`invalid`, print the
 /// interpretation, totals and example requests. Sends nothing, needs no key.
 ///
@@ -111,6 +151,15 @@ pub(super) fn dry_run(cfg: &RunConfig, out: &mut dyn Write) -> Result<u8, Error>
     text.push_str(&preview::totals(&preview.totals, pre.invalid));
     text.push_str(&invalid_list(&pre));
     text.push_str(&preview::examples(&endpoint(cfg), &preview.examples));
+    if s.checkpoint.exists() {
+        // Only a comparison: a checkpoint it cannot read does not stop the preview.
+        match against_the_run(s, &pre) {
+            Ok(line) => text.push_str(&line),
+            Err(e) => {
+                let _ = writeln!(text, "(Not compared with the earlier run: {e})");
+            }
+        }
+    }
     let _ = writeln!(text, "Results (nothing was sent): {}", path.display());
     let code = if pre.invalid == 0 {
         exit::OK

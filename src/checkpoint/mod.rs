@@ -10,6 +10,7 @@ mod lock;
 mod open;
 mod prior;
 mod rekey;
+pub(crate) use rekey::standing;
 pub mod schema;
 pub(crate) mod snapshot;
 pub(crate) mod status;

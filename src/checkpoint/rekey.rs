@@ -323,3 +323,58 @@ mod tests {
         assert!(records(&conn, "retired").is_empty());
     }
 }
+
+/// How a sheet stands against a checkpoint's records, read only (for a dry run beside a run).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Standing {
+    /// Rows whose record has the same values, by recorded status (`None`: sent, no outcome).
+    pub kept: std::collections::BTreeMap<Option<String>, u64>,
+    /// Rows whose conversion has a record with other values.
+    pub changed: u64,
+    /// Rows without a record.
+    pub new: u64,
+}
+
+/// Matches `rows` against the records of the checkpoint at `path` without changing it.
+pub(crate) fn standing(
+    path: &Path,
+    rows: impl Iterator<Item = RowIdent>,
+) -> Result<Standing, CheckpointError> {
+    use std::collections::HashMap;
+    let conn = super::schema::open_checked(path, true, super::schema::Check::AlreadyChecked)?;
+    let sql = |e: rusqlite::Error| CheckpointError::sql(path, &e);
+    let mut exact: HashMap<(String, String), Vec<Option<String>>> = HashMap::new();
+    let mut by_key: HashMap<String, u64> = HashMap::new();
+    {
+        let mut stmt = conn
+            .prepare("SELECT key, content, status FROM rows")
+            .map_err(sql)?;
+        let records = stmt
+            .query_map([], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get(2)?))
+            })
+            .map_err(sql)?;
+        for rec in records {
+            let (key, content, status) = rec.map_err(sql)?;
+            *by_key.entry(key.clone()).or_default() += 1;
+            exact.entry((key, content)).or_default().push(status);
+        }
+    }
+    let mut out = Standing::default();
+    for id in rows {
+        if let Some(status) = exact
+            .get_mut(&(id.key.clone(), id.content.clone()))
+            .and_then(Vec::pop)
+        {
+            *out.kept.entry(status).or_default() += 1;
+            if let Some(n) = by_key.get_mut(&id.key) {
+                *n = n.saturating_sub(1);
+            }
+        } else if by_key.get(&id.key).is_some_and(|n| *n > 0) {
+            out.changed += 1;
+        } else {
+            out.new += 1;
+        }
+    }
+    Ok(out)
+}

@@ -205,13 +205,14 @@ pub(crate) fn check_config(
 fn files(a: &RunArgs) -> (PathBuf, PathBuf) {
     let mut output = a.output.clone().unwrap_or_else(|| default_output(&a.input));
     let real_checkpoint = |output: &Path| with_suffix(output, ".ckpt");
-    if a.dry_run
-        && a.checkpoint
-            .as_ref()
-            .map_or_else(|| real_checkpoint(&output), Clone::clone)
-            .exists()
-    {
-        output = sibling(&output, "preview");
+    let real = a
+        .checkpoint
+        .clone()
+        .unwrap_or_else(|| real_checkpoint(&output));
+    if a.dry_run && real.exists() {
+        // The preview gets a file of its own; the real run's checkpoint is only read, to say
+        // what the next run would send.
+        return (sibling(&output, "preview"), real);
     } else if a.sandbox && a.output.is_none() && real_checkpoint(&output).exists() {
         output = sibling(&output, "sandbox.results");
     }

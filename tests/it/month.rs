@@ -766,3 +766,33 @@ fn the_preview_says_which_map_an_ignored_column_that_looks_like_a_field_wants() 
         out.stdout
     );
 }
+
+#[test]
+fn a_dry_run_beside_a_run_says_what_the_next_run_would_send() {
+    let t = TestDir::new();
+    let emu = Emu::start(Faults::default());
+    let header = "conversion_id,payout,add_to_existing_payout\n";
+    t.write(
+        "s.csv",
+        format!("{header}1,5.00,false\n2,6.00,false\n3,7.00,false\n"),
+    );
+    assert_eq!(run(&t, &emu, "s.csv", &[]).code, 0);
+    // One cell fixed, one row added.
+    t.write(
+        "s.csv",
+        format!("{header}1,5.00,false\n2,6.50,false\n3,7.00,false\n4,1.00,false\n"),
+    );
+    let dry = t.run(&["run", "s.csv", "--dry-run"]);
+    assert_eq!(dry.code, 0, "{dry:?}");
+    assert!(
+        dry.stdout.contains(
+            "2 rows keep their outcome (updated 2); 1 changed and 1 new rows would be sent"
+        ),
+        "{}",
+        dry.stdout
+    );
+    assert_eq!(emu.stats().requests, 3, "a dry run sends nothing");
+    // And the run does just that.
+    assert_eq!(run(&t, &emu, "s.csv", &[]).code, 0);
+    assert_eq!(emu.stats().requests, 5);
+}
