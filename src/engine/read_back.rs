@@ -415,3 +415,66 @@ impl ReadBefore {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn before(paid: i64, read_at: &str) -> Before {
+        Before {
+            held: Held {
+                conversion_id: 1,
+                paid: Some(Decimal::new(paid, 2)),
+                ..Held::default()
+            },
+            read_at: read_at.into(),
+        }
+    }
+
+    fn now(paid: i64) -> Held {
+        Held {
+            conversion_id: 1,
+            paid: Some(Decimal::new(paid, 2)),
+            ..Held::default()
+        }
+    }
+
+    #[test]
+    fn an_unknown_outcome_is_settled_only_by_what_proves_it() {
+        let adds_3 = ConversionUpdate {
+            payout: Decimal::new(300, 2),
+            add_to_existing_payout: true,
+            ..ConversionUpdate::test_default()
+        };
+        let b = before(1000, "2026-12-01T10:00:00.000Z");
+        let intent = Some("2026-12-01T10:00:05.000Z");
+        let long_ago = "2026-12-01T11:00:00.000Z";
+        // Snapshot + delta: applied.
+        assert!(matches!(
+            settle(&adds_3, &now(1300), Some(&b), intent, long_ago),
+            Decision::Applied(_)
+        ));
+        // Still the snapshot, and the request can no longer land: not applied.
+        assert_eq!(
+            settle(&adds_3, &now(1000), Some(&b), intent, long_ago),
+            Decision::NotApplied
+        );
+        // Still the snapshot, but the request left less than the timeout ago: unknown.
+        let just_now = "2026-12-01T10:00:01.000Z";
+        assert!(matches!(
+            settle(&adds_3, &now(1000), Some(&b), intent, just_now),
+            Decision::StillInDoubt(m) if m.contains("may still land")
+        ));
+        // Applied twice, or changed by someone else: neither, stays in doubt.
+        assert!(matches!(
+            settle(&adds_3, &now(1600), Some(&b), intent, long_ago),
+            Decision::StillInDoubt(m) if m.contains("match neither")
+        ));
+        // A snapshot taken after the request left proves nothing.
+        let late = before(1000, "2026-12-01T10:00:06.000Z");
+        assert!(matches!(
+            settle(&adds_3, &now(1000), Some(&late), intent, long_ago),
+            Decision::StillInDoubt(m) if m.contains("not read before")
+        ));
+    }
+}
