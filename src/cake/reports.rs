@@ -24,8 +24,9 @@ pub trait Matcher {
 /// What a page said about itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PageInfo {
-    /// The whole window's count (not the page's).
-    pub row_count: u64,
+    /// The whole window's count (not the page's); `None` when the answer has no `row_count`
+    /// (then a window is read until a page comes back empty).
+    pub row_count: Option<u64>,
     /// Rows on this page.
     pub rows: u64,
 }
@@ -299,12 +300,12 @@ impl State {
             });
         }
         Ok(PageInfo {
-            row_count: self.row_count.trim().parse().map_err(|_| {
-                PageError::Malformed(format!(
-                    "row_count \"{}\" is not a number",
-                    self.row_count.trim()
-                ))
-            })?,
+            row_count: match self.row_count.trim() {
+                "" => None,
+                n => Some(n.parse().map_err(|_| {
+                    PageError::Malformed(format!("row_count \"{n}\" is not a number"))
+                })?),
+            },
             rows: self.rows,
         })
     }
@@ -474,7 +475,7 @@ mod tests {
         assert_eq!(
             info,
             PageInfo {
-                row_count: 26999,
+                row_count: Some(26999),
                 rows: 2
             }
         );
@@ -515,7 +516,7 @@ mod tests {
         assert_eq!(
             parse_page(V11.as_bytes(), &mut all).unwrap(),
             PageInfo {
-                row_count: 26999,
+                row_count: Some(26999),
                 rows: 1
             }
         );
@@ -545,7 +546,7 @@ mod tests {
         assert_eq!(
             parse_page(SOAP.as_bytes(), &mut all).unwrap(),
             PageInfo {
-                row_count: 1,
+                row_count: Some(1),
                 rows: 1
             }
         );
@@ -559,6 +560,20 @@ mod tests {
             Some("0.0000000000")
         );
         assert_eq!(h.disposition, None, "no current_disposition: none");
+    }
+
+    #[test]
+    fn a_page_without_row_count_is_read_and_says_so() {
+        let page = "<r><success>true</success><event_conversions><event_conversion><event_conversion_id>5</event_conversion_id></event_conversion></event_conversions></r>";
+        let mut all = All::default();
+        assert_eq!(
+            parse_page(page.as_bytes(), &mut all).unwrap(),
+            PageInfo {
+                row_count: None,
+                rows: 1
+            }
+        );
+        assert_eq!(all.0[0].conversion_id, 5);
     }
 
     #[test]

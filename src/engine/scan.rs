@@ -55,25 +55,29 @@ impl Scanner<'_> {
             stats.pages += 1;
             stats.rows += first.rows;
             let splittable = e - s >= SHORTEST_WINDOW * 2;
-            if reach.is_some_and(|r| first.row_count > r) && splittable {
+            // Without a `row_count`, read until a page comes back empty.
+            let total = first.row_count.unwrap_or(u64::MAX);
+            if reach.is_some_and(|r| total > r) && splittable && first.row_count.is_some() {
                 stats.splits += 1;
                 windows.extend(halves(s, e));
                 continue;
             }
             let mut got = first.rows;
-            while got < first.row_count {
+            while got < total {
                 let p = self.page(s, e, got + 1, matcher).await?;
                 stats.pages += 1;
                 stats.rows += p.rows;
+                if p.rows == 0 && first.row_count.is_none() {
+                    break;
+                }
                 if p.rows == 0 {
                     // CAKE will not go further into this window.
                     reach = Some(reach.map_or(got, |r| r.min(got)));
                     if !splittable {
                         return Err(format!(
-                            "CAKE returns only {got} of the {} conversions between {s} and {e}, \
-                             and a window this short cannot be split further; narrow the \
-                             window with --since/--until",
-                            first.row_count
+                            "CAKE returns only {got} of the {total} conversions between {s} and \
+                             {e}, and a window this short cannot be split further; narrow the \
+                             window with --since/--until"
                         ));
                     }
                     stats.splits += 1;

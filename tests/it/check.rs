@@ -210,7 +210,7 @@ fn the_fast_reader_and_the_full_reader_agree() {
     let page = event_conversions_page(&ledger, day(1), day(3), 1, 2_000);
     let mut all = Everything(Vec::new());
     let info = parse_page(page.as_bytes(), &mut all).unwrap();
-    assert_eq!((info.rows, info.row_count), (2_000, 2_000));
+    assert_eq!((info.rows, info.row_count), (2_000, Some(2_000)));
     let mut targets = Targets::default();
     let row = |n: u64, conversion_id: i32, transaction_id: &str| ConversionUpdate {
         row: n,
