@@ -332,19 +332,19 @@ fn plain<'a>(row: &'a [u8], open: &[u8]) -> Option<&'a [u8]> {
 /// The fast path: `None` when the page is not in the plain shape it expects (then the full
 /// reader reads it).
 fn fast_page(body: &[u8], matcher: &mut dyn Matcher) -> Option<Result<PageInfo, PageError>> {
-    let (open, close, id_tag): (&[u8], &[u8], &[u8]) =
-        if memchr::memmem::find(body, b"<event_conversion>").is_some() {
+    let (first, open, close, id_tag): (usize, &[u8], &[u8], &[u8]) =
+        if let Some(at) = memchr::memmem::find(body, b"<event_conversion>") {
             (
+                at,
                 b"<event_conversion>",
                 b"</event_conversion>",
                 b"<event_conversion_id>",
             )
-        } else if memchr::memmem::find(body, b"<conversion>").is_some() {
-            (b"<conversion>", b"</conversion>", b"<conversion_id>")
+        } else if let Some(at) = memchr::memmem::find(body, b"<conversion>") {
+            (at, b"<conversion>", b"</conversion>", b"<conversion_id>")
         } else {
             return None;
         };
-    let first = memchr::memmem::find(body, open)?;
     // The head (success, message, row_count) is small: the full reader reads it.
     let mut st = State::default();
     if let Err(e) = read_events(body.get(..first)?, &mut st, matcher) {

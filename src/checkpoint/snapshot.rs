@@ -19,7 +19,7 @@ pub(crate) fn save<'a>(
     conn: &mut Connection,
     helds: impl Iterator<Item = &'a Held>,
 ) -> rusqlite::Result<()> {
-    conn.execute_batch(SNAPSHOT_TABLE)?;
+    ensure(conn)?;
     let tx = conn.transaction()?;
     {
         let at = now();
@@ -47,9 +47,14 @@ pub(crate) fn save<'a>(
     tx.commit()
 }
 
+/// Makes the snapshot table if this checkpoint has none yet (one made before any run with
+/// `--read-back`). Once per run, before [`load`].
+pub(crate) fn ensure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(SNAPSHOT_TABLE)
+}
+
 /// The first reading of `conversion_id`, if there was one.
 pub(crate) fn load(conn: &Connection, conversion_id: i32) -> rusqlite::Result<Option<Before>> {
-    conn.execute_batch(SNAPSHOT_TABLE)?;
     conn.query_row(
         "SELECT offer_id, paid, received, sale_amount, disposition, disposition_id, last_updated,
            read_at FROM snapshot WHERE conversion_id = ?1",

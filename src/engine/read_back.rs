@@ -16,7 +16,9 @@ use crate::error::Error;
 use crate::report::summary::ReadBackSummary;
 use crate::sheet::parse::{DateOrder, normalize_token, parse_date};
 use crate::sheet::{Duplicates, Sheet, SheetOptions};
-use crate::update::{Comparison, ConversionUpdate, Held, ReceivedOption, compare};
+use crate::update::{
+    Comparison, ConversionUpdate, Held, ReceivedOption, compare, held_amount, shown_amount,
+};
 use chrono::{Duration, NaiveDate};
 use rust_decimal::Decimal;
 use std::collections::HashMap;
@@ -113,10 +115,6 @@ pub(crate) struct ReadBefore {
     pub rows_read: u64,
 }
 
-fn amount(d: Option<Decimal>) -> String {
-    d.map_or_else(|| "(none)".into(), |d| d.normalize().to_string())
-}
-
 /// Settles one unknown outcome (see the module's rule).
 fn settle(
     u: &ConversionUpdate,
@@ -167,8 +165,8 @@ fn settle(
         .map(|(f, b, n, d)| {
             format!(
                 "{f} was {} before, is {} now, the row adds {}",
-                amount(*b),
-                amount(*n),
+                held_amount(*b),
+                held_amount(*n),
                 d.normalize()
             )
         })
@@ -228,6 +226,7 @@ pub(crate) fn before(
     let (mut targets, span) = sheet_targets(&s.input, opts, order, duplicates)?;
     let (since, until) = window(rb.window, span)?;
     let sql = |e: rusqlite::Error| Error::Internal(format!("the checkpoint's snapshot: {e}"));
+    snapshot::ensure(conn).map_err(sql)?;
     let unknown: HashMap<u64, Option<String>> =
         snapshot::in_doubt(conn).map_err(sql)?.into_iter().collect();
     wait_until_landed(&unknown, s.timeout);
@@ -372,7 +371,7 @@ pub(crate) fn after(
             }
         };
         if !ok {
-            let held = |d: Option<Decimal>| amount(d);
+            let held = held_amount;
             report.mismatches.push(format!(
                 "row {}: CAKE acknowledged it, but reading back shows payout {}, received {}, \
                  disposition {}",
@@ -389,16 +388,7 @@ pub(crate) fn after(
 impl ReadBefore {
     /// What each row's conversion held before, as the results file's extra cells.
     pub(crate) fn before_cells(&self) -> HashMap<u64, [String; 3]> {
-        let money = |d: Option<Decimal>| {
-            d.map(|d| {
-                let mut d = d.normalize();
-                if d.scale() < 2 {
-                    d.rescale(2);
-                }
-                d.to_string()
-            })
-            .unwrap_or_default()
-        };
+        let money = |d: Option<Decimal>| d.map(shown_amount).unwrap_or_default();
         self.before
             .iter()
             .map(|(row, h)| {

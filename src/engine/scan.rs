@@ -5,7 +5,8 @@
 //! page's size is never trusted: the scan pages until `row_count` rows came, and when a page
 //! comes back empty before that, the window is too dense to page through — it is split in two
 //! (by time) and each half scanned, the reach learned so later windows split at once. Rows read
-//! twice across a split are harmless: [`Targets`] keeps one record per conversion.
+//! twice across a split are harmless: [`Targets`] keeps one record per conversion. An answer
+//! without a `row_count` is read until a page comes back empty.
 
 use super::limiter::RateGate;
 use super::retry::Backoff;

@@ -52,19 +52,21 @@ pub enum Comparison {
     },
 }
 
-fn money(d: Option<Decimal>) -> String {
-    d.map_or_else(|| "(none)".into(), shown)
+/// An amount as a person reads it in a message: no trailing zeros past the cents (`1.0000` →
+/// `1.00`, `0.0865` stays).
+#[must_use]
+pub fn shown_amount(d: Decimal) -> String {
+    let mut d = d.normalize();
+    if d.scale() < 2 {
+        d.rescale(2);
+    }
+    d.to_string()
 }
 
-fn shown(d: Decimal) -> String {
-    let d = d.normalize();
-    if d.scale() < 2 {
-        let mut d = d;
-        d.rescale(2);
-        d.to_string()
-    } else {
-        d.to_string()
-    }
+/// [`shown_amount`], or `(none)` when CAKE showed none.
+#[must_use]
+pub fn held_amount(d: Option<Decimal>) -> String {
+    d.map_or_else(|| "(none)".into(), shown_amount)
 }
 
 /// Compares `u` with `held`, field by field, amounts as decimals (never as text).
@@ -75,21 +77,21 @@ pub fn compare(u: &ConversionUpdate, held: &Held) -> Comparison {
     let eq = |a: Option<Decimal>, b: Decimal| a.is_some_and(|a| a == b);
     if !u.payout_unchanged() {
         if u.add_to_existing_payout {
-            current.push(("payout", money(held.paid)));
+            current.push(("payout", held_amount(held.paid)));
         } else if !eq(held.paid, u.payout) {
             differs.push(Difference {
                 field: "payout",
-                held: held.paid.map_or("(none)".into(), shown),
-                wanted: shown(u.payout),
+                held: held_amount(held.paid),
+                wanted: shown_amount(u.payout),
             });
         }
     }
     match u.received_option {
         ReceivedOption::AdditionalRevenue if !u.received.is_zero() => {
-            current.push(("received", money(held.received)));
+            current.push(("received", held_amount(held.received)));
         }
         ReceivedOption::AdditionalSaleAmount if !u.received.is_zero() => {
-            current.push(("sale_amount", money(held.sale_amount)));
+            current.push(("sale_amount", held_amount(held.sale_amount)));
         }
         ReceivedOption::NoChange
         | ReceivedOption::AdditionalRevenue
@@ -98,8 +100,8 @@ pub fn compare(u: &ConversionUpdate, held: &Held) -> Comparison {
             if !eq(held.received, u.received) {
                 differs.push(Difference {
                     field: "received",
-                    held: held.received.map_or("(none)".into(), shown),
-                    wanted: shown(u.received),
+                    held: held_amount(held.received),
+                    wanted: shown_amount(u.received),
                 });
             }
         }
@@ -107,8 +109,8 @@ pub fn compare(u: &ConversionUpdate, held: &Held) -> Comparison {
             if !eq(held.sale_amount, u.received) {
                 differs.push(Difference {
                     field: "sale_amount",
-                    held: held.sale_amount.map_or("(none)".into(), shown),
-                    wanted: shown(u.received),
+                    held: held_amount(held.sale_amount),
+                    wanted: shown_amount(u.received),
                 });
             }
         }

@@ -11,7 +11,7 @@ mod status;
 mod wire;
 mod xml;
 
-pub use held::{Comparison, Difference, Held, compare};
+pub use held::{Comparison, Difference, Held, compare, held_amount, shown_amount};
 pub use ident::RowIdent;
 pub use params::{API_VERSIONS, PARAMS, Param, ParamSpec, ParamType, params_for};
 pub use report_params::{EVENT_CONVERSIONS_PARAMS, REPORT_VERSIONS, ReportParam, ReportParamType};

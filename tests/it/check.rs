@@ -11,29 +11,26 @@ fn emulator() -> Emu {
     Emu::with(Ledger::generated(30_000), Faults::default())
 }
 
-/// The check file, parsed (it is written as the sheet was: `,` here).
+/// The check file, parsed: the contract's six columns first.
 fn lines(t: &TestDir, name: &str) -> Vec<std::collections::BTreeMap<String, String>> {
-    let mut rdr = csv::Reader::from_path(t.path(name)).unwrap();
-    let headers = rdr.headers().unwrap().clone();
-    assert_eq!(
-        headers.iter().take(6).collect::<Vec<_>>(),
-        [
+    crate::run::read_rows(
+        t,
+        name,
+        &[
             "row",
             "conversion_id",
             "request_session_id",
             "transaction_id",
             "status",
-            "differences"
-        ]
-    );
-    rdr.records()
-        .map(|r| {
-            headers
-                .iter()
-                .zip(r.unwrap().iter())
-                .map(|(h, v)| (h.to_string(), v.to_string()))
-                .collect()
-        })
+            "differences",
+        ],
+    )
+}
+
+/// A sheet adding 1.00 to the payout of conversions `1..=n`.
+fn additions(n: i32) -> String {
+    std::iter::once("conversion_id,payout,add_to_existing_payout\n".to_string())
+        .chain((1..=n).map(|id| format!("{id},1.00,true\n")))
         .collect()
 }
 
@@ -342,11 +339,7 @@ fn in_doubt_additive_rows_are_settled_by_reading_back_and_never_applied_twice() 
             ..Faults::default()
         },
     );
-    let sheet: String =
-        std::iter::once("conversion_id,payout,add_to_existing_payout\n".to_string())
-            .chain((1..=40).map(|id| format!("{id},1.00,true\n")))
-            .collect();
-    t.write("s.csv", &sheet);
+    t.write("s.csv", additions(40));
     let args = [
         "--read-back",
         "--since",
@@ -453,11 +446,7 @@ fn rows_a_run_leaves_in_doubt_are_settled_by_the_same_run_when_reading_back() {
             ..Faults::default()
         },
     );
-    let sheet: String =
-        std::iter::once("conversion_id,payout,add_to_existing_payout\n".to_string())
-            .chain((1..=30).map(|id| format!("{id},1.00,true\n")))
-            .collect();
-    t.write("s.csv", &sheet);
+    t.write("s.csv", additions(30));
     let out = run(
         &t,
         &emu,

@@ -85,11 +85,10 @@ fn expected(row: &Row, n: u32) -> (Decimal, Decimal, Vec<String>) {
     }
 }
 
-/// Parsed results file.
-///
-/// Results are written as the sheet was (its delimiter, its BOM): the delimiter is the byte
-/// after `row` in the header.
-pub(crate) fn results(t: &TestDir, name: &str) -> Vec<BTreeMap<String, String>> {
+/// A file cake-recon wrote (results or check file), parsed: written as the sheet was (its
+/// delimiter, its BOM), the delimiter being the byte after `row` in the header; its first
+/// columns must be `first`, in order.
+pub(crate) fn read_rows(t: &TestDir, name: &str, first: &[&str]) -> Vec<BTreeMap<String, String>> {
     let bytes = std::fs::read(t.path(name)).unwrap();
     let bytes = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(&bytes);
     let delimiter = bytes.get(3).copied().unwrap();
@@ -97,14 +96,8 @@ pub(crate) fn results(t: &TestDir, name: &str) -> Vec<BTreeMap<String, String>> 
         .delimiter(delimiter)
         .from_reader(bytes);
     let headers = rdr.headers().unwrap().clone();
-    // The contract's columns first and in order (--read-back may append more after them).
     let names: Vec<&str> = headers.iter().collect();
-    let contract: Vec<&str> = HEADER.split(',').collect();
-    assert_eq!(
-        names.get(..contract.len()),
-        Some(contract.as_slice()),
-        "{names:?}"
-    );
+    assert_eq!(names.get(..first.len()), Some(first), "{names:?}");
     rdr.records()
         .map(|r| {
             headers
@@ -114,6 +107,11 @@ pub(crate) fn results(t: &TestDir, name: &str) -> Vec<BTreeMap<String, String>> 
                 .collect()
         })
         .collect()
+}
+
+/// Parsed results file: the contract's columns first and in order (--read-back may append more).
+pub(crate) fn results(t: &TestDir, name: &str) -> Vec<BTreeMap<String, String>> {
+    read_rows(t, name, &HEADER.split(',').collect::<Vec<_>>())
 }
 
 /// The money-safety checks every run must pass, whatever the faults.
