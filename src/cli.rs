@@ -2,7 +2,7 @@
 //! command into a call of [`crate::app`] and an exit code.
 
 use crate::app;
-use crate::config::{self, MockArgs, RunArgs};
+use crate::config::{self, MockArgs, RunArgs, ServeArgs};
 use crate::logging::{self, LogFormat};
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::path::PathBuf;
@@ -35,6 +35,11 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// A screen for the finance team: upload a sheet, see what it would do, apply it, watch it.
+    ///
+    /// Listens on loopback; open the link it prints (it carries the access token). Runs go to
+    /// --base-url (key from CAKE_API_KEY or --api-key-file, kept on the server) or --sandbox.
+    Serve(ServeArgs),
     /// Serve the CAKE emulator (the same one --sandbox uses) for tests and trials.
     MockServer(MockArgs),
 }
@@ -83,6 +88,10 @@ pub(crate) fn main() -> u8 {
                 app::check(&cfg)
             }),
         Command::Status { checkpoint, json } => app::status(&checkpoint, json),
+        Command::Serve(args) => {
+            logging::init(LogFormat::Text, false, 0);
+            config::serve_config(args).and_then(crate::web::serve)
+        }
         Command::MockServer(args) => {
             logging::init(LogFormat::Text, false, 0);
             config::mock_config(&args).and_then(|cfg| app::mock_server(&args.listen, cfg))

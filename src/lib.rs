@@ -19,6 +19,7 @@ pub mod mock;
 mod report;
 mod sheet;
 pub mod update;
+mod web;
 
 /// The whole program: parse the command line, run the command, return its exit code.
 #[must_use]

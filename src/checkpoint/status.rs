@@ -12,34 +12,35 @@ use std::path::{Path, PathBuf};
 const LISTED: usize = 50;
 
 /// What a checkpoint records.
+/// What a checkpoint says (also what the screen shows while a run goes on).
 #[derive(Debug, Serialize)]
-struct Report {
-    checkpoint: String,
-    input_path: String,
-    input_size: String,
-    input_sha256: String,
-    settings: BTreeMap<String, String>,
-    created_at: String,
+pub(crate) struct Report {
+    pub checkpoint: String,
+    pub input_path: String,
+    pub input_size: String,
+    pub input_sha256: String,
+    pub settings: BTreeMap<String, String>,
+    pub created_at: String,
     /// The run holding the checkpoint now (pid, host, start), if any.
-    running: Option<String>,
+    pub running: Option<String>,
     /// Rows by final status.
-    rows: BTreeMap<String, u64>,
-    valid_rows: u64,
+    pub rows: BTreeMap<String, u64>,
+    pub valid_rows: u64,
     /// Valid rows without a final outcome yet.
-    remaining: u64,
+    pub remaining: u64,
     /// Additive rows whose request is out right now (a live run): not in doubt, in flight.
-    in_flight: u64,
+    pub in_flight: u64,
     /// Rows that may or may not have been applied (listed up to 50).
-    in_doubt: Vec<Doubt>,
-    in_doubt_total: u64,
-    last_activity: Option<String>,
-    last_run: Option<String>,
+    pub in_doubt: Vec<Doubt>,
+    pub in_doubt_total: u64,
+    pub last_activity: Option<String>,
+    pub last_run: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
-struct Doubt {
-    row: i64,
-    message: String,
+pub(crate) struct Doubt {
+    pub row: i64,
+    pub message: String,
 }
 
 fn query(conn: &Connection, path: &Path) -> Result<Report, rusqlite::Error> {
@@ -199,6 +200,18 @@ fn text(r: &Report) -> String {
 
 /// Renders the status of the checkpoint at `path`, as text or JSON.
 pub(crate) fn report(path: &Path, json: bool) -> Result<String, CheckpointError> {
+    let r = read(path)?;
+    if json {
+        let mut s = serde_json::to_string_pretty(&r).unwrap_or_default();
+        s.push('\n');
+        Ok(s)
+    } else {
+        Ok(text(&r))
+    }
+}
+
+/// Reads the status of the checkpoint at `path` (read only: harmless beside a live run).
+pub(crate) fn read(path: &Path) -> Result<Report, CheckpointError> {
     let not_one = |why: String| CheckpointError::StatusTarget {
         path: path.to_path_buf(),
         why,
@@ -212,14 +225,7 @@ pub(crate) fn report(path: &Path, json: bool) -> Result<String, CheckpointError>
         Err(CheckpointError::NotACheckpoint { why, .. }) => return Err(not_one(why)),
         Err(e) => return Err(e),
     };
-    let r = query(&conn, path).map_err(|e| CheckpointError::sql(path, &e))?;
-    if json {
-        let mut s = serde_json::to_string_pretty(&r).unwrap_or_default();
-        s.push('\n');
-        Ok(s)
-    } else {
-        Ok(text(&r))
-    }
+    query(&conn, path).map_err(|e| CheckpointError::sql(path, &e))
 }
 
 /// The checkpoint a user probably meant: the one beside a sheet or results file.

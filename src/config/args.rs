@@ -104,7 +104,8 @@ pub(crate) struct RunArgs {
     /// --set `disposition_type=approved`.
     #[arg(long = "set", value_name = "FIELD=VALUE", value_parser = parse_set)]
     pub sets: Vec<(String, String)>,
-    /// Map a sheet header to a CAKE field (repeatable), e.g. --map "Approved Revenue=received".
+    /// Map a sheet header to a CAKE field (repeatable), e.g. --map "Approved Revenue=received";
+    /// --map "HEADER=ignore" sets a column aside.
     #[arg(long = "map", value_name = "HEADER=FIELD", value_parser = parse_map)]
     pub maps: Vec<(String, String)>,
 
@@ -211,6 +212,40 @@ pub(crate) struct MockArgs {
     pub api_key_file: Option<PathBuf>,
     #[command(flatten)]
     pub faults: crate::mock::Faults,
+}
+
+/// `cake-recon serve`.
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// Address to listen on. Off loopback it needs --token, and a TLS proxy in front.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    /// The CAKE instance runs go to, e.g. <https://admin.example-network.com>.
+    #[arg(long, env = "CAKE_BASE_URL")]
+    pub base_url: Option<String>,
+    /// Send to the embedded CAKE emulator instead (a trial: nothing leaves this machine).
+    #[arg(long, conflicts_with = "base_url")]
+    pub sandbox: bool,
+    /// Read the API key from this file (otherwise `CAKE_API_KEY`). It stays in this process and
+    /// the runs it starts: no page ever holds it.
+    #[arg(long, value_name = "PATH")]
+    pub api_key_file: Option<PathBuf>,
+    /// Allow plain http to a non-loopback --base-url (the key would travel unencrypted).
+    #[arg(long)]
+    pub allow_insecure_http: bool,
+    /// The folder that holds the uploaded sheets, their results, checkpoints and history.
+    #[arg(long, default_value = ".")]
+    pub dir: PathBuf,
+    /// The access token every request must carry [default: a random one, printed at start].
+    /// Required to listen off loopback.
+    #[arg(long, env = "CAKE_RECON_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Largest sheet the page accepts, in MB.
+    #[arg(long, default_value_t = 50)]
+    pub max_upload_mb: u64,
+    /// Requests per second of the runs started from the page.
+    #[arg(long, default_value_t = 5.0)]
+    pub rate: f64,
 }
 
 impl RunArgs {

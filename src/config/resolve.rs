@@ -328,7 +328,7 @@ fn refuse_overlap(input: &Path, output: &Path, checkpoint: &Path) -> Result<(), 
 }
 
 /// Is `host` this machine (so plain http cannot leak the key onto a network)?
-fn is_loopback(host: &str) -> bool {
+pub(super) fn is_loopback(host: &str) -> bool {
     let h = host.trim_start_matches('[').trim_end_matches(']');
     h.eq_ignore_ascii_case("localhost")
         || h.parse::<std::net::IpAddr>()
@@ -336,7 +336,7 @@ fn is_loopback(host: &str) -> bool {
 }
 
 /// Checks a base URL: a scheme and host, and no plain http off loopback unless allowed.
-fn check_base_url(url: &str, allow_insecure_http: bool) -> Result<String, Error> {
+pub(super) fn check_base_url(url: &str, allow_insecure_http: bool) -> Result<String, Error> {
     let parsed = reqwest::Url::parse(url).map_err(|e| {
         Error::Usage(format!(
             "--base-url {url}: not a URL ({e}); give e.g. https://admin.example-network.com"
@@ -367,7 +367,7 @@ fn check_base_url(url: &str, allow_insecure_http: bool) -> Result<String, Error>
 /// Reads the API key from `--api-key-file` or `CAKE_API_KEY` (never from the command line).
 ///
 /// Returns `None` when neither is set. The key is held as a secret from here on.
-fn load_api_key(file: Option<&Path>) -> Result<Option<SecretString>, Error> {
+pub(super) fn load_api_key(file: Option<&Path>) -> Result<Option<SecretString>, Error> {
     if let Some(path) = file {
         let text = std::fs::read_to_string(path).map_err(|e| {
             Error::Usage(format!(

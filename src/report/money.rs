@@ -29,9 +29,31 @@ pub(crate) fn grouped(d: Decimal) -> String {
     out
 }
 
+/// A count with thousands separators: `1,204`.
+#[must_use]
+pub(crate) fn count(n: u64) -> String {
+    let text = n.to_string();
+    let mut out = String::with_capacity(text.len() + text.len() / 3);
+    for (i, c) in text.chars().enumerate() {
+        if i > 0 && (text.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_are_grouped_without_cents() {
+        assert_eq!(count(0), "0");
+        assert_eq!(count(999), "999");
+        assert_eq!(count(1_204), "1,204");
+        assert_eq!(count(1_000_000), "1,000,000");
+    }
 
     #[test]
     fn thousands_are_grouped_and_cents_kept() {

@@ -162,15 +162,17 @@ pub(crate) fn resolve(
     let bad = |problem: String| SheetError::Header { problem };
     let normalized: Vec<String> = header.iter().map(normalize_token).collect();
 
-    // --map overrides, keyed by column index.
-    let mut mapped: Vec<Option<Param>> = vec![None; normalized.len()];
+    // --map overrides, keyed by column index; `Some(None)`: `--map "HEADER=ignore"`.
+    let mut mapped: Vec<Option<Option<Param>>> = vec![None; normalized.len()];
     for (from, to) in maps {
-        let field = field_by_name(to).ok_or_else(|| {
+        let ignore = normalize_token(to) == IGNORE;
+        let field = (!ignore).then(|| field_by_name(to));
+        let field = field.map(|f| f.ok_or_else(|| {
             bad(format!(
                 "--map \"{from}={to}\": \"{to}\" is not a CAKE UpdateConversion field; use one of: {}",
                 field_names()
             ))
-        })?;
+        })).transpose()?;
         let key = normalize_token(from);
         let index = normalized.iter().position(|h| *h == key).ok_or_else(|| {
             bad(format!(
@@ -192,11 +194,10 @@ pub(crate) fn resolve(
     let mut sources: Vec<Source> = vec![Source::Default; PARAMS.len()];
     let mut ignored = Vec::new();
     for (index, (raw, norm)) in header.iter().zip(&normalized).enumerate() {
-        let field = mapped
-            .get(index)
-            .copied()
-            .flatten()
-            .or_else(|| field_by_name(norm));
+        let field = match mapped.get(index).copied().flatten() {
+            Some(choice) => choice,
+            None => field_by_name(norm),
+        };
         let Some(field) = field else {
             if !raw.trim().is_empty() {
                 ignored.push(raw.to_string());
@@ -321,11 +322,15 @@ fn column_list(header: &csv::StringRecord) -> String {
     names.join(", ")
 }
 
+/// `--map "HEADER=ignore"`: the column feeds nothing, even when its name is a field's.
+pub(crate) const IGNORE: &str = "ignore";
+
 fn field_names() -> String {
     PARAMS
         .iter()
         .filter(|s| s.param != Param::ApiKey)
         .map(|s| s.name)
+        .chain([IGNORE])
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -385,6 +390,17 @@ mod tests {
             Source::Set { .. }
         ));
         assert_eq!(c.label(Param::ReceivedOption), "--set received_option");
+    }
+
+    #[test]
+    fn a_column_mapped_to_ignore_feeds_nothing() {
+        // Two columns both named like the payout: the screen (or --map) sets one aside.
+        let h = header(&["conversion_id", "Payout", "Approved Payout"]);
+        let conflict = resolve(&h, &[], &[], 2, cells()).unwrap_err().to_string();
+        assert!(conflict.contains("both give payout"), "{conflict}");
+        let c = resolve(&h, &pairs(&[("Payout", "ignore")]), &[], 2, cells()).unwrap();
+        assert_eq!(c.column(Param::Payout), Some(2));
+        assert_eq!(c.ignored, vec!["Payout"]);
     }
 
     #[test]

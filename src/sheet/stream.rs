@@ -143,6 +143,31 @@ impl Sheet {
         })
     }
 
+    /// The row that is most likely the header, as written, when [`Sheet::open`] refused the
+    /// header itself (so a screen can still offer a mapping for each column): the first row
+    /// within the header search that names a field, else the first non-empty one.
+    #[must_use]
+    pub(crate) fn probable_header(path: &Path, opts: &SheetOptions) -> Vec<String> {
+        let Ok(mut reader) = RecordReader::open(path, &opts.read) else {
+            return Vec::new();
+        };
+        let mut record = csv::StringRecord::new();
+        let mut first = None;
+        while let Ok(Some(row)) = reader.next_record(&mut record) {
+            let cells: Vec<String> = record.iter().map(str::to_string).collect();
+            if super::columns::recognised(&record) > 0 {
+                return cells;
+            }
+            if first.is_none() && cells.iter().filter(|c| !c.trim().is_empty()).count() > 1 {
+                first = Some(cells);
+            }
+            if row >= HEADER_SEARCH_ROWS {
+                break;
+            }
+        }
+        first.unwrap_or_default()
+    }
+
     /// Encoding and delimiter as decided.
     #[must_use]
     pub fn format(&self) -> &Format {

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 /// bottom layer.
 const LAYERS: &[(&str, u32)] = &[
     ("cli", 0),
+    ("web", 5),
     ("config", 10),
     ("app", 20),
     ("engine", 30),
@@ -24,7 +25,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("exit", 80),
 ];
 const MOCK_MAY_USE: &[&str] = &["update", "exit"];
-const MAY_USE_MOCK: &[&str] = &["cli", "config", "app"];
+const MAY_USE_MOCK: &[&str] = &["cli", "web", "config", "app"];
 
 fn rs_files(dir: &Path, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap() {

@@ -1,0 +1,168 @@
+//! `cake-recon serve`: its flags checked, and the one way the screen turns its choices into a
+//! `run` (the same clap definition the command line uses).
+
+use super::args::{RunArgs, ServeArgs};
+use super::resolve::{check_base_url, is_loopback, load_api_key};
+use crate::app::Target;
+use crate::error::Error;
+use clap::{Args, FromArgMatches};
+use rand::{RngCore, SeedableRng};
+use secrecy::SecretString;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// What `serve` runs with, validated.
+#[derive(Debug)]
+pub(crate) struct ServeConfig {
+    pub listen: SocketAddr,
+    /// `Sandbox` or `Remote(url)`; never `Unset`.
+    pub target: Target,
+    /// Present whenever the target is remote.
+    pub key: Option<SecretString>,
+    pub allow_insecure_http: bool,
+    /// The access token: given (`--token`) or random.
+    pub token: SecretString,
+    /// True when the token was given rather than made here (it is then not printed).
+    pub token_given: bool,
+    pub dir: PathBuf,
+    /// Bytes.
+    pub max_upload: u64,
+    pub rate: f64,
+}
+
+/// A random token of 32 bytes, as 64 hex digits.
+#[must_use]
+pub(crate) fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::StdRng::from_os_rng().fill_bytes(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Checks `serve`'s flags: loopback unless a token is given, a target, a key for a remote one.
+pub(crate) fn serve_config(a: ServeArgs) -> Result<ServeConfig, Error> {
+    let usage = |m: String| Error::Usage(m);
+    let listen: SocketAddr = a.listen.parse().map_err(|_| {
+        usage(format!(
+            "--listen {}: give an address and port such as 127.0.0.1:8080",
+            a.listen
+        ))
+    })?;
+    let given = a.token.map(|t| t.trim().to_string()).filter(|t| !t.is_empty());
+    if let Some(t) = &given
+        && t.len() < 16
+    {
+        return Err(usage(
+            "--token is too short to protect anything: give at least 16 random characters".into(),
+        ));
+    }
+    if !listen.ip().is_loopback() && given.is_none() {
+        return Err(usage(format!(
+            "refusing to listen on {listen}, off loopback, without --token: anyone who reaches \
+             it could apply a sheet. Give --token (a long random secret), and put a TLS proxy \
+             in front: without TLS the token and the sheets cross the network in clear text"
+        )));
+    }
+    let key = load_api_key(a.api_key_file.as_deref())?;
+    let target = if a.sandbox {
+        Target::Sandbox
+    } else if let Some(url) = a.base_url.as_deref().filter(|u| !u.trim().is_empty()) {
+        let url = url.trim().trim_end_matches('/').to_string();
+        check_base_url(&url, a.allow_insecure_http)?;
+        if key.is_none() {
+            return Err(usage(
+                "no API key: set CAKE_API_KEY or give --api-key-file PATH (never on the command \
+                 line)"
+                    .into(),
+            ));
+        }
+        Target::Remote(url)
+    } else {
+        return Err(usage(
+            "no CAKE instance: give --base-url URL (or CAKE_BASE_URL), or --sandbox to try the \
+             screen against the embedded emulator"
+                .into(),
+        ));
+    };
+    if !(a.rate > 0.0 && a.rate <= 1000.0) {
+        return Err(usage(
+            "--rate: give requests per second between 0.01 and 1000".into(),
+        ));
+    }
+    if a.max_upload_mb == 0 || a.max_upload_mb > 4096 {
+        return Err(usage("--max-upload-mb must be between 1 and 4096".into()));
+    }
+    std::fs::create_dir_all(&a.dir).map_err(|e| {
+        usage(format!(
+            "--dir {}: cannot create it ({e}); give a folder you can write to",
+            a.dir.display()
+        ))
+    })?;
+    Ok(ServeConfig {
+        listen,
+        target,
+        key,
+        allow_insecure_http: a.allow_insecure_http,
+        token_given: given.is_some(),
+        token: SecretString::from(given.unwrap_or_else(random_token)),
+        dir: a.dir,
+        max_upload: a.max_upload_mb * 1024 * 1024,
+        rate: a.rate,
+    })
+}
+
+/// True when `host` (a URL's host) is this machine.
+#[must_use]
+pub(crate) fn host_is_loopback(host: &str) -> bool {
+    is_loopback(host)
+}
+
+/// Parses the arguments of `cake-recon run` (without the program and command names) exactly as
+/// the command line would, so the screen's choices go through the same definitions and checks.
+pub(crate) fn parse_run_args<I, S>(args: I) -> Result<RunArgs, Error>
+where
+    I: IntoIterator<Item = S>,
+    S: Into<std::ffi::OsString> + Clone,
+{
+    let cmd = RunArgs::augment_args(clap::Command::new("run").no_binary_name(true));
+    let matches = cmd
+        .try_get_matches_from(args)
+        .map_err(|e| Error::Usage(e.render().to_string()))?;
+    RunArgs::from_arg_matches(&matches).map_err(|e| Error::Usage(e.render().to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(listen: &str, token: Option<&str>) -> ServeArgs {
+        ServeArgs {
+            listen: listen.into(),
+            base_url: None,
+            sandbox: true,
+            api_key_file: None,
+            allow_insecure_http: false,
+            dir: std::env::temp_dir(),
+            token: token.map(str::to_string),
+            max_upload_mb: 1,
+            rate: 5.0,
+        }
+    }
+
+    #[test]
+    fn off_loopback_needs_a_token_and_says_why() {
+        let err = serve_config(args("0.0.0.0:8080", None)).unwrap_err().to_string();
+        assert!(err.contains("--token") && err.contains("TLS"), "{err}");
+        let cfg = serve_config(args("0.0.0.0:8080", Some("0123456789abcdef0123"))).unwrap();
+        assert!(cfg.token_given);
+        let cfg = serve_config(args("127.0.0.1:0", None)).unwrap();
+        assert!(!cfg.token_given);
+        assert_eq!(secrecy::ExposeSecret::expose_secret(&cfg.token).len(), 64);
+    }
+
+    #[test]
+    fn run_arguments_parse_as_the_command_line_parses_them() {
+        let a = parse_run_args(["june.csv", "--map", "Payout=ignore", "--rate", "2"]).unwrap();
+        assert_eq!(a.maps, vec![("Payout".to_string(), "ignore".to_string())]);
+        assert!(parse_run_args(["june.csv", "--no-such-flag"]).is_err());
+    }
+}

@@ -1,0 +1,186 @@
+//! Who may use the screen: the access token on every request, and a CSRF token on every POST.
+//!
+//! The token arrives once in the link printed at start (`/?token=…`); the answer moves it into
+//! a cookie (HttpOnly, SameSite=Strict, named after the port) and redirects to the same page
+//! without it, so it does not stay in the address bar or the history. Every later request
+//! carries the cookie (or `Authorization: Bearer`). A POST must also carry the page's CSRF
+//! token in its URL, and when the browser says where it comes from (`Origin`,
+//! `Sec-Fetch-Site`), it must be this server. On loopback the `Host` must be loopback too, so a
+//! rebound DNS name cannot reach the server through a browser.
+
+use super::server::App;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use secrecy::ExposeSecret;
+use std::sync::Arc;
+
+/// Compares two secrets in time that depends only on their lengths.
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn query_param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
+    query.split('&').find_map(|kv| {
+        let (k, v) = kv.split_once('=')?;
+        (k == name).then_some(v)
+    })
+}
+
+fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|kv| {
+            let (k, v) = kv.trim().split_once('=')?;
+            (k == name).then_some(v)
+        })
+}
+
+fn refuse(status: StatusCode, text: &str) -> Response {
+    let body = super::html::page(
+        "Not allowed",
+        "—",
+        &super::html::notice("error", &super::html::esc(text)),
+    );
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        body,
+    )
+        .into_response()
+}
+
+/// True when the `Host` header names this machine (or the server is not on loopback).
+fn host_allowed(app: &App, headers: &HeaderMap) -> bool {
+    if !app.listen.ip().is_loopback() {
+        return true;
+    }
+    let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
+        return false;
+    };
+    let name = host
+        .rsplit_once(':')
+        .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
+        .map_or(host, |(name, _)| name);
+    crate::config::host_is_loopback(name)
+}
+
+/// The middleware every route passes through.
+pub(super) async fn guard(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
+    let headers = req.headers();
+    if !host_allowed(&app, headers) {
+        return refuse(
+            StatusCode::FORBIDDEN,
+            "This server answers only to its own address (127.0.0.1, localhost or ::1).",
+        );
+    }
+    let token = app.token.expose_secret();
+    let query = req.uri().query().unwrap_or("");
+    if let Some(given) = query_param(query, "token") {
+        if !same(given, token) {
+            return refuse(
+                StatusCode::UNAUTHORIZED,
+                "This link's access token is not the one the server printed. Open the link \
+                 cake-recon printed when it started.",
+            );
+        }
+        // Into a cookie, and out of the address bar.
+        let rest: Vec<&str> = query
+            .split('&')
+            .filter(|kv| !kv.starts_with("token="))
+            .collect();
+        let to = if rest.is_empty() {
+            req.uri().path().to_string()
+        } else {
+            format!("{}?{}", req.uri().path(), rest.join("&"))
+        };
+        let set = format!(
+            "{}={token}; Path=/; HttpOnly; SameSite=Strict",
+            app.cookie_name
+        );
+        let mut resp = StatusCode::SEE_OTHER.into_response();
+        if let (Ok(loc), Ok(set)) = (HeaderValue::from_str(&to), HeaderValue::from_str(&set)) {
+            resp.headers_mut().insert(header::LOCATION, loc);
+            resp.headers_mut().insert(header::SET_COOKIE, set);
+        }
+        return resp;
+    }
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let presented = cookie(headers, &app.cookie_name).or(bearer);
+    if !presented.is_some_and(|p| same(p, token)) {
+        return refuse(
+            StatusCode::UNAUTHORIZED,
+            "This page needs the access token. Open the link cake-recon printed when it started \
+             (it ends in ?token=…); if the server was restarted, its new link.",
+        );
+    }
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        let csrf_ok = query_param(query, "csrf").is_some_and(|c| same(c, &app.csrf));
+        let cross = headers
+            .get("sec-fetch-site")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v == "cross-site" || v == "same-site");
+        let origin_ok = headers
+            .get(header::ORIGIN)
+            .and_then(|v| v.to_str().ok())
+            .is_none_or(|o| {
+                let host = headers
+                    .get(header::HOST)
+                    .and_then(|h| h.to_str().ok())
+                    .unwrap_or("");
+                o.strip_prefix("http://")
+                    .or_else(|| o.strip_prefix("https://"))
+                    .is_some_and(|h| h == host)
+            });
+        if !csrf_ok || cross || !origin_ok {
+            return refuse(
+                StatusCode::FORBIDDEN,
+                "This form did not come from this server's own page (its CSRF token is missing \
+                 or wrong). Reload the page and try again.",
+            );
+        }
+    }
+    let mut resp = next.run(req).await;
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; \
+             connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookies_and_queries_are_read_by_exact_name() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("other=1; cake_recon_8080=abc; x=y"),
+        );
+        assert_eq!(cookie(&h, "cake_recon_8080"), Some("abc"));
+        assert_eq!(cookie(&h, "cake_recon_80"), None);
+        assert_eq!(query_param("a=1&csrf=zz", "csrf"), Some("zz"));
+        assert_eq!(query_param("xcsrf=zz", "csrf"), None);
+        assert!(same("abc", "abc") && !same("abc", "abd") && !same("abc", "ab"));
+    }
+}

@@ -1,0 +1,384 @@
+//! Runs and checks started from the page: the command line itself, as a child process.
+//!
+//! A *job* is a sheet's name in the served folder (`june` for `june.xlsx`): its results,
+//! checkpoint, undo sheet and check file sit in the folder under the names the command line
+//! gives them, and `.cake-recon/jobs/june.json` keeps what the page started (arguments without
+//! the key, start, end, exit code). Progress comes from the checkpoint, read only — so what the
+//! page shows is what `cake-recon status` would say, and a reload or a server restart finds a
+//! run where it is. The lock on the checkpoint keeps one run per sheet, whoever started it.
+
+use super::staged::state_dir;
+use crate::checkpoint::status::{Report, read};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use std::collections::{HashMap, VecDeque};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// One run the page started.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(super) struct RunRecord {
+    pub started: String,
+    pub ended: Option<String>,
+    pub exit: Option<i32>,
+    pub pid: u32,
+}
+
+/// What the page knows of a job.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub(super) struct JobRecord {
+    /// The sheet's file name as uploaded.
+    pub sheet: String,
+    /// The upload the last run read.
+    pub upload: String,
+    /// The last run's arguments (after `run`; never the key).
+    pub args: Vec<String>,
+    /// Σ money the last Apply stated, as shown.
+    pub stated: String,
+    pub runs: Vec<RunRecord>,
+}
+
+/// The files of a job, named as the command line names them.
+pub(super) struct JobFiles {
+    pub results: PathBuf,
+    pub checkpoint: PathBuf,
+    pub undo: PathBuf,
+    pub check: PathBuf,
+    pub log: PathBuf,
+    record: PathBuf,
+}
+
+/// A job name from a URL: only what [`super::staged::stem_of`] can produce.
+pub(super) fn valid_stem(stem: &str) -> bool {
+    !stem.is_empty()
+        && stem.len() <= 120
+        && !stem.starts_with('.')
+        && stem
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | ' ' | '(' | ')'))
+}
+
+/// How a run ended, in words, from its exit code.
+pub(super) fn outcome(exit: Option<i32>) -> (&'static str, &'static str) {
+    match exit {
+        None => ("running", "running"),
+        Some(0) => ("ok", "finished: every row was updated"),
+        Some(1) => (
+            "warn",
+            "finished, but some rows were not updated: they are listed first below",
+        ),
+        Some(2) => (
+            "error",
+            "nothing was sent: the sheet or the settings need a fix (the log below says which)",
+        ),
+        Some(3) => (
+            "error",
+            "stopped by a run-wide failure (the log below says which): fix it and press Resume",
+        ),
+        Some(4) => (
+            "error",
+            "another run holds this sheet's checkpoint: nothing was sent; try again when it ends",
+        ),
+        Some(130 | 143) => (
+            "warn",
+            "stopped before the end: press Resume to finish (applied rows are not sent again)",
+        ),
+        Some(_) => (
+            "error",
+            "ended abnormally: press Resume to finish (the checkpoint keeps every outcome)",
+        ),
+    }
+}
+
+/// Progress samples of a live run, for its rate.
+#[derive(Default)]
+struct Samples(VecDeque<(Instant, u64)>);
+
+/// Starts, stops and reads runs; one per server.
+pub(super) struct Jobs {
+    root: PathBuf,
+    exe: PathBuf,
+    key: SecretString,
+    /// Children started here that have not ended: job → pid.
+    live: Arc<Mutex<HashMap<String, u32>>>,
+    samples: Mutex<HashMap<String, Samples>>,
+}
+
+fn now() -> String {
+    chrono::Local::now().format("%Y-%m-%d %H:%M:%S").to_string()
+}
+
+impl Jobs {
+    pub(super) fn new(root: PathBuf, key: SecretString) -> std::io::Result<Self> {
+        std::fs::create_dir_all(state_dir(&root).join("jobs"))?;
+        Ok(Self {
+            root,
+            exe: std::env::current_exe()?,
+            key,
+            live: Arc::default(),
+            samples: Mutex::default(),
+        })
+    }
+
+    pub(super) fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub(super) fn files(&self, stem: &str) -> JobFiles {
+        let results = self.root.join(format!("{stem}.results.csv"));
+        let mut ckpt = results.clone().into_os_string();
+        ckpt.push(".ckpt");
+        let jobs = state_dir(&self.root).join("jobs");
+        JobFiles {
+            checkpoint: PathBuf::from(ckpt),
+            results,
+            undo: self.root.join(format!("{stem}.undo.csv")),
+            check: self.root.join(format!("{stem}.check.csv")),
+            log: jobs.join(format!("{stem}.log")),
+            record: jobs.join(format!("{stem}.json")),
+        }
+    }
+
+    pub(super) fn record(&self, stem: &str) -> Option<JobRecord> {
+        let bytes = std::fs::read(self.files(stem).record).ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
+
+    fn save(&self, stem: &str, r: &JobRecord) -> std::io::Result<()> {
+        save_record(&self.files(stem).record, r)
+    }
+
+    /// The checkpoint's status, if the job has one.
+    pub(super) fn status(&self, stem: &str) -> Option<Report> {
+        let path = self.files(stem).checkpoint;
+        path.exists().then(|| read(&path).ok()).flatten()
+    }
+
+    /// True while a run holds the job's checkpoint (started here or anywhere else).
+    pub(super) fn running(&self, stem: &str) -> bool {
+        self.live.lock().is_ok_and(|l| l.contains_key(stem))
+            || self.status(stem).is_some_and(|s| s.running.is_some())
+    }
+
+    /// Starts `cake-recon run ARGS` for the job; the key goes through the child's environment.
+    pub(super) fn start(&self, stem: &str, mut record: JobRecord) -> Result<(), String> {
+        if self.running(stem) {
+            return Err(format!(
+                "a run of {stem} is already going on: wait for it, or stop it first"
+            ));
+        }
+        let files = self.files(stem);
+        let log = std::fs::File::create(&files.log)
+            .map_err(|e| format!("cannot write {}: {e}", files.log.display()))?;
+        let err_log = log
+            .try_clone()
+            .map_err(|e| format!("cannot write {}: {e}", files.log.display()))?;
+        let mut child = Command::new(&self.exe)
+            .arg("run")
+            .args(&record.args)
+            .env("CAKE_API_KEY", self.key.expose_secret())
+            .env_remove("CAKE_BASE_URL")
+            .env_remove("CAKE_RECON_TOKEN")
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(err_log)
+            .spawn()
+            .map_err(|e| format!("cannot start the run: {e}"))?;
+        let pid = child.id();
+        record.runs.push(RunRecord {
+            started: now(),
+            ended: None,
+            exit: None,
+            pid,
+        });
+        self.save(stem, &record)
+            .map_err(|e| format!("cannot record the run: {e}"))?;
+        if let Ok(mut l) = self.live.lock() {
+            l.insert(stem.to_string(), pid);
+        }
+        // The child is waited for on a thread of its own, which records how it ended.
+        let (live, stem, path) = (
+            Arc::clone(&self.live),
+            stem.to_string(),
+            files.record.clone(),
+        );
+        std::thread::spawn(move || {
+            let exit = child.wait().ok().map(|s| exit_code(&s));
+            if let Some(mut r) = std::fs::read(&path)
+                .ok()
+                .and_then(|b| serde_json::from_slice::<JobRecord>(&b).ok())
+                && let Some(last) = r.runs.iter_mut().rev().find(|x| x.pid == pid)
+            {
+                last.ended = Some(now());
+                last.exit = exit;
+                let _ = save_record(&path, &r);
+            }
+            if let Ok(mut l) = live.lock() {
+                l.remove(&stem);
+            }
+        });
+        Ok(())
+    }
+
+    /// Sends SIGTERM to the job's run, as `kill` would: it stops sending, waits for the requests
+    /// out, records them and exits 130. Works for a run started before a server restart too (the
+    /// lock file names its pid).
+    pub(super) fn stop(&self, stem: &str) -> Result<(), String> {
+        let ours = self.live.lock().ok().and_then(|l| l.get(stem).copied());
+        let pid = ours.or_else(|| {
+            let holder = self.status(stem)?.running?;
+            holder
+                .strip_prefix("pid ")?
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        });
+        let Some(pid) = pid else {
+            return Err("no run of this sheet is going on".into());
+        };
+        let pid = i32::try_from(pid)
+            .ok()
+            .and_then(rustix::process::Pid::from_raw)
+            .ok_or("not a process id")?;
+        rustix::process::kill_process(pid, rustix::process::Signal::TERM)
+            .map_err(|e| format!("cannot stop the run: {e}"))
+    }
+
+    /// Stops every run this server started (the server is stopping), and waits for them.
+    pub(super) fn stop_all(&self, wait: Duration) {
+        let stems: Vec<String> = self
+            .live
+            .lock()
+            .map(|l| l.keys().cloned().collect())
+            .unwrap_or_default();
+        for stem in &stems {
+            let _ = self.stop(stem);
+        }
+        let deadline = Instant::now() + wait;
+        while Instant::now() < deadline && self.live.lock().is_ok_and(|l| !l.is_empty()) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Rows per second over the last ~15 s of polls, for the progress line.
+    pub(super) fn rate(&self, stem: &str, done: u64) -> Option<f64> {
+        let mut all = self.samples.lock().ok()?;
+        let s = all.entry(stem.to_string()).or_default();
+        let t = Instant::now();
+        s.0.push_back((t, done));
+        while s.0.len() > 2
+            && s
+                .0
+                .front()
+                .is_some_and(|(t0, _)| t.duration_since(*t0) > Duration::from_secs(15))
+        {
+            s.0.pop_front();
+        }
+        let (t0, d0) = *s.0.front()?;
+        let secs = t.duration_since(t0).as_secs_f64();
+        (secs >= 0.5 && done >= d0).then(|| (done - d0) as f64 / secs)
+    }
+
+    /// Runs `cake-recon check ARGS` and waits (bounded by `timeout`): exit code and its output.
+    pub(super) fn check(&self, args: &[String], timeout: Duration) -> (Option<i32>, String) {
+        let child = Command::new(&self.exe)
+            .arg("check")
+            .args(args)
+            .env("CAKE_API_KEY", self.key.expose_secret())
+            .env_remove("CAKE_BASE_URL")
+            .env_remove("CAKE_RECON_TOKEN")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn();
+        let mut child = match child {
+            Ok(c) => c,
+            Err(e) => return (None, format!("cannot start the check: {e}")),
+        };
+        let deadline = Instant::now() + timeout;
+        loop {
+            match child.try_wait() {
+                Ok(Some(_)) => break,
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                _ => {
+                    let _ = child.kill();
+                    break;
+                }
+            }
+        }
+        match child.wait_with_output() {
+            Ok(out) => {
+                let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+                text.push_str(&String::from_utf8_lossy(&out.stderr));
+                (Some(exit_code(&out.status)), text)
+            }
+            Err(e) => (None, format!("the check failed: {e}")),
+        }
+    }
+
+    /// Every job in the folder: those the page started and any checkpoint the command line left,
+    /// newest first.
+    pub(super) fn history(&self) -> Vec<(String, Option<JobRecord>, Option<Report>)> {
+        let mut stems: Vec<(std::time::SystemTime, String)> = std::fs::read_dir(&self.root)
+            .into_iter()
+            .flatten()
+            .filter_map(Result::ok)
+            .filter_map(|e| {
+                let name = e.file_name().into_string().ok()?;
+                let stem = name.strip_suffix(".results.csv.ckpt")?.to_string();
+                let t = e.metadata().and_then(|m| m.modified()).ok()?;
+                valid_stem(&stem).then_some((t, stem))
+            })
+            .collect();
+        stems.sort_by(|a, b| b.0.cmp(&a.0));
+        stems
+            .into_iter()
+            .map(|(_, stem)| {
+                let rec = self.record(&stem);
+                let st = self.status(&stem);
+                (stem, rec, st)
+            })
+            .collect()
+    }
+}
+
+fn save_record(path: &Path, r: &JobRecord) -> std::io::Result<()> {
+    let text = serde_json::to_vec_pretty(r).map_err(std::io::Error::other)?;
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(tmp, path)
+}
+
+fn exit_code(s: &std::process::ExitStatus) -> i32 {
+    use std::os::unix::process::ExitStatusExt as _;
+    s.code()
+        .unwrap_or_else(|| 128 + s.signal().unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn job_names_from_urls_stay_in_the_folder() {
+        assert!(valid_stem("June 2026 (final)"));
+        assert!(!valid_stem("../etc"));
+        assert!(!valid_stem("a/b"));
+        assert!(!valid_stem(".cake-recon"));
+        assert!(!valid_stem(""));
+    }
+
+    #[test]
+    fn every_exit_code_reads_as_what_to_do() {
+        for code in [0, 1, 2, 3, 4, 130, 9] {
+            let (_, text) = outcome(Some(code));
+            assert!(!text.is_empty());
+        }
+        assert!(outcome(Some(130)).1.contains("Resume"));
+    }
+}

@@ -1,0 +1,19 @@
+//! `cake-recon serve`: the screen for the finance team. A local web app in the same binary —
+//! server-rendered HTML, one small script of our own, no framework — that uploads a sheet, shows
+//! how it is read and what it would do (and how it stands against CAKE), applies it with the
+//! command line's own `run`, and keeps the history of the folder it serves.
+//!
+//! Every run and every check is the command line itself, started as a child process with the
+//! arguments the page chose ([`jobs`]): the same engine, rate limit, checkpoint, lock and
+//! resume, and a stop button that is literally SIGTERM. The page reads progress from the
+//! checkpoint, so a reload or a server restart finds the run where it is.
+
+mod guard;
+mod html;
+mod jobs;
+mod pages;
+mod preview;
+mod server;
+mod staged;
+
+pub(crate) use server::serve;

@@ -1,0 +1,234 @@
+//! What a sheet would do: read exactly as `cake-recon run --dry-run` reads it (the same
+//! arguments, through the same checks), gathered into what the preview page shows.
+
+use super::staged::{Choices, Staged};
+use crate::sheet::{PrePass, Sheet, Totals, prepass_visit};
+use crate::update::{PARAMS, Param};
+use std::path::Path;
+
+/// How many invalid rows the page lists (all of them are in the results file).
+pub(super) const ROWS_LISTED: usize = 200;
+
+/// Where runs go and how fast: what every argument list shares.
+#[derive(Debug, Clone)]
+pub(super) struct RunTarget {
+    pub url: String,
+    pub allow_insecure_http: bool,
+    pub rate: f64,
+}
+
+/// The sheet-reading arguments of `run`/`check` for an upload and its choices.
+pub(super) fn sheet_args(staged: &Staged, c: &Choices) -> Vec<String> {
+    let mut a = vec![staged.path().display().to_string()];
+    for (h, f) in &c.maps {
+        a.extend(["--map".into(), format!("{h}={f}")]);
+    }
+    for (f, v) in &c.sets {
+        a.extend(["--set".into(), format!("{f}={v}")]);
+    }
+    if let Some(d) = &c.date_order {
+        a.extend(["--date-order".into(), d.clone()]);
+    }
+    match c.decimal.as_deref() {
+        Some("comma") => a.push("--decimal-comma".into()),
+        Some("point") => a.push("--decimal-point".into()),
+        _ => {}
+    }
+    a
+}
+
+fn target_args(a: &mut Vec<String>, t: &RunTarget) {
+    a.extend(["--base-url".into(), t.url.clone()]);
+    if t.allow_insecure_http {
+        a.push("--allow-insecure-http".into());
+    }
+}
+
+/// `cake-recon run …` for an upload: results beside the sheet's name in the served folder, and
+/// with a window, reading CAKE back (an undo sheet, rows already right left unsent).
+pub(super) fn run_args(
+    staged: &Staged,
+    c: &Choices,
+    t: &RunTarget,
+    files: &super::jobs::JobFiles,
+) -> Vec<String> {
+    let mut a = sheet_args(staged, c);
+    a.extend([
+        "--output".into(),
+        files.results.display().to_string(),
+        "--rate".into(),
+        t.rate.to_string(),
+    ]);
+    target_args(&mut a, t);
+    if let Some((since, until)) = &c.window {
+        a.extend([
+            "--read-back".into(),
+            "--since".into(),
+            since.clone(),
+            "--until".into(),
+            until.clone(),
+            "--undo".into(),
+            files.undo.display().to_string(),
+        ]);
+    }
+    a
+}
+
+/// `cake-recon check …` for an upload over `window`.
+pub(super) fn check_args(
+    staged: &Staged,
+    c: &Choices,
+    t: &RunTarget,
+    out: &Path,
+    window: &(String, String),
+) -> Vec<String> {
+    let mut a = sheet_args(staged, c);
+    a.extend(["--output".into(), out.display().to_string()]);
+    target_args(&mut a, t);
+    a.extend([
+        "--since".into(),
+        window.0.clone(),
+        "--until".into(),
+        window.1.clone(),
+        "-q".into(),
+    ]);
+    a
+}
+
+/// A sheet as read, or why it cannot be.
+pub(super) struct Preview {
+    /// The columns as written (also when the header itself was refused).
+    pub header: Vec<String>,
+    pub read: Result<Read, String>,
+    /// Against an earlier run of the same name: (rows that keep their outcome, changed, new).
+    pub standing: Option<(u64, u64, u64)>,
+}
+
+/// A sheet that could be read.
+pub(super) struct Read {
+    pub pre: PrePass,
+    pub totals: Totals,
+    /// Invalid rows (not total lines): row and message, the first [`ROWS_LISTED`].
+    pub invalid: Vec<(u64, String)>,
+}
+
+/// Reads the upload with the page's choices, as a dry run would.
+pub(super) fn preview(staged: &Staged, c: &Choices, checkpoint: &Path) -> Preview {
+    let mut args = sheet_args(staged, c);
+    args.push("--dry-run".into());
+    let opts = match crate::config::parse_run_args(args)
+        .and_then(|a| crate::config::run_config(a, None))
+    {
+        Ok(cfg) => cfg.engine.sheet,
+        Err(e) => {
+            return Preview {
+                header: Vec::new(),
+                read: Err(e.to_string()),
+                standing: None,
+            };
+        }
+    };
+    let path = staged.path();
+    let mut totals = Totals::default();
+    let mut invalid = Vec::new();
+    let mut idents = Vec::new();
+    let pre = prepass_visit(&path, &opts, |row| match &row.result {
+        Ok(u) => {
+            totals.add(u);
+            idents.push(u.ident());
+        }
+        Err(e) if !e.skipped && invalid.len() < ROWS_LISTED => {
+            invalid.push((row.row, e.message.clone()));
+        }
+        Err(_) => {}
+    });
+    match pre {
+        Ok(pre) => {
+            // Duplicates are known only at the end: their rows are invalid too.
+            let mut dups: Vec<(u64, String)> = pre
+                .duplicates
+                .iter()
+                .map(|(row, d)| (*row, d.message(*row)))
+                .collect();
+            dups.sort_unstable();
+            let dup_rows: std::collections::HashSet<u64> = dups.iter().map(|d| d.0).collect();
+            invalid.extend(dups);
+            invalid.sort_by_key(|(r, _)| *r);
+            invalid.truncate(ROWS_LISTED);
+            let standing = checkpoint
+                .exists()
+                .then(|| crate::checkpoint::standing(checkpoint, idents.into_iter()).ok())
+                .flatten()
+                .map(|st| (st.kept.values().sum(), st.changed, st.new));
+            let mut totals = totals;
+            if !dup_rows.is_empty() {
+                // Rows held back as duplicates are not sent: count only what would be.
+                totals = Totals::default();
+                let mut sheet = Sheet::open(&path, &opts.pinned(&pre.formats));
+                if let Ok(sheet) = &mut sheet {
+                    while let Ok(Some(row)) = sheet.next_row(&pre.duplicates) {
+                        if let Ok(u) = &row.result {
+                            totals.add(u);
+                        }
+                    }
+                }
+            }
+            Preview {
+                header: pre.header.clone(),
+                read: Ok(Read {
+                    pre,
+                    totals,
+                    invalid,
+                }),
+                standing,
+            }
+        }
+        Err(e) => Preview {
+            header: Sheet::probable_header(&path, &opts),
+            read: Err(e.to_string()),
+            standing: None,
+        },
+    }
+}
+
+/// The field a column feeds, as detected or chosen (`None`: ignored).
+pub(super) fn field_of(pre: &PrePass, index: usize) -> Option<Param> {
+    PARAMS
+        .iter()
+        .find(|s| pre.columns.column(s.param) == Some(index))
+        .map(|s| s.param)
+}
+
+/// The fields a column may be mapped to (the key is never one).
+pub(super) fn mappable() -> impl Iterator<Item = &'static str> {
+    PARAMS
+        .iter()
+        .filter(|s| s.param != Param::ApiKey)
+        .map(|s| s.name)
+}
+
+/// How the sheet was read, as the page lists it.
+pub(super) fn detected(pre: &PrePass) -> Vec<(&'static str, String)> {
+    let mut out = Vec::new();
+    if let Some(book) = &pre.format.workbook {
+        out.push(("Workbook", book.clone()));
+    } else {
+        out.push(("Encoding", pre.format.encoding_label()));
+        out.push(("Delimiter", pre.format.delimiter_label()));
+    }
+    let (decimal, dates) = pre.formats.describe();
+    out.push(("Amounts", decimal));
+    out.push(("Dates", dates));
+    out.push((
+        "Header",
+        if pre.header_row > 1 {
+            format!("row {} (rows above it skipped as titles)", pre.header_row)
+        } else {
+            "row 1".into()
+        },
+    ));
+    for note in &pre.skipped_notes {
+        out.push(("Skipped", note.clone()));
+    }
+    out
+}

@@ -1,0 +1,184 @@
+//! The server: its state, its routes, how it starts (printing the link with the token) and
+//! how it stops (stopping the runs it started, as SIGTERM would).
+
+use super::guard::guard;
+use super::jobs::Jobs;
+use super::pages;
+use super::preview::RunTarget;
+use crate::app::Target;
+use crate::config::ServeConfig;
+use crate::error::Error;
+use crate::mock::{Ledger, MAX_GENERATED, MockConfig, SANDBOX_KEY, Sandbox};
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use secrecy::{ExposeSecret, SecretString};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What every handler shares.
+pub(crate) struct App {
+    pub(super) listen: SocketAddr,
+    pub(super) token: SecretString,
+    /// Carried by every form's action and checked on every POST.
+    pub(super) csrf: String,
+    /// `cake_recon_PORT`: two servers on one machine keep their own cookies.
+    pub(super) cookie_name: String,
+    pub(super) jobs: Jobs,
+    pub(super) target: RunTarget,
+    /// How the page names where runs go.
+    pub(super) label: String,
+    pub(super) max_upload: u64,
+}
+
+fn router(app: Arc<App>) -> Router {
+    // Room for the multipart framing around the largest sheet; the upload handler enforces the
+    // limit itself, with the message.
+    let body_limit = usize::try_from(app.max_upload).unwrap_or(usize::MAX).saturating_add(1 << 20);
+    Router::new()
+        .route("/", get(pages::home))
+        .route("/upload", post(pages::upload))
+        .route("/sheet/{id}", get(pages::sheet))
+        .route("/sheet/{id}/choices", post(pages::choices))
+        .route("/sheet/{id}/check", post(pages::check))
+        .route("/sheet/{id}/apply", post(pages::apply))
+        .route("/job/{stem}", get(pages::job))
+        .route("/job/{stem}/progress", get(pages::progress))
+        .route("/job/{stem}/stop", post(pages::stop))
+        .route("/job/{stem}/resume", post(pages::resume))
+        .route("/job/{stem}/file/{kind}", get(pages::download))
+        .route("/static/style.css", get(pages::style))
+        .route("/static/app.js", get(pages::script))
+        .fallback(pages::not_found)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn_with_state(Arc::clone(&app), guard))
+        .with_state(app)
+}
+
+/// `cake-recon serve`: runs until Ctrl-C or SIGTERM, then stops the runs it started.
+pub(crate) fn serve(cfg: ServeConfig) -> Result<u8, Error> {
+    let (sandbox, url, key, label) = match &cfg.target {
+        Target::Sandbox => {
+            let key = cfg
+                .key
+                .clone()
+                .unwrap_or_else(|| SecretString::from(SANDBOX_KEY));
+            let sandbox = Sandbox::start(MockConfig {
+                api_key: key.expose_secret().to_string(),
+                ledger: Ledger::generated(MAX_GENERATED),
+                faults: crate::mock::Faults::default(),
+            })
+            .map_err(|e| Error::Internal(format!("cannot start the sandbox: {e}")))?;
+            let url = sandbox.url().to_string();
+            (
+                Some(sandbox),
+                url,
+                key,
+                "the sandbox (built-in emulator)".to_string(),
+            )
+        }
+        Target::Remote(url) => (
+            None,
+            url.clone(),
+            cfg.key
+                .clone()
+                .ok_or_else(|| Error::Internal("a remote target without a key".into()))?,
+            url.clone(),
+        ),
+        Target::Unset => return Err(Error::Internal("serve without a target".into())),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Internal(format!("cannot start the async runtime: {e}")))?;
+    let result = runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(cfg.listen)
+            .await
+            .map_err(|e| {
+                Error::Usage(format!(
+                    "cannot listen on {}: {e}; give another --listen address or port",
+                    cfg.listen
+                ))
+            })?;
+        let local = listener
+            .local_addr()
+            .map_err(|e| Error::Internal(format!("no local address: {e}")))?;
+        let jobs = Jobs::new(cfg.dir.clone(), key).map_err(|e| {
+            Error::Usage(format!("--dir {}: {e}", cfg.dir.display()))
+        })?;
+        let app = Arc::new(App {
+            listen: local,
+            token: cfg.token.clone(),
+            csrf: crate::config::random_token(),
+            cookie_name: format!("cake_recon_{}", local.port()),
+            jobs,
+            target: RunTarget {
+                url,
+                allow_insecure_http: cfg.allow_insecure_http,
+                rate: cfg.rate,
+            },
+            label: label.clone(),
+            max_upload: cfg.max_upload,
+        });
+        announce(&cfg, local, &label);
+        axum::serve(listener, router(Arc::clone(&app)))
+            .with_graceful_shutdown(stop_signal())
+            .await
+            .map_err(|e| Error::Internal(format!("the server failed: {e}")))?;
+        eprintln!("cake-recon serve: stopping; runs started here stop as with SIGTERM");
+        let app2 = Arc::clone(&app);
+        let _ = tokio::task::spawn_blocking(move || app2.jobs.stop_all(Duration::from_secs(60)))
+            .await;
+        Ok(crate::exit::OK)
+    });
+    drop(sandbox);
+    result
+}
+
+/// The start-up lines: where to open the screen (with the token, like a notebook server).
+fn announce(cfg: &ServeConfig, local: SocketAddr, label: &str) {
+    let host = if local.ip().is_unspecified() {
+        "127.0.0.1".to_string()
+    } else {
+        match local {
+            SocketAddr::V4(a) => a.ip().to_string(),
+            SocketAddr::V6(a) => format!("[{}]", a.ip()),
+        }
+    };
+    eprintln!("cake-recon serve: sheets, results and history in {}", cfg.dir.display());
+    eprintln!("cake-recon serve: runs go to {label}");
+    if cfg.token_given {
+        eprintln!(
+            "cake-recon serve: open http://{host}:{}/?token=<the --token you gave>",
+            local.port()
+        );
+    } else {
+        eprintln!(
+            "cake-recon serve: open http://{host}:{}/?token={}",
+            local.port(),
+            cfg.token.expose_secret()
+        );
+    }
+    if !local.ip().is_loopback() {
+        eprintln!(
+            "warning: listening off loopback on {local} without TLS: put a TLS proxy in front, \
+             or the token and the sheets cross the network in clear text"
+        );
+    }
+}
+
+async fn stop_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = ctrl_c => {},
+        () = async {
+            match term.as_mut() {
+                Some(t) => { t.recv().await; }
+                None => std::future::pending::<()>().await,
+            }
+        } => {},
+    }
+}

@@ -1,0 +1,161 @@
+//! Uploaded sheets, kept apart until applied, and the choices the page made for each.
+//!
+//! An upload lands in `DIR/.cake-recon/uploads/ID/NAME` (ID random): nothing in the served
+//! folder changes until the user applies it, and an upload is never served back. Its results,
+//! checkpoint, undo sheet and check file are named after the sheet in `DIR` (`june.xlsx` →
+//! `june.results.csv`), as the command line names them: a fixed sheet uploaded again, or the
+//! command line run in the same folder, continues the same checkpoint.
+
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// The file types the page accepts (what `sheet` reads).
+pub(super) const EXTENSIONS: &[&str] = &["csv", "txt", "tsv", "xlsx", "xlsm", "xls", "ods"];
+
+/// The folder cake-recon's screen keeps its own files in, inside the served folder.
+pub(super) fn state_dir(root: &Path) -> PathBuf {
+    root.join(".cake-recon")
+}
+
+/// What the page chose for a sheet, in the command line's terms.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub(super) struct Choices {
+    /// `--map HEADER=FIELD` (FIELD may be `ignore`).
+    pub maps: Vec<(String, String)>,
+    /// `--set FIELD=VALUE`.
+    pub sets: Vec<(String, String)>,
+    /// `--date-order mdy|dmy`.
+    pub date_order: Option<String>,
+    /// `comma` or `point`.
+    pub decimal: Option<String>,
+    /// `--since`/`--until` for reading CAKE back.
+    pub window: Option<(String, String)>,
+}
+
+/// One uploaded sheet.
+#[derive(Debug, Clone)]
+pub(super) struct Staged {
+    pub id: String,
+    /// The file name as uploaded, made safe.
+    pub name: String,
+    dir: PathBuf,
+}
+
+/// A file name from a browser, made safe: no folders, only plain characters, a known extension.
+pub(super) fn safe_name(raw: &str) -> Result<String, String> {
+    let base = raw.rsplit(['/', '\\']).next().unwrap_or("").trim();
+    let cleaned: String = base
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | ' ' | '(' | ')') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(120)
+        .collect();
+    let cleaned = cleaned.trim_start_matches(['.', ' ']).trim().to_string();
+    let ext = Path::new(&cleaned)
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .unwrap_or_default();
+    if cleaned.is_empty() || !EXTENSIONS.contains(&ext.as_str()) {
+        return Err(format!(
+            "\"{base}\" is not a sheet cake-recon reads: upload a .csv, .xlsx, .xls or .ods file"
+        ));
+    }
+    Ok(cleaned)
+}
+
+/// The job name of a sheet: its file name without the extension (`june.xlsx` → `june`).
+pub(super) fn stem_of(name: &str) -> String {
+    Path::new(name)
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("sheet")
+        .to_string()
+}
+
+/// True for an id this server could have made (hex), so a URL never reaches another folder.
+fn valid_id(id: &str) -> bool {
+    id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+impl Staged {
+    /// A new, empty upload folder for `name`.
+    pub(super) fn create(root: &Path, name: &str) -> std::io::Result<Self> {
+        let id = crate::config::random_token()
+            .get(..32)
+            .unwrap_or_default()
+            .to_string();
+        let dir = state_dir(root).join("uploads").join(&id);
+        std::fs::create_dir_all(&dir)?;
+        Ok(Self {
+            id,
+            name: name.to_string(),
+            dir,
+        })
+    }
+
+    /// The upload `id`, if it exists.
+    pub(super) fn find(root: &Path, id: &str) -> Option<Self> {
+        if !valid_id(id) {
+            return None;
+        }
+        let dir = state_dir(root).join("uploads").join(id);
+        let name = std::fs::read_dir(&dir)
+            .ok()?
+            .filter_map(Result::ok)
+            .filter_map(|e| e.file_name().into_string().ok())
+            .find(|n| !n.starts_with('.'))?;
+        Some(Self {
+            id: id.to_string(),
+            name,
+            dir,
+        })
+    }
+
+    /// Where the sheet itself is.
+    pub(super) fn path(&self) -> PathBuf {
+        self.dir.join(&self.name)
+    }
+
+    pub(super) fn stem(&self) -> String {
+        stem_of(&self.name)
+    }
+
+    fn choices_path(&self) -> PathBuf {
+        self.dir.join(".choices.json")
+    }
+
+    /// The page's choices so far (none yet: the sheet as detected).
+    pub(super) fn choices(&self) -> Choices {
+        std::fs::read(self.choices_path())
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default()
+    }
+
+    pub(super) fn save_choices(&self, c: &Choices) -> std::io::Result<()> {
+        let text = serde_json::to_vec_pretty(c).map_err(std::io::Error::other)?;
+        std::fs::write(self.choices_path(), text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_from_the_browser_are_made_safe() {
+        assert_eq!(safe_name("C:\\Users\\ann\\June 2026.xlsx").unwrap(), "June 2026.xlsx");
+        assert_eq!(safe_name("../../etc/x.csv").unwrap(), "x.csv");
+        assert_eq!(safe_name("a<b>.CSV").unwrap(), "a_b_.CSV");
+        assert!(safe_name("run.sh").unwrap_err().contains(".xlsx"));
+        assert!(safe_name(".csv").is_err());
+        assert_eq!(stem_of("june.xlsx"), "june");
+        assert!(!valid_id("../x") && valid_id(&"a".repeat(32)));
+    }
+}
