@@ -148,8 +148,13 @@ pub(super) async fn home(State(app): Shared) -> Response {
     html(&app, StatusCode::OK, "Apply an approval sheet", &body)
 }
 
+/// A job name in a URL path: everything but letters, digits, `-`, `_` and `.` escaped.
 fn urlencode(s: &str) -> String {
-    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+    const SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.');
+    percent_encoding::utf8_percent_encode(s, SET).to_string()
 }
 
 fn too_big(app: &App) -> Response {
@@ -228,7 +233,7 @@ async fn save_upload(
                 size += bytes.len() as u64;
                 if size > app.max_upload {
                     drop(file);
-                    let _ = std::fs::remove_file(staged.path());
+                    staged.discard();
                     return Err(too_big(app));
                 }
                 file.write_all(&bytes).map_err(|e| fail(&e))?;
@@ -236,7 +241,7 @@ async fn save_upload(
             Ok(None) => break,
             Err(e) => {
                 drop(file);
-                let _ = std::fs::remove_file(staged.path());
+                staged.discard();
                 return Err(if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
                     too_big(app)
                 } else {
@@ -246,6 +251,8 @@ async fn save_upload(
         }
     }
     if size == 0 {
+        drop(file);
+        staged.discard();
         return Err(problem(
             app,
             StatusCode::BAD_REQUEST,

@@ -117,6 +117,11 @@ impl Staged {
         })
     }
 
+    /// Removes an upload that failed half way (too large, cut off).
+    pub(super) fn discard(self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+
     /// Where the sheet itself is.
     pub(super) fn path(&self) -> PathBuf {
         self.dir.join(&self.name)

@@ -13,6 +13,7 @@ mod resume;
 mod run;
 mod safety;
 mod secrets;
+mod serve;
 mod snapshots;
 mod util;
 mod workbook;

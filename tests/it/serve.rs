@@ -1,0 +1,491 @@
+//! `cake-recon serve` over HTTP: the token, CSRF, the size limit, loopback, the key never in a
+//! response, and a sheet applied from the page landing in the emulator's ledger.
+
+use crate::emu::{Emu, KEY};
+use crate::util::TestDir;
+use cake_recon::mock::{Faults, Ledger};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+/// One answer.
+pub(crate) struct Resp {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Resp {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A `cake-recon serve` process, stopped (SIGTERM, then waited for) on drop.
+pub(crate) struct Server {
+    child: Child,
+    pub addr: String,
+    pub token: String,
+    /// Everything the server printed so far.
+    pub log: Arc<Mutex<String>>,
+    rt: tokio::runtime::Runtime,
+    client: reqwest::Client,
+}
+
+impl Server {
+    /// Starts `serve ARGS` in `t` (port 0: the printed link says which) and waits for its link.
+    pub(crate) fn start(t: &TestDir, args: &[&str], env: &[(&str, &str)]) -> Self {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_cake-recon"));
+        cmd.arg("serve")
+            .args(args)
+            .current_dir(t.dir.path())
+            .env_remove("CAKE_API_KEY")
+            .env_remove("CAKE_BASE_URL")
+            .env_remove("CAKE_RECON_TOKEN")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().unwrap();
+        let log = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = mpsc::channel::<String>();
+        let stderr = child.stderr.take().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        for (pipe, tx) in [
+            (Box::new(stderr) as Box<dyn std::io::Read + Send>, tx.clone()),
+            (Box::new(stdout), tx),
+        ] {
+            let log = Arc::clone(&log);
+            std::thread::spawn(move || {
+                for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                    log.lock().unwrap().push_str(&line);
+                    log.lock().unwrap().push('\n');
+                    let _ = tx.send(line);
+                }
+            });
+        }
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let link = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(line) if line.contains("open http://") => break line,
+                Ok(_) => {}
+                Err(_) => panic!("serve printed no link: {}", log.lock().unwrap()),
+            }
+        };
+        let url = link.split("open ").nth(1).unwrap().trim();
+        let rest = url.strip_prefix("http://").unwrap();
+        let (addr, query) = rest.split_once("/?token=").unwrap();
+        cake_recon::internals::install_crypto();
+        Self {
+            child,
+            addr: addr.to_string(),
+            token: query.to_string(),
+            log,
+            rt: tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap(),
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .timeout(Duration::from_secs(120))
+                .build()
+                .unwrap(),
+        }
+    }
+
+    pub(crate) fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// The cookie the token link sets.
+    pub(crate) fn cookie(&self) -> String {
+        let port = self.addr.rsplit(':').next().unwrap();
+        format!("cake_recon_{port}={}", self.token)
+    }
+
+    /// A request; `headers` as given (no cookie unless passed).
+    pub(crate) fn send(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, String)],
+        body: Vec<u8>,
+    ) -> Resp {
+        self.rt.block_on(async {
+            let mut b = self
+                .client
+                .request(method.parse().unwrap(), self.url(path))
+                .body(body);
+            for (k, v) in headers {
+                b = b.header(*k, v);
+            }
+            let resp = b.send().await.unwrap();
+            let status = resp.status().as_u16();
+            let headers = resp
+                .headers()
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
+                .collect();
+            let body = resp.text().await.unwrap();
+            Resp {
+                status,
+                headers,
+                body,
+            }
+        })
+    }
+
+    /// GET with the cookie.
+    pub(crate) fn get(&self, path: &str) -> Resp {
+        self.send("GET", path, &[("cookie", self.cookie())], Vec::new())
+    }
+
+    /// The CSRF token the home page's forms carry.
+    pub(crate) fn csrf(&self) -> String {
+        let home = self.get("/");
+        let at = home.body.find("csrf=").expect("a form with a csrf token");
+        home.body[at + 5..]
+            .chars()
+            .take_while(char::is_ascii_hexdigit)
+            .collect()
+    }
+
+    /// POST a form with the cookie and the CSRF token.
+    pub(crate) fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> Resp {
+        let body = fields
+            .iter()
+            .map(|(k, v)| format!("{k}={}", percent(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        let sep = if path.contains('?') { '&' } else { '?' };
+        self.send(
+            "POST",
+            &format!("{path}{sep}csrf={}", self.csrf()),
+            &[
+                ("cookie", self.cookie()),
+                (
+                    "content-type",
+                    "application/x-www-form-urlencoded".to_string(),
+                ),
+            ],
+            body.into_bytes(),
+        )
+    }
+
+    /// Uploads a file as the page's form does; `csrf` and `cookie` as given.
+    pub(crate) fn upload_with(
+        &self,
+        name: &str,
+        bytes: &[u8],
+        csrf: Option<&str>,
+        extra: &[(&str, String)],
+    ) -> Resp {
+        let boundary = "----cakereconboundary7MA4YWxkTrZu0gW";
+        let mut body = format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"sheet\"; filename=\"{name}\"\r\n\
+             Content-Type: application/octet-stream\r\n\r\n"
+        )
+        .into_bytes();
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let path = match csrf {
+            Some(c) => format!("/upload?csrf={c}"),
+            None => "/upload".to_string(),
+        };
+        let mut headers = vec![(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )];
+        headers.extend(extra.iter().cloned());
+        self.send("POST", &path, &headers, body)
+    }
+
+    /// Uploads with the cookie and the right CSRF token; the upload's page path.
+    pub(crate) fn upload(&self, name: &str, bytes: &[u8]) -> String {
+        let csrf = self.csrf();
+        let r = self.upload_with(name, bytes, Some(&csrf), &[("cookie", self.cookie())]);
+        assert_eq!(r.status, 303, "{}", r.body);
+        r.header("location").unwrap().to_string()
+    }
+
+    /// Polls the job's progress (bounded) until its run has ended; the last progress JSON.
+    pub(crate) fn wait_for_job(&self, stem: &str, timeout: Duration) -> serde_json::Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let p: serde_json::Value =
+                serde_json::from_str(&self.get(&format!("/job/{stem}/progress")).body).unwrap();
+            if p["running"] == false && p["outcome"] != "running" {
+                return p;
+            }
+            assert!(Instant::now() < deadline, "the run did not end: {p}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(pid) = i32::try_from(self.child.id())
+            .ok()
+            .and_then(rustix::process::Pid::from_raw)
+        {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+        }
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn percent(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// A sheet of `n` rows setting payouts on conversions 1..=n.
+pub(crate) fn payout_sheet(n: i32) -> String {
+    let mut s = String::from("conversion_id,payout,disposition_type\n");
+    for id in 1..=n {
+        s.push_str(&format!("{id},{}.25,approved\n", 1000 + id));
+    }
+    s
+}
+
+fn server(t: &TestDir, emu: &Emu, extra: &[&str]) -> Server {
+    let mut args = vec!["--base-url", emu.url.as_str(), "--listen", "127.0.0.1:0", "--rate", "200"];
+    args.extend_from_slice(extra);
+    Server::start(t, &args, &[("CAKE_API_KEY", KEY)])
+}
+
+#[test]
+fn every_request_needs_the_token_and_the_link_moves_it_into_a_cookie() {
+    let t = TestDir::new();
+    let emu = Emu::start(Faults::default());
+    let s = server(&t, &emu, &[]);
+    for path in ["/", "/static/app.js", "/static/style.css", "/job/x/progress", "/nope"] {
+        let r = s.send("GET", path, &[], Vec::new());
+        assert_eq!(r.status, 401, "{path} without the token");
+        assert!(r.body.contains("link cake-recon printed"), "{}", r.body);
+    }
+    let wrong = s.send("GET", "/?token=0000", &[], Vec::new());
+    assert_eq!(wrong.status, 401);
+    let wrong_cookie = s.send(
+        "GET",
+        "/",
+        &[("cookie", s.cookie().replace(&s.token, &"f".repeat(64)))],
+        Vec::new(),
+    );
+    assert_eq!(wrong_cookie.status, 401);
+    // The link: a cookie (HttpOnly, SameSite=Strict), and the token out of the address bar.
+    let link = s.send("GET", &format!("/?token={}", s.token), &[], Vec::new());
+    assert_eq!(link.status, 303);
+    assert_eq!(link.header("location"), Some("/"));
+    let set = link.header("set-cookie").unwrap();
+    assert!(set.contains("HttpOnly") && set.contains("SameSite=Strict"), "{set}");
+    let home = s.get("/");
+    assert_eq!(home.status, 200);
+    assert!(home.body.contains("Upload and preview"));
+    let bearer = s.send(
+        "GET",
+        "/",
+        &[("authorization", format!("Bearer {}", s.token))],
+        Vec::new(),
+    );
+    assert_eq!(bearer.status, 200);
+    // Pages forbid scripts from anywhere else and framing.
+    let csp = home.header("content-security-policy").unwrap();
+    assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"));
+    // A rebound DNS name is not this server.
+    let rebound = s.send(
+        "GET",
+        "/",
+        &[("cookie", s.cookie()), ("host", "evil.example:80".into())],
+        Vec::new(),
+    );
+    assert_eq!(rebound.status, 403);
+}
+
+#[test]
+fn every_state_changing_request_needs_the_csrf_token_and_a_same_origin() {
+    let t = TestDir::new();
+    let emu = Emu::start(Faults::default());
+    let s = server(&t, &emu, &[]);
+    let sheet = payout_sheet(3);
+    let cookie = [("cookie", s.cookie())];
+    let no_csrf = s.upload_with("june.csv", sheet.as_bytes(), None, &cookie);
+    assert_eq!(no_csrf.status, 403);
+    assert!(no_csrf.body.contains("CSRF"), "{}", no_csrf.body);
+    let wrong = s.upload_with("june.csv", sheet.as_bytes(), Some(&"0".repeat(64)), &cookie);
+    assert_eq!(wrong.status, 403);
+    let csrf = s.csrf();
+    let cross = s.upload_with(
+        "june.csv",
+        sheet.as_bytes(),
+        Some(&csrf),
+        &[
+            ("cookie", s.cookie()),
+            ("origin", "http://evil.example".into()),
+        ],
+    );
+    assert_eq!(cross.status, 403);
+    let cross_site = s.upload_with(
+        "june.csv",
+        sheet.as_bytes(),
+        Some(&csrf),
+        &[("cookie", s.cookie()), ("sec-fetch-site", "cross-site".into())],
+    );
+    assert_eq!(cross_site.status, 403);
+    assert!(t.names().iter().all(|n| !n.contains("june")), "{:?}", t.names());
+    // The same upload from the page itself is taken.
+    let page = s.upload("june.csv", sheet.as_bytes());
+    assert!(page.starts_with("/sheet/"), "{page}");
+    // Apply without the token sends nothing.
+    let apply = s.send(
+        "POST",
+        &format!("{page}/apply"),
+        &[
+            ("cookie", s.cookie()),
+            ("content-type", "application/x-www-form-urlencoded".into()),
+        ],
+        b"rows=3".to_vec(),
+    );
+    assert_eq!(apply.status, 403);
+    assert_eq!(emu.stats().requests, 0);
+}
+
+#[test]
+fn an_upload_past_the_limit_is_refused_with_the_limit_and_leaves_nothing() {
+    let t = TestDir::new();
+    let emu = Emu::start(Faults::default());
+    let s = server(&t, &emu, &["--max-upload-mb", "1"]);
+    let csrf = s.csrf();
+    let mut big = payout_sheet(10).into_bytes();
+    big.resize(1024 * 1024 + 4096, b'\n');
+    let r = s.upload_with("big.csv", &big, Some(&csrf), &[("cookie", s.cookie())]);
+    assert_eq!(r.status, 413);
+    assert!(r.body.contains("limit of 1 MB") && r.body.contains("--max-upload-mb"), "{}", r.body);
+    let uploads = t.path(".cake-recon/uploads");
+    let left: Vec<_> = std::fs::read_dir(&uploads)
+        .map(|d| d.filter_map(Result::ok).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "{left:?}");
+    // Under the limit, the same server takes it.
+    assert!(s.upload("small.csv", payout_sheet(3).as_bytes()).starts_with("/sheet/"));
+    // Not a sheet: refused by name, never stored.
+    let exe = s.upload_with("run.sh", b"#!/bin/sh\n", Some(&csrf), &[("cookie", s.cookie())]);
+    assert_eq!(exe.status, 400);
+    assert!(exe.body.contains(".xlsx"), "{}", exe.body);
+}
+
+#[test]
+fn it_listens_on_loopback_unless_given_a_token_and_warns_about_tls() {
+    let t = TestDir::new();
+    let help = t.run(&["serve", "--help"]);
+    assert!(help.stdout.contains("[default: 127.0.0.1:8080]"), "{}", help.stdout);
+    let off = t.run_env(
+        &["serve", "--sandbox", "--listen", "0.0.0.0:0"],
+        &[("CAKE_RECON_TOKEN", "")],
+    );
+    assert_eq!(off.code, 2, "{}", off.stderr);
+    assert!(off.stderr.contains("--token") && off.stderr.contains("TLS"), "{}", off.stderr);
+    let s = Server::start(
+        &t,
+        &["--sandbox", "--listen", "0.0.0.0:0", "--token", "a-long-shared-secret-0123"],
+        &[],
+    );
+    let log = s.log.lock().unwrap().clone();
+    assert!(log.contains("without TLS"), "{log}");
+    assert!(!log.contains("a-long-shared-secret"), "a given token is not printed: {log}");
+}
+
+#[test]
+fn a_sheet_applied_from_the_page_lands_in_the_ledger_and_the_key_is_in_no_response() {
+    let t = TestDir::new();
+    // A small month: reading it back is quick in a debug build.
+    let emu = Emu::with(Ledger::generated(1_000), Faults::default());
+    let s = server(&t, &emu, &[]);
+    let mut seen = Vec::new();
+    let page = s.upload("june.csv", payout_sheet(20).as_bytes());
+    let preview = s.get(&page);
+    assert!(preview.body.contains("Apply 20 rows"), "{}", preview.body);
+    assert!(preview.body.contains("20,215.00"), "Σ payout with separators");
+    seen.push(preview.body.clone());
+    let checked = s.post_form(
+        &format!("{page}/check"),
+        &[("since", "2026-09-01"), ("until", "2026-09-30")],
+    );
+    assert_eq!(checked.status, 303);
+    let after_check = s.get(&page);
+    assert!(after_check.body.contains("differs"), "{}", after_check.body);
+    seen.push(after_check.body.clone());
+    // A stale button (the preview said another number) sends nothing.
+    let stale = s.post_form(&format!("{page}/apply"), &[("rows", "19")]);
+    assert_eq!(stale.status, 409);
+    assert_eq!(emu.stats().requests, 0);
+    let applied = s.post_form(&format!("{page}/apply"), &[("rows", "20")]);
+    assert_eq!(applied.status, 303, "{}", applied.body);
+    assert_eq!(applied.header("location"), Some("/job/june"));
+    let p = s.wait_for_job("june", Duration::from_secs(60));
+    assert_eq!(p["by_status"]["updated"], 20, "{p}");
+    let ledger = emu.conversions();
+    for id in 1..=20 {
+        assert_eq!(ledger[&id].payout.to_string(), format!("{}.25", 1000 + id));
+    }
+    let results = s.get("/job/june");
+    assert!(results.body.contains("every row was updated"), "{}", results.body);
+    seen.push(results.body);
+    for kind in ["results.csv", "results.xlsx", "undo.csv", "check.csv", "log.txt"] {
+        let r = s.get(&format!("/job/june/file/{kind}"));
+        assert_eq!(r.status, 200, "{kind}");
+        assert!(r.header("content-disposition").unwrap().starts_with("attachment"));
+        seen.push(r.body);
+    }
+    seen.push(s.get("/").body);
+    seen.push(s.get("/job/june/progress").body);
+    seen.push(s.log.lock().unwrap().clone());
+    let part = &KEY[..10];
+    for body in &seen {
+        assert!(!body.contains(part), "the key in a response: {body}");
+    }
+    for entry in walk(t.dir.path()) {
+        let bytes = std::fs::read(&entry).unwrap();
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(part),
+            "the key in {}",
+            entry.display()
+        );
+    }
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().filter_map(Result::ok) {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
