@@ -38,7 +38,7 @@ enum Command {
     /// A screen for the finance team: upload a sheet, see what it would do, apply it, watch it.
     ///
     /// Listens on loopback; open the link it prints (it carries the access token). Runs go to
-    /// --base-url (key from CAKE_API_KEY or --api-key-file, kept on the server) or --sandbox.
+    /// --base-url (key from `CAKE_API_KEY` or --api-key-file, kept on the server) or --sandbox.
     Serve(ServeArgs),
     /// Serve the CAKE emulator (the same one --sandbox uses) for tests and trials.
     MockServer(MockArgs),

@@ -8,6 +8,7 @@ use crate::error::Error;
 use clap::{Args, FromArgMatches};
 use rand::{RngCore, SeedableRng};
 use secrecy::SecretString;
+use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -35,7 +36,10 @@ pub(crate) struct ServeConfig {
 pub(crate) fn random_token() -> String {
     let mut bytes = [0u8; 32];
     rand::rngs::StdRng::from_os_rng().fill_bytes(&mut bytes);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    bytes.iter().fold(String::with_capacity(64), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
 }
 
 /// Checks `serve`'s flags: loopback unless a token is given, a target, a key for a remote one.
@@ -47,7 +51,10 @@ pub(crate) fn serve_config(a: ServeArgs) -> Result<ServeConfig, Error> {
             a.listen
         ))
     })?;
-    let given = a.token.map(|t| t.trim().to_string()).filter(|t| !t.is_empty());
+    let given = a
+        .token
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty());
     if let Some(t) = &given
         && t.len() < 16
     {
@@ -150,7 +157,9 @@ mod tests {
 
     #[test]
     fn off_loopback_needs_a_token_and_says_why() {
-        let err = serve_config(args("0.0.0.0:8080", None)).unwrap_err().to_string();
+        let err = serve_config(args("0.0.0.0:8080", None))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("--token") && err.contains("TLS"), "{err}");
         let cfg = serve_config(args("0.0.0.0:8080", Some("0123456789abcdef0123"))).unwrap();
         assert!(cfg.token_given);

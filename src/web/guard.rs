@@ -1,14 +1,14 @@
 //! Who may use the screen: the access token on every request, and a CSRF token on every POST.
 //!
 //! The token arrives once in the link printed at start (`/?token=…`); the answer moves it into
-//! a cookie (HttpOnly, SameSite=Strict, named after the port) and redirects to the same page
+//! a cookie (`HttpOnly`, `SameSite=Strict`, named after the port) and redirects to the same page
 //! without it, so it does not stay in the address bar or the history. Every later request
 //! carries the cookie (or `Authorization: Bearer`). A POST must also carry the page's CSRF
 //! token in its URL, and when the browser says where it comes from (`Origin`,
 //! `Sec-Fetch-Site`), it must be this server. On loopback the `Host` must be loopback too, so a
 //! rebound DNS name cannot reach the server through a browser.
 
-use super::server::App;
+use super::state::App;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
@@ -18,7 +18,11 @@ use std::sync::Arc;
 
 /// Compares two secrets in time that depends only on their lengths.
 fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
 }
 
 fn query_param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
@@ -89,14 +93,14 @@ pub(super) async fn guard(State(app): State<Arc<App>>, req: Request, next: Next)
             );
         }
         // Into a cookie, and out of the address bar.
-        let rest: Vec<&str> = query
+        let kept: Vec<&str> = query
             .split('&')
             .filter(|kv| !kv.starts_with("token="))
             .collect();
-        let to = if rest.is_empty() {
+        let to = if kept.is_empty() {
             req.uri().path().to_string()
         } else {
-            format!("{}?{}", req.uri().path(), rest.join("&"))
+            format!("{}?{}", req.uri().path(), kept.join("&"))
         };
         let set = format!(
             "{}={token}; Path=/; HttpOnly; SameSite=Strict",
@@ -160,7 +164,10 @@ pub(super) async fn guard(State(app): State<Arc<App>>, req: Request, next: Next)
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     resp

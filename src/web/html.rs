@@ -57,7 +57,10 @@ pub(super) fn form_open(action: &str, csrf: &str, extra: &str) -> String {
 /// A table from a header and rows of already-escaped cells.
 #[must_use]
 pub(super) fn table(caption: &str, head: &[&str], rows: &[Vec<String>], class: &str) -> String {
-    let mut out = format!("<table class=\"{class}\"><caption>{}</caption><thead><tr>", esc(caption));
+    let mut out = format!(
+        "<table class=\"{class}\"><caption>{}</caption><thead><tr>",
+        esc(caption)
+    );
     for h in head {
         let _ = write!(out, "<th scope=\"col\">{}</th>", esc(h));
     }
@@ -76,7 +79,11 @@ pub(super) fn table(caption: &str, head: &[&str], rows: &[Vec<String>], class: &
 /// A short notice box: `kind` is `ok`, `warn` or `error`.
 #[must_use]
 pub(super) fn notice(kind: &str, html: &str) -> String {
-    let role = if kind == "error" { " role=\"alert\"" } else { "" };
+    let role = if kind == "error" {
+        " role=\"alert\""
+    } else {
+        ""
+    };
     format!("<div class=\"notice {kind}\"{role}>{html}</div>")
 }
 

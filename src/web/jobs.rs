@@ -37,6 +37,9 @@ pub(super) struct JobRecord {
     pub args: Vec<String>,
     /// Σ money the last Apply stated, as shown.
     pub stated: String,
+    /// The rows the last Apply stated.
+    #[serde(default)]
+    pub rows: u64,
     pub runs: Vec<RunRecord>,
 }
 
@@ -63,7 +66,11 @@ pub(super) fn valid_stem(stem: &str) -> bool {
 /// How a run ended, in words, from its exit code.
 pub(super) fn outcome(exit: Option<i32>) -> (&'static str, &'static str) {
     match exit {
-        None => ("running", "running"),
+        None => (
+            "warn",
+            "ended while this server was not watching (it was restarted): the rows below say \
+             where it stands; Resume sends what is left",
+        ),
         Some(0) => ("ok", "finished: every row was updated"),
         Some(1) => (
             "warn",
@@ -205,7 +212,7 @@ impl Jobs {
             files.record.clone(),
         );
         std::thread::spawn(move || {
-            let exit = child.wait().ok().map(|s| exit_code(&s));
+            let exit = child.wait().ok().map(exit_code);
             if let Some(mut r) = std::fs::read(&path)
                 .ok()
                 .and_then(|b| serde_json::from_slice::<JobRecord>(&b).ok())
@@ -270,8 +277,7 @@ impl Jobs {
         let t = Instant::now();
         s.0.push_back((t, done));
         while s.0.len() > 2
-            && s
-                .0
+            && s.0
                 .front()
                 .is_some_and(|(t0, _)| t.duration_since(*t0) > Duration::from_secs(15))
         {
@@ -279,7 +285,8 @@ impl Jobs {
         }
         let (t0, d0) = *s.0.front()?;
         let secs = t.duration_since(t0).as_secs_f64();
-        (secs >= 0.5 && done >= d0).then(|| (done - d0) as f64 / secs)
+        let rows = u32::try_from(done.saturating_sub(d0)).unwrap_or(u32::MAX);
+        (secs >= 0.5 && done >= d0).then(|| f64::from(rows) / secs)
     }
 
     /// Runs `cake-recon check ARGS` and waits (bounded by `timeout`): exit code and its output.
@@ -315,7 +322,7 @@ impl Jobs {
             Ok(out) => {
                 let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
                 text.push_str(&String::from_utf8_lossy(&out.stderr));
-                (Some(exit_code(&out.status)), text)
+                (Some(exit_code(out.status)), text)
             }
             Err(e) => (None, format!("the check failed: {e}")),
         }
@@ -335,7 +342,7 @@ impl Jobs {
                 valid_stem(&stem).then_some((t, stem))
             })
             .collect();
-        stems.sort_by(|a, b| b.0.cmp(&a.0));
+        stems.sort_by_key(|s| std::cmp::Reverse(s.0));
         stems
             .into_iter()
             .map(|(_, stem)| {
@@ -354,7 +361,7 @@ fn save_record(path: &Path, r: &JobRecord) -> std::io::Result<()> {
     std::fs::rename(tmp, path)
 }
 
-fn exit_code(s: &std::process::ExitStatus) -> i32 {
+fn exit_code(s: std::process::ExitStatus) -> i32 {
     use std::os::unix::process::ExitStatusExt as _;
     s.code()
         .unwrap_or_else(|| 128 + s.signal().unwrap_or_default())

@@ -9,11 +9,16 @@
 //! checkpoint, so a reload or a server restart finds the run where it is.
 
 mod guard;
+mod home;
 mod html;
+mod job_page;
 mod jobs;
 mod pages;
 mod preview;
+mod results;
 mod server;
+mod sheet_page;
 mod staged;
+mod state;
 
 pub(crate) use server::serve;

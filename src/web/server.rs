@@ -3,8 +3,9 @@
 
 use super::guard::guard;
 use super::jobs::Jobs;
-use super::pages;
 use super::preview::RunTarget;
+use super::state::App;
+use super::{home, job_page, pages, sheet_page};
 use crate::app::Target;
 use crate::config::ServeConfig;
 use crate::error::Error;
@@ -17,46 +18,40 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// What every handler shares.
-pub(crate) struct App {
-    pub(super) listen: SocketAddr,
-    pub(super) token: SecretString,
-    /// Carried by every form's action and checked on every POST.
-    pub(super) csrf: String,
-    /// `cake_recon_PORT`: two servers on one machine keep their own cookies.
-    pub(super) cookie_name: String,
-    pub(super) jobs: Jobs,
-    pub(super) target: RunTarget,
-    /// How the page names where runs go.
-    pub(super) label: String,
-    pub(super) max_upload: u64,
-}
-
 fn router(app: Arc<App>) -> Router {
     // Room for the multipart framing around the largest sheet; the upload handler enforces the
     // limit itself, with the message.
-    let body_limit = usize::try_from(app.max_upload).unwrap_or(usize::MAX).saturating_add(1 << 20);
+    let body_limit = usize::try_from(app.max_upload)
+        .unwrap_or(usize::MAX)
+        .saturating_add(1 << 20);
     Router::new()
-        .route("/", get(pages::home))
-        .route("/upload", post(pages::upload))
-        .route("/sheet/{id}", get(pages::sheet))
-        .route("/sheet/{id}/choices", post(pages::choices))
-        .route("/sheet/{id}/check", post(pages::check))
-        .route("/sheet/{id}/apply", post(pages::apply))
-        .route("/job/{stem}", get(pages::job))
-        .route("/job/{stem}/progress", get(pages::progress))
-        .route("/job/{stem}/stop", post(pages::stop))
-        .route("/job/{stem}/resume", post(pages::resume))
-        .route("/job/{stem}/file/{kind}", get(pages::download))
+        .route("/", get(home::home))
+        .route("/upload", post(home::upload))
+        .route("/sheet/{id}", get(sheet_page::sheet))
+        .route("/sheet/{id}/choices", post(sheet_page::choices))
+        .route("/sheet/{id}/check", post(sheet_page::check))
+        .route("/sheet/{id}/apply", post(sheet_page::apply))
+        .route("/job/{stem}", get(job_page::job))
+        .route("/job/{stem}/progress", get(job_page::progress))
+        .route("/job/{stem}/stop", post(job_page::stop))
+        .route("/job/{stem}/resume", post(job_page::resume))
+        .route("/job/{stem}/file/{kind}", get(job_page::download))
         .route("/static/style.css", get(pages::style))
         .route("/static/app.js", get(pages::script))
         .fallback(pages::not_found)
         .layer(DefaultBodyLimit::max(body_limit))
-        .layer(axum::middleware::from_fn_with_state(Arc::clone(&app), guard))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&app),
+            guard,
+        ))
         .with_state(app)
 }
 
 /// `cake-recon serve`: runs until Ctrl-C or SIGTERM, then stops the runs it started.
+#[expect(
+    clippy::needless_pass_by_value,
+    reason = "the configuration is the server's for its whole life"
+)]
 pub(crate) fn serve(cfg: ServeConfig) -> Result<u8, Error> {
     let (sandbox, url, key, label) = match &cfg.target {
         Target::Sandbox => {
@@ -105,9 +100,8 @@ pub(crate) fn serve(cfg: ServeConfig) -> Result<u8, Error> {
         let local = listener
             .local_addr()
             .map_err(|e| Error::Internal(format!("no local address: {e}")))?;
-        let jobs = Jobs::new(cfg.dir.clone(), key).map_err(|e| {
-            Error::Usage(format!("--dir {}: {e}", cfg.dir.display()))
-        })?;
+        let jobs = Jobs::new(cfg.dir.clone(), key)
+            .map_err(|e| Error::Usage(format!("--dir {}: {e}", cfg.dir.display())))?;
         let app = Arc::new(App {
             listen: local,
             token: cfg.token.clone(),
@@ -129,8 +123,8 @@ pub(crate) fn serve(cfg: ServeConfig) -> Result<u8, Error> {
             .map_err(|e| Error::Internal(format!("the server failed: {e}")))?;
         eprintln!("cake-recon serve: stopping; runs started here stop as with SIGTERM");
         let app2 = Arc::clone(&app);
-        let _ = tokio::task::spawn_blocking(move || app2.jobs.stop_all(Duration::from_secs(60)))
-            .await;
+        let _ =
+            tokio::task::spawn_blocking(move || app2.jobs.stop_all(Duration::from_secs(60))).await;
         Ok(crate::exit::OK)
     });
     drop(sandbox);
@@ -147,7 +141,10 @@ fn announce(cfg: &ServeConfig, local: SocketAddr, label: &str) {
             SocketAddr::V6(a) => format!("[{}]", a.ip()),
         }
     };
-    eprintln!("cake-recon serve: sheets, results and history in {}", cfg.dir.display());
+    eprintln!(
+        "cake-recon serve: sheets, results and history in {}",
+        cfg.dir.display()
+    );
     eprintln!("cake-recon serve: runs go to {label}");
     if cfg.token_given {
         eprintln!(

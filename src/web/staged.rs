@@ -155,7 +155,10 @@ mod tests {
 
     #[test]
     fn names_from_the_browser_are_made_safe() {
-        assert_eq!(safe_name("C:\\Users\\ann\\June 2026.xlsx").unwrap(), "June 2026.xlsx");
+        assert_eq!(
+            safe_name("C:\\Users\\ann\\June 2026.xlsx").unwrap(),
+            "June 2026.xlsx"
+        );
         assert_eq!(safe_name("../../etc/x.csv").unwrap(), "x.csv");
         assert_eq!(safe_name("a<b>.CSV").unwrap(), "a_b_.CSV");
         assert!(safe_name("run.sh").unwrap_err().contains(".xlsx"));

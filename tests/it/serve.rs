@@ -4,6 +4,7 @@
 use crate::emu::{Emu, KEY};
 use crate::util::TestDir;
 use cake_recon::mock::{Faults, Ledger};
+use std::fmt::Write as _;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, mpsc};
@@ -58,7 +59,10 @@ impl Server {
         let stderr = child.stderr.take().unwrap();
         let stdout = child.stdout.take().unwrap();
         for (pipe, tx) in [
-            (Box::new(stderr) as Box<dyn std::io::Read + Send>, tx.clone()),
+            (
+                Box::new(stderr) as Box<dyn std::io::Read + Send>,
+                tx.clone(),
+            ),
             (Box::new(stdout), tx),
         ] {
             let log = Arc::clone(&log);
@@ -76,7 +80,7 @@ impl Server {
             match rx.recv_timeout(left) {
                 Ok(line) if line.contains("open http://") => break line,
                 Ok(_) => {}
-                Err(_) => panic!("serve printed no link: {}", log.lock().unwrap()),
+                Err(e) => panic!("serve printed no link ({e}): {}", log.lock().unwrap()),
             }
         };
         let url = link.split("open ").nth(1).unwrap().trim();
@@ -266,13 +270,20 @@ fn percent(s: &str) -> String {
 pub(crate) fn payout_sheet(n: i32) -> String {
     let mut s = String::from("conversion_id,payout,disposition_type\n");
     for id in 1..=n {
-        s.push_str(&format!("{id},{}.25,approved\n", 1000 + id));
+        writeln!(s, "{id},{}.25,approved", 1000 + id).unwrap();
     }
     s
 }
 
 fn server(t: &TestDir, emu: &Emu, extra: &[&str]) -> Server {
-    let mut args = vec!["--base-url", emu.url.as_str(), "--listen", "127.0.0.1:0", "--rate", "200"];
+    let mut args = vec![
+        "--base-url",
+        emu.url.as_str(),
+        "--listen",
+        "127.0.0.1:0",
+        "--rate",
+        "200",
+    ];
     args.extend_from_slice(extra);
     Server::start(t, &args, &[("CAKE_API_KEY", KEY)])
 }
@@ -282,7 +293,13 @@ fn every_request_needs_the_token_and_the_link_moves_it_into_a_cookie() {
     let t = TestDir::new();
     let emu = Emu::start(Faults::default());
     let s = server(&t, &emu, &[]);
-    for path in ["/", "/static/app.js", "/static/style.css", "/job/x/progress", "/nope"] {
+    for path in [
+        "/",
+        "/static/app.js",
+        "/static/style.css",
+        "/job/x/progress",
+        "/nope",
+    ] {
         let r = s.send("GET", path, &[], Vec::new());
         assert_eq!(r.status, 401, "{path} without the token");
         assert!(r.body.contains("link cake-recon printed"), "{}", r.body);
@@ -301,7 +318,10 @@ fn every_request_needs_the_token_and_the_link_moves_it_into_a_cookie() {
     assert_eq!(link.status, 303);
     assert_eq!(link.header("location"), Some("/"));
     let set = link.header("set-cookie").unwrap();
-    assert!(set.contains("HttpOnly") && set.contains("SameSite=Strict"), "{set}");
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Strict"),
+        "{set}"
+    );
     let home = s.get("/");
     assert_eq!(home.status, 200);
     assert!(home.body.contains("Upload and preview"));
@@ -352,10 +372,17 @@ fn every_state_changing_request_needs_the_csrf_token_and_a_same_origin() {
         "june.csv",
         sheet.as_bytes(),
         Some(&csrf),
-        &[("cookie", s.cookie()), ("sec-fetch-site", "cross-site".into())],
+        &[
+            ("cookie", s.cookie()),
+            ("sec-fetch-site", "cross-site".into()),
+        ],
     );
     assert_eq!(cross_site.status, 403);
-    assert!(t.names().iter().all(|n| !n.contains("june")), "{:?}", t.names());
+    assert!(
+        t.names().iter().all(|n| !n.contains("june")),
+        "{:?}",
+        t.names()
+    );
     // The same upload from the page itself is taken.
     let page = s.upload("june.csv", sheet.as_bytes());
     assert!(page.starts_with("/sheet/"), "{page}");
@@ -383,16 +410,28 @@ fn an_upload_past_the_limit_is_refused_with_the_limit_and_leaves_nothing() {
     big.resize(1024 * 1024 + 4096, b'\n');
     let r = s.upload_with("big.csv", &big, Some(&csrf), &[("cookie", s.cookie())]);
     assert_eq!(r.status, 413);
-    assert!(r.body.contains("limit of 1 MB") && r.body.contains("--max-upload-mb"), "{}", r.body);
+    assert!(
+        r.body.contains("limit of 1 MB") && r.body.contains("--max-upload-mb"),
+        "{}",
+        r.body
+    );
     let uploads = t.path(".cake-recon/uploads");
     let left: Vec<_> = std::fs::read_dir(&uploads)
         .map(|d| d.filter_map(Result::ok).collect())
         .unwrap_or_default();
     assert!(left.is_empty(), "{left:?}");
     // Under the limit, the same server takes it.
-    assert!(s.upload("small.csv", payout_sheet(3).as_bytes()).starts_with("/sheet/"));
+    assert!(
+        s.upload("small.csv", payout_sheet(3).as_bytes())
+            .starts_with("/sheet/")
+    );
     // Not a sheet: refused by name, never stored.
-    let exe = s.upload_with("run.sh", b"#!/bin/sh\n", Some(&csrf), &[("cookie", s.cookie())]);
+    let exe = s.upload_with(
+        "run.sh",
+        b"#!/bin/sh\n",
+        Some(&csrf),
+        &[("cookie", s.cookie())],
+    );
     assert_eq!(exe.status, 400);
     assert!(exe.body.contains(".xlsx"), "{}", exe.body);
 }
@@ -401,21 +440,38 @@ fn an_upload_past_the_limit_is_refused_with_the_limit_and_leaves_nothing() {
 fn it_listens_on_loopback_unless_given_a_token_and_warns_about_tls() {
     let t = TestDir::new();
     let help = t.run(&["serve", "--help"]);
-    assert!(help.stdout.contains("[default: 127.0.0.1:8080]"), "{}", help.stdout);
+    assert!(
+        help.stdout.contains("[default: 127.0.0.1:8080]"),
+        "{}",
+        help.stdout
+    );
     let off = t.run_env(
         &["serve", "--sandbox", "--listen", "0.0.0.0:0"],
         &[("CAKE_RECON_TOKEN", "")],
     );
     assert_eq!(off.code, 2, "{}", off.stderr);
-    assert!(off.stderr.contains("--token") && off.stderr.contains("TLS"), "{}", off.stderr);
+    assert!(
+        off.stderr.contains("--token") && off.stderr.contains("TLS"),
+        "{}",
+        off.stderr
+    );
     let s = Server::start(
         &t,
-        &["--sandbox", "--listen", "0.0.0.0:0", "--token", "a-long-shared-secret-0123"],
+        &[
+            "--sandbox",
+            "--listen",
+            "0.0.0.0:0",
+            "--token",
+            "a-long-shared-secret-0123",
+        ],
         &[],
     );
     let log = s.log.lock().unwrap().clone();
     assert!(log.contains("without TLS"), "{log}");
-    assert!(!log.contains("a-long-shared-secret"), "a given token is not printed: {log}");
+    assert!(
+        !log.contains("a-long-shared-secret"),
+        "a given token is not printed: {log}"
+    );
 }
 
 #[test]
@@ -428,7 +484,10 @@ fn a_sheet_applied_from_the_page_lands_in_the_ledger_and_the_key_is_in_no_respon
     let page = s.upload("june.csv", payout_sheet(20).as_bytes());
     let preview = s.get(&page);
     assert!(preview.body.contains("Apply 20 rows"), "{}", preview.body);
-    assert!(preview.body.contains("20,215.00"), "Σ payout with separators");
+    assert!(
+        preview.body.contains("20,215.00"),
+        "Σ payout with separators"
+    );
     seen.push(preview.body.clone());
     let checked = s.post_form(
         &format!("{page}/check"),
@@ -452,12 +511,26 @@ fn a_sheet_applied_from_the_page_lands_in_the_ledger_and_the_key_is_in_no_respon
         assert_eq!(ledger[&id].payout.to_string(), format!("{}.25", 1000 + id));
     }
     let results = s.get("/job/june");
-    assert!(results.body.contains("every row was updated"), "{}", results.body);
+    assert!(
+        results.body.contains("every row was updated"),
+        "{}",
+        results.body
+    );
     seen.push(results.body);
-    for kind in ["results.csv", "results.xlsx", "undo.csv", "check.csv", "log.txt"] {
+    for kind in [
+        "results.csv",
+        "results.xlsx",
+        "undo.csv",
+        "check.csv",
+        "log.txt",
+    ] {
         let r = s.get(&format!("/job/june/file/{kind}"));
         assert_eq!(r.status, 200, "{kind}");
-        assert!(r.header("content-disposition").unwrap().starts_with("attachment"));
+        assert!(
+            r.header("content-disposition")
+                .unwrap()
+                .starts_with("attachment")
+        );
         seen.push(r.body);
     }
     seen.push(s.get("/").body);

@@ -53,7 +53,8 @@
         document.getElementById("rate").textContent =
           p.rate == null ? "measuring the rate" : fmt(p.rate.toFixed(1)) + " rows/s";
         document.getElementById("eta").textContent =
-          p.eta_seconds == null ? "" : "about " + fmt(Math.ceil(p.eta_seconds / 60)) + " min left";
+          p.eta_seconds == null ? "" : p.eta_seconds < 90 ? "about " + fmt(p.eta_seconds) + " s left"
+            : "about " + fmt(Math.ceil(p.eta_seconds / 60)) + " min left";
         var parts = Object.keys(p.by_status).map(function (k) { return k + " " + fmt(p.by_status[k]); });
         document.getElementById("statuses").textContent = parts.length ? parts.join(" · ") : "no row finished yet";
         setTimeout(tick, 1000);

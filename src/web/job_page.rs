@@ -1,0 +1,388 @@
+//! A job's page: live progress while its run goes on (read from the checkpoint), the stop and
+//! resume buttons, then the results — the rows that need attention first — and the downloads.
+
+use super::html::{esc, form_open, notice, table};
+use super::jobs::{outcome, valid_stem};
+use super::pages::{Shared, blocking, html, not_found, problem, urlencode};
+use super::results::{applied_sums, read_csv_rows, to_xlsx};
+use super::state::App;
+use crate::report::money::{count, grouped};
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+pub(super) fn job_stem(app: &App, stem: &str) -> Result<String, Box<Response>> {
+    if valid_stem(stem) {
+        Ok(stem.to_string())
+    } else {
+        Err(Box::new(problem(
+            app,
+            StatusCode::NOT_FOUND,
+            "No such run",
+            "There is no such run here.",
+        )))
+    }
+}
+
+/// Seconds left at `rate` rows a second (whole seconds, rounded up).
+pub(super) fn eta(remaining: u64, rate: f64) -> u64 {
+    let secs = std::time::Duration::from_secs_f64(
+        (f64::from(u32::try_from(remaining).unwrap_or(u32::MAX)) / rate).min(1e9),
+    );
+    secs.as_secs() + u64::from(secs.subsec_nanos() > 0)
+}
+
+/// The progress of a job, as the page's script reads it.
+#[derive(serde::Serialize)]
+pub(super) struct Progress {
+    running: bool,
+    done: u64,
+    valid: u64,
+    remaining: u64,
+    by_status: BTreeMap<String, u64>,
+    rate: Option<f64>,
+    eta_seconds: Option<u64>,
+    outcome: String,
+}
+
+pub(super) fn progress_of(app: &App, stem: &str) -> Progress {
+    let st = app.jobs.status(stem);
+    let running = app.jobs.running(stem);
+    let (done, valid, remaining, by_status) = st.map_or((0, 0, 0, BTreeMap::new()), |s| {
+        (s.rows.values().sum(), s.valid_rows, s.remaining, s.rows)
+    });
+    let rate = running.then(|| app.jobs.rate(stem, done)).flatten();
+    let record = app.jobs.record(stem);
+    let last = record.as_ref().and_then(|r| r.runs.last().cloned());
+    // Before the run has written its checkpoint, the rows the Apply button stated.
+    let valid = if valid == 0 {
+        record.map_or(0, |r| r.rows)
+    } else {
+        valid
+    };
+    Progress {
+        running,
+        done,
+        valid,
+        remaining,
+        by_status,
+        rate,
+        eta_seconds: rate.filter(|r| *r > 0.0).map(|r| eta(remaining, r)),
+        outcome: if running {
+            "running".into()
+        } else {
+            outcome(last.and_then(|l| l.exit)).1.to_string()
+        },
+    }
+}
+
+pub(super) async fn progress(State(app): Shared, Path(stem): Path<String>) -> Response {
+    let stem = match job_stem(&app, &stem) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    let a = Arc::clone(&app);
+    let p = blocking(move || progress_of(&a, &stem)).await;
+    match p {
+        Some(p) => (
+            [(header::CONTENT_TYPE, "application/json")],
+            serde_json::to_string(&p).unwrap_or_default(),
+        )
+            .into_response(),
+        None => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+pub(super) async fn stop(State(app): Shared, Path(stem): Path<String>) -> Response {
+    let stem = match job_stem(&app, &stem) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    match app.jobs.stop(&stem) {
+        Ok(()) => Redirect::to(&format!("/job/{}", urlencode(&stem))).into_response(),
+        Err(msg) => problem(&app, StatusCode::CONFLICT, "Not stopped", &msg),
+    }
+}
+
+pub(super) async fn resume(State(app): Shared, Path(stem): Path<String>) -> Response {
+    let stem = match job_stem(&app, &stem) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    let Some(record) = app.jobs.record(&stem) else {
+        return problem(
+            &app,
+            StatusCode::NOT_FOUND,
+            "Nothing to resume",
+            "This run was not started from this screen: resume it with the same command line.",
+        );
+    };
+    match app.jobs.start(&stem, record) {
+        Ok(()) => Redirect::to(&format!("/job/{}", urlencode(&stem))).into_response(),
+        Err(msg) => problem(&app, StatusCode::CONFLICT, "Not resumed", &msg),
+    }
+}
+
+pub(super) async fn job(State(app): Shared, Path(stem): Path<String>) -> Response {
+    let stem = match job_stem(&app, &stem) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    let a = Arc::clone(&app);
+    let body = blocking(move || render_job(&a, &stem)).await;
+    match body {
+        Some(Some(b)) => html(&app, StatusCode::OK, "Run", &b),
+        _ => not_found(State(app)).await,
+    }
+}
+
+#[expect(
+    clippy::too_many_lines,
+    reason = "the run page: progress while it runs, results after, in reading order"
+)]
+pub(super) fn render_job(app: &App, stem: &str) -> Option<String> {
+    let files = app.jobs.files(stem);
+    let rec = app.jobs.record(stem);
+    if rec.is_none() && !files.checkpoint.exists() {
+        return None;
+    }
+    let p = progress_of(app, stem);
+    let name = rec.as_ref().map_or(stem, |r| r.sheet.as_str());
+    let enc = urlencode(stem);
+    let mut body = format!(
+        "<p class=\"crumbs\"><a href=\"/\">Home</a> › {}</p>",
+        esc(name)
+    );
+    if p.running {
+        let _ = write!(
+            body,
+            "<h1>Applying {name}</h1><div id=\"progress\" data-url=\"/job/{enc}/progress\">\
+             <progress id=\"bar\" max=\"{valid}\" value=\"{done}\" aria-label=\"Rows done\"></progress>\
+             <p class=\"big\" aria-live=\"polite\"><span id=\"done\">{done_g}</span> of \
+             <span id=\"valid\">{valid_g}</span> rows done · <span id=\"rate\">…</span> · \
+             <span id=\"eta\"></span></p><p id=\"statuses\">{statuses}</p></div>",
+            name = esc(name),
+            valid = p.valid,
+            done = p.done,
+            done_g = count(p.done),
+            valid_g = count(p.valid),
+            statuses = esc(&status_line(&p.by_status)),
+        );
+        body.push_str(&form_open(&format!("/job/{enc}/stop"), &app.csrf, ""));
+        body.push_str(
+            "<button type=\"submit\" class=\"danger\" id=\"stop\">Stop the run</button> \
+             <span class=\"hint\">Stops sending, waits for the requests already out and records \
+             them; Resume finishes later without sending any applied row twice.</span></form>\
+             <p class=\"hint\"><a href=\"\">Refresh</a> (the page updates itself when scripts \
+             run)</p>",
+        );
+        return Some(body);
+    }
+    let last = rec.as_ref().and_then(|r| r.runs.last());
+    let (kind, text) = match last {
+        Some(r) => outcome(r.exit),
+        None => ("warn", "this run was started from the command line"),
+    };
+    let _ = write!(
+        body,
+        "<h1>Results of {}</h1>{}",
+        esc(name),
+        notice(kind, &format!("<span id=\"outcome\">{}</span>", esc(text)))
+    );
+    let _ = write!(
+        body,
+        "<p id=\"statuses\">{} · {} of {} valid rows have no outcome yet</p>",
+        esc(&status_line(&p.by_status)),
+        count(p.remaining),
+        count(p.valid)
+    );
+    if let Some([set, added, received]) = applied_sums(&files.results) {
+        let _ = write!(
+            body,
+            "<p id=\"applied\">Applied to CAKE (updated rows): Σ payout set <strong>{}</strong>, \
+             Σ payout added <strong>{}</strong>, Σ received <strong>{}</strong>{}</p>",
+            grouped(set),
+            grouped(added),
+            grouped(received),
+            rec.as_ref()
+                .map(|r| format!(" — the Apply button stated {}", esc(&r.stated)))
+                .unwrap_or_default()
+        );
+    }
+    if rec.is_some() && (p.remaining > 0 || last.is_some_and(|r| !matches!(r.exit, Some(0 | 1)))) {
+        body.push_str(&form_open(&format!("/job/{enc}/resume"), &app.csrf, ""));
+        body.push_str(
+            "<button type=\"submit\" class=\"primary\" id=\"resume\">Resume</button> \
+             <span class=\"hint\">Sends only rows without an outcome; applied rows are never sent \
+             again.</span></form>",
+        );
+    }
+    if let Some((head, rows, _)) = read_csv_rows(
+        &files.results,
+        "status",
+        |s| !matches!(s, "updated" | "unchanged" | "would_update"),
+        200,
+    ) && !rows.is_empty()
+        && let Some(rows) = Some(
+            rows.into_iter()
+                .filter(|r| !r.iter().any(|c| c.contains("a total line, not sent")))
+                .collect::<Vec<_>>(),
+        )
+        && !rows.is_empty()
+    {
+        body.push_str(&table(
+            "Rows that were not updated (rejected, failed, in doubt, invalid, held back) — first",
+            &head.iter().map(String::as_str).collect::<Vec<_>>(),
+            &rows,
+            "attention",
+        ));
+    }
+    body.push_str("<h2>Downloads</h2><ul class=\"downloads\">");
+    let links = [
+        ("results.csv", "Results (CSV)", files.results.exists()),
+        ("results.xlsx", "Results (Excel)", files.results.exists()),
+        (
+            "undo.csv",
+            "Undo sheet (puts CAKE back as it was)",
+            files.undo.exists(),
+        ),
+        (
+            "check.csv",
+            "Check file (comparison with CAKE)",
+            files.check.exists(),
+        ),
+        ("log.txt", "Run log", files.log.exists()),
+    ];
+    for (kind, label, present) in links {
+        if present {
+            let _ = write!(
+                body,
+                "<li><a href=\"/job/{enc}/file/{kind}\" download id=\"dl-{}\">{}</a></li>",
+                kind.replace('.', "-"),
+                esc(label)
+            );
+        }
+    }
+    body.push_str("</ul>");
+    if let Ok(log) = std::fs::read_to_string(&files.log) {
+        let tail: Vec<&str> = log
+            .lines()
+            .rev()
+            .take(40)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        let _ = write!(
+            body,
+            "<details><summary>Run log (last lines)</summary><pre class=\"log\">{}</pre></details>",
+            esc(&tail.join("\n"))
+        );
+    }
+    if let Some(r) = &rec {
+        let runs: Vec<Vec<String>> = r
+            .runs
+            .iter()
+            .rev()
+            .map(|x| {
+                vec![
+                    esc(&x.started),
+                    esc(x.ended.as_deref().unwrap_or("—")),
+                    esc(if x.ended.is_none() && p.running {
+                        "running"
+                    } else {
+                        outcome(x.exit).1
+                    }),
+                ]
+            })
+            .collect();
+        body.push_str(&table(
+            "Runs of this sheet",
+            &["Started", "Ended", "Outcome"],
+            &runs,
+            "runs",
+        ));
+    }
+    Some(body)
+}
+
+pub(super) fn status_line(m: &BTreeMap<String, u64>) -> String {
+    if m.is_empty() {
+        return "no row finished yet".into();
+    }
+    m.iter()
+        .map(|(k, v)| format!("{k} {}", count(*v)))
+        .collect::<Vec<_>>()
+        .join(" · ")
+}
+
+pub(super) async fn download(
+    State(app): Shared,
+    Path((stem, kind)): Path<(String, String)>,
+) -> Response {
+    let stem = match job_stem(&app, &stem) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    let files = app.jobs.files(&stem);
+    let (path, mime, name) = match kind.as_str() {
+        "results.csv" => (
+            files.results,
+            "text/csv; charset=utf-8",
+            format!("{stem}.results.csv"),
+        ),
+        "results.xlsx" => (
+            files.results,
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            format!("{stem}.results.xlsx"),
+        ),
+        "undo.csv" => (
+            files.undo,
+            "text/csv; charset=utf-8",
+            format!("{stem}.undo.csv"),
+        ),
+        "check.csv" => (
+            files.check,
+            "text/csv; charset=utf-8",
+            format!("{stem}.check.csv"),
+        ),
+        "log.txt" => (
+            files.log,
+            "text/plain; charset=utf-8",
+            format!("{stem}.log.txt"),
+        ),
+        _ => return not_found(State(app)).await,
+    };
+    let xlsx = kind == "results.xlsx";
+    let bytes = blocking(move || {
+        if xlsx {
+            to_xlsx(&path)
+        } else {
+            std::fs::read(&path).map_err(|e| e.to_string())
+        }
+    })
+    .await;
+    match bytes {
+        Some(Ok(b)) => (
+            [
+                (header::CONTENT_TYPE, mime.to_string()),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"{}\"", name.replace('"', "_")),
+                ),
+            ],
+            Body::from(b),
+        )
+            .into_response(),
+        _ => problem(
+            &app,
+            StatusCode::NOT_FOUND,
+            "No such file",
+            "This file is not there (yet): it is written when the run or check writes it.",
+        ),
+    }
+}

@@ -1,0 +1,669 @@
+//! A sheet's page: how it is read (the mapping, with a dropdown per column), what it would do
+//! (totals, invalid rows), how it stands against CAKE (`check`), and the Apply button that
+//! states the money.
+
+use super::html::{esc, form_open, notice, table};
+use super::jobs::JobRecord;
+use super::pages::{Shared, blocking, html, problem, urlencode};
+use super::preview::{Preview, check_args, detected, field_of, mappable, preview, run_args};
+use super::results::read_csv_rows;
+use super::staged::{Choices, Staged};
+use super::state::App;
+use crate::report::money::{count, grouped};
+use axum::extract::{Form, Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub(super) fn find(app: &App, id: &str) -> Result<Staged, Box<Response>> {
+    Staged::find(app.jobs.root(), id).ok_or_else(|| {
+        Box::new(problem(
+            app,
+            StatusCode::NOT_FOUND,
+            "No such upload",
+            "This upload is not here (the link is old, or the folder was cleaned). Upload the \
+             sheet again.",
+        ))
+    })
+}
+
+pub(super) async fn sheet(State(app): Shared, Path(id): Path<String>) -> Response {
+    let staged = match find(&app, &id) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    let page_app = Arc::clone(&app);
+    let rendered = blocking(move || {
+        let choices = staged.choices();
+        let files = page_app.jobs.files(&staged.stem());
+        let p = preview(&staged, &choices, &files.checkpoint);
+        render_sheet(&page_app, &staged, &choices, &p)
+    })
+    .await;
+    match rendered {
+        Some(body) => html(&app, StatusCode::OK, "Preview", &body),
+        None => problem(
+            &app,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Preview failed",
+            "Reading the sheet failed unexpectedly; upload it again.",
+        ),
+    }
+}
+
+pub(super) fn samples(p: &Preview, i: usize) -> String {
+    p.read
+        .as_ref()
+        .ok()
+        .and_then(|r| r.pre.samples.get(i))
+        .map(|s| {
+            s.iter()
+                .map(|v| esc(&v.replace(['\r', '\n'], " ")))
+                .collect::<Vec<_>>()
+                .join(" · ")
+        })
+        .unwrap_or_default()
+}
+
+pub(super) fn mapping_form(app: &App, staged: &Staged, c: &Choices, p: &Preview) -> String {
+    let mut out = form_open(&format!("/sheet/{}/choices", staged.id), &app.csrf, "");
+    let rows: Vec<Vec<String>> = p
+        .header
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            let chosen = c
+                .maps
+                .iter()
+                .find(|(hh, _)| hh == h)
+                .map(|(_, f)| f.as_str());
+            let detected = p
+                .read
+                .as_ref()
+                .ok()
+                .map(|r| field_of(&r.pre, i).map_or("ignored", |f| f.name()));
+            let auto_label = match (chosen, detected) {
+                (None, Some(d)) => format!("as detected: {d}"),
+                _ => "as detected".to_string(),
+            };
+            let mut sel = format!(
+                "<select name=\"map{i}\" id=\"map{i}\" aria-label=\"What column {} sends\">\
+                 <option value=\"\">{}</option>",
+                esc(h),
+                esc(&auto_label)
+            );
+            for f in std::iter::once("ignore").chain(mappable()) {
+                let selected = if chosen == Some(f) { " selected" } else { "" };
+                let label = if f == "ignore" {
+                    "ignore this column"
+                } else {
+                    f
+                };
+                let _ = write!(sel, "<option value=\"{f}\"{selected}>{label}</option>");
+            }
+            sel.push_str("</select>");
+            vec![
+                format!("<label for=\"map{i}\">{}</label>", esc(h)),
+                samples(p, i),
+                sel,
+            ]
+        })
+        .collect();
+    out.push_str(&table(
+        "Which column sends which CAKE field (change a column's field to fix the mapping)",
+        &["Column", "Sample values", "Sends"],
+        &rows,
+        "mapping",
+    ));
+    out.push_str(&format_choices(c));
+    out
+}
+
+/// The date order, the decimal mark and the values set for every row: the rest of the form.
+fn format_choices(c: &Choices) -> String {
+    let mut out = String::new();
+    let select = |name: &str, label: &str, current: Option<&str>, opts: &[(&str, &str)]| {
+        let mut s = format!(
+            "<p><label for=\"{name}\">{label}</label> <select name=\"{name}\" id=\"{name}\">"
+        );
+        for (v, l) in opts {
+            let sel = if current.unwrap_or("") == *v {
+                " selected"
+            } else {
+                ""
+            };
+            let _ = write!(s, "<option value=\"{v}\"{sel}>{l}</option>");
+        }
+        s.push_str("</select></p>");
+        s
+    };
+    out.push_str("<div class=\"row\">");
+    out.push_str(&select(
+        "date_order",
+        "Dates",
+        c.date_order.as_deref(),
+        &[
+            ("", "as detected"),
+            ("mdy", "month first (09/30/2026)"),
+            ("dmy", "day first (30/09/2026)"),
+        ],
+    ));
+    out.push_str(&select(
+        "decimal",
+        "Amounts",
+        c.decimal.as_deref(),
+        &[
+            ("", "as detected"),
+            ("point", "decimal point (1,234.56)"),
+            ("comma", "decimal comma (1.234,56)"),
+        ],
+    ));
+    out.push_str("</div><fieldset><legend>Set for every row</legend>");
+    for (i, (f, v)) in c
+        .sets
+        .iter()
+        .chain(std::iter::once(&(String::new(), String::new())))
+        .enumerate()
+    {
+        let _ = write!(
+            out,
+            "<p class=\"row\"><label for=\"setf{i}\">Field</label><select name=\"setf{i}\" id=\"setf{i}\">\
+             <option value=\"\">—</option>"
+        );
+        for name in mappable() {
+            let sel = if f == name { " selected" } else { "" };
+            let _ = write!(out, "<option value=\"{name}\"{sel}>{name}</option>");
+        }
+        let _ = write!(
+            out,
+            "</select><label for=\"setv{i}\">Value</label><input id=\"setv{i}\" name=\"setv{i}\" \
+             value=\"{}\" placeholder=\"e.g. approved\"></p>",
+            esc(v)
+        );
+    }
+    out.push_str(
+        "</fieldset><button type=\"submit\" class=\"secondary\">Update the preview</button></form>",
+    );
+    out
+}
+
+pub(super) fn totals_html(p: &super::preview::Read) -> String {
+    let t = &p.totals;
+    let list = |m: &BTreeMap<&str, u64>| {
+        m.iter()
+            .map(|(k, v)| format!("{k} {}", count(*v)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let rows = vec![
+        vec![
+            "Rows to send".into(),
+            format!(
+                "<strong id=\"total-rows\">{}</strong> ({} set values, {} add to the payout)",
+                count(t.rows),
+                count(t.idempotent),
+                count(t.additive)
+            ),
+        ],
+        vec!["By disposition".into(), esc(&list(&t.by_disposition))],
+        vec![
+            "By received option".into(),
+            esc(&list(&t.by_received_option)),
+        ],
+        vec![
+            "Σ payout set".into(),
+            format!("<span id=\"payout-set\">{}</span>", grouped(t.payout_set)),
+        ],
+        vec![
+            "Σ payout added".into(),
+            format!(
+                "<span id=\"payout-added\">{}</span>",
+                grouped(t.payout_added)
+            ),
+        ],
+        vec![
+            "Σ received".into(),
+            format!("<span id=\"received\">{}</span>", grouped(t.received)),
+        ],
+        vec![
+            "Invalid rows (not sent)".into(),
+            format!("<span id=\"invalid-rows\">{}</span>", count(p.pre.invalid)),
+        ],
+    ];
+    table("What the sheet would do", &["", ""], &rows, "totals")
+}
+
+/// Splits `row 7, column "Payout", value "1e3": problem` into its parts (best effort).
+pub(super) fn split_problem(row: u64, message: &str) -> Vec<Vec<String>> {
+    message
+        .split("; row ")
+        .map(|part| {
+            let part = part.strip_prefix("row ").unwrap_or(part);
+            let rest = part.split_once(", ").map_or(part, |(_, r)| r);
+            let (column, rest) = rest
+                .strip_prefix("column \"")
+                .and_then(|r| r.split_once('"'))
+                .map_or(("", rest), |(c, r)| (c, r.trim_start_matches(", ")));
+            let (value, what) = rest
+                .strip_prefix("value \"")
+                .and_then(|r| r.rsplit_once("\": "))
+                .map_or(("", rest.trim_start_matches(": ")), |(v, w)| (v, w));
+            vec![
+                row.to_string(),
+                esc(column),
+                format!("<code>{}</code>", esc(value)),
+                esc(what),
+            ]
+        })
+        .collect()
+}
+
+pub(super) fn render_sheet(app: &App, staged: &Staged, c: &Choices, p: &Preview) -> String {
+    let stem = staged.stem();
+    let mut body = format!(
+        "<p class=\"crumbs\"><a href=\"/\">Home</a> › {}</p><h1>{}</h1>",
+        esc(&staged.name),
+        esc(&staged.name)
+    );
+    let running = app.jobs.running(&stem);
+    if running {
+        body.push_str(&notice(
+            "warn",
+            &format!(
+                "A run of <strong>{}</strong> is going on: <a href=\"/job/{}\">watch it</a>. \
+                 Apply is off until it ends (one run per sheet).",
+                esc(&stem),
+                esc(&urlencode(&stem))
+            ),
+        ));
+    }
+    if let Some((kept, changed, new)) = p.standing {
+        body.push_str(&notice(
+            "warn",
+            &format!(
+                "A sheet named <strong>{}</strong> was applied in this folder before. Against that \
+                 run: {} rows keep their outcome (never sent twice), {} changed and {} new rows \
+                 would be sent. If this is a new month's sheet, rename the file before uploading.",
+                esc(&stem),
+                count(kept),
+                count(changed),
+                count(new)
+            ),
+        ));
+    }
+    body.push_str(
+        "<section aria-labelledby=\"read-h\"><h2 id=\"read-h\">How the sheet is read</h2>",
+    );
+    match &p.read {
+        Ok(r) => {
+            body.push_str("<dl class=\"detected\">");
+            for (k, v) in detected(&r.pre) {
+                let _ = write!(body, "<dt>{}</dt><dd>{}</dd>", esc(k), esc(&v));
+            }
+            let _ = write!(
+                body,
+                "<dt>Rows</dt><dd>{} data rows</dd></dl>",
+                count(r.pre.rows)
+            );
+        }
+        Err(e) => body.push_str(&notice(
+            "error",
+            &format!(
+                "<strong>The sheet cannot be read this way:</strong> {}<br>Fix the mapping \
+                 below (or the sheet) and update the preview.",
+                esc(e)
+            ),
+        )),
+    }
+    body.push_str(&mapping_form(app, staged, c, p));
+    body.push_str("</section>");
+    let Ok(r) = &p.read else {
+        return body;
+    };
+    body.push_str("<section aria-labelledby=\"do-h\"><h2 id=\"do-h\">What it would do</h2>");
+    body.push_str(&totals_html(r));
+    if !r.invalid.is_empty() {
+        let rows: Vec<Vec<String>> = r
+            .invalid
+            .iter()
+            .flat_map(|(row, m)| split_problem(*row, m))
+            .collect();
+        body.push_str(&table(
+            &format!(
+                "Invalid rows ({}): not sent; fix them in the sheet and upload it again",
+                count(r.pre.invalid)
+            ),
+            &["Row", "Column", "Value", "What to do"],
+            &rows,
+            "invalid",
+        ));
+    }
+    body.push_str("</section>");
+    body.push_str(&check_section(app, staged, c));
+    body.push_str(&apply_section(app, staged, c, r, running));
+    body
+}
+
+pub(super) fn check_section(app: &App, staged: &Staged, c: &Choices) -> String {
+    let mut out = String::from(
+        "<section aria-labelledby=\"check-h\"><h2 id=\"check-h\">Compare with CAKE</h2>\
+         <p>Reads the conversions CAKE holds over a window of days (CAKE's time zone) and says, \
+         row by row, which are already correct, which differ and how. Sends no update.</p>",
+    );
+    out.push_str(&form_open(
+        &format!("/sheet/{}/check", staged.id),
+        &app.csrf,
+        "",
+    ));
+    let (since, until) = c.window.clone().unwrap_or_default();
+    let _ = write!(
+        out,
+        "<div class=\"row\"><p><label for=\"since\">From</label> <input type=\"date\" id=\"since\" \
+         name=\"since\" value=\"{}\" required></p><p><label for=\"until\">To</label> <input \
+         type=\"date\" id=\"until\" name=\"until\" value=\"{}\" required></p>\
+         <p><button type=\"submit\" class=\"secondary\">Compare with CAKE</button></p></div></form>",
+        esc(&since),
+        esc(&until)
+    );
+    let files = app.jobs.files(&staged.stem());
+    let report = staged_check_report(staged);
+    if let Some(text) = report {
+        let _ = write!(out, "<pre class=\"log\">{}</pre>", esc(text.trim()));
+        if files.check.exists() {
+            let rows = read_csv_rows(&files.check, "status", |s| s != "already_correct", 200);
+            if let Some((head, rows, _counts)) = rows {
+                out.push_str(&table(
+                    "Rows that are not already correct in CAKE",
+                    &head.iter().map(String::as_str).collect::<Vec<_>>(),
+                    &rows,
+                    "check",
+                ));
+            }
+            let _ = write!(
+                out,
+                "<p><a href=\"/job/{}/file/check.csv\" download>Download the check file (CSV)</a></p>",
+                esc(&urlencode(&staged.stem()))
+            );
+        }
+    }
+    out.push_str("</section>");
+    out
+}
+
+pub(super) fn staged_check_report(staged: &Staged) -> Option<String> {
+    std::fs::read_to_string(staged.path().with_file_name(".check.txt")).ok()
+}
+
+pub(super) fn apply_section(
+    app: &App,
+    staged: &Staged,
+    c: &Choices,
+    r: &super::preview::Read,
+    running: bool,
+) -> String {
+    let t = &r.totals;
+    let mut out =
+        String::from("<section aria-labelledby=\"apply-h\"><h2 id=\"apply-h\">Apply</h2>");
+    if t.rows == 0 {
+        out.push_str(&notice(
+            "warn",
+            "No valid row to send: fix the sheet and upload it again.",
+        ));
+        out.push_str("</section>");
+        return out;
+    }
+    let money = format!(
+        "Σ payout set {}, Σ payout added {}, Σ received {}",
+        grouped(t.payout_set),
+        grouped(t.payout_added),
+        grouped(t.received)
+    );
+    let _ = write!(
+        out,
+        "<p>Sends <strong>{}</strong> rows to <strong>{}</strong> at up to {} requests a second: \
+         {}.{}</p>",
+        count(t.rows),
+        esc(&app.label),
+        app.target.rate,
+        esc(&money),
+        if c.window.is_some() {
+            " CAKE is read first (rows already right are not sent), an undo sheet is written, \
+             and every update is verified afterwards."
+        } else {
+            ""
+        }
+    );
+    out.push_str(&form_open(
+        &format!("/sheet/{}/apply", staged.id),
+        &app.csrf,
+        "",
+    ));
+    let _ = write!(
+        out,
+        "<input type=\"hidden\" name=\"rows\" value=\"{}\">",
+        t.rows
+    );
+    if r.pre.invalid > 0 {
+        let _ = write!(
+            out,
+            "<p><input type=\"checkbox\" id=\"skip_invalid\" name=\"skip_invalid\" value=\"1\" \
+             required> <label for=\"skip_invalid\">Leave the {} invalid rows out (they are listed \
+             as invalid in the results)</label></p>",
+            count(r.pre.invalid)
+        );
+    }
+    let disabled = if running { " disabled" } else { "" };
+    let _ = write!(
+        out,
+        "<button type=\"submit\" id=\"apply\" class=\"primary\"{disabled}>Apply {} rows — Σ payout \
+         {} · received {}</button></form></section>",
+        count(t.rows),
+        grouped(t.payout()),
+        grouped(t.received)
+    );
+    out
+}
+
+pub(super) async fn choices(
+    State(app): Shared,
+    Path(id): Path<String>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let staged = match find(&app, &id) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    let mut c = staged.choices();
+    let p = {
+        let staged = staged.clone();
+        let c0 = c.clone();
+        let ckpt = app.jobs.files(&staged.stem()).checkpoint;
+        blocking(move || preview(&staged, &c0, &ckpt).header)
+            .await
+            .unwrap_or_default()
+    };
+    c.maps = p
+        .iter()
+        .enumerate()
+        .filter_map(|(i, h)| {
+            let f = form.get(&format!("map{i}"))?.trim();
+            (!f.is_empty() && (f == "ignore" || mappable().any(|m| m == f)))
+                .then(|| (h.clone(), f.to_string()))
+        })
+        .collect();
+    c.sets = (0..=c.sets.len() + 1)
+        .filter_map(|i| {
+            let f = form.get(&format!("setf{i}"))?.trim().to_string();
+            let v = form.get(&format!("setv{i}"))?.trim().to_string();
+            (mappable().any(|m| m == f) && !v.is_empty()).then_some((f, v))
+        })
+        .collect();
+    let pick = |k: &str, allowed: &[&str]| {
+        form.get(k)
+            .filter(|v| allowed.contains(&v.as_str()))
+            .cloned()
+    };
+    c.date_order = pick("date_order", &["mdy", "dmy"]);
+    c.decimal = pick("decimal", &["point", "comma"]);
+    if let Err(e) = staged.save_choices(&c) {
+        return problem(
+            &app,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Not saved",
+            &e.to_string(),
+        );
+    }
+    Redirect::to(&format!("/sheet/{id}")).into_response()
+}
+
+pub(super) fn valid_day(s: &str) -> bool {
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok()
+}
+
+pub(super) async fn check(
+    State(app): Shared,
+    Path(id): Path<String>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let staged = match find(&app, &id) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    let since = form.get("since").cloned().unwrap_or_default();
+    let until = form.get("until").cloned().unwrap_or_default();
+    if !valid_day(&since) || !valid_day(&until) || since > until {
+        return problem(
+            &app,
+            StatusCode::BAD_REQUEST,
+            "Which days?",
+            "Give the first and the last day of the conversions (the first not after the last).",
+        );
+    }
+    let mut c = staged.choices();
+    c.window = Some((since, until));
+    if let Err(e) = staged.save_choices(&c) {
+        return problem(
+            &app,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Not saved",
+            &e.to_string(),
+        );
+    }
+    let work = Arc::clone(&app);
+    let s2 = staged.clone();
+    let _ = blocking(move || {
+        let files = work.jobs.files(&s2.stem());
+        let window = c.window.clone().unwrap_or_default();
+        let args = check_args(&s2, &c, &work.target, &files.check, &window);
+        let (code, text) = work.jobs.check(&args, Duration::from_secs(600));
+        let head = match code {
+            Some(0) => "Every valid row already holds its values in CAKE.".to_string(),
+            Some(1) => "Some rows differ from what CAKE holds (listed below).".to_string(),
+            Some(n) => format!("The comparison did not finish (exit {n})."),
+            None => "The comparison did not finish.".to_string(),
+        };
+        let _ = std::fs::write(
+            s2.path().with_file_name(".check.txt"),
+            format!("{head}\n{text}"),
+        );
+    })
+    .await;
+    Redirect::to(&format!("/sheet/{id}#check-h")).into_response()
+}
+
+pub(super) async fn apply(
+    State(app): Shared,
+    Path(id): Path<String>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let staged = match find(&app, &id) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    let stem = staged.stem();
+    let c = staged.choices();
+    let files = app.jobs.files(&stem);
+    let (s2, c2, ckpt) = (staged.clone(), c.clone(), files.checkpoint.clone());
+    let Some(p) = blocking(move || preview(&s2, &c2, &ckpt)).await else {
+        return problem(
+            &app,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Not applied",
+            "reading failed",
+        );
+    };
+    let Ok(r) = &p.read else {
+        return problem(
+            &app,
+            StatusCode::BAD_REQUEST,
+            "Not applied",
+            "The sheet cannot be read as it is set up: go back and fix the mapping.",
+        );
+    };
+    // The button said how many rows: a sheet or choices changed since means another look.
+    if form.get("rows").and_then(|v| v.parse::<u64>().ok()) != Some(r.totals.rows) {
+        return problem(
+            &app,
+            StatusCode::CONFLICT,
+            "The preview changed",
+            "What the sheet would do changed since the page was shown: go back, look again, and \
+             press Apply on the new preview.",
+        );
+    }
+    let mut args = run_args(&staged, &c, &app.target, &files);
+    if r.pre.invalid > 0 {
+        if form.get("skip_invalid").map(String::as_str) != Some("1") {
+            return problem(
+                &app,
+                StatusCode::BAD_REQUEST,
+                "Invalid rows",
+                "The sheet has invalid rows: tick \"Leave the invalid rows out\", or fix them and \
+                 upload the sheet again.",
+            );
+        }
+        args.push("--skip-invalid".into());
+    }
+    let record = JobRecord {
+        rows: r.totals.rows,
+        sheet: staged.name.clone(),
+        upload: staged.id.clone(),
+        args,
+        stated: format!(
+            "{} rows; Σ payout {}; Σ received {}",
+            count(r.totals.rows),
+            grouped(r.totals.payout()),
+            grouped(r.totals.received)
+        ),
+        runs: app.jobs.record(&stem).map(|r| r.runs).unwrap_or_default(),
+    };
+    match app.jobs.start(&stem, record) {
+        Ok(()) => Redirect::to(&format!("/job/{}", urlencode(&stem))).into_response(),
+        Err(msg) => problem(&app, StatusCode::CONFLICT, "Not started", &msg),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn row_problems_split_into_row_column_value_and_what_to_do() {
+        let rows = split_problem(
+            7,
+            "row 7, column \"Payout\", value \"1e3\": is in exponent form; give the amount",
+        );
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0][1], "Payout");
+        assert_eq!(rows[0][2], "<code>1e3</code>");
+        assert!(rows[0][3].starts_with("is in exponent form"));
+        let rows = split_problem(
+            3,
+            "row 3, column \"conversion_id\": the same conversion is targeted by row 9",
+        );
+        assert_eq!(rows[0][1], "conversion_id");
+        assert_eq!(rows[0][2], "<code></code>");
+    }
+}
