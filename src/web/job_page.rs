@@ -191,7 +191,18 @@ pub(super) fn render_job(app: &App, stem: &str) -> Option<String> {
         body,
         "<h1>Results of {}</h1>{}",
         esc(name),
-        notice(kind, &format!("<span id=\"outcome\">{}</span>", esc(text)))
+        notice(
+            kind,
+            &format!(
+                "<span id=\"outcome\">{}</span>{}",
+                esc(text),
+                app.jobs
+                    .last_error(stem)
+                    .filter(|_| last.is_some_and(|r| matches!(r.exit, Some(2..=4))))
+                    .map(|e| format!("<br><span id=\"why\">{}</span>", esc(&e)))
+                    .unwrap_or_default()
+            )
+        )
     );
     let _ = write!(
         body,

@@ -157,6 +157,15 @@ impl Jobs {
         save_record(&self.files(stem).record, r)
     }
 
+    /// The last `error:` line the job's run printed (why it stopped), if any.
+    pub(super) fn last_error(&self, stem: &str) -> Option<String> {
+        let log = std::fs::read_to_string(self.files(stem).log).ok()?;
+        log.lines()
+            .rev()
+            .find_map(|l| l.strip_prefix("error: "))
+            .map(str::to_string)
+    }
+
     /// The checkpoint's status, if the job has one.
     pub(super) fn status(&self, stem: &str) -> Option<Report> {
         let path = self.files(stem).checkpoint;
@@ -171,7 +180,12 @@ impl Jobs {
 
     /// Starts `cake-recon run ARGS` for the job; the key goes through the child's environment.
     pub(super) fn start(&self, stem: &str, mut record: JobRecord) -> Result<(), String> {
-        if self.running(stem) {
+        // Held until the child is registered: two presses of Apply start one run.
+        let mut live = self
+            .live
+            .lock()
+            .map_err(|_| "the server's run table is broken: restart it".to_string())?;
+        if live.contains_key(stem) || self.status(stem).is_some_and(|s| s.running.is_some()) {
             return Err(format!(
                 "a run of {stem} is already going on: wait for it, or stop it first"
             ));
@@ -202,9 +216,8 @@ impl Jobs {
         });
         self.save(stem, &record)
             .map_err(|e| format!("cannot record the run: {e}"))?;
-        if let Ok(mut l) = self.live.lock() {
-            l.insert(stem.to_string(), pid);
-        }
+        live.insert(stem.to_string(), pid);
+        drop(live);
         // The child is waited for on a thread of its own, which records how it ended.
         let (live, stem, path) = (
             Arc::clone(&self.live),

@@ -562,3 +562,176 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// A sheet that *adds* 1.00 to the payout of conversions 1..=n: applied twice, it shows.
+fn additive_sheet(n: i32) -> String {
+    let mut s = String::from("conversion_id,payout,add_to_existing_payout\n");
+    for id in 1..=n {
+        writeln!(s, "{id},1.00,true").unwrap();
+    }
+    s
+}
+
+/// An emulator holding conversions 1..=n, each with a payout of 10.00.
+fn emu_of(t: &TestDir, n: i32) -> Emu {
+    let mut csv = String::from("conversion_id,payout\n");
+    for id in 1..=n {
+        writeln!(csv, "{id},10.00").unwrap();
+    }
+    let path = t.write("ledger.csv", csv);
+    Emu::with(Ledger::load(&path).unwrap(), Faults::default())
+}
+
+/// Every conversion 1..=n holds 10.00 + 1.00: the sheet applied exactly once.
+fn assert_added_once(emu: &Emu, n: i32) {
+    let after = emu.conversions();
+    for id in 1..=n {
+        assert_eq!(after[&id].payout.to_string(), "11.00", "conversion {id}");
+    }
+    assert_eq!(
+        emu.stats().requests,
+        u64::try_from(n).unwrap(),
+        "each row sent once"
+    );
+}
+
+fn server_at(t: &TestDir, emu: &Emu) -> Server {
+    Server::start(
+        t,
+        &[
+            "--base-url",
+            emu.url.as_str(),
+            "--listen",
+            "127.0.0.1:0",
+            "--rate",
+            "100",
+        ],
+        &[("CAKE_API_KEY", KEY)],
+    )
+}
+
+/// Uploads the additive sheet as `june.csv` and presses Apply.
+fn job_page_after_run(s: &Server, n: i32) {
+    let page = s.upload("june.csv", additive_sheet(n).as_bytes());
+    let applied = s.post_form(&format!("{page}/apply"), &[("rows", &n.to_string())]);
+    assert_eq!(applied.status, 303, "{}", applied.body);
+}
+
+#[test]
+fn the_stop_button_stops_like_sigterm_and_resume_finishes_without_a_row_twice() {
+    let t = TestDir::new();
+    let emu = emu_of(&t, 40);
+    let s = Server::start(
+        &t,
+        &[
+            "--base-url",
+            emu.url.as_str(),
+            "--listen",
+            "127.0.0.1:0",
+            "--rate",
+            "10",
+        ],
+        &[("CAKE_API_KEY", KEY)],
+    );
+    job_page_after_run(&s, 40);
+    assert!(emu.wait_for(Duration::from_secs(30), |st| st.applied >= 3));
+    let running = s.get("/job/june");
+    assert!(running.body.contains("Stop the run"), "{}", running.body);
+    let stop = s.post_form("/job/june/stop", &[]);
+    assert_eq!(stop.status, 303, "{}", stop.body);
+    let p = s.wait_for_job("june", Duration::from_secs(60));
+    assert!(
+        p["outcome"]
+            .as_str()
+            .unwrap()
+            .contains("stopped before the end"),
+        "{p}"
+    );
+    assert!(p["remaining"].as_u64().unwrap() > 0, "{p}");
+    let stopped = s.get("/job/june");
+    assert!(stopped.body.contains("id=\"resume\""), "{}", stopped.body);
+    let resume = s.post_form("/job/june/resume", &[]);
+    assert_eq!(resume.status, 303, "{}", resume.body);
+    let p = s.wait_for_job("june", Duration::from_secs(60));
+    assert_eq!(p["by_status"]["updated"], 40, "{p}");
+    assert_added_once(&emu, 40);
+}
+
+#[test]
+fn a_server_restart_finds_the_run_where_it_stopped() {
+    let t = TestDir::new();
+    let emu = emu_of(&t, 40);
+    let args = [
+        "--base-url",
+        emu.url.as_str(),
+        "--listen",
+        "127.0.0.1:0",
+        "--rate",
+        "10",
+    ];
+    {
+        let s = Server::start(&t, &args, &[("CAKE_API_KEY", KEY)]);
+        job_page_after_run(&s, 40);
+        assert!(emu.wait_for(Duration::from_secs(30), |st| st.applied >= 3));
+        // Dropped: SIGTERM to the server, which stops its run as SIGTERM would.
+    }
+    let sent = emu.stats().requests;
+    assert!(
+        sent < 40,
+        "the run went on after the server stopped: {sent}"
+    );
+    let s = Server::start(&t, &args, &[("CAKE_API_KEY", KEY)]);
+    let home = s.get("/");
+    assert!(
+        home.body.contains("june.csv"),
+        "the history lists it: {}",
+        home.body
+    );
+    let page = s.get("/job/june");
+    assert!(
+        page.body.contains("stopped before the end"),
+        "{}",
+        page.body
+    );
+    let resume = s.post_form("/job/june/resume", &[]);
+    assert_eq!(resume.status, 303, "{}", resume.body);
+    let p = s.wait_for_job("june", Duration::from_secs(60));
+    assert_eq!(p["by_status"]["updated"], 40, "{p}");
+    assert_added_once(&emu, 40);
+}
+
+#[test]
+fn next_months_sheet_under_the_same_name_is_refused_and_the_page_says_why() {
+    let t = TestDir::new();
+    let emu = emu_of(&t, 40);
+    let s = server_at(&t, &emu);
+    job_page_after_run(&s, 20);
+    let p = s.wait_for_job("june", Duration::from_secs(60));
+    assert_eq!(p["by_status"]["updated"], 20, "{p}");
+    // July's sheet, saved under June's name: other conversions, the same bonus.
+    let mut july = String::from("conversion_id,payout,add_to_existing_payout\n");
+    for id in 21..=40 {
+        writeln!(july, "{id},1.00,true").unwrap();
+    }
+    let page = s.upload("june.csv", july.as_bytes());
+    let preview = s.get(&page);
+    assert!(
+        preview.body.contains("was applied in this folder before"),
+        "{}",
+        preview.body
+    );
+    let applied = s.post_form(&format!("{page}/apply"), &[("rows", "20")]);
+    assert_eq!(applied.status, 303, "{}", applied.body);
+    let p = s.wait_for_job("june", Duration::from_secs(60));
+    assert!(
+        p["outcome"].as_str().unwrap().contains("nothing was sent"),
+        "{p}"
+    );
+    let job = s.get("/job/june");
+    assert!(
+        job.body.contains("id=\"why\""),
+        "the refusal is on the page: {}",
+        job.body
+    );
+    assert_eq!(emu.stats().requests, 20, "July's rows were not sent");
+}
