@@ -8,6 +8,7 @@
 //! `Sec-Fetch-Site`), it must be this server. On loopback the `Host` must be loopback too, so a
 //! rebound DNS name cannot reach the server through a browser.
 
+use super::html::CSRF_FIELD;
 use super::state::App;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
@@ -17,7 +18,7 @@ use secrecy::ExposeSecret;
 use std::sync::Arc;
 
 /// Compares two secrets in time that depends only on their lengths.
-fn same(a: &str, b: &str) -> bool {
+pub(super) fn same(a: &str, b: &str) -> bool {
     a.len() == b.len()
         && a.bytes()
             .zip(b.bytes())
@@ -73,6 +74,14 @@ fn host_allowed(app: &App, headers: &HeaderMap) -> bool {
     crate::config::host_is_loopback(name)
 }
 
+/// Set by [`guard`] on a multipart upload whose CSRF token is inside the body: the upload
+/// handler takes no file before a valid `csrf_token` field.
+#[derive(Clone, Copy)]
+pub(super) struct CsrfInBody;
+
+/// The largest form body the guard reads to find the CSRF field.
+const FORM_LIMIT: usize = 256 * 1024;
+
 /// The middleware every route passes through.
 pub(super) async fn guard(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
     let headers = req.headers();
@@ -84,40 +93,14 @@ pub(super) async fn guard(State(app): State<Arc<App>>, req: Request, next: Next)
     }
     let token = app.token.expose_secret();
     let query = req.uri().query().unwrap_or("");
-    if let Some(given) = query_param(query, "token") {
-        if !same(given, token) {
-            return refuse(
-                StatusCode::UNAUTHORIZED,
-                "This link's access token is not the one the server printed. Open the link \
-                 cake-recon printed when it started.",
-            );
-        }
-        // Into a cookie, and out of the address bar.
-        let kept: Vec<&str> = query
-            .split('&')
-            .filter(|kv| !kv.starts_with("token="))
-            .collect();
-        let to = if kept.is_empty() {
-            req.uri().path().to_string()
-        } else {
-            format!("{}?{}", req.uri().path(), kept.join("&"))
-        };
-        let set = format!(
-            "{}={token}; Path=/; HttpOnly; SameSite=Strict",
-            app.cookie_name
-        );
-        let mut resp = StatusCode::SEE_OTHER.into_response();
-        if let (Ok(loc), Ok(set)) = (HeaderValue::from_str(&to), HeaderValue::from_str(&set)) {
-            resp.headers_mut().insert(header::LOCATION, loc);
-            resp.headers_mut().insert(header::SET_COOKIE, set);
-        }
-        return resp;
-    }
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
-    let presented = cookie(headers, &app.cookie_name).or(bearer);
+    let from_link = query_param(query, "token");
+    let presented = from_link
+        .or_else(|| cookie(headers, &app.cookie_name))
+        .or(bearer);
     if !presented.is_some_and(|p| same(p, token)) {
         return refuse(
             StatusCode::UNAUTHORIZED,
@@ -125,34 +108,26 @@ pub(super) async fn guard(State(app): State<Arc<App>>, req: Request, next: Next)
              (it ends in ?token=…); if the server was restarted, its new link.",
         );
     }
-    if req.method() != Method::GET && req.method() != Method::HEAD {
-        let csrf_ok = query_param(query, "csrf").is_some_and(|c| same(c, &app.csrf));
-        let cross = headers
-            .get("sec-fetch-site")
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v == "cross-site" || v == "same-site");
-        let origin_ok = headers
-            .get(header::ORIGIN)
-            .and_then(|v| v.to_str().ok())
-            .is_none_or(|o| {
-                let host = headers
-                    .get(header::HOST)
-                    .and_then(|h| h.to_str().ok())
-                    .unwrap_or("");
-                o.strip_prefix("http://")
-                    .or_else(|| o.strip_prefix("https://"))
-                    .is_some_and(|h| h == host)
-            });
-        if !csrf_ok || cross || !origin_ok {
-            return refuse(
-                StatusCode::FORBIDDEN,
-                "This form did not come from this server's own page (its CSRF token is missing \
-                 or wrong). Reload the page and try again.",
-            );
+    // The link's token goes into a cookie (the page's script then drops it from the address bar).
+    let set_cookie = from_link.is_some().then(|| {
+        format!(
+            "{}={token}; Path=/; HttpOnly; SameSite=Strict",
+            app.cookie_name
+        )
+    });
+    let req = if req.method() == Method::GET || req.method() == Method::HEAD {
+        req
+    } else {
+        match csrf_checked(&app, req).await {
+            Ok(req) => req,
+            Err(resp) => return *resp,
         }
-    }
+    };
     let mut resp = next.run(req).await;
     let h = resp.headers_mut();
+    if let Some(v) = set_cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        h.insert(header::SET_COOKIE, v);
+    }
     h.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(
@@ -171,6 +146,72 @@ pub(super) async fn guard(State(app): State<Arc<App>>, req: Request, next: Next)
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     resp
+}
+
+/// A state-changing request: from this server's own page (`Origin`, `Sec-Fetch-Site`) and
+/// carrying the CSRF token — in the URL, a header, the form body, or (uploads) the first field
+/// of the multipart body.
+async fn csrf_checked(app: &App, req: Request) -> Result<Request, Box<Response>> {
+    let forbidden = || {
+        Box::new(refuse(
+            StatusCode::FORBIDDEN,
+            "This form did not come from this server's own page (its CSRF token is missing or \
+             wrong). Reload the page and try again.",
+        ))
+    };
+    let headers = req.headers();
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
+    let cross = headers
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v == "cross-site" || v == "same-site");
+    let origin_ok = headers
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|o| {
+            o.strip_prefix("http://")
+                .or_else(|| o.strip_prefix("https://"))
+                .is_some_and(|h| h == host)
+        });
+    if cross || !origin_ok {
+        return Err(forbidden());
+    }
+    let good = |c: &str| same(c, &app.csrf);
+    let in_url = query_param(req.uri().query().unwrap_or(""), "csrf").is_some_and(good);
+    let in_header = headers
+        .get("x-csrf-token")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(good);
+    if in_url || in_header {
+        return Ok(req);
+    }
+    let ctype = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    // Only the upload reads a multipart body (and checks the field itself): anywhere else a
+    // multipart body carries no token the guard could see.
+    if ctype.starts_with("multipart/form-data") && req.uri().path() == "/upload" {
+        let mut req = req;
+        req.extensions_mut().insert(CsrfInBody);
+        return Ok(req);
+    }
+    if !ctype.starts_with("application/x-www-form-urlencoded") {
+        return Err(forbidden());
+    }
+    let (parts, body) = req.into_parts();
+    let bytes = axum::body::to_bytes(body, FORM_LIMIT)
+        .await
+        .map_err(|_| forbidden())?;
+    let found = form_urlencoded::parse(&bytes).any(|(k, v)| k == CSRF_FIELD && good(&v));
+    if !found {
+        return Err(forbidden());
+    }
+    Ok(Request::from_parts(parts, axum::body::Body::from(bytes)))
 }
 
 #[cfg(test)]

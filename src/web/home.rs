@@ -1,5 +1,7 @@
 //! The home page: the upload (size-limited, never served back) and the folder's history.
 
+use super::guard::{CsrfInBody, same};
+use super::html::CSRF_FIELD;
 use super::html::{esc, form_open, table};
 use super::jobs::outcome;
 use super::pages::{Shared, blocking, html, problem, urlencode};
@@ -115,8 +117,11 @@ pub(super) fn too_big(app: &App) -> Response {
 pub(super) async fn upload(
     State(app): Shared,
     headers: axum::http::HeaderMap,
+    pending: Option<axum::Extension<CsrfInBody>>,
     mut form: Multipart,
 ) -> Response {
+    // The guard checked the token in the URL or a header, or left it to the body's first field.
+    let mut csrf_ok = pending.is_none();
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -138,8 +143,23 @@ pub(super) async fn upload(
                 );
             }
         };
-        if field.name() != Some("sheet") {
+        if field.name() == Some(CSRF_FIELD) {
+            let given = field.text().await.unwrap_or_default();
+            csrf_ok = csrf_ok || same(&given, &app.csrf);
             continue;
+        }
+        // The file: whatever the field's name, the one part that has a file name.
+        if field.file_name().is_none() {
+            continue;
+        }
+        if !csrf_ok {
+            return problem(
+                &app,
+                StatusCode::FORBIDDEN,
+                "Not allowed",
+                "This form did not come from this server's own page (its CSRF token is missing \
+                 or wrong). Reload the page and try again.",
+            );
         }
         let name = match safe_name(field.file_name().unwrap_or("")) {
             Ok(n) => n,

@@ -43,13 +43,20 @@ pub(super) fn page(title: &str, target: &str, body: &str) -> String {
     )
 }
 
-/// A `<form method=post>` whose action carries the CSRF token (checked on every POST).
+/// The name of the CSRF field every form carries (also accepted as `?csrf=` and `X-CSRF-Token`).
+pub(super) const CSRF_FIELD: &str = "csrf_token";
+
+/// A `<form method=post>` carrying the CSRF token twice: in its action (checked before the
+/// body is read) and as the first field (the conventional place).
 #[must_use]
 pub(super) fn form_open(action: &str, csrf: &str, extra: &str) -> String {
     let sep = if action.contains('?') { '&' } else { '?' };
     format!(
-        "<form method=\"post\" action=\"{}{sep}csrf={}\"{extra}>",
+        "<form method=\"post\" action=\"{}{sep}csrf={}\"{extra}>\
+         <input type=\"hidden\" name=\"{}\" value=\"{}\">",
         esc(action),
+        esc(csrf),
+        CSRF_FIELD,
         esc(csrf)
     )
 }

@@ -218,7 +218,9 @@ pub(super) fn detected(pre: &PrePass) -> Vec<(&'static str, String)> {
     }
     let (decimal, dates) = pre.formats.describe();
     out.push(("Amounts", decimal));
-    out.push(("Dates", dates));
+    if pre.columns.column(Param::CustomDate).is_some() {
+        out.push(("Dates", dates));
+    }
     out.push((
         "Header",
         if pre.header_row > 1 {

@@ -152,11 +152,14 @@ fn announce(cfg: &ServeConfig, local: SocketAddr, label: &str) {
             local.port()
         );
     } else {
-        eprintln!(
-            "cake-recon serve: open http://{host}:{}/?token={}",
+        let link = format!(
+            "http://{host}:{}/?token={}",
             local.port(),
             cfg.token.expose_secret()
         );
+        eprintln!("cake-recon serve: open {link}");
+        // Also alone on stdout, for a script that starts the server and opens the page.
+        println!("{link}");
     }
     if !local.ip().is_loopback() {
         eprintln!(

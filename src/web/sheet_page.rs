@@ -254,7 +254,11 @@ pub(super) fn split_problem(row: u64, message: &str) -> Vec<Vec<String>> {
             vec![
                 row.to_string(),
                 esc(column),
-                format!("<code>{}</code>", esc(value)),
+                if value.is_empty() {
+                    String::new()
+                } else {
+                    format!("<code>{}</code>", esc(value))
+                },
                 esc(what),
             ]
         })
@@ -364,7 +368,8 @@ pub(super) fn check_section(app: &App, staged: &Staged, c: &Choices) -> String {
         "<div class=\"row\"><p><label for=\"since\">From</label> <input type=\"date\" id=\"since\" \
          name=\"since\" value=\"{}\" required></p><p><label for=\"until\">To</label> <input \
          type=\"date\" id=\"until\" name=\"until\" value=\"{}\" required></p>\
-         <p><button type=\"submit\" class=\"secondary\">Compare with CAKE</button></p></div></form>",
+         <p><button type=\"submit\" class=\"secondary\">Compare with CAKE</button> <span \
+         class=\"hint\">reading a month can take a minute</span></p></div></form>",
         esc(&since),
         esc(&until)
     );
@@ -664,6 +669,6 @@ mod tests {
             "row 3, column \"conversion_id\": the same conversion is targeted by row 9",
         );
         assert_eq!(rows[0][1], "conversion_id");
-        assert_eq!(rows[0][2], "<code></code>");
+        assert_eq!(rows[0][2], "");
     }
 }

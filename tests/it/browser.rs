@@ -349,6 +349,8 @@ fn a_finance_analyst_applies_a_messy_excel_sheet_from_the_browser() {
     b.goto(&s.url(&format!("/?token={}", s.token)));
     b.wait("#sheet", Duration::from_secs(10));
     assert!(b.text("h1").contains("Apply an approval sheet"));
+    let address = b.call("GET", "/url", None);
+    assert!(!address.as_str().unwrap().contains("token="), "{address}");
     b.type_into("#sheet", sheet.to_str().unwrap());
     b.screenshot(&screens.join("1-upload.png"));
     b.click("#upload-form button[type=submit]");

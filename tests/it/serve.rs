@@ -313,10 +313,10 @@ fn every_request_needs_the_token_and_the_link_moves_it_into_a_cookie() {
         Vec::new(),
     );
     assert_eq!(wrong_cookie.status, 401);
-    // The link: a cookie (HttpOnly, SameSite=Strict), and the token out of the address bar.
+    // The link opens the page and leaves a cookie (HttpOnly, SameSite=Strict).
     let link = s.send("GET", &format!("/?token={}", s.token), &[], Vec::new());
-    assert_eq!(link.status, 303);
-    assert_eq!(link.header("location"), Some("/"));
+    assert_eq!(link.status, 200);
+    assert!(link.body.contains("Upload and preview"));
     let set = link.header("set-cookie").unwrap();
     assert!(
         set.contains("HttpOnly") && set.contains("SameSite=Strict"),
@@ -397,7 +397,77 @@ fn every_state_changing_request_needs_the_csrf_token_and_a_same_origin() {
         b"rows=3".to_vec(),
     );
     assert_eq!(apply.status, 403);
+    // A multipart body elsewhere than the upload carries no token the guard accepts.
+    let stop = s.send(
+        "POST",
+        "/job/june/stop",
+        &[
+            ("cookie", s.cookie()),
+            ("content-type", "multipart/form-data; boundary=x".into()),
+        ],
+        b"--x--\r\n".to_vec(),
+    );
+    assert_eq!(stop.status, 403);
     assert_eq!(emu.stats().requests, 0);
+}
+
+#[test]
+fn the_csrf_token_is_taken_from_the_forms_field_its_url_or_a_header() {
+    let t = TestDir::new();
+    let emu = Emu::start(Faults::default());
+    let s = server(&t, &emu, &[]);
+    let sheet = payout_sheet(3);
+    let csrf = s.csrf();
+    // The token in the form's first field (the file field may have any name)…
+    let boundary = "----b0undary";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"csrf_token\"\r\n\r\n{csrf}\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"june.csv\"\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(sheet.as_bytes());
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let ctype = format!("multipart/form-data; boundary={boundary}");
+    let in_body = s.send(
+        "POST",
+        "/upload",
+        &[("cookie", s.cookie()), ("content-type", ctype.clone())],
+        body.clone(),
+    );
+    assert_eq!(in_body.status, 303, "{}", in_body.body);
+    let forged = String::from_utf8(body)
+        .unwrap()
+        .replace(&csrf, &"0".repeat(64));
+    let refused = s.send(
+        "POST",
+        "/upload",
+        &[("cookie", s.cookie()), ("content-type", ctype)],
+        forged.into_bytes(),
+    );
+    assert_eq!(refused.status, 403);
+    // …or in the URL, or in a header.
+    let page = s.upload("june.csv", sheet.as_bytes());
+    let header = s.send(
+        "POST",
+        &format!("{page}/choices"),
+        &[
+            ("cookie", s.cookie()),
+            ("x-csrf-token", csrf.clone()),
+            ("content-type", "application/x-www-form-urlencoded".into()),
+        ],
+        Vec::new(),
+    );
+    assert_eq!(header.status, 303, "{}", header.body);
+    let field = s.send(
+        "POST",
+        &format!("{page}/choices"),
+        &[
+            ("cookie", s.cookie()),
+            ("content-type", "application/x-www-form-urlencoded".into()),
+        ],
+        format!("csrf_token={csrf}").into_bytes(),
+    );
+    assert_eq!(field.status, 303, "{}", field.body);
 }
 
 #[test]

@@ -4,6 +4,12 @@
 // 2. A run's page: polls its progress every second and reloads when the run ends.
 "use strict";
 (function () {
+  // The link's token is in a cookie now: out of the address bar and the history.
+  if (/[?&]token=/.test(window.location.search)) {
+    var u = new URL(window.location.href);
+    u.searchParams.delete("token");
+    window.history.replaceState(null, "", u.pathname + u.search + u.hash);
+  }
   function fmt(n) { return Number(n).toLocaleString("en-US"); }
 
   var input = document.getElementById("sheet");
