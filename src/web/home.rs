@@ -44,6 +44,30 @@ pub(super) async fn home(State(app): Shared) -> Response {
     })
     .await
     .unwrap_or_default();
+    let applied: std::collections::HashSet<String> = jobs
+        .iter()
+        .filter_map(|(_, rec, _)| rec.as_ref().map(|r| r.upload.clone()))
+        .collect();
+    let waiting: Vec<Vec<String>> = Staged::recent(app.jobs.root(), 10)
+        .into_iter()
+        .filter(|(s, _)| !applied.contains(&s.id))
+        .map(|(s, t)| {
+            vec![
+                format!("<a href=\"/sheet/{}\">{}</a>", esc(&s.id), esc(&s.name)),
+                esc(&chrono::DateTime::<chrono::Local>::from(t)
+                    .format("%Y-%m-%d %H:%M")
+                    .to_string()),
+            ]
+        })
+        .collect();
+    if !waiting.is_empty() {
+        body.push_str(&table(
+            "Uploaded, not applied yet",
+            &["Sheet", "Uploaded"],
+            &waiting,
+            "waiting",
+        ));
+    }
     body.push_str("<h2>Runs in this folder</h2>");
     if jobs.is_empty() {
         body.push_str("<p>No sheet has been applied here yet.</p>");

@@ -34,6 +34,18 @@ pub(super) fn sheet_args(staged: &Staged, c: &Choices) -> Vec<String> {
         Some("point") => a.push("--decimal-point".into()),
         _ => {}
     }
+    if let Some(e) = &c.encoding {
+        a.extend(["--encoding".into(), e.clone()]);
+    }
+    if let Some(d) = &c.delimiter {
+        a.extend(["--delimiter".into(), d.clone()]);
+    }
+    if let Some(s) = &c.sheet {
+        a.extend(["--sheet".into(), s.clone()]);
+    }
+    if let Some(h) = c.header_row {
+        a.extend(["--header-row".into(), h.to_string()]);
+    }
     a
 }
 
@@ -132,10 +144,14 @@ pub(super) fn preview(staged: &Staged, c: &Choices, checkpoint: &Path) -> Previe
     let mut totals = Totals::default();
     let mut invalid = Vec::new();
     let mut idents = Vec::new();
+    // Identities only matter beside an earlier run of the same name.
+    let beside_a_run = checkpoint.exists();
     let pre = prepass_visit(&path, &opts, |row| match &row.result {
         Ok(u) => {
             totals.add(u);
-            idents.push(u.ident());
+            if beside_a_run {
+                idents.push(u.ident());
+            }
         }
         Err(e) if !e.skipped && invalid.len() < ROWS_LISTED => {
             invalid.push((row.row, e.message.clone()));
@@ -155,8 +171,7 @@ pub(super) fn preview(staged: &Staged, c: &Choices, checkpoint: &Path) -> Previe
             invalid.extend(dups);
             invalid.sort_by_key(|(r, _)| *r);
             invalid.truncate(ROWS_LISTED);
-            let standing = checkpoint
-                .exists()
+            let standing = beside_a_run
                 .then(|| crate::checkpoint::standing(checkpoint, idents.into_iter()).ok())
                 .flatten()
                 .map(|st| (st.kept.values().sum(), st.changed, st.new));

@@ -7,9 +7,10 @@ use super::jobs::JobRecord;
 use super::pages::{Shared, blocking, html, problem, urlencode};
 use super::preview::{Preview, check_args, detected, field_of, mappable, preview, run_args};
 use super::results::read_csv_rows;
-use super::staged::{Choices, Staged};
+use super::staged::{Choices, DELIMITERS, ENCODINGS, Staged, is_workbook};
 use super::state::App;
 use crate::report::money::{count, grouped};
+use crate::sheet::columns::IGNORE;
 use axum::extract::{Form, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -95,18 +96,19 @@ pub(super) fn mapping_form(app: &App, staged: &Staged, c: &Choices, p: &Preview)
                 esc(h),
                 esc(&auto_label)
             );
-            for f in std::iter::once("ignore").chain(mappable()) {
+            for f in std::iter::once(IGNORE).chain(mappable()) {
                 let selected = if chosen == Some(f) { " selected" } else { "" };
-                let label = if f == "ignore" {
-                    "ignore this column"
-                } else {
-                    f
-                };
+                let label = if f == IGNORE { "ignore this column" } else { f };
                 let _ = write!(sel, "<option value=\"{f}\"{selected}>{label}</option>");
             }
             sel.push_str("</select>");
             vec![
-                format!("<label for=\"map{i}\">{}</label>", esc(h)),
+                format!(
+                    "<label for=\"map{i}\">{}</label><input type=\"hidden\" name=\"col{i}\" \
+                     value=\"{}\">",
+                    esc(h),
+                    esc(h)
+                ),
                 samples(p, i),
                 sel,
             ]
@@ -118,12 +120,12 @@ pub(super) fn mapping_form(app: &App, staged: &Staged, c: &Choices, p: &Preview)
         &rows,
         "mapping",
     ));
-    out.push_str(&format_choices(c));
+    out.push_str(&format_choices(c, is_workbook(&staged.name)));
     out
 }
 
 /// The date order, the decimal mark and the values set for every row: the rest of the form.
-fn format_choices(c: &Choices) -> String {
+fn format_choices(c: &Choices, workbook: bool) -> String {
     let mut out = String::new();
     let select = |name: &str, label: &str, current: Option<&str>, opts: &[(&str, &str)]| {
         let mut s = format!(
@@ -161,6 +163,43 @@ fn format_choices(c: &Choices) -> String {
             ("comma", "decimal comma (1.234,56)"),
         ],
     ));
+    if workbook {
+        let _ = write!(
+            out,
+            "<p><label for=\"sheet_name\">Workbook sheet</label> <input id=\"sheet_name\" \
+             name=\"sheet_name\" value=\"{}\" placeholder=\"the first\" size=\"16\"></p>",
+            esc(c.sheet.as_deref().unwrap_or(""))
+        );
+    } else {
+        let encodings: Vec<(&str, &str)> = std::iter::once(("", "as detected"))
+            .chain(ENCODINGS.iter().map(|e| (*e, *e)))
+            .collect();
+        out.push_str(&select(
+            "encoding",
+            "Encoding",
+            c.encoding.as_deref(),
+            &encodings,
+        ));
+        out.push_str(&select(
+            "delimiter",
+            "Delimiter",
+            c.delimiter.as_deref(),
+            &[
+                ("", "as detected"),
+                ("comma", "comma ,"),
+                ("semicolon", "semicolon ;"),
+                ("tab", "tab"),
+                ("pipe", "pipe |"),
+            ],
+        ));
+    }
+    let _ = write!(
+        out,
+        "<p><label for=\"header_row\">Header row</label> <input id=\"header_row\" \
+         name=\"header_row\" type=\"number\" min=\"1\" value=\"{}\" placeholder=\"found\" \
+         size=\"4\"></p>",
+        c.header_row.map(|h| h.to_string()).unwrap_or_default()
+    );
     out.push_str("</div><fieldset><legend>Set for every row</legend>");
     for (i, (f, v)) in c
         .sets
@@ -482,23 +521,6 @@ pub(super) async fn choices(
         Err(r) => return *r,
     };
     let mut c = staged.choices();
-    let p = {
-        let staged = staged.clone();
-        let c0 = c.clone();
-        let ckpt = app.jobs.files(&staged.stem()).checkpoint;
-        blocking(move || preview(&staged, &c0, &ckpt).header)
-            .await
-            .unwrap_or_default()
-    };
-    c.maps = p
-        .iter()
-        .enumerate()
-        .filter_map(|(i, h)| {
-            let f = form.get(&format!("map{i}"))?.trim();
-            (!f.is_empty() && (f == "ignore" || mappable().any(|m| m == f)))
-                .then(|| (h.clone(), f.to_string()))
-        })
-        .collect();
     c.sets = (0..=c.sets.len() + 1)
         .filter_map(|i| {
             let f = form.get(&format!("setf{i}"))?.trim().to_string();
@@ -513,6 +535,40 @@ pub(super) async fn choices(
     };
     c.date_order = pick("date_order", &["mdy", "dmy"]);
     c.decimal = pick("decimal", &["point", "comma"]);
+    c.encoding = pick("encoding", ENCODINGS);
+    c.delimiter = pick("delimiter", DELIMITERS);
+    c.sheet = form
+        .get("sheet_name")
+        .map(|s| s.trim().chars().take(100).collect::<String>())
+        .filter(|s| !s.is_empty());
+    c.header_row = form
+        .get("header_row")
+        .and_then(|h| h.trim().parse::<u64>().ok())
+        .filter(|h| *h >= 1);
+    // Each dropdown names its column as the page showed it (`colN`). When this same form changed
+    // how the sheet is read (delimiter, encoding, sheet, header row), the columns may be others
+    // now: a choice is kept only for a column the sheet, read the new way, still has.
+    let posted: Vec<(String, String)> = (0..form.len())
+        .filter_map(|i| {
+            let h = form.get(&format!("col{i}"))?;
+            let f = form.get(&format!("map{i}"))?.trim();
+            (!f.is_empty() && (f == IGNORE || mappable().any(|m| m == f)))
+                .then(|| (h.clone(), f.to_string()))
+        })
+        .collect();
+    let header = {
+        let staged = staged.clone();
+        let mut plain = c.clone();
+        plain.maps.clear();
+        let ckpt = app.jobs.files(&staged.stem()).checkpoint;
+        blocking(move || preview(&staged, &plain, &ckpt).header)
+            .await
+            .unwrap_or_default()
+    };
+    c.maps = posted
+        .into_iter()
+        .filter(|(h, _)| header.contains(h))
+        .collect();
     if let Err(e) = staged.save_choices(&c) {
         return problem(
             &app,

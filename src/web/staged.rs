@@ -19,6 +19,7 @@ pub(super) fn state_dir(root: &Path) -> PathBuf {
 
 /// What the page chose for a sheet, in the command line's terms.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default)]
 pub(super) struct Choices {
     /// `--map HEADER=FIELD` (FIELD may be `ignore`).
     pub maps: Vec<(String, String)>,
@@ -30,6 +31,27 @@ pub(super) struct Choices {
     pub decimal: Option<String>,
     /// `--since`/`--until` for reading CAKE back.
     pub window: Option<(String, String)>,
+    /// `--encoding NAME` (a CSV).
+    pub encoding: Option<String>,
+    /// `--delimiter comma|semicolon|tab|pipe` (a CSV).
+    pub delimiter: Option<String>,
+    /// `--sheet NAME` (a workbook).
+    pub sheet: Option<String>,
+    /// `--header-row N`.
+    pub header_row: Option<u64>,
+}
+
+/// The encodings the page offers (`--encoding`), as the command line names them.
+pub(super) const ENCODINGS: &[&str] = &["utf-8", "windows-1252", "utf-16le", "utf-16be"];
+/// The delimiters the page offers (`--delimiter`).
+pub(super) const DELIMITERS: &[&str] = &["comma", "semicolon", "tab", "pipe"];
+
+/// True for a workbook file name (`.xlsx`, `.xlsm`, `.xls`, `.ods`).
+pub(super) fn is_workbook(name: &str) -> bool {
+    Path::new(name)
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| ["xlsx", "xlsm", "xls", "ods"].contains(&e.to_ascii_lowercase().as_str()))
 }
 
 /// One uploaded sheet.
@@ -115,6 +137,24 @@ impl Staged {
             name,
             dir,
         })
+    }
+
+    /// The newest uploads (at most `n`), newest first, with when they came.
+    pub(super) fn recent(root: &Path, n: usize) -> Vec<(Self, std::time::SystemTime)> {
+        let mut all: Vec<(Self, std::time::SystemTime)> =
+            std::fs::read_dir(state_dir(root).join("uploads"))
+                .into_iter()
+                .flatten()
+                .filter_map(Result::ok)
+                .filter_map(|e| {
+                    let id = e.file_name().into_string().ok()?;
+                    let t = e.metadata().and_then(|m| m.modified()).ok()?;
+                    Some((Self::find(root, &id)?, t))
+                })
+                .collect();
+        all.sort_by_key(|(_, t)| std::cmp::Reverse(*t));
+        all.truncate(n);
+        all
     }
 
     /// Removes an upload that failed half way (too large, cut off).

@@ -805,3 +805,86 @@ fn next_months_sheet_under_the_same_name_is_refused_and_the_page_says_why() {
     );
     assert_eq!(emu.stats().requests, 20, "July's rows were not sent");
 }
+
+#[test]
+fn the_page_sets_what_the_command_line_flags_set_and_keeps_unapplied_uploads() {
+    let t = TestDir::new();
+    let emu = emu_of(&t, 5);
+    let s = server_at(&t, &emu);
+    // A European export: semicolons, decimal commas, a column named as no field is.
+    let sheet = "Conv;Montant;Statut\n1;1.234,50;approved\n2;12,00;approved\n";
+    let page = s.upload("juin.csv", sheet.as_bytes());
+    let first = s.get(&page);
+    assert!(
+        first.body.contains("cannot be read this way"),
+        "{}",
+        first.body
+    );
+    let home = s.get("/");
+    assert!(home.body.contains("Uploaded, not applied yet") && home.body.contains("juin.csv"));
+    // Read as commas, the sheet has one column: the page says so, nothing breaks.
+    // (A mapping chosen in the same form names a column the new reading does not have: it is
+    // dropped, not turned into a --map that cannot work.)
+    let commas = s.post_form(
+        &format!("{page}/choices"),
+        &[
+            ("delimiter", "comma"),
+            ("col0", "Conv"),
+            ("map0", "conversion_id"),
+        ],
+    );
+    assert_eq!(commas.status, 303);
+    let one_column = s.get(&page).body;
+    assert!(
+        one_column.contains("cannot be read this way"),
+        "{one_column}"
+    );
+    assert!(one_column.contains("Conv;Montant;Statut"), "{one_column}");
+    // The delimiter fixed, then the mapping: the preview reads it.
+    let fixed = s.post_form(
+        &format!("{page}/choices"),
+        &[
+            ("delimiter", "semicolon"),
+            ("decimal", "comma"),
+            ("header_row", "1"),
+        ],
+    );
+    assert_eq!(fixed.status, 303);
+    let mapped = s.post_form(
+        &format!("{page}/choices"),
+        &[
+            ("delimiter", "semicolon"),
+            ("decimal", "comma"),
+            ("header_row", "1"),
+            ("col0", "Conv"),
+            ("map0", "conversion_id"),
+            ("col1", "Montant"),
+            ("map1", "payout"),
+            ("col2", "Statut"),
+            ("map2", "disposition_type"),
+        ],
+    );
+    assert_eq!(mapped.status, 303);
+    let preview = s.get(&page);
+    assert!(preview.body.contains("Apply 2 rows"), "{}", preview.body);
+    assert!(preview.body.contains("1,246.50"), "{}", preview.body);
+    let applied = s.post_form(&format!("{page}/apply"), &[("rows", "2")]);
+    assert_eq!(applied.status, 303, "{}", applied.body);
+    let p = s.wait_for_job("juin", Duration::from_secs(60));
+    assert_eq!(p["by_status"]["updated"], 2, "{p}");
+    assert_eq!(emu.conversions()[&1].payout.to_string(), "1234.50");
+    let record = t.read(".cake-recon/jobs/juin.json");
+    for flag in [
+        "--delimiter",
+        "semicolon",
+        "--decimal-comma",
+        "--header-row",
+        "Montant=payout",
+    ] {
+        assert!(record.contains(flag), "{flag} in {record}");
+    }
+    assert!(
+        !s.get("/").body.contains("Uploaded, not applied yet"),
+        "applied now"
+    );
+}
