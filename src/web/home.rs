@@ -3,10 +3,12 @@
 use super::guard::{CsrfInBody, same};
 use super::html::CSRF_FIELD;
 use super::html::{esc, form_open, table};
+use super::jobs::JobRecord;
 use super::jobs::outcome;
 use super::pages::{Shared, blocking, html, problem, urlencode};
 use super::staged::{Staged, safe_name};
 use super::state::App;
+use crate::checkpoint::status::Report;
 use crate::report::money::count;
 use axum::extract::{Multipart, State};
 use axum::http::{StatusCode, header};
@@ -68,60 +70,7 @@ pub(super) async fn home(State(app): Shared) -> Response {
             "waiting",
         ));
     }
-    body.push_str("<h2>Runs in this folder</h2>");
-    if jobs.is_empty() {
-        body.push_str("<p>No sheet has been applied here yet.</p>");
-    } else {
-        let rows: Vec<Vec<String>> = jobs
-            .iter()
-            .map(|(stem, rec, st)| {
-                let last = rec.as_ref().and_then(|r| r.runs.last());
-                let running = st.as_ref().is_some_and(|s| s.running.is_some());
-                let outcome_text = if running {
-                    "running now".to_string()
-                } else {
-                    match last {
-                        Some(r) => outcome(r.exit).1.to_string(),
-                        None => "run from the command line".to_string(),
-                    }
-                };
-                let counts = st
-                    .as_ref()
-                    .map(|s| {
-                        s.rows
-                            .iter()
-                            .map(|(k, n)| format!("{k} {}", count(*n)))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    })
-                    .unwrap_or_default();
-                vec![
-                    format!(
-                        "<a href=\"/job/{}\">{}</a>",
-                        esc(&urlencode(stem)),
-                        esc(rec.as_ref().map_or(stem.as_str(), |r| r.sheet.as_str()))
-                    ),
-                    esc(&last.map_or_else(
-                        || {
-                            st.as_ref()
-                                .map(|s| s.created_at.clone())
-                                .unwrap_or_default()
-                        },
-                        |r| r.started.clone(),
-                    )),
-                    esc(&outcome_text),
-                    esc(&counts),
-                    esc(&rec.as_ref().map(|r| r.stated.clone()).unwrap_or_default()),
-                ]
-            })
-            .collect();
-        body.push_str(&table(
-            "Every sheet applied in this folder, newest first",
-            &["Sheet", "Last run", "Outcome", "Rows", "Stated at Apply"],
-            &rows,
-            "history",
-        ));
-    }
+    body.push_str(&history(&jobs));
     html(&app, StatusCode::OK, "Apply an approval sheet", &body)
 }
 
@@ -258,4 +207,64 @@ pub(super) async fn save_upload(
     }
     file.sync_all().map_err(|e| fail(&e))?;
     Ok(staged)
+}
+
+/// Every run in the folder, newest first: the sheet, when, how it ended, its rows.
+fn history(jobs: &[(String, Option<JobRecord>, Option<Report>)]) -> String {
+    let mut body = String::new();
+    body.push_str("<h2>Runs in this folder</h2>");
+    if jobs.is_empty() {
+        body.push_str("<p>No sheet has been applied here yet.</p>");
+    } else {
+        let rows: Vec<Vec<String>> = jobs
+            .iter()
+            .map(|(stem, rec, st)| {
+                let last = rec.as_ref().and_then(|r| r.runs.last());
+                let running = st.as_ref().is_some_and(|s| s.running.is_some());
+                let outcome_text = if running {
+                    "running now".to_string()
+                } else {
+                    match last {
+                        Some(r) => outcome(r.exit).1.to_string(),
+                        None => "run from the command line".to_string(),
+                    }
+                };
+                let counts = st
+                    .as_ref()
+                    .map(|s| {
+                        s.rows
+                            .iter()
+                            .map(|(k, n)| format!("{k} {}", count(*n)))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    })
+                    .unwrap_or_default();
+                vec![
+                    format!(
+                        "<a href=\"/job/{}\">{}</a>",
+                        esc(&urlencode(stem)),
+                        esc(rec.as_ref().map_or(stem, |r| r.sheet.as_str()))
+                    ),
+                    esc(&last.map_or_else(
+                        || {
+                            st.as_ref()
+                                .map(|s| s.created_at.clone())
+                                .unwrap_or_default()
+                        },
+                        |r| r.started.clone(),
+                    )),
+                    esc(&outcome_text),
+                    esc(&counts),
+                    esc(&rec.as_ref().map(|r| r.stated.clone()).unwrap_or_default()),
+                ]
+            })
+            .collect();
+        body.push_str(&table(
+            "Every sheet applied in this folder, newest first",
+            &["Sheet", "Last run", "Outcome", "Rows", "Stated at Apply"],
+            &rows,
+            "history",
+        ));
+    }
+    body
 }

@@ -200,7 +200,14 @@ fn format_choices(c: &Choices, workbook: bool) -> String {
          size=\"4\"></p>",
         c.header_row.map(|h| h.to_string()).unwrap_or_default()
     );
-    out.push_str("</div><fieldset><legend>Set for every row</legend>");
+    out.push_str("</div>");
+    out.push_str(&sets_fieldset(c));
+    out
+}
+
+/// The values set for every row (`--set`): one line per value, and an empty one to add one.
+fn sets_fieldset(c: &Choices) -> String {
+    let mut out = String::from("<fieldset><legend>Set for every row</legend>");
     for (i, (f, v)) in c
         .sets
         .iter()
