@@ -11,5 +11,5 @@ mod stdout;
 
 pub(crate) use check::check;
 pub(crate) use mock_server::mock_server;
-pub(crate) use run::{run, status};
+pub(crate) use run::{run, start_sandbox, status};
 pub(crate) use run_config::{ReadBack, RunConfig, Target};

@@ -37,16 +37,7 @@ pub(crate) fn run(cfg: &RunConfig) -> Result<u8, Error> {
 pub(super) fn destination(cfg: &RunConfig) -> Result<(Option<Sandbox>, Destination), Error> {
     match &cfg.target {
         Target::Sandbox => {
-            let key = cfg
-                .key
-                .clone()
-                .unwrap_or_else(|| SecretString::from(SANDBOX_KEY));
-            let sandbox = Sandbox::start(MockConfig {
-                api_key: key.expose_secret().to_string(),
-                ledger: Ledger::generated(MAX_GENERATED),
-                faults: crate::mock::Faults::default(),
-            })
-            .map_err(|e| Error::Internal(format!("cannot start the sandbox: {e}")))?;
+            let (sandbox, key) = start_sandbox(cfg.key.clone())?;
             let url = sandbox.url().to_string();
             Ok((
                 Some(sandbox),
@@ -72,6 +63,19 @@ pub(super) fn destination(cfg: &RunConfig) -> Result<(Option<Sandbox>, Destinati
         // `config::run_config` allows no target for a dry run only (with the advice).
         Target::Unset => Err(Error::Internal("a run without a target".into())),
     }
+}
+
+/// The embedded emulator on a loopback port (a generated month; the key given, or the sandbox's
+/// own), and the key it accepts.
+pub(crate) fn start_sandbox(key: Option<SecretString>) -> Result<(Sandbox, SecretString), Error> {
+    let key = key.unwrap_or_else(|| SecretString::from(SANDBOX_KEY));
+    let sandbox = Sandbox::start(MockConfig {
+        api_key: key.expose_secret().to_string(),
+        ledger: Ledger::generated(MAX_GENERATED),
+        faults: crate::mock::Faults::default(),
+    })
+    .map_err(|e| Error::Internal(format!("cannot start the sandbox: {e}")))?;
+    Ok((sandbox, key))
 }
 
 /// `cake-recon status CHECKPOINT`.

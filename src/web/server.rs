@@ -9,11 +9,10 @@ use super::{home, job_page, pages, sheet_page};
 use crate::app::Target;
 use crate::config::ServeConfig;
 use crate::error::Error;
-use crate::mock::{Ledger, MAX_GENERATED, MockConfig, SANDBOX_KEY, Sandbox};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::ExposeSecret;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -55,16 +54,7 @@ fn router(app: Arc<App>) -> Router {
 pub(crate) fn serve(cfg: ServeConfig) -> Result<u8, Error> {
     let (sandbox, url, key, label) = match &cfg.target {
         Target::Sandbox => {
-            let key = cfg
-                .key
-                .clone()
-                .unwrap_or_else(|| SecretString::from(SANDBOX_KEY));
-            let sandbox = Sandbox::start(MockConfig {
-                api_key: key.expose_secret().to_string(),
-                ledger: Ledger::generated(MAX_GENERATED),
-                faults: crate::mock::Faults::default(),
-            })
-            .map_err(|e| Error::Internal(format!("cannot start the sandbox: {e}")))?;
+            let (sandbox, key) = crate::app::start_sandbox(cfg.key.clone())?;
             let url = sandbox.url().to_string();
             (
                 Some(sandbox),

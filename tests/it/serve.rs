@@ -680,6 +680,15 @@ fn server_at(t: &TestDir, emu: &Emu) -> Server {
     )
 }
 
+/// Presses Resume on `june` and waits: every row updated, each applied once.
+fn resume_to_the_end(s: &Server, emu: &Emu, n: i32) {
+    let resume = s.post_form("/job/june/resume", &[]);
+    assert_eq!(resume.status, 303, "{}", resume.body);
+    let p = s.wait_for_job("june", Duration::from_secs(60));
+    assert_eq!(p["by_status"]["updated"], n, "{p}");
+    assert_added_once(emu, n);
+}
+
 /// Uploads the additive sheet as `june.csv` and presses Apply.
 fn job_page_after_run(s: &Server, n: i32) {
     let page = s.upload("june.csv", additive_sheet(n).as_bytes());
@@ -720,11 +729,7 @@ fn the_stop_button_stops_like_sigterm_and_resume_finishes_without_a_row_twice() 
     assert!(p["remaining"].as_u64().unwrap() > 0, "{p}");
     let stopped = s.get("/job/june");
     assert!(stopped.body.contains("id=\"resume\""), "{}", stopped.body);
-    let resume = s.post_form("/job/june/resume", &[]);
-    assert_eq!(resume.status, 303, "{}", resume.body);
-    let p = s.wait_for_job("june", Duration::from_secs(60));
-    assert_eq!(p["by_status"]["updated"], 40, "{p}");
-    assert_added_once(&emu, 40);
+    resume_to_the_end(&s, &emu, 40);
 }
 
 #[test]
@@ -763,11 +768,7 @@ fn a_server_restart_finds_the_run_where_it_stopped() {
         "{}",
         page.body
     );
-    let resume = s.post_form("/job/june/resume", &[]);
-    assert_eq!(resume.status, 303, "{}", resume.body);
-    let p = s.wait_for_job("june", Duration::from_secs(60));
-    assert_eq!(p["by_status"]["updated"], 40, "{p}");
-    assert_added_once(&emu, 40);
+    resume_to_the_end(&s, &emu, 40);
 }
 
 #[test]
