@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 /// What a missing field becomes, in words (contract defaults).
-fn default_text(p: Param, version: u8) -> Option<&'static str> {
+pub(crate) fn default_text(p: Param, version: u8) -> Option<&'static str> {
     Some(match p {
         Param::ApiKey | Param::DisallowOnBillingStatus if version < 4 => return None,
         Param::ApiKey => return None,

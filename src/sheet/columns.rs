@@ -44,9 +44,15 @@ impl Columns {
     /// `--set` gives yet.
     #[must_use]
     pub(crate) fn suggested_map(&self, header: &str) -> Option<String> {
+        self.suggested_field(header)
+            .map(|p| format!("--map \"{}={}\"", header.trim(), p.name()))
+    }
+
+    /// The field an ignored header probably is, when no column or `--set` gives it yet.
+    #[must_use]
+    pub(crate) fn suggested_field(&self, header: &str) -> Option<Param> {
         let p = looks_like(header)?;
-        matches!(self.source(p), Source::Default)
-            .then(|| format!("--map \"{}={}\"", header.trim(), p.name()))
+        matches!(self.source(p), Source::Default).then_some(p)
     }
 
     /// Which `--map` to add for the ignored headers that look like fields, in words.
@@ -115,7 +121,7 @@ pub(crate) fn recognised(record: &csv::StringRecord) -> usize {
 
 /// The field an ignored header probably meant, for a `--map` suggestion (never applied on its
 /// own: `Status` or `Revenue` can mean several things).
-fn looks_like(header: &str) -> Option<Param> {
+pub(crate) fn looks_like(header: &str) -> Option<Param> {
     let h = normalize_token(header);
     let has = |w: &str| h.contains(w);
     if has("payout") || has("commission") {

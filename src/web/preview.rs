@@ -2,6 +2,8 @@
 //! arguments, through the same checks), gathered into what the preview page shows.
 
 use super::staged::{Choices, Staged};
+use crate::report::preview::default_text;
+use crate::sheet::columns::Source;
 use crate::sheet::{PrePass, Sheet, Totals, prepass_visit};
 use crate::update::{PARAMS, Param};
 use std::path::Path;
@@ -119,6 +121,8 @@ pub(super) struct Preview {
 /// A sheet that could be read.
 pub(super) struct Read {
     pub pre: PrePass,
+    /// The API version the sheet was read for (which fields exist, their defaults).
+    pub api_version: u8,
     pub totals: Totals,
     /// Invalid rows (not total lines): row and message, the first [`ROWS_LISTED`].
     pub invalid: Vec<(u64, String)>,
@@ -191,6 +195,7 @@ pub(super) fn preview(staged: &Staged, c: &Choices, checkpoint: &Path) -> Previe
             Preview {
                 header: pre.header.clone(),
                 read: Ok(Read {
+                    api_version: opts.api_version,
                     pre,
                     totals,
                     invalid,
@@ -220,6 +225,15 @@ pub(super) fn mappable() -> impl Iterator<Item = &'static str> {
         .iter()
         .filter(|s| s.param != Param::ApiKey)
         .map(|s| s.name)
+}
+
+/// The fields no column and no value set gives, and the default CAKE gets for each.
+pub(super) fn defaults(r: &Read) -> Vec<(&'static str, &'static str)> {
+    PARAMS
+        .iter()
+        .filter(|s| matches!(r.pre.columns.source(s.param), Source::Default))
+        .filter_map(|s| Some((s.name, default_text(s.param, r.api_version)?)))
+        .collect()
 }
 
 /// How the sheet was read, as the page lists it.

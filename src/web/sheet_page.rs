@@ -5,12 +5,14 @@
 use super::html::{esc, form_open, notice, table};
 use super::jobs::JobRecord;
 use super::pages::{Shared, blocking, html, problem, urlencode};
-use super::preview::{Preview, check_args, detected, field_of, mappable, preview, run_args};
+use super::preview::{
+    Preview, check_args, defaults, detected, field_of, mappable, preview, run_args,
+};
 use super::results::read_csv_rows;
 use super::staged::{Choices, DELIMITERS, ENCODINGS, Staged, is_workbook};
 use super::state::App;
 use crate::report::money::{count, grouped};
-use crate::sheet::columns::IGNORE;
+use crate::sheet::columns::{IGNORE, looks_like};
 use axum::extract::{Form, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -102,6 +104,21 @@ pub(super) fn mapping_form(app: &App, staged: &Staged, c: &Choices, p: &Preview)
                 let _ = write!(sel, "<option value=\"{f}\"{selected}>{label}</option>");
             }
             sel.push_str("</select>");
+            // An ignored column named like a field (while no column gives that field).
+            let looks = match &p.read {
+                Ok(r) => r.pre.columns.suggested_field(h),
+                Err(_) => looks_like(h),
+            };
+            let hint = looks
+                .filter(|_| chosen.is_none())
+                .map(|f| {
+                    format!(
+                        "<br><span class=\"hint\">ignored, but looks like {}: choose it to send \
+                         it</span>",
+                        f.name()
+                    )
+                })
+                .unwrap_or_default();
             vec![
                 format!(
                     "<label for=\"map{i}\">{}</label><input type=\"hidden\" name=\"col{i}\" \
@@ -109,7 +126,7 @@ pub(super) fn mapping_form(app: &App, staged: &Staged, c: &Choices, p: &Preview)
                     esc(h),
                     esc(h)
                 ),
-                samples(p, i),
+                samples(p, i) + &hint,
                 sel,
             ]
         })
@@ -369,6 +386,23 @@ pub(super) fn render_sheet(app: &App, staged: &Staged, c: &Choices, p: &Preview)
         )),
     }
     body.push_str(&mapping_form(app, staged, c, p));
+    if let Ok(r) = &p.read {
+        let rows: Vec<Vec<String>> = defaults(r)
+            .into_iter()
+            .map(|(f, d)| vec![esc(f), esc(d)])
+            .collect();
+        let _ = write!(
+            body,
+            "<details><summary>Fields the sheet does not give ({}): what CAKE gets</summary>{}</details>",
+            rows.len(),
+            table(
+                "Defaults applied (no column, nothing set for every row)",
+                &["Field", "Sent as"],
+                &rows,
+                "defaults"
+            )
+        );
+    }
     body.push_str("</section>");
     let Ok(r) = &p.read else {
         return body;

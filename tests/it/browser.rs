@@ -359,6 +359,7 @@ fn a_finance_analyst_applies_a_messy_excel_sheet_from_the_browser() {
     b.wait("table.mapping", Duration::from_secs(30));
     let body = b.text("main");
     assert!(body.contains("the sheet changes nothing"), "{body}");
+    assert!(body.contains("looks like disposition_type"), "{body}");
     assert!(
         b.find("#apply").is_none(),
         "no Apply before the sheet reads"
