@@ -204,10 +204,22 @@ pub(super) fn render_job(app: &App, stem: &str) -> Option<String> {
             )
         )
     );
+    let attention = read_csv_rows(
+        &files.results,
+        "status",
+        |s| !matches!(s, "updated" | "unchanged" | "would_update"),
+        200,
+    );
+    // Every row of the sheet, by status, as the results file has them (invalid rows and total
+    // lines too); the checkpoint's count until the results exist.
     let _ = write!(
         body,
         "<p id=\"statuses\">{} · {} of {} valid rows have no outcome yet</p>",
-        esc(&status_line(&p.by_status)),
+        esc(&status_line(
+            attention
+                .as_ref()
+                .map_or(&p.by_status, |(_, _, counts)| counts)
+        )),
         count(p.remaining),
         count(p.valid)
     );
@@ -232,12 +244,8 @@ pub(super) fn render_job(app: &App, stem: &str) -> Option<String> {
              again.</span></form>",
         );
     }
-    if let Some((head, rows, _)) = read_csv_rows(
-        &files.results,
-        "status",
-        |s| !matches!(s, "updated" | "unchanged" | "would_update"),
-        200,
-    ) && !rows.is_empty()
+    if let Some((head, rows, _)) = attention
+        && !rows.is_empty()
         && let Some(rows) = Some(
             rows.into_iter()
                 .filter(|r| !r.iter().any(|c| c.contains("a total line, not sent")))

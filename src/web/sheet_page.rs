@@ -372,8 +372,12 @@ pub(super) fn render_sheet(app: &App, staged: &Staged, c: &Choices, p: &Preview)
             }
             let _ = write!(
                 body,
-                "<dt>Rows</dt><dd>{} data rows</dd></dl>",
-                count(r.pre.rows)
+                "<dt>Rows</dt><dd>{} below the header: {} to send, {} invalid, {} total lines set \
+                 aside</dd></dl>",
+                count(r.pre.rows),
+                count(r.pre.valid()),
+                count(r.pre.invalid),
+                count(r.pre.skipped)
             );
         }
         Err(e) => body.push_str(&notice(

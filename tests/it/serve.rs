@@ -889,3 +889,77 @@ fn the_page_sets_what_the_command_line_flags_set_and_keeps_unapplied_uploads() {
         "applied now"
     );
 }
+
+#[test]
+fn a_hostile_sheet_is_shown_as_text_and_downloaded_without_formulas() {
+    let t = TestDir::new();
+    let emu = emu_of(&t, 3);
+    let s = server_at(&t, &emu);
+    let sheet = "conversion_id,payout,note_to_append\n\
+                 1,1.00,<script>alert('x')</script>\n\
+                 2,\"=HYPERLINK(\"\"http://evil.example\"\")\",ok\n\
+                 3,@SUM(A1),ok\n";
+    let page = s.upload("<b>june</b>.csv", sheet.as_bytes());
+    let preview = s.get(&page);
+    assert!(!preview.body.contains("<script>alert"), "{}", preview.body);
+    assert!(
+        preview.body.contains("&lt;script&gt;alert"),
+        "{}",
+        preview.body
+    );
+    assert!(
+        !preview.body.contains("<b>june"),
+        "the file name is text too"
+    );
+    assert!(
+        preview.body.contains("<code>@SUM(A1)</code>"),
+        "{}",
+        preview.body
+    );
+    let applied = s.post_form(
+        &format!("{page}/apply"),
+        &[("rows", "1"), ("skip_invalid", "1")],
+    );
+    assert_eq!(applied.status, 303, "{}", applied.body);
+    let job = applied
+        .header("location")
+        .unwrap()
+        .trim_start_matches("/job/")
+        .to_string();
+    let p = s.wait_for_job(&job, Duration::from_secs(60));
+    assert_eq!(p["by_status"]["updated"], 1, "{p}");
+    let results = s.get(&format!("/job/{job}"));
+    assert!(
+        results.body.contains("invalid 2 · updated 1"),
+        "{}",
+        results.body
+    );
+    // The CSV neutralises what a spreadsheet would run; the workbook holds only text cells.
+    let csv = s.get(&format!("/job/{job}/file/results.csv"));
+    assert!(
+        csv.body.contains("'=HYPERLINK") && csv.body.contains("'@SUM"),
+        "{}",
+        csv.body
+    );
+    let xlsx = s.rt.block_on(async {
+        s.client
+            .get(s.url(&format!("/job/{job}/file/results.xlsx")))
+            .header("cookie", s.cookie())
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap()
+    });
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(xlsx.to_vec())).unwrap();
+    let mut xml = String::new();
+    std::io::Read::read_to_string(
+        &mut zip.by_name("xl/worksheets/sheet1.xml").unwrap(),
+        &mut xml,
+    )
+    .unwrap();
+    assert!(!xml.contains("<f>"), "no formula cell: {xml}");
+    let ledger = emu.conversions();
+    assert_eq!(ledger[&1].payout.to_string(), "1.00");
+}
