@@ -361,6 +361,37 @@ pub(super) fn render_sheet(app: &App, staged: &Staged, c: &Choices, p: &Preview)
             ),
         ));
     }
+    body.push_str(&read_section(app, staged, c, p));
+    let Ok(r) = &p.read else {
+        return body;
+    };
+    body.push_str("<section aria-labelledby=\"do-h\"><h2 id=\"do-h\">What it would do</h2>");
+    body.push_str(&totals_html(r));
+    if !r.invalid.is_empty() {
+        let rows: Vec<Vec<String>> = r
+            .invalid
+            .iter()
+            .flat_map(|(row, m)| split_problem(*row, m))
+            .collect();
+        body.push_str(&table(
+            &format!(
+                "Invalid rows ({}): not sent; fix them in the sheet and upload it again",
+                count(r.pre.invalid)
+            ),
+            &["Row", "Column", "Value", "What to do"],
+            &rows,
+            "invalid",
+        ));
+    }
+    body.push_str("</section>");
+    body.push_str(&check_section(app, staged, c));
+    body.push_str(&apply_section(app, staged, c, r, running));
+    body
+}
+
+/// "How the sheet is read": what was detected, the mapping form, the defaults CAKE gets.
+fn read_section(app: &App, staged: &Staged, c: &Choices, p: &Preview) -> String {
+    let mut body = String::new();
     body.push_str(
         "<section aria-labelledby=\"read-h\"><h2 id=\"read-h\">How the sheet is read</h2>",
     );
@@ -408,30 +439,6 @@ pub(super) fn render_sheet(app: &App, staged: &Staged, c: &Choices, p: &Preview)
         );
     }
     body.push_str("</section>");
-    let Ok(r) = &p.read else {
-        return body;
-    };
-    body.push_str("<section aria-labelledby=\"do-h\"><h2 id=\"do-h\">What it would do</h2>");
-    body.push_str(&totals_html(r));
-    if !r.invalid.is_empty() {
-        let rows: Vec<Vec<String>> = r
-            .invalid
-            .iter()
-            .flat_map(|(row, m)| split_problem(*row, m))
-            .collect();
-        body.push_str(&table(
-            &format!(
-                "Invalid rows ({}): not sent; fix them in the sheet and upload it again",
-                count(r.pre.invalid)
-            ),
-            &["Row", "Column", "Value", "What to do"],
-            &rows,
-            "invalid",
-        ));
-    }
-    body.push_str("</section>");
-    body.push_str(&check_section(app, staged, c));
-    body.push_str(&apply_section(app, staged, c, r, running));
     body
 }
 
