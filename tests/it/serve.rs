@@ -963,3 +963,35 @@ fn a_hostile_sheet_is_shown_as_text_and_downloaded_without_formulas() {
     let ledger = emu.conversions();
     assert_eq!(ledger[&1].payout.to_string(), "1.00");
 }
+
+#[test]
+fn a_fixed_sheet_uploaded_again_sends_only_what_changed() {
+    let t = TestDir::new();
+    let emu = emu_of(&t, 40);
+    let s = server_at(&t, &emu);
+    job_page_after_run(&s, 20);
+    let p = s.wait_for_job("june", Duration::from_secs(60));
+    assert_eq!(p["by_status"]["updated"], 20, "{p}");
+    // The same sheet, fixed: rows in another order, one more row. The additive rows already
+    // applied keep their outcome; only the new row is sent.
+    let mut fixed = String::from("conversion_id,payout,add_to_existing_payout\n");
+    for id in (1..=21).rev() {
+        writeln!(fixed, "{id},1.00,true").unwrap();
+    }
+    let page = s.upload("june.csv", fixed.as_bytes());
+    let preview = s.get(&page);
+    assert!(
+        preview.body.contains("20 rows keep their outcome") && preview.body.contains("1 new rows"),
+        "{}",
+        preview.body
+    );
+    let applied = s.post_form(&format!("{page}/apply"), &[("rows", "21")]);
+    assert_eq!(applied.status, 303, "{}", applied.body);
+    let p = s.wait_for_job("june", Duration::from_secs(60));
+    assert_eq!(p["by_status"]["updated"], 21, "{p}");
+    assert_eq!(emu.stats().requests, 21, "one request more, not 21");
+    let ledger = emu.conversions();
+    for id in 1..=21 {
+        assert_eq!(ledger[&id].payout.to_string(), "11.00", "conversion {id}");
+    }
+}
