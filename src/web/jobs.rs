@@ -218,6 +218,7 @@ impl Jobs {
             .map_err(|e| format!("cannot record the run: {e}"))?;
         live.insert(stem.to_string(), pid);
         drop(live);
+        tracing::info!(job = stem, pid, "run started");
         // The child is waited for on a thread of its own, which records how it ended.
         let (live, stem, path) = (
             Arc::clone(&self.live),
@@ -238,6 +239,7 @@ impl Jobs {
             if let Ok(mut l) = live.lock() {
                 l.remove(&stem);
             }
+            tracing::info!(job = %stem, pid, exit = ?exit, "run ended");
         });
         Ok(())
     }
@@ -263,6 +265,11 @@ impl Jobs {
             .ok()
             .and_then(rustix::process::Pid::from_raw)
             .ok_or("not a process id")?;
+        tracing::info!(
+            job = stem,
+            pid = pid.as_raw_nonzero().get(),
+            "stopping the run (SIGTERM)"
+        );
         rustix::process::kill_process(pid, rustix::process::Signal::TERM)
             .map_err(|e| format!("cannot stop the run: {e}"))
     }

@@ -222,6 +222,26 @@ impl Browser {
         )
     }
 
+    /// Form controls a screen reader could not name: every visible input, select and button
+    /// needs a label, an `aria-label` or text.
+    fn unlabelled(&self) -> Vec<String> {
+        let v = self.call(
+            "POST",
+            "/execute/sync",
+            Some(
+                json!({"script": "return Array.from(document.querySelectorAll(\
+                'input:not([type=hidden]), select, textarea, button')).filter(e => \
+                !(e.labels && e.labels.length) && !e.getAttribute('aria-label') && \
+                !e.textContent.trim()).map(e => e.outerHTML.slice(0, 120));", "args": []}),
+            ),
+        );
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e.as_str().unwrap().to_string())
+            .collect()
+    }
+
     /// The whole page as a PNG, written to `path`.
     fn screenshot(&self, path: &Path) {
         self.call(
@@ -353,6 +373,7 @@ fn a_finance_analyst_applies_a_messy_excel_sheet_from_the_browser() {
     assert!(!address.as_str().unwrap().contains("token="), "{address}");
     b.type_into("#sheet", sheet.to_str().unwrap());
     b.screenshot(&screens.join("1-upload.png"));
+    assert!(b.unlabelled().is_empty(), "{:?}", b.unlabelled());
     b.click("#upload-form button[type=submit]");
 
     // 2. The sheet changes nothing as detected: the page says so and offers the mapping.
@@ -385,6 +406,7 @@ fn a_finance_analyst_applies_a_messy_excel_sheet_from_the_browser() {
     );
     assert_eq!(emu.stats().requests, 0, "nothing is sent before Apply");
     b.screenshot(&screens.join("2-preview.png"));
+    assert!(b.unlabelled().is_empty(), "{:?}", b.unlabelled());
 
     // 3. Apply, and watch the run.
     b.click("#apply");
@@ -411,6 +433,7 @@ fn a_finance_analyst_applies_a_messy_excel_sheet_from_the_browser() {
         b.text("#applied")
     );
     b.screenshot(&screens.join("4-results.png"));
+    assert!(b.unlabelled().is_empty(), "{:?}", b.unlabelled());
 
     // The download, fetched by the page itself (its cookie, its link).
     let csv = b.script(
