@@ -181,7 +181,7 @@ pub(super) fn dry_run(cfg: &RunConfig, out: &mut dyn Write) -> Result<u8, Error>
 fn endpoint(cfg: &RunConfig) -> Endpoint {
     let base = match &cfg.target {
         Target::Remote(url) => url.as_str(),
-        Target::Sandbox => "http://sandbox.invalid",
+        Target::Sandbox(_) => "http://sandbox.invalid",
         Target::Unset => "https://YOUR-CAKE-INSTANCE",
     };
     Endpoint::new(base, cfg.engine.api_version, cfg.engine.transport)

@@ -36,7 +36,18 @@ pub(crate) fn run(cfg: &RunConfig) -> Result<u8, Error> {
 /// (kept alive by the returned handle).
 pub(super) fn destination(cfg: &RunConfig) -> Result<(Option<Sandbox>, Destination), Error> {
     match &cfg.target {
-        Target::Sandbox => {
+        Target::Sandbox(Some(url)) => Ok((
+            None,
+            Destination {
+                url: url.clone(),
+                label: "sandbox".into(),
+                key: cfg
+                    .key
+                    .clone()
+                    .unwrap_or_else(|| SecretString::from(SANDBOX_KEY)),
+            },
+        )),
+        Target::Sandbox(None) => {
             let (sandbox, key) = start_sandbox(cfg.key.clone())?;
             let url = sandbox.url().to_string();
             Ok((

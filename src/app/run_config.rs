@@ -7,8 +7,9 @@ use secrecy::SecretString;
 /// Where requests go.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Target {
-    /// The embedded emulator, started by this process on a loopback port.
-    Sandbox,
+    /// The embedded emulator: started by this process on a loopback port (`None`), or one
+    /// already running there (`serve --sandbox` hands its runs its own).
+    Sandbox(Option<String>),
     /// A real CAKE instance (or a mock-server) at this base URL (checked, no trailing slash).
     Remote(String),
     /// No URL given: a dry run only.

@@ -64,6 +64,10 @@ pub(crate) struct RunArgs {
     /// Run against the embedded CAKE emulator instead of a real instance (no network, no key).
     #[arg(long, conflicts_with = "base_url")]
     pub sandbox: bool,
+    /// A sandbox emulator already running on loopback (the one `serve --sandbox` started): a
+    /// trial like --sandbox, its checkpoint naming the sandbox, not the port.
+    #[arg(long, hide = true, value_name = "URL", conflicts_with_all = ["base_url", "sandbox"])]
+    pub sandbox_url: Option<String>,
     /// Read the API key from this file (otherwise from the `CAKE_API_KEY` environment variable).
     #[arg(long, value_name = "PATH")]
     pub api_key_file: Option<PathBuf>,

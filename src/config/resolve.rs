@@ -44,8 +44,17 @@ pub(crate) fn run_config(
         return Err(usage("--timeout must be between 0 and 3600 seconds".into()));
     }
     let key = load_api_key(a.api_key_file.as_deref())?;
-    let target = if a.sandbox {
-        Target::Sandbox
+    let target = if let Some(url) = &a.sandbox_url {
+        let url = url.trim().trim_end_matches('/').to_string();
+        let host = check_base_url(&url, false)?;
+        if !is_loopback(&host) {
+            return Err(usage(format!(
+                "--sandbox-url {url}: a sandbox is on loopback"
+            )));
+        }
+        Target::Sandbox(Some(url))
+    } else if a.sandbox {
+        Target::Sandbox(None)
     } else if let Some(url) = a.base_url.as_deref().filter(|u| !u.trim().is_empty()) {
         let url = url.trim().trim_end_matches('/').to_string();
         let host = check_base_url(&url, a.allow_insecure_http)?;

@@ -71,7 +71,7 @@ pub(crate) fn serve_config(a: ServeArgs) -> Result<ServeConfig, Error> {
     }
     let key = load_api_key(a.api_key_file.as_deref())?;
     let target = if a.sandbox {
-        Target::Sandbox
+        Target::Sandbox(None)
     } else if let Some(url) = a.base_url.as_deref().filter(|u| !u.trim().is_empty()) {
         let url = url.trim().trim_end_matches('/').to_string();
         check_base_url(&url, a.allow_insecure_http)?;

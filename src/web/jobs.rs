@@ -106,6 +106,9 @@ struct Samples(VecDeque<(Instant, u64)>);
 /// Starts, stops and reads runs; one per server.
 pub(super) struct Jobs {
     root: PathBuf,
+    /// `.sandbox` when runs go to the server's sandbox: a trial's files never take a real
+    /// run's names (a real run is never refused because of a trial).
+    suffix: &'static str,
     exe: PathBuf,
     key: SecretString,
     /// Children started here that have not ended: job → pid.
@@ -118,10 +121,11 @@ fn now() -> String {
 }
 
 impl Jobs {
-    pub(super) fn new(root: PathBuf, key: SecretString) -> std::io::Result<Self> {
+    pub(super) fn new(root: PathBuf, key: SecretString, sandbox: bool) -> std::io::Result<Self> {
         std::fs::create_dir_all(state_dir(&root).join("jobs"))?;
         Ok(Self {
             root,
+            suffix: if sandbox { ".sandbox" } else { "" },
             exe: std::env::current_exe()?,
             key,
             live: Arc::default(),
@@ -134,6 +138,7 @@ impl Jobs {
     }
 
     pub(super) fn files(&self, stem: &str) -> JobFiles {
+        let stem = &format!("{stem}{}", self.suffix);
         let results = self.root.join(format!("{stem}.results.csv"));
         let mut ckpt = results.clone().into_os_string();
         ckpt.push(".ckpt");
@@ -357,7 +362,14 @@ impl Jobs {
             .filter_map(Result::ok)
             .filter_map(|e| {
                 let name = e.file_name().into_string().ok()?;
-                let stem = name.strip_suffix(".results.csv.ckpt")?.to_string();
+                let stem = name.strip_suffix(".results.csv.ckpt")?;
+                // This server's kind of runs only: trials or real ones.
+                let stem = match self.suffix {
+                    "" if stem.ends_with(".sandbox") => return None,
+                    "" => stem,
+                    suffix => stem.strip_suffix(suffix)?,
+                }
+                .to_string();
                 let t = e.metadata().and_then(|m| m.modified()).ok()?;
                 valid_stem(&stem).then_some((t, stem))
             })

@@ -15,6 +15,8 @@ pub(super) const ROWS_LISTED: usize = 200;
 #[derive(Debug, Clone)]
 pub(super) struct RunTarget {
     pub url: String,
+    /// The server's own sandbox: runs are trials (`--sandbox-url`), kept apart from real ones.
+    pub sandbox: bool,
     pub allow_insecure_http: bool,
     pub rate: f64,
 }
@@ -52,7 +54,12 @@ pub(super) fn sheet_args(staged: &Staged, c: &Choices) -> Vec<String> {
 }
 
 fn target_args(a: &mut Vec<String>, t: &RunTarget) {
-    a.extend(["--base-url".into(), t.url.clone()]);
+    let flag = if t.sandbox {
+        "--sandbox-url"
+    } else {
+        "--base-url"
+    };
+    a.extend([flag.into(), t.url.clone()]);
     if t.allow_insecure_http {
         a.push("--allow-insecure-http".into());
     }
@@ -70,6 +77,8 @@ pub(super) fn run_args(
     a.extend([
         "--output".into(),
         files.results.display().to_string(),
+        "--checkpoint".into(),
+        files.checkpoint.display().to_string(),
         "--rate".into(),
         t.rate.to_string(),
     ]);

@@ -53,7 +53,7 @@ fn router(app: Arc<App>) -> Router {
 )]
 pub(crate) fn serve(cfg: ServeConfig) -> Result<u8, Error> {
     let (sandbox, url, key, label) = match &cfg.target {
-        Target::Sandbox => {
+        Target::Sandbox(_) => {
             let (sandbox, key) = crate::app::start_sandbox(cfg.key.clone())?;
             let url = sandbox.url().to_string();
             (
@@ -90,7 +90,7 @@ pub(crate) fn serve(cfg: ServeConfig) -> Result<u8, Error> {
         let local = listener
             .local_addr()
             .map_err(|e| Error::Internal(format!("no local address: {e}")))?;
-        let jobs = Jobs::new(cfg.dir.clone(), key)
+        let jobs = Jobs::new(cfg.dir.clone(), key, sandbox.is_some())
             .map_err(|e| Error::Usage(format!("--dir {}: {e}", cfg.dir.display())))?;
         let app = Arc::new(App {
             listen: local,
@@ -100,6 +100,7 @@ pub(crate) fn serve(cfg: ServeConfig) -> Result<u8, Error> {
             jobs,
             target: RunTarget {
                 url,
+                sandbox: sandbox.is_some(),
                 allow_insecure_http: cfg.allow_insecure_http,
                 rate: cfg.rate,
             },

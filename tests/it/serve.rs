@@ -995,3 +995,42 @@ fn a_fixed_sheet_uploaded_again_sends_only_what_changed() {
         assert_eq!(ledger[&id].payout.to_string(), "11.00", "conversion {id}");
     }
 }
+
+#[test]
+fn a_sandbox_trial_never_stands_in_the_way_of_the_real_run() {
+    let t = TestDir::new();
+    let sheet = payout_sheet(5);
+    {
+        let trial = Server::start(&t, &["--sandbox", "--listen", "127.0.0.1:0"], &[]);
+        let page = trial.upload("june.csv", sheet.as_bytes());
+        let applied = trial.post_form(&format!("{page}/apply"), &[("rows", "5")]);
+        assert_eq!(applied.status, 303, "{}", applied.body);
+        let p = trial.wait_for_job("june", Duration::from_secs(60));
+        assert_eq!(p["by_status"]["updated"], 5, "{p}");
+    }
+    assert!(
+        t.names().iter().any(|n| n == "june.sandbox.results.csv"),
+        "{:?}",
+        t.names()
+    );
+    let emu = emu_of(&t, 5);
+    let real = server_at(&t, &emu);
+    let home = real.get("/").body;
+    let history = home.split("Runs in this folder").nth(1).unwrap();
+    assert!(
+        !history.contains("june"),
+        "a trial is not in the real history: {history}"
+    );
+    let page = real.upload("june.csv", sheet.as_bytes());
+    let preview = real.get(&page);
+    assert!(
+        !preview.body.contains("applied in this folder before"),
+        "{}",
+        preview.body
+    );
+    let applied = real.post_form(&format!("{page}/apply"), &[("rows", "5")]);
+    assert_eq!(applied.status, 303, "{}", applied.body);
+    let p = real.wait_for_job("june", Duration::from_secs(60));
+    assert_eq!(p["by_status"]["updated"], 5, "{p}");
+    assert_eq!(emu.conversions()[&5].payout.to_string(), "1005.25");
+}
