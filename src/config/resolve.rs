@@ -44,40 +44,7 @@ pub(crate) fn run_config(
         return Err(usage("--timeout must be between 0 and 3600 seconds".into()));
     }
     let key = load_api_key(a.api_key_file.as_deref())?;
-    let target = if let Some(url) = &a.sandbox_url {
-        let url = url.trim().trim_end_matches('/').to_string();
-        let host = check_base_url(&url, false)?;
-        if !is_loopback(&host) {
-            return Err(usage(format!(
-                "--sandbox-url {url}: a sandbox is on loopback"
-            )));
-        }
-        Target::Sandbox(Some(url))
-    } else if a.sandbox {
-        Target::Sandbox(None)
-    } else if let Some(url) = a.base_url.as_deref().filter(|u| !u.trim().is_empty()) {
-        let url = url.trim().trim_end_matches('/').to_string();
-        let host = check_base_url(&url, a.allow_insecure_http)?;
-        if a.rate == 0.0 && !is_loopback(&host) && !a.dry_run {
-            tracing::warn!(%host, "--rate 0 (unlimited) against a remote host: CAKE may throttle or block the key");
-        }
-        if key.is_none() && !a.dry_run {
-            return Err(usage(
-                "no API key: set CAKE_API_KEY or give --api-key-file PATH (never on the command \
-                 line)"
-                    .into(),
-            ));
-        }
-        Target::Remote(url)
-    } else if a.dry_run {
-        Target::Unset
-    } else {
-        return Err(usage(
-            "no CAKE instance: give --base-url URL (or CAKE_BASE_URL), --sandbox to try the \
-             embedded emulator, or --dry-run to preview"
-                .into(),
-        ));
-    };
+    let target = target(&a, key.is_some())?;
     let (output, checkpoint) = files(&a);
     refuse_overlap(&a.input, &output, &checkpoint)?;
     refuse_unwritable("--output", &output)?;
@@ -129,6 +96,46 @@ pub(crate) fn run_config(
         verbose: a.verbose,
         log_format: a.log_format,
     })
+}
+
+/// Where the run goes: `--sandbox-url`, `--sandbox`, `--base-url` (with a key unless a dry
+/// run), or nowhere (a dry run only).
+fn target(a: &RunArgs, has_key: bool) -> Result<Target, Error> {
+    let usage = |m: String| Error::Usage(m);
+    if let Some(url) = &a.sandbox_url {
+        let url = url.trim().trim_end_matches('/').to_string();
+        let host = check_base_url(&url, false)?;
+        if !is_loopback(&host) {
+            return Err(usage(format!(
+                "--sandbox-url {url}: a sandbox is on loopback"
+            )));
+        }
+        Ok(Target::Sandbox(Some(url)))
+    } else if a.sandbox {
+        Ok(Target::Sandbox(None))
+    } else if let Some(url) = a.base_url.as_deref().filter(|u| !u.trim().is_empty()) {
+        let url = url.trim().trim_end_matches('/').to_string();
+        let host = check_base_url(&url, a.allow_insecure_http)?;
+        if a.rate == 0.0 && !is_loopback(&host) && !a.dry_run {
+            tracing::warn!(%host, "--rate 0 (unlimited) against a remote host: CAKE may throttle or block the key");
+        }
+        if !has_key && !a.dry_run {
+            return Err(usage(
+                "no API key: set CAKE_API_KEY or give --api-key-file PATH (never on the command \
+                 line)"
+                    .into(),
+            ));
+        }
+        Ok(Target::Remote(url))
+    } else if a.dry_run {
+        Ok(Target::Unset)
+    } else {
+        Err(usage(
+            "no CAKE instance: give --base-url URL (or CAKE_BASE_URL), --sandbox to try the \
+             embedded emulator, or --dry-run to preview"
+                .into(),
+        ))
+    }
 }
 
 /// `cake-recon mock-server`'s emulator settings.
