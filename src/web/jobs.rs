@@ -196,8 +196,16 @@ impl Jobs {
             ));
         }
         let files = self.files(stem);
-        let log = std::fs::File::create(&files.log)
+        // Each run's output follows the ones before (a resume keeps the first run's story).
+        let mut log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&files.log)
             .map_err(|e| format!("cannot write {}: {e}", files.log.display()))?;
+        let _ = std::io::Write::write_all(
+            &mut log,
+            format!("--- run started {} ---\n", now()).as_bytes(),
+        );
         let err_log = log
             .try_clone()
             .map_err(|e| format!("cannot write {}: {e}", files.log.display()))?;

@@ -5,7 +5,7 @@ use super::staged::{Choices, Staged};
 use crate::report::preview::default_text;
 use crate::sheet::columns::Source;
 use crate::sheet::{PrePass, Sheet, Totals, prepass_visit};
-use crate::update::{PARAMS, Param};
+use crate::update::{PARAMS, Param, ParamType};
 use std::path::Path;
 
 /// How many invalid rows the page lists (all of them are in the results file).
@@ -133,8 +133,12 @@ pub(super) struct Read {
     /// The API version the sheet was read for (which fields exist, their defaults).
     pub api_version: u8,
     pub totals: Totals,
-    /// Invalid rows (not total lines): row and message, the first [`ROWS_LISTED`].
+    /// Invalid rows (not total lines, not duplicates): row and message, the first
+    /// [`ROWS_LISTED`].
     pub invalid: Vec<(u64, String)>,
+    /// Rows that target the same conversion as another row (not sent either), the first
+    /// [`ROWS_LISTED`].
+    pub duplicates: Vec<(u64, String)>,
 }
 
 /// Reads the upload with the page's choices, as a dry run would.
@@ -181,9 +185,11 @@ pub(super) fn preview(staged: &Staged, c: &Choices, checkpoint: &Path) -> Previe
                 .collect();
             dups.sort_unstable();
             let dup_rows: std::collections::HashSet<u64> = dups.iter().map(|d| d.0).collect();
-            invalid.extend(dups);
-            invalid.sort_by_key(|(r, _)| *r);
-            invalid.truncate(ROWS_LISTED);
+            // A duplicate that was also invalid on its own is listed once, as invalid.
+            let invalid_rows: std::collections::HashSet<u64> =
+                invalid.iter().map(|d| d.0).collect();
+            dups.retain(|(r, _)| !invalid_rows.contains(r));
+            dups.truncate(ROWS_LISTED);
             let standing = beside_a_run
                 .then(|| crate::checkpoint::standing(checkpoint, idents.into_iter()).ok())
                 .flatten()
@@ -208,6 +214,7 @@ pub(super) fn preview(staged: &Staged, c: &Choices, checkpoint: &Path) -> Previe
                     pre,
                     totals,
                     invalid,
+                    duplicates: dups,
                 }),
                 standing,
             }
@@ -226,6 +233,22 @@ pub(super) fn field_of(pre: &PrePass, index: usize) -> Option<Param> {
         .iter()
         .find(|s| pre.columns.column(s.param) == Some(index))
         .map(|s| s.param)
+}
+
+/// Every value a field with a fixed set of values takes (dispositions, received options,
+/// effective-date options, true/false), for the page's suggestions.
+pub(super) fn known_values() -> Vec<&'static str> {
+    let mut v: Vec<&'static str> = PARAMS
+        .iter()
+        .flat_map(|s| match s.ty {
+            ParamType::Enumeration(values) => values.to_vec(),
+            ParamType::Bool => vec!["true", "false"],
+            _ => Vec::new(),
+        })
+        .collect();
+    v.sort_unstable();
+    v.dedup();
+    v
 }
 
 /// The fields a column may be mapped to (the key is never one).

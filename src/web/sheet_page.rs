@@ -6,7 +6,8 @@ use super::html::{esc, form_open, notice, table};
 use super::jobs::JobRecord;
 use super::pages::{Shared, blocking, html, problem, urlencode};
 use super::preview::{
-    Preview, check_args, defaults, detected, field_of, mappable, preview, run_args,
+    Preview, ROWS_LISTED, check_args, defaults, detected, field_of, known_values, mappable,
+    preview, run_args,
 };
 use super::results::read_csv_rows;
 use super::staged::{Choices, DELIMITERS, ENCODINGS, Staged, is_workbook};
@@ -243,10 +244,15 @@ fn sets_fieldset(c: &Choices) -> String {
         let _ = write!(
             out,
             "</select><label for=\"setv{i}\">Value</label><input id=\"setv{i}\" name=\"setv{i}\" \
-             value=\"{}\" placeholder=\"e.g. approved\"></p>",
+             value=\"{}\" placeholder=\"e.g. approved\" list=\"known-values\"></p>",
             esc(v)
         );
     }
+    out.push_str("<datalist id=\"known-values\">");
+    for v in known_values() {
+        let _ = write!(out, "<option value=\"{v}\">");
+    }
+    out.push_str("</datalist>");
     out.push_str(
         "</fieldset><button type=\"submit\" class=\"secondary\">Update the preview</button></form>",
     );
@@ -375,12 +381,34 @@ pub(super) fn render_sheet(app: &App, staged: &Staged, c: &Choices, p: &Preview)
             .collect();
         body.push_str(&table(
             &format!(
-                "Invalid rows ({}): not sent; fix them in the sheet and upload it again",
-                count(r.pre.invalid)
+                "Invalid rows ({}{}): not sent; fix them in the sheet and upload it again",
+                count(r.invalid.len() as u64),
+                if r.invalid.len() == ROWS_LISTED {
+                    ", the first"
+                } else {
+                    ""
+                }
             ),
             &["Row", "Column", "Value", "What to do"],
             &rows,
             "invalid",
+        ));
+    }
+    if !r.duplicates.is_empty() {
+        let rows: Vec<Vec<String>> = r
+            .duplicates
+            .iter()
+            .flat_map(|(row, m)| split_problem(*row, m))
+            .collect();
+        body.push_str(&table(
+            &format!(
+                "Duplicates ({} rows): rows that target the same conversion are not sent; keep one \
+                 row per conversion",
+                count(r.duplicates.len() as u64)
+            ),
+            &["Row", "Column", "Value", "What to do"],
+            &rows,
+            "duplicates",
         ));
     }
     body.push_str("</section>");

@@ -1034,3 +1034,29 @@ fn a_sandbox_trial_never_stands_in_the_way_of_the_real_run() {
     assert_eq!(p["by_status"]["updated"], 5, "{p}");
     assert_eq!(emu.conversions()[&5].payout.to_string(), "1005.25");
 }
+
+#[test]
+fn duplicates_are_listed_apart_and_never_sent() {
+    let t = TestDir::new();
+    let emu = emu_of(&t, 5);
+    let s = server_at(&t, &emu);
+    let sheet = "conversion_id,payout\n1,5.00\n2,6.00\n2,7.00\n3,oops\n";
+    let page = s.upload("dups.csv", sheet.as_bytes());
+    let preview = s.get(&page).body;
+    assert!(preview.contains("Duplicates (2 rows)"), "{preview}");
+    assert!(preview.contains("Invalid rows (1)"), "{preview}");
+    assert!(preview.contains("Apply 1 rows"), "{preview}");
+    assert!(
+        preview.contains("list=\"known-values\""),
+        "values are suggested"
+    );
+    let applied = s.post_form(
+        &format!("{page}/apply"),
+        &[("rows", "1"), ("skip_invalid", "1")],
+    );
+    assert_eq!(applied.status, 303, "{}", applied.body);
+    let p = s.wait_for_job("dups", Duration::from_secs(60));
+    assert_eq!(p["by_status"]["updated"], 1, "{p}");
+    assert_eq!(emu.stats().requests, 1);
+    assert_eq!(emu.conversions()[&1].payout.to_string(), "5.00");
+}
