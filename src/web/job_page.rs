@@ -102,7 +102,11 @@ pub(super) async fn stop(State(app): Shared, Path(stem): Path<String>) -> Respon
         Ok(s) => s,
         Err(r) => return *r,
     };
-    match app.jobs.stop(&stem) {
+    let (a, st) = (Arc::clone(&app), stem.clone());
+    let stopped = blocking(move || a.jobs.stop(&st))
+        .await
+        .unwrap_or_else(|| Err("the server could not stop it".into()));
+    match stopped {
         Ok(()) => Redirect::to(&format!("/job/{}", urlencode(&stem))).into_response(),
         Err(msg) => problem(&app, StatusCode::CONFLICT, "Not stopped", &msg),
     }
@@ -121,7 +125,11 @@ pub(super) async fn resume(State(app): Shared, Path(stem): Path<String>) -> Resp
             "This run was not started from this screen: resume it with the same command line.",
         );
     };
-    match app.jobs.start(&stem, record) {
+    let (a, st) = (Arc::clone(&app), stem.clone());
+    let started = blocking(move || a.jobs.start(&st, record))
+        .await
+        .unwrap_or_else(|| Err("the server could not start it".into()));
+    match started {
         Ok(()) => Redirect::to(&format!("/job/{}", urlencode(&stem))).into_response(),
         Err(msg) => problem(&app, StatusCode::CONFLICT, "Not resumed", &msg),
     }

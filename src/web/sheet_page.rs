@@ -493,6 +493,15 @@ pub(super) fn check_section(app: &App, staged: &Staged, c: &Choices) -> String {
         esc(&until)
     );
     let files = app.jobs.files(&staged.stem());
+    if checking(staged) {
+        out.push_str(&notice(
+            "warn",
+            "<span id=\"checking\" data-reload=\"2\">Comparing with CAKE… this page refreshes \
+             itself until the comparison is done.</span>",
+        ));
+        out.push_str("</section>");
+        return out;
+    }
     let report = staged_check_report(staged);
     if let Some(text) = report {
         let _ = write!(out, "<pre class=\"log\">{}</pre>", esc(text.trim()));
@@ -515,6 +524,21 @@ pub(super) fn check_section(app: &App, staged: &Staged, c: &Choices) -> String {
     }
     out.push_str("</section>");
     out
+}
+
+/// Marks an upload whose comparison with CAKE is going on.
+const CHECK_RUNNING: &str = ".check.running";
+/// How long a comparison may take before it is stopped.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+
+/// True while the upload's comparison goes on (a marker older than the timeout is one a
+/// stopped server left behind).
+fn checking(staged: &Staged) -> bool {
+    std::fs::metadata(staged.path().with_file_name(CHECK_RUNNING))
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.elapsed().ok())
+        .is_some_and(|age| age < CHECK_TIMEOUT + Duration::from_secs(60))
 }
 
 pub(super) fn staged_check_report(staged: &Staged) -> Option<String> {
@@ -693,13 +717,27 @@ pub(super) async fn check(
             &e.to_string(),
         );
     }
+    let marker = staged.path().with_file_name(CHECK_RUNNING);
+    if checking(&staged) {
+        return Redirect::to(&format!("/sheet/{id}#check-h")).into_response();
+    }
+    if let Err(e) = std::fs::write(&marker, b"") {
+        return problem(
+            &app,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Not started",
+            &e.to_string(),
+        );
+    }
+    // Reading a month can take minutes: the check runs on a thread of its own and the page
+    // shows it going on (and reloads itself) until its report is written.
     let work = Arc::clone(&app);
     let s2 = staged.clone();
-    let _ = blocking(move || {
+    std::thread::spawn(move || {
         let files = work.jobs.files(&s2.stem());
         let window = c.window.clone().unwrap_or_default();
         let args = check_args(&s2, &c, &work.target, &files.check, &window);
-        let (code, text) = work.jobs.check(&args, Duration::from_secs(600));
+        let (code, text) = work.jobs.check(&args, CHECK_TIMEOUT);
         let head = match code {
             Some(0) => "Every valid row already holds its values in CAKE.".to_string(),
             Some(1) => "Some rows differ from what CAKE holds (listed below).".to_string(),
@@ -710,8 +748,8 @@ pub(super) async fn check(
             s2.path().with_file_name(".check.txt"),
             format!("{head}\n{text}"),
         );
-    })
-    .await;
+        let _ = std::fs::remove_file(s2.path().with_file_name(CHECK_RUNNING));
+    });
     Redirect::to(&format!("/sheet/{id}#check-h")).into_response()
 }
 
@@ -780,7 +818,11 @@ pub(super) async fn apply(
         ),
         runs: app.jobs.record(&stem).map(|r| r.runs).unwrap_or_default(),
     };
-    match app.jobs.start(&stem, record) {
+    let (a, st) = (Arc::clone(&app), stem.clone());
+    let started = blocking(move || a.jobs.start(&st, record))
+        .await
+        .unwrap_or_else(|| Err("the server could not start it".into()));
+    match started {
         Ok(()) => Redirect::to(&format!("/job/{}", urlencode(&stem))).into_response(),
         Err(msg) => problem(&app, StatusCode::CONFLICT, "Not started", &msg),
     }

@@ -219,6 +219,19 @@ impl Server {
         r.header("location").unwrap().to_string()
     }
 
+    /// Polls the sheet's page (bounded) until its comparison with CAKE is done; the page.
+    pub(crate) fn wait_for_check(&self, page: &str) -> Resp {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let r = self.get(page);
+            if !r.body.contains("id=\"checking\"") {
+                return r;
+            }
+            assert!(Instant::now() < deadline, "the comparison did not end");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// Polls the job's progress (bounded) until its run has ended; the last progress JSON.
     pub(crate) fn wait_for_job(&self, stem: &str, timeout: Duration) -> serde_json::Value {
         let deadline = Instant::now() + timeout;
@@ -564,7 +577,7 @@ fn a_sheet_applied_from_the_page_lands_in_the_ledger_and_the_key_is_in_no_respon
         &[("since", "2026-09-01"), ("until", "2026-09-30")],
     );
     assert_eq!(checked.status, 303);
-    let after_check = s.get(&page);
+    let after_check = s.wait_for_check(&page);
     assert!(after_check.body.contains("differs"), "{}", after_check.body);
     seen.push(after_check.body.clone());
     // A stale button (the preview said another number) sends nothing.

@@ -46,6 +46,13 @@
     });
   }
 
+  // A page waiting for work on the server (a comparison with CAKE) reloads itself.
+  var waiting = document.querySelector("[data-reload]");
+  if (waiting) {
+    setTimeout(function () { window.location.reload(); },
+      1000 * Number(waiting.getAttribute("data-reload")));
+  }
+
   var box = document.getElementById("progress");
   if (box) {
     var url = box.getAttribute("data-url");
