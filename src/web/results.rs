@@ -81,17 +81,20 @@ pub(super) fn applied_sums(path: &std::path::Path) -> Option<[rust_decimal::Deci
         if r.get(st) != Some("updated") {
             continue;
         }
-        let amount = |i: usize| r.get(i).unwrap_or("").replace(',', "");
-        let p = amount(pay);
-        if let Some(added) = p.strip_prefix('+') {
-            sums[1] += added.parse::<rust_decimal::Decimal>().unwrap_or_default();
-        } else {
-            sums[0] += p.parse::<rust_decimal::Decimal>().unwrap_or_default();
-        }
-        sums[2] += amount(rec)
-            .trim_start_matches('+')
-            .parse::<rust_decimal::Decimal>()
-            .unwrap_or_default();
+        let amount = |i: usize| {
+            let text = r.get(i).unwrap_or("").replace(',', "");
+            let added = text.starts_with('+');
+            let value = text
+                .trim_start_matches('+')
+                .parse::<rust_decimal::Decimal>()
+                .unwrap_or_default();
+            (added, value)
+        };
+        // Sums saturate: a file edited by hand never panics the page.
+        let (added, payout) = amount(pay);
+        let slot = usize::from(added);
+        sums[slot] = sums[slot].saturating_add(payout);
+        sums[2] = sums[2].saturating_add(amount(rec).1);
     }
     Some(sums)
 }

@@ -700,6 +700,9 @@ fn resume_to_the_end(s: &Server, emu: &Emu, n: i32) {
     let p = s.wait_for_job("june", Duration::from_secs(60));
     assert_eq!(p["by_status"]["updated"], n, "{p}");
     assert_added_once(emu, n);
+    let page = s.get("/job/june").body;
+    let added = format!("Σ payout added <strong>{n}.00</strong>");
+    assert!(page.contains(&added), "{page}");
 }
 
 /// Uploads the additive sheet as `june.csv` and presses Apply.
