@@ -63,8 +63,9 @@ pub(super) async fn home(State(app): Shared) -> Response {
         })
         .collect();
     if !waiting.is_empty() {
+        body.push_str("<h2>Uploaded, not applied yet</h2>");
         body.push_str(&table(
-            "Uploaded, not applied yet",
+            "The newest uploads no run has used: open one to go on with it",
             &["Sheet", "Uploaded"],
             &waiting,
             "waiting",
