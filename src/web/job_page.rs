@@ -50,10 +50,20 @@ pub(super) struct Progress {
 }
 
 pub(super) fn progress_of(app: &App, stem: &str) -> Progress {
-    let st = app.jobs.status(stem);
     let running = app.jobs.running(stem);
+    // A live run's polls may share a recent reading; an ended run is read as it ended.
+    let st = if running {
+        app.jobs.status_for_progress(stem)
+    } else {
+        app.jobs.status(stem).map(std::sync::Arc::new)
+    };
     let (done, valid, remaining, by_status) = st.map_or((0, 0, 0, BTreeMap::new()), |s| {
-        (s.rows.values().sum(), s.valid_rows, s.remaining, s.rows)
+        (
+            s.rows.values().sum(),
+            s.valid_rows,
+            s.remaining,
+            s.rows.clone(),
+        )
     });
     let rate = running.then(|| app.jobs.rate(stem, done)).flatten();
     let record = app.jobs.record(stem);

@@ -99,6 +99,9 @@ pub(super) fn outcome(exit: Option<i32>) -> (&'static str, &'static str) {
     }
 }
 
+/// A status reading kept for the next polls: when it was read, how long that took, what it said.
+type Polled = (Instant, Duration, Arc<Report>);
+
 /// Progress samples of a live run, for its rate.
 #[derive(Default)]
 struct Samples(VecDeque<(Instant, u64)>);
@@ -114,6 +117,10 @@ pub(super) struct Jobs {
     /// Children started here that have not ended: job → pid.
     live: Arc<Mutex<HashMap<String, u32>>>,
     samples: Mutex<HashMap<String, Samples>>,
+    /// The last status read for a live run's progress: when, how long the read took, what it
+    /// said (a million-row checkpoint takes ~0.4 s to count; a page polling every second must
+    /// not take that share of a core from the run).
+    polled: Mutex<HashMap<String, Polled>>,
 }
 
 fn now() -> String {
@@ -130,6 +137,7 @@ impl Jobs {
             key,
             live: Arc::default(),
             samples: Mutex::default(),
+            polled: Mutex::default(),
         })
     }
 
@@ -175,6 +183,26 @@ impl Jobs {
     pub(super) fn status(&self, stem: &str) -> Option<Report> {
         let path = self.files(stem).checkpoint;
         path.exists().then(|| read(&path).ok()).flatten()
+    }
+
+    /// [`Jobs::status`] for progress polls: read again only after four times as long as the
+    /// last read took (and at least a second).
+    pub(super) fn status_for_progress(&self, stem: &str) -> Option<Arc<Report>> {
+        let cached = self.polled.lock().ok()?.get(stem).cloned();
+        if let Some((at, took, report)) = cached
+            && at.elapsed() < (took * 4).max(Duration::from_secs(1))
+        {
+            return Some(report);
+        }
+        let start = Instant::now();
+        let report = Arc::new(self.status(stem)?);
+        if let Ok(mut p) = self.polled.lock() {
+            p.insert(
+                stem.to_string(),
+                (start, start.elapsed(), Arc::clone(&report)),
+            );
+        }
+        Some(report)
     }
 
     /// True while a run holds the job's checkpoint (started here or anywhere else).
