@@ -247,6 +247,14 @@ impl Server {
     }
 }
 
+impl Server {
+    /// `kill -9`: the server dies at once, its runs are left running.
+    pub(crate) fn kill_hard(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         if let Some(pid) = i32::try_from(self.child.id())
@@ -1075,4 +1083,39 @@ fn duplicates_are_listed_apart_and_never_sent() {
     assert_eq!(p["by_status"]["updated"], 1, "{p}");
     assert_eq!(emu.stats().requests, 1);
     assert_eq!(emu.conversions()[&1].payout.to_string(), "5.00");
+}
+
+#[test]
+fn a_run_outlives_a_killed_server_and_the_next_server_watches_and_stops_it() {
+    let t = TestDir::new();
+    let emu = emu_of(&t, 40);
+    let args = [
+        "--base-url",
+        emu.url.as_str(),
+        "--listen",
+        "127.0.0.1:0",
+        "--rate",
+        "10",
+    ];
+    let first = Server::start(&t, &args, &[("CAKE_API_KEY", KEY)]);
+    job_page_after_run(&first, 40);
+    assert!(emu.wait_for(Duration::from_secs(30), |st| st.applied >= 3));
+    first.kill_hard();
+    // The run goes on without the server that started it; the next server finds it live.
+    let s = Server::start(&t, &args, &[("CAKE_API_KEY", KEY)]);
+    let p: serde_json::Value = serde_json::from_str(&s.get("/job/june/progress").body).unwrap();
+    assert_eq!(p["running"], true, "{p}");
+    assert!(s.get("/job/june").body.contains("Stop the run"));
+    let stop = s.post_form("/job/june/stop", &[]);
+    assert_eq!(stop.status, 303, "{}", stop.body);
+    let p = s.wait_for_job("june", Duration::from_secs(60));
+    assert!(
+        p["remaining"].as_u64().unwrap() > 0,
+        "stopped before the end: {p}"
+    );
+    assert!(
+        p["outcome"].as_str().unwrap().contains("not watching"),
+        "{p}"
+    );
+    resume_to_the_end(&s, &emu, 40);
 }
