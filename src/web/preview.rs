@@ -227,6 +227,53 @@ pub(super) fn preview(staged: &Staged, c: &Choices, checkpoint: &Path) -> Previe
     }
 }
 
+/// The last few previews, by what they were read from: a reload, or the Apply that follows the
+/// page, does not read a million rows again.
+#[derive(Default)]
+pub(super) struct Previews(std::sync::Mutex<Vec<(String, std::sync::Arc<Preview>)>>);
+
+/// How many previews are kept.
+const KEPT: usize = 4;
+
+impl Previews {
+    /// The preview of `staged` with `c`, read again only when the sheet, the choices or the
+    /// checkpoint beside it changed.
+    pub(super) fn get(
+        &self,
+        staged: &Staged,
+        c: &Choices,
+        checkpoint: &Path,
+    ) -> std::sync::Arc<Preview> {
+        let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+        let mut wal = checkpoint.as_os_str().to_owned();
+        wal.push("-wal");
+        let key = format!(
+            "{}|{}|{:?}|{:?}|{:?}",
+            staged.id,
+            serde_json::to_string(c).unwrap_or_default(),
+            modified(&staged.path()),
+            modified(checkpoint),
+            modified(Path::new(&wal)),
+        );
+        if let Some(p) = self
+            .0
+            .lock()
+            .ok()
+            .and_then(|kept| kept.iter().find(|(k, _)| *k == key).map(|(_, p)| p.clone()))
+        {
+            return p;
+        }
+        let p = std::sync::Arc::new(preview(staged, c, checkpoint));
+        if let Ok(mut kept) = self.0.lock() {
+            kept.push((key, std::sync::Arc::clone(&p)));
+            if kept.len() > KEPT {
+                kept.remove(0);
+            }
+        }
+        p
+    }
+}
+
 /// The field a column feeds, as detected or chosen (`None`: ignored).
 pub(super) fn field_of(pre: &PrePass, index: usize) -> Option<Param> {
     PARAMS

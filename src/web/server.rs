@@ -3,7 +3,7 @@
 
 use super::guard::guard;
 use super::jobs::Jobs;
-use super::preview::RunTarget;
+use super::preview::{Previews, RunTarget};
 use super::state::App;
 use super::{home, job_page, pages, sheet_page};
 use crate::app::Target;
@@ -106,6 +106,7 @@ pub(crate) fn serve(cfg: ServeConfig) -> Result<u8, Error> {
             },
             label: label.clone(),
             max_upload: cfg.max_upload,
+            previews: Previews::default(),
         });
         announce(&cfg, local, &label);
         axum::serve(listener, router(Arc::clone(&app)))

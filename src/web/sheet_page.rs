@@ -43,7 +43,7 @@ pub(super) async fn sheet(State(app): Shared, Path(id): Path<String>) -> Respons
     let rendered = blocking(move || {
         let choices = staged.choices();
         let files = page_app.jobs.files(&staged.stem());
-        let p = preview(&staged, &choices, &files.checkpoint);
+        let p = page_app.previews.get(&staged, &choices, &files.checkpoint);
         render_sheet(&page_app, &staged, &choices, &p)
     })
     .await;
@@ -765,8 +765,13 @@ pub(super) async fn apply(
     let stem = staged.stem();
     let c = staged.choices();
     let files = app.jobs.files(&stem);
-    let (s2, c2, ckpt) = (staged.clone(), c.clone(), files.checkpoint.clone());
-    let Some(p) = blocking(move || preview(&s2, &c2, &ckpt)).await else {
+    let (s2, c2, ckpt, a) = (
+        staged.clone(),
+        c.clone(),
+        files.checkpoint.clone(),
+        Arc::clone(&app),
+    );
+    let Some(p) = blocking(move || a.previews.get(&s2, &c2, &ckpt)).await else {
         return problem(
             &app,
             StatusCode::INTERNAL_SERVER_ERROR,

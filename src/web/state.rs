@@ -1,7 +1,7 @@
 //! What every handler shares: the server's secrets, its jobs and where runs go.
 
 use super::jobs::Jobs;
-use super::preview::RunTarget;
+use super::preview::{Previews, RunTarget};
 use secrecy::SecretString;
 use std::net::SocketAddr;
 
@@ -18,4 +18,5 @@ pub(super) struct App {
     /// How the page names where runs go.
     pub(super) label: String,
     pub(super) max_upload: u64,
+    pub(super) previews: Previews,
 }
