@@ -527,7 +527,10 @@ fn rate_limit_holds_at_the_emulator() {
         true,
     );
     let stats = emu.stats();
-    assert!(stats.max_in_any_second <= 25, "{stats:?}");
+    // Counted where requests *arrive*: a stall on a loaded machine (the emulator shares its two
+    // cores) can deliver two requests sent 40 ms apart together, so one more than the rate may
+    // land in a one-second window while the sender kept its pace (the contract allows 1.1x).
+    assert!(stats.max_in_any_second <= 26, "{stats:?}");
     // 75 requests at 25/s take about 3 s: generous bounds, the tight figures are benchmarks.
     assert!(secs > 2.2 && secs < 8.0, "{secs}");
 }
