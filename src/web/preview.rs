@@ -83,16 +83,13 @@ pub(super) fn run_args(
         t.rate.to_string(),
     ]);
     target_args(&mut a, t);
-    if let Some((since, until)) = &c.window {
+    if let Some(window) = &c.window {
         a.extend([
             "--read-back".into(),
-            "--since".into(),
-            since.clone(),
-            "--until".into(),
-            until.clone(),
             "--undo".into(),
             files.undo.display().to_string(),
         ]);
+        window_args(&mut a, window);
     }
     a
 }
@@ -108,14 +105,22 @@ pub(super) fn check_args(
     let mut a = sheet_args(staged, c);
     a.extend(["--output".into(), out.display().to_string()]);
     target_args(&mut a, t);
-    a.extend([
-        "--since".into(),
-        window.0.clone(),
-        "--until".into(),
-        window.1.clone(),
-        "-q".into(),
-    ]);
+    window_args(&mut a, window);
+    a.push("-q".into());
     a
+}
+
+/// `--since`/`--until`, unless the window is left to the sheet's `conversion_date` column
+/// (both days empty).
+fn window_args(a: &mut Vec<String>, (since, until): &(String, String)) {
+    if !since.is_empty() && !until.is_empty() {
+        a.extend([
+            "--since".into(),
+            since.clone(),
+            "--until".into(),
+            until.clone(),
+        ]);
+    }
 }
 
 /// A sheet as read, or why it cannot be.

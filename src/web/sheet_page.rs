@@ -474,7 +474,9 @@ pub(super) fn check_section(app: &App, staged: &Staged, c: &Choices) -> String {
     let mut out = String::from(
         "<section aria-labelledby=\"check-h\"><h2 id=\"check-h\">Compare with CAKE</h2>\
          <p>Reads the conversions CAKE holds over a window of days (CAKE's time zone) and says, \
-         row by row, which are already correct, which differ and how. Sends no update.</p>",
+         row by row, which are already correct, which differ and how. Sends no update. Leave both \
+         days empty when the sheet has a <code>conversion_date</code> column: its days are read, \
+         a day either side.</p>",
     );
     out.push_str(&form_open(
         &format!("/sheet/{}/check", staged.id),
@@ -485,8 +487,8 @@ pub(super) fn check_section(app: &App, staged: &Staged, c: &Choices) -> String {
     let _ = write!(
         out,
         "<div class=\"row\"><p><label for=\"since\">From</label> <input type=\"date\" id=\"since\" \
-         name=\"since\" value=\"{}\" required></p><p><label for=\"until\">To</label> <input \
-         type=\"date\" id=\"until\" name=\"until\" value=\"{}\" required></p>\
+         name=\"since\" value=\"{}\"></p><p><label for=\"until\">To</label> <input \
+         type=\"date\" id=\"until\" name=\"until\" value=\"{}\"></p>\
          <p><button type=\"submit\" class=\"secondary\">Compare with CAKE</button> <span \
          class=\"hint\">reading a month can take a minute</span></p></div></form>",
         esc(&since),
@@ -699,12 +701,14 @@ pub(super) async fn check(
     };
     let since = form.get("since").cloned().unwrap_or_default();
     let until = form.get("until").cloned().unwrap_or_default();
-    if !valid_day(&since) || !valid_day(&until) || since > until {
+    let from_sheet = since.is_empty() && until.is_empty();
+    if !from_sheet && (!valid_day(&since) || !valid_day(&until) || since > until) {
         return problem(
             &app,
             StatusCode::BAD_REQUEST,
             "Which days?",
-            "Give the first and the last day of the conversions (the first not after the last).",
+            "Give the first and the last day of the conversions (the first not after the last), \
+             or leave both empty when the sheet has a conversion_date column.",
         );
     }
     let mut c = staged.choices();

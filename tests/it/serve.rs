@@ -1119,3 +1119,27 @@ fn a_run_outlives_a_killed_server_and_the_next_server_watches_and_stops_it() {
     );
     resume_to_the_end(&s, &emu, 40);
 }
+
+#[test]
+fn compare_reads_the_window_from_the_sheets_conversion_dates_when_no_day_is_given() {
+    let t = TestDir::new();
+    let emu = emu_of(&t, 40);
+    let s = server_at(&t, &emu);
+    let sheet = "conversion_id,payout,conversion_date\n1,12.00,2026-09-01\n40,10.00,2026-09-30\n";
+    let page = s.upload("sept.csv", sheet.as_bytes());
+    let checked = s.post_form(&format!("{page}/check"), &[("since", ""), ("until", "")]);
+    assert_eq!(checked.status, 303, "{}", checked.body);
+    let body = s.wait_for_check(&page).body;
+    assert!(
+        body.contains("2026-08-31 to 2026-10-01"),
+        "the sheet's days, padded: {body}"
+    );
+    assert!(body.contains("payout 10.00 -&gt; 12.00"), "{body}");
+    assert!(body.contains("already_correct 1"), "{body}");
+    let half = s.post_form(
+        &format!("{page}/check"),
+        &[("since", "2026-09-01"), ("until", "")],
+    );
+    assert_eq!(half.status, 400);
+    assert_eq!(emu.stats().requests, 0, "comparing sends nothing");
+}
