@@ -3,7 +3,7 @@
 
 use super::html::{esc, form_open, notice, table};
 use super::jobs::{outcome, valid_stem};
-use super::pages::{Shared, blocking, html, not_found, problem, urlencode};
+use super::pages::{Shared, blocking, html, not_found, problem, start_run, urlencode};
 use super::results::{applied_sums, read_csv_rows, to_xlsx};
 use super::state::App;
 use crate::report::money::{count, grouped};
@@ -135,14 +135,7 @@ pub(super) async fn resume(State(app): Shared, Path(stem): Path<String>) -> Resp
             "This run was not started from this screen: resume it with the same command line.",
         );
     };
-    let (a, st) = (Arc::clone(&app), stem.clone());
-    let started = blocking(move || a.jobs.start(&st, record))
-        .await
-        .unwrap_or_else(|| Err("the server could not start it".into()));
-    match started {
-        Ok(()) => Redirect::to(&format!("/job/{}", urlencode(&stem))).into_response(),
-        Err(msg) => problem(&app, StatusCode::CONFLICT, "Not resumed", &msg),
-    }
+    start_run(&app, stem, record, "Not resumed").await
 }
 
 pub(super) async fn job(State(app): Shared, Path(stem): Path<String>) -> Response {

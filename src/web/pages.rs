@@ -1,10 +1,12 @@
-//! What every page shares: the frame, the problem page, the assets, blocking work.
+//! What every page shares: the frame, the problem page, the assets, blocking work, starting a
+//! run.
 
 use super::html::{esc, notice, page};
+use super::jobs::JobRecord;
 use super::state::App;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{Html, IntoResponse, Redirect, Response};
 use std::sync::Arc;
 
 pub(super) type Shared = State<Arc<App>>;
@@ -45,6 +47,24 @@ pub(super) async fn not_found(State(app): Shared) -> Response {
         "Not found",
         "There is no such page here. Start again from the home page.",
     )
+}
+
+/// Starts the job's run (off the async threads) and sends the browser to its page; `refused`
+/// titles the page that says why it did not start.
+pub(super) async fn start_run(
+    app: &Arc<App>,
+    stem: String,
+    record: JobRecord,
+    refused: &str,
+) -> Response {
+    let (a, st) = (Arc::clone(app), stem.clone());
+    let started = blocking(move || a.jobs.start(&st, record))
+        .await
+        .unwrap_or_else(|| Err("the server could not start it".into()));
+    match started {
+        Ok(()) => Redirect::to(&format!("/job/{}", urlencode(&stem))).into_response(),
+        Err(msg) => problem(app, StatusCode::CONFLICT, refused, &msg),
+    }
 }
 
 /// Runs blocking work (reading a sheet, a check) off the async threads.

@@ -4,7 +4,7 @@
 
 use super::html::{esc, form_open, notice, table};
 use super::jobs::JobRecord;
-use super::pages::{Shared, blocking, html, problem, urlencode};
+use super::pages::{Shared, blocking, html, problem, start_run, urlencode};
 use super::preview::{
     Preview, ROWS_LISTED, check_args, defaults, detected, field_of, known_values, mappable,
     preview, run_args,
@@ -827,14 +827,7 @@ pub(super) async fn apply(
         ),
         runs: app.jobs.record(&stem).map(|r| r.runs).unwrap_or_default(),
     };
-    let (a, st) = (Arc::clone(&app), stem.clone());
-    let started = blocking(move || a.jobs.start(&st, record))
-        .await
-        .unwrap_or_else(|| Err("the server could not start it".into()));
-    match started {
-        Ok(()) => Redirect::to(&format!("/job/{}", urlencode(&stem))).into_response(),
-        Err(msg) => problem(&app, StatusCode::CONFLICT, "Not started", &msg),
-    }
+    start_run(&app, stem, record, "Not started").await
 }
 
 #[cfg(test)]

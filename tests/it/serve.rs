@@ -713,6 +713,18 @@ fn resume_to_the_end(s: &Server, emu: &Emu, n: i32) {
     assert!(page.contains(&added), "{page}");
 }
 
+/// A server's arguments against `emu` at 10 rows a second: slow enough to stop a run midway.
+fn slow_args(emu: &Emu) -> [&str; 6] {
+    [
+        "--base-url",
+        emu.url.as_str(),
+        "--listen",
+        "127.0.0.1:0",
+        "--rate",
+        "10",
+    ]
+}
+
 /// Uploads the additive sheet as `june.csv` and presses Apply.
 fn job_page_after_run(s: &Server, n: i32) {
     let page = s.upload("june.csv", additive_sheet(n).as_bytes());
@@ -724,18 +736,7 @@ fn job_page_after_run(s: &Server, n: i32) {
 fn the_stop_button_stops_like_sigterm_and_resume_finishes_without_a_row_twice() {
     let t = TestDir::new();
     let emu = emu_of(&t, 40);
-    let s = Server::start(
-        &t,
-        &[
-            "--base-url",
-            emu.url.as_str(),
-            "--listen",
-            "127.0.0.1:0",
-            "--rate",
-            "10",
-        ],
-        &[("CAKE_API_KEY", KEY)],
-    );
+    let s = Server::start(&t, &slow_args(&emu), &[("CAKE_API_KEY", KEY)]);
     job_page_after_run(&s, 40);
     assert!(emu.wait_for(Duration::from_secs(30), |st| st.applied >= 3));
     let running = s.get("/job/june");
@@ -760,14 +761,7 @@ fn the_stop_button_stops_like_sigterm_and_resume_finishes_without_a_row_twice() 
 fn a_server_restart_finds_the_run_where_it_stopped() {
     let t = TestDir::new();
     let emu = emu_of(&t, 40);
-    let args = [
-        "--base-url",
-        emu.url.as_str(),
-        "--listen",
-        "127.0.0.1:0",
-        "--rate",
-        "10",
-    ];
+    let args = slow_args(&emu);
     {
         let s = Server::start(&t, &args, &[("CAKE_API_KEY", KEY)]);
         job_page_after_run(&s, 40);
@@ -1089,14 +1083,7 @@ fn duplicates_are_listed_apart_and_never_sent() {
 fn a_run_outlives_a_killed_server_and_the_next_server_watches_and_stops_it() {
     let t = TestDir::new();
     let emu = emu_of(&t, 40);
-    let args = [
-        "--base-url",
-        emu.url.as_str(),
-        "--listen",
-        "127.0.0.1:0",
-        "--rate",
-        "10",
-    ];
+    let args = slow_args(&emu);
     let first = Server::start(&t, &args, &[("CAKE_API_KEY", KEY)]);
     job_page_after_run(&first, 40);
     assert!(emu.wait_for(Duration::from_secs(30), |st| st.applied >= 3));
