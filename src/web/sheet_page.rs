@@ -593,8 +593,10 @@ pub(super) fn apply_section(
     ));
     let _ = write!(
         out,
-        "<input type=\"hidden\" name=\"rows\" value=\"{}\">",
-        t.rows
+        "<input type=\"hidden\" name=\"rows\" value=\"{}\">\
+         <input type=\"hidden\" name=\"totals\" value=\"{}\">",
+        t.rows,
+        esc(&stated_totals(r))
     );
     if r.pre.invalid > 0 {
         let _ = write!(
@@ -615,6 +617,15 @@ pub(super) fn apply_section(
         grouped(t.received)
     );
     out
+}
+
+/// The money the Apply button states, as the form carries it back.
+fn stated_totals(r: &super::preview::Read) -> String {
+    let t = &r.totals;
+    format!(
+        "{}|{}|{}|{}",
+        t.rows, t.payout_set, t.payout_added, t.received
+    )
 }
 
 pub(super) async fn choices(
@@ -791,8 +802,11 @@ pub(super) async fn apply(
             "The sheet cannot be read as it is set up: go back and fix the mapping.",
         );
     };
-    // The button said how many rows: a sheet or choices changed since means another look.
-    if form.get("rows").and_then(|v| v.parse::<u64>().ok()) != Some(r.totals.rows) {
+    // The button said how many rows and how much money: a sheet or choices changed since means
+    // another look.
+    if form.get("rows").and_then(|v| v.parse::<u64>().ok()) != Some(r.totals.rows)
+        || form.get("totals").is_some_and(|t| *t != stated_totals(r))
+    {
         return problem(
             &app,
             StatusCode::CONFLICT,

@@ -588,9 +588,21 @@ fn a_sheet_applied_from_the_page_lands_in_the_ledger_and_the_key_is_in_no_respon
     let after_check = s.wait_for_check(&page);
     assert!(after_check.body.contains("differs"), "{}", after_check.body);
     seen.push(after_check.body.clone());
-    // A stale button (the preview said another number) sends nothing.
+    // A stale button (the preview said another number, or other money) sends nothing.
     let stale = s.post_form(&format!("{page}/apply"), &[("rows", "19")]);
     assert_eq!(stale.status, 409);
+    let other_money = s.post_form(
+        &format!("{page}/apply"),
+        &[("rows", "20"), ("totals", "20|1.00|0|0")],
+    );
+    assert_eq!(other_money.status, 409);
+    assert!(
+        after_check
+            .body
+            .contains("name=\"totals\" value=\"20|20215.00|0|0\""),
+        "{}",
+        after_check.body
+    );
     assert_eq!(emu.stats().requests, 0);
     let applied = s.post_form(&format!("{page}/apply"), &[("rows", "20")]);
     assert_eq!(applied.status, 303, "{}", applied.body);
