@@ -255,8 +255,11 @@ impl Jobs {
             exit: None,
             pid,
         });
-        self.save(stem, &record)
-            .map_err(|e| format!("cannot record the run: {e}"))?;
+        // The run is going on whatever happens to its record: it is watched either way (and its
+        // checkpoint says how it stands).
+        if let Err(e) = self.save(stem, &record) {
+            tracing::warn!(job = stem, error = %e, "the run started but its record was not saved");
+        }
         live.insert(stem.to_string(), pid);
         drop(live);
         tracing::info!(job = stem, pid, "run started");
