@@ -2,8 +2,9 @@
 //! `track.asmx/UpdateConversion`, safely.
 //!
 //! The rooms and their one-way arrows are in `ARCHITECTURE.md`:
-//! `cli → config → app → engine → {cake, checkpoint, report} → sheet → update`, with the
-//! emulator ([`mock`]) beside the product. Modules are private; what tests, benchmarks and fuzz
+//! `cli → web → config → app → engine → {cake, checkpoint, report} → sheet → update`, with the
+//! emulator ([`mock`]) beside the product; `web` is the screen (`cake-recon serve`), a second
+//! face beside the command line that starts the command line's own runs. Modules are private; what tests, benchmarks and fuzz
 //! targets reach is re-exported below, on purpose.
 
 mod app;
