@@ -1142,3 +1142,19 @@ fn compare_reads_the_window_from_the_sheets_conversion_dates_when_no_day_is_give
     assert_eq!(half.status, 400);
     assert_eq!(emu.stats().requests, 0, "comparing sends nothing");
 }
+
+#[test]
+fn the_command_line_in_the_same_folder_continues_the_pages_checkpoint() {
+    let t = TestDir::new();
+    let emu = emu_of(&t, 20);
+    let s = server_at(&t, &emu);
+    job_page_after_run(&s, 20);
+    let p = s.wait_for_job("june", Duration::from_secs(60));
+    assert_eq!(p["by_status"]["updated"], 20, "{p}");
+    // The same sheet, run from the command line in the served folder: nothing is added twice.
+    t.write("june.csv", additive_sheet(20));
+    let out = crate::emu::run(&t, &emu, "june.csv", &[]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(emu.stats().requests, 20, "no request more: {}", out.stdout);
+    assert_added_once(&emu, 20);
+}
