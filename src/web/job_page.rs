@@ -183,6 +183,15 @@ pub(super) fn render_job(app: &App, stem: &str) -> Option<String> {
             valid_g = count(p.valid),
             statuses = esc(&status_line(&p.by_status)),
         );
+        if rec
+            .as_ref()
+            .is_some_and(|r| r.args.iter().any(|a| a == "--read-back"))
+        {
+            body.push_str(
+                "<p class=\"hint\">CAKE is read before anything is sent (a month can take a \
+                 minute) and again after: rows appear here once sending starts.</p>",
+            );
+        }
         body.push_str(&form_open(&format!("/job/{enc}/stop"), &app.csrf, ""));
         body.push_str(
             "<button type=\"submit\" class=\"danger\" id=\"stop\">Stop the run</button> \
