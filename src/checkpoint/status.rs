@@ -11,8 +11,7 @@ use std::path::{Path, PathBuf};
 /// How many in-doubt rows are listed by number.
 const LISTED: usize = 50;
 
-/// What a checkpoint records.
-/// What a checkpoint says (also what the screen shows while a run goes on).
+/// What a checkpoint records (also what the screen shows while a run goes on).
 #[derive(Debug, Serialize)]
 pub(crate) struct Report {
     pub checkpoint: String,

@@ -107,7 +107,8 @@ fn target(a: &RunArgs, has_key: bool) -> Result<Target, Error> {
         let host = check_base_url(&url, false)?;
         if !is_loopback(&host) {
             return Err(usage(format!(
-                "--sandbox-url {url}: a sandbox is on loopback"
+                "--sandbox-url {url}: a sandbox runs on this machine; give its loopback URL, or \
+                 --sandbox to start one"
             )));
         }
         Ok(Target::Sandbox(Some(url)))
