@@ -305,17 +305,8 @@ impl Jobs {
         let Some(pid) = pid else {
             return Err("no run of this sheet is going on".into());
         };
-        let pid = i32::try_from(pid)
-            .ok()
-            .and_then(rustix::process::Pid::from_raw)
-            .ok_or("not a process id")?;
-        tracing::info!(
-            job = stem,
-            pid = pid.as_raw_nonzero().get(),
-            "stopping the run (SIGTERM)"
-        );
-        rustix::process::kill_process(pid, rustix::process::Signal::TERM)
-            .map_err(|e| format!("cannot stop the run: {e}"))
+        tracing::info!(job = stem, pid, "stopping the run (SIGTERM)");
+        terminate(pid)
     }
 
     /// Stops every run this server started (the server is stopping), and waits for them.
@@ -432,10 +423,38 @@ fn save_record(path: &Path, r: &JobRecord) -> std::io::Result<()> {
     std::fs::rename(tmp, path)
 }
 
+/// SIGTERM to `pid`, as `kill PID` sends it.
+#[cfg(unix)]
+fn terminate(pid: u32) -> Result<(), String> {
+    let pid = i32::try_from(pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+        .ok_or("not a process id")?;
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM)
+        .map_err(|e| format!("cannot stop the run: {e}"))
+}
+
+#[cfg(not(unix))]
+fn terminate(_pid: u32) -> Result<(), String> {
+    Err(
+        "stopping a run from the page needs a Unix system here: press Ctrl-C in the server's \
+         window instead (the runs stop as with SIGTERM, and Resume finishes them)"
+            .into(),
+    )
+}
+
+/// The exit code, or 128 + the signal that ended the process (as a shell reports it).
 fn exit_code(s: std::process::ExitStatus) -> i32 {
-    use std::os::unix::process::ExitStatusExt as _;
-    s.code()
-        .unwrap_or_else(|| 128 + s.signal().unwrap_or_default())
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt as _;
+        s.code()
+            .unwrap_or_else(|| 128 + s.signal().unwrap_or_default())
+    }
+    #[cfg(not(unix))]
+    {
+        s.code().unwrap_or(-1)
+    }
 }
 
 #[cfg(test)]

@@ -161,16 +161,21 @@ fn announce(cfg: &ServeConfig, local: SocketAddr, label: &str) {
     }
 }
 
+/// Ctrl-C, or (on Unix) SIGTERM.
 async fn stop_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    let terminate = async {
+        #[cfg(unix)]
+        if let Some(t) = term.as_mut() {
+            t.recv().await;
+            return;
+        }
+        std::future::pending::<()>().await;
+    };
     tokio::select! {
         _ = ctrl_c => {},
-        () = async {
-            match term.as_mut() {
-                Some(t) => { t.recv().await; }
-                None => std::future::pending::<()>().await,
-            }
-        } => {},
+        () = terminate => {},
     }
 }
