@@ -75,7 +75,7 @@ pub(super) async fn home(State(app): Shared) -> Response {
     html(&app, StatusCode::OK, "Apply an approval sheet", &body)
 }
 
-pub(super) fn too_big(app: &App) -> Response {
+fn too_big(app: &App) -> Response {
     problem(
         app,
         StatusCode::PAYLOAD_TOO_LARGE,
@@ -152,7 +152,7 @@ pub(super) async fn upload(
     )
 }
 
-pub(super) async fn save_upload(
+async fn save_upload(
     app: &App,
     name: &str,
     mut field: axum::extract::multipart::Field<'_>,

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-pub(super) fn job_stem(app: &App, stem: &str) -> Result<String, Box<Response>> {
+fn job_stem(app: &App, stem: &str) -> Result<String, Box<Response>> {
     if valid_stem(stem) {
         Ok(stem.to_string())
     } else {
@@ -29,7 +29,7 @@ pub(super) fn job_stem(app: &App, stem: &str) -> Result<String, Box<Response>> {
 }
 
 /// Seconds left at `rate` rows a second (whole seconds, rounded up).
-pub(super) fn eta(remaining: u64, rate: f64) -> u64 {
+fn eta(remaining: u64, rate: f64) -> u64 {
     let secs = std::time::Duration::from_secs_f64(
         (f64::from(u32::try_from(remaining).unwrap_or(u32::MAX)) / rate).min(1e9),
     );
@@ -49,7 +49,7 @@ pub(super) struct Progress {
     outcome: String,
 }
 
-pub(super) fn progress_of(app: &App, stem: &str) -> Progress {
+fn progress_of(app: &App, stem: &str) -> Progress {
     let running = app.jobs.running(stem);
     // A live run's polls may share a recent reading; an ended run is read as it ended.
     let st = if running {
@@ -155,7 +155,7 @@ pub(super) async fn job(State(app): Shared, Path(stem): Path<String>) -> Respons
     clippy::too_many_lines,
     reason = "the run page: progress while it runs, results after, in reading order"
 )]
-pub(super) fn render_job(app: &App, stem: &str) -> Option<String> {
+fn render_job(app: &App, stem: &str) -> Option<String> {
     let files = app.jobs.files(stem);
     let rec = app.jobs.record(stem);
     if rec.is_none() && !files.checkpoint.exists() {
@@ -349,7 +349,7 @@ pub(super) fn render_job(app: &App, stem: &str) -> Option<String> {
     Some(body)
 }
 
-pub(super) fn status_line(m: &BTreeMap<String, u64>) -> String {
+fn status_line(m: &BTreeMap<String, u64>) -> String {
     if m.is_empty() {
         return "no row finished yet".into();
     }

@@ -22,7 +22,7 @@ pub(super) struct RunTarget {
 }
 
 /// The sheet-reading arguments of `run`/`check` for an upload and its choices.
-pub(super) fn sheet_args(staged: &Staged, c: &Choices) -> Vec<String> {
+fn sheet_args(staged: &Staged, c: &Choices) -> Vec<String> {
     let mut a = vec![staged.path().display().to_string()];
     for (h, f) in &c.maps {
         a.extend(["--map".into(), format!("{h}={f}")]);

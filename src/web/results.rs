@@ -5,7 +5,7 @@ use super::html::esc;
 use std::collections::BTreeMap;
 
 /// A CSV file cake-recon wrote, without its BOM, and its delimiter (the header starts `row`).
-pub(super) fn read_cake_recon_csv(path: &std::path::Path) -> Option<(String, u8)> {
+fn read_cake_recon_csv(path: &std::path::Path) -> Option<(String, u8)> {
     let bytes = std::fs::read(path).ok()?;
     let text = String::from_utf8_lossy(&bytes)
         .trim_start_matches('\u{feff}')

@@ -72,7 +72,7 @@ pub(super) fn samples(p: &Preview, i: usize) -> String {
         .unwrap_or_default()
 }
 
-pub(super) fn mapping_form(app: &App, staged: &Staged, c: &Choices, p: &Preview) -> String {
+fn mapping_form(app: &App, staged: &Staged, c: &Choices, p: &Preview) -> String {
     let mut out = form_open(&format!("/sheet/{}/choices", staged.id), &app.csrf, "");
     let rows: Vec<Vec<String>> = p
         .header
@@ -259,7 +259,7 @@ fn sets_fieldset(c: &Choices) -> String {
     out
 }
 
-pub(super) fn totals_html(p: &super::preview::Read) -> String {
+fn totals_html(p: &super::preview::Read) -> String {
     let t = &p.totals;
     let list = |m: &BTreeMap<&str, u64>| {
         m.iter()
@@ -306,7 +306,7 @@ pub(super) fn totals_html(p: &super::preview::Read) -> String {
 }
 
 /// Splits `row 7, column "Payout", value "1e3": problem` into its parts (best effort).
-pub(super) fn split_problem(row: u64, message: &str) -> Vec<Vec<String>> {
+fn split_problem(row: u64, message: &str) -> Vec<Vec<String>> {
     message
         .split("; row ")
         .map(|part| {
@@ -334,7 +334,7 @@ pub(super) fn split_problem(row: u64, message: &str) -> Vec<Vec<String>> {
         .collect()
 }
 
-pub(super) fn render_sheet(app: &App, staged: &Staged, c: &Choices, p: &Preview) -> String {
+fn render_sheet(app: &App, staged: &Staged, c: &Choices, p: &Preview) -> String {
     let stem = staged.stem();
     let mut body = format!(
         "<p class=\"crumbs\"><a href=\"/\">Home</a> › {}</p><h1>{}</h1>",
@@ -470,7 +470,7 @@ fn read_section(app: &App, staged: &Staged, c: &Choices, p: &Preview) -> String 
     body
 }
 
-pub(super) fn check_section(app: &App, staged: &Staged, c: &Choices) -> String {
+fn check_section(app: &App, staged: &Staged, c: &Choices) -> String {
     let mut out = String::from(
         "<section aria-labelledby=\"check-h\"><h2 id=\"check-h\">Compare with CAKE</h2>\
          <p>Reads the conversions CAKE holds over a window of days (CAKE's time zone) and says, \
@@ -543,11 +543,11 @@ fn checking(staged: &Staged) -> bool {
         .is_some_and(|age| age < CHECK_TIMEOUT + Duration::from_secs(60))
 }
 
-pub(super) fn staged_check_report(staged: &Staged) -> Option<String> {
+fn staged_check_report(staged: &Staged) -> Option<String> {
     std::fs::read_to_string(staged.path().with_file_name(".check.txt")).ok()
 }
 
-pub(super) fn apply_section(
+fn apply_section(
     app: &App,
     staged: &Staged,
     c: &Choices,
@@ -697,7 +697,7 @@ pub(super) async fn choices(
     Redirect::to(&format!("/sheet/{id}")).into_response()
 }
 
-pub(super) fn valid_day(s: &str) -> bool {
+fn valid_day(s: &str) -> bool {
     chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok()
 }
 
