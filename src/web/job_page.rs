@@ -256,7 +256,16 @@ fn render_job(app: &App, stem: &str) -> Option<String> {
                 .unwrap_or_default()
         );
     }
-    if rec.is_some() && (p.remaining > 0 || last.is_some_and(|r| !matches!(r.exit, Some(0 | 1)))) {
+    // Nothing was sent (exit 2): the same arguments would be refused again; a fix is an upload.
+    let refused = last.is_some_and(|r| r.exit == Some(2));
+    if refused {
+        body.push_str(
+            "<p><a href=\"/\">Upload the fixed sheet</a> (a new month's sheet under a new name; \
+             the same sheet, edited, with \"This is the same sheet, edited\" ticked).</p>",
+        );
+    } else if rec.is_some()
+        && (p.remaining > 0 || last.is_some_and(|r| !matches!(r.exit, Some(0 | 1))))
+    {
         body.push_str(&form_open(&format!("/job/{enc}/resume"), &app.csrf, ""));
         body.push_str(
             "<button type=\"submit\" class=\"primary\" id=\"resume\">Resume</button> \

@@ -413,7 +413,13 @@ fn render_sheet(app: &App, staged: &Staged, c: &Choices, p: &Preview) -> String 
     }
     body.push_str("</section>");
     body.push_str(&check_section(app, staged, c));
-    body.push_str(&apply_section(app, staged, c, r, running));
+    body.push_str(&apply_section(
+        app,
+        staged,
+        c,
+        r,
+        (running, p.standing.is_some()),
+    ));
     body
 }
 
@@ -547,12 +553,14 @@ fn staged_check_report(staged: &Staged) -> Option<String> {
     std::fs::read_to_string(staged.path().with_file_name(".check.txt")).ok()
 }
 
+/// The Apply form; `(running, beside)`: a run of the sheet is going on, a run of its name was
+/// recorded before.
 fn apply_section(
     app: &App,
     staged: &Staged,
     c: &Choices,
     r: &super::preview::Read,
-    running: bool,
+    (running, beside): (bool, bool),
 ) -> String {
     let t = &r.totals;
     let mut out =
@@ -605,6 +613,14 @@ fn apply_section(
              required> <label for=\"skip_invalid\">Leave the {} invalid rows out (they are listed \
              as invalid in the results)</label></p>",
             count(r.pre.invalid)
+        );
+    }
+    if beside {
+        out.push_str(
+            "<p><input type=\"checkbox\" id=\"edited_sheet\" name=\"edited_sheet\" value=\"1\"> \
+             <label for=\"edited_sheet\">This is the same sheet, edited (not a new month's sheet \
+             under the same name): rows already applied keep their outcome even if most rows \
+             changed</label></p>",
         );
     }
     let disabled = if running { " disabled" } else { "" };
@@ -827,6 +843,9 @@ pub(super) async fn apply(
             );
         }
         args.push("--skip-invalid".into());
+    }
+    if form.get("edited_sheet").map(String::as_str) == Some("1") {
+        args.push("--edited-sheet".into());
     }
     let record = JobRecord {
         rows: r.totals.rows,

@@ -835,6 +835,31 @@ fn next_months_sheet_under_the_same_name_is_refused_and_the_page_says_why() {
         job.body
     );
     assert_eq!(emu.stats().requests, 20, "July's rows were not sent");
+    assert!(
+        !job.body.contains("id=\"resume\""),
+        "the same refusal is not offered again"
+    );
+    assert!(job.body.contains("Upload the fixed sheet"), "{}", job.body);
+    // Renamed, July's sheet is a job of its own and is applied.
+    let page = s.upload("july.csv", july.as_bytes());
+    let applied = s.post_form(&format!("{page}/apply"), &[("rows", "20")]);
+    assert_eq!(applied.status, 303, "{}", applied.body);
+    let p = s.wait_for_job("july", Duration::from_secs(60));
+    assert_eq!(p["by_status"]["updated"], 20, "{p}");
+    assert_added_once(&emu, 40);
+    // June cut down to five of its rows is refused the same way… unless the page is told it is
+    // the same sheet, edited: then its rows keep their outcome and nothing is sent again.
+    let page = s.upload("june.csv", additive_sheet(5).as_bytes());
+    let preview = s.get(&page).body;
+    assert!(preview.contains("id=\"edited_sheet\""), "{preview}");
+    let applied = s.post_form(
+        &format!("{page}/apply"),
+        &[("rows", "5"), ("edited_sheet", "1")],
+    );
+    assert_eq!(applied.status, 303, "{}", applied.body);
+    let p = s.wait_for_job("june", Duration::from_secs(60));
+    assert!(p["outcome"].as_str().unwrap().contains("every row"), "{p}");
+    assert_added_once(&emu, 40);
 }
 
 #[test]
