@@ -266,7 +266,7 @@ impl RunArgs {
 }
 
 /// `--since`/`--until`: a calendar day, `YYYY-MM-DD`.
-fn parse_day(s: &str) -> Result<chrono::NaiveDate, String> {
+pub(crate) fn parse_day(s: &str) -> Result<chrono::NaiveDate, String> {
     chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
         .map_err(|_| format!("\"{s}\" is not a day such as 2026-09-30 (YYYY-MM-DD)"))
 }

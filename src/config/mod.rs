@@ -6,6 +6,6 @@ mod file;
 mod resolve;
 mod serve;
 
-pub(crate) use args::{MockArgs, RunArgs, ServeArgs};
+pub(crate) use args::{MockArgs, RunArgs, ServeArgs, parse_day};
 pub(crate) use resolve::{check_config, mock_config, run_config};
 pub(crate) use serve::{ServeConfig, host_is_loopback, parse_run_args, random_token, serve_config};

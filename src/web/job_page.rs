@@ -50,13 +50,15 @@ pub(super) struct Progress {
 }
 
 fn progress_of(app: &App, stem: &str) -> Progress {
-    let running = app.jobs.running(stem);
-    // A live run's polls may share a recent reading; an ended run is read as it ended.
-    let st = if running {
+    // A run this server watches: its polls may share a recent reading. Any other (ended, or
+    // started before a restart): one reading, which also says whether it holds the lock.
+    let live = app.jobs.is_live(stem);
+    let st = if live {
         app.jobs.status_for_progress(stem)
     } else {
         app.jobs.status(stem).map(std::sync::Arc::new)
     };
+    let running = live || st.as_ref().is_some_and(|s| s.running.is_some());
     let (done, valid, remaining, by_status) = st.map_or((0, 0, 0, BTreeMap::new()), |s| {
         (
             s.rows.values().sum(),

@@ -3,7 +3,8 @@
 //! A *job* is a sheet's name in the served folder (`june` for `june.xlsx`): its results,
 //! checkpoint, undo sheet and check file sit in the folder under the names the command line
 //! gives them, and `.cake-recon/jobs/june.json` keeps what the page started (arguments without
-//! the key, start, end, exit code). Progress comes from the checkpoint, read only — so what the
+//! the key, start, end, exit code); a `--sandbox` server's trials take `june.sandbox` names.
+//! Progress comes from the checkpoint, read only — so what the
 //! page shows is what `cake-recon status` would say, and a reload or a server restart finds a
 //! run where it is. The lock on the checkpoint keeps one run per sheet, whoever started it.
 
@@ -205,10 +206,14 @@ impl Jobs {
         Some(report)
     }
 
+    /// True while a run this server started is going on.
+    pub(super) fn is_live(&self, stem: &str) -> bool {
+        self.live.lock().is_ok_and(|l| l.contains_key(stem))
+    }
+
     /// True while a run holds the job's checkpoint (started here or anywhere else).
     pub(super) fn running(&self, stem: &str) -> bool {
-        self.live.lock().is_ok_and(|l| l.contains_key(stem))
-            || self.status(stem).is_some_and(|s| s.running.is_some())
+        self.is_live(stem) || self.status(stem).is_some_and(|s| s.running.is_some())
     }
 
     /// Starts `cake-recon run ARGS` for the job; the key goes through the child's environment.

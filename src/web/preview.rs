@@ -4,7 +4,7 @@
 use super::staged::{Choices, Staged};
 use crate::report::preview::default_text;
 use crate::sheet::columns::Source;
-use crate::sheet::{PrePass, Sheet, Totals, prepass_visit};
+use crate::sheet::{PrePass, Sheet, SheetOptions, Totals, prepass_visit};
 use crate::update::{PARAMS, Param, ParamType};
 use std::path::Path;
 
@@ -123,6 +123,33 @@ fn window_args(a: &mut Vec<String>, (since, until): &(String, String)) {
     }
 }
 
+/// How `run --dry-run` with the page's choices reads the sheet (the same flags, the same checks).
+fn sheet_options(staged: &Staged, c: &Choices) -> Result<SheetOptions, String> {
+    let mut args = sheet_args(staged, c);
+    args.push("--dry-run".into());
+    crate::config::parse_run_args(args)
+        .and_then(|a| crate::config::run_config(a, None))
+        .map(|cfg| cfg.engine.sheet)
+        .map_err(|e| e.to_string())
+}
+
+/// The sheet's columns as `c` reads it, leaving out its mappings (they may name columns the
+/// sheet, read another way, no longer has); only the rows above the header are read.
+pub(super) fn columns_of(staged: &Staged, c: &Choices) -> Vec<String> {
+    let plain = Choices {
+        maps: Vec::new(),
+        ..c.clone()
+    };
+    let Ok(opts) = sheet_options(staged, &plain) else {
+        return Vec::new();
+    };
+    let path = staged.path();
+    match Sheet::open(&path, &opts) {
+        Ok(sheet) => sheet.header().iter().map(str::to_string).collect(),
+        Err(_) => Sheet::probable_header(&path, &opts),
+    }
+}
+
 /// A sheet as read, or why it cannot be.
 pub(super) struct Preview {
     /// The columns as written (also when the header itself was refused).
@@ -148,16 +175,12 @@ pub(super) struct Read {
 
 /// Reads the upload with the page's choices, as a dry run would.
 pub(super) fn preview(staged: &Staged, c: &Choices, checkpoint: &Path) -> Preview {
-    let mut args = sheet_args(staged, c);
-    args.push("--dry-run".into());
-    let opts = match crate::config::parse_run_args(args)
-        .and_then(|a| crate::config::run_config(a, None))
-    {
-        Ok(cfg) => cfg.engine.sheet,
+    let opts = match sheet_options(staged, c) {
+        Ok(opts) => opts,
         Err(e) => {
             return Preview {
                 header: Vec::new(),
-                read: Err(e.to_string()),
+                read: Err(e),
                 standing: None,
             };
         }

@@ -6,12 +6,13 @@ use super::html::{esc, form_open, notice, table};
 use super::jobs::JobRecord;
 use super::pages::{Shared, blocking, html, problem, start_run, urlencode};
 use super::preview::{
-    Preview, ROWS_LISTED, check_args, defaults, detected, field_of, known_values, mappable,
-    preview, run_args,
+    Preview, ROWS_LISTED, check_args, columns_of, defaults, detected, field_of, known_values,
+    mappable, run_args,
 };
 use super::results::read_csv_rows;
 use super::staged::{Choices, DELIMITERS, ENCODINGS, Staged, is_workbook};
 use super::state::App;
+use crate::config::parse_day;
 use crate::report::money::{count, grouped};
 use crate::sheet::columns::{IGNORE, looks_like};
 use axum::extract::{Form, Path, State};
@@ -690,11 +691,8 @@ pub(super) async fn choices(
         })
         .collect();
     let header = {
-        let staged = staged.clone();
-        let mut plain = c.clone();
-        plain.maps.clear();
-        let ckpt = app.jobs.files(&staged.stem()).checkpoint;
-        blocking(move || preview(&staged, &plain, &ckpt).header)
+        let (staged, c) = (staged.clone(), c.clone());
+        blocking(move || columns_of(&staged, &c))
             .await
             .unwrap_or_default()
     };
@@ -713,10 +711,6 @@ pub(super) async fn choices(
     Redirect::to(&format!("/sheet/{id}")).into_response()
 }
 
-fn valid_day(s: &str) -> bool {
-    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok()
-}
-
 pub(super) async fn check(
     State(app): Shared,
     Path(id): Path<String>,
@@ -729,7 +723,8 @@ pub(super) async fn check(
     let since = form.get("since").cloned().unwrap_or_default();
     let until = form.get("until").cloned().unwrap_or_default();
     let from_sheet = since.is_empty() && until.is_empty();
-    if !from_sheet && (!valid_day(&since) || !valid_day(&until) || since > until) {
+    let days = parse_day(&since).and_then(|a| parse_day(&until).map(|b| (a, b)));
+    if !from_sheet && !days.is_ok_and(|(a, b)| a <= b) {
         return problem(
             &app,
             StatusCode::BAD_REQUEST,

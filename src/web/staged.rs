@@ -3,8 +3,9 @@
 //! An upload lands in `DIR/.cake-recon/uploads/ID/NAME` (ID random): nothing in the served
 //! folder changes until the user applies it, and an upload is never served back. Its results,
 //! checkpoint, undo sheet and check file are named after the sheet in `DIR` (`june.xlsx` →
-//! `june.results.csv`), as the command line names them: a fixed sheet uploaded again, or the
-//! command line run in the same folder, continues the same checkpoint.
+//! `june.results.csv`), as the command line names them (`june.sandbox.…` for a `--sandbox`
+//! server's trials): a fixed sheet uploaded again, or the command line run in the same folder,
+//! continues the same checkpoint.
 
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
