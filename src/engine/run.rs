@@ -15,7 +15,7 @@ use crate::report::output::ResultsWriter;
 use crate::report::preview::invalid_list;
 use crate::report::summary::{CarriedOver, Report, Stop};
 use crate::sheet::{Duplicates, PrePass, Sheet, SheetOptions, prepass};
-use crate::update::{ReceivedOption, RowIdent, Status};
+use crate::update::{RowIdent, Status};
 use rust_decimal::Decimal;
 use std::io::IsTerminal;
 use std::sync::Arc;
@@ -286,15 +286,9 @@ fn refuse_double_apply(s: &Settings, sheet_opts: &SheetOptions) -> Result<(), Er
         if let Ok(u) = row.result
             && wanted.contains(&row.row)
         {
-            if u.add_to_existing_payout {
-                payout = payout.saturating_add(u.payout);
-            }
-            if matches!(
-                u.received_option,
-                ReceivedOption::AdditionalRevenue | ReceivedOption::AdditionalSaleAmount
-            ) {
-                received = received.saturating_add(u.received);
-            }
+            let adds = u.additions();
+            payout = payout.saturating_add(adds.payout.unwrap_or_default());
+            received = received.saturating_add(adds.received.map_or(Decimal::ZERO, |(_, r)| r));
         }
     }
     let shown: Vec<String> = rows.iter().take(10).map(u64::to_string).collect();

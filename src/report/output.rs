@@ -1,7 +1,7 @@
 //! The results CSV: exactly one line per data row, in input order, safe to open in a spreadsheet.
 
 use crate::sheet::{Format, Invalid};
-use crate::update::{ConversionUpdate, ECHOED, Param, ReceivedOption, Status, format_amount};
+use crate::update::{ConversionUpdate, ECHOED, Param, Status, format_amount};
 use rust_decimal::Decimal;
 use std::collections::HashMap;
 use std::fs::File;
@@ -44,22 +44,14 @@ pub(crate) fn update_cells(u: &ConversionUpdate) -> [String; 7] {
             format!("+{}", format_amount(d))
         }
     };
+    let added = u.additions();
     ECHOED.map(|p| match p {
         Param::Payout if u.payout_unchanged() => String::new(),
-        Param::Payout if u.add_to_existing_payout => adds(u.payout),
-        Param::Received => match u.received_option {
-            ReceivedOption::NoChange => String::new(),
-            ReceivedOption::AdditionalRevenue | ReceivedOption::AdditionalSaleAmount
-                if u.received.is_zero() =>
-            {
-                String::new()
-            }
-            ReceivedOption::AdditionalRevenue | ReceivedOption::AdditionalSaleAmount => {
-                adds(u.received)
-            }
-            ReceivedOption::TotalRevenue | ReceivedOption::TotalSaleAmount => {
-                format_amount(u.received)
-            }
+        Param::Payout if added.payout.is_some() => adds(u.payout),
+        Param::Received => match (added.received, u.received_option.sets()) {
+            (Some((_, received)), _) => adds(received),
+            (None, Some(_)) => format_amount(u.received),
+            (None, None) => String::new(),
         },
         _ => u.wire_value(p, false).into_owned(),
     })

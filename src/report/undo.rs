@@ -4,7 +4,7 @@
 //! `undo_note` (a column cake-recon ignores).
 
 use super::atomic::AtomicCsv;
-use crate::update::{ConversionUpdate, DispositionType, Held, ReceivedOption};
+use crate::update::{ConversionUpdate, DispositionType, Held, ReceivedField};
 use rust_decimal::Decimal;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -46,20 +46,16 @@ impl UndoWriter {
     /// The undo line of `u`, sent to the conversion that held `before`.
     pub(crate) fn add(&mut self, u: &ConversionUpdate, before: &Held) -> io::Result<()> {
         let payout = !u.payout_unchanged();
-        let received = u.received_option != ReceivedOption::NoChange;
+        let received = u.received_changes();
         let disposition = u.disposition_type != DispositionType::NoChange || u.disposition_id != 0;
-        if !payout && !received && !disposition {
+        if !payout && received.is_none() && !disposition {
             self.notes_only += 1;
             return Ok(());
         }
-        let (received_value, received_option) = match u.received_option {
-            ReceivedOption::NoChange => (String::new(), "no_change"),
-            ReceivedOption::TotalSaleAmount | ReceivedOption::AdditionalSaleAmount => {
-                (amount(before.sale_amount), "total_sale_amount")
-            }
-            ReceivedOption::TotalRevenue | ReceivedOption::AdditionalRevenue => {
-                (amount(before.received), "total_revenue")
-            }
+        let (received_value, received_option) = match received {
+            None => (String::new(), "no_change"),
+            Some(ReceivedField::SaleAmount) => (amount(before.sale_amount), "total_sale_amount"),
+            Some(ReceivedField::Revenue) => (amount(before.received), "total_revenue"),
         };
         let record = [
             before.conversion_id.to_string(),
@@ -85,14 +81,12 @@ impl UndoWriter {
                 .filter(|d| disposition && *d != 0)
                 .map(|d| d.to_string())
                 .unwrap_or_default(),
-            if u.note_to_append.is_empty() {
-                String::new()
-            } else {
+            u.additions().note.map_or_else(String::new, |note| {
                 format!(
-                    "row {} appended the note \"{}\": a note cannot be taken back",
-                    u.row, u.note_to_append
+                    "row {} appended the note \"{note}\": a note cannot be taken back",
+                    u.row
                 )
-            },
+            }),
         ];
         self.lines += 1;
         self.csv.write(&record)

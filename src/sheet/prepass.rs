@@ -200,12 +200,15 @@ impl Totals {
             .by_received_option
             .entry(u.received_option.as_str())
             .or_default() += 1;
-        if u.add_to_existing_payout {
-            self.payout_added = self.payout_added.saturating_add(u.payout);
-        } else {
+        let adds = u.additions();
+        if let Some(payout) = adds.payout {
+            self.payout_added = self.payout_added.saturating_add(payout);
+        } else if !u.payout_unchanged() {
             self.payout_set = self.payout_set.saturating_add(u.payout);
         }
-        if u.received_option != crate::update::ReceivedOption::NoChange {
+        if let Some((_, received)) = adds.received {
+            self.received = self.received.saturating_add(received);
+        } else if u.received_option.sets().is_some() {
             self.received = self.received.saturating_add(u.received);
         }
         match u.idempotency() {

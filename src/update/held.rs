@@ -1,7 +1,8 @@
 //! What CAKE holds for a conversion (read back through the reports API), and how a sheet row
 //! compares with it.
 
-use super::row::{ConversionUpdate, DispositionType, ReceivedOption};
+use super::additions::ReceivedField;
+use super::row::{ConversionUpdate, DispositionType};
 use chrono::NaiveDateTime;
 use rust_decimal::Decimal;
 
@@ -75,45 +76,30 @@ pub fn compare(u: &ConversionUpdate, held: &Held) -> Comparison {
     let mut differs = Vec::new();
     let mut current = Vec::new();
     let eq = |a: Option<Decimal>, b: Decimal| a.is_some_and(|a| a == b);
-    if !u.payout_unchanged() {
-        if u.add_to_existing_payout {
-            current.push(("payout", held_amount(held.paid)));
-        } else if !eq(held.paid, u.payout) {
-            differs.push(Difference {
-                field: "payout",
-                held: held_amount(held.paid),
-                wanted: shown_amount(u.payout),
-            });
-        }
+    let adds = u.additions();
+    let holds = |field: ReceivedField| match field {
+        ReceivedField::Revenue => held.received,
+        ReceivedField::SaleAmount => held.sale_amount,
+    };
+    if adds.payout.is_some() {
+        current.push(("payout", held_amount(held.paid)));
+    } else if !u.payout_unchanged() && !eq(held.paid, u.payout) {
+        differs.push(Difference {
+            field: "payout",
+            held: held_amount(held.paid),
+            wanted: shown_amount(u.payout),
+        });
     }
-    match u.received_option {
-        ReceivedOption::AdditionalRevenue if !u.received.is_zero() => {
-            current.push(("received", held_amount(held.received)));
-        }
-        ReceivedOption::AdditionalSaleAmount if !u.received.is_zero() => {
-            current.push(("sale_amount", held_amount(held.sale_amount)));
-        }
-        ReceivedOption::NoChange
-        | ReceivedOption::AdditionalRevenue
-        | ReceivedOption::AdditionalSaleAmount => {}
-        ReceivedOption::TotalRevenue => {
-            if !eq(held.received, u.received) {
-                differs.push(Difference {
-                    field: "received",
-                    held: held_amount(held.received),
-                    wanted: shown_amount(u.received),
-                });
-            }
-        }
-        ReceivedOption::TotalSaleAmount => {
-            if !eq(held.sale_amount, u.received) {
-                differs.push(Difference {
-                    field: "sale_amount",
-                    held: held_amount(held.sale_amount),
-                    wanted: shown_amount(u.received),
-                });
-            }
-        }
+    if let Some((field, _)) = adds.received {
+        current.push((field.as_str(), held_amount(holds(field))));
+    } else if let Some(field) = u.received_option.sets()
+        && !eq(holds(field), u.received)
+    {
+        differs.push(Difference {
+            field: field.as_str(),
+            held: held_amount(holds(field)),
+            wanted: shown_amount(u.received),
+        });
     }
     if u.disposition_type != DispositionType::NoChange
         && held.disposition != Some(u.disposition_type)
@@ -135,7 +121,7 @@ pub fn compare(u: &ConversionUpdate, held: &Held) -> Comparison {
             wanted: u.disposition_id.to_string(),
         });
     }
-    if !u.note_to_append.is_empty() {
+    if adds.note.is_some() {
         current.push(("note", held.note.clone().unwrap_or_default()));
     }
     if !current.is_empty() {
@@ -156,6 +142,7 @@ impl std::fmt::Display for Difference {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::update::ReceivedOption;
 
     fn held() -> Held {
         Held {

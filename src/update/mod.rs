@@ -2,6 +2,7 @@
 //! [`Status`], THE table of CAKE parameters and the wire formats. Everything else imports from
 //! here; this imports nothing of the crate.
 
+mod additions;
 mod held;
 mod ident;
 mod params;
@@ -11,6 +12,7 @@ mod status;
 mod wire;
 mod xml;
 
+pub use additions::{Additions, ReceivedField};
 pub use held::{Comparison, Difference, Held, compare, held_amount, shown_amount};
 pub use ident::RowIdent;
 pub use params::{API_VERSIONS, PARAMS, Param, ParamSpec, ParamType, params_for};

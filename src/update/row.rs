@@ -153,15 +153,11 @@ impl ConversionUpdate {
         }
     }
 
-    /// Classifies the row per contract §1.
+    /// Classifies the row per contract §1: additive exactly when it adds something
+    /// ([`ConversionUpdate::additions`]).
     #[must_use]
     pub fn idempotency(&self) -> Idempotency {
-        let adds_payout = self.add_to_existing_payout && !self.payout.is_zero();
-        let adds_received = matches!(
-            self.received_option,
-            ReceivedOption::AdditionalRevenue | ReceivedOption::AdditionalSaleAmount
-        ) && !self.received.is_zero();
-        if adds_payout || adds_received || !self.note_to_append.is_empty() {
+        if self.additions().is_additive() {
             Idempotency::Additive
         } else {
             Idempotency::Idempotent
@@ -173,15 +169,10 @@ impl ConversionUpdate {
     #[must_use]
     pub fn changes_nothing(&self) -> bool {
         self.payout_unchanged()
-            && (self.received_option == ReceivedOption::NoChange
-                || (self.received.is_zero()
-                    && matches!(
-                        self.received_option,
-                        ReceivedOption::AdditionalRevenue | ReceivedOption::AdditionalSaleAmount
-                    )))
+            && self.received_changes().is_none()
             && self.disposition_type == DispositionType::NoChange
             && self.disposition_id == 0
-            && self.note_to_append.is_empty()
+            && self.additions().note.is_none()
             && self.effective_date_option == EffectiveDateOption::Today
             && self.custom_date.is_none()
     }
@@ -189,7 +180,7 @@ impl ConversionUpdate {
     /// True when the row leaves the payout as it is (`payout=0` added).
     #[must_use]
     pub fn payout_unchanged(&self) -> bool {
-        self.add_to_existing_payout && self.payout.is_zero()
+        self.add_to_existing_payout && self.additions().payout.is_none()
     }
 
     /// The ids this row targets, for the duplicate check: (kind, value).
