@@ -36,6 +36,7 @@ fn outcome(row: u64, kind: Idempotency) -> OutcomeRecord {
         attempts: 1,
         http_status: Some(200),
         message: "Conversion Updated".into(),
+        journal: None,
     }
 }
 

@@ -2,7 +2,7 @@
 //! command into a call of [`crate::app`] and an exit code.
 
 use crate::app;
-use crate::config::{self, MockArgs, RunArgs, ServeArgs};
+use crate::config::{self, HistoryArgs, MockArgs, RunArgs, ServeArgs};
 use crate::logging::{self, LogFormat};
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::path::PathBuf;
@@ -27,14 +27,20 @@ enum Command {
     /// `additive`, `not_found`, `ambiguous` or `invalid`. Exit 0 when every valid row is
     /// already correct.
     Check(Box<RunArgs>),
-    /// Show what a checkpoint records: rows by status, in-doubt rows, remaining rows.
+    /// Show what a checkpoint records: rows by status, remaining rows, and each in-doubt row
+    /// with its conversion, what it adds (read from the sheet) and when its request left.
     Status {
-        /// The checkpoint file (default name: RESULTS.csv.ckpt).
+        /// The checkpoint file (default name: RESULTS.csv.ckpt), or the sheet (its checkpoint
+        /// is the one beside it).
+        #[arg(value_name = "CHECKPOINT_OR_SHEET")]
         checkpoint: PathBuf,
         /// Print JSON (for scripts) instead of text.
         #[arg(long)]
         json: bool,
     },
+    /// Every change cake-recon made, from the journal: to one conversion (--conversion ID) or
+    /// over days (--since/--until), as text or CSV — the audit trail.
+    History(HistoryArgs),
     /// A screen for the finance team: upload a sheet, see what it would do, apply it, watch it.
     ///
     /// Listens on loopback; open the link it prints (it carries the access token). Runs go to
@@ -74,6 +80,7 @@ Cron (a second overlapping run exits 4 and sends nothing; -q still prints why a 
 
 /// Parses the command line, runs the command, prints why it stopped if it failed.
 pub(crate) fn main() -> u8 {
+    crate::engine::shutdown::catch_file_size_limit();
     let matches = Cli::command().get_matches();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let result = match cli.command {
@@ -88,6 +95,7 @@ pub(crate) fn main() -> u8 {
                 app::check(&cfg)
             }),
         Command::Status { checkpoint, json } => app::status(&checkpoint, json),
+        Command::History(args) => config::history_config(args).and_then(|cfg| app::history(&cfg)),
         Command::Serve(args) => {
             logging::init(LogFormat::Text, false, 0);
             config::serve_config(args).and_then(crate::web::serve)

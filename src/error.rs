@@ -29,7 +29,12 @@ pub(crate) enum Error {
     Usage(String),
     /// Writing results or the checkpoint failed (e.g. disk full).
     #[error(
-        "cannot write {what}: {source}; free space or fix permissions, then run the same command again to resume"
+        "cannot write {what}: {source}{hint}; free space or fix permissions, then run the same command again to resume",
+        hint = if crate::checkpoint::may_be_file_size_limit(.source) {
+            crate::checkpoint::file_size_limit_hint()
+        } else {
+            String::new()
+        }
     )]
     Write {
         what: String,

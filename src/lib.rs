@@ -35,6 +35,7 @@ pub mod internals {
     pub use crate::cake::reports::{Matcher, PageError, PageInfo, parse_page};
     pub use crate::cake::request::{Endpoint, Transport};
     pub use crate::cake::response::{Outcome, classify};
+    pub use crate::checkpoint::journal::JournalEntry;
     pub use crate::checkpoint::{OutcomeRecord, Store, schema};
     pub use crate::engine::scan::Targets;
     pub use crate::sheet::parse::{DateOrder, DecimalStyle, parse_amount, parse_date, parse_id};

@@ -4,12 +4,16 @@
 
 mod check;
 mod dry_run;
+mod history;
 mod mock_server;
 mod run;
 mod run_config;
+mod status;
 mod stdout;
 
 pub(crate) use check::check;
+pub(crate) use history::{HistoryConfig, history};
 pub(crate) use mock_server::mock_server;
-pub(crate) use run::{run, start_sandbox, status};
+pub(crate) use run::{run, start_sandbox};
+pub(crate) use status::status;
 pub(crate) use run_config::{ReadBack, RunConfig, Target};

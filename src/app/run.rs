@@ -1,4 +1,4 @@
-//! `cake-recon run` and `cake-recon status`.
+//! `cake-recon run`.
 
 use super::dry_run::dry_run;
 use super::run_config::{RunConfig, Target};
@@ -26,7 +26,11 @@ pub(crate) fn run(cfg: &RunConfig) -> Result<u8, Error> {
         log_summary(&report, code, json);
     } else {
         log_summary(&report, code, json);
-        let text = summary(&report, cfg.engine.rate, &cfg.engine.checkpoint);
+        let text = summary(
+            &report,
+            cfg.engine.rate.per_second().unwrap_or(0.0),
+            &cfg.engine.checkpoint,
+        );
         super::stdout::show(&mut std::io::stdout().lock(), &text)?;
     }
     Ok(code)
@@ -87,11 +91,4 @@ pub(crate) fn start_sandbox(key: Option<SecretString>) -> Result<(Sandbox, Secre
     })
     .map_err(|e| Error::Internal(format!("cannot start the sandbox: {e}")))?;
     Ok((sandbox, key))
-}
-
-/// `cake-recon status CHECKPOINT`.
-pub(crate) fn status(checkpoint: &std::path::Path, json: bool) -> Result<u8, Error> {
-    let text = crate::checkpoint::status::report(checkpoint, json)?;
-    super::stdout::show(&mut std::io::stdout().lock(), &text)?;
-    Ok(crate::exit::OK)
 }

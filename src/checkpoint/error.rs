@@ -73,18 +73,71 @@ pub enum CheckpointError {
     },
 }
 
+/// When a write failed and this process has a file-size limit (`ulimit -f`): the words that
+/// say so, to follow the error (a file crossing the limit fails with `EFBIG`, which SQLite
+/// reports as a disk I/O error). Empty without a limit.
+#[must_use]
+pub(crate) fn file_size_limit_hint() -> String {
+    #[cfg(unix)]
+    {
+        use rustix::process::{Resource, getrlimit};
+        if let Some(bytes) = getrlimit(Resource::Fsize).current {
+            return format!(
+                " (this process has a file-size limit of {bytes} bytes per file, `ulimit -f`: \
+                 raise it if the file reached it)"
+            );
+        }
+    }
+    String::new()
+}
+
+/// Could a failed write have been stopped by a file-size limit? Any storage failure (not a
+/// missing directory or a permission) while this process has one: the `EFBIG` itself is often
+/// wrapped (a CSV writer's error, a temporary file's path) where its kind is lost.
+#[must_use]
+pub(crate) fn may_be_file_size_limit(e: &std::io::Error) -> bool {
+    !matches!(
+        e.kind(),
+        std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied
+    )
+}
+
+/// `e`, with the file-size limit named when there is one.
+fn with_limit(e: std::io::Error) -> std::io::Error {
+    let hint = if may_be_file_size_limit(&e) {
+        file_size_limit_hint()
+    } else {
+        String::new()
+    };
+    if hint.is_empty() {
+        e
+    } else {
+        std::io::Error::new(e.kind(), format!("{e}{hint}"))
+    }
+}
+
 impl CheckpointError {
     pub(crate) fn io(path: &Path, source: std::io::Error) -> Self {
         Self::Io {
             path: path.to_path_buf(),
-            source,
+            source: with_limit(source),
         }
     }
     pub(crate) fn sql(path: &Path, e: &rusqlite::Error) -> Self {
-        // SQLite says "database or disk is full", "disk I/O error", … — already readable.
+        // SQLite says "database or disk is full", "disk I/O error", … — already readable. A
+        // write past a file-size limit is one of those: say so when this process has one.
+        let storage = matches!(
+            e.sqlite_error_code(),
+            Some(rusqlite::ErrorCode::DiskFull | rusqlite::ErrorCode::SystemIoFailure)
+        );
+        let hint = if storage {
+            file_size_limit_hint()
+        } else {
+            String::new()
+        };
         Self::Sql {
             path: path.to_path_buf(),
-            message: e.to_string(),
+            message: format!("{e}{hint}"),
         }
     }
     pub(crate) fn corrupt(path: &Path, detail: &str) -> Self {

@@ -6,6 +6,7 @@
 //! engine's dispatcher owns the checkpoint during a run; its writer thread is the only writer.
 
 mod error;
+pub(crate) mod journal;
 mod lock;
 mod open;
 mod prior;
@@ -16,7 +17,7 @@ pub(crate) mod snapshot;
 pub(crate) mod status;
 mod store;
 
-pub(crate) use error::CheckpointError;
+pub(crate) use error::{CheckpointError, file_size_limit_hint, may_be_file_size_limit};
 pub(crate) use open::{Fingerprint, Opened, applied_additive_rows, open_for_run};
 pub(crate) use prior::{Prior, PriorReader};
 pub use store::{OutcomeRecord, Store};

@@ -28,6 +28,9 @@ pub(crate) struct Prior {
     pub message: String,
     /// The digest of the values the row had then ([`crate::update::RowIdent::content`]).
     pub content: String,
+    /// When its outcome (or, without one, its intent) was recorded (UTC, as the checkpoint
+    /// writes times).
+    pub recorded_at: Option<String>,
 }
 
 /// Streams prior records in row order.
@@ -54,7 +57,7 @@ impl PriorReader {
     fn fill(&mut self) -> rusqlite::Result<()> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT row, intent_at IS NOT NULL, status, attempts, http_status, message, content,
-                    kind = 'additive'
+                    kind = 'additive', COALESCE(finished_at, intent_at)
              FROM rows WHERE row >= ?1 ORDER BY row LIMIT ?2",
         )?;
         let rows = stmt.query_map(params![self.next_from, CHUNK], |r| {
@@ -79,6 +82,7 @@ impl PriorReader {
                 message: r.get::<_, Option<String>>(5)?.unwrap_or_default(),
                 content: r.get(6)?,
                 additive: r.get(7)?,
+                recorded_at: r.get(8)?,
             })
         })?;
         let mut n = 0;

@@ -8,7 +8,9 @@
 
 use super::CheckpointError;
 use crate::update::Status;
-use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use rusqlite::config::DbConfig;
+use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, params};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 /// The on-disk format version; a checkpoint of another version is refused.
@@ -139,6 +141,247 @@ fn looks_like_sqlite(path: &Path) -> Result<bool, CheckpointError> {
     Ok(n == 16 && &head == b"SQLite format 3\0")
 }
 
+/// Tables the code makes on an existing checkpoint when it first needs them
+/// ([`super::snapshot::ensure`]): a checkpoint of this format may lack these (and their indexes),
+/// nothing else. A migration that adds a table to [`FORMAT_VERSION`]'s shape names it here.
+const LAZY_TABLES: &[&str] = &["snapshot"];
+
+/// Every object of a database's schema by name: its kind (`table`, `index`, …), the table it
+/// belongs to, and all that declares it — the `CREATE` text without comments or spacing, each
+/// column's name, declared type, `NOT NULL`, default and key (`PRAGMA table_xinfo`), each
+/// indexed column and collation (`PRAGMA index_xinfo`). Reads only `sqlite_schema` and pragmas:
+/// no statement that could fire a trigger or run a view.
+fn shape(conn: &Connection) -> rusqlite::Result<BTreeMap<String, Object>> {
+    let mut stmt = conn.prepare("SELECT type, name, tbl_name, sql FROM sqlite_schema")?;
+    let objects = stmt
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, Option<String>>(3)?,
+            ))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut out = BTreeMap::new();
+    for (kind, name, table, sql) in objects {
+        let columns = match kind.as_str() {
+            "table" => pragma_rows(conn, "pragma_table_xinfo", &name)?,
+            "index" => pragma_rows(conn, "pragma_index_xinfo", &name)?,
+            _ => Vec::new(),
+        };
+        let sql = sql.as_deref().map(normalized).unwrap_or_default();
+        out.insert(
+            name,
+            Object {
+                kind,
+                table,
+                sql,
+                columns,
+            },
+        );
+    }
+    Ok(out)
+}
+
+/// One schema object, as [`shape`] reads it.
+#[derive(Debug, PartialEq, Eq)]
+struct Object {
+    kind: String,
+    table: String,
+    sql: String,
+    /// One line per column: for a table `name type notnull default pk hidden`.
+    columns: Vec<Vec<String>>,
+}
+
+/// The rows of a table-valued pragma for `name`, every value as text (`NULL` as `NULL`).
+fn pragma_rows(conn: &Connection, pragma: &str, name: &str) -> rusqlite::Result<Vec<Vec<String>>> {
+    let mut stmt = conn.prepare(&format!("SELECT * FROM {pragma}(?1)"))?;
+    let n = stmt.column_count();
+    let rows = stmt.query_map([name], |r| {
+        (0..n)
+            .map(|i| {
+                Ok(match r.get_ref(i)? {
+                    rusqlite::types::ValueRef::Null => "NULL".to_string(),
+                    rusqlite::types::ValueRef::Integer(v) => v.to_string(),
+                    rusqlite::types::ValueRef::Real(v) => v.to_string(),
+                    rusqlite::types::ValueRef::Text(t) | rusqlite::types::ValueRef::Blob(t) => {
+                        String::from_utf8_lossy(t).into_owned()
+                    }
+                })
+            })
+            .collect()
+    })?;
+    rows.collect()
+}
+
+/// A `CREATE` statement without its comments and with spacing reduced to single spaces between
+/// words, lower case: two declarations compare equal exactly when only those differ.
+fn normalized(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut chars = sql.chars().peekable();
+    let mut space = false;
+    while let Some(c) = chars.next() {
+        match c {
+            '-' if chars.peek() == Some(&'-') => {
+                for c in chars.by_ref() {
+                    if c == '\n' {
+                        break;
+                    }
+                }
+                space = true;
+            }
+            '/' if chars.peek() == Some(&'*') => {
+                chars.next();
+                let mut last = ' ';
+                for c in chars.by_ref() {
+                    if last == '*' && c == '/' {
+                        break;
+                    }
+                    last = c;
+                }
+                space = true;
+            }
+            '\'' | '"' | '`' => {
+                // A quoted name or literal is kept as written.
+                if space && !out.is_empty() {
+                    out.push(' ');
+                }
+                space = false;
+                out.push(c);
+                for q in chars.by_ref() {
+                    out.push(q);
+                    if q == c {
+                        break;
+                    }
+                }
+            }
+            c if c.is_whitespace() => space = true,
+            c => {
+                let punct = matches!(c, '(' | ')' | ',' | ';' | '=');
+                let after_punct = out.ends_with(['(', ')', ',', ';', '=']);
+                if space && !out.is_empty() && !punct && !after_punct {
+                    out.push(' ');
+                }
+                space = false;
+                out.extend(c.to_lowercase());
+            }
+        }
+    }
+    out
+}
+
+/// The shape a checkpoint of [`FORMAT_VERSION`] has: made the way [`create`] makes it.
+fn our_shape() -> rusqlite::Result<BTreeMap<String, Object>> {
+    let conn = Connection::open_in_memory()?;
+    conn.execute_batch(SCHEMA)?;
+    conn.execute_batch(SNAPSHOT_TABLE)?;
+    shape(&conn)
+}
+
+/// Refuses a database whose schema is not exactly a checkpoint's: the same tables with the same
+/// columns, declared types, keys and defaults, the same indexes, and nothing else — no trigger
+/// (it would run inside cake-recon on our writes), no view, no other table. Only the tables
+/// cake-recon adds on demand ([`LAZY_TABLES`]) may be missing. Runs before any other statement
+/// of ours touches the file.
+fn check_shape(conn: &Connection, path: &Path) -> Result<(), CheckpointError> {
+    let not_ours = |why: String| CheckpointError::NotACheckpoint {
+        path: path.to_path_buf(),
+        why,
+    };
+    let theirs = shape(conn).map_err(|e| match e.sqlite_error_code() {
+        Some(ErrorCode::DatabaseCorrupt) => CheckpointError::corrupt(path, &e.to_string()),
+        Some(ErrorCode::NotADatabase) => not_ours("it is not an SQLite database".into()),
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) | None => {
+            CheckpointError::sql(path, &e)
+        }
+        Some(_) => not_ours(format!("its schema cannot be read: {e}")),
+    })?;
+    let ours = our_shape().map_err(|e| CheckpointError::sql(path, &e))?;
+    if theirs != ours
+        && theirs.get("meta") == ours.get("meta")
+        && let Ok(v) = conn.query_row(
+            "SELECT value FROM meta WHERE key = 'format_version'",
+            [],
+            |r| r.get::<_, String>(0),
+        )
+        && v != FORMAT_VERSION
+    {
+        // Another version's checkpoint: say that rather than which table differs.
+        return Err(not_ours(format!(
+            "it is format version {v}, this cake-recon reads version {FORMAT_VERSION}"
+        )));
+    }
+    for (name, o) in &theirs {
+        let Some(want) = ours.get(name) else {
+            return Err(not_ours(match o.kind.as_str() {
+                "table" | "index" => {
+                    format!("it has a {} \"{name}\" cake-recon does not make", o.kind)
+                }
+                kind => format!("it has a {kind} \"{name}\"; a checkpoint has no {kind}s"),
+            }));
+        };
+        if o == want {
+            continue;
+        }
+        if o.kind != want.kind {
+            return Err(not_ours(format!(
+                "\"{name}\" is a {}, in a checkpoint it is a {}",
+                o.kind, want.kind
+            )));
+        }
+        // Name the first column that differs (name, declared type, NOT NULL, default, key).
+        let column = |c: &[String]| {
+            format!(
+                "{} {}{}",
+                c.get(1).map_or("?", String::as_str),
+                c.get(2).map_or("?", String::as_str),
+                if c.get(3).is_some_and(|n| n == "1") {
+                    " NOT NULL"
+                } else {
+                    ""
+                }
+            )
+        };
+        let detail = o
+            .columns
+            .iter()
+            .map(Some)
+            .chain(std::iter::repeat(None))
+            .zip(want.columns.iter().map(Some).chain(std::iter::repeat(None)))
+            .take(o.columns.len().max(want.columns.len()))
+            .find(|(a, b)| a != b)
+            .map(|(a, b)| match (a, b) {
+                (Some(a), Some(b)) => {
+                    format!("column {}, where a checkpoint has {}", column(a), column(b))
+                }
+                (Some(a), None) => format!("an extra column {}", column(a)),
+                (None, Some(b)) => format!("no column {}", column(b)),
+                (None, None) => String::new(),
+            })
+            .unwrap_or_else(|| "another declaration".into());
+        return Err(not_ours(format!("its {} \"{name}\" has {detail}", o.kind)));
+    }
+    for (name, want) in &ours {
+        let lazy = |t: &str| LAZY_TABLES.contains(&t);
+        if !theirs.contains_key(name) && !lazy(&want.table) {
+            return Err(not_ours(format!("it has no {} \"{name}\"", want.kind)));
+        }
+    }
+    Ok(())
+}
+
+/// What no checkpoint connection allows, whatever the file holds: triggers never fire, views
+/// never run, functions in the schema are not trusted, and the file cannot be corrupted on
+/// purpose through SQL (`SQLITE_DBCONFIG_DEFENSIVE`).
+fn defend(conn: &Connection) -> rusqlite::Result<()> {
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_TRIGGER, false)?;
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_VIEW, false)?;
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_TRUSTED_SCHEMA, false)?;
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_DEFENSIVE, true)?;
+    Ok(())
+}
+
 /// Applies the connection settings every checkpoint connection uses.
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
@@ -156,6 +399,7 @@ pub fn create(path: &Path, meta: &[(String, String)]) -> Result<Connection, Chec
     std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
     opts.open(path).map_err(|e| CheckpointError::io(path, e))?;
     let mut conn = Connection::open(path).map_err(|e| CheckpointError::sql(path, &e))?;
+    defend(&conn).map_err(|e| CheckpointError::sql(path, &e))?;
     configure(&conn).map_err(|e| CheckpointError::sql(path, &e))?;
     let tx = conn
         .transaction()
@@ -194,12 +438,19 @@ pub fn open(path: &Path, read_only: bool) -> Result<Connection, CheckpointError>
     open_checked(path, read_only, Check::Full)
 }
 
-/// [`open`], choosing whether to run the integrity check.
-pub fn open_checked(
-    path: &Path,
-    read_only: bool,
-    check: Check,
-) -> Result<Connection, CheckpointError> {
+/// Refuses a file at `path` that is not a checkpoint of ours by its schema alone — cheap (no
+/// integrity scan), read-only, nothing of it run: for configuration to ask before anything else
+/// happens. A missing or empty file passes (it becomes a new checkpoint).
+pub fn refuse_foreign(path: &Path) -> Result<(), CheckpointError> {
+    if std::fs::metadata(path).map_or(true, |m| m.len() == 0) {
+        return Ok(());
+    }
+    open_ours(path, true).map(drop)
+}
+
+/// Opens `path` with the defences on and checks that its schema is a checkpoint's, before any
+/// other statement runs.
+fn open_ours(path: &Path, read_only: bool) -> Result<Connection, CheckpointError> {
     if !looks_like_sqlite(path)? {
         return Err(CheckpointError::NotACheckpoint {
             path: path.to_path_buf(),
@@ -213,10 +464,22 @@ pub fn open_checked(
     };
     let conn =
         Connection::open_with_flags(path, flags).map_err(|e| CheckpointError::sql(path, &e))?;
-    if read_only {
-        conn.busy_timeout(std::time::Duration::from_secs(5))
-            .map_err(|e| CheckpointError::sql(path, &e))?;
-    } else {
+    defend(&conn).map_err(|e| CheckpointError::sql(path, &e))?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(|e| CheckpointError::sql(path, &e))?;
+    // Ours, exactly, before any statement of ours reads or writes it.
+    check_shape(&conn, path)?;
+    Ok(conn)
+}
+
+/// [`open`], choosing whether to run the integrity check.
+pub fn open_checked(
+    path: &Path,
+    read_only: bool,
+    check: Check,
+) -> Result<Connection, CheckpointError> {
+    let conn = open_ours(path, read_only)?;
+    if !read_only {
         configure(&conn).map_err(|e| CheckpointError::corrupt(path, &e.to_string()))?;
     }
     if check == Check::Full {

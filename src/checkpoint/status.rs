@@ -36,10 +36,115 @@ pub(crate) struct Report {
     pub last_run: Option<String>,
 }
 
+/// One row that may or may not have been applied.
 #[derive(Debug, Serialize)]
 pub(crate) struct Doubt {
     pub row: i64,
     pub message: String,
+    /// The conversion, by the ids the row names it with.
+    pub conversion: Conversion,
+    /// When its (last) request left: the intent committed just before (UTC).
+    pub sent_at: Option<String>,
+    /// What it adds, from the sheet (filled in by `cake-recon status`, which reads the sheet).
+    pub adds: Option<Adds>,
+    /// Why `adds` is not known, when it is not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub adds_unknown: Option<String>,
+    /// The digest of what it sent, to find the same row in the sheet.
+    #[serde(skip)]
+    pub content: String,
+}
+
+/// A conversion as the checkpoint's key records it (`offer|conversion_id|request_session_id|
+/// transaction_id`): only the ids the row gave.
+#[derive(Debug, Default, Serialize, PartialEq, Eq)]
+pub(crate) struct Conversion {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conversion_id: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_session_id: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transaction_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offer_id: Option<i32>,
+}
+
+impl Conversion {
+    /// Reads a checkpoint key (the ids are digits, so the first three `|` split it).
+    pub(crate) fn from_key(key: &str) -> Self {
+        let mut parts = key.splitn(4, '|');
+        let mut id = || {
+            parts
+                .next()
+                .and_then(|v| v.parse::<i32>().ok())
+                .filter(|v| *v != 0)
+        };
+        let (offer_id, conversion_id, request_session_id) = (id(), id(), id());
+        let transaction_id = parts.next().filter(|t| !t.is_empty()).map(str::to_string);
+        Self {
+            conversion_id,
+            request_session_id,
+            transaction_id,
+            offer_id,
+        }
+    }
+}
+
+/// `conversion_id 7, transaction_id "T7" (offer 55)`: what a `--resend-in-doubt` file takes.
+impl std::fmt::Display for Conversion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use crate::update::Target;
+        let targets: Vec<String> = self
+            .conversion_id
+            .map(Target::ConversionId)
+            .into_iter()
+            .chain(self.request_session_id.map(Target::RequestSessionId))
+            .chain(self.transaction_id.as_deref().map(Target::TransactionId))
+            .map(|t| t.to_string())
+            .collect();
+        f.write_str(&targets.join(", "))?;
+        if let Some(offer) = self.offer_id {
+            write!(f, " (offer {offer})")?;
+        }
+        Ok(())
+    }
+}
+
+/// What an in-doubt row adds ([`crate::update::ConversionUpdate::additions`]).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub(crate) struct Adds {
+    pub payout: Option<rust_decimal::Decimal>,
+    /// Added to `received` (the revenue) or `sale_amount`.
+    pub received: Option<rust_decimal::Decimal>,
+    pub received_field: Option<&'static str>,
+    pub note: bool,
+    /// The same in words: `+3.00 payout, +5.50 received, a note`.
+    pub text: String,
+}
+
+impl Adds {
+    pub(crate) fn of(a: &crate::update::Additions<'_>) -> Self {
+        Self {
+            payout: a.payout,
+            received: a.received.map(|(_, d)| d),
+            received_field: a.received.map(|(f, _)| f.as_str()),
+            note: a.note.is_some(),
+            text: a.to_string(),
+        }
+    }
+}
+
+/// Reads one in-doubt record: `row, message, key, content, intent_at`.
+fn doubt(r: &rusqlite::Row<'_>) -> rusqlite::Result<Doubt> {
+    Ok(Doubt {
+        row: r.get(0)?,
+        message: r.get(1)?,
+        conversion: Conversion::from_key(&r.get::<_, String>(2)?),
+        content: r.get(3)?,
+        sent_at: r.get(4)?,
+        adds: None,
+        adds_unknown: None,
+    })
 }
 
 fn query(conn: &Connection, path: &Path) -> Result<Report, rusqlite::Error> {
@@ -63,25 +168,18 @@ fn query(conn: &Connection, path: &Path) -> Result<Report, rusqlite::Error> {
     // request that may have been applied when no run does.
     let pending: Vec<Doubt> = conn
         .prepare(
-            "SELECT row FROM rows WHERE status IS NULL AND intent_at IS NOT NULL ORDER BY row",
+            "SELECT row, 'the run stopped after this row''s request may have been sent', key, \
+             content, intent_at FROM rows WHERE status IS NULL AND intent_at IS NOT NULL \
+             ORDER BY row",
         )?
-        .query_map([], |r| {
-            Ok(Doubt {
-                row: r.get(0)?,
-                message: "the run stopped after this row's request may have been sent".into(),
-            })
-        })?
+        .query_map([], doubt)?
         .collect::<Result<_, _>>()?;
     let mut in_doubt: Vec<Doubt> = conn
         .prepare(
-            "SELECT row, COALESCE(message, '') FROM rows WHERE status = 'in_doubt' ORDER BY row",
+            "SELECT row, COALESCE(message, ''), key, content, intent_at FROM rows \
+             WHERE status = 'in_doubt' ORDER BY row",
         )?
-        .query_map([], |r| {
-            Ok(Doubt {
-                row: r.get(0)?,
-                message: r.get(1)?,
-            })
-        })?
+        .query_map([], doubt)?
         .collect::<Result<_, _>>()?;
     let in_flight = if running.is_some() {
         pending.len() as u64
@@ -177,7 +275,33 @@ fn text(r: &Report) -> String {
     }
     let _ = writeln!(out, "  in doubt: {}", r.in_doubt_total);
     for d in &r.in_doubt {
-        let _ = writeln!(out, "    row {}: {}", d.row, d.message);
+        let adds = match (&d.adds, &d.adds_unknown) {
+            (Some(a), _) => format!("adds {}", a.text),
+            (None, Some(why)) => format!("adds ? ({why})"),
+            (None, None) => "adds ?".into(),
+        };
+        let _ = writeln!(
+            out,
+            "    row {}: {}; {adds}; sent {}",
+            d.row,
+            d.conversion,
+            d.sent_at.as_deref().unwrap_or("(time not recorded)")
+        );
+        let _ = writeln!(out, "      {}", d.message);
+    }
+    if r.in_doubt_total > 0 {
+        let _ = writeln!(
+            out,
+            "    check them in CAKE; then send the ones not applied again with \
+             `--resend-in-doubt ROWS` (e.g. {}) or `--resend-in-doubt-file FILE` (one \
+             conversion per line, as listed above)",
+            r.in_doubt
+                .iter()
+                .take(3)
+                .map(|d| d.row.to_string())
+                .collect::<Vec<_>>()
+                .join(",")
+        );
     }
     if r.in_doubt_total > r.in_doubt.len() as u64 {
         let _ = writeln!(
@@ -197,15 +321,14 @@ fn text(r: &Report) -> String {
     out
 }
 
-/// Renders the status of the checkpoint at `path`, as text or JSON.
-pub(crate) fn report(path: &Path, json: bool) -> Result<String, CheckpointError> {
-    let r = read(path)?;
+/// Renders a status read earlier (and perhaps completed from the sheet), as text or JSON.
+pub(crate) fn render(r: &Report, json: bool) -> String {
     if json {
-        let mut s = serde_json::to_string_pretty(&r).unwrap_or_default();
+        let mut s = serde_json::to_string_pretty(r).unwrap_or_default();
         s.push('\n');
-        Ok(s)
+        s
     } else {
-        Ok(text(&r))
+        text(r)
     }
 }
 
@@ -228,7 +351,7 @@ pub(crate) fn read(path: &Path) -> Result<Report, CheckpointError> {
 }
 
 /// The checkpoint a user probably meant: the one beside a sheet or results file.
-fn checkpoint_hint(path: &Path) -> PathBuf {
+pub(crate) fn checkpoint_hint(path: &Path) -> PathBuf {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

@@ -8,6 +8,7 @@
 //! never retried, since after a failed fsync the page cache can no longer be trusted.
 
 use super::CheckpointError;
+use super::journal::{Journal, JournalEntry};
 use super::schema::now;
 use crate::update::Status;
 use crate::update::{Idempotency, RowIdent};
@@ -34,12 +35,18 @@ pub struct OutcomeRecord {
     pub attempts: u32,
     pub http_status: Option<u16>,
     pub message: String,
+    /// The update as the journal keeps it, when this run sent the row (an idempotent row is
+    /// journaled here; an additive one was journaled with its intent). `None`: an outcome
+    /// decided without sending (settled by reading back, found in doubt): only an open
+    /// journal entry of the row changes.
+    pub journal: Option<Box<JournalEntry>>,
 }
 
 enum Cmd {
     Intent {
         row: u64,
         ident: RowIdent,
+        entry: Option<Box<JournalEntry>>,
         reply: oneshot::Sender<Result<(), String>>,
     },
     Outcome(OutcomeRecord),
@@ -70,6 +77,16 @@ impl Store {
         conn: Connection,
         path: PathBuf,
     ) -> Result<(Self, std::thread::JoinHandle<()>), CheckpointError> {
+        Self::start_journaled(conn, path, None)
+    }
+
+    /// [`Self::start`], every group also written to `journal` (first: an intent is in the
+    /// journal before it is in the checkpoint, and both before the request leaves).
+    pub(crate) fn start_journaled(
+        conn: Connection,
+        path: PathBuf,
+        journal: Option<Journal>,
+    ) -> Result<(Self, std::thread::JoinHandle<()>), CheckpointError> {
         conn.execute(
             "INSERT INTO runs(started_at, pid, host) VALUES (?1, ?2, ?3)",
             params![now(), std::process::id(), super::lock::hostname()],
@@ -81,7 +98,7 @@ impl Store {
         let thread_failed = Arc::clone(&failed);
         let handle = std::thread::Builder::new()
             .name("checkpoint".into())
-            .spawn(move || writer(conn, &path, run_id, &rx, &thread_failed))
+            .spawn(move || writer(conn, journal, &path, run_id, &rx, &thread_failed))
             .map_err(|e| CheckpointError::Io {
                 path: PathBuf::from("checkpoint thread"),
                 source: e,
@@ -100,9 +117,24 @@ impl Store {
 
     /// Records durably that `row` is about to be sent; returns once committed.
     pub async fn intent(&self, row: u64, ident: RowIdent) -> Result<(), String> {
+        self.intent_journaled(row, ident, None).await
+    }
+
+    /// [`Self::intent`], with the update as the journal keeps it.
+    pub(crate) async fn intent_journaled(
+        &self,
+        row: u64,
+        ident: RowIdent,
+        entry: Option<Box<JournalEntry>>,
+    ) -> Result<(), String> {
         let (reply, rx) = oneshot::channel();
         self.tx
-            .send(Cmd::Intent { row, ident, reply })
+            .send(Cmd::Intent {
+                row,
+                ident,
+                entry,
+                reply,
+            })
             .map_err(|_| self.stopped())?;
         rx.await.map_err(|_| self.stopped())?
     }
@@ -142,7 +174,7 @@ type Reply = oneshot::Sender<Result<(), String>>;
 
 #[derive(Default)]
 struct Pending {
-    intents: Vec<(u64, RowIdent, Reply)>,
+    intents: Vec<(u64, RowIdent, Option<Box<JournalEntry>>, Reply)>,
     outcomes: Vec<OutcomeRecord>,
     clears: Vec<u64>,
     flushes: Vec<oneshot::Sender<Result<(), String>>>,
@@ -153,7 +185,12 @@ struct Pending {
 impl Pending {
     fn take(&mut self, cmd: Cmd) {
         match cmd {
-            Cmd::Intent { row, ident, reply } => self.intents.push((row, ident, reply)),
+            Cmd::Intent {
+                row,
+                ident,
+                entry,
+                reply,
+            } => self.intents.push((row, ident, entry, reply)),
             Cmd::Outcome(rec) => {
                 self.oldest.get_or_insert_with(Instant::now);
                 self.outcomes.push(rec);
@@ -191,7 +228,7 @@ fn commit(conn: &mut Connection, p: &Pending, run_id: i64) -> rusqlite::Result<(
                status = NULL, key = excluded.key, content = excluded.content",
         )?;
         let sql_row = |r: u64| i64::try_from(r).unwrap_or(i64::MAX);
-        for (row, ident, _) in &p.intents {
+        for (row, ident, _, _) in &p.intents {
             intent.execute(params![sql_row(*row), at, ident.key, ident.content])?;
         }
         let mut clear = tx.prepare_cached("DELETE FROM rows WHERE row = ?1 AND status IS NULL")?;
@@ -230,8 +267,26 @@ fn commit(conn: &mut Connection, p: &Pending, run_id: i64) -> rusqlite::Result<(
     tx.commit()
 }
 
+/// Writes the group's journal lines (before the checkpoint's transaction).
+fn journal_group(journal: &mut Journal, p: &Pending) -> rusqlite::Result<()> {
+    let intents: Vec<&JournalEntry> = p.intents.iter().filter_map(|i| i.2.as_deref()).collect();
+    let outcomes: Vec<(u64, &str, Option<&JournalEntry>)> = p
+        .outcomes
+        .iter()
+        .filter(|o| {
+            matches!(
+                o.status,
+                Status::Updated | Status::Rejected | Status::Failed | Status::InDoubt
+            )
+        })
+        .map(|o| (o.row, o.status.as_str(), o.journal.as_deref()))
+        .collect();
+    journal.write_group(&intents, &outcomes, &p.clears)
+}
+
 fn writer(
     mut conn: Connection,
+    mut journal: Option<Journal>,
     path: &Path,
     run_id: i64,
     rx: &mpsc::Receiver<Cmd>,
@@ -263,13 +318,27 @@ fn writer(
             .clone();
         let result = match earlier {
             Some(earlier) => Err(earlier),
-            None => commit(&mut conn, &done, run_id).map_err(|e| {
-                let msg = format!("checkpoint {} could not be written: {e}", path.display());
-                *failed.lock().unwrap_or_else(PoisonError::into_inner) = Some(msg.clone());
-                msg
-            }),
+            None => journal
+                .as_mut()
+                .map_or(Ok(()), |j| {
+                    journal_group(j, &done).map_err(|e| {
+                        format!(
+                            "the journal {} could not be written: {e}",
+                            j.path().display()
+                        )
+                    })
+                })
+                .and_then(|()| {
+                    commit(&mut conn, &done, run_id).map_err(|e| {
+                        format!("checkpoint {} could not be written: {e}", path.display())
+                    })
+                })
+                .map_err(|msg| {
+                    *failed.lock().unwrap_or_else(PoisonError::into_inner) = Some(msg.clone());
+                    msg
+                }),
         };
-        for (_, _, reply) in done.intents {
+        for (_, _, _, reply) in done.intents {
             let _ = reply.send(result.clone());
         }
         for reply in done.flushes {

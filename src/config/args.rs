@@ -33,6 +33,25 @@ pub(crate) fn parse_map(s: &str) -> Result<(String, String), String> {
 }
 
 /// Parses a delimiter name or character.
+/// `--resend-in-doubt`'s value, as far as clap needs to see it: a selection (`all`, row
+/// numbers, `@FILE`), never the sheet it may have taken from `--resend-in-doubt SHEET`. What
+/// it selects is checked in `resolve`.
+fn parse_resend_selection(s: &str) -> Result<String, String> {
+    let t = s.trim();
+    if t.eq_ignore_ascii_case("all")
+        || t.starts_with('@')
+        || t.chars().all(|c| c.is_ascii_digit() || matches!(c, ',' | '-' | ' '))
+    {
+        Ok(t.to_string())
+    } else {
+        Err(format!(
+            "\"{s}\" is not a selection of rows: give row numbers (4,7,10-12) or @FILE; to send \
+             every in-doubt row again, put --resend-in-doubt after the sheet (or write \
+             --resend-in-doubt=all)"
+        ))
+    }
+}
+
 pub(super) fn parse_delimiter(s: &str) -> Result<u8, String> {
     match s {
         "," | "comma" => Ok(b','),
@@ -163,9 +182,22 @@ pub(crate) struct RunArgs {
     /// Send the valid rows even when some rows are invalid.
     #[arg(long)]
     pub skip_invalid: bool,
-    /// Re-send additive rows left `in_doubt` by an earlier run.
-    #[arg(long)]
-    pub resend_in_doubt: bool,
+    /// Send again additive rows an earlier run left `in_doubt` (check them in CAKE first):
+    /// alone, every one; `--resend-in-doubt 4,7,10-12`, the rows with those numbers (as
+    /// `cake-recon status` lists them); `--resend-in-doubt @FILE`, the rows naming the
+    /// conversions in FILE (see --resend-in-doubt-file).
+    #[arg(
+        long,
+        value_name = "ROWS|@FILE",
+        num_args = 0..=1,
+        default_missing_value = "all",
+        value_parser = parse_resend_selection
+    )]
+    pub resend_in_doubt: Option<String>,
+    /// Send again the in-doubt rows naming the conversions in FILE, one per line: `7` (a
+    /// conversion id), or `conversion_id 7`, `request_session_id 12`, `transaction_id T7`.
+    #[arg(long, value_name = "FILE", conflicts_with = "resend_in_doubt")]
+    pub resend_in_doubt_file: Option<PathBuf>,
     /// Discard an existing checkpoint for this output and start over (refused while additive
     /// rows were applied or may have been; see --restart-resend-additive).
     #[arg(long)]
@@ -182,6 +214,27 @@ pub(crate) struct RunArgs {
     /// Allow http:// to a host that is not loopback.
     #[arg(long)]
     pub allow_insecure_http: bool,
+    /// The journal of every update sent to each CAKE instance, shared by every job on it (give
+    /// one path to the people and cron jobs that serve one network) [default:
+    /// $XDG_DATA_HOME/cake-recon/journal.sqlite, else ~/.local/share/cake-recon/journal.sqlite].
+    #[arg(long, value_name = "PATH", env = "CAKE_RECON_JOURNAL")]
+    pub journal: Option<PathBuf>,
+    /// How far back the journal is searched for the same addition, in days.
+    #[arg(long, default_value_t = 90, value_name = "DAYS")]
+    pub journal_days: u32,
+    /// Send this sheet although the journal shows these very bytes were applied to this CAKE
+    /// under another name or path (a copy, a re-download, a link).
+    #[arg(long)]
+    pub same_sheet_again: bool,
+    /// Send additive rows although the journal shows the same addition to the same conversion
+    /// applied, or possibly applied, by another job — their amounts are ADDED AGAIN.
+    #[arg(long)]
+    pub same_additions_again: bool,
+    /// Reading back settles an unknown outcome as "not applied" (and sends it again) only once
+    /// its request left this long ago, in seconds: CAKE may finish a request long after the
+    /// client gave up (ASP.NET's execution timeout, SQL command timeouts, IIS queueing).
+    #[arg(long, default_value_t = 600, value_name = "SECS")]
+    pub settle_after: u64,
 
     /// Log format.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]

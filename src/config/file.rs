@@ -46,12 +46,21 @@ struct FileConfig {
     sheet: Option<String>,
     date_order: Option<String>,
     skip_invalid: Option<bool>,
-    resend_in_doubt: Option<bool>,
+    resend_in_doubt: Option<ResendSetting>,
+    resend_in_doubt_file: Option<PathBuf>,
     allow_insecure_http: Option<bool>,
     log_format: Option<String>,
     quiet: Option<bool>,
     verbose: Option<u8>,
     no_progress: Option<bool>,
+}
+
+/// `resend-in-doubt = true` (every in-doubt row), or a selection: `"4,7,10-12"`, `"@FILE"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum ResendSetting {
+    Flag(bool),
+    Selection(String),
 }
 
 fn normalize_keys(v: toml::Value) -> toml::Value {
@@ -151,7 +160,16 @@ pub(super) fn merge(args: &mut RunArgs, matches: &clap::ArgMatches) -> Result<()
     take!(decimal_point);
     take!(sheet);
     take!(skip_invalid);
-    take!(resend_in_doubt);
+    take!(resend_in_doubt_file);
+    if let Some(v) = &file.resend_in_doubt
+        && unset("resend_in_doubt")
+    {
+        args.resend_in_doubt = match v {
+            ResendSetting::Flag(true) => Some("all".into()),
+            ResendSetting::Flag(false) => None,
+            ResendSetting::Selection(rows) => Some(rows.clone()),
+        };
+    }
     take!(allow_insecure_http);
     take!(quiet);
     take!(verbose);

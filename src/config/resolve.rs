@@ -8,7 +8,7 @@ use super::file;
 use crate::app::{ReadBack, RunConfig, Target};
 use crate::engine::ReadBackSettings;
 use crate::engine::Settings;
-use crate::engine::limiter::{MAX_RATE, MIN_RATE};
+use crate::engine::limiter::Rate;
 use crate::error::Error;
 use crate::mock::{Ledger, MockConfig, SANDBOX_KEY};
 use crate::sheet::SheetOptions;
@@ -16,6 +16,37 @@ use crate::sheet::reader::{ReadOptions, encoding_by_name};
 use secrecy::{ExposeSecret, SecretString};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+/// Upper bounds of the numeric flags of `run` and `check` (`--rate`'s are [`Rate`]'s). Every
+/// number a user can give has one, so no typo makes a run wait for ever or spawn without end.
+pub(crate) const MAX_CONCURRENCY: usize = 1024;
+pub(crate) const MAX_ATTEMPTS: u32 = 100;
+/// Retry waits: at most an hour.
+pub(crate) const MAX_WAIT_MS: u64 = 3_600_000;
+const WAIT_UNIT: &str = "milliseconds, at most an hour";
+pub(crate) const MAX_TIMEOUT_SECS: f64 = 3600.0;
+/// The journal's lookback: at most ten years.
+pub(crate) const MAX_JOURNAL_DAYS: u32 = 3660;
+/// The settling bound: at most a week.
+pub(crate) const MAX_SETTLE_SECS: u64 = 7 * 24 * 3600;
+/// The last row of an Excel worksheet.
+pub(crate) const MAX_HEADER_ROW: u64 = 1_048_576;
+
+/// `value` within `min..=max`, or a usage error naming the flag, the value and the range.
+pub(crate) fn bounded<T: PartialOrd + std::fmt::Display>(
+    flag: &str,
+    value: T,
+    min: T,
+    max: T,
+    what: &str,
+) -> Result<(), Error> {
+    if value < min || value > max {
+        return Err(Error::Usage(format!(
+            "{flag} {value} is out of range: give {min} to {max} ({what}); nothing was sent"
+        )));
+    }
+    Ok(())
+}
 
 /// `cake-recon run`'s settings: the config file merged under the command line, then checked.
 pub(crate) fn run_config(
@@ -25,34 +56,70 @@ pub(crate) fn run_config(
     if let Some(m) = matches {
         file::merge(&mut a, m)?;
     }
-    let usage = |m: String| Error::Usage(m);
     let encoding = encoding(a.encoding.as_deref())?;
-    if !(a.rate == 0.0 || (MIN_RATE..=MAX_RATE).contains(&a.rate)) {
-        return Err(usage(format!(
-            "--rate {}: give 0 (unlimited, for local tests) or a number of requests per second \
-             between {MIN_RATE} and {MAX_RATE}",
-            a.rate
+    let rate = Rate::new("--rate", a.rate).map_err(Error::Usage)?;
+    bounded(
+        "--concurrency",
+        a.concurrency,
+        1,
+        MAX_CONCURRENCY,
+        "requests in flight",
+    )?;
+    bounded(
+        "--max-attempts",
+        a.max_attempts,
+        1,
+        MAX_ATTEMPTS,
+        "attempts per row",
+    )?;
+    bounded(
+        "--retry-base-ms",
+        a.retry_base_ms,
+        0,
+        MAX_WAIT_MS,
+        WAIT_UNIT,
+    )?;
+    bounded("--retry-cap-ms", a.retry_cap_ms, 0, MAX_WAIT_MS, WAIT_UNIT)?;
+    if let Some(row) = a.header_row {
+        bounded("--header-row", row, 1, MAX_HEADER_ROW, "a spreadsheet row")?;
+    }
+    if !(a.timeout.is_finite() && a.timeout > 0.0 && a.timeout <= MAX_TIMEOUT_SECS) {
+        return Err(Error::Usage(format!(
+            "--timeout {} is out of range: give more than 0 and up to {MAX_TIMEOUT_SECS} seconds; \
+             nothing was sent",
+            a.timeout
         )));
-    }
-    if a.concurrency == 0 || a.concurrency > 1024 {
-        return Err(usage("--concurrency must be between 1 and 1024".into()));
-    }
-    if a.max_attempts == 0 || a.max_attempts > 100 {
-        return Err(usage("--max-attempts must be between 1 and 100".into()));
-    }
-    if !(a.timeout.is_finite() && a.timeout > 0.0 && a.timeout <= 3600.0) {
-        return Err(usage("--timeout must be between 0 and 3600 seconds".into()));
     }
     let key = load_api_key(a.api_key_file.as_deref())?;
     let target = target(&a, key.is_some())?;
     let (output, checkpoint) = files(&a);
-    refuse_overlap(&a.input, &output, &checkpoint)?;
-    refuse_unwritable("--output", &output)?;
     let decimal = a.decimal();
     let (read_back, read_back_run) = read_back(&a)?;
-    if let Some(rb) = &read_back_run {
-        refuse_unwritable("--undo", &rb.undo)?;
+    let undo = read_back_run.as_ref().map(|rb| rb.undo.as_path());
+    refuse_overlap(&a.input, &output, &checkpoint, undo)?;
+    refuse_not_regular("--output", &output)?;
+    refuse_not_regular("--checkpoint", &checkpoint)?;
+    refuse_foreign_checkpoint(&checkpoint, a.restart)?;
+    refuse_unwritable("--output", &output)?;
+    if let Some(undo) = undo {
+        refuse_not_regular("--undo", undo)?;
+        refuse_unwritable("--undo", undo)?;
     }
+    bounded(
+        "--journal-days",
+        a.journal_days,
+        1,
+        MAX_JOURNAL_DAYS,
+        "days",
+    )?;
+    bounded(
+        "--settle-after",
+        a.settle_after,
+        1,
+        MAX_SETTLE_SECS,
+        "seconds, at most a week",
+    )?;
+    let journal = journal(&a)?;
     Ok(RunConfig {
         engine: Settings {
             input: a.input,
@@ -74,19 +141,24 @@ pub(crate) fn run_config(
             },
             transport: a.method,
             api_version: a.api_version,
-            rate: a.rate,
+            rate,
             concurrency: a.concurrency,
             max_attempts: a.max_attempts,
             retry_base: Duration::from_millis(a.retry_base_ms),
             retry_cap: Duration::from_millis(a.retry_cap_ms.max(a.retry_base_ms)),
             timeout: Duration::from_secs_f64(a.timeout),
             skip_invalid: a.skip_invalid,
-            resend_in_doubt: a.resend_in_doubt,
+            resend_in_doubt: super::resend::resend_in_doubt(
+                a.resend_in_doubt.as_deref(),
+                a.resend_in_doubt_file.as_deref(),
+            )?,
             restart: a.restart,
             restart_resend_additive: a.restart_resend_additive,
             read_back: read_back_run,
             edited_sheet: a.edited_sheet,
             show_progress: !a.quiet && !a.no_progress,
+            journal,
+            settle_after: Duration::from_secs(a.settle_after),
         },
         target,
         key,
@@ -322,25 +394,78 @@ fn resolved(path: &Path) -> PathBuf {
     }
 }
 
-/// The sheet, the results and the checkpoint must be three different files: a results file
-/// renamed over the sheet destroys it, a checkpoint over either corrupts both.
-fn refuse_overlap(input: &Path, output: &Path, checkpoint: &Path) -> Result<(), Error> {
-    let (i, o, c) = (resolved(input), resolved(output), resolved(checkpoint));
-    let clash = if o == i {
-        Some(("--output", output, "the sheet"))
-    } else if c == i {
-        Some(("--checkpoint", checkpoint, "the sheet"))
-    } else if c == o {
-        Some(("--checkpoint", checkpoint, "the results file"))
-    } else {
-        None
-    };
-    match clash {
-        Some((flag, path, what)) => Err(Error::Usage(format!(
-            "{flag} {} would overwrite {what}; give a different path",
+/// The sheet, the results, the checkpoint and the undo sheet must be different files — also
+/// through symlinks and hard links: a results file renamed over the sheet destroys it, a
+/// checkpoint over either corrupts both, an undo sheet over the checkpoint loses the record of
+/// what was applied (and the next run would apply it again).
+fn refuse_overlap(
+    input: &Path,
+    output: &Path,
+    checkpoint: &Path,
+    undo: Option<&Path>,
+) -> Result<(), Error> {
+    let mut named: Vec<(&str, &Path, &str)> = vec![
+        ("--output", output, "the results file"),
+        ("--checkpoint", checkpoint, "the checkpoint"),
+    ];
+    if let Some(undo) = undo {
+        named.push(("--undo", undo, "the undo sheet"));
+    }
+    let mut earlier: Vec<(&Path, &str)> = vec![(input, "the sheet")];
+    for (flag, path, what) in named {
+        if let Some((_, other)) = earlier.iter().find(|(p, _)| same_file(p, path)) {
+            return Err(Error::Usage(format!(
+                "{flag} {} would overwrite {other} (the same file, by name or through a link); \
+                 nothing was sent. Give {flag} a path of its own",
+                path.display()
+            )));
+        }
+        earlier.push((path, what));
+    }
+    Ok(())
+}
+
+/// Do `a` and `b` name one file: the same path once links are resolved, or (both existing) the
+/// same device and inode, as two hard links are?
+fn same_file(a: &Path, b: &Path) -> bool {
+    if resolved(a) == resolved(b) {
+        return true;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt as _;
+        if let (Ok(x), Ok(y)) = (std::fs::metadata(a), std::fs::metadata(b)) {
+            return x.dev() == y.dev() && x.ino() == y.ino();
+        }
+    }
+    false
+}
+
+/// Refuses an existing `--checkpoint` whose schema is not exactly a checkpoint's (a trigger, a
+/// view, another table, another column type: see `checkpoint::schema`), before the journal,
+/// the lock or anything else looks inside — and even with `--restart`, which would delete it.
+/// Only a damaged checkpoint of ours may be started over.
+fn refuse_foreign_checkpoint(checkpoint: &Path, restart: bool) -> Result<(), Error> {
+    use crate::checkpoint::CheckpointError;
+    match crate::checkpoint::schema::refuse_foreign(checkpoint) {
+        Err(CheckpointError::Corrupt { .. }) if restart => Ok(()),
+        r => r.map_err(Error::from),
+    }
+}
+
+/// Refuses a path cake-recon would write (`flag`: `--output`, `--checkpoint`, `--undo`, a
+/// journal) that exists and is not a regular file — a directory, FIFO, device or socket is
+/// never replaced by a file of ours, nor opened as one. Call it for every file a command
+/// writes, before anything is sent.
+pub(crate) fn refuse_not_regular(flag: &str, path: &Path) -> Result<(), Error> {
+    match crate::report::files::not_regular(path) {
+        None => Ok(()),
+        Some(kind) => Err(Error::Usage(format!(
+            "{flag} {}: that is {kind}, not a regular file; cake-recon writes only regular \
+             files and replaces nothing else. Nothing was sent. Give {flag} the path of a \
+             regular file (or of one that does not exist yet)",
             path.display()
         ))),
-        None => Ok(()),
     }
 }
 
@@ -471,4 +596,30 @@ mod tests {
         assert!(check_base_url("ftp://x", true).is_err());
         assert!(check_base_url("not a url", true).is_err());
     }
+}
+
+/// The journal's settings: `--journal`, `CAKE_RECON_JOURNAL` (clap reads it), or the user's
+/// data directory. A sandbox trial drops them later (`app::run`).
+fn journal(a: &RunArgs) -> Result<Option<crate::engine::JournalSettings>, Error> {
+    let path = match a.journal.clone().filter(|p| !p.as_os_str().is_empty()) {
+        Some(p) => p,
+        None => match crate::checkpoint::journal::default_path() {
+            Some(p) => p,
+            None if a.dry_run || a.sandbox || a.sandbox_url.is_some() => return Ok(None),
+            None => {
+                return Err(Error::Usage(
+                    "where should the journal of sent updates live? Neither XDG_DATA_HOME nor \
+                     HOME is set: give --journal PATH (or CAKE_RECON_JOURNAL); nothing was sent"
+                        .into(),
+                ));
+            }
+        },
+    };
+    refuse_not_regular("--journal", &path)?;
+    Ok(Some(crate::engine::JournalSettings {
+        path,
+        days: a.journal_days,
+        same_sheet_again: a.same_sheet_again,
+        same_additions_again: a.same_additions_again,
+    }))
 }

@@ -4,6 +4,7 @@
 use super::args::{RunArgs, ServeArgs};
 use super::resolve::{check_base_url, is_loopback, load_api_key};
 use crate::app::Target;
+use crate::engine::limiter::{MAX_RATE, MIN_RATE, Rate};
 use crate::error::Error;
 use clap::{Args, FromArgMatches};
 use rand::{RngCore, SeedableRng};
@@ -28,7 +29,7 @@ pub(crate) struct ServeConfig {
     pub dir: PathBuf,
     /// Bytes.
     pub max_upload: u64,
-    pub rate: f64,
+    pub rate: Rate,
 }
 
 /// A random token of 32 bytes, as 64 hex digits.
@@ -90,14 +91,22 @@ pub(crate) fn serve_config(a: ServeArgs) -> Result<ServeConfig, Error> {
                 .into(),
         ));
     };
-    if !(a.rate > 0.0 && a.rate <= 1000.0) {
-        return Err(usage(
-            "--rate: give requests per second between 0.01 and 1000".into(),
-        ));
+    // The runs' own rule (`run --rate`), checked here so a server never starts with a rate its
+    // runs would refuse; unlimited is for local benchmarks, not for the page's runs.
+    let rate = Rate::new("--rate", a.rate).map_err(Error::Usage)?;
+    if rate.is_unlimited() {
+        return Err(usage(format!(
+            "--rate 0 (unlimited) is for local benchmarks of `cake-recon run`; the page's runs \
+             go to CAKE: give requests per second between {MIN_RATE} and {MAX_RATE}"
+        )));
     }
-    if a.max_upload_mb == 0 || a.max_upload_mb > 4096 {
-        return Err(usage("--max-upload-mb must be between 1 and 4096".into()));
-    }
+    super::resolve::bounded(
+        "--max-upload-mb",
+        a.max_upload_mb,
+        1,
+        4096,
+        "megabytes per sheet",
+    )?;
     std::fs::create_dir_all(&a.dir).map_err(|e| {
         usage(format!(
             "--dir {}: cannot create it ({e}); give a folder you can write to",
@@ -113,7 +122,7 @@ pub(crate) fn serve_config(a: ServeArgs) -> Result<ServeConfig, Error> {
         token: SecretString::from(given.unwrap_or_else(random_token)),
         dir: a.dir,
         max_upload: a.max_upload_mb * 1024 * 1024,
-        rate: a.rate,
+        rate,
     })
 }
 
@@ -166,6 +175,22 @@ mod tests {
         let cfg = serve_config(args("127.0.0.1:0", None)).unwrap();
         assert!(!cfg.token_given);
         assert_eq!(secrecy::ExposeSecret::expose_secret(&cfg.token).len(), 64);
+    }
+
+    #[test]
+    fn the_rate_is_the_runs_rate() {
+        let with = |rate: f64| {
+            serve_config(ServeArgs {
+                rate,
+                ..args("127.0.0.1:0", None)
+            })
+        };
+        for bad in [0.005, 0.0, -1.0, 1e9, f64::NAN] {
+            let e = with(bad).unwrap_err().to_string();
+            assert!(e.contains("--rate"), "{bad}: {e}");
+        }
+        assert_eq!(with(0.01).unwrap().rate.to_string(), "0.01");
+        assert_eq!(with(5000.0).unwrap().rate.to_string(), "5000");
     }
 
     #[test]

@@ -48,12 +48,15 @@ pub(super) struct Dispatch {
     pub show_bar: bool,
     /// The checkpoint to read earlier outcomes from (when resuming).
     pub prior: Option<PathBuf>,
-    pub resend_in_doubt: bool,
+    /// `--resend-in-doubt`: which in-doubt rows to send again.
+    pub resend_in_doubt: super::ResendInDoubt,
     /// The sheet changed since the checkpoint was written: compare each row with its record.
     /// (Unchanged, the two agree by construction and the digest is not computed.)
     pub compare_content: bool,
     /// `--read-back`: what reading CAKE before sending decided, by sheet row.
     pub decisions: HashMap<u64, Decision>,
+    /// Rows the journal holds back (another job applied the same addition): their messages.
+    pub journal_skips: HashMap<u64, String>,
 }
 
 /// A sheet row and what earlier runs recorded of it.
@@ -168,6 +171,8 @@ fn line(
 /// What to do with a valid row, given what earlier runs recorded.
 enum Plan {
     Send,
+    /// In doubt, and selected by `--resend-in-doubt`: send it again.
+    ResendInDoubt,
     /// It failed in an earlier run without being applied: send it again.
     Resend,
     /// The sheet changed this row since an earlier run recorded it, and that version cannot
@@ -182,6 +187,9 @@ enum Plan {
     /// Changed since an earlier version of it was (or may have been) added to CAKE, and still
     /// adds: not sent, since it would add on top. Its line says what to do.
     HeldBack(Box<ResultLine>),
+    /// Another job applied (or may have applied) the same addition, the journal says: not
+    /// sent. Its line names that job.
+    JournalSkip(Box<ResultLine>),
 }
 
 /// What to do with a row, given what earlier runs recorded of it.
@@ -191,7 +199,7 @@ enum Plan {
 /// [`super::retry::decide`]) or when it is idempotent, so the same command sends it again once
 /// the cause (a server down, throttling, a binding error) is gone.
 fn plan(u: &ConversionUpdate, prior: Option<Prior>, d: &Dispatch) -> Plan {
-    let (resend_in_doubt, compare) = (d.resend_in_doubt, d.compare_content);
+    let (resend_in_doubt, compare) = (d.resend_in_doubt.selects(u), d.compare_content);
     if let Some(decision) = d.decisions.get(&u.row) {
         let (attempts, http_status) = prior
             .as_ref()
@@ -209,9 +217,23 @@ fn plan(u: &ConversionUpdate, prior: Option<Prior>, d: &Dispatch) -> Plan {
             }
             Decision::Applied(m) => return done(Status::Updated, m.clone()),
             Decision::NotApplied => return Plan::Resend,
-            Decision::StillInDoubt(_) if resend_in_doubt => return Plan::Send,
+            Decision::StillInDoubt(_) if resend_in_doubt => return Plan::ResendInDoubt,
             Decision::StillInDoubt(m) => return done(Status::InDoubt, m.clone()),
         }
+    }
+    // The journal's answer counts only where this job's own records say nothing was applied:
+    // no record, or a failure that proves it.
+    let journal_skip = |p: &Option<Prior>| {
+        let unapplied = p
+            .as_ref()
+            .is_none_or(|p| p.status == Some(Status::Failed) || (p.status.is_none() && !p.intent));
+        d.journal_skips
+            .get(&u.row)
+            .filter(|_| unapplied)
+            .map(|m| Plan::JournalSkip(Box::new(line(u, Status::Skipped, 0, None, m.clone()))))
+    };
+    if let Some(skip) = journal_skip(&prior) {
+        return skip;
     }
     let Some(p) = prior else { return Plan::Send };
     let may_have_applied = matches!(p.status, Some(Status::Updated | Status::InDoubt))
@@ -249,7 +271,7 @@ fn plan(u: &ConversionUpdate, prior: Option<Prior>, d: &Dispatch) -> Plan {
     }
     match p.status {
         Some(Status::Failed) => Plan::Resend,
-        Some(Status::InDoubt) if resend_in_doubt => Plan::Send,
+        Some(Status::InDoubt) if resend_in_doubt => Plan::ResendInDoubt,
         Some(status) => Plan::Done {
             line: Box::new(line(u, status, p.attempts, p.http_status, p.message)),
             record: false,
@@ -264,6 +286,7 @@ fn plan(u: &ConversionUpdate, prior: Option<Prior>, d: &Dispatch) -> Plan {
             )),
             record: true,
         },
+        None if p.intent => Plan::ResendInDoubt,
         None => Plan::Send,
     }
 }
@@ -276,6 +299,16 @@ struct State {
     breaker: Breaker,
     report: Report,
     out_name: String,
+    /// When this run began (the checkpoint's time format): outcomes recorded since are its own.
+    run_started: &'static str,
+}
+
+/// When the first pass of this process's run began; a later pass (settling with
+/// `--read-back`) finds the earlier passes' outcomes in the checkpoint, and they are still
+/// this run's.
+fn run_started() -> &'static str {
+    static STARTED: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    STARTED.get_or_init(crate::checkpoint::schema::now)
 }
 
 impl State {
@@ -283,7 +316,16 @@ impl State {
         *self.report.counts.entry(status).or_default() += 1;
         self.progress.record(status);
         if let (Status::Updated, Some(u)) = (status, u) {
-            self.report.updated.add(u);
+            self.report.job.add(u);
+        }
+    }
+
+    /// Counts in a row found `updated` without a request of this pass: applied by this run
+    /// (an earlier pass) or by an earlier run, as the time of its record says.
+    fn count_found_updated(&mut self, u: &ConversionUpdate, recorded_at: Option<&str>) {
+        match recorded_at {
+            Some(at) if at >= self.run_started => self.report.applied.add(u),
+            _ => self.report.earlier.add(recorded_at),
         }
     }
 
@@ -292,6 +334,7 @@ impl State {
     fn take_batch(&mut self, batch: Vec<Item>, shared: &Shared, d: &Dispatch) {
         for (row, prior) in batch {
             let seq = self.ordered.push_slot();
+            let recorded_at = prior.as_ref().and_then(|p| p.recorded_at.clone());
             match row.result {
                 Err(invalid) => {
                     let status = if invalid.skipped {
@@ -305,6 +348,10 @@ impl State {
                 }
                 Ok(update) => match plan(&update, prior, d) {
                     Plan::Send => self.ready.push_back((seq, update)),
+                    Plan::ResendInDoubt => {
+                        self.report.resent_in_doubt += 1;
+                        self.ready.push_back((seq, update));
+                    }
                     Plan::Resend => {
                         self.report.resent_failed += 1;
                         self.ready.push_back((seq, update));
@@ -318,6 +365,10 @@ impl State {
                         self.count(line.status, None);
                         self.ordered.fill(seq, *line);
                     }
+                    Plan::JournalSkip(line) => {
+                        self.count(line.status, None);
+                        self.ordered.fill(seq, *line);
+                    }
                     Plan::Done { line, record } => {
                         if record {
                             shared.store.outcome(OutcomeRecord {
@@ -328,6 +379,7 @@ impl State {
                                 attempts: line.attempts,
                                 http_status: line.http_status,
                                 message: line.message.clone(),
+                                journal: None,
                             });
                         }
                         // An `unchanged` row was read back now, not finished earlier.
@@ -335,6 +387,9 @@ impl State {
                             self.report.resumed += 1;
                         }
                         self.count(line.status, Some(&update));
+                        if line.status == Status::Updated {
+                            self.count_found_updated(&update, recorded_at.as_deref());
+                        }
                         self.ordered.fill(seq, *line);
                     }
                 },
@@ -357,8 +412,14 @@ impl State {
                     attempts: done.attempts,
                     http_status: done.http_status,
                     message: done.message.clone(),
+                    journal: shared
+                        .journaled
+                        .then(|| Box::new(super::journaling::entry_of(&done.update))),
                 });
                 self.count(status, Some(&done.update));
+                if status == Status::Updated {
+                    self.report.applied.add(&done.update);
+                }
                 // A run-wide stop names its cause: the last row's own failure and where to.
                 stop = self.breaker.record(status).map(|r| {
                     format!(
@@ -436,9 +497,14 @@ pub(super) async fn dispatch(
             resent_failed: 0,
             changed: 0,
             held_back: 0,
+            journal_skipped: 0,
+            journal_skipped_money: None,
             carried_over: None,
             read_back: None,
-            updated: Totals::default(),
+            resent_in_doubt: 0,
+            applied: Totals::default(),
+            job: Totals::default(),
+            earlier: crate::report::summary::Earlier::default(),
             attempts: 0,
             achieved_rate: None,
             elapsed: Duration::ZERO,
@@ -446,6 +512,7 @@ pub(super) async fn dispatch(
             output: output.clone(),
         },
         out_name: output.display().to_string(),
+        run_started: run_started(),
     };
     let mut in_flight = 0usize;
     let mut reader_done = false;

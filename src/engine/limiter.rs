@@ -18,9 +18,58 @@ const WINDOW_SLACK: f64 = 1.008;
 /// The least share of the configured rate AIMD goes down to.
 const MIN_SHARE: f64 = 0.1;
 
-/// The slowest and fastest pace a gate accepts (`--rate` is checked against these).
+/// The slowest and fastest pace a [`Rate`] may be: the one place `--rate` is bounded, for `run`,
+/// `check` and `serve` alike.
 pub(crate) const MIN_RATE: f64 = 0.01;
 pub(crate) const MAX_RATE: f64 = 100_000.0;
+
+/// Requests per second, validated: unlimited (written as `0`, for local tests and benchmarks) or
+/// a pace within [`MIN_RATE`, `MAX_RATE`]. The only way to make a [`RateGate`], so no gate can be
+/// built from a rate nobody checked (nothing out of range ever turns into "unlimited").
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Rate(Option<f64>);
+
+impl Rate {
+    /// No pacing at all: only an explicit `--rate 0` means this.
+    pub(crate) const UNLIMITED: Rate = Rate(None);
+
+    /// `value` (what `flag` was given) as a rate, or what to give instead.
+    pub(crate) fn new(flag: &str, value: f64) -> Result<Self, String> {
+        if value == 0.0 {
+            Ok(Self::UNLIMITED)
+        } else if value.is_finite() && (MIN_RATE..=MAX_RATE).contains(&value) {
+            Ok(Self(Some(value)))
+        } else {
+            Err(format!(
+                "{flag} {value}: give 0 (unlimited, for local tests) or a number of requests per \
+                 second between {MIN_RATE} and {MAX_RATE}"
+            ))
+        }
+    }
+
+    /// Requests per second, `None` when unlimited.
+    #[must_use]
+    pub(crate) fn per_second(self) -> Option<f64> {
+        self.0
+    }
+
+    /// True for `--rate 0`.
+    #[must_use]
+    pub(crate) fn is_unlimited(self) -> bool {
+        self.0.is_none()
+    }
+}
+
+/// As `--rate` takes it: `0` for unlimited, else the number (so it passes through a command line
+/// unchanged).
+impl std::fmt::Display for Rate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            None => f.write_str("0"),
+            Some(r) => write!(f, "{r}"),
+        }
+    }
+}
 
 /// Shared by all workers.
 pub(crate) struct RateGate {
@@ -47,12 +96,11 @@ struct State {
 }
 
 impl RateGate {
-    /// `rate` requests per second; 0 (or anything outside [`MIN_RATE`, `MAX_RATE`], which
-    /// configuration refuses) means unlimited.
+    /// A gate pacing at `rate` (a validated [`Rate`]: never an unchecked number).
     #[must_use]
-    pub(crate) fn new(rate: f64) -> Self {
+    pub(crate) fn new(rate: Rate) -> Self {
         Self {
-            rate: (rate.is_finite() && (MIN_RATE..=MAX_RATE).contains(&rate)).then_some(rate),
+            rate: rate.per_second(),
             state: Mutex::new(State {
                 share: 1.0,
                 ..State::default()
@@ -190,6 +238,10 @@ impl State {
 mod tests {
     use super::*;
 
+    fn rate(r: f64) -> Rate {
+        Rate::new("--rate", r).unwrap()
+    }
+
     /// Release times of `n` acquisitions, on tokio's paused clock (exact, instant to run).
     async fn releases(gate: &RateGate, n: usize) -> Vec<Duration> {
         let start = Instant::now();
@@ -215,7 +267,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn the_rate_holds_exactly_and_never_above_in_any_second() {
-        let gate = RateGate::new(50.0);
+        let gate = RateGate::new(rate(50.0));
         let times = releases(&gate, 500).await;
         assert!(most_in_any(&times, Duration::from_secs(1)) <= 50);
         let achieved = gate.achieved().unwrap();
@@ -224,7 +276,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_fractional_rate_is_kept_not_floored() {
-        let gate = RateGate::new(2.5);
+        let gate = RateGate::new(rate(2.5));
         let times = releases(&gate, 26).await;
         // 25 intervals of 0.4 s.
         let total = times.last().unwrap().as_secs_f64();
@@ -233,14 +285,24 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn extreme_rates_neither_panic_nor_allocate() {
-        // Configuration refuses these; the gate itself treats them as unlimited.
-        for rate in [1e-20, 1e9, f64::NAN, f64::INFINITY] {
-            let gate = RateGate::new(rate);
-            releases(&gate, 10).await;
-            assert_eq!(gate.current_rate(), None, "{rate}");
+    async fn extreme_rates_are_refused_and_the_slowest_holds() {
+        // Out of range is refused, never turned into unlimited: a gate needs a valid Rate.
+        for rate in [
+            1e-20,
+            0.005,
+            -1.0,
+            1e9,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+        ] {
+            let e = Rate::new("--rate", rate).unwrap_err();
+            assert!(e.contains("--rate") && e.contains("0.01"), "{rate}: {e}");
         }
-        let slowest = RateGate::new(MIN_RATE);
+        assert_eq!(Rate::new("--rate", 0.0), Ok(Rate::UNLIMITED));
+        assert_eq!(Rate::UNLIMITED.to_string(), "0");
+        assert_eq!(rate(2.5).to_string(), "2.5");
+        let slowest = RateGate::new(rate(MIN_RATE));
         let times = releases(&slowest, 2).await;
         // 100 s apart, plus the cap window's slack.
         assert!(
@@ -251,7 +313,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn throttling_slows_the_pace_itself_not_only_a_cap() {
-        let gate = RateGate::new(100.0);
+        let gate = RateGate::new(rate(100.0));
         releases(&gate, 200).await;
         gate.throttled();
         gate.throttled();
@@ -283,7 +345,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn retry_after_pauses_everyone() {
-        let gate = RateGate::new(0.0);
+        let gate = RateGate::new(Rate::UNLIMITED);
         gate.acquire().await;
         gate.pause_for(Duration::from_secs(7));
         let start = Instant::now();

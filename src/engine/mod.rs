@@ -7,6 +7,7 @@ mod breaker;
 mod dispatcher;
 pub(crate) mod limiter;
 pub(crate) mod read_back;
+mod resend;
 pub(crate) mod retry;
 mod run;
 pub(crate) mod scan;
@@ -15,5 +16,7 @@ pub(crate) mod shutdown;
 mod worker;
 
 pub(crate) use read_back::ReadBackSettings;
+pub(crate) use resend::{Pick, ResendInDoubt};
 pub(crate) use run::run;
-pub(crate) use settings::{Destination, Settings};
+pub(crate) use settings::{Destination, JournalSettings, Settings};
+mod journaling;

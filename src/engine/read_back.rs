@@ -5,9 +5,12 @@
 //! was cut off, or was in flight at a `kill -9`): compare what CAKE holds now with what it held
 //! before the job first wrote (the snapshot) plus what the row adds. Equal to snapshot + delta:
 //! it was applied. Equal to the snapshot: it was not — but only once the request can no longer
-//! land: a request that left less than the request timeout ago may still be on its way, so such
-//! a row stays in doubt. Anything else (someone else changed it too) stays in doubt, with what
-//! was seen.
+//! land. CAKE (IIS/ASP.NET) keeps executing a request whose client gave up, up to its execution
+//! timeout, plus SQL command timeouts and queueing: the client's own timeout proves nothing.
+//! So "not applied" needs a reading taken at least the settling bound (`--settle-after`,
+//! 10 minutes by default, longer than any of those) after the request left; until then the row
+//! stays in doubt and says when it can be settled, and the same command after that time
+//! settles it. Anything else (someone else changed it too) stays in doubt, with what was seen.
 
 use super::Settings;
 use super::scan::Targets;
@@ -17,7 +20,7 @@ use crate::report::summary::ReadBackSummary;
 use crate::sheet::parse::{DateOrder, normalize_token, parse_date};
 use crate::sheet::{Duplicates, Sheet, SheetOptions};
 use crate::update::{
-    Comparison, ConversionUpdate, Held, ReceivedOption, compare, held_amount, shown_amount,
+    Comparison, ConversionUpdate, Held, ReceivedField, compare, held_amount, shown_amount,
 };
 use chrono::{Duration, NaiveDate};
 use rust_decimal::Decimal;
@@ -115,13 +118,58 @@ pub(crate) struct ReadBefore {
     pub rows_read: u64,
 }
 
+/// When an unknown outcome may be settled "not applied": readings taken now, and requests
+/// that left before `landed_by` can no longer land.
+#[derive(Debug, Clone)]
+pub(crate) struct Bound {
+    /// Now minus the settling bound, as the checkpoint writes times.
+    pub landed_by: String,
+    pub settle_after: chrono::Duration,
+}
+
+impl Bound {
+    /// The bound as of now.
+    pub(crate) fn now(settle_after: std::time::Duration) -> Self {
+        let settle_after =
+            chrono::Duration::from_std(settle_after).unwrap_or(chrono::Duration::zero());
+        Self {
+            landed_by: (chrono::Utc::now() - settle_after)
+                .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+                .to_string(),
+            settle_after,
+        }
+    }
+
+    /// When a request that left at `intent_at` can be settled, in words.
+    fn settles_at(&self, intent_at: &str) -> String {
+        chrono::DateTime::parse_from_rfc3339(intent_at).map_or_else(
+            |_| format!("{} after its request left", humane(self.settle_after)),
+            |at| {
+                (at.with_timezone(&chrono::Utc) + self.settle_after)
+                    .format("%Y-%m-%d %H:%M:%S UTC")
+                    .to_string()
+            },
+        )
+    }
+}
+
+/// `10 minutes`, `45 s`.
+fn humane(d: chrono::Duration) -> String {
+    let secs = d.num_seconds();
+    if secs >= 120 && secs % 60 == 0 {
+        format!("{} minutes", secs / 60)
+    } else {
+        format!("{secs} s")
+    }
+}
+
 /// Settles one unknown outcome (see the module's rule).
 fn settle(
     u: &ConversionUpdate,
     now: &Held,
     before: Option<&Before>,
     intent_at: Option<&str>,
-    landed_by: &str,
+    bound: &Bound,
 ) -> Decision {
     let Some(before) = before.filter(|b| intent_at.is_none_or(|at| b.read_at.as_str() < at)) else {
         return Decision::StillInDoubt(
@@ -130,24 +178,20 @@ fn settle(
                 .into(),
         );
     };
-    // (field, before, now, added)
+    // (field, before, now, added): from the one rule of what a row adds.
+    let adds = u.additions();
     let mut deltas: Vec<(&str, Option<Decimal>, Option<Decimal>, Decimal)> = Vec::new();
-    if u.add_to_existing_payout && !u.payout.is_zero() {
-        deltas.push(("payout", before.held.paid, now.paid, u.payout));
+    if let Some(p) = adds.payout {
+        deltas.push(("payout", before.held.paid, now.paid, p));
     }
-    match u.received_option {
-        ReceivedOption::AdditionalRevenue if !u.received.is_zero() => {
-            deltas.push(("received", before.held.received, now.received, u.received));
+    match adds.received {
+        Some((ReceivedField::Revenue, d)) => {
+            deltas.push(("received", before.held.received, now.received, d));
         }
-        ReceivedOption::AdditionalSaleAmount if !u.received.is_zero() => {
-            deltas.push((
-                "sale_amount",
-                before.held.sale_amount,
-                now.sale_amount,
-                u.received,
-            ));
+        Some((ReceivedField::SaleAmount, d)) => {
+            deltas.push(("sale_amount", before.held.sale_amount, now.sale_amount, d));
         }
-        _ => {}
+        None => {}
     }
     if deltas.is_empty() {
         return Decision::StillInDoubt(
@@ -173,42 +217,24 @@ fn settle(
         .collect::<Vec<_>>()
         .join("; ");
     if applied {
-        Decision::Applied(format!("settled by reading back: applied ({seen})"))
-    } else if untouched && intent_at.is_none_or(|at| at <= landed_by) {
-        Decision::NotApplied
-    } else if untouched {
-        Decision::StillInDoubt(format!(
-            "in doubt: not applied yet, but the request left less than the request timeout ago \
-             and may still land ({seen}); run again later"
-        ))
-    } else {
-        Decision::StillInDoubt(format!(
-            "in doubt: CAKE's values match neither before nor after ({seen}); check it in CAKE"
-        ))
+        return Decision::Applied(format!("settled by reading back: applied ({seen})"));
     }
-}
-
-/// Waits until every unknown outcome's request can no longer land: its intent is older than the
-/// request timeout (a request still on its way when CAKE is read would make "not applied" a
-/// guess). At most one timeout, and only after a crash a moment ago.
-fn wait_until_landed(unknown: &HashMap<u64, Option<String>>, timeout: std::time::Duration) {
-    let youngest = unknown
-        .values()
-        .flatten()
-        .filter_map(|at| chrono::DateTime::parse_from_rfc3339(at).ok())
-        .max();
-    if let Some(at) = youngest {
-        let age = (chrono::Utc::now() - at.with_timezone(&chrono::Utc))
-            .to_std()
-            .unwrap_or_default();
-        if age < timeout {
-            let wait = timeout.saturating_sub(age) + std::time::Duration::from_millis(50);
-            tracing::info!(
-                wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
-                "waiting for requests of the stopped run that might still land"
-            );
-            std::thread::sleep(wait);
-        }
+    if !untouched {
+        return Decision::StillInDoubt(format!(
+            "in doubt: CAKE's values match neither before nor after ({seen}); check it in CAKE"
+        ));
+    }
+    match intent_at {
+        Some(at) if at <= bound.landed_by.as_str() => Decision::NotApplied,
+        Some(at) => Decision::StillInDoubt(format!(
+            "in doubt: not applied yet, but CAKE may still be working on the request ({seen}); \
+             settles after {}: run the same command again then",
+            bound.settles_at(at)
+        )),
+        None => Decision::StillInDoubt(format!(
+            "in doubt: not applied now ({seen}), but when its request left is not recorded, so \
+             it may still land; check it in CAKE"
+        )),
     }
 }
 
@@ -229,18 +255,15 @@ pub(crate) fn before(
     snapshot::ensure(conn).map_err(sql)?;
     let unknown: HashMap<u64, Option<String>> =
         snapshot::in_doubt(conn).map_err(sql)?.into_iter().collect();
-    wait_until_landed(&unknown, s.timeout);
+    // A request whose intent is older than this can no longer land. Taken before the reading
+    // begins: every value read is read at least the bound after such a request left.
+    let bound = Bound::now(s.settle_after);
     let stats = super::scan::read_window(s, dest, rb.version, (since, until), &mut targets)?;
     let mut out = ReadBefore {
         window: Some((since, until)),
         rows_read: stats.rows,
         ..ReadBefore::default()
     };
-    // A request whose intent is older than this can no longer land.
-    let landed_by = (chrono::Utc::now()
-        - chrono::Duration::from_std(s.timeout).unwrap_or(chrono::Duration::zero()))
-    .format("%Y-%m-%dT%H:%M:%S%.3fZ")
-    .to_string();
     // Only conversions this job has not written to yet are snapshotted: a reading taken after a
     // write (an earlier run without --read-back, an unknown outcome) is not "before".
     let recorded: std::collections::HashSet<u64> =
@@ -276,7 +299,7 @@ pub(crate) fn before(
         }
         let decision = if let Some(intent_at) = unknown.get(&u.row) {
             let before = snapshot::load(conn, held.conversion_id).map_err(sql)?;
-            settle(&u, held, before.as_ref(), intent_at.as_deref(), &landed_by)
+            settle(&u, held, before.as_ref(), intent_at.as_deref(), &bound)
         } else if !recorded.contains(&u.row) && compare(&u, held) == Comparison::AlreadyCorrect {
             Decision::Unchanged
         } else {
@@ -347,6 +370,11 @@ pub(crate) fn after(
     let window = read.window.unwrap_or_default();
     super::scan::read_window(s, dest, rb.version, window, &mut targets)?;
     for (u, before) in &sent {
+        // What an additive row added can be told only from a reading before this job wrote.
+        if u.additions().is_additive() && before.is_none() {
+            report.not_verifiable.push(u.row);
+            continue;
+        }
         report.verified += 1;
         let found = targets.found(u.row);
         let [now] = found else {
@@ -363,7 +391,7 @@ pub(crate) fn after(
             // What was added: now = before + delta (a note alone cannot be read back).
             Comparison::Additive { differs, .. } => {
                 differs.is_empty()
-                    && match settle(u, now, before.as_ref(), None, "") {
+                    && match settle(u, now, before.as_ref(), None, &Bound::now(s.settle_after)) {
                         Decision::Applied(_) => true,
                         Decision::StillInDoubt(m) => m.contains("only appends a note"),
                         _ => false,
@@ -429,6 +457,13 @@ mod tests {
         }
     }
 
+    fn bound(landed_by: &str) -> Bound {
+        Bound {
+            landed_by: landed_by.into(),
+            settle_after: chrono::Duration::minutes(10),
+        }
+    }
+
     #[test]
     fn an_unknown_outcome_is_settled_only_by_what_proves_it() {
         let adds_3 = ConversionUpdate {
@@ -438,7 +473,7 @@ mod tests {
         };
         let b = before(1000, "2026-12-01T10:00:00.000Z");
         let intent = Some("2026-12-01T10:00:05.000Z");
-        let long_ago = "2026-12-01T11:00:00.000Z";
+        let long_ago = &bound("2026-12-01T11:00:00.000Z");
         // Snapshot + delta: applied.
         assert!(matches!(
             settle(&adds_3, &now(1300), Some(&b), intent, long_ago),
@@ -450,9 +485,14 @@ mod tests {
             Decision::NotApplied
         );
         // Still the snapshot, but the request left less than the timeout ago: unknown.
-        let just_now = "2026-12-01T10:00:01.000Z";
+        let just_now = &bound("2026-12-01T10:00:01.000Z");
         assert!(matches!(
             settle(&adds_3, &now(1000), Some(&b), intent, just_now),
+            Decision::StillInDoubt(m) if m.contains("settles after 2026-12-01 10:10:05 UTC")
+        ));
+        // No time recorded for the request: it may still land.
+        assert!(matches!(
+            settle(&adds_3, &now(1000), Some(&b), None, long_ago),
             Decision::StillInDoubt(m) if m.contains("may still land")
         ));
         // Applied twice, or changed by someone else: neither, stays in doubt.

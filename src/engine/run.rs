@@ -1,6 +1,7 @@
 //! One run, start to end: pre-pass, checkpoint, client, dispatch; the report of how it ended.
 
 use super::dispatcher::{Dispatch, dispatch};
+use super::journaling;
 use super::limiter::RateGate;
 use super::read_back;
 use super::retry::Backoff;
@@ -15,7 +16,7 @@ use crate::report::output::ResultsWriter;
 use crate::report::preview::invalid_list;
 use crate::report::summary::{CarriedOver, Report, Stop};
 use crate::sheet::{Duplicates, PrePass, Sheet, SheetOptions, prepass};
-use crate::update::{RowIdent, Status};
+use crate::update::RowIdent;
 use rust_decimal::Decimal;
 use std::io::IsTerminal;
 use std::sync::Arc;
@@ -32,9 +33,30 @@ pub(crate) fn run(s: &Settings, dest: &Destination) -> Result<Report, Error> {
     if s.restart && !s.restart_resend_additive {
         refuse_double_apply(s, &sheet_opts)?;
     }
+    // The journal's first question comes before the checkpoint is made: a refused copy leaves
+    // nothing behind.
+    let journal_ctx = journaling::context(s, dest, &pre);
+    if let Some((ctx, _)) = &journal_ctx {
+        journaling::refuse_copy(s, ctx)?;
+    }
     let (opened, carried_over) = open_checkpoint(s, &sheet_opts, &pre, &dest.label)?;
     if opened.resumed {
         tracing::info!(checkpoint = %opened.path.display(), "resuming from the checkpoint");
+    }
+    let (journal, skips) = match journal_ctx {
+        Some((ctx, kept)) => {
+            let job = checkpoint::journal::job_id(&opened.conn, kept)
+                .map_err(|e| Error::Internal(format!("the checkpoint's job id: {e}")))?;
+            let (j, skips) = journaling::open(s, ctx, job, &sheet_opts, &pre)?;
+            (Some(j), skips)
+        }
+        None => (None, journaling::Skips::default()),
+    };
+    if !skips.rows.is_empty() {
+        tracing::warn!(
+            rows = skips.rows.len(),
+            "the journal shows the same additions applied by another job: those rows are not sent"
+        );
     }
     let _lock = opened.lock;
     let ctx = Pass {
@@ -45,30 +67,13 @@ pub(crate) fn run(s: &Settings, dest: &Destination) -> Result<Report, Error> {
         path: &opened.path,
         compare_content: carried_over.is_some(),
     };
-    // With --read-back, rows this pass leaves in doubt are settled by another pass at once
-    // (reading CAKE again, after the request timeout): at most three passes, and only while
-    // passes still change something.
-    let (mut report, mut read) = ctx.run(opened.conn, opened.resumed)?;
-    let (first_resumed, mut attempts) = (report.resumed, report.attempts);
-    let in_doubt = |r: &Report| r.counts.get(&Status::InDoubt).copied().unwrap_or(0);
-    let mut passes = 1;
-    while s.read_back.is_some() && report.stop.is_none() && in_doubt(&report) > 0 && passes < 3 {
-        let before = in_doubt(&report);
-        let conn = checkpoint::schema::open_checked(
-            &opened.path,
-            false,
-            checkpoint::schema::Check::AlreadyChecked,
-        )
-        .map_err(|e| Error::after_sending(e.into()))?;
-        (report, read) = ctx.run(conn, true)?;
-        attempts += report.attempts;
-        passes += 1;
-        if in_doubt(&report) >= before {
-            break;
-        }
-    }
-    report.attempts = attempts;
-    report.resumed = first_resumed;
+    // One pass. Rows this pass leaves in doubt are not settled at once: CAKE may still land
+    // their requests long after this client gave up, so only a run after the settling bound
+    // (`--settle-after`) may read them as "not applied".
+    let (mut report, read) = ctx.run(opened.conn, opened.resumed, journal, &skips)?;
+    report.journal_skipped = u64::try_from(skips.rows.len()).unwrap_or(u64::MAX);
+    report.journal_skipped_money =
+        (!skips.rows.is_empty()).then(|| journaling::skipped_money(&skips));
     report.carried_over = carried_over;
     if let (Some(rb), Some(read)) = (&s.read_back, &read) {
         report.read_back = Some(
@@ -96,6 +101,8 @@ impl Pass<'_> {
         &self,
         mut conn: rusqlite::Connection,
         resumed: bool,
+        journal: Option<checkpoint::journal::Journal>,
+        skips: &journaling::Skips,
     ) -> Result<(Report, Option<read_back::ReadBefore>), Error> {
         let Pass {
             s,
@@ -114,7 +121,8 @@ impl Pass<'_> {
             })
             .transpose()?;
         let prior = resumed.then(|| self.path.to_path_buf());
-        let (store, store_thread) = Store::start(conn, self.path.to_path_buf())?;
+        let journaled = journal.is_some();
+        let (store, store_thread) = Store::start_journaled(conn, self.path.to_path_buf(), journal)?;
         // One thread: when the server shares the machine, a second runtime thread only fights
         // it for the other core (measured; see BENCHMARKS.md). The sheet reader and the
         // checkpoint writer have threads of their own.
@@ -139,6 +147,7 @@ impl Pass<'_> {
                 abandoned: std::sync::OnceLock::new(),
                 key_refused: AtomicBool::new(false),
                 store: store.clone(),
+                journaled,
             });
             let writer = ResultsWriter::create_with(
                 &s.output,
@@ -152,7 +161,7 @@ impl Pass<'_> {
             tracing::info!(
                 rows = pre.rows,
                 target = %dest.label,
-                rate = s.rate,
+                rate = %s.rate,
                 concurrency = s.concurrency,
                 "starting"
             );
@@ -166,12 +175,13 @@ impl Pass<'_> {
                     total_rows: pre.rows,
                     show_bar: s.show_progress && std::io::stderr().is_terminal(),
                     prior,
-                    resend_in_doubt: s.resend_in_doubt,
+                    resend_in_doubt: s.resend_in_doubt.clone(),
                     compare_content: self.compare_content,
                     decisions: read
                         .as_ref()
                         .map(|r| r.decisions.clone())
                         .unwrap_or_default(),
+                    journal_skips: skips.rows.clone(),
                 },
                 shared,
                 writer,

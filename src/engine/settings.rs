@@ -22,15 +22,16 @@ pub(crate) struct Settings {
     pub sheet: SheetOptions,
     pub transport: Transport,
     pub api_version: u8,
-    /// Requests per second; 0 = unlimited.
-    pub rate: f64,
+    /// Requests per second (validated once, in configuration), or unlimited.
+    pub rate: super::limiter::Rate,
     pub concurrency: usize,
     pub max_attempts: u32,
     pub retry_base: Duration,
     pub retry_cap: Duration,
     pub timeout: Duration,
     pub skip_invalid: bool,
-    pub resend_in_doubt: bool,
+    /// `--resend-in-doubt`: which in-doubt rows to send again.
+    pub resend_in_doubt: super::resend::ResendInDoubt,
     pub restart: bool,
     /// `--restart-resend-additive`: the user accepts adding applied additive rows again.
     pub restart_resend_additive: bool,
@@ -38,6 +39,22 @@ pub(crate) struct Settings {
     pub edited_sheet: bool,
     /// A bar on a terminal (or a log line every few seconds elsewhere); off with -q.
     pub show_progress: bool,
+    /// The journal shared by every job on the instance; `None` for a sandbox trial.
+    pub journal: Option<JournalSettings>,
+    /// How long after its request left an unknown outcome may be settled "not applied".
+    pub settle_after: Duration,
+}
+
+/// The journal (see `checkpoint::journal`) and what the user allowed despite it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct JournalSettings {
+    pub path: PathBuf,
+    /// How far back the same addition counts.
+    pub days: u32,
+    /// `--same-sheet-again`.
+    pub same_sheet_again: bool,
+    /// `--same-additions-again`.
+    pub same_additions_again: bool,
 }
 
 /// Where the requests go.

@@ -7,6 +7,29 @@
 
 use std::io;
 
+/// Catches SIGXFSZ for the rest of the process, at its start: a file-size limit (`ulimit -f`)
+/// then makes the write that crosses it fail with `EFBIG` — reported like a full disk, exit 3,
+/// resumable — instead of killing the process without a word. (tokio's handler stays installed
+/// for the process's life once a signal is watched; the runtime here only registers it.)
+pub(crate) fn catch_file_size_limit() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .build()
+        else {
+            return;
+        };
+        let xfsz = SignalKind::from_raw(rustix::process::Signal::XFSZ.as_raw());
+        if let Err(e) = rt.block_on(async { signal(xfsz) }) {
+            eprintln!(
+                "warning: cannot catch SIGXFSZ ({e}): a file-size limit would end this process without a message"
+            );
+        }
+    }
+}
+
 /// The process's stop signals, registered.
 pub(crate) struct Signals {
     #[cfg(unix)]

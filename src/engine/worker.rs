@@ -29,6 +29,8 @@ pub(super) struct Shared {
     pub key_refused: AtomicBool,
     /// Where intents are committed before an additive row's request leaves.
     pub store: Store,
+    /// Every sent row is also written to the journal shared by the instance's jobs.
+    pub journaled: bool,
 }
 
 /// Why in-flight requests were abandoned.
@@ -118,7 +120,16 @@ pub(super) async fn work(shared: &Shared, seq: u64, update: ConversionUpdate) ->
         // the row's outcome is recorded or withdrawn. Concurrent workers share one commit.
         if kind == Idempotency::Additive
             && attempts == 0
-            && let Err(e) = shared.store.intent(update.row, update.ident()).await
+            && let Err(e) = shared
+                .store
+                .intent_journaled(
+                    update.row,
+                    update.ident(),
+                    shared
+                        .journaled
+                        .then(|| Box::new(super::journaling::entry_of(&update))),
+                )
+                .await
         {
             shared.stopping.store(true, Ordering::SeqCst);
             return done(

@@ -42,6 +42,14 @@ pub struct Faults {
     /// Delay of a slow answer, in milliseconds.
     #[arg(long, default_value_t = 5000, value_name = "MS")]
     pub slow_ms: u64,
+    /// Share of calls CAKE finishes late: held --land-late-ms, then applied whether or not the
+    /// client is still there (IIS/ASP.NET keeps executing a request whose client gave up),
+    /// then answered if anyone still listens.
+    #[arg(long, default_value_t = 0.0, value_name = "RATE")]
+    pub land_late_rate: f64,
+    /// How long a late call is held before it applies, in milliseconds.
+    #[arg(long, default_value_t = 6000, value_name = "MS")]
+    pub land_late_ms: u64,
     /// Hard limit: calls beyond N in any one-second window are answered 429 (0 = none).
     #[arg(long, default_value_t = 0.0, value_name = "N")]
     pub max_rps: f64,
@@ -74,6 +82,7 @@ pub struct Plan {
     pub error_after_apply: bool,
     pub drop_after: bool,
     pub slow_after: bool,
+    pub land_late: bool,
 }
 
 /// Report page cap when none is set.
@@ -113,6 +122,7 @@ impl Faults {
             ("--drop-before-rate", self.drop_before_rate),
             ("--drop-after-rate", self.drop_after_rate),
             ("--slow-after-rate", self.slow_after_rate),
+            ("--land-late-rate", self.land_late_rate),
         ] {
             if !(0.0..=1.0).contains(&v) {
                 return Err(format!("{name} must be between 0 and 1, got {v}"));
@@ -141,6 +151,7 @@ impl Faults {
         let error_after_apply = roll(self.error_after_apply_rate);
         let drop_after = roll(self.drop_after_rate);
         let slow_after = roll(self.slow_after_rate);
+        let land_late = roll(self.land_late_rate);
         let jitter = if self.jitter_ms > 0 {
             rng.random_range(0..=self.jitter_ms)
         } else {
@@ -156,6 +167,7 @@ impl Faults {
             error_after_apply,
             drop_after,
             slow_after,
+            land_late,
         }
     }
 }

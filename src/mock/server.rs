@@ -46,6 +46,9 @@ pub struct Stats {
     pub report_requests: u64,
     /// Calls the ledger applied.
     pub applied: u64,
+    /// Late calls (`--land-late-rate`) held and not applied yet: a test waits for 0 before
+    /// reading the ledger, so a landing still on its way is counted.
+    pub landing: u64,
     /// Answers by kind (`updated`, `throttled`, `dropped_before`, …).
     pub answers: BTreeMap<&'static str, u64>,
     /// The most requests that arrived within any one second.
@@ -426,7 +429,11 @@ async fn report(
 
 /// One request, in the order CAKE's stack meets it: admin pages, routing, the gateway's
 /// limit, the fault plan's early answers, reading the call, binding, the ledger, late faults.
-async fn handle(state: &State, req: Request<Incoming>, kill: &Notify) -> Response<Full<Bytes>> {
+async fn handle(
+    state: &Arc<State>,
+    req: Request<Incoming>,
+    kill: &Notify,
+) -> Response<Full<Bytes>> {
     let path = req.uri().path().to_string();
     if let Some(r) = admin(state, req.method(), &path) {
         return r;
@@ -676,7 +683,7 @@ fn late_fault(
 
 /// Binds the call, applies it to the ledger, and answers (or fails) the way the plan says.
 async fn update(
-    state: &State,
+    state: &Arc<State>,
     proto: Proto,
     version: u8,
     values: &HashMap<String, String>,
@@ -705,12 +712,37 @@ async fn update(
         kill.notify_one();
         return std::future::pending().await;
     }
-    let applied = lock(&state.ledger).apply(&call);
-    let message = match applied {
-        Applied::Updated => {
-            state.tally(|t| t.applied += 1);
-            "Conversion Updated"
+    let applied = if plan.land_late {
+        // CAKE finishes the call on its own time: a task of its own applies it after the hold,
+        // so it lands even when the client gave up and this connection is gone.
+        count("landed_late");
+        let late = Arc::clone(state);
+        let hold = Duration::from_millis(state.faults.land_late_ms);
+        state.tally(|t| t.landing += 1);
+        let landing = tokio::spawn(async move {
+            tokio::time::sleep(hold).await;
+            let applied = lock(&late.ledger).apply(&call);
+            late.tally(|t| {
+                t.landing = t.landing.saturating_sub(1);
+                if applied == Applied::Updated {
+                    t.applied += 1;
+                }
+            });
+            applied
+        });
+        match landing.await {
+            Ok(applied) => applied,
+            Err(_) => return std::future::pending().await,
         }
+    } else {
+        let applied = lock(&state.ledger).apply(&call);
+        if applied == Applied::Updated {
+            state.tally(|t| t.applied += 1);
+        }
+        applied
+    };
+    let message = match applied {
+        Applied::Updated => "Conversion Updated",
         Applied::Refused(m) => m,
         Applied::Overflow => {
             count("overflow");

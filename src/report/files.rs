@@ -14,11 +14,12 @@ pub(crate) fn replaceable(path: &Path) -> bool {
     let Ok(meta) = std::fs::metadata(path) else {
         return true;
     };
-    if meta.len() == 0 {
-        return true;
-    }
+    // Before its length: a device or a FIFO is "empty" too, and is never ours to replace.
     if !meta.is_file() {
         return false;
+    }
+    if meta.len() == 0 {
+        return true;
     }
     // Ours: a results file, or a check file.
     let ours = |first: &[String]| {
@@ -58,6 +59,38 @@ pub(crate) fn replaceable(path: &Path) -> bool {
     })
 }
 
+/// What `path` is when it exists and is not a regular file (following symlinks: a link to
+/// `/dev/null` is a device), in words for a message: "a directory", "a FIFO (named pipe)", …
+/// `None` when it is a regular file or does not exist.
+#[must_use]
+pub(crate) fn not_regular(path: &Path) -> Option<&'static str> {
+    let meta = std::fs::metadata(path).ok()?;
+    let kind = meta.file_type();
+    if kind.is_file() {
+        return None;
+    }
+    if kind.is_dir() {
+        return Some("a directory");
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt as _;
+        if kind.is_fifo() {
+            return Some("a FIFO (named pipe)");
+        }
+        if kind.is_char_device() {
+            return Some("a character device");
+        }
+        if kind.is_block_device() {
+            return Some("a block device");
+        }
+        if kind.is_socket() {
+            return Some("a socket");
+        }
+    }
+    Some("a special file")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,5 +126,14 @@ mod tests {
         let dir_path = dir.path().join("a-dir");
         std::fs::create_dir(&dir_path).unwrap();
         assert!(!replaceable(&dir_path));
+        assert_eq!(not_regular(&dir_path), Some("a directory"));
+        assert_eq!(not_regular(&dir.path().join("ours.csv")), None);
+        assert_eq!(not_regular(&dir.path().join("missing.csv")), None);
+        #[cfg(unix)]
+        {
+            let null = Path::new("/dev/null");
+            assert!(!replaceable(null), "a device is empty, and never ours");
+            assert_eq!(not_regular(null), Some("a character device"));
+        }
     }
 }

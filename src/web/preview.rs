@@ -18,7 +18,7 @@ pub(super) struct RunTarget {
     /// The server's own sandbox: runs are trials (`--sandbox-url`), kept apart from real ones.
     pub sandbox: bool,
     pub allow_insecure_http: bool,
-    pub rate: f64,
+    pub rate: crate::engine::limiter::Rate,
 }
 
 /// The sheet-reading arguments of `run`/`check` for an upload and its choices.

@@ -124,6 +124,7 @@ pub(crate) fn spawn(t: &TestDir, emu: &Emu, sheet: &str, extra: &[&str]) -> std:
     std::process::Command::new(env!("CARGO_BIN_EXE_cake-recon"))
         .args(args(emu, sheet, extra))
         .current_dir(t.dir.path())
+        .env("XDG_DATA_HOME", t.data_home())
         .env("CAKE_API_KEY", KEY)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())

@@ -286,6 +286,10 @@ fn resume_to_the_end(
 ) -> Vec<std::collections::BTreeMap<String, String>> {
     let mut lines;
     let mut resumes = 0;
+    // Unknown outcomes settle only once the settling bound has passed since their requests
+    // left: the same command is run again until then (as a cron job's next tick would),
+    // bounded in count and time.
+    let started = Instant::now();
     loop {
         let out = run(t, emu, "s.csv", extra);
         assert!(matches!(out.code, 0 | 1 | 3), "{out:?}");
@@ -294,11 +298,20 @@ fn resume_to_the_end(
         let unsettled = lines
             .iter()
             .any(|l| l["status"] == "in_doubt" || l["message"].starts_with("not sent"));
-        if !read_back || !unsettled || resumes >= 10 {
+        if !read_back
+            || !unsettled
+            || resumes >= 60
+            || started.elapsed() > Duration::from_secs(120)
+        {
             assert!(out.code == 0 || out.code == 1, "{out:?}");
             break;
         }
     }
+    // Every late landing has landed before the ledger is read.
+    assert!(
+        emu.wait_for(Duration::from_secs(30), |s| s.landing == 0),
+        "late landings still held after 30 s"
+    );
     check(rows, &lines, &emu.conversions(), true);
     if read_back {
         let ledger = emu.conversions();
@@ -334,6 +347,9 @@ fn crash_loop(kills: usize, rows_n: usize, read_back: bool) {
             slow_after_rate: 0.05,
             unavailable_rate: if read_back { 0.05 } else { 0.0 },
             slow_ms: 300,
+            // CAKE finishing requests after the client gave up: 3x the client's timeout.
+            land_late_rate: 0.05,
+            land_late_ms: 600,
             latency_ms: 2,
             jitter_ms: 3,
             retry_after: 0,
@@ -349,6 +365,9 @@ fn crash_loop(kills: usize, rows_n: usize, read_back: bool) {
         "16",
         "--max-attempts",
         "10",
+        // Longer than any late landing here (600 ms), as 10 minutes is for a real CAKE.
+        "--settle-after",
+        "2",
     ];
     let until = format!("2026-09-{:02}", 1 + (rows_n.max(1) - 1) / 1000);
     let until = until.as_str();
@@ -457,6 +476,7 @@ fn a_full_disk_stops_the_run_with_exit_3_and_it_resumes() {
         .arg(env!("CARGO_BIN_EXE_cake-recon"))
         .args(args(&emu, "s.csv", &[]))
         .current_dir(t.dir.path())
+        .env("XDG_DATA_HOME", t.data_home())
         .env("CAKE_API_KEY", KEY);
     let out = cmd.output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);

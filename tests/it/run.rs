@@ -556,6 +556,7 @@ fn sigterm_stops_dispatching_finishes_in_flight_and_exits_130() {
             "--no-progress",
         ])
         .current_dir(t.dir.path())
+        .env("XDG_DATA_HOME", t.data_home())
         .env("CAKE_API_KEY", KEY)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -717,7 +718,8 @@ fn sandbox_runs_the_sample_and_logs_json() {
     let lines = results(&t, "approvals.results.csv");
     assert_eq!(count(&lines, "updated"), 5);
     assert!(
-        out.stdout.contains("applied: Σ payout 52.75"),
+        out.stdout
+            .contains("applied by this run: 5 rows, Σ payout 52.75"),
         "{}",
         out.stdout
     );

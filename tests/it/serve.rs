@@ -44,6 +44,7 @@ impl Server {
         cmd.arg("serve")
             .args(args)
             .current_dir(t.dir.path())
+            .env("XDG_DATA_HOME", t.data_home())
             .env_remove("CAKE_API_KEY")
             .env_remove("CAKE_BASE_URL")
             .env_remove("CAKE_RECON_TOKEN")

@@ -9,6 +9,7 @@ fn filters() -> Vec<(&'static str, &'static str)> {
     vec![
         (r"in \d+\.\d s \(\d+\.\d/s;", "in [SECS] s ([RATE]/s;"),
         (r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z", "[TIMESTAMP]"),
+        (r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", "[TIME]"),
     ]
 }
 
@@ -50,9 +51,20 @@ fn summary_status_and_results_of_a_sandbox_run() {
     assert_eq!(out.code, 0, "{out:?}");
     let status = t.run(&["status", "approvals.results.csv.sandbox.ckpt"]);
     assert_eq!(status.code, 0, "{status:?}");
+    // The same command again: nothing is sent, and the summary claims no money for this run.
+    let again = t.run(&[
+        "run",
+        "approvals.csv",
+        "--sandbox",
+        "--no-progress",
+        "--rate",
+        "50",
+    ]);
+    assert_eq!(again.code, 0, "{again:?}");
     insta::with_settings!({ filters => filters() }, {
         insta::assert_snapshot!("sandbox_summary", out.stdout);
         insta::assert_snapshot!("sandbox_status", status.stdout);
         insta::assert_snapshot!("sandbox_results", t.read("approvals.results.csv"));
+        insta::assert_snapshot!("sandbox_rerun_summary", again.stdout);
     });
 }

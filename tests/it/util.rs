@@ -14,13 +14,27 @@ pub(crate) struct Output {
 /// A temp directory to put sheets in and run the binary from.
 pub(crate) struct TestDir {
     pub dir: tempfile::TempDir,
+    /// The user's data directory for this test alone (`XDG_DATA_HOME`): the journal of sent
+    /// updates lives there, so no test sees another's history.
+    pub data: tempfile::TempDir,
 }
 
 impl TestDir {
     pub(crate) fn new() -> Self {
         Self {
             dir: tempfile::tempdir().expect("tempdir"),
+            data: tempfile::tempdir().expect("tempdir"),
         }
+    }
+
+    /// This test's `XDG_DATA_HOME`.
+    pub(crate) fn data_home(&self) -> &Path {
+        self.data.path()
+    }
+
+    /// The journal a run in this test writes (under [`Self::data_home`]).
+    pub(crate) fn journal(&self) -> PathBuf {
+        self.data.path().join("cake-recon").join("journal.sqlite")
     }
 
     pub(crate) fn path(&self, name: &str) -> PathBuf {
@@ -67,7 +81,9 @@ impl TestDir {
             .current_dir(self.dir.path())
             .env_remove("CAKE_API_KEY")
             .env_remove("CAKE_BASE_URL")
-            .env_remove("RUST_LOG");
+            .env_remove("RUST_LOG")
+            .env_remove("CAKE_RECON_JOURNAL")
+            .env("XDG_DATA_HOME", self.data_home());
         for (k, v) in env {
             cmd.env(k, v);
         }

@@ -1,0 +1,213 @@
+//! The journal in a run: the two questions asked before sending, and the entries written.
+//!
+//! Asked before anything is sent (see `checkpoint::journal` for why the journal exists):
+//! 1. were these very bytes applied to this instance by another job (a copy, `june (1).csv`,
+//!    a link, another `--output`)? Then the run is refused (exit 2) unless
+//!    `--same-sheet-again`;
+//! 2. for each additive row: did another job apply, or may it have applied, the same addition
+//!    to the same conversion in the last `--journal-days`? Then the row is `skipped`, with the
+//!    earlier job named, unless `--same-additions-again`.
+//!
+//! A sandbox trial is not journaled: each sandbox start is a fresh month, and a trial must
+//! never stand in the way of the real run.
+
+use super::settings::{Destination, Settings};
+use crate::checkpoint::journal::{self, EarlierAddition, JobContext, Journal, JournalEntry};
+use crate::error::Error;
+use crate::report::money::grouped;
+use crate::report::output::update_cells;
+use crate::sheet::{PrePass, Sheet, SheetOptions};
+use crate::update::{ConversionUpdate, Param};
+use rust_decimal::Decimal;
+use std::collections::HashMap;
+use std::path::Path;
+
+/// What the journal decided before sending.
+#[derive(Debug, Default)]
+pub(super) struct Skips {
+    /// Sheet row → why it is not sent (its results line's message).
+    pub rows: HashMap<u64, String>,
+    /// Σ of what those rows would have added.
+    pub payout: Decimal,
+    pub received: Decimal,
+}
+
+/// What an additive row adds, canonical: equal strings add the same amounts and note.
+/// `None` for a row that only sets values.
+#[must_use]
+pub(super) fn addition_key(u: &ConversionUpdate) -> Option<String> {
+    let a = u.additions();
+    if !a.is_additive() {
+        return None;
+    }
+    let mut parts: Vec<String> = a
+        .amounts()
+        .map(|(field, d)| format!("{field}{:+}", d.normalize()))
+        .collect();
+    if let Some(note) = a.note {
+        parts.push(format!("note:{note}"));
+    }
+    Some(parts.join("|"))
+}
+
+/// The row as the journal keeps it.
+#[must_use]
+pub(super) fn entry_of(u: &ConversionUpdate) -> JournalEntry {
+    let cells = update_cells(u);
+    let cell = |p: Param| {
+        crate::update::ECHOED
+            .iter()
+            .position(|e| *e == p)
+            .and_then(|i| cells.get(i))
+            .cloned()
+            .unwrap_or_default()
+    };
+    JournalEntry {
+        row: u.row,
+        key: u.ident().key,
+        payout: cell(Param::Payout),
+        received: cell(Param::Received),
+        received_option: u.received_option.as_str().to_string(),
+        disposition: u.disposition_type.as_str().to_string(),
+        note: u.note_to_append.clone(),
+        addition: addition_key(u),
+    }
+}
+
+/// The job id an existing checkpoint holds (read before the checkpoint is opened for the run,
+/// so a refusal leaves nothing behind).
+fn existing_job(checkpoint: &Path) -> Option<String> {
+    if std::fs::metadata(checkpoint).map_or(true, |m| m.len() == 0) {
+        return None;
+    }
+    crate::checkpoint::schema::open(checkpoint, true)
+        .ok()
+        .and_then(|c| journal::stored_job_id(&c))
+}
+
+/// The journal's context for this run, before its checkpoint is opened; `None` when the run
+/// is not journaled (a sandbox trial).
+pub(super) fn context(
+    s: &Settings,
+    dest: &Destination,
+    pre: &PrePass,
+) -> Option<(JobContext, Option<String>)> {
+    let _ = s.journal.as_ref()?;
+    if dest.label == "sandbox" {
+        return None;
+    }
+    let kept = existing_job(&s.checkpoint);
+    let canonical = |p: &Path| {
+        std::fs::canonicalize(p)
+            .unwrap_or_else(|_| p.to_path_buf())
+            .display()
+            .to_string()
+    };
+    let ctx = JobContext {
+        instance: dest.url.trim_end_matches('/').to_string(),
+        job: kept.clone().unwrap_or_default(),
+        checkpoint: canonical(&s.checkpoint),
+        sheet_sha256: pre.input_sha256.clone(),
+        sheet_name: s
+            .input
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        sheet_path: canonical(&s.input),
+    };
+    Some((ctx, kept))
+}
+
+/// Question 1, before the checkpoint is opened: refuses a sheet whose bytes another job sent.
+pub(super) fn refuse_copy(s: &Settings, ctx: &JobContext) -> Result<(), Error> {
+    let Some(js) = &s.journal else { return Ok(()) };
+    if js.same_sheet_again || !js.path.exists() {
+        return Ok(());
+    }
+    let j = Journal::open(&js.path, ctx.clone())?;
+    if let Some(e) = j.sheet_sent_by_another_job()? {
+        return Err(Error::Usage(format!(
+            "these very bytes were already applied to {} on {} as {} ({}; checkpoint {}): a \
+             copy, a re-download or a link of a sheet applies it again. Nothing was sent. To \
+             continue that job, run the same command as then (the sheet {}); to send this copy \
+             anyway, add --same-sheet-again (its additive rows already applied are still \
+             skipped unless --same-additions-again)",
+            ctx.instance,
+            day_of(&e.at),
+            e.name,
+            e.path,
+            e.checkpoint,
+            e.path
+        )));
+    }
+    Ok(())
+}
+
+/// Opens the journal for the run (the job's id now known), records the sheet, and answers
+/// question 2 for every additive row of the sheet.
+pub(super) fn open(
+    s: &Settings,
+    mut ctx: JobContext,
+    job: String,
+    sheet_opts: &SheetOptions,
+    pre: &PrePass,
+) -> Result<(Journal, Skips), Error> {
+    let Some(js) = &s.journal else {
+        return Err(Error::Internal("a journaled run without a journal".into()));
+    };
+    ctx.job = job;
+    let j = Journal::open(&js.path, ctx)?;
+    j.record_sheet()?;
+    let mut skips = Skips::default();
+    if js.same_additions_again || !j.others_added_lately(js.days)? {
+        return Ok((j, skips));
+    }
+    let mut sheet = Sheet::open(&s.input, sheet_opts)?;
+    while let Some(row) = sheet.next_row(&pre.duplicates)? {
+        let Ok(u) = row.result else { continue };
+        let Some(addition) = addition_key(&u) else {
+            continue;
+        };
+        if let Some(e) = j.earlier_addition(&u.ident().key, &addition, js.days)? {
+            let a = u.additions();
+            skips.payout = skips.payout.saturating_add(a.payout.unwrap_or_default());
+            skips.received = skips
+                .received
+                .saturating_add(a.received.map_or(Decimal::ZERO, |(_, d)| d));
+            skips.rows.insert(u.row, skip_message(&u, &e));
+        }
+    }
+    Ok((j, skips))
+}
+
+/// The results line of a row the journal holds back.
+fn skip_message(u: &ConversionUpdate, e: &EarlierAddition) -> String {
+    let how = match e.outcome.as_deref() {
+        Some("updated") => "was applied",
+        _ => "may have been applied",
+    };
+    format!(
+        "not sent: the same addition ({}) to this conversion {how} by another job on {} (sheet \
+         {}, checkpoint {}); sending it would add it again. If it is really meant to be added \
+         a second time, run with --same-additions-again",
+        u.additions(),
+        day_of(&e.sent_at),
+        e.sheet_name,
+        e.checkpoint
+    )
+}
+
+/// `2026-12-02` of `2026-12-02T10:00:00.000Z`.
+fn day_of(at: &str) -> &str {
+    at.get(..10).unwrap_or(at)
+}
+
+/// `Σ payout 12.00, Σ received 0.00` of the skipped rows.
+#[must_use]
+pub(super) fn skipped_money(s: &Skips) -> String {
+    format!(
+        "Σ payout {} and Σ received {}",
+        grouped(s.payout),
+        grouped(s.received)
+    )
+}
