@@ -58,6 +58,7 @@ pub(crate) struct Doubt {
 /// A conversion as the checkpoint's key records it (`offer|conversion_id|request_session_id|
 /// transaction_id`): only the ids the row gave.
 #[derive(Debug, Default, Serialize, PartialEq, Eq)]
+#[expect(clippy::struct_field_names, reason = "CAKE's own names for the ids")]
 pub(crate) struct Conversion {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub conversion_id: Option<i32>,

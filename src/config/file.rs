@@ -63,6 +63,17 @@ enum ResendSetting {
     Selection(String),
 }
 
+/// What the flag would say: `--resend-in-doubt` alone (`all`), with a selection, or absent.
+impl From<ResendSetting> for Option<String> {
+    fn from(v: ResendSetting) -> Self {
+        match v {
+            ResendSetting::Flag(true) => Some("all".into()),
+            ResendSetting::Flag(false) => None,
+            ResendSetting::Selection(rows) => Some(rows),
+        }
+    }
+}
+
 fn normalize_keys(v: toml::Value) -> toml::Value {
     match v {
         toml::Value::Table(t) => toml::Value::Table(
@@ -160,16 +171,8 @@ pub(super) fn merge(args: &mut RunArgs, matches: &clap::ArgMatches) -> Result<()
     take!(decimal_point);
     take!(sheet);
     take!(skip_invalid);
+    take!(resend_in_doubt);
     take!(resend_in_doubt_file);
-    if let Some(v) = &file.resend_in_doubt
-        && unset("resend_in_doubt")
-    {
-        args.resend_in_doubt = match v {
-            ResendSetting::Flag(true) => Some("all".into()),
-            ResendSetting::Flag(false) => None,
-            ResendSetting::Selection(rows) => Some(rows.clone()),
-        };
-    }
     take!(allow_insecure_http);
     take!(quiet);
     take!(verbose);

@@ -9,6 +9,14 @@ use std::path::Path;
 /// The most rows a selection may name (a range like `2-999999999` is a typo, not a choice).
 const MAX_ROWS: u64 = 1_000_000;
 
+/// What a run's `--resend-in-doubt` and `--resend-in-doubt-file` select.
+pub(super) fn of_args(a: &super::RunArgs) -> Result<ResendInDoubt, Error> {
+    resend_in_doubt(
+        a.resend_in_doubt.as_deref(),
+        a.resend_in_doubt_file.as_deref(),
+    )
+}
+
 /// What `--resend-in-doubt` (its value, `all` when given alone) and `--resend-in-doubt-file`
 /// select.
 pub(super) fn resend_in_doubt(

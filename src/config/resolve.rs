@@ -122,6 +122,8 @@ pub(crate) fn run_config(
     let journal = journal(&a)?;
     Ok(RunConfig {
         engine: Settings {
+            // First: the fields after this one take `a` apart.
+            resend_in_doubt: super::resend::of_args(&a)?,
             input: a.input,
             output,
             checkpoint,
@@ -148,10 +150,6 @@ pub(crate) fn run_config(
             retry_cap: Duration::from_millis(a.retry_cap_ms.max(a.retry_base_ms)),
             timeout: Duration::from_secs_f64(a.timeout),
             skip_invalid: a.skip_invalid,
-            resend_in_doubt: super::resend::resend_in_doubt(
-                a.resend_in_doubt.as_deref(),
-                a.resend_in_doubt_file.as_deref(),
-            )?,
             restart: a.restart,
             restart_resend_additive: a.restart_resend_additive,
             read_back: read_back_run,

@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 
 /// One conversion as a selection file names it (the way `status` prints it).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[expect(clippy::enum_variant_names, reason = "CAKE's own names for the ids")]
 pub(crate) enum Pick {
     ConversionId(i32),
     RequestSessionId(i32),
