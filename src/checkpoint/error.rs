@@ -74,7 +74,7 @@ pub enum CheckpointError {
 }
 
 /// When a write failed and this process has a file-size limit (`ulimit -f`): the words that
-/// say so, to follow the error (a file crossing the limit fails with `EFBIG`, which SQLite
+/// say so, to follow the error (a file crossing the limit fails with `EFBIG`, which `SQLite`
 /// reports as a disk I/O error). Empty without a limit.
 #[must_use]
 pub(crate) fn file_size_limit_hint() -> String {

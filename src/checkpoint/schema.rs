@@ -351,15 +351,17 @@ fn check_shape(conn: &Connection, path: &Path) -> Result<(), CheckpointError> {
             .zip(want.columns.iter().map(Some).chain(std::iter::repeat(None)))
             .take(o.columns.len().max(want.columns.len()))
             .find(|(a, b)| a != b)
-            .map(|(a, b)| match (a, b) {
-                (Some(a), Some(b)) => {
-                    format!("column {}, where a checkpoint has {}", column(a), column(b))
-                }
-                (Some(a), None) => format!("an extra column {}", column(a)),
-                (None, Some(b)) => format!("no column {}", column(b)),
-                (None, None) => String::new(),
-            })
-            .unwrap_or_else(|| "another declaration".into());
+            .map_or_else(
+                || "another declaration".into(),
+                |(a, b)| match (a, b) {
+                    (Some(a), Some(b)) => {
+                        format!("column {}, where a checkpoint has {}", column(a), column(b))
+                    }
+                    (Some(a), None) => format!("an extra column {}", column(a)),
+                    (None, Some(b)) => format!("no column {}", column(b)),
+                    (None, None) => String::new(),
+                },
+            );
         return Err(not_ours(format!("its {} \"{name}\" has {detail}", o.kind)));
     }
     for (name, want) in &ours {
@@ -521,4 +523,85 @@ pub fn read_meta(conn: &Connection) -> rusqlite::Result<Vec<(String, String)>> {
     let mut stmt = conn.prepare("SELECT key, value FROM meta ORDER BY key")?;
     let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
     rows.collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A checkpoint made by [`create`], then changed by `sql` (run by a plain connection, as
+    /// any SQLite tool would).
+    fn made(dir: &Path, sql: &str) -> std::path::PathBuf {
+        let h = sql
+            .bytes()
+            .fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
+        let path = dir.join(format!("c{h:x}.ckpt"));
+        drop(create(&path, &[]).unwrap());
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(sql).unwrap();
+        path
+    }
+
+    fn why(path: &Path) -> String {
+        match open(path, false) {
+            Err(CheckpointError::NotACheckpoint { why, .. }) => why,
+            other => panic!("{}: {other:?}", path.display()),
+        }
+    }
+
+    #[test]
+    fn our_shapes_open_and_nothing_else_does() {
+        let dir = tempfile::tempdir().unwrap();
+        open(&made(dir.path(), ""), false).unwrap();
+        // Made before --read-back existed: the snapshot table comes on demand.
+        open(&made(dir.path(), "DROP TABLE snapshot;"), true).unwrap();
+        for (sql, words) in [
+            (
+                "CREATE TRIGGER t BEFORE INSERT ON runs BEGIN DELETE FROM rows; END;",
+                "trigger \"t\"",
+            ),
+            ("CREATE VIEW v AS SELECT 1;", "view \"v\""),
+            ("CREATE TABLE x (a);", "table \"x\""),
+            ("CREATE INDEX rows_key ON rows(key);", "index \"rows_key\""),
+            ("DROP INDEX rows_status;", "no index \"rows_status\""),
+            (
+                "ALTER TABLE runs ADD COLUMN z INTEGER;",
+                "extra column z INTEGER",
+            ),
+            (
+                "DROP TABLE meta; CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);",
+                "column value BLOB NOT NULL, where a checkpoint has value TEXT NOT NULL",
+            ),
+            (
+                "DROP TABLE runs; CREATE TABLE runs (id INTEGER PRIMARY KEY, started_at TEXT \
+                 NOT NULL, finished_at TEXT, pid INTEGER NOT NULL, host TEXT NOT NULL COLLATE \
+                 NOCASE, ended TEXT);",
+                "table \"runs\" has another declaration",
+            ),
+            (
+                "UPDATE meta SET value = '1' WHERE key = 'format_version'; DROP TABLE retired;",
+                "format version 1",
+            ),
+        ] {
+            let path = made(dir.path(), sql);
+            let why = why(&path);
+            assert!(why.contains(words), "{sql}: {why}");
+        }
+    }
+
+    #[test]
+    fn declarations_compare_without_comments_or_spacing() {
+        assert_eq!(
+            normalized("CREATE TABLE a (\n  x TEXT, -- note\n  y /* z */ INT\n)"),
+            normalized("create table a(x text,y int)")
+        );
+        assert_ne!(
+            normalized("CREATE TABLE a (x TEXT)"),
+            normalized("CREATE TABLE a (x TEXT COLLATE NOCASE)")
+        );
+        assert_ne!(
+            normalized("CREATE TABLE a (x TEXT DEFAULT 'a -- b')"),
+            normalized("CREATE TABLE a (x TEXT DEFAULT 'a')")
+        );
+    }
 }

@@ -33,7 +33,7 @@ pub(crate) const MAX_SETTLE_SECS: u64 = 7 * 24 * 3600;
 pub(crate) const MAX_HEADER_ROW: u64 = 1_048_576;
 
 /// `value` within `min..=max`, or a usage error naming the flag, the value and the range.
-pub(crate) fn bounded<T: PartialOrd + std::fmt::Display>(
+pub(crate) fn bounded<T: PartialOrd + Copy + std::fmt::Display>(
     flag: &str,
     value: T,
     min: T,
@@ -57,69 +57,23 @@ pub(crate) fn run_config(
         file::merge(&mut a, m)?;
     }
     let encoding = encoding(a.encoding.as_deref())?;
-    let rate = Rate::new("--rate", a.rate).map_err(Error::Usage)?;
-    bounded(
-        "--concurrency",
-        a.concurrency,
-        1,
-        MAX_CONCURRENCY,
-        "requests in flight",
-    )?;
-    bounded(
-        "--max-attempts",
-        a.max_attempts,
-        1,
-        MAX_ATTEMPTS,
-        "attempts per row",
-    )?;
-    bounded(
-        "--retry-base-ms",
-        a.retry_base_ms,
-        0,
-        MAX_WAIT_MS,
-        WAIT_UNIT,
-    )?;
-    bounded("--retry-cap-ms", a.retry_cap_ms, 0, MAX_WAIT_MS, WAIT_UNIT)?;
-    if let Some(row) = a.header_row {
-        bounded("--header-row", row, 1, MAX_HEADER_ROW, "a spreadsheet row")?;
-    }
-    if !(a.timeout.is_finite() && a.timeout > 0.0 && a.timeout <= MAX_TIMEOUT_SECS) {
-        return Err(Error::Usage(format!(
-            "--timeout {} is out of range: give more than 0 and up to {MAX_TIMEOUT_SECS} seconds; \
-             nothing was sent",
-            a.timeout
-        )));
-    }
+    let rate = numbers(&a)?;
     let key = load_api_key(a.api_key_file.as_deref())?;
     let target = target(&a, key.is_some())?;
     let (output, checkpoint) = files(&a);
     let decimal = a.decimal();
     let (read_back, read_back_run) = read_back(&a)?;
     let undo = read_back_run.as_ref().map(|rb| rb.undo.as_path());
-    refuse_overlap(&a.input, &output, &checkpoint, undo)?;
-    refuse_not_regular("--output", &output)?;
-    refuse_not_regular("--checkpoint", &checkpoint)?;
-    refuse_foreign_checkpoint(&checkpoint, a.restart)?;
-    refuse_unwritable("--output", &output)?;
-    if let Some(undo) = undo {
-        refuse_not_regular("--undo", undo)?;
-        refuse_unwritable("--undo", undo)?;
-    }
-    bounded(
-        "--journal-days",
-        a.journal_days,
-        1,
-        MAX_JOURNAL_DAYS,
-        "days",
-    )?;
-    bounded(
-        "--settle-after",
-        a.settle_after,
-        1,
-        MAX_SETTLE_SECS,
-        "seconds, at most a week",
-    )?;
+    refuse_unsafe_paths(&a, &output, &checkpoint, undo)?;
     let journal = journal(&a)?;
+    if let Some(j) = &journal {
+        let ours = [
+            ("the sheet", a.input.as_path()),
+            ("--output", output.as_path()),
+            ("--checkpoint", checkpoint.as_path()),
+        ];
+        refuse_journal_overlap(&j.path, ours.into_iter().chain(undo.map(|u| ("--undo", u))))?;
+    }
     Ok(RunConfig {
         engine: Settings {
             // First: the fields after this one take `a` apart.
@@ -166,6 +120,78 @@ pub(crate) fn run_config(
         verbose: a.verbose,
         log_format: a.log_format,
     })
+}
+
+/// Every numeric flag of `run` and `check` within its bounds; the rate as a [`Rate`].
+fn numbers(a: &RunArgs) -> Result<Rate, Error> {
+    let rate = Rate::new("--rate", a.rate).map_err(Error::Usage)?;
+    bounded(
+        "--concurrency",
+        a.concurrency,
+        1,
+        MAX_CONCURRENCY,
+        "requests in flight",
+    )?;
+    bounded(
+        "--max-attempts",
+        a.max_attempts,
+        1,
+        MAX_ATTEMPTS,
+        "attempts per row",
+    )?;
+    bounded(
+        "--retry-base-ms",
+        a.retry_base_ms,
+        0,
+        MAX_WAIT_MS,
+        WAIT_UNIT,
+    )?;
+    bounded("--retry-cap-ms", a.retry_cap_ms, 0, MAX_WAIT_MS, WAIT_UNIT)?;
+    if let Some(row) = a.header_row {
+        bounded("--header-row", row, 1, MAX_HEADER_ROW, "a spreadsheet row")?;
+    }
+    if !(a.timeout.is_finite() && a.timeout > 0.0 && a.timeout <= MAX_TIMEOUT_SECS) {
+        return Err(Error::Usage(format!(
+            "--timeout {} is out of range: give more than 0 and up to {MAX_TIMEOUT_SECS} seconds; \
+             nothing was sent",
+            a.timeout
+        )));
+    }
+    bounded(
+        "--journal-days",
+        a.journal_days,
+        1,
+        MAX_JOURNAL_DAYS,
+        "days",
+    )?;
+    bounded(
+        "--settle-after",
+        a.settle_after,
+        1,
+        MAX_SETTLE_SECS,
+        "seconds, at most a week",
+    )?;
+    Ok(rate)
+}
+
+/// The files a run writes: none the same as another (or the sheet), none that is not a
+/// regular file, no checkpoint that is not ours, no output cake-recon did not write.
+fn refuse_unsafe_paths(
+    a: &RunArgs,
+    output: &Path,
+    checkpoint: &Path,
+    undo: Option<&Path>,
+) -> Result<(), Error> {
+    refuse_overlap(&a.input, output, checkpoint, undo)?;
+    refuse_not_regular("--output", output)?;
+    refuse_not_regular("--checkpoint", checkpoint)?;
+    refuse_foreign_checkpoint(checkpoint, a.restart)?;
+    refuse_unwritable("--output", output)?;
+    if let Some(undo) = undo {
+        refuse_not_regular("--undo", undo)?;
+        refuse_unwritable("--undo", undo)?;
+    }
+    Ok(())
 }
 
 /// Where the run goes: `--sandbox-url`, `--sandbox`, `--base-url` (with a key unless a dry
@@ -419,6 +445,24 @@ fn refuse_overlap(
             )));
         }
         earlier.push((path, what));
+    }
+    Ok(())
+}
+
+/// The journal is none of the run's other files (by name or through a link).
+fn refuse_journal_overlap<'a>(
+    journal: &Path,
+    others: impl IntoIterator<Item = (&'a str, &'a Path)>,
+) -> Result<(), Error> {
+    for (what, other) in others {
+        if same_file(journal, other) {
+            return Err(Error::Usage(format!(
+                "the journal {} is the same file as {what} {}; nothing was sent. Give --journal \
+                 a path of its own",
+                journal.display(),
+                other.display()
+            )));
+        }
     }
     Ok(())
 }
