@@ -25,6 +25,12 @@ pub enum CheckpointError {
     )]
     NotACheckpoint { path: PathBuf, why: String },
     #[error(
+        "{} is not a cake-recon journal ({why}); it was left untouched and nothing was sent. \
+         Give another --journal path (or CAKE_RECON_JOURNAL), or move the file away if it is \
+         yours", path.display()
+    )]
+    NotAJournal { path: PathBuf, why: String },
+    #[error(
         "{} is not a cake-recon checkpoint ({why}). `cake-recon status` reads the checkpoint a \
          run keeps beside its results, e.g. cake-recon status {}", path.display(), hint.display()
     )]
@@ -153,6 +159,7 @@ impl CheckpointError {
         match self {
             Self::Corrupt { .. }
             | Self::NotACheckpoint { .. }
+            | Self::NotAJournal { .. }
             | Self::StatusTarget { .. }
             | Self::Locked { .. }
             | Self::Mismatch { .. }

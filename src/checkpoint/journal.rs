@@ -162,6 +162,7 @@ pub(crate) fn open_db(path: &Path, create: bool) -> Result<Connection, Checkpoin
     } | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn =
         Connection::open_with_flags(path, flags).map_err(|e| CheckpointError::sql(path, &e))?;
+    refuse_foreign(&conn, path)?;
     let setup = |c: &Connection| -> rusqlite::Result<()> {
         // Other jobs and cron ticks share this file: wait for their short commits.
         c.busy_timeout(std::time::Duration::from_secs(30))?;
@@ -174,6 +175,27 @@ pub(crate) fn open_db(path: &Path, create: bool) -> Result<Connection, Checkpoin
     };
     setup(&conn).map_err(|e| CheckpointError::sql(path, &e))?;
     Ok(conn)
+}
+
+/// Refuses a journal whose schema is not exactly ours (a trigger in a shared journal would run
+/// inside every job that writes it), before any other statement; triggers and views are off
+/// on this connection whatever the file holds. A new, empty file passes.
+fn refuse_foreign(conn: &Connection, path: &Path) -> Result<(), CheckpointError> {
+    let sql = |e: rusqlite::Error| CheckpointError::sql(path, &e);
+    super::schema::defend(conn).map_err(sql)?;
+    let empty: bool = conn
+        .query_row("SELECT count(*) = 0 FROM sqlite_schema", [], |r| r.get(0))
+        .map_err(sql)?;
+    if empty {
+        return Ok(());
+    }
+    match super::schema::schema_difference(conn, &[SCHEMA], &[]).map_err(sql)? {
+        None => Ok(()),
+        Some(why) => Err(CheckpointError::NotAJournal {
+            path: path.to_path_buf(),
+            why,
+        }),
+    }
 }
 
 impl Journal {

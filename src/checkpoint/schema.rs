@@ -312,23 +312,33 @@ fn check_shape(conn: &Connection, path: &Path) -> Result<(), CheckpointError> {
             "it is format version {v}, this cake-recon reads version {FORMAT_VERSION}"
         )));
     }
-    for (name, o) in &theirs {
+    difference(&theirs, &ours, LAZY_TABLES).map_or(Ok(()), |why| Err(not_ours(why)))
+}
+
+/// How `theirs` differs from `ours` (schemas as [`shape`] reads them), in words; `None` when
+/// only tables named in `lazy` (and their indexes) are missing.
+fn difference(
+    theirs: &BTreeMap<String, Object>,
+    ours: &BTreeMap<String, Object>,
+    lazy: &[&str],
+) -> Option<String> {
+    for (name, o) in theirs {
         let Some(want) = ours.get(name) else {
-            return Err(not_ours(match o.kind.as_str() {
+            return Some(match o.kind.as_str() {
                 "table" | "index" => {
                     format!("it has a {} \"{name}\" cake-recon does not make", o.kind)
                 }
-                kind => format!("it has a {kind} \"{name}\"; a checkpoint has no {kind}s"),
-            }));
+                kind => format!("it has a {kind} \"{name}\"; cake-recon makes no {kind}s"),
+            });
         };
         if o == want {
             continue;
         }
         if o.kind != want.kind {
-            return Err(not_ours(format!(
-                "\"{name}\" is a {}, in a checkpoint it is a {}",
+            return Some(format!(
+                "\"{name}\" is a {}, where cake-recon makes a {}",
                 o.kind, want.kind
-            )));
+            ));
         }
         // Name the first column that differs (name, declared type, NOT NULL, default, key).
         let column = |c: &[String]| {
@@ -355,28 +365,43 @@ fn check_shape(conn: &Connection, path: &Path) -> Result<(), CheckpointError> {
                 || "another declaration".into(),
                 |(a, b)| match (a, b) {
                     (Some(a), Some(b)) => {
-                        format!("column {}, where a checkpoint has {}", column(a), column(b))
+                        format!("column {}, where cake-recon has {}", column(a), column(b))
                     }
                     (Some(a), None) => format!("an extra column {}", column(a)),
                     (None, Some(b)) => format!("no column {}", column(b)),
                     (None, None) => String::new(),
                 },
             );
-        return Err(not_ours(format!("its {} \"{name}\" has {detail}", o.kind)));
+        return Some(format!("its {} \"{name}\" has {detail}", o.kind));
     }
-    for (name, want) in &ours {
-        let lazy = |t: &str| LAZY_TABLES.contains(&t);
-        if !theirs.contains_key(name) && !lazy(&want.table) {
-            return Err(not_ours(format!("it has no {} \"{name}\"", want.kind)));
+    for (name, want) in ours {
+        if !theirs.contains_key(name) && !lazy.contains(&want.table.as_str()) {
+            return Some(format!("it has no {} \"{name}\"", want.kind));
         }
     }
-    Ok(())
+    None
 }
 
-/// What no checkpoint connection allows, whatever the file holds: triggers never fire, views
+/// For another database of cake-recon's (the journal's): how the schema of `conn` differs from
+/// the one `schema` (`CREATE` statements) makes, in words, or `None` when it is exactly that but
+/// for the tables named in `lazy`. Reads only `sqlite_schema` and pragmas; run it right after
+/// [`defend`], before any other statement.
+pub(crate) fn schema_difference(
+    conn: &Connection,
+    schema: &[&str],
+    lazy: &[&str],
+) -> rusqlite::Result<Option<String>> {
+    let made = Connection::open_in_memory()?;
+    for sql in schema {
+        made.execute_batch(sql)?;
+    }
+    Ok(difference(&shape(conn)?, &shape(&made)?, lazy))
+}
+
+/// What no connection to a file of ours allows, whatever the file holds: triggers never fire, views
 /// never run, functions in the schema are not trusted, and the file cannot be corrupted on
 /// purpose through SQL (`SQLITE_DBCONFIG_DEFENSIVE`).
-fn defend(conn: &Connection) -> rusqlite::Result<()> {
+pub(crate) fn defend(conn: &Connection) -> rusqlite::Result<()> {
     conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_TRIGGER, false)?;
     conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_VIEW, false)?;
     conn.set_db_config(DbConfig::SQLITE_DBCONFIG_TRUSTED_SCHEMA, false)?;
@@ -570,7 +595,7 @@ mod tests {
             ),
             (
                 "DROP TABLE meta; CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);",
-                "column value BLOB NOT NULL, where a checkpoint has value TEXT NOT NULL",
+                "column value BLOB NOT NULL, where cake-recon has value TEXT NOT NULL",
             ),
             (
                 "DROP TABLE runs; CREATE TABLE runs (id INTEGER PRIMARY KEY, started_at TEXT \

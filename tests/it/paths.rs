@@ -517,3 +517,40 @@ fn a_file_size_limit_ends_in_exit_3_with_the_disk_full_message() {
         );
     }
 }
+
+#[cfg(unix)]
+#[test]
+fn a_journal_that_is_not_ours_or_not_a_file_is_refused() {
+    let t = TestDir::new();
+    sheet(&t, "a.csv", 1, 4, 2);
+    sheet(&t, "b.csv", 100, 4, 2);
+    let emu = Emu::start(Faults::default());
+    let out = run(&t, &emu, "a.csv", &["--journal", "j.sqlite"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let before = sent(&emu);
+    let conn = rusqlite::Connection::open(t.path("j.sqlite")).unwrap();
+    conn.execute_batch("CREATE TRIGGER t AFTER INSERT ON sent BEGIN DELETE FROM sent; END;")
+        .unwrap();
+    drop(conn);
+    let out = run(&t, &emu, "b.csv", &["--journal", "j.sqlite"]);
+    refused(
+        &out,
+        &emu,
+        before,
+        &["is not a cake-recon journal", "trigger \"t\""],
+        "trigger",
+    );
+    mkfifo(&t.path("jpipe"));
+    let out = run_bounded(&t, &emu, "b.csv", &["--journal", "jpipe"]);
+    refused(&out, &emu, before, &["--journal", "a FIFO"], "fifo");
+    assert_eq!(kind(&t.path("jpipe")), "fifo");
+    // Nor may it be another file of the run.
+    let out = run(&t, &emu, "b.csv", &["--journal", "b.results.csv.ckpt"]);
+    refused(
+        &out,
+        &emu,
+        before,
+        &["journal", "--checkpoint"],
+        "same file",
+    );
+}
