@@ -21,6 +21,10 @@ struct Preview {
     writer: ResultsWriter,
     totals: Totals,
     examples: Vec<ConversionUpdate>,
+    /// Additive rows by the id that names their conversion: conversion_id, request_session_id,
+    /// transaction_id. Two kinds in one sheet cannot be proved different conversions without
+    /// reading CAKE.
+    additive_by_id: [u64; 3],
     error: Option<std::io::Error>,
 }
 
@@ -30,6 +34,7 @@ impl Preview {
             writer: ResultsWriter::create(path, format)?,
             totals: Totals::default(),
             examples: Vec::with_capacity(3),
+            additive_by_id: [0; 3],
             error: None,
         })
     }
@@ -38,6 +43,18 @@ impl Preview {
         let line = match &row.result {
             Ok(update) => {
                 self.totals.add(update);
+                if update.additions().is_additive() {
+                    let kind = if update.conversion_id != 0 {
+                        0
+                    } else if update.request_session_id != 0 {
+                        1
+                    } else {
+                        2
+                    };
+                    if let Some(n) = self.additive_by_id.get_mut(kind) {
+                        *n += 1;
+                    }
+                }
                 if self.examples.len() < 3 {
                     self.examples.push(update.clone());
                 }
@@ -151,6 +168,20 @@ pub(super) fn dry_run(cfg: &RunConfig, out: &mut dyn Write) -> Result<u8, Error>
     text.push_str(&preview::totals(&preview.totals, pre.invalid));
     text.push_str(&invalid_list(&pre));
     text.push_str(&preview::examples(&endpoint(cfg), &preview.examples));
+    text.push_str(&mixed_ids(preview.additive_by_id, s.read_back.is_some()));
+    if let Target::Remote(url) = &cfg.target {
+        // Only a comparison: a journal it cannot read does not stop the preview.
+        match crate::engine::journal_preview(s, url, &pre) {
+            Ok(lines) => {
+                for line in lines {
+                    let _ = writeln!(text, "{line}");
+                }
+            }
+            Err(e) => {
+                let _ = writeln!(text, "(Not compared with the journal: {e})");
+            }
+        }
+    }
     if s.checkpoint.exists() {
         // Only a comparison: a checkpoint it cannot read does not stop the preview.
         match against_the_run(s, &pre) {
@@ -175,6 +206,33 @@ pub(super) fn dry_run(cfg: &RunConfig, out: &mut dyn Write) -> Result<u8, Error>
     };
     super::stdout::show(out, &text)?;
     Ok(code)
+}
+
+/// The warning for additive rows that name their conversions by different ids: `conversion_id
+/// 7` and `transaction_id T7` may be one conversion, which would get both additions.
+fn mixed_ids(by_id: [u64; 3], read_back: bool) -> String {
+    let names = ["conversion_id", "request_session_id", "transaction_id"];
+    let used: Vec<String> = names
+        .iter()
+        .zip(by_id)
+        .filter(|(_, n)| *n > 0)
+        .map(|(name, n)| format!("{n} by {name}"))
+        .collect();
+    if used.len() < 2 {
+        return String::new();
+    }
+    format!(
+        "Warning: the additive rows name their conversions by different ids ({}): without \
+         reading CAKE, cake-recon cannot prove they are different conversions, and one \
+         conversion named twice would get both additions. {}\n",
+        used.join(", "),
+        if read_back {
+            "The run reads CAKE back first and stops if two rows are one conversion."
+        } else {
+            "Check with `cake-recon check` (same flags), or run with --read-back: it stops \
+             before sending if two rows are one conversion."
+        }
+    )
 }
 
 /// The endpoint the example requests are built for (a placeholder host without a URL).

@@ -209,6 +209,16 @@ impl Journal {
         })
     }
 
+    /// Opens an existing journal read only (a dry run asks, never records).
+    pub(crate) fn open_read_only(path: &Path, ctx: JobContext) -> Result<Self, CheckpointError> {
+        let conn = open_db(path, false)?;
+        Ok(Self {
+            conn,
+            path: path.to_path_buf(),
+            ctx,
+        })
+    }
+
     pub(crate) fn path(&self) -> &Path {
         &self.path
     }

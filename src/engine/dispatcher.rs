@@ -301,6 +301,8 @@ struct State {
     out_name: String,
     /// When this run began (the checkpoint's time format): outcomes recorded since are its own.
     run_started: &'static str,
+    /// In-doubt rows `--resend-in-doubt` selected, sent again.
+    resent: Vec<ConversionUpdate>,
 }
 
 /// When the first pass of this process's run began; a later pass (settling with
@@ -350,6 +352,9 @@ impl State {
                     Plan::Send => self.ready.push_back((seq, update)),
                     Plan::ResendInDoubt => {
                         self.report.resent_in_doubt += 1;
+                        if !matches!(d.resend_in_doubt, super::ResendInDoubt::All) {
+                            self.resent.push(update.clone());
+                        }
                         self.ready.push_back((seq, update));
                     }
                     Plan::Resend => {
@@ -502,6 +507,7 @@ pub(super) async fn dispatch(
             carried_over: None,
             read_back: None,
             resent_in_doubt: 0,
+            resend_unmatched: Vec::new(),
             applied: Totals::default(),
             job: Totals::default(),
             earlier: crate::report::summary::Earlier::default(),
@@ -513,6 +519,7 @@ pub(super) async fn dispatch(
         },
         out_name: output.display().to_string(),
         run_started: run_started(),
+        resent: Vec::new(),
     };
     let mut in_flight = 0usize;
     let mut reader_done = false;
@@ -637,6 +644,9 @@ pub(super) async fn dispatch(
     st.report.output = path;
     st.report.elapsed = started.elapsed();
     st.report.achieved_rate = shared.gate.achieved();
+    if stop.is_none() {
+        st.report.resend_unmatched = d.resend_in_doubt.unmatched(&st.resent);
+    }
     st.report.stop = stop;
     Ok(st.report)
 }

@@ -97,8 +97,14 @@ pub(super) fn context(
         return None;
     }
     let kept = existing_job(&s.checkpoint);
+    // The file's own path when it exists, else its folder's and its name (a new checkpoint).
     let canonical = |p: &Path| {
         std::fs::canonicalize(p)
+            .or_else(|_| {
+                let dir = p.parent().filter(|d| !d.as_os_str().is_empty());
+                std::fs::canonicalize(dir.unwrap_or(Path::new(".")))
+                    .map(|d| d.join(p.file_name().unwrap_or_default()))
+            })
             .unwrap_or_else(|_| p.to_path_buf())
             .display()
             .to_string()
@@ -210,4 +216,84 @@ pub(super) fn skipped_money(s: &Skips) -> String {
         grouped(s.payout),
         grouped(s.received)
     )
+}
+
+/// What the journal would decide for this sheet, for the dry run: read only, nothing recorded.
+/// `url` is the instance a run would go to. Empty when the journal has nothing to say.
+pub(crate) fn preview(
+    s: &Settings,
+    url: &str,
+    pre: &PrePass,
+) -> Result<Vec<String>, Error> {
+    let Some(js) = &s.journal else {
+        return Ok(Vec::new());
+    };
+    if !js.path.exists() {
+        return Ok(Vec::new());
+    }
+    let dest = Destination {
+        url: url.to_string(),
+        label: url.to_string(),
+        key: secrecy::SecretString::from(String::new()),
+    };
+    let Some((mut ctx, _)) = context(s, &dest, pre) else {
+        return Ok(Vec::new());
+    };
+    // A dry run's reading does not fingerprint the sheet: digest it here.
+    ctx.sheet_sha256 = sha256_of(&s.input)?;
+    let mut lines = Vec::new();
+    if let Err(Error::Usage(m)) = refuse_copy(s, &ctx) {
+        lines.push(format!("A run would be refused: {m}"));
+    }
+    let j = Journal::open_read_only(&js.path, ctx)?;
+    if js.same_additions_again || !j.others_added_lately(js.days)? {
+        return Ok(lines);
+    }
+    let mut skips = Skips::default();
+    let mut sheet = Sheet::open(&s.input, &s.sheet.pinned(&pre.formats))?;
+    while let Some(row) = sheet.next_row(&pre.duplicates)? {
+        let Ok(u) = row.result else { continue };
+        let Some(addition) = addition_key(&u) else {
+            continue;
+        };
+        if let Some(e) = j.earlier_addition(&u.ident().key, &addition, js.days)? {
+            let a = u.additions();
+            skips.payout = skips.payout.saturating_add(a.payout.unwrap_or_default());
+            skips.received = skips
+                .received
+                .saturating_add(a.received.map_or(Decimal::ZERO, |(_, d)| d));
+            skips.rows.insert(u.row, skip_message(&u, &e));
+        }
+    }
+    if !skips.rows.is_empty() {
+        let mut rows: Vec<u64> = skips.rows.keys().copied().collect();
+        rows.sort_unstable();
+        let shown: Vec<String> = rows.iter().take(10).map(u64::to_string).collect();
+        lines.push(format!(
+            "{} additive rows would NOT be sent (rows {}{}): the journal shows another job \
+             applied, or may have applied, the same addition to the same conversion ({}); \
+             --same-additions-again would add them again",
+            rows.len(),
+            shown.join(", "),
+            if rows.len() > 10 { ", …" } else { "" },
+            skipped_money(&skips)
+        ));
+    }
+    Ok(lines)
+}
+
+/// The SHA-256 of a file's bytes, hex (as the pre-pass computes it for a run).
+fn sha256_of(path: &Path) -> Result<String, Error> {
+    use sha2::Digest as _;
+    let mut f = std::fs::File::open(path).map_err(|e| {
+        Error::Usage(format!("cannot read {}: {e}", path.display()))
+    })?;
+    let mut h = sha2::Sha256::new();
+    std::io::copy(&mut f, &mut h)
+        .map_err(|e| Error::Usage(format!("cannot read {}: {e}", path.display())))?;
+    Ok(h.finalize().iter().fold(String::with_capacity(64), |mut s, b| {
+        use std::fmt::Write as _;
+        let _ = write!(s, "{b:02x}");
+        s
+    }))
 }

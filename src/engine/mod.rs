@@ -20,3 +20,4 @@ pub(crate) use resend::{Pick, ResendInDoubt};
 pub(crate) use run::run;
 pub(crate) use settings::{Destination, JournalSettings, Settings};
 mod journaling;
+pub(crate) use journaling::preview as journal_preview;

@@ -269,9 +269,25 @@ pub(crate) fn before(
     let recorded: std::collections::HashSet<u64> =
         snapshot::recorded(conn).map_err(sql)?.into_iter().collect();
     let mut first_reads = Vec::new();
+    // Conversion → the first row found for it, and how that row named it.
+    let mut named: HashMap<i32, (u64, String)> = HashMap::new();
+    let mut twice: Vec<String> = Vec::new();
     let mut sheet = Sheet::open(&s.input, opts)?;
     while let Some(row) = sheet.next_row(duplicates)? {
         let Ok(u) = row.result else { continue };
+        if let [held] = targets.found(u.row) {
+            let ids = ids_in_words(&u);
+            match named.get(&held.conversion_id) {
+                Some((first, first_ids)) if *first_ids != ids => twice.push(format!(
+                    "rows {first} ({first_ids}) and {} ({ids}) are both conversion {}",
+                    u.row, held.conversion_id
+                )),
+                Some(_) => {}
+                None => {
+                    named.insert(held.conversion_id, (u.row, ids));
+                }
+            }
+        }
         let [held] = targets.found(u.row) else {
             if unknown.contains_key(&u.row) {
                 let found = targets.found(u.row).len();
@@ -310,8 +326,38 @@ pub(crate) fn before(
         };
         out.decisions.insert(u.row, decision);
     }
+    if !twice.is_empty() {
+        let more = twice.len().saturating_sub(5);
+        twice.truncate(5);
+        return Err(Error::Usage(format!(
+            "one conversion, two rows: reading CAKE back shows {}{}. Both would be sent to the \
+             same conversion (two additions would both be added). Nothing was sent: keep one \
+             row per conversion (merge the two, or remove one), then run again",
+            twice.join("; "),
+            if more > 0 {
+                format!(" (and {more} more)")
+            } else {
+                String::new()
+            }
+        )));
+    }
     snapshot::save(conn, first_reads.iter()).map_err(sql)?;
     Ok(out)
+}
+
+/// How a row names its conversion: `conversion_id 7`, `transaction_id T7`.
+fn ids_in_words(u: &ConversionUpdate) -> String {
+    let mut ids = Vec::new();
+    if u.conversion_id != 0 {
+        ids.push(format!("conversion_id {}", u.conversion_id));
+    }
+    if u.request_session_id != 0 {
+        ids.push(format!("request_session_id {}", u.request_session_id));
+    }
+    if !u.transaction_id.is_empty() {
+        ids.push(format!("transaction_id {}", u.transaction_id));
+    }
+    ids.join(", ")
 }
 
 /// After sending: writes the undo sheet and verifies every `updated` row by reading it back.

@@ -65,6 +65,28 @@ impl ResendInDoubt {
     }
 }
 
+impl ResendInDoubt {
+    /// What the selection named that no in-doubt row of this run answered (`resent`: the rows
+    /// it sent again), in words: a row number that is not in doubt, a conversion no in-doubt
+    /// row names.
+    #[must_use]
+    pub(crate) fn unmatched(&self, resent: &[ConversionUpdate]) -> Vec<String> {
+        match self {
+            ResendInDoubt::None | ResendInDoubt::All => Vec::new(),
+            ResendInDoubt::Rows(rows) => rows
+                .iter()
+                .filter(|r| !resent.iter().any(|u| u.row == **r))
+                .map(|r| format!("row {r}"))
+                .collect(),
+            ResendInDoubt::Conversions(picks) => picks
+                .iter()
+                .filter(|p| !resent.iter().any(|u| u.targets().any(|t| p.matches(t))))
+                .map(ToString::to_string)
+                .collect(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -86,5 +108,15 @@ mod tests {
         u.conversion_id = 7;
         assert!(by(Pick::ConversionId(7), &u));
         assert!(!by(Pick::RequestSessionId(7), &u));
+        let picks =
+            ResendInDoubt::Conversions([Pick::ConversionId(7), Pick::ConversionId(8)].into());
+        assert_eq!(
+            picks.unmatched(std::slice::from_ref(&u)),
+            ["conversion_id 8"]
+        );
+        assert_eq!(
+            ResendInDoubt::Rows([4, 7].into()).unmatched(&[u]),
+            ["row 4"]
+        );
     }
 }

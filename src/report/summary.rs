@@ -103,6 +103,8 @@ pub(crate) struct Report {
     pub resent_failed: u64,
     /// In-doubt rows `--resend-in-doubt` selected and sent again.
     pub resent_in_doubt: u64,
+    /// What `--resend-in-doubt ROWS|@FILE` named that no in-doubt row answered (not sent).
+    pub resend_unmatched: Vec<String>,
     /// Rows the sheet changed since an earlier run recorded them, sent in their new version.
     pub changed: u64,
     /// Changed additive rows whose earlier version was (or may have been) applied: not sent.
@@ -229,6 +231,17 @@ pub(crate) fn summary(r: &Report, configured_rate: f64, checkpoint: &Path) -> St
             r.resent_in_doubt
         );
     }
+    if !r.resend_unmatched.is_empty() {
+        let shown: Vec<&str> = r.resend_unmatched.iter().take(10).map(String::as_str).collect();
+        let _ = writeln!(
+            s,
+            "  --resend-in-doubt selected {} that no in-doubt row answers, so nothing was sent \
+             for it (not in doubt, or not in the sheet): {}{}",
+            r.resend_unmatched.len(),
+            shown.join(", "),
+            if r.resend_unmatched.len() > 10 { ", …" } else { "" }
+        );
+    }
     job_lines(&mut s, r);
     if r.resumed > 0 {
         let _ = writeln!(
@@ -245,7 +258,10 @@ pub(crate) fn summary(r: &Report, configured_rate: f64, checkpoint: &Path) -> St
     if count(Status::InDoubt) > 0 {
         let _ = writeln!(
             s,
-            "  in_doubt rows may or may not have been applied: check them in CAKE; --resend-in-doubt sends them again"
+            "  in_doubt rows may or may not have been applied: `cake-recon status {}` lists each \
+             one's conversion, what it adds and when it was sent; check them in CAKE, then \
+             --resend-in-doubt ROWS sends again the ones that were not applied",
+            checkpoint.display()
         );
     }
     s

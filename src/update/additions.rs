@@ -90,7 +90,7 @@ impl std::fmt::Display for Additions<'_> {
             .amounts()
             .map(|(field, d)| {
                 let sign = if d.is_sign_negative() { "" } else { "+" };
-                format!("{sign}{} {field}", super::held::shown_amount(d))
+                format!("{sign}{} {field}", shown_amount(d))
             })
             .collect();
         if self.note.is_some() {
@@ -128,6 +128,17 @@ impl ConversionUpdate {
             .map(|(field, _)| field)
             .or_else(|| self.received_option.sets())
     }
+}
+
+/// An amount as a person reads it in a message: no trailing zeros past the cents (`1.0000` →
+/// `1.00`, `0.0865` stays).
+#[must_use]
+pub fn shown_amount(d: Decimal) -> String {
+    let mut d = d.normalize();
+    if d.scale() < 2 {
+        d.rescale(2);
+    }
+    d.to_string()
 }
 
 #[cfg(test)]

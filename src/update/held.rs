@@ -1,7 +1,7 @@
 //! What CAKE holds for a conversion (read back through the reports API), and how a sheet row
 //! compares with it.
 
-use super::additions::ReceivedField;
+use super::additions::{ReceivedField, shown_amount};
 use super::row::{ConversionUpdate, DispositionType};
 use chrono::NaiveDateTime;
 use rust_decimal::Decimal;
@@ -51,17 +51,6 @@ pub enum Comparison {
         current: Vec<(&'static str, String)>,
         differs: Vec<Difference>,
     },
-}
-
-/// An amount as a person reads it in a message: no trailing zeros past the cents (`1.0000` →
-/// `1.00`, `0.0865` stays).
-#[must_use]
-pub fn shown_amount(d: Decimal) -> String {
-    let mut d = d.normalize();
-    if d.scale() < 2 {
-        d.rescale(2);
-    }
-    d.to_string()
 }
 
 /// [`shown_amount`], or `(none)` when CAKE showed none.

@@ -12,8 +12,8 @@ mod status;
 mod wire;
 mod xml;
 
-pub use additions::{Additions, ReceivedField};
-pub use held::{Comparison, Difference, Held, compare, held_amount, shown_amount};
+pub use additions::{Additions, ReceivedField, shown_amount};
+pub use held::{Comparison, Difference, Held, compare, held_amount};
 pub use ident::RowIdent;
 pub use params::{API_VERSIONS, PARAMS, Param, ParamSpec, ParamType, params_for};
 pub use report_params::{EVENT_CONVERSIONS_PARAMS, REPORT_VERSIONS, ReportParam, ReportParamType};

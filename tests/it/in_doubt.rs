@@ -113,6 +113,15 @@ fn a_selected_resend_sends_only_the_rows_and_conversions_selected() {
         "{}",
         out.stdout
     );
+    assert!(
+        out.stdout.contains(&format!(
+            "--resend-in-doubt selected 1 that no in-doubt row answers, so nothing was sent for \
+             it (not in doubt, or not in the sheet): row {}",
+            not_in_doubt.row
+        )),
+        "{}",
+        out.stdout
+    );
     assert_eq!(emu.stats().requests, sent + 2, "only the two selected rows");
     for r in &rows {
         let again = r.row == doubts[0].row || r.row == doubts[1].row;
