@@ -15,5 +15,5 @@ pub(crate) use check::check;
 pub(crate) use history::{HistoryConfig, history};
 pub(crate) use mock_server::mock_server;
 pub(crate) use run::{run, start_sandbox};
-pub(crate) use status::status;
 pub(crate) use run_config::{ReadBack, RunConfig, Target};
+pub(crate) use status::status;

@@ -40,7 +40,8 @@ fn parse_resend_selection(s: &str) -> Result<String, String> {
     let t = s.trim();
     if t.eq_ignore_ascii_case("all")
         || t.starts_with('@')
-        || t.chars().all(|c| c.is_ascii_digit() || matches!(c, ',' | '-' | ' '))
+        || t.chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, ',' | '-' | ' '))
     {
         Ok(t.to_string())
     } else {

@@ -61,10 +61,15 @@ pub(crate) fn replaceable(path: &Path) -> bool {
 
 /// What `path` is when it exists and is not a regular file (following symlinks: a link to
 /// `/dev/null` is a device), in words for a message: "a directory", "a FIFO (named pipe)", …
-/// `None` when it is a regular file or does not exist.
+/// `None` when it is a regular file or does not exist (a link to nothing is refused too).
 #[must_use]
 pub(crate) fn not_regular(path: &Path) -> Option<&'static str> {
-    let meta = std::fs::metadata(path).ok()?;
+    let Ok(meta) = std::fs::metadata(path) else {
+        // A link to nothing: writing through it would make a file elsewhere, or fail.
+        return std::fs::symlink_metadata(path)
+            .is_ok_and(|m| m.file_type().is_symlink())
+            .then_some("a symbolic link to a file that does not exist");
+    };
     let kind = meta.file_type();
     if kind.is_file() {
         return None;
@@ -131,6 +136,12 @@ mod tests {
         assert_eq!(not_regular(&dir.path().join("missing.csv")), None);
         #[cfg(unix)]
         {
+            let dangling = dir.path().join("dangling.csv");
+            std::os::unix::fs::symlink(dir.path().join("nowhere"), &dangling).unwrap();
+            assert_eq!(
+                not_regular(&dangling),
+                Some("a symbolic link to a file that does not exist")
+            );
             let null = Path::new("/dev/null");
             assert!(!replaceable(null), "a device is empty, and never ours");
             assert_eq!(not_regular(null), Some("a character device"));

@@ -187,7 +187,11 @@ pub(crate) fn summary(r: &Report, configured_rate: f64, checkpoint: &Path) -> St
     let _ = writeln!(
         s,
         "  {}updated {}, rejected {}, failed {}, in_doubt {}, invalid {}, not sent {}",
-        if r.resumed > 0 { "the job's rows: " } else { "" },
+        if r.resumed > 0 {
+            "the job's rows: "
+        } else {
+            ""
+        },
         count(Status::Updated),
         count(Status::Rejected),
         count(Status::Failed),
@@ -232,14 +236,23 @@ pub(crate) fn summary(r: &Report, configured_rate: f64, checkpoint: &Path) -> St
         );
     }
     if !r.resend_unmatched.is_empty() {
-        let shown: Vec<&str> = r.resend_unmatched.iter().take(10).map(String::as_str).collect();
+        let shown: Vec<&str> = r
+            .resend_unmatched
+            .iter()
+            .take(10)
+            .map(String::as_str)
+            .collect();
         let _ = writeln!(
             s,
             "  --resend-in-doubt selected {} that no in-doubt row answers, so nothing was sent \
              for it (not in doubt, or not in the sheet): {}{}",
             r.resend_unmatched.len(),
             shown.join(", "),
-            if r.resend_unmatched.len() > 10 { ", …" } else { "" }
+            if r.resend_unmatched.len() > 10 {
+                ", …"
+            } else {
+                ""
+            }
         );
     }
     job_lines(&mut s, r);
@@ -371,14 +384,23 @@ fn read_back_lines(s: &mut String, rb: &ReadBackSummary, unchanged: u64) {
         let _ = writeln!(s, "    {m}");
     }
     if !rb.not_verifiable.is_empty() {
-        let shown: Vec<String> = rb.not_verifiable.iter().take(10).map(u64::to_string).collect();
+        let shown: Vec<String> = rb
+            .not_verifiable
+            .iter()
+            .take(10)
+            .map(u64::to_string)
+            .collect();
         let _ = writeln!(
             s,
             "  not verifiable: {} additive rows (rows {}{}): no reading from before this job \
              wrote to them, so what they added cannot be told from what CAKE holds",
             rb.not_verifiable.len(),
             shown.join(", "),
-            if rb.not_verifiable.len() > 10 { ", …" } else { "" }
+            if rb.not_verifiable.len() > 10 {
+                ", …"
+            } else {
+                ""
+            }
         );
     }
     if let Some(undo) = &rb.undo {
