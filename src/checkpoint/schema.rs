@@ -555,7 +555,7 @@ mod tests {
     use super::*;
 
     /// A checkpoint made by [`create`], then changed by `sql` (run by a plain connection, as
-    /// any SQLite tool would).
+    /// any `SQLite` tool would).
     fn made(dir: &Path, sql: &str) -> std::path::PathBuf {
         let h = sql
             .bytes()

@@ -575,6 +575,32 @@ pub(super) fn load_api_key(file: Option<&Path>) -> Result<Option<SecretString>, 
         .map(SecretString::from))
 }
 
+/// The journal's settings: `--journal`, `CAKE_RECON_JOURNAL` (clap reads it), or the user's
+/// data directory. A sandbox trial drops them later (`app::run`).
+fn journal(a: &RunArgs) -> Result<Option<crate::engine::JournalSettings>, Error> {
+    let path = match a.journal.clone().filter(|p| !p.as_os_str().is_empty()) {
+        Some(p) => p,
+        None => match crate::checkpoint::journal::default_path() {
+            Some(p) => p,
+            None if a.dry_run || a.sandbox || a.sandbox_url.is_some() => return Ok(None),
+            None => {
+                return Err(Error::Usage(
+                    "where should the journal of sent updates live? Neither XDG_DATA_HOME nor \
+                     HOME is set: give --journal PATH (or CAKE_RECON_JOURNAL); nothing was sent"
+                        .into(),
+                ));
+            }
+        },
+    };
+    refuse_not_regular("--journal", &path)?;
+    Ok(Some(crate::engine::JournalSettings {
+        path,
+        days: a.journal_days,
+        same_sheet_again: a.same_sheet_again,
+        same_additions_again: a.same_additions_again,
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -638,30 +664,4 @@ mod tests {
         assert!(check_base_url("ftp://x", true).is_err());
         assert!(check_base_url("not a url", true).is_err());
     }
-}
-
-/// The journal's settings: `--journal`, `CAKE_RECON_JOURNAL` (clap reads it), or the user's
-/// data directory. A sandbox trial drops them later (`app::run`).
-fn journal(a: &RunArgs) -> Result<Option<crate::engine::JournalSettings>, Error> {
-    let path = match a.journal.clone().filter(|p| !p.as_os_str().is_empty()) {
-        Some(p) => p,
-        None => match crate::checkpoint::journal::default_path() {
-            Some(p) => p,
-            None if a.dry_run || a.sandbox || a.sandbox_url.is_some() => return Ok(None),
-            None => {
-                return Err(Error::Usage(
-                    "where should the journal of sent updates live? Neither XDG_DATA_HOME nor \
-                     HOME is set: give --journal PATH (or CAKE_RECON_JOURNAL); nothing was sent"
-                        .into(),
-                ));
-            }
-        },
-    };
-    refuse_not_regular("--journal", &path)?;
-    Ok(Some(crate::engine::JournalSettings {
-        path,
-        days: a.journal_days,
-        same_sheet_again: a.same_sheet_again,
-        same_additions_again: a.same_additions_again,
-    }))
 }
