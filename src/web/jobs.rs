@@ -229,6 +229,14 @@ impl Jobs {
             ));
         }
         let files = self.files(stem);
+        // The run's own files are checked by the run (`config/resolve.rs`); its log is ours.
+        if let Some(kind) = crate::report::files::not_regular(&files.log) {
+            return Err(format!(
+                "{} is {kind}, not a regular file: nothing was started. Move it away and apply \
+                 again",
+                files.log.display()
+            ));
+        }
         // Each run's output follows the ones before (a resume keeps the first run's story).
         let mut log = std::fs::OpenOptions::new()
             .create(true)
