@@ -111,6 +111,7 @@ pub(crate) fn run_config(
             show_progress: !a.quiet && !a.no_progress,
             journal,
             settle_after: Duration::from_secs(a.settle_after),
+            reports: (read_back.window, read_back.version),
         },
         target,
         key,

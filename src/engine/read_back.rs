@@ -360,6 +360,87 @@ fn ids_in_words(u: &ConversionUpdate) -> String {
     ids.join(", ")
 }
 
+/// Without `--read-back`, a sheet with additive rows still takes the snapshot first whenever a
+/// window is known (`--since/--until` or a `conversion_date` column): what each of its
+/// conversions held before this job wrote, so an unknown outcome can be settled later (by a
+/// run with `--read-back`) instead of needing a person's decision. Nothing else changes: no
+/// row is decided `unchanged`, no undo sheet. A window that cannot be read is said, and the run
+/// goes on as it would have without the reading.
+pub(crate) fn snapshot_first(
+    s: &Settings,
+    opts: &SheetOptions,
+    order: DateOrder,
+    duplicates: &Duplicates,
+    dest: &super::Destination,
+    conn: &mut rusqlite::Connection,
+) -> Result<(), Error> {
+    const NO_WINDOW: &str = "additive rows without a window: an unknown outcome will need your \
+         decision (give --since/--until, or a conversion_date column, to read CAKE before sending)";
+    let sql = |e: rusqlite::Error| Error::Internal(format!("the checkpoint's snapshot: {e}"));
+    snapshot::ensure(conn).map_err(sql)?;
+    let recorded: std::collections::HashSet<u64> =
+        snapshot::recorded(conn).map_err(sql)?.into_iter().collect();
+    // Only additive rows this job has not written to yet need a reading from before.
+    let mut targets = Targets::default();
+    let mut wanted = 0u64;
+    let mut span: Option<(NaiveDate, NaiveDate)> = None;
+    {
+        let mut sheet = Sheet::open(&s.input, opts)?;
+        let date_col = sheet
+            .header()
+            .iter()
+            .position(|h| DATE_HEADERS.contains(&normalize_token(h).as_str()));
+        while let Some(row) = sheet.next_row(duplicates)? {
+            let Ok(u) = &row.result else { continue };
+            if !u.additions().is_additive() || recorded.contains(&u.row) {
+                continue;
+            }
+            targets.add(u);
+            wanted += 1;
+            if let Some(d) = date_col
+                .and_then(|c| sheet.record().get(c))
+                .and_then(|c| parse_date(c.trim(), order).ok())
+            {
+                let d = d.date();
+                span = Some(span.map_or((d, d), |(a, b)| (a.min(d), b.max(d))));
+            }
+        }
+    }
+    if wanted == 0 {
+        return Ok(());
+    }
+    let Ok((since, until)) = window(s.reports.0, span) else {
+        tracing::warn!("{NO_WINDOW}");
+        return Ok(());
+    };
+    if let Err(e) = super::scan::read_window(s, dest, s.reports.1, (since, until), &mut targets) {
+        tracing::warn!(
+            error = %e,
+            "CAKE could not be read before sending: an unknown outcome will need your decision"
+        );
+        return Ok(());
+    }
+    let mut first_reads = Vec::new();
+    let mut sheet = Sheet::open(&s.input, opts)?;
+    while let Some(row) = sheet.next_row(duplicates)? {
+        let Ok(u) = row.result else { continue };
+        if !u.additions().is_additive() || recorded.contains(&u.row) {
+            continue;
+        }
+        if let [held] = targets.found(u.row) {
+            first_reads.push(held.clone());
+        }
+    }
+    tracing::info!(
+        conversions = first_reads.len(),
+        since = %since,
+        until = %until,
+        "read CAKE before sending: the additive rows' values are kept to settle unknown outcomes"
+    );
+    snapshot::save(conn, first_reads.iter()).map_err(sql)?;
+    Ok(())
+}
+
 /// After sending: writes the undo sheet and verifies every `updated` row by reading it back.
 pub(crate) fn after(
     s: &Settings,

@@ -120,6 +120,10 @@ impl Pass<'_> {
                 read_back::before(s, rb, sheet_opts, order, &pre.duplicates, dest, &mut conn)
             })
             .transpose()?;
+        if s.read_back.is_none() && pre.additive > 0 {
+            let order = pre.formats.date_order;
+            read_back::snapshot_first(s, sheet_opts, order, &pre.duplicates, dest, &mut conn)?;
+        }
         let prior = resumed.then(|| self.path.to_path_buf());
         let journaled = journal.is_some();
         let (store, store_thread) = Store::start_journaled(conn, self.path.to_path_buf(), journal)?;

@@ -43,6 +43,9 @@ pub(crate) struct Settings {
     pub journal: Option<JournalSettings>,
     /// How long after its request left an unknown outcome may be settled "not applied".
     pub settle_after: Duration,
+    /// Reading CAKE (also without `--read-back`: the snapshot an additive sheet takes first):
+    /// `--since`/`--until` (`None`: from the sheet) and the reports version.
+    pub reports: (Option<(chrono::NaiveDate, chrono::NaiveDate)>, u8),
 }
 
 /// The journal (see `checkpoint::journal`) and what the user allowed despite it.

@@ -41,6 +41,8 @@ pub struct PrePass {
     /// Size and SHA-256 of the file, streamed during the pass (the checkpoint's fingerprint).
     pub input_size: u64,
     pub input_sha256: String,
+    /// Valid rows that add (duplicates included): whether a run must read CAKE first.
+    pub additive: u64,
 }
 
 impl PrePass {
@@ -72,14 +74,17 @@ pub(crate) fn prepass_visit(
     let mut samples: Vec<Vec<String>> = vec![Vec::new(); header.len()];
     let mut unfilled = header.len();
     let mut dup_index = DuplicateIndex::default();
-    let (mut rows, mut invalid, mut skipped) = (0u64, 0u64, 0u64);
+    let (mut rows, mut invalid, mut skipped, mut additive) = (0u64, 0u64, 0u64, 0u64);
     let mut skipped_notes = Vec::new();
     let mut errors: Vec<(u64, String)> = Vec::new();
     let no_dups = Duplicates::new();
     while let Some(row) = sheet.next_row(&no_dups)? {
         rows += 1;
         match &row.result {
-            Ok(update) => dup_index.add(update),
+            Ok(update) => {
+                dup_index.add(update);
+                additive += u64::from(update.additions().is_additive());
+            }
             Err(skipped_row) if skipped_row.skipped => {
                 skipped += 1;
                 if skipped_notes.len() < ERRORS_SHOWN {
@@ -141,6 +146,7 @@ pub(crate) fn prepass_visit(
         duplicates,
         input_size,
         input_sha256,
+        additive,
     })
 }
 

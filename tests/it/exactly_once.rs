@@ -413,3 +413,62 @@ fn the_dry_run_says_what_the_journal_would_refuse_and_skip() {
         out.stdout
     );
 }
+
+#[test]
+fn an_additive_run_without_read_back_takes_the_snapshot_so_a_later_read_back_settles_it() {
+    let t = TestDir::new();
+    // Calls cut off before CAKE applies them, and calls applied with the answer lost: the
+    // client cannot tell which is which.
+    let emu = Emu::with(
+        Ledger::generated(30_000),
+        Faults {
+            drop_before_rate: 0.15,
+            drop_after_rate: 0.15,
+            seed: 5,
+            ..Faults::default()
+        },
+    );
+    let rows = additive_sheet(&t, "bonus.csv", 1, 100);
+    let window = ["--since", "2026-09-01", "--until", "2026-09-01"];
+    let out = run(&t, &emu, "bonus.csv", &window);
+    assert!(matches!(out.code, 1 | 3), "{out:?}");
+    assert!(out.stderr.contains("read CAKE before sending"), "{}", out.stderr);
+    let in_doubt = results(&t, "bonus.results.csv")
+        .iter()
+        .filter(|l| l["status"] == "in_doubt")
+        .count();
+    assert!(in_doubt >= 10, "{in_doubt}");
+    // A later run that reads back settles every one of them (the bound shortened for the test),
+    // without a person deciding row by row; the verification does not cry wolf.
+    let mut settle = window.to_vec();
+    settle.extend(["--read-back", "--settle-after", "1"]);
+    let started = Instant::now();
+    loop {
+        let out = run(&t, &emu, "bonus.csv", &settle);
+        let lines = results(&t, "bonus.results.csv");
+        if lines.iter().all(|l| l["status"] == "updated") {
+            assert!(out.stdout.contains("0 not as sent"), "{}", out.stdout);
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "{out:?}");
+        wait_until_settled(&lines);
+    }
+    let ledger = emu.conversions();
+    for r in &rows {
+        assert_eq!(ledger[&r.id].applied, 1, "conversion {}", r.id);
+    }
+}
+
+#[test]
+fn additive_rows_without_a_window_are_told_before_sending() {
+    let t = TestDir::new();
+    let emu = Emu::start(Faults::default());
+    additive_sheet(&t, "bonus.csv", 1, 3);
+    let out = run(&t, &emu, "bonus.csv", &[]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stderr.contains("additive rows without a window: an unknown outcome will need your decision"),
+        "{}",
+        out.stderr
+    );
+}

@@ -318,14 +318,25 @@ fn status_on_a_live_run_says_in_flight_has_json_and_names_the_right_file() {
         serde_json::from_str(&t.run(&["status", "s.results.csv.ckpt", "--json"]).stdout).unwrap();
     assert_eq!(done["rows"]["updated"], 40);
     assert!(done["running"].is_null());
-    // The sheet given by mistake: the message names the checkpoint to use, and no option that
-    // `status` does not have.
-    let wrong = t.run(&["status", "s.csv"]);
+    // The sheet instead of its checkpoint: the checkpoint beside it.
+    let by_sheet = t.run(&["status", "s.csv"]);
+    assert_eq!(by_sheet.code, 0, "{by_sheet:?}");
+    assert!(
+        by_sheet
+            .stdout
+            .starts_with("Checkpoint s.results.csv.ckpt\n"),
+        "{}",
+        by_sheet.stdout
+    );
+    // A sheet with no checkpoint beside it: the message names the checkpoint it looked for,
+    // and no option that `status` does not have.
+    std::fs::copy(t.path("s.csv"), t.path("t.csv")).unwrap();
+    let wrong = t.run(&["status", "t.csv"]);
     assert_eq!(wrong.code, 2, "{wrong:?}");
     assert!(
         wrong
             .stderr
-            .contains("cake-recon status s.results.csv.ckpt"),
+            .contains("cake-recon status t.results.csv.ckpt"),
         "{}",
         wrong.stderr
     );

@@ -1184,3 +1184,29 @@ fn the_command_line_in_the_same_folder_continues_the_pages_checkpoint() {
     assert_eq!(emu.stats().requests, 20, "no request more: {}", out.stdout);
     assert_added_once(&emu, 20);
 }
+
+#[test]
+fn a_copy_of_an_applied_sheet_uploaded_under_another_name_is_refused_and_the_page_says_why() {
+    let t = TestDir::new();
+    let emu = emu_of(&t, 20);
+    let s = server_at(&t, &emu);
+    job_page_after_run(&s, 20);
+    let p = s.wait_for_job("june", Duration::from_secs(60));
+    assert_eq!(p["by_status"]["updated"], 20, "{p}");
+    // The browser's re-download of the same file: `june (1).csv`, the same bytes.
+    let page = s.upload("june (1).csv", additive_sheet(20).as_bytes());
+    let preview = s.get(&page).body;
+    let applied = s.post_form(&format!("{page}/apply"), &[("rows", "20")]);
+    assert_eq!(applied.status, 303, "{}", applied.body);
+    let job = applied.header("location").unwrap().to_string();
+    let stem = job.trim_start_matches("/job/").to_string();
+    let p = s.wait_for_job(&stem, Duration::from_secs(60));
+    assert!(
+        p["outcome"].as_str().unwrap().contains("nothing was sent"),
+        "{p} {preview}"
+    );
+    let body = s.get(&job).body;
+    assert!(body.contains("id=\"why\""), "{body}");
+    assert!(body.contains("already applied"), "the reason is on the page: {body}");
+    assert_added_once(&emu, 20);
+}
