@@ -228,33 +228,7 @@ pub(crate) fn summary(r: &Report, configured_rate: f64, checkpoint: &Path) -> St
             r.resent_failed
         );
     }
-    if r.resent_in_doubt > 0 {
-        let _ = writeln!(
-            s,
-            "  {} in-doubt rows were sent again (--resend-in-doubt)",
-            r.resent_in_doubt
-        );
-    }
-    if !r.resend_unmatched.is_empty() {
-        let shown: Vec<&str> = r
-            .resend_unmatched
-            .iter()
-            .take(10)
-            .map(String::as_str)
-            .collect();
-        let _ = writeln!(
-            s,
-            "  --resend-in-doubt selected {} that no in-doubt row answers, so nothing was sent \
-             for it (not in doubt, or not in the sheet): {}{}",
-            r.resend_unmatched.len(),
-            shown.join(", "),
-            if r.resend_unmatched.len() > 10 {
-                ", …"
-            } else {
-                ""
-            }
-        );
-    }
+    resend_lines(&mut s, r);
     job_lines(&mut s, r);
     if r.resumed > 0 {
         let _ = writeln!(
@@ -318,6 +292,38 @@ fn applied_lines(s: &mut String, r: &Report) {
             "  the job's totals (this run and earlier runs): {} rows updated, {}",
             r.job.rows,
             sums(&r.job)
+        );
+    }
+}
+
+/// What `--resend-in-doubt` sent again, and what it selected that no in-doubt row answered.
+fn resend_lines(s: &mut String, r: &Report) {
+    use std::fmt::Write as _;
+    if r.resent_in_doubt > 0 {
+        let _ = writeln!(
+            s,
+            "  {} in-doubt rows were sent again (--resend-in-doubt)",
+            r.resent_in_doubt
+        );
+    }
+    if !r.resend_unmatched.is_empty() {
+        let shown: Vec<&str> = r
+            .resend_unmatched
+            .iter()
+            .take(10)
+            .map(String::as_str)
+            .collect();
+        let _ = writeln!(
+            s,
+            "  --resend-in-doubt selected {} that no in-doubt row answers, so nothing was sent \
+             for it (not in doubt, or not in the sheet): {}{}",
+            r.resend_unmatched.len(),
+            shown.join(", "),
+            if r.resend_unmatched.len() > 10 {
+                ", …"
+            } else {
+                ""
+            }
         );
     }
 }
