@@ -209,6 +209,11 @@ impl Journal {
         })
     }
 
+    /// Another connection to the same journal for the same job (a second pass of a run).
+    pub(crate) fn reopen(&self) -> Result<Self, CheckpointError> {
+        Self::open(&self.path, self.ctx.clone())
+    }
+
     /// Opens an existing journal read only (a dry run asks, never records).
     pub(crate) fn open_read_only(path: &Path, ctx: JobContext) -> Result<Self, CheckpointError> {
         let conn = open_db(path, false)?;

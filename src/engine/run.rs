@@ -9,6 +9,7 @@ use super::settings::{Destination, Settings};
 use super::worker::Shared;
 use crate::cake::client::Client;
 use crate::cake::request::Endpoint;
+use crate::checkpoint::journal::Journal;
 use crate::checkpoint::{self, Fingerprint, Store};
 use crate::error::Error;
 use crate::report::money::grouped;
@@ -16,7 +17,7 @@ use crate::report::output::ResultsWriter;
 use crate::report::preview::invalid_list;
 use crate::report::summary::{CarriedOver, Report, Stop};
 use crate::sheet::{Duplicates, PrePass, Sheet, SheetOptions, prepass};
-use crate::update::RowIdent;
+use crate::update::{RowIdent, Status};
 use rust_decimal::Decimal;
 use std::io::IsTerminal;
 use std::sync::Arc;
@@ -67,10 +68,25 @@ pub(crate) fn run(s: &Settings, dest: &Destination) -> Result<Report, Error> {
         path: &opened.path,
         compare_content: carried_over.is_some(),
     };
-    // One pass. Rows this pass leaves in doubt are not settled at once: CAKE may still land
-    // their requests long after this client gave up, so only a run after the settling bound
-    // (`--settle-after`) may read them as "not applied".
-    let (mut report, read) = ctx.run(opened.conn, opened.resumed, journal, &skips)?;
+    // With --read-back, rows this pass leaves in doubt are read once more at once: those CAKE
+    // shows applied (snapshot + what they add) are settled `updated`. None is read "not
+    // applied" now: CAKE may still land a request long after this client gave up, so only a
+    // run after the settling bound (`--settle-after`) may send one again.
+    let second_journal = journal.as_ref().map(Journal::reopen).transpose()?;
+    let (mut report, mut read) = ctx.run(opened.conn, opened.resumed, journal, &skips)?;
+    let in_doubt = |r: &Report| r.counts.get(&Status::InDoubt).copied().unwrap_or(0);
+    if s.read_back.is_some() && report.stop.is_none() && in_doubt(&report) > 0 {
+        let (first_resumed, attempts) = (report.resumed, report.attempts);
+        let conn = checkpoint::schema::open_checked(
+            &opened.path,
+            false,
+            checkpoint::schema::Check::AlreadyChecked,
+        )
+        .map_err(|e| Error::after_sending(e.into()))?;
+        (report, read) = ctx.run(conn, true, second_journal, &skips)?;
+        report.attempts += attempts;
+        report.resumed = first_resumed;
+    }
     report.journal_skipped = u64::try_from(skips.rows.len()).unwrap_or(u64::MAX);
     report.journal_skipped_money =
         (!skips.rows.is_empty()).then(|| journaling::skipped_money(&skips));

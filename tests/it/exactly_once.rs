@@ -177,7 +177,7 @@ fn late_landings_with_read_back_settle_only_after_the_bound_and_apply_once() {
 
 /// Waits until the latest "settles after YYYY-MM-DD HH:MM:SS UTC" the results name has passed
 /// (at most 30 s): the tool's own word for when the same command can settle them.
-fn wait_until_settled(lines: &[std::collections::BTreeMap<String, String>]) {
+pub(crate) fn wait_until_settled(lines: &[std::collections::BTreeMap<String, String>]) {
     let latest = lines
         .iter()
         .filter_map(|l| {

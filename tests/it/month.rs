@@ -583,8 +583,28 @@ fn next_months_sheet_saved_over_last_months_is_not_taken_for_an_edit() {
         out.stderr
     );
     assert_eq!(emu.stats().requests, 3, "nothing was sent");
-    // Given results of its own, every row is sent — the recurring bonus too.
+    // Given results of its own, the new rows are sent; the recurring bonus is the same addition
+    // to the same conversion another job made, so the journal holds it back and says whose…
     let out = run(&t, &emu, "s.csv", &["--output", "dec.results.csv"]);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(
+        out.stdout.contains("1 additive rows were NOT sent"),
+        "{}",
+        out.stdout
+    );
+    let dec = t.read("dec.results.csv");
+    assert!(
+        dec.contains("skipped") && dec.contains("s.csv") && dec.contains("--same-additions-again"),
+        "{dec}"
+    );
+    assert_eq!(payouts(&emu)[0], (1, "15.00".into(), 1));
+    // …until the user says it is meant: then it is added again.
+    let out = run(
+        &t,
+        &emu,
+        "s.csv",
+        &["--output", "dec.results.csv", "--same-additions-again"],
+    );
     assert_eq!(out.code, 0, "{out:?}");
     assert_eq!(payouts(&emu)[0], (1, "20.00".into(), 2));
 }

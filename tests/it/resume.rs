@@ -99,7 +99,7 @@ fn garbage_and_truncated_checkpoints_are_refused() {
     let out = run(&t, &emu, "s.csv", &["--checkpoint", "other.db"]);
     assert_eq!(out.code, 2, "{out:?}");
     assert!(
-        out.stderr.contains("no cake-recon metadata"),
+        out.stderr.contains("not a cake-recon checkpoint"),
         "{}",
         out.stderr
     );
