@@ -21,8 +21,8 @@ struct Preview {
     writer: ResultsWriter,
     totals: Totals,
     examples: Vec<ConversionUpdate>,
-    /// Additive rows by the id that names their conversion: conversion_id, request_session_id,
-    /// transaction_id. Two kinds in one sheet cannot be proved different conversions without
+    /// Additive rows by the id that names their conversion: `conversion_id`,
+    /// `request_session_id`, `transaction_id`. Two kinds in one sheet cannot be proved different conversions without
     /// reading CAKE.
     additive_by_id: [u64; 3],
     error: Option<std::io::Error>,

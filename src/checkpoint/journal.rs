@@ -569,52 +569,58 @@ mod tests {
     fn another_job_sees_the_sheet_and_the_additions_this_one_sent() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("j").join("journal.sqlite");
-        let mut a = Journal::open(&path, ctx("a", "s1")).unwrap();
-        a.record_sheet().unwrap();
-        let e = entry(2, "0|7||", Some("payout+2"));
-        a.write_group(&[&e], &[], &[]).unwrap();
+        let mut job_a = Journal::open(&path, ctx("a", "s1")).unwrap();
+        job_a.record_sheet().unwrap();
+        let first = entry(2, "0|7||", Some("payout+2"));
+        job_a.write_group(&[&first], &[], &[]).unwrap();
         // Job a itself is not "another job".
-        assert!(a.sheet_sent_by_another_job().unwrap().is_none());
+        assert!(job_a.sheet_sent_by_another_job().unwrap().is_none());
         assert!(
-            a.earlier_addition("0|7||", "payout+2", 90)
+            job_a
+                .earlier_addition("0|7||", "payout+2", 90)
                 .unwrap()
                 .is_none()
         );
-        let b = Journal::open(&path, ctx("b", "s1")).unwrap();
-        let earlier = b.sheet_sent_by_another_job().unwrap().unwrap();
+        let job_b = Journal::open(&path, ctx("b", "s1")).unwrap();
+        let earlier = job_b.sheet_sent_by_another_job().unwrap().unwrap();
         assert_eq!(earlier.name, "bonus.csv");
-        assert!(b.others_added_lately(90).unwrap());
+        assert!(job_b.others_added_lately(90).unwrap());
         // Sent without an outcome yet (a crash): may have applied.
-        let hit = b
+        let hit = job_b
             .earlier_addition("0|7||", "payout+2", 90)
             .unwrap()
             .unwrap();
         assert_eq!(hit.outcome, None);
         assert!(
-            b.earlier_addition("0|7||", "payout+3", 90)
+            job_b
+                .earlier_addition("0|7||", "payout+3", 90)
                 .unwrap()
                 .is_none()
         );
         assert!(
-            b.earlier_addition("0|8||", "payout+2", 90)
+            job_b
+                .earlier_addition("0|8||", "payout+2", 90)
                 .unwrap()
                 .is_none()
         );
         // Refused by CAKE: it did not apply, so it does not count.
-        a.write_group(&[], &[(2, "rejected", None)], &[]).unwrap();
+        job_a
+            .write_group(&[], &[(2, "rejected", None)], &[])
+            .unwrap();
         assert!(
-            b.earlier_addition("0|7||", "payout+2", 90)
+            job_b
+                .earlier_addition("0|7||", "payout+2", 90)
                 .unwrap()
                 .is_none()
         );
         // Withdrawn intents (never sent) do not make the sheet "applied".
-        let c = Journal::open(&path, ctx("c", "s2")).unwrap();
-        c.record_sheet().unwrap();
-        let mut c = c;
-        let e2 = entry(3, "0|9||", Some("payout+2"));
-        c.write_group(&[&e2], &[], &[3]).unwrap();
-        let d = Journal::open(&path, ctx("d", "s2")).unwrap();
-        assert!(d.sheet_sent_by_another_job().unwrap().is_none());
+        let job_c = Journal::open(&path, ctx("c", "s2")).unwrap();
+        job_c.record_sheet().unwrap();
+        let mut job_c = job_c;
+        let second = entry(3, "0|9||", Some("payout+2"));
+        job_c.write_group(&[&second], &[], &[3]).unwrap();
+        let job_d = Journal::open(&path, ctx("d", "s2")).unwrap();
+        assert!(job_d.sheet_sent_by_another_job().unwrap().is_none());
     }
 
     #[test]

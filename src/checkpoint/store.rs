@@ -333,9 +333,8 @@ fn writer(
                         format!("checkpoint {} could not be written: {e}", path.display())
                     })
                 })
-                .map_err(|msg| {
+                .inspect_err(|msg| {
                     *failed.lock().unwrap_or_else(PoisonError::into_inner) = Some(msg.clone());
-                    msg
                 }),
         };
         for (_, _, _, reply) in done.intents {

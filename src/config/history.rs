@@ -9,8 +9,9 @@ use std::path::PathBuf;
 /// `cake-recon history`.
 #[derive(Debug, Args)]
 pub(crate) struct HistoryArgs {
-    /// The journal to read [default: $CAKE_RECON_JOURNAL, else
-    /// $XDG_DATA_HOME/cake-recon/journal.sqlite, else ~/.local/share/cake-recon/journal.sqlite].
+    /// The journal to read [default: `$CAKE_RECON_JOURNAL`, else
+    /// `$XDG_DATA_HOME/cake-recon/journal.sqlite`, else
+    /// `~/.local/share/cake-recon/journal.sqlite`].
     #[arg(long, value_name = "PATH", env = "CAKE_RECON_JOURNAL")]
     pub journal: Option<PathBuf>,
     /// Only this CAKE instance (its base URL) [default: every instance in the journal].

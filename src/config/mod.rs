@@ -8,7 +8,7 @@ mod resend;
 mod resolve;
 mod serve;
 
-pub(crate) use history::{HistoryArgs, history_config};
 pub(crate) use args::{MockArgs, RunArgs, ServeArgs, parse_day};
+pub(crate) use history::{HistoryArgs, history_config};
 pub(crate) use resolve::{check_config, mock_config, run_config};
 pub(crate) use serve::{ServeConfig, host_is_loopback, parse_run_args, random_token, serve_config};

@@ -220,11 +220,7 @@ pub(super) fn skipped_money(s: &Skips) -> String {
 
 /// What the journal would decide for this sheet, for the dry run: read only, nothing recorded.
 /// `url` is the instance a run would go to. Empty when the journal has nothing to say.
-pub(crate) fn preview(
-    s: &Settings,
-    url: &str,
-    pre: &PrePass,
-) -> Result<Vec<String>, Error> {
+pub(crate) fn preview(s: &Settings, url: &str, pre: &PrePass) -> Result<Vec<String>, Error> {
     let Some(js) = &s.journal else {
         return Ok(Vec::new());
     };
@@ -285,15 +281,16 @@ pub(crate) fn preview(
 /// The SHA-256 of a file's bytes, hex (as the pre-pass computes it for a run).
 fn sha256_of(path: &Path) -> Result<String, Error> {
     use sha2::Digest as _;
-    let mut f = std::fs::File::open(path).map_err(|e| {
-        Error::Usage(format!("cannot read {}: {e}", path.display()))
-    })?;
+    let mut f = std::fs::File::open(path)
+        .map_err(|e| Error::Usage(format!("cannot read {}: {e}", path.display())))?;
     let mut h = sha2::Sha256::new();
     std::io::copy(&mut f, &mut h)
         .map_err(|e| Error::Usage(format!("cannot read {}: {e}", path.display())))?;
-    Ok(h.finalize().iter().fold(String::with_capacity(64), |mut s, b| {
-        use std::fmt::Write as _;
-        let _ = write!(s, "{b:02x}");
-        s
-    }))
+    Ok(h.finalize()
+        .iter()
+        .fold(String::with_capacity(64), |mut s, b| {
+            use std::fmt::Write as _;
+            let _ = write!(s, "{b:02x}");
+            s
+        }))
 }

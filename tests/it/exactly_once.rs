@@ -6,6 +6,7 @@ use crate::emu::{Emu, KEY, run};
 use crate::run::{Row, results};
 use crate::util::TestDir;
 use cake_recon::mock::{Faults, Ledger};
+use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 /// `n` rows on conversions `first..`, each adding `+1.00` to the payout (`adds` decides the
@@ -15,7 +16,7 @@ fn additive_sheet(t: &TestDir, name: &str, first: i32, n: usize) -> Vec<Row> {
     let mut rows = Vec::new();
     for i in 0..n {
         let id = first + i32::try_from(i).unwrap();
-        text.push_str(&format!("{id},1.00,yes\n"));
+        writeln!(text, "{id},1.00,yes").unwrap();
         rows.push(Row {
             row: u64::try_from(i).unwrap() + 2,
             id,
@@ -166,7 +167,10 @@ fn late_landings_with_read_back_settle_only_after_the_bound_and_apply_once() {
         assert!(
             runs < 20 && started.elapsed() < Duration::from_secs(90),
             "not settled after {runs} runs: {out:?} {:?}",
-            lines.iter().filter(|l| l["status"] != "updated").collect::<Vec<_>>()
+            lines
+                .iter()
+                .filter(|l| l["status"] != "updated")
+                .collect::<Vec<_>>()
         );
         // Not before the time the rows themselves name (what a person would wait for).
         wait_until_settled(&lines);
@@ -372,8 +376,12 @@ fn one_conversion_named_by_two_ids_is_refused_under_read_back_and_warned_without
     let preview = run(&t, &emu, "two.csv", &["--dry-run"]);
     assert_eq!(preview.code, 0, "{preview:?}");
     assert!(
-        preview.stdout.contains("cannot prove they are different conversions")
-            && preview.stdout.contains("1 by conversion_id, 1 by transaction_id")
+        preview
+            .stdout
+            .contains("cannot prove they are different conversions")
+            && preview
+                .stdout
+                .contains("1 by conversion_id, 1 by transaction_id")
             && preview.stdout.contains("--read-back"),
         "{}",
         preview.stdout
@@ -382,11 +390,18 @@ fn one_conversion_named_by_two_ids_is_refused_under_read_back_and_warned_without
         &t,
         &emu,
         "two.csv",
-        &["--read-back", "--since", "2026-09-01", "--until", "2026-09-01"],
+        &[
+            "--read-back",
+            "--since",
+            "2026-09-01",
+            "--until",
+            "2026-09-01",
+        ],
     );
     assert_eq!(out.code, 2, "{out:?}");
     assert!(
-        out.stderr.contains("rows 2 (conversion_id 7) and 3 (transaction_id T7) are both conversion 7"),
+        out.stderr
+            .contains("rows 2 (conversion_id 7) and 3 (transaction_id T7) are both conversion 7"),
         "{}",
         out.stderr
     );
@@ -402,7 +417,8 @@ fn the_dry_run_says_what_the_journal_would_refuse_and_skip() {
     std::fs::copy(t.path("bonus.csv"), t.path("bonus (1).csv")).unwrap();
     let out = run(&t, &emu, "bonus (1).csv", &["--dry-run"]);
     assert!(
-        out.stdout.contains("A run would be refused: these very bytes were already applied"),
+        out.stdout
+            .contains("A run would be refused: these very bytes were already applied"),
         "{}",
         out.stdout
     );
@@ -432,7 +448,11 @@ fn an_additive_run_without_read_back_takes_the_snapshot_so_a_later_read_back_set
     let window = ["--since", "2026-09-01", "--until", "2026-09-01"];
     let out = run(&t, &emu, "bonus.csv", &window);
     assert!(matches!(out.code, 1 | 3), "{out:?}");
-    assert!(out.stderr.contains("read CAKE before sending"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("read CAKE before sending"),
+        "{}",
+        out.stderr
+    );
     let in_doubt = results(&t, "bonus.results.csv")
         .iter()
         .filter(|l| l["status"] == "in_doubt")
@@ -467,7 +487,8 @@ fn additive_rows_without_a_window_are_told_before_sending() {
     let out = run(&t, &emu, "bonus.csv", &[]);
     assert_eq!(out.code, 0, "{out:?}");
     assert!(
-        out.stderr.contains("additive rows without a window: an unknown outcome will need your decision"),
+        out.stderr
+            .contains("additive rows without a window: an unknown outcome will need your decision"),
         "{}",
         out.stderr
     );

@@ -298,10 +298,7 @@ fn resume_to_the_end(
         let unsettled = lines
             .iter()
             .any(|l| l["status"] == "in_doubt" || l["message"].starts_with("not sent"));
-        if !read_back
-            || !unsettled
-            || resumes >= 60
-            || started.elapsed() > Duration::from_secs(120)
+        if !read_back || !unsettled || resumes >= 60 || started.elapsed() > Duration::from_secs(120)
         {
             assert!(out.code == 0 || out.code == 1, "{out:?}");
             break;

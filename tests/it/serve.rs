@@ -1207,6 +1207,9 @@ fn a_copy_of_an_applied_sheet_uploaded_under_another_name_is_refused_and_the_pag
     );
     let body = s.get(&job).body;
     assert!(body.contains("id=\"why\""), "{body}");
-    assert!(body.contains("already applied"), "the reason is on the page: {body}");
+    assert!(
+        body.contains("already applied"),
+        "the reason is on the page: {body}"
+    );
     assert_added_once(&emu, 20);
 }
