@@ -493,3 +493,30 @@ fn additive_rows_without_a_window_are_told_before_sending() {
         out.stderr
     );
 }
+
+#[test]
+fn rows_sent_without_a_reading_from_before_are_not_verifiable_never_not_as_sent() {
+    let t = TestDir::new();
+    let emu = Emu::with(Ledger::generated(30_000), Faults::default());
+    // No window the first time: no snapshot is taken.
+    additive_sheet(&t, "bonus.csv", 1, 30);
+    let out = run(&t, &emu, "bonus.csv", &[]);
+    assert_eq!(out.code, 0, "{out:?}");
+    // Resumed with --read-back: every row applied exactly once, and the verification says it
+    // cannot tell, rather than "not as sent".
+    let out = run(
+        &t,
+        &emu,
+        "bonus.csv",
+        &["--read-back", "--since", "2026-09-01", "--until", "2026-09-01"],
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out.stdout.contains("0 not as sent"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("not verifiable: 30 additive rows")
+            && out.stdout.contains("no reading from before this job wrote"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(emu.stats().requests, 30);
+}
