@@ -56,7 +56,7 @@ CREATE TABLE IF NOT EXISTS sent (
     note            TEXT NOT NULL,     -- the note appended, '' none
     addition        TEXT,              -- what the row adds, canonical; NULL: idempotent
     sent_at         TEXT NOT NULL,     -- UTC; for an additive row, before the request left
-    outcome         TEXT,              -- updated | rejected | failed | in_doubt | not_sent; NULL: unknown
+    outcome         TEXT,              -- updated | rejected | failed | in_doubt | not_sent | planned; NULL: unknown
     outcome_at      TEXT
 );
 CREATE INDEX IF NOT EXISTS sent_addition ON sent(instance, key, addition);
@@ -224,6 +224,11 @@ impl Journal {
         })
     }
 
+    /// The instance this journal's job sends to.
+    pub(crate) fn instance(&self) -> &str {
+        &self.ctx.instance
+    }
+
     pub(crate) fn path(&self) -> &Path {
         &self.path
     }
@@ -285,7 +290,7 @@ impl Journal {
                 "SELECT sheet_name, checkpoint, sent_at, outcome FROM sent
                   WHERE instance = ?1 AND key = ?2 AND addition = ?3 AND job <> ?4
                     AND sent_at >= ?5
-                    AND (outcome IS NULL OR outcome IN ('updated', 'in_doubt'))
+                    AND (outcome IS NULL OR outcome IN ('updated', 'in_doubt', 'planned'))
                   ORDER BY id LIMIT 1",
             )
             .map_err(|e| self.sql(&e))?;
@@ -302,6 +307,76 @@ impl Journal {
         )
         .optional()
         .map_err(|e| self.sql(&e))
+    }
+
+    /// Begins the claim: an exclusive write transaction, so another job's checks wait until
+    /// this job's sheet and planned additions are recorded (two copies started at once cannot
+    /// both pass the checks).
+    pub(crate) fn begin_claim(&self) -> Result<(), CheckpointError> {
+        self.conn
+            .execute_batch("BEGIN IMMEDIATE")
+            .map_err(|e| self.sql(&e))?;
+        // Plans a stopped run of this job left behind are this job's own: made anew now.
+        self.conn
+            .execute(
+                "DELETE FROM sent WHERE job = ?1 AND outcome = 'planned'",
+                [&self.ctx.job],
+            )
+            .map(|_| ())
+            .map_err(|e| self.sql(&e))
+    }
+
+    /// Ends the claim: commits (`keep`) or rolls back.
+    pub(crate) fn end_claim(&self, keep: bool) -> Result<(), CheckpointError> {
+        self.conn
+            .execute_batch(if keep { "COMMIT" } else { "ROLLBACK" })
+            .map_err(|e| self.sql(&e))
+    }
+
+    /// Records that this job is about to send `e` (an additive row): another job's check sees
+    /// it as "may have been applied" from now on, until it is sent (its intent takes this
+    /// line over) or withdrawn ([`Self::release_plans`]).
+    pub(crate) fn plan(&self, e: &JournalEntry) -> Result<(), CheckpointError> {
+        let c = &self.ctx;
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO sent(instance, job, checkpoint, sheet_sha256, sheet_name, row, key,
+                   payout, received, received_option, disposition, note, addition, sent_at,
+                   outcome, outcome_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, 'planned',
+                   NULL)",
+            )
+            .map_err(|e| self.sql(&e))?;
+        stmt.execute(params![
+            c.instance,
+            c.job,
+            c.checkpoint,
+            c.sheet_sha256,
+            c.sheet_name,
+            i64::try_from(e.row).unwrap_or(i64::MAX),
+            e.key,
+            e.payout,
+            e.received,
+            e.received_option,
+            e.disposition,
+            e.note,
+            e.addition,
+            now()
+        ])
+        .map(|_| ())
+        .map_err(|e| self.sql(&e))
+    }
+
+    /// Withdraws this job's plans that were never sent (the run is over).
+    pub(crate) fn release_plans(&self) -> Result<(), CheckpointError> {
+        self.conn
+            .execute(
+                "DELETE FROM sent WHERE job = ?1 AND outcome = 'planned'",
+                [&self.ctx.job],
+            )
+            .map(|_| ())
+            .map_err(|e| self.sql(&e))
     }
 
     /// Records that this job begins sending this sheet.
@@ -373,8 +448,29 @@ impl Journal {
                     outcome.map(|_| at.as_str())
                 ])
             };
+            let mut sent_now = tx.prepare_cached(
+                "UPDATE sent SET sent_at = ?1, outcome = NULL, outcome_at = NULL, payout = ?2,
+                   received = ?3, received_option = ?4, disposition = ?5, note = ?6,
+                   addition = ?7, key = ?8
+                  WHERE id = (SELECT max(id) FROM sent WHERE job = ?9 AND row = ?10
+                               AND outcome = 'planned')",
+            )?;
             for e in intents {
-                add(e, None)?;
+                let claimed = sent_now.execute(params![
+                    at,
+                    e.payout,
+                    e.received,
+                    e.received_option,
+                    e.disposition,
+                    e.note,
+                    e.addition,
+                    e.key,
+                    c.job,
+                    sql_row(e.row)
+                ])?;
+                if claimed == 0 {
+                    add(e, None)?;
+                }
             }
             for (row, outcome, entry) in outcomes {
                 let changed = close.execute(params![outcome, at, c.job, sql_row(*row)])?;
@@ -420,6 +516,16 @@ pub(crate) fn job_id(conn: &Connection, keep: Option<String>) -> rusqlite::Resul
         [&id],
     )?;
     Ok(id)
+}
+
+/// The rows a job's checkpoint has finished and will not send again (every outcome but
+/// `failed`, which the same command sends again): no plan is made for them.
+pub(crate) fn finished_rows(conn: &Connection) -> rusqlite::Result<std::collections::HashSet<u64>> {
+    let mut stmt =
+        conn.prepare("SELECT row FROM rows WHERE status IS NOT NULL AND status <> 'failed'")?;
+    let rows = stmt.query_map([], |r| r.get::<_, i64>(0))?;
+    rows.map(|r| r.map(|v| u64::try_from(v).unwrap_or(0)))
+        .collect()
 }
 
 /// Reads a job id from an existing checkpoint, if it has one (best effort: used only to carry
@@ -471,7 +577,8 @@ pub(crate) fn history(path: &Path, q: &HistoryQuery) -> Result<Vec<HistoryLine>,
                     note, coalesce(outcome, 'unknown (no answer recorded)'), sheet_name, row,
                     checkpoint
                FROM sent
-              WHERE (?1 IS NULL OR instance = ?1)
+              WHERE (outcome IS NULL OR outcome <> 'planned')
+                AND (?1 IS NULL OR instance = ?1)
                 AND (?2 IS NULL OR sent_at >= ?2)
                 AND (?3 IS NULL OR sent_at < ?3)
               ORDER BY id",

@@ -19,7 +19,7 @@ use crate::report::output::update_cells;
 use crate::sheet::{PrePass, Sheet, SheetOptions};
 use crate::update::{ConversionUpdate, Param};
 use rust_decimal::Decimal;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 /// What the journal decided before sending.
@@ -131,65 +131,106 @@ pub(super) fn refuse_copy(s: &Settings, ctx: &JobContext) -> Result<(), Error> {
         return Ok(());
     }
     let j = Journal::open(&js.path, ctx.clone())?;
-    if let Some(e) = j.sheet_sent_by_another_job()? {
-        return Err(Error::Usage(format!(
-            "these very bytes were already applied to {} on {} as {} ({}; checkpoint {}): a \
-             copy, a re-download or a link of a sheet applies it again. Nothing was sent. To \
-             continue that job, run the same command as then (the sheet {}); to send this copy \
-             anyway, add --same-sheet-again (its additive rows already applied are still \
-             skipped unless --same-additions-again)",
-            ctx.instance,
-            day_of(&e.at),
-            e.name,
-            e.path,
-            e.checkpoint,
-            e.path
-        )));
+    match j.sheet_sent_by_another_job()? {
+        Some(e) => Err(copy_refusal(&e, &j)),
+        None => Ok(()),
     }
-    Ok(())
 }
 
-/// Opens the journal for the run (the job's id now known), records the sheet, and answers
-/// question 2 for every additive row of the sheet.
+/// The refusal of a sheet another job sent.
+fn copy_refusal(e: &journal::EarlierSheet, j: &Journal) -> Error {
+    Error::Usage(format!(
+        "these very bytes were already applied to {} on {} as {} ({}; checkpoint {}): a \
+         copy, a re-download or a link of a sheet applies it again. Nothing was sent. To \
+         continue that job, run the same command as then (the sheet {}); to send this copy \
+         anyway, add --same-sheet-again (its additive rows already applied are still skipped \
+         unless --same-additions-again)",
+        j.instance(),
+        day_of(&e.at),
+        e.name,
+        e.path,
+        e.checkpoint,
+        e.path
+    ))
+}
+
+/// Opens the journal for the run (the job's id now known) and claims the sheet: in one
+/// exclusive transaction, asks question 1 again (a copy started at the same moment has now
+/// recorded itself, or waits for this claim), records the sheet, answers question 2 for every
+/// additive row, and plans the additive rows this job may send (`done`: rows its checkpoint
+/// already finished, which are not sent again), so a job started a moment later sees them.
 pub(super) fn open(
     s: &Settings,
     mut ctx: JobContext,
     job: String,
     sheet_opts: &SheetOptions,
     pre: &PrePass,
+    done: &HashSet<u64>,
 ) -> Result<(Journal, Skips), Error> {
     let Some(js) = &s.journal else {
         return Err(Error::Internal("a journaled run without a journal".into()));
     };
     ctx.job = job;
     let j = Journal::open(&js.path, ctx)?;
+    j.begin_claim()?;
+    let claimed = claim(s, js, &j, sheet_opts, pre, done);
+    j.end_claim(claimed.is_ok())?;
+    Ok((j, claimed?))
+}
+
+/// The body of [`open`]'s claim (inside its transaction).
+fn claim(
+    s: &Settings,
+    js: &super::JournalSettings,
+    j: &Journal,
+    sheet_opts: &SheetOptions,
+    pre: &PrePass,
+    done: &HashSet<u64>,
+) -> Result<Skips, Error> {
+    if !js.same_sheet_again
+        && let Some(e) = j.sheet_sent_by_another_job()?
+    {
+        return Err(copy_refusal(&e, j));
+    }
     j.record_sheet()?;
     let mut skips = Skips::default();
-    if js.same_additions_again || !j.others_added_lately(js.days)? {
-        return Ok((j, skips));
+    if pre.additive == 0 {
+        return Ok(skips);
     }
+    let check = !js.same_additions_again && j.others_added_lately(js.days)?;
     let mut sheet = Sheet::open(&s.input, sheet_opts)?;
     while let Some(row) = sheet.next_row(&pre.duplicates)? {
         let Ok(u) = row.result else { continue };
         let Some(addition) = addition_key(&u) else {
             continue;
         };
-        if let Some(e) = j.earlier_addition(&u.ident().key, &addition, js.days)? {
+        if check && let Some(e) = j.earlier_addition(&u.ident().key, &addition, js.days)? {
             let a = u.additions();
             skips.payout = skips.payout.saturating_add(a.payout.unwrap_or_default());
             skips.received = skips
                 .received
                 .saturating_add(a.received.map_or(Decimal::ZERO, |(_, d)| d));
             skips.rows.insert(u.row, skip_message(&u, &e));
+        } else if !done.contains(&u.row) {
+            j.plan(&entry_of(&u))?;
         }
     }
-    Ok((j, skips))
+    Ok(skips)
+}
+
+/// Withdraws the plans a run did not send (best effort: a plan left behind only makes another
+/// job hold the same addition back, and this job's next run makes its plans anew).
+pub(super) fn release(j: &Journal) {
+    if let Err(e) = j.release_plans() {
+        tracing::warn!(error = %e, "the journal's unsent plans could not be withdrawn");
+    }
 }
 
 /// The results line of a row the journal holds back.
 fn skip_message(u: &ConversionUpdate, e: &EarlierAddition) -> String {
     let how = match e.outcome.as_deref() {
         Some("updated") => "was applied",
+        Some("planned") => "is being applied (or was about to be, before a stop)",
         _ => "may have been applied",
     };
     format!(

@@ -46,9 +46,10 @@ pub(crate) fn run(s: &Settings, dest: &Destination) -> Result<Report, Error> {
     }
     let (journal, skips) = match journal_ctx {
         Some((ctx, kept)) => {
-            let job = checkpoint::journal::job_id(&opened.conn, kept)
-                .map_err(|e| Error::Internal(format!("the checkpoint's job id: {e}")))?;
-            let (j, skips) = journaling::open(s, ctx, job, &sheet_opts, &pre)?;
+            let internal = |e: rusqlite::Error| Error::Internal(format!("the checkpoint: {e}"));
+            let job = checkpoint::journal::job_id(&opened.conn, kept).map_err(internal)?;
+            let done = checkpoint::journal::finished_rows(&opened.conn).map_err(internal)?;
+            let (j, skips) = journaling::open(s, ctx, job, &sheet_opts, &pre, &done)?;
             (Some(j), skips)
         }
         None => (None, journaling::Skips::default()),
@@ -73,6 +74,7 @@ pub(crate) fn run(s: &Settings, dest: &Destination) -> Result<Report, Error> {
     // applied" now: CAKE may still land a request long after this client gave up, so only a
     // run after the settling bound (`--settle-after`) may send one again.
     let second_journal = journal.as_ref().map(Journal::reopen).transpose()?;
+    let keeper = journal.as_ref().map(Journal::reopen).transpose()?;
     let (mut report, mut read) = ctx.run(opened.conn, opened.resumed, journal, &skips)?;
     let in_doubt = |r: &Report| r.counts.get(&Status::InDoubt).copied().unwrap_or(0);
     if s.read_back.is_some() && report.stop.is_none() && in_doubt(&report) > 0 {
@@ -86,6 +88,10 @@ pub(crate) fn run(s: &Settings, dest: &Destination) -> Result<Report, Error> {
         (report, read) = ctx.run(conn, true, second_journal, &skips)?;
         report.attempts += attempts;
         report.resumed = first_resumed;
+    }
+    // What was planned and not sent is withdrawn (another job may send it after all).
+    if let Some(j) = &keeper {
+        journaling::release(j);
     }
     report.journal_skipped = u64::try_from(skips.rows.len()).unwrap_or(u64::MAX);
     report.journal_skipped_money =

@@ -508,7 +508,13 @@ fn rows_sent_without_a_reading_from_before_are_not_verifiable_never_not_as_sent(
         &t,
         &emu,
         "bonus.csv",
-        &["--read-back", "--since", "2026-09-01", "--until", "2026-09-01"],
+        &[
+            "--read-back",
+            "--since",
+            "2026-09-01",
+            "--until",
+            "2026-09-01",
+        ],
     );
     assert_eq!(out.code, 0, "{out:?}");
     assert!(out.stdout.contains("0 not as sent"), "{}", out.stdout);
@@ -519,4 +525,29 @@ fn rows_sent_without_a_reading_from_before_are_not_verifiable_never_not_as_sent(
         out.stdout
     );
     assert_eq!(emu.stats().requests, 30);
+}
+
+#[test]
+fn two_copies_started_at_the_same_moment_apply_once() {
+    let t = TestDir::new();
+    let emu = Emu::start(Faults {
+        latency_ms: 20,
+        ..Faults::default()
+    });
+    let rows = additive_sheet(&t, "bonus.csv", 1, 40);
+    std::fs::copy(t.path("bonus.csv"), t.path("bonus (1).csv")).unwrap();
+    // A person and a cron job, each with a copy, at once.
+    let a = crate::emu::spawn(&t, &emu, "bonus.csv", &["--concurrency", "2"]);
+    let b = crate::emu::spawn(&t, &emu, "bonus (1).csv", &["--concurrency", "2"]);
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    let mut codes = [a.status.code(), b.status.code()];
+    codes.sort_unstable();
+    assert_eq!(
+        codes,
+        [Some(0), Some(2)],
+        "one applies, the other is refused: {} / {}",
+        String::from_utf8_lossy(&a.stderr),
+        String::from_utf8_lossy(&b.stderr)
+    );
+    assert_each_applied_once(&emu, &rows);
 }
