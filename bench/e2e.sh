@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 rows=${1:-100000}
 conc=${2:-32}
 work=$(mktemp -d)
+# The journal of sent updates in the scratch folder: no benchmark reads another's history.
+export XDG_DATA_HOME="$work/data"
+unset CAKE_RECON_JOURNAL
 port=$((20000 + RANDOM % 20000))
 mock_pid=
 cleanup() { [ -n "$mock_pid" ] && kill "$mock_pid" 2>/dev/null; rm -rf "$work"; }

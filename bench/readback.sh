@@ -10,6 +10,9 @@ cd "$(dirname "$0")/.."
 conversions=${1:-1000000}
 sheet_rows=${2:-1000}
 work=$(mktemp -d)
+# The journal of sent updates in the scratch folder: no benchmark reads another's history.
+export XDG_DATA_HOME="$work/data"
+unset CAKE_RECON_JOURNAL
 port=$((20000 + RANDOM % 20000))
 mock_pid=
 cleanup() { [ -n "$mock_pid" ] && kill "$mock_pid" 2>/dev/null; rm -rf "$work"; }

@@ -8,6 +8,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 rows=${1:-1000000}
 work=$(mktemp -d)
+# The journal of sent updates in the scratch folder: no benchmark reads another's history.
+export XDG_DATA_HOME="$work/data"
+unset CAKE_RECON_JOURNAL
 trap 'rm -rf "$work"' EXIT
 # CAKE_RECON_BIN measures another build (e.g. an older commit) with the same script.
 if [ -z "${CAKE_RECON_BIN:-}" ]; then cargo build --release --quiet; fi
