@@ -59,7 +59,7 @@ CREATE TABLE IF NOT EXISTS sent (
     outcome         TEXT,              -- updated | rejected | failed | in_doubt | not_sent | planned; NULL: unknown
     outcome_at      TEXT
 );
-CREATE INDEX IF NOT EXISTS sent_addition ON sent(instance, key, addition);
+CREATE INDEX IF NOT EXISTS sent_addition ON sent(key, addition) WHERE addition IS NOT NULL;
 CREATE INDEX IF NOT EXISTS sent_job_row ON sent(job, row);
 ";
 
@@ -473,6 +473,12 @@ impl Journal {
                 }
             }
             for (row, outcome, entry) in outcomes {
+                // An idempotent row sent this run has no line yet (it is journaled with its
+                // outcome, never with an intent): one insert, no lookup.
+                if let Some(e) = entry.filter(|e| e.addition.is_none()) {
+                    add(e, Some(outcome))?;
+                    continue;
+                }
                 let changed = close.execute(params![outcome, at, c.job, sql_row(*row)])?;
                 if changed == 0
                     && let Some(e) = entry

@@ -64,7 +64,7 @@ pub(super) fn entry_of(u: &ConversionUpdate) -> JournalEntry {
     };
     JournalEntry {
         row: u.row,
-        key: u.ident().key,
+        key: u.ident_key(),
         payout: cell(Param::Payout),
         received: cell(Param::Received),
         received_option: u.received_option.as_str().to_string(),
@@ -204,7 +204,7 @@ fn claim(
         let Some(addition) = addition_key(&u) else {
             continue;
         };
-        if check && let Some(e) = j.earlier_addition(&u.ident().key, &addition, js.days)? {
+        if check && let Some(e) = j.earlier_addition(&u.ident_key(), &addition, js.days)? {
             let a = u.additions();
             skips.payout = skips.payout.saturating_add(a.payout.unwrap_or_default());
             skips.received = skips
@@ -293,7 +293,7 @@ pub(crate) fn preview(s: &Settings, url: &str, pre: &PrePass) -> Result<Vec<Stri
         let Some(addition) = addition_key(&u) else {
             continue;
         };
-        if let Some(e) = j.earlier_addition(&u.ident().key, &addition, js.days)? {
+        if let Some(e) = j.earlier_addition(&u.ident_key(), &addition, js.days)? {
             let a = u.additions();
             skips.payout = skips.payout.saturating_add(a.payout.unwrap_or_default());
             skips.received = skips

@@ -21,13 +21,20 @@ pub struct RowIdent {
 }
 
 impl ConversionUpdate {
+    /// The conversion this row targets, as [`RowIdent::key`] writes it (without the digest of
+    /// what it sends).
+    #[must_use]
+    pub fn ident_key(&self) -> String {
+        format!(
+            "{}|{}|{}|{}",
+            self.offer_id, self.conversion_id, self.request_session_id, self.transaction_id
+        )
+    }
+
     /// This row's identity.
     #[must_use]
     pub fn ident(&self) -> RowIdent {
-        let key = format!(
-            "{}|{}|{}|{}",
-            self.offer_id, self.conversion_id, self.request_session_id, self.transaction_id
-        );
+        let key = self.ident_key();
         let mut h = Sha256::new();
         for spec in PARAMS.iter().filter(|s| s.param != Param::ApiKey) {
             h.update(spec.name.as_bytes());
