@@ -37,6 +37,7 @@ fn outcome(row: u64, kind: Idempotency) -> OutcomeRecord {
         http_status: Some(200),
         message: "Conversion Updated".into(),
         journal: None,
+        left_by_now: false,
     }
 }
 

@@ -84,15 +84,35 @@ pub(crate) fn load(conn: &Connection, conversion_id: i32) -> rusqlite::Result<Op
     .optional()
 }
 
-/// Additive rows whose outcome is unknown (`in_doubt`, or an intent without an outcome), with
-/// when their intent was committed.
-pub(crate) fn in_doubt(conn: &Connection) -> rusqlite::Result<Vec<(u64, Option<String>)>> {
+/// An additive row whose outcome is unknown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Unknown {
+    /// When its intent was committed (before any request left); for an `in_doubt` row, moved
+    /// to when that outcome was recorded (after every request left: see
+    /// `OutcomeRecord::left_by_now`).
+    pub intent_at: Option<String>,
+    /// True once `in_doubt` is recorded; false for an intent without an outcome (a run
+    /// stopped while it was in flight, just now or earlier): its requests may have left at
+    /// any moment before now.
+    pub recorded: bool,
+}
+
+/// Additive rows whose outcome is unknown (`in_doubt`, or an intent without an outcome).
+pub(crate) fn in_doubt(conn: &Connection) -> rusqlite::Result<Vec<(u64, Unknown)>> {
     let mut stmt = conn.prepare(
-        "SELECT row, intent_at FROM rows WHERE kind = 'additive'
+        "SELECT row, intent_at, status IS NOT NULL FROM rows WHERE kind = 'additive'
            AND (status = 'in_doubt' OR (status IS NULL AND intent_at IS NOT NULL))",
     )?;
-    let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get(1)?)))?;
-    rows.map(|r| r.map(|(row, at)| (u64::try_from(row).unwrap_or(0), at)))
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, i64>(0)?,
+            Unknown {
+                intent_at: r.get(1)?,
+                recorded: r.get(2)?,
+            },
+        ))
+    })?;
+    rows.map(|r| r.map(|(row, u)| (u64::try_from(row).unwrap_or(0), u)))
         .collect()
 }
 

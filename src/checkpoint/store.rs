@@ -40,6 +40,10 @@ pub struct OutcomeRecord {
     /// decided without sending (settled by reading back, found in doubt): only an open
     /// journal entry of the row changes.
     pub journal: Option<Box<JournalEntry>>,
+    /// Every request of this row left before this record (an in-doubt outcome of this run, or
+    /// one found after a stop): its `intent_at` moves to the time of the record, so the
+    /// settling bound (`--settle-after`) counts from the last moment a request can have left.
+    pub left_by_now: bool,
 }
 
 enum Cmd {
@@ -237,12 +241,13 @@ fn commit(conn: &mut Connection, p: &Pending, run_id: i64) -> rusqlite::Result<(
         }
         let mut outcome = tx.prepare_cached(
             "INSERT INTO rows(row, kind, status, attempts, http_status, message, finished_at,
-               key, content)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+               key, content, intent_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, CASE WHEN ?10 THEN ?7 END)
              ON CONFLICT(row) DO UPDATE SET kind = excluded.kind, status = excluded.status,
                attempts = excluded.attempts, http_status = excluded.http_status,
                message = excluded.message, finished_at = excluded.finished_at,
-               key = excluded.key, content = excluded.content",
+               key = excluded.key, content = excluded.content,
+               intent_at = CASE WHEN ?10 THEN ?7 ELSE rows.intent_at END",
         )?;
         for o in &p.outcomes {
             outcome.execute(params![
@@ -254,7 +259,8 @@ fn commit(conn: &mut Connection, p: &Pending, run_id: i64) -> rusqlite::Result<(
                 o.message,
                 at,
                 o.ident.key,
-                o.ident.content
+                o.ident.content,
+                o.left_by_now
             ])?;
         }
         if let Some(ended) = &p.ended {

@@ -183,6 +183,8 @@ enum Plan {
     Done {
         line: Box<ResultLine>,
         record: bool,
+        /// The row's requests all left before now (see [`OutcomeRecord::left_by_now`]).
+        moves_intent: bool,
     },
     /// Changed since an earlier version of it was (or may have been) added to CAKE, and still
     /// adds: not sent, since it would add on top. Its line says what to do.
@@ -204,9 +206,13 @@ fn plan(u: &ConversionUpdate, prior: Option<Prior>, d: &Dispatch) -> Plan {
         let (attempts, http_status) = prior
             .as_ref()
             .map_or((0, None), |p| (p.attempts, p.http_status));
+        // A row found in doubt after a stop (an intent, no outcome yet): its requests left
+        // before now, and the settling bound counts from now.
+        let stopped_in_flight = prior.as_ref().is_some_and(|p| p.status.is_none());
         let done = |status: Status, message: String| Plan::Done {
             line: Box::new(line(u, status, attempts, http_status, message)),
             record: true,
+            moves_intent: status == Status::InDoubt && stopped_in_flight,
         };
         match decision {
             Decision::Unchanged => {
@@ -275,6 +281,7 @@ fn plan(u: &ConversionUpdate, prior: Option<Prior>, d: &Dispatch) -> Plan {
         Some(status) => Plan::Done {
             line: Box::new(line(u, status, p.attempts, p.http_status, p.message)),
             record: false,
+            moves_intent: false,
         },
         None if p.intent && !resend_in_doubt => Plan::Done {
             line: Box::new(line(
@@ -285,6 +292,7 @@ fn plan(u: &ConversionUpdate, prior: Option<Prior>, d: &Dispatch) -> Plan {
                 CRASH_IN_DOUBT.into(),
             )),
             record: true,
+            moves_intent: true,
         },
         None if p.intent => Plan::ResendInDoubt,
         None => Plan::Send,
@@ -374,7 +382,11 @@ impl State {
                         self.count(line.status, None);
                         self.ordered.fill(seq, *line);
                     }
-                    Plan::Done { line, record } => {
+                    Plan::Done {
+                        line,
+                        record,
+                        moves_intent,
+                    } => {
                         if record {
                             shared.store.outcome(OutcomeRecord {
                                 row: update.row,
@@ -385,6 +397,7 @@ impl State {
                                 http_status: line.http_status,
                                 message: line.message.clone(),
                                 journal: None,
+                                left_by_now: moves_intent,
                             });
                         }
                         // An `unchanged` row was read back now, not finished earlier.
@@ -420,6 +433,10 @@ impl State {
                     journal: shared
                         .journaled
                         .then(|| Box::new(super::journaling::entry_of(&done.update))),
+                    // Every attempt of this row left before now: an unknown outcome's settling
+                    // bound counts from here, not from the intent (a Retry-After pause or a
+                    // retry may have sent it much later).
+                    left_by_now: status == Status::InDoubt,
                 });
                 self.count(status, Some(&done.update));
                 if status == Status::Updated {

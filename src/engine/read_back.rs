@@ -163,14 +163,25 @@ fn humane(d: chrono::Duration) -> String {
     }
 }
 
+/// When an unknown outcome's requests left, as far as the checkpoint can tell.
+#[derive(Debug, Clone, Copy, Default)]
+struct Sent<'a> {
+    /// Before the first request left: a snapshot read earlier is "before".
+    intent_at: Option<&'a str>,
+    /// After the last request left (`None`: not known — a run stopped with it in flight, so
+    /// it may have left at any moment until now).
+    left_by: Option<&'a str>,
+}
+
 /// Settles one unknown outcome (see the module's rule).
 fn settle(
     u: &ConversionUpdate,
     now: &Held,
     before: Option<&Before>,
-    intent_at: Option<&str>,
+    sent: &Sent<'_>,
     bound: &Bound,
 ) -> Decision {
+    let intent_at = sent.intent_at;
     let Some(before) = before.filter(|b| intent_at.is_none_or(|at| b.read_at.as_str() < at)) else {
         return Decision::StillInDoubt(
             "in doubt: CAKE was not read before this row's request left, so its values \
@@ -224,7 +235,7 @@ fn settle(
             "in doubt: CAKE's values match neither before nor after ({seen}); check it in CAKE"
         ));
     }
-    match intent_at {
+    match sent.left_by {
         Some(at) if at <= bound.landed_by.as_str() => Decision::NotApplied,
         Some(at) => Decision::StillInDoubt(format!(
             "in doubt: not applied yet, but CAKE may still be working on the request ({seen}); \
@@ -232,8 +243,10 @@ fn settle(
             bound.settles_at(at)
         )),
         None => Decision::StillInDoubt(format!(
-            "in doubt: not applied now ({seen}), but when its request left is not recorded, so \
-             it may still land; check it in CAKE"
+            "in doubt: not applied yet, but a run stopped with this request in flight and CAKE \
+             may still be working on it ({seen}); settles after {}: run the same command again \
+             then",
+            bound.settles_at(&crate::checkpoint::schema::now())
         )),
     }
 }
@@ -253,7 +266,7 @@ pub(crate) fn before(
     let (since, until) = window(rb.window, span)?;
     let sql = |e: rusqlite::Error| Error::Internal(format!("the checkpoint's snapshot: {e}"));
     snapshot::ensure(conn).map_err(sql)?;
-    let unknown: HashMap<u64, Option<String>> =
+    let unknown: HashMap<u64, snapshot::Unknown> =
         snapshot::in_doubt(conn).map_err(sql)?.into_iter().collect();
     // A request whose intent is older than this can no longer land. Taken before the reading
     // begins: every value read is read at least the bound after such a request left.
@@ -313,9 +326,17 @@ pub(crate) fn before(
             }
             None => {}
         }
-        let decision = if let Some(intent_at) = unknown.get(&u.row) {
+        let decision = if let Some(unknown) = unknown.get(&u.row) {
             let before = snapshot::load(conn, held.conversion_id).map_err(sql)?;
-            settle(&u, held, before.as_ref(), intent_at.as_deref(), &bound)
+            let left_by = unknown
+                .recorded
+                .then_some(unknown.intent_at.as_deref())
+                .flatten();
+            let sent = Sent {
+                intent_at: unknown.intent_at.as_deref(),
+                left_by,
+            };
+            settle(&u, held, before.as_ref(), &sent, &bound)
         } else if !recorded.contains(&u.row) && compare(&u, held) == Comparison::AlreadyCorrect {
             Decision::Unchanged
         } else {
@@ -518,7 +539,7 @@ pub(crate) fn after(
             // What was added: now = before + delta (a note alone cannot be read back).
             Comparison::Additive { differs, .. } => {
                 differs.is_empty()
-                    && match settle(u, now, before.as_ref(), None, &Bound::now(s.settle_after)) {
+                    && match settle(u, now, before.as_ref(), &Sent::default(), &Bound::now(s.settle_after)) {
                         Decision::Applied(_) => true,
                         Decision::StillInDoubt(m) => m.contains("only appends a note"),
                         _ => false,
@@ -600,37 +621,51 @@ mod tests {
         };
         let b = before(1000, "2026-12-01T10:00:00.000Z");
         let intent = Some("2026-12-01T10:00:05.000Z");
+        let sent = &Sent {
+            intent_at: intent,
+            left_by: intent,
+        };
         let long_ago = &bound("2026-12-01T11:00:00.000Z");
         // Snapshot + delta: applied.
         assert!(matches!(
-            settle(&adds_3, &now(1300), Some(&b), intent, long_ago),
+            settle(&adds_3, &now(1300), Some(&b), sent, long_ago),
             Decision::Applied(_)
         ));
         // Still the snapshot, and the request can no longer land: not applied.
         assert_eq!(
-            settle(&adds_3, &now(1000), Some(&b), intent, long_ago),
+            settle(&adds_3, &now(1000), Some(&b), sent, long_ago),
             Decision::NotApplied
         );
         // Still the snapshot, but the request left less than the timeout ago: unknown.
         let just_now = &bound("2026-12-01T10:00:01.000Z");
         assert!(matches!(
-            settle(&adds_3, &now(1000), Some(&b), intent, just_now),
+            settle(&adds_3, &now(1000), Some(&b), sent, just_now),
             Decision::StillInDoubt(m) if m.contains("settles after 2026-12-01 10:10:05 UTC")
         ));
         // No time recorded for the request: it may still land.
         assert!(matches!(
-            settle(&adds_3, &now(1000), Some(&b), None, long_ago),
-            Decision::StillInDoubt(m) if m.contains("may still land")
+            settle(&adds_3, &now(1000), Some(&b), &Sent { intent_at: intent, left_by: None }, long_ago),
+            Decision::StillInDoubt(m) if m.contains("stopped with this request in flight")
+        ));
+        // Its intent is old, but a retry (after a Retry-After pause) left later: the bound
+        // counts from the last moment a request can have left.
+        let retried = &Sent {
+            intent_at: intent,
+            left_by: Some("2026-12-01T11:00:30.000Z"),
+        };
+        assert!(matches!(
+            settle(&adds_3, &now(1000), Some(&b), retried, long_ago),
+            Decision::StillInDoubt(m) if m.contains("settles after 2026-12-01 11:10:30 UTC")
         ));
         // Applied twice, or changed by someone else: neither, stays in doubt.
         assert!(matches!(
-            settle(&adds_3, &now(1600), Some(&b), intent, long_ago),
+            settle(&adds_3, &now(1600), Some(&b), sent, long_ago),
             Decision::StillInDoubt(m) if m.contains("match neither")
         ));
         // A snapshot taken after the request left proves nothing.
         let late = before(1000, "2026-12-01T10:00:06.000Z");
         assert!(matches!(
-            settle(&adds_3, &now(1000), Some(&late), intent, long_ago),
+            settle(&adds_3, &now(1000), Some(&late), sent, long_ago),
             Decision::StillInDoubt(m) if m.contains("not read before")
         ));
     }

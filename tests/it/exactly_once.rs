@@ -551,3 +551,54 @@ fn two_copies_started_at_the_same_moment_apply_once() {
     );
     assert_each_applied_once(&emu, &rows);
 }
+
+#[test]
+fn the_settling_bound_counts_from_the_last_request_not_the_intent() {
+    let t = TestDir::new();
+    // Half the calls are throttled with a 3 s Retry-After before CAKE looks at them; every call
+    // that gets through lands 1.5 s late, past the client's 0.5 s timeout. A row's request may
+    // so leave 3 s or more after its intent was committed.
+    let emu = Emu::with(
+        Ledger::generated(30_000),
+        Faults {
+            throttle_rate: 0.5,
+            retry_after: 3,
+            land_late_rate: 1.0,
+            land_late_ms: 1500,
+            seed: 5,
+            ..Faults::default()
+        },
+    );
+    let rows = additive_sheet(&t, "bonus.csv", 1, 8);
+    let args = [
+        "--timeout",
+        "0.5",
+        "--rate",
+        "0",
+        "--max-attempts",
+        "10",
+        "--read-back",
+        "--since",
+        "2026-09-01",
+        "--until",
+        "2026-09-01",
+        // Longer than a landing (1.5 s), shorter than a Retry-After pause plus a landing.
+        "--settle-after",
+        "3",
+    ];
+    let started = Instant::now();
+    loop {
+        let out = run(&t, &emu, "bonus.csv", &args);
+        let lines = results(&t, "bonus.results.csv");
+        if lines.iter().all(|l| l["status"] == "updated") {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(90),
+            "not settled: {out:?}"
+        );
+        wait_until_settled(&lines);
+    }
+    let applied = assert_applied_at_most_once(&emu, &rows);
+    assert_eq!(applied, rows.len());
+}
