@@ -78,6 +78,27 @@ pub(crate) fn default_path() -> Option<PathBuf> {
     Some(data.join("cake-recon").join("journal.sqlite"))
 }
 
+/// The instance a journal line belongs to: the base URL as the server reads it — scheme and
+/// host lowercased, the default port dropped, `.` and `..` resolved, no trailing slash — so
+/// `HTTPS://Admin.Example.com:443/` and `https://admin.example.com` are one instance. (Two names
+/// of one server, e.g. a host and its IP address, are not recognised as one.)
+#[must_use]
+pub(crate) fn instance_key(url: &str) -> String {
+    let url = url.trim();
+    match reqwest::Url::parse(url) {
+        Ok(u) => {
+            let mut key = format!("{}://{}", u.scheme(), u.host_str().unwrap_or_default());
+            if let Some(port) = u.port() {
+                key.push(':');
+                key.push_str(&port.to_string());
+            }
+            key.push_str(u.path().trim_end_matches('/'));
+            key
+        }
+        Err(_) => url.trim_end_matches('/').to_lowercase(),
+    }
+}
+
 /// Which job is writing, and what it sends.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct JobContext {
@@ -734,6 +755,23 @@ mod tests {
         job_c.write_group(&[&second], &[], &[3]).unwrap();
         let job_d = Journal::open(&path, ctx("d", "s2")).unwrap();
         assert!(job_d.sheet_sent_by_another_job().unwrap().is_none());
+    }
+
+    #[test]
+    fn one_instance_however_its_url_is_written() {
+        let one = instance_key("https://admin.example.com");
+        for other in [
+            "HTTPS://Admin.Example.COM",
+            "https://admin.example.com/",
+            "https://admin.example.com:443",
+            "https://admin.example.com/./",
+            " https://admin.example.com ",
+        ] {
+            assert_eq!(instance_key(other), one, "{other}");
+        }
+        assert_ne!(instance_key("https://admin.example.com:8443"), one);
+        assert_ne!(instance_key("http://admin.example.com"), one);
+        assert_eq!(instance_key("http://127.0.0.1:8080/cake/"), "http://127.0.0.1:8080/cake");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! `cake-recon history`: its flags, checked into the journal's query.
 
 use crate::app::HistoryConfig;
-use crate::checkpoint::journal::{HistoryQuery, default_path};
+use crate::checkpoint::journal::{HistoryQuery, default_path, instance_key};
 use crate::error::Error;
 use clap::Args;
 use std::path::PathBuf;
@@ -52,9 +52,7 @@ pub(crate) fn history_config(a: HistoryArgs) -> Result<HistoryConfig, Error> {
     Ok(HistoryConfig {
         path,
         query: HistoryQuery {
-            instance: a
-                .base_url
-                .map(|u| u.trim().trim_end_matches('/').to_string()),
+            instance: a.base_url.as_deref().map(instance_key),
             conversion: a.conversion.map(|c| c.trim().to_string()),
             since: a.since,
             until: a.until,

@@ -110,7 +110,7 @@ pub(super) fn context(
             .to_string()
     };
     let ctx = JobContext {
-        instance: dest.url.trim_end_matches('/').to_string(),
+        instance: journal::instance_key(&dest.url),
         job: kept.clone().unwrap_or_default(),
         checkpoint: canonical(&s.checkpoint),
         sheet_sha256: pre.input_sha256.clone(),

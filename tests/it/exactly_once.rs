@@ -602,3 +602,19 @@ fn the_settling_bound_counts_from_the_last_request_not_the_intent() {
     let applied = assert_applied_at_most_once(&emu, &rows);
     assert_eq!(applied, rows.len());
 }
+
+#[test]
+fn the_same_instance_written_another_way_is_the_same_instance() {
+    let t = TestDir::new();
+    let emu = Emu::start(Faults::default());
+    let rows = applied_once(&t, &emu);
+    std::fs::copy(t.path("bonus.csv"), t.path("copy.csv")).unwrap();
+    let shouted = format!("{}/./", emu.url.replace("http://", "HTTP://"));
+    let out = t.run_env(
+        &["run", "copy.csv", "--base-url", &shouted, "--rate", "0"],
+        &[("CAKE_API_KEY", KEY)],
+    );
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("already applied"), "{}", out.stderr);
+    assert_each_applied_once(&emu, &rows);
+}
