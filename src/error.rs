@@ -80,7 +80,9 @@ impl Error {
     pub(crate) fn exit_code(&self) -> u8 {
         match self {
             Error::Sheet(_) | Error::InvalidRows { .. } | Error::Usage(_) => exit::USAGE,
-            Error::Checkpoint(CheckpointError::Locked { .. }) => exit::LOCKED,
+            Error::Checkpoint(
+                CheckpointError::Locked { .. } | CheckpointError::JournalBusy { .. },
+            ) => exit::LOCKED,
             Error::Checkpoint(e) if e.is_refusal() => exit::USAGE,
             // A missing directory or a read-only place is a configuration error, not a crash.
             Error::Write { source, .. } if is_setup_error(source) => exit::USAGE,

@@ -45,6 +45,12 @@ pub enum CheckpointError {
     )]
     Locked { path: PathBuf, holder: String },
     #[error(
+        "the journal {} is busy: another cake-recon run (or a tool) has held it for more than \
+         30 s; nothing was sent. Run the same command again in a moment (a cron job's next tick)",
+        path.display()
+    )]
+    JournalBusy { path: PathBuf },
+    #[error(
         "checkpoint {} records the status \"{status}\" for {rows} row(s), which this version of \
          cake-recon does not know (a newer version wrote it, or it was edited); it was not used, \
          so no row is sent on a guess. Run the cake-recon that wrote it, or correct those rows \
@@ -146,6 +152,25 @@ impl CheckpointError {
             message: format!("{e}{hint}"),
         }
     }
+    /// A journal's `SQLite` error: busy is a lock held by another process (try again), the rest
+    /// as for the checkpoint.
+    pub(crate) fn journal(path: &Path, e: &rusqlite::Error) -> Self {
+        if matches!(
+            e.sqlite_error_code(),
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+        ) {
+            return Self::JournalBusy {
+                path: path.to_path_buf(),
+            };
+        }
+        match Self::sql(path, e) {
+            Self::Sql { message, .. } => Self::Sql {
+                path: path.to_path_buf(),
+                message: format!("(the journal) {message}"),
+            },
+            other => other,
+        }
+    }
     pub(crate) fn corrupt(path: &Path, detail: &str) -> Self {
         Self::Corrupt {
             path: path.to_path_buf(),
@@ -162,6 +187,7 @@ impl CheckpointError {
             | Self::NotAJournal { .. }
             | Self::StatusTarget { .. }
             | Self::Locked { .. }
+            | Self::JournalBusy { .. }
             | Self::Mismatch { .. }
             | Self::Rekey { .. }
             | Self::NewSheet { .. }

@@ -182,7 +182,7 @@ pub(crate) fn open_db(path: &Path, create: bool) -> Result<Connection, Checkpoin
         rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
     } | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn =
-        Connection::open_with_flags(path, flags).map_err(|e| CheckpointError::sql(path, &e))?;
+        Connection::open_with_flags(path, flags).map_err(|e| CheckpointError::journal(path, &e))?;
     refuse_foreign(&conn, path)?;
     let setup = |c: &Connection| -> rusqlite::Result<()> {
         // Other jobs and cron ticks share this file: wait for their short commits.
@@ -194,7 +194,7 @@ pub(crate) fn open_db(path: &Path, create: bool) -> Result<Connection, Checkpoin
         }
         Ok(())
     };
-    setup(&conn).map_err(|e| CheckpointError::sql(path, &e))?;
+    setup(&conn).map_err(|e| CheckpointError::journal(path, &e))?;
     Ok(conn)
 }
 
@@ -202,7 +202,7 @@ pub(crate) fn open_db(path: &Path, create: bool) -> Result<Connection, Checkpoin
 /// inside every job that writes it), before any other statement; triggers and views are off
 /// on this connection whatever the file holds. A new, empty file passes.
 fn refuse_foreign(conn: &Connection, path: &Path) -> Result<(), CheckpointError> {
-    let sql = |e: rusqlite::Error| CheckpointError::sql(path, &e);
+    let sql = |e: rusqlite::Error| CheckpointError::journal(path, &e);
     super::schema::defend(conn).map_err(sql)?;
     let empty: bool = conn
         .query_row("SELECT count(*) = 0 FROM sqlite_schema", [], |r| r.get(0))
@@ -255,7 +255,7 @@ impl Journal {
     }
 
     fn sql(&self, e: &rusqlite::Error) -> CheckpointError {
-        CheckpointError::sql(&self.path, e)
+        CheckpointError::journal(&self.path, e)
     }
 
     /// Another job that sent these very bytes to this instance (and sent something).
@@ -597,7 +597,7 @@ pub(crate) struct HistoryQuery {
 /// Every journaled update matching `q`, oldest first.
 pub(crate) fn history(path: &Path, q: &HistoryQuery) -> Result<Vec<HistoryLine>, CheckpointError> {
     let conn = open_db(path, false)?;
-    let sql = |e: rusqlite::Error| CheckpointError::sql(path, &e);
+    let sql = |e: rusqlite::Error| CheckpointError::journal(path, &e);
     let mut stmt = conn
         .prepare(
             "SELECT sent_at, instance, key, payout, received, received_option, disposition,
@@ -771,7 +771,10 @@ mod tests {
         }
         assert_ne!(instance_key("https://admin.example.com:8443"), one);
         assert_ne!(instance_key("http://admin.example.com"), one);
-        assert_eq!(instance_key("http://127.0.0.1:8080/cake/"), "http://127.0.0.1:8080/cake");
+        assert_eq!(
+            instance_key("http://127.0.0.1:8080/cake/"),
+            "http://127.0.0.1:8080/cake"
+        );
     }
 
     #[test]

@@ -217,8 +217,9 @@ pub(crate) struct RunArgs {
     pub allow_insecure_http: bool,
     /// The journal of every update sent to each CAKE instance, shared by every job on it (give
     /// one path to the people and cron jobs that serve one network) [default:
+    /// `$CAKE_RECON_JOURNAL` when set and not empty, else
     /// $XDG_DATA_HOME/cake-recon/journal.sqlite, else ~/.local/share/cake-recon/journal.sqlite].
-    #[arg(long, value_name = "PATH", env = "CAKE_RECON_JOURNAL")]
+    #[arg(long, value_name = "PATH")]
     pub journal: Option<PathBuf>,
     /// How far back the journal is searched for the same addition, in days.
     #[arg(long, default_value_t = 90, value_name = "DAYS")]

@@ -2,6 +2,7 @@
 
 use crate::app::HistoryConfig;
 use crate::checkpoint::journal::{HistoryQuery, default_path, instance_key};
+use crate::config::resolve::journal_from_env;
 use crate::error::Error;
 use clap::Args;
 use std::path::PathBuf;
@@ -12,7 +13,7 @@ pub(crate) struct HistoryArgs {
     /// The journal to read [default: `$CAKE_RECON_JOURNAL`, else
     /// `$XDG_DATA_HOME/cake-recon/journal.sqlite`, else
     /// `~/.local/share/cake-recon/journal.sqlite`].
-    #[arg(long, value_name = "PATH", env = "CAKE_RECON_JOURNAL")]
+    #[arg(long, value_name = "PATH")]
     pub journal: Option<PathBuf>,
     /// Only this CAKE instance (its base URL) [default: every instance in the journal].
     #[arg(long, value_name = "URL")]
@@ -34,7 +35,11 @@ pub(crate) struct HistoryArgs {
 
 /// The flags, checked.
 pub(crate) fn history_config(a: HistoryArgs) -> Result<HistoryConfig, Error> {
-    let path = match a.journal.filter(|p| !p.as_os_str().is_empty()) {
+    let path = match a
+        .journal
+        .filter(|p| !p.as_os_str().is_empty())
+        .or_else(journal_from_env)
+    {
         Some(p) => p,
         None => default_path().ok_or_else(|| {
             Error::Usage(

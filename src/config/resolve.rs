@@ -579,7 +579,12 @@ pub(super) fn load_api_key(file: Option<&Path>) -> Result<Option<SecretString>, 
 /// The journal's settings: `--journal`, `CAKE_RECON_JOURNAL` (clap reads it), or the user's
 /// data directory. A sandbox trial drops them later (`app::run`).
 fn journal(a: &RunArgs) -> Result<Option<crate::engine::JournalSettings>, Error> {
-    let path = match a.journal.clone().filter(|p| !p.as_os_str().is_empty()) {
+    let path = match a
+        .journal
+        .clone()
+        .filter(|p| !p.as_os_str().is_empty())
+        .or_else(journal_from_env)
+    {
         Some(p) => p,
         None => match crate::checkpoint::journal::default_path() {
             Some(p) => p,
@@ -600,6 +605,14 @@ fn journal(a: &RunArgs) -> Result<Option<crate::engine::JournalSettings>, Error>
         same_sheet_again: a.same_sheet_again,
         same_additions_again: a.same_additions_again,
     }))
+}
+
+/// `CAKE_RECON_JOURNAL`, when set and not empty (an empty one means "the default", as an unset
+/// one does).
+pub(crate) fn journal_from_env() -> Option<PathBuf> {
+    std::env::var_os("CAKE_RECON_JOURNAL")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
 }
 
 #[cfg(test)]

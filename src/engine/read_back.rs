@@ -539,7 +539,13 @@ pub(crate) fn after(
             // What was added: now = before + delta (a note alone cannot be read back).
             Comparison::Additive { differs, .. } => {
                 differs.is_empty()
-                    && match settle(u, now, before.as_ref(), &Sent::default(), &Bound::now(s.settle_after)) {
+                    && match settle(
+                        u,
+                        now,
+                        before.as_ref(),
+                        &Sent::default(),
+                        &Bound::now(s.settle_after),
+                    ) {
                         Decision::Applied(_) => true,
                         Decision::StillInDoubt(m) => m.contains("only appends a note"),
                         _ => false,

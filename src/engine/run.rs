@@ -79,6 +79,7 @@ pub(crate) fn run(s: &Settings, dest: &Destination) -> Result<Report, Error> {
     let in_doubt = |r: &Report| r.counts.get(&Status::InDoubt).copied().unwrap_or(0);
     if s.read_back.is_some() && report.stop.is_none() && in_doubt(&report) > 0 {
         let (first_resumed, attempts) = (report.resumed, report.attempts);
+        let (first_elapsed, first_rate) = (report.elapsed, report.achieved_rate);
         let conn = checkpoint::schema::open_checked(
             &opened.path,
             false,
@@ -86,8 +87,14 @@ pub(crate) fn run(s: &Settings, dest: &Destination) -> Result<Report, Error> {
         )
         .map_err(|e| Error::after_sending(e.into()))?;
         (report, read) = ctx.run(conn, true, second_journal, &skips)?;
+        // The run's time is both passes'; its pace, the pass that sent (the second sends only
+        // when the first left rows it can settle as not applied).
+        if report.attempts == 0 {
+            report.achieved_rate = first_rate;
+        }
         report.attempts += attempts;
         report.resumed = first_resumed;
+        report.elapsed += first_elapsed;
     }
     // What was planned and not sent is withdrawn (another job may send it after all).
     if let Some(j) = &keeper {

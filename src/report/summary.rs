@@ -246,7 +246,10 @@ pub(crate) fn summary(r: &Report, configured_rate: f64, checkpoint: &Path) -> St
         let _ = writeln!(
             s,
             "  in_doubt rows may or may not have been applied: `cake-recon status {}` lists each \
-             one's conversion, what it adds and when it was sent; check them in CAKE, then \
+             one's conversion, what it adds and when it was sent. The same command with \
+             --read-back (and --since/--until, or the sheet's conversion_date column) settles \
+             them from CAKE's values, once each one's settling time (--settle-after) has \
+             passed: applied ones are not sent again. Or check them in CAKE yourself, then \
              --resend-in-doubt ROWS sends again the ones that were not applied",
             checkpoint.display()
         );

@@ -470,14 +470,17 @@ fn serve_refuses_a_rate_its_runs_would_refuse() {
 #[test]
 fn a_file_size_limit_ends_in_exit_3_with_the_disk_full_message() {
     let t = TestDir::new();
-    let rows = sheet(&t, "s.csv", 1, 3000, 3);
+    // One row in 40 additive: their plans fit in the journal before sending, so the limit is
+    // reached mid-run (by the journal, the checkpoint or the results, whichever grows first).
+    let rows = sheet(&t, "s.csv", 1, 6000, 40);
     let emu = Emu::start(Faults::default());
     let args = crate::emu::args(&emu, "s.csv", &[]);
-    // 128 blocks: 64 kB in dash (512-byte blocks), 128 kB in bash — less than the results of
-    // 3000 rows, more than a new checkpoint: the limit is reached while rows are being sent.
+    // 400 blocks: 200 kB in dash (512-byte blocks), 400 kB in bash — less than the results of
+    // 6000 rows, more than a new checkpoint and a new journal with the additive rows' plans:
+    // the limit is reached while rows are being sent.
     let out = Command::new("sh")
         .arg("-c")
-        .arg("ulimit -f 128 && exec \"$0\" \"$@\"")
+        .arg("ulimit -f 400 && exec \"$0\" \"$@\"")
         .arg(env!("CARGO_BIN_EXE_cake-recon"))
         .args(&args)
         .current_dir(t.dir.path())
