@@ -25,9 +25,11 @@ pub enum CheckpointError {
     )]
     NotACheckpoint { path: PathBuf, why: String },
     #[error(
-        "{} is not a cake-recon journal ({why}); it was left untouched and nothing was sent. \
-         Give another --journal path (or CAKE_RECON_JOURNAL), or move the file away if it is \
-         yours", path.display()
+        "{} is not a cake-recon journal this version can use ({why}); it was left untouched and \
+         nothing was sent. If another version of cake-recon wrote it, use that version; if it \
+         is not a journal, give another --journal path (or CAKE_RECON_JOURNAL). Do not remove a \
+         journal of yours: it is what keeps a copy of an applied sheet from paying again",
+        path.display()
     )]
     NotAJournal { path: PathBuf, why: String },
     #[error(

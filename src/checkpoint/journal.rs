@@ -54,12 +54,15 @@ CREATE TABLE IF NOT EXISTS sent (
     received_option TEXT NOT NULL,
     disposition     TEXT NOT NULL,
     note            TEXT NOT NULL,     -- the note appended, '' none
+    conversion_id   INTEGER,           -- CAKE's conversion id, when the row gives it or a reading found it
     addition        TEXT,              -- what the row adds, canonical; NULL: idempotent
     sent_at         TEXT NOT NULL,     -- UTC; for an additive row, before the request left
     outcome         TEXT,              -- updated | rejected | failed | in_doubt | not_sent | planned; NULL: unknown
     outcome_at      TEXT
 );
 CREATE INDEX IF NOT EXISTS sent_addition ON sent(key, addition) WHERE addition IS NOT NULL;
+CREATE INDEX IF NOT EXISTS sent_conversion ON sent(conversion_id, addition)
+    WHERE addition IS NOT NULL;
 CREATE INDEX IF NOT EXISTS sent_job_row ON sent(job, row);
 ";
 
@@ -122,6 +125,8 @@ pub struct JournalEntry {
     pub received_option: String,
     pub disposition: String,
     pub note: String,
+    /// CAKE's conversion id, when the row names it by that id (or a reading found it).
+    pub conversion_id: Option<i32>,
     /// What the row adds, canonical (see `engine`); `None`: it only sets values.
     pub addition: Option<String>,
 }
@@ -302,6 +307,7 @@ impl Journal {
     pub(crate) fn earlier_addition(
         &self,
         key: &str,
+        conversion_id: Option<i32>,
         addition: &str,
         days: u32,
     ) -> Result<Option<EarlierAddition>, CheckpointError> {
@@ -309,14 +315,22 @@ impl Journal {
             .conn
             .prepare_cached(
                 "SELECT sheet_name, checkpoint, sent_at, outcome FROM sent
-                  WHERE instance = ?1 AND key = ?2 AND addition = ?3 AND job <> ?4
+                  WHERE instance = ?1 AND addition = ?3 AND job <> ?4
+                    AND (key = ?2 OR (?6 IS NOT NULL AND conversion_id = ?6))
                     AND sent_at >= ?5
                     AND (outcome IS NULL OR outcome IN ('updated', 'in_doubt', 'planned'))
                   ORDER BY id LIMIT 1",
             )
             .map_err(|e| self.sql(&e))?;
         stmt.query_row(
-            params![self.ctx.instance, key, addition, self.ctx.job, since(days)],
+            params![
+                self.ctx.instance,
+                key,
+                addition,
+                self.ctx.job,
+                since(days),
+                conversion_id
+            ],
             |r| {
                 Ok(EarlierAddition {
                     sheet_name: r.get(0)?,
@@ -347,6 +361,14 @@ impl Journal {
             .map_err(|e| self.sql(&e))
     }
 
+    /// An exclusive write transaction that keeps this job's plans (a second look after
+    /// reading CAKE).
+    pub(crate) fn begin_claim_keeping_plans(&self) -> Result<(), CheckpointError> {
+        self.conn
+            .execute_batch("BEGIN IMMEDIATE")
+            .map_err(|e| self.sql(&e))
+    }
+
     /// Ends the claim: commits (`keep`) or rolls back.
     pub(crate) fn end_claim(&self, keep: bool) -> Result<(), CheckpointError> {
         self.conn
@@ -364,9 +386,9 @@ impl Journal {
             .prepare_cached(
                 "INSERT INTO sent(instance, job, checkpoint, sheet_sha256, sheet_name, row, key,
                    payout, received, received_option, disposition, note, addition, sent_at,
-                   outcome, outcome_at)
+                   outcome, outcome_at, conversion_id)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, 'planned',
-                   NULL)",
+                   NULL, ?15)",
             )
             .map_err(|e| self.sql(&e))?;
         stmt.execute(params![
@@ -383,7 +405,27 @@ impl Journal {
             e.disposition,
             e.note,
             e.addition,
-            now()
+            now(),
+            e.conversion_id
+        ])
+        .map(|_| ())
+        .map_err(|e| self.sql(&e))
+    }
+
+    /// A reading found the conversion this job's planned `row` names by another id: kept, so
+    /// another job that names it by its conversion id sees this addition.
+    pub(crate) fn resolve(&self, row: u64, conversion_id: i32) -> Result<(), CheckpointError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "UPDATE sent SET conversion_id = ?1 WHERE job = ?2 AND row = ?3
+                   AND outcome = 'planned'",
+            )
+            .map_err(|e| self.sql(&e))?;
+        stmt.execute(params![
+            conversion_id,
+            self.ctx.job,
+            i64::try_from(row).unwrap_or(i64::MAX)
         ])
         .map(|_| ())
         .map_err(|e| self.sql(&e))
@@ -440,8 +482,9 @@ impl Journal {
             let mut insert = tx.prepare_cached(
                 "INSERT INTO sent(instance, job, checkpoint, sheet_sha256, sheet_name, row, key,
                    payout, received, received_option, disposition, note, addition, sent_at,
-                   outcome, outcome_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+                   outcome, outcome_at, conversion_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
+                   ?17)",
             )?;
             let mut close = tx.prepare_cached(
                 "UPDATE sent SET outcome = ?1, outcome_at = ?2
@@ -466,7 +509,8 @@ impl Journal {
                     e.addition,
                     at,
                     outcome,
-                    outcome.map(|_| at.as_str())
+                    outcome.map(|_| at.as_str()),
+                    e.conversion_id
                 ])
             };
             let mut sent_now = tx.prepare_cached(
@@ -711,7 +755,7 @@ mod tests {
         assert!(job_a.sheet_sent_by_another_job().unwrap().is_none());
         assert!(
             job_a
-                .earlier_addition("0|7||", "payout+2", 90)
+                .earlier_addition("0|7||", None, "payout+2", 90)
                 .unwrap()
                 .is_none()
         );
@@ -721,19 +765,19 @@ mod tests {
         assert!(job_b.others_added_lately(90).unwrap());
         // Sent without an outcome yet (a crash): may have applied.
         let hit = job_b
-            .earlier_addition("0|7||", "payout+2", 90)
+            .earlier_addition("0|7||", None, "payout+2", 90)
             .unwrap()
             .unwrap();
         assert_eq!(hit.outcome, None);
         assert!(
             job_b
-                .earlier_addition("0|7||", "payout+3", 90)
+                .earlier_addition("0|7||", None, "payout+3", 90)
                 .unwrap()
                 .is_none()
         );
         assert!(
             job_b
-                .earlier_addition("0|8||", "payout+2", 90)
+                .earlier_addition("0|8||", None, "payout+2", 90)
                 .unwrap()
                 .is_none()
         );
@@ -743,7 +787,7 @@ mod tests {
             .unwrap();
         assert!(
             job_b
-                .earlier_addition("0|7||", "payout+2", 90)
+                .earlier_addition("0|7||", None, "payout+2", 90)
                 .unwrap()
                 .is_none()
         );

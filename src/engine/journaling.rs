@@ -70,6 +70,7 @@ pub(super) fn entry_of(u: &ConversionUpdate) -> JournalEntry {
         received_option: u.received_option.as_str().to_string(),
         disposition: u.disposition_type.as_str().to_string(),
         note: u.note_to_append.clone(),
+        conversion_id: (u.conversion_id != 0).then_some(u.conversion_id),
         addition: addition_key(u),
     }
 }
@@ -204,7 +205,9 @@ fn claim(
         let Some(addition) = addition_key(&u) else {
             continue;
         };
-        if check && let Some(e) = j.earlier_addition(&u.ident_key(), &addition, js.days)? {
+        if check
+            && let Some(e) = j.earlier_addition(&u.ident_key(), given_id(&u), &addition, js.days)?
+        {
             let a = u.additions();
             skips.payout = skips.payout.saturating_add(a.payout.unwrap_or_default());
             skips.received = skips
@@ -293,7 +296,7 @@ pub(crate) fn preview(s: &Settings, url: &str, pre: &PrePass) -> Result<Vec<Stri
         let Some(addition) = addition_key(&u) else {
             continue;
         };
-        if let Some(e) = j.earlier_addition(&u.ident_key(), &addition, js.days)? {
+        if let Some(e) = j.earlier_addition(&u.ident_key(), given_id(&u), &addition, js.days)? {
             let a = u.additions();
             skips.payout = skips.payout.saturating_add(a.payout.unwrap_or_default());
             skips.received = skips
@@ -334,4 +337,53 @@ fn sha256_of(path: &Path) -> Result<String, Error> {
             let _ = write!(s, "{b:02x}");
             s
         }))
+}
+
+/// The conversion id a row gives itself (0: named by another id).
+fn given_id(u: &ConversionUpdate) -> Option<i32> {
+    (u.conversion_id != 0).then_some(u.conversion_id)
+}
+
+/// After reading CAKE: the conversions the additive rows resolved to (`resolved`: row →
+/// conversion id). Each planned row keeps its conversion id, and a row whose conversion got the
+/// same addition from another job under another id (`transaction_id T7` then, `conversion_id
+/// 7` now) is held back too.
+pub(super) fn recheck(
+    s: &Settings,
+    j: &Journal,
+    sheet_opts: &SheetOptions,
+    pre: &PrePass,
+    resolved: &HashMap<u64, i32>,
+    skips: &mut Skips,
+) -> Result<(), Error> {
+    let Some(js) = &s.journal else { return Ok(()) };
+    j.begin_claim_keeping_plans()?;
+    let result = (|| -> Result<(), Error> {
+        let mut sheet = Sheet::open(&s.input, sheet_opts)?;
+        while let Some(row) = sheet.next_row(&pre.duplicates)? {
+            let Ok(u) = row.result else { continue };
+            let (Some(addition), Some(&cid)) = (addition_key(&u), resolved.get(&u.row)) else {
+                continue;
+            };
+            if skips.rows.contains_key(&u.row) {
+                continue;
+            }
+            j.resolve(u.row, cid)?;
+            if js.same_additions_again || given_id(&u) == Some(cid) {
+                // Named by its conversion id: the claim already asked.
+                continue;
+            }
+            if let Some(e) = j.earlier_addition(&u.ident_key(), Some(cid), &addition, js.days)? {
+                let a = u.additions();
+                skips.payout = skips.payout.saturating_add(a.payout.unwrap_or_default());
+                skips.received = skips
+                    .received
+                    .saturating_add(a.received.map_or(Decimal::ZERO, |(_, d)| d));
+                skips.rows.insert(u.row, skip_message(&u, &e));
+            }
+        }
+        Ok(())
+    })();
+    j.end_claim(result.is_ok())?;
+    result
 }

@@ -387,6 +387,8 @@ fn ids_in_words(u: &ConversionUpdate) -> String {
 /// run with `--read-back`) instead of needing a person's decision. Nothing else changes: no
 /// row is decided `unchanged`, no undo sheet. A window that cannot be read is said, and the run
 /// goes on as it would have without the reading.
+///
+/// Returns the conversion each additive row found resolves to (row → conversion id).
 pub(crate) fn snapshot_first(
     s: &Settings,
     opts: &SheetOptions,
@@ -394,7 +396,7 @@ pub(crate) fn snapshot_first(
     duplicates: &Duplicates,
     dest: &super::Destination,
     conn: &mut rusqlite::Connection,
-) -> Result<(), Error> {
+) -> Result<HashMap<u64, i32>, Error> {
     const NO_WINDOW: &str = "additive rows without a window: an unknown outcome will need your \
          decision (give --since/--until, or a conversion_date column, to read CAKE before sending)";
     let sql = |e: rusqlite::Error| Error::Internal(format!("the checkpoint's snapshot: {e}"));
@@ -428,20 +430,21 @@ pub(crate) fn snapshot_first(
         }
     }
     if wanted == 0 {
-        return Ok(());
+        return Ok(HashMap::new());
     }
     let Ok((since, until)) = window(s.reports.0, span) else {
         tracing::warn!("{NO_WINDOW}");
-        return Ok(());
+        return Ok(HashMap::new());
     };
     if let Err(e) = super::scan::read_window(s, dest, s.reports.1, (since, until), &mut targets) {
         tracing::warn!(
             error = %e,
             "CAKE could not be read before sending: an unknown outcome will need your decision"
         );
-        return Ok(());
+        return Ok(HashMap::new());
     }
     let mut first_reads = Vec::new();
+    let mut resolved = HashMap::new();
     let mut sheet = Sheet::open(&s.input, opts)?;
     while let Some(row) = sheet.next_row(duplicates)? {
         let Ok(u) = row.result else { continue };
@@ -449,6 +452,7 @@ pub(crate) fn snapshot_first(
             continue;
         }
         if let [held] = targets.found(u.row) {
+            resolved.insert(u.row, held.conversion_id);
             first_reads.push(held.clone());
         }
     }
@@ -459,7 +463,7 @@ pub(crate) fn snapshot_first(
         "read CAKE before sending: the additive rows' values are kept to settle unknown outcomes"
     );
     snapshot::save(conn, first_reads.iter()).map_err(sql)?;
-    Ok(())
+    Ok(resolved)
 }
 
 /// After sending: writes the undo sheet and verifies every `updated` row by reading it back.

@@ -44,7 +44,7 @@ pub(crate) fn run(s: &Settings, dest: &Destination) -> Result<Report, Error> {
     if opened.resumed {
         tracing::info!(checkpoint = %opened.path.display(), "resuming from the checkpoint");
     }
-    let (journal, skips) = match journal_ctx {
+    let (journal, mut skips) = match journal_ctx {
         Some((ctx, kept)) => {
             let internal = |e: rusqlite::Error| Error::Internal(format!("the checkpoint: {e}"));
             let job = checkpoint::journal::job_id(&opened.conn, kept).map_err(internal)?;
@@ -75,7 +75,7 @@ pub(crate) fn run(s: &Settings, dest: &Destination) -> Result<Report, Error> {
     // run after the settling bound (`--settle-after`) may send one again.
     let second_journal = journal.as_ref().map(Journal::reopen).transpose()?;
     let keeper = journal.as_ref().map(Journal::reopen).transpose()?;
-    let (mut report, mut read) = ctx.run(opened.conn, opened.resumed, journal, &skips)?;
+    let (mut report, mut read) = ctx.run(opened.conn, opened.resumed, journal, &mut skips)?;
     let in_doubt = |r: &Report| r.counts.get(&Status::InDoubt).copied().unwrap_or(0);
     if s.read_back.is_some() && report.stop.is_none() && in_doubt(&report) > 0 {
         let (first_resumed, attempts) = (report.resumed, report.attempts);
@@ -86,7 +86,7 @@ pub(crate) fn run(s: &Settings, dest: &Destination) -> Result<Report, Error> {
             checkpoint::schema::Check::AlreadyChecked,
         )
         .map_err(|e| Error::after_sending(e.into()))?;
-        (report, read) = ctx.run(conn, true, second_journal, &skips)?;
+        (report, read) = ctx.run(conn, true, second_journal, &mut skips)?;
         // The run's time is both passes'; its pace, the pass that sent (the second sends only
         // when the first left rows it can settle as not applied).
         if report.attempts == 0 {
@@ -131,7 +131,7 @@ impl Pass<'_> {
         mut conn: rusqlite::Connection,
         resumed: bool,
         journal: Option<checkpoint::journal::Journal>,
-        skips: &journaling::Skips,
+        skips: &mut journaling::Skips,
     ) -> Result<(Report, Option<read_back::ReadBefore>), Error> {
         let Pass {
             s,
@@ -149,9 +149,23 @@ impl Pass<'_> {
                 read_back::before(s, rb, sheet_opts, order, &pre.duplicates, dest, &mut conn)
             })
             .transpose()?;
-        if s.read_back.is_none() && pre.additive > 0 {
+        let resolved = if let Some(r) = &read {
+            r.conversion_of
+                .iter()
+                .map(|(row, held)| (*row, held.conversion_id))
+                .collect()
+        } else if pre.additive > 0 {
             let order = pre.formats.date_order;
-            read_back::snapshot_first(s, sheet_opts, order, &pre.duplicates, dest, &mut conn)?;
+            read_back::snapshot_first(s, sheet_opts, order, &pre.duplicates, dest, &mut conn)?
+        } else {
+            std::collections::HashMap::new()
+        };
+        // What the reading found: the journal's second look, by CAKE's conversion ids.
+        if let Some(j) = &journal
+            && pre.additive > 0
+            && !resolved.is_empty()
+        {
+            journaling::recheck(s, j, sheet_opts, pre, &resolved, skips)?;
         }
         let prior = resumed.then(|| self.path.to_path_buf());
         let journaled = journal.is_some();

@@ -618,3 +618,41 @@ fn the_same_instance_written_another_way_is_the_same_instance() {
     assert!(out.stderr.contains("already applied"), "{}", out.stderr);
     assert_each_applied_once(&emu, &rows);
 }
+
+#[test]
+fn the_same_addition_under_another_id_is_recognised_once_cake_was_read() {
+    let t = TestDir::new();
+    let emu = Emu::with(Ledger::generated(30_000), Faults::default());
+    let window = ["--since", "2026-09-01", "--until", "2026-09-01"];
+    // June: conversion 10 by its transaction id, +1.00 (CAKE read first: T10 is conversion 10).
+    t.write(
+        "june.csv",
+        "transaction_id,payout,add_to_existing_payout\nT10,1.00,yes\n",
+    );
+    assert_eq!(run(&t, &emu, "june.csv", &window).code, 0);
+    // The re-export names it by conversion id: held back, even without a window.
+    t.write(
+        "june-v2.csv",
+        "conversion_id,payout,add_to_existing_payout\n10,1.00,yes\n",
+    );
+    let out = run(&t, &emu, "june-v2.csv", &[]);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert_eq!(results(&t, "june-v2.results.csv")[0]["status"], "skipped");
+    // And the other way round: by conversion id first, by transaction id later (with a window).
+    t.write(
+        "july.csv",
+        "conversion_id,payout,add_to_existing_payout\n11,2.00,yes\n",
+    );
+    assert_eq!(run(&t, &emu, "july.csv", &[]).code, 0);
+    t.write(
+        "july-v2.csv",
+        "transaction_id,payout,add_to_existing_payout\nT11,2.00,yes\n",
+    );
+    let out = run(&t, &emu, "july-v2.csv", &window);
+    assert_eq!(out.code, 1, "{out:?}");
+    let l = &results(&t, "july-v2.results.csv")[0];
+    assert_eq!(l["status"], "skipped", "{l:?}");
+    assert!(l["message"].contains("july.csv"), "{l:?}");
+    let ledger = emu.conversions();
+    assert_eq!((ledger[&10].applied, ledger[&11].applied), (1, 1));
+}
