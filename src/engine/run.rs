@@ -124,6 +124,48 @@ struct Pass<'a> {
 }
 
 impl Pass<'_> {
+    /// Before sending: `--read-back`'s reading, or the snapshot an additive sheet takes
+    /// first; then the journal's second look, by the conversion ids the reading found.
+    fn read_first(
+        &self,
+        conn: &mut rusqlite::Connection,
+        journal: Option<&Journal>,
+        skips: &mut journaling::Skips,
+    ) -> Result<Option<read_back::ReadBefore>, Error> {
+        let Pass {
+            s,
+            dest,
+            pre,
+            sheet_opts,
+            ..
+        } = *self;
+        let order = pre.formats.date_order;
+        // --read-back: what CAKE holds, before anything is sent (the lock is held).
+        let read = s
+            .read_back
+            .as_ref()
+            .map(|rb| read_back::before(s, rb, sheet_opts, order, &pre.duplicates, dest, conn))
+            .transpose()?;
+        let resolved = if let Some(r) = &read {
+            r.conversion_of
+                .iter()
+                .map(|(row, held)| (*row, held.conversion_id))
+                .collect()
+        } else if pre.additive > 0 {
+            read_back::snapshot_first(s, sheet_opts, order, &pre.duplicates, dest, conn)?
+        } else {
+            std::collections::HashMap::new()
+        };
+        // What the reading found: the journal's second look, by CAKE's conversion ids.
+        if let Some(j) = journal
+            && pre.additive > 0
+            && !resolved.is_empty()
+        {
+            journaling::recheck(s, j, sheet_opts, pre, &resolved, skips)?;
+        }
+        Ok(read)
+    }
+
     /// One pass: read CAKE (`--read-back`), then send what is left, the checkpoint writer on
     /// `conn`; `resumed` when the checkpoint holds earlier outcomes.
     fn run(
@@ -140,33 +182,7 @@ impl Pass<'_> {
             sheet_opts,
             ..
         } = *self;
-        // --read-back: what CAKE holds, before anything is sent (the lock is held).
-        let read = s
-            .read_back
-            .as_ref()
-            .map(|rb| {
-                let order = pre.formats.date_order;
-                read_back::before(s, rb, sheet_opts, order, &pre.duplicates, dest, &mut conn)
-            })
-            .transpose()?;
-        let resolved = if let Some(r) = &read {
-            r.conversion_of
-                .iter()
-                .map(|(row, held)| (*row, held.conversion_id))
-                .collect()
-        } else if pre.additive > 0 {
-            let order = pre.formats.date_order;
-            read_back::snapshot_first(s, sheet_opts, order, &pre.duplicates, dest, &mut conn)?
-        } else {
-            std::collections::HashMap::new()
-        };
-        // What the reading found: the journal's second look, by CAKE's conversion ids.
-        if let Some(j) = &journal
-            && pre.additive > 0
-            && !resolved.is_empty()
-        {
-            journaling::recheck(s, j, sheet_opts, pre, &resolved, skips)?;
-        }
+        let read = self.read_first(&mut conn, journal.as_ref(), skips)?;
         let prior = resumed.then(|| self.path.to_path_buf());
         let journaled = journal.is_some();
         let (store, store_thread) = Store::start_journaled(conn, self.path.to_path_buf(), journal)?;
