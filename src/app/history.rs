@@ -1,7 +1,7 @@
 //! `cake-recon history`: every change cake-recon made, as the journal recorded it — the audit
 //! trail (who sent what to which conversion, from which sheet, and how it ended).
 
-use crate::checkpoint::journal::{
+use crate::checkpoint::history::{
     HistoryLine, HistoryQuery, history as read_history, key_in_words,
 };
 use crate::error::Error;

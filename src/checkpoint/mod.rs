@@ -6,7 +6,10 @@
 //! engine's dispatcher owns the checkpoint during a run; its writer thread is the only writer.
 
 mod error;
+pub(crate) mod history;
+pub(crate) mod job;
 pub(crate) mod journal;
+mod journal_file;
 mod lock;
 mod open;
 mod prior;

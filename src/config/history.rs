@@ -1,7 +1,8 @@
 //! `cake-recon history`: its flags, checked into the journal's query.
 
 use crate::app::HistoryConfig;
-use crate::checkpoint::journal::{HistoryQuery, default_path, instance_key};
+use crate::checkpoint::history::HistoryQuery;
+use crate::checkpoint::journal::{default_path, instance_key};
 use crate::config::resolve::journal_from_env;
 use crate::error::Error;
 use clap::Args;

@@ -83,7 +83,7 @@ fn existing_job(checkpoint: &Path) -> Option<String> {
     }
     crate::checkpoint::schema::open(checkpoint, true)
         .ok()
-        .and_then(|c| journal::stored_job_id(&c))
+        .and_then(|c| crate::checkpoint::job::stored_job_id(&c))
 }
 
 /// The journal's context for this run, before its checkpoint is opened; `None` when the run

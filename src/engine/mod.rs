@@ -12,6 +12,7 @@ pub(crate) mod retry;
 mod run;
 pub(crate) mod scan;
 mod settings;
+mod settle;
 pub(crate) mod shutdown;
 mod worker;
 

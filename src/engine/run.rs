@@ -47,8 +47,8 @@ pub(crate) fn run(s: &Settings, dest: &Destination) -> Result<Report, Error> {
     let (journal, mut skips) = match journal_ctx {
         Some((ctx, kept)) => {
             let internal = |e: rusqlite::Error| Error::Internal(format!("the checkpoint: {e}"));
-            let job = checkpoint::journal::job_id(&opened.conn, kept).map_err(internal)?;
-            let done = checkpoint::journal::finished_rows(&opened.conn).map_err(internal)?;
+            let job = checkpoint::job::job_id(&opened.conn, kept).map_err(internal)?;
+            let done = checkpoint::job::finished_rows(&opened.conn).map_err(internal)?;
             let (j, skips) = journaling::open(s, ctx, job, &sheet_opts, &pre, &done)?;
             (Some(j), skips)
         }
