@@ -7,11 +7,11 @@
 //! unwritten row by at most [`window_size`] rows, so memory stays flat however long the sheet.
 
 use super::breaker::Breaker;
-use super::read_back::Decision;
+use super::plan::{Plan, Rules, line, plan};
 use super::worker::{Abandon, Done, End, Shared, work};
 use crate::checkpoint::{OutcomeRecord, Prior, PriorReader};
 use crate::error::Error;
-use crate::report::output::{ResultLine, ResultsWriter, update_cells};
+use crate::report::output::{ResultLine, ResultsWriter};
 use crate::report::progress::Progress;
 use crate::report::summary::{Report, Stop};
 use crate::sheet::{Sheet, SheetOptions, SheetRow, Totals};
@@ -26,10 +26,6 @@ use tokio::sync::mpsc;
 
 /// Rows per batch from the reader thread.
 const BATCH: usize = 256;
-
-/// The message of an additive row found with an intent and no outcome.
-pub(super) const CRASH_IN_DOUBT: &str = "an earlier run stopped after this row's request may have been \
-     sent — check it in CAKE; not re-sent (use --resend-in-doubt to send it again)";
 
 /// How far dispatch may run ahead of the oldest row not yet written.
 #[must_use]
@@ -48,15 +44,8 @@ pub(super) struct Dispatch {
     pub show_bar: bool,
     /// The checkpoint to read earlier outcomes from (when resuming).
     pub prior: Option<PathBuf>,
-    /// `--resend-in-doubt`: which in-doubt rows to send again.
-    pub resend_in_doubt: super::ResendInDoubt,
-    /// The sheet changed since the checkpoint was written: compare each row with its record.
-    /// (Unchanged, the two agree by construction and the digest is not computed.)
-    pub compare_content: bool,
-    /// `--read-back`: what reading CAKE before sending decided, by sheet row.
-    pub decisions: HashMap<u64, Decision>,
-    /// Rows the journal holds back (another job applied the same addition): their messages.
-    pub journal_skips: HashMap<u64, String>,
+    /// What decides each row's plan besides its own record.
+    pub rules: Rules,
 }
 
 /// A sheet row and what earlier runs recorded of it.
@@ -151,154 +140,6 @@ impl Ordered {
     }
 }
 
-fn line(
-    u: &ConversionUpdate,
-    status: Status,
-    attempts: u32,
-    http_status: Option<u16>,
-    message: String,
-) -> ResultLine {
-    ResultLine {
-        row: u.row,
-        cells: update_cells(u),
-        status,
-        attempts,
-        http_status,
-        message,
-    }
-}
-
-/// What to do with a valid row, given what earlier runs recorded.
-enum Plan {
-    Send,
-    /// In doubt, and selected by `--resend-in-doubt`: send it again.
-    ResendInDoubt,
-    /// It failed in an earlier run without being applied: send it again.
-    Resend,
-    /// The sheet changed this row since an earlier run recorded it, and that version cannot
-    /// have been applied (or the row now sets absolute values): send the new one.
-    SendChanged,
-    /// Finished by an earlier run (or found in doubt now): its line, and whether the checkpoint
-    /// must record the in-doubt outcome.
-    Done {
-        line: Box<ResultLine>,
-        record: bool,
-        /// The row's requests all left before now (see [`OutcomeRecord::left_by_now`]).
-        moves_intent: bool,
-    },
-    /// Changed since an earlier version of it was (or may have been) added to CAKE, and still
-    /// adds: not sent, since it would add on top. Its line says what to do.
-    HeldBack(Box<ResultLine>),
-    /// Another job applied (or may have applied) the same addition, the journal says: not
-    /// sent. Its line names that job.
-    JournalSkip(Box<ResultLine>),
-}
-
-/// What to do with a row, given what earlier runs recorded of it.
-///
-/// `failed` is not final across runs: a row ends `failed` only when nothing it sent can have
-/// applied (an additive row that may have applied ends `in_doubt` instead, see
-/// [`super::retry::decide`]) or when it is idempotent, so the same command sends it again once
-/// the cause (a server down, throttling, a binding error) is gone.
-fn plan(u: &ConversionUpdate, prior: Option<Prior>, d: &Dispatch) -> Plan {
-    let (resend_in_doubt, compare) = (d.resend_in_doubt.selects(u), d.compare_content);
-    if let Some(decision) = d.decisions.get(&u.row) {
-        let (attempts, http_status) = prior
-            .as_ref()
-            .map_or((0, None), |p| (p.attempts, p.http_status));
-        // A row found in doubt after a stop (an intent, no outcome yet): its requests left
-        // before now, and the settling bound counts from now.
-        let stopped_in_flight = prior.as_ref().is_some_and(|p| p.status.is_none());
-        let done = |status: Status, message: String| Plan::Done {
-            line: Box::new(line(u, status, attempts, http_status, message)),
-            record: true,
-            moves_intent: status == Status::InDoubt && stopped_in_flight,
-        };
-        match decision {
-            Decision::Unchanged => {
-                return done(
-                    Status::Unchanged,
-                    "CAKE already holds every value this row sets (read back); not sent".into(),
-                );
-            }
-            Decision::Applied(m) => return done(Status::Updated, m.clone()),
-            Decision::NotApplied => return Plan::Resend,
-            Decision::StillInDoubt(_) if resend_in_doubt => return Plan::ResendInDoubt,
-            Decision::StillInDoubt(m) => return done(Status::InDoubt, m.clone()),
-        }
-    }
-    // The journal's answer counts only where this job's own records say nothing was applied:
-    // no record, or a failure that proves it.
-    let journal_skip = |p: &Option<Prior>| {
-        let unapplied = p
-            .as_ref()
-            .is_none_or(|p| p.status == Some(Status::Failed) || (p.status.is_none() && !p.intent));
-        d.journal_skips
-            .get(&u.row)
-            .filter(|_| unapplied)
-            .map(|m| Plan::JournalSkip(Box::new(line(u, Status::Skipped, 0, None, m.clone()))))
-    };
-    if let Some(skip) = journal_skip(&prior) {
-        return skip;
-    }
-    let Some(p) = prior else { return Plan::Send };
-    let may_have_applied = matches!(p.status, Some(Status::Updated | Status::InDoubt))
-        || (p.status.is_none() && p.intent);
-    if compare && p.content != u.ident().content {
-        // Adding the new amount on top of an old one that may be in CAKE could count it twice;
-        // an absolute row (or an old version that provably did not apply) is safe to send.
-        return if p.additive && may_have_applied && u.idempotency() == Idempotency::Additive {
-            Plan::HeldBack(Box::new(line(
-                u,
-                Status::Skipped,
-                0,
-                None,
-                format!(
-                    "not sent: this row was changed after an earlier version of it was {} \
-                     (row {}: {}); sending it would add on top of that. Check the conversion in \
-                     CAKE, then give the row the absolute value (add_to_existing_payout=false \
-                     with the full payout) or move the extra amount to a sheet of its own",
-                    if p.status == Some(Status::Updated) {
-                        "applied"
-                    } else {
-                        "possibly applied"
-                    },
-                    p.row,
-                    if p.message.is_empty() {
-                        p.status.map_or("sent", Status::as_str)
-                    } else {
-                        &p.message
-                    }
-                ),
-            )))
-        } else {
-            Plan::SendChanged
-        };
-    }
-    match p.status {
-        Some(Status::Failed) => Plan::Resend,
-        Some(Status::InDoubt) if resend_in_doubt => Plan::ResendInDoubt,
-        Some(status) => Plan::Done {
-            line: Box::new(line(u, status, p.attempts, p.http_status, p.message)),
-            record: false,
-            moves_intent: false,
-        },
-        None if p.intent && !resend_in_doubt => Plan::Done {
-            line: Box::new(line(
-                u,
-                Status::InDoubt,
-                p.attempts,
-                p.http_status,
-                CRASH_IN_DOUBT.into(),
-            )),
-            record: true,
-            moves_intent: true,
-        },
-        None if p.intent => Plan::ResendInDoubt,
-        None => Plan::Send,
-    }
-}
-
 /// The run's mutable state, owned by the dispatcher.
 struct State {
     ordered: Ordered,
@@ -356,11 +197,11 @@ impl State {
                     self.ordered
                         .fill(seq, ResultLine::for_invalid(row.row, &invalid));
                 }
-                Ok(update) => match plan(&update, prior, d) {
+                Ok(update) => match plan(&update, prior, &d.rules) {
                     Plan::Send => self.ready.push_back((seq, update)),
                     Plan::ResendInDoubt => {
                         self.report.resent_in_doubt += 1;
-                        if !matches!(d.resend_in_doubt, super::ResendInDoubt::All) {
+                        if !matches!(d.rules.resend_in_doubt, super::ResendInDoubt::All) {
                             self.resent.push(update.clone());
                         }
                         self.ready.push_back((seq, update));
@@ -662,7 +503,7 @@ pub(super) async fn dispatch(
     st.report.elapsed = started.elapsed();
     st.report.achieved_rate = shared.gate.achieved();
     if stop.is_none() {
-        st.report.resend_unmatched = d.resend_in_doubt.unmatched(&st.resent);
+        st.report.resend_unmatched = d.rules.resend_in_doubt.unmatched(&st.resent);
     }
     st.report.stop = stop;
     Ok(st.report)

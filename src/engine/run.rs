@@ -3,6 +3,7 @@
 use super::dispatcher::{Dispatch, dispatch};
 use super::journaling;
 use super::limiter::RateGate;
+use super::plan::Rules;
 use super::read_back;
 use super::retry::Backoff;
 use super::settings::{Destination, Settings};
@@ -238,13 +239,15 @@ impl Pass<'_> {
                     total_rows: pre.rows,
                     show_bar: s.show_progress && std::io::stderr().is_terminal(),
                     prior,
-                    resend_in_doubt: s.resend_in_doubt.clone(),
-                    compare_content: self.compare_content,
-                    decisions: read
-                        .as_ref()
-                        .map(|r| r.decisions.clone())
-                        .unwrap_or_default(),
-                    journal_skips: skips.rows.clone(),
+                    rules: Rules {
+                        resend_in_doubt: s.resend_in_doubt.clone(),
+                        compare_content: self.compare_content,
+                        decisions: read
+                            .as_ref()
+                            .map(|r| r.decisions.clone())
+                            .unwrap_or_default(),
+                        journal_skips: skips.rows.clone(),
+                    },
                 },
                 shared,
                 writer,
