@@ -1,9 +1,9 @@
 //! `cake-recon history`: its flags, checked into the journal's query.
 
+use super::paths::journal_from_env;
 use crate::app::HistoryConfig;
 use crate::checkpoint::history::HistoryQuery;
 use crate::checkpoint::journal::{default_path, instance_key};
-use crate::config::resolve::journal_from_env;
 use crate::error::Error;
 use clap::Args;
 use std::path::PathBuf;

@@ -4,6 +4,7 @@
 mod args;
 mod file;
 mod history;
+mod paths;
 mod resend;
 mod resolve;
 mod serve;
