@@ -129,7 +129,7 @@ fn refuse_foreign(conn: &Connection, path: &Path) -> Result<(), CheckpointError>
     if empty {
         return Ok(());
     }
-    match super::schema::schema_difference(conn, &[SCHEMA], &[]).map_err(sql)? {
+    match super::shape::schema_difference(conn, &[SCHEMA], &[]).map_err(sql)? {
         None => Ok(()),
         Some(why) => Err(CheckpointError::NotAJournal {
             path: path.to_path_buf(),

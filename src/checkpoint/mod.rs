@@ -16,6 +16,7 @@ mod prior;
 mod rekey;
 pub(crate) use rekey::standing;
 pub mod schema;
+mod shape;
 pub(crate) mod snapshot;
 pub(crate) mod status;
 mod store;
