@@ -117,28 +117,8 @@ pub(crate) fn key_in_words(key: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checkpoint::journal::{JobContext, Journal, JournalEntry};
-
-    fn ctx(job: &str, sha: &str) -> JobContext {
-        JobContext {
-            instance: "https://cake.example".into(),
-            job: job.into(),
-            checkpoint: format!("{job}.checkpoint"),
-            sheet_sha256: sha.into(),
-            sheet_name: "bonus.csv".into(),
-            sheet_path: "/x/bonus.csv".into(),
-        }
-    }
-
-    fn entry(row: u64, key: &str, addition: Option<&str>) -> JournalEntry {
-        JournalEntry {
-            row,
-            key: key.into(),
-            payout: "+2.00".into(),
-            addition: addition.map(Into::into),
-            ..JournalEntry::default()
-        }
-    }
+    use crate::checkpoint::journal::Journal;
+    use crate::checkpoint::journal::tests::{ctx, entry};
 
     #[test]
     fn history_finds_a_conversion_by_any_of_its_ids() {

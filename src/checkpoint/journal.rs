@@ -220,13 +220,7 @@ impl Journal {
             .execute_batch("BEGIN IMMEDIATE")
             .map_err(|e| self.sql(&e))?;
         // Plans a stopped run of this job left behind are this job's own: made anew now.
-        self.conn
-            .execute(
-                "DELETE FROM sent WHERE job = ?1 AND outcome = 'planned'",
-                [&self.ctx.job],
-            )
-            .map(|_| ())
-            .map_err(|e| self.sql(&e))
+        self.release_plans()
     }
 
     /// An exclusive write transaction that keeps this job's plans (a second look after
@@ -248,36 +242,7 @@ impl Journal {
     /// it as "may have been applied" from now on, until it is sent (its intent takes this
     /// line over) or withdrawn ([`Self::release_plans`]).
     pub(crate) fn plan(&self, e: &JournalEntry) -> Result<(), CheckpointError> {
-        let c = &self.ctx;
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "INSERT INTO sent(instance, job, checkpoint, sheet_sha256, sheet_name, row, key,
-                   payout, received, received_option, disposition, note, addition, sent_at,
-                   outcome, outcome_at, conversion_id)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, 'planned',
-                   NULL, ?15)",
-            )
-            .map_err(|e| self.sql(&e))?;
-        stmt.execute(params![
-            c.instance,
-            c.job,
-            c.checkpoint,
-            c.sheet_sha256,
-            c.sheet_name,
-            i64::try_from(e.row).unwrap_or(i64::MAX),
-            e.key,
-            e.payout,
-            e.received,
-            e.received_option,
-            e.disposition,
-            e.note,
-            e.addition,
-            now(),
-            e.conversion_id
-        ])
-        .map(|_| ())
-        .map_err(|e| self.sql(&e))
+        insert_line(&self.conn, &self.ctx, e, &now(), Some("planned")).map_err(|e| self.sql(&e))
     }
 
     /// A reading found the conversion this job's planned `row` names by another id: kept, so
@@ -347,40 +312,14 @@ impl Journal {
         let c = &self.ctx;
         let tx = self.conn.transaction()?;
         {
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO sent(instance, job, checkpoint, sheet_sha256, sheet_name, row, key,
-                   payout, received, received_option, disposition, note, addition, sent_at,
-                   outcome, outcome_at, conversion_id)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
-                   ?17)",
-            )?;
             let mut close = tx.prepare_cached(
                 "UPDATE sent SET outcome = ?1, outcome_at = ?2
                   WHERE id = (SELECT max(id) FROM sent WHERE job = ?3 AND row = ?4
                                AND (outcome IS NULL OR outcome = 'in_doubt'))",
             )?;
             let sql_row = |r: u64| i64::try_from(r).unwrap_or(i64::MAX);
-            let mut add = |e: &JournalEntry, outcome: Option<&str>| {
-                insert.execute(params![
-                    c.instance,
-                    c.job,
-                    c.checkpoint,
-                    c.sheet_sha256,
-                    c.sheet_name,
-                    sql_row(e.row),
-                    e.key,
-                    e.payout,
-                    e.received,
-                    e.received_option,
-                    e.disposition,
-                    e.note,
-                    e.addition,
-                    at,
-                    outcome,
-                    outcome.map(|_| at.as_str()),
-                    e.conversion_id
-                ])
-            };
+            let add =
+                |e: &JournalEntry, outcome: Option<&str>| insert_line(&tx, c, e, &at, outcome);
             let mut sent_now = tx.prepare_cached(
                 "UPDATE sent SET sent_at = ?1, outcome = NULL, outcome_at = NULL, payout = ?2,
                    received = ?3, received_option = ?4, disposition = ?5, note = ?6,
@@ -427,6 +366,42 @@ impl Journal {
     }
 }
 
+/// Inserts one line for `e` sent (or planned: `outcome` `planned`) at `at`.
+fn insert_line(
+    conn: &Connection,
+    c: &JobContext,
+    e: &JournalEntry,
+    at: &str,
+    outcome: Option<&str>,
+) -> rusqlite::Result<()> {
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO sent(instance, job, checkpoint, sheet_sha256, sheet_name, row, key,
+           payout, received, received_option, disposition, note, addition, sent_at,
+           outcome, outcome_at, conversion_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
+           CASE WHEN ?15 IS NOT NULL AND ?15 <> 'planned' THEN ?14 END, ?16)",
+    )?;
+    insert.execute(params![
+        c.instance,
+        c.job,
+        c.checkpoint,
+        c.sheet_sha256,
+        c.sheet_name,
+        i64::try_from(e.row).unwrap_or(i64::MAX),
+        e.key,
+        e.payout,
+        e.received,
+        e.received_option,
+        e.disposition,
+        e.note,
+        e.addition,
+        at,
+        outcome,
+        e.conversion_id
+    ])?;
+    Ok(())
+}
+
 /// The earliest `sent_at` a lookback of `days` covers.
 fn since(days: u32) -> String {
     (chrono::Utc::now() - chrono::Duration::days(i64::from(days)))
@@ -435,10 +410,10 @@ fn since(days: u32) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn ctx(job: &str, sha: &str) -> JobContext {
+    pub(crate) fn ctx(job: &str, sha: &str) -> JobContext {
         JobContext {
             instance: "https://cake.example".into(),
             job: job.into(),
@@ -449,7 +424,7 @@ mod tests {
         }
     }
 
-    fn entry(row: u64, key: &str, addition: Option<&str>) -> JournalEntry {
+    pub(crate) fn entry(row: u64, key: &str, addition: Option<&str>) -> JournalEntry {
         JournalEntry {
             row,
             key: key.into(),

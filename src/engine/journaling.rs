@@ -32,6 +32,18 @@ pub(super) struct Skips {
     pub received: Decimal,
 }
 
+impl Skips {
+    /// Holds `u` back: another job made the same addition (`e`).
+    fn hold(&mut self, u: &ConversionUpdate, e: &EarlierAddition) {
+        let a = u.additions();
+        self.payout = self.payout.saturating_add(a.payout.unwrap_or_default());
+        self.received = self
+            .received
+            .saturating_add(a.received.map_or(Decimal::ZERO, |(_, d)| d));
+        self.rows.insert(u.row, skip_message(u, e));
+    }
+}
+
 /// What an additive row adds, canonical: equal strings add the same amounts and note.
 /// `None` for a row that only sets values.
 #[must_use]
@@ -208,12 +220,7 @@ fn claim(
         if check
             && let Some(e) = j.earlier_addition(&u.ident_key(), given_id(&u), &addition, js.days)?
         {
-            let a = u.additions();
-            skips.payout = skips.payout.saturating_add(a.payout.unwrap_or_default());
-            skips.received = skips
-                .received
-                .saturating_add(a.received.map_or(Decimal::ZERO, |(_, d)| d));
-            skips.rows.insert(u.row, skip_message(&u, &e));
+            skips.hold(&u, &e);
         } else if !done.contains(&u.row) {
             j.plan(&entry_of(&u))?;
         }
@@ -297,12 +304,7 @@ pub(crate) fn preview(s: &Settings, url: &str, pre: &PrePass) -> Result<Vec<Stri
             continue;
         };
         if let Some(e) = j.earlier_addition(&u.ident_key(), given_id(&u), &addition, js.days)? {
-            let a = u.additions();
-            skips.payout = skips.payout.saturating_add(a.payout.unwrap_or_default());
-            skips.received = skips
-                .received
-                .saturating_add(a.received.map_or(Decimal::ZERO, |(_, d)| d));
-            skips.rows.insert(u.row, skip_message(&u, &e));
+            skips.hold(&u, &e);
         }
     }
     if !skips.rows.is_empty() {
@@ -374,12 +376,7 @@ pub(super) fn recheck(
                 continue;
             }
             if let Some(e) = j.earlier_addition(&u.ident_key(), Some(cid), &addition, js.days)? {
-                let a = u.additions();
-                skips.payout = skips.payout.saturating_add(a.payout.unwrap_or_default());
-                skips.received = skips
-                    .received
-                    .saturating_add(a.received.map_or(Decimal::ZERO, |(_, d)| d));
-                skips.rows.insert(u.row, skip_message(&u, &e));
+                skips.hold(&u, &e);
             }
         }
         Ok(())
