@@ -31,6 +31,10 @@ pub(crate) struct Prior {
     /// When its outcome (or, without one, its intent) was recorded (UTC, as the checkpoint
     /// writes times).
     pub recorded_at: Option<String>,
+    /// The last moment a request of the row can have left, as far as the checkpoint knows: its
+    /// intent time (moved to when an in-doubt outcome was recorded; see
+    /// `OutcomeRecord::left_by_now`).
+    pub left_at: Option<String>,
 }
 
 /// Streams prior records in row order.
@@ -57,7 +61,7 @@ impl PriorReader {
     fn fill(&mut self) -> rusqlite::Result<()> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT row, intent_at IS NOT NULL, status, attempts, http_status, message, content,
-                    kind = 'additive', COALESCE(finished_at, intent_at)
+                    kind = 'additive', COALESCE(finished_at, intent_at), intent_at
              FROM rows WHERE row >= ?1 ORDER BY row LIMIT ?2",
         )?;
         let rows = stmt.query_map(params![self.next_from, CHUNK], |r| {
@@ -83,6 +87,7 @@ impl PriorReader {
                 content: r.get(6)?,
                 additive: r.get(7)?,
                 recorded_at: r.get(8)?,
+                left_at: r.get(9)?,
             })
         })?;
         let mut n = 0;

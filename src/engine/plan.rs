@@ -19,6 +19,35 @@ pub(super) struct Rules {
     pub decisions: HashMap<u64, Decision>,
     /// Rows the journal holds back (another job applied the same addition): their messages.
     pub journal_skips: HashMap<u64, String>,
+    /// Now minus `--settle-after` (the checkpoint's time format): a request that left later may
+    /// still land, so `--resend-in-doubt` does not send its row again yet.
+    pub landed_by: String,
+}
+
+/// `--resend-in-doubt` selected a row whose last request may still land (it left less than
+/// `--settle-after` ago, or a run stopped with it in flight): its line, when so.
+fn too_soon_to_resend(u: &ConversionUpdate, p: &Prior, d: &Rules) -> Option<Plan> {
+    let left_at = p.left_at.as_deref().filter(|_| p.status.is_some());
+    if left_at.is_some_and(|at| at <= d.landed_by.as_str()) {
+        return None;
+    }
+    let message = match left_at {
+        Some(at) => format!(
+            "in doubt, not re-sent although --resend-in-doubt selected it: its last request left \
+             at {at}, less than --settle-after ago, and CAKE may still be working on it (sending \
+             it now could add it twice); run the same command again once that time has passed"
+        ),
+        None => "in doubt, not re-sent although --resend-in-doubt selected it: a run stopped with \
+                 its request in flight, and CAKE may still be working on it; run the same \
+                 command again once --settle-after has passed"
+            .to_string(),
+    };
+    Some(Plan::Done {
+        line: Box::new(line(u, Status::InDoubt, p.attempts, p.http_status, message)),
+        record: true,
+        // Found after a stop: its requests left before now.
+        moves_intent: p.status.is_none(),
+    })
 }
 
 /// The message of an additive row found with an intent and no outcome.
@@ -98,7 +127,11 @@ pub(super) fn plan(u: &ConversionUpdate, prior: Option<Prior>, d: &Rules) -> Pla
             Decision::Applied(m) => return done(Status::Updated, m.clone()),
             Decision::NotApplied => return Plan::Resend,
             Decision::StillInDoubt(_) if resend_in_doubt => return Plan::ResendInDoubt,
-            Decision::StillInDoubt(m) => return done(Status::InDoubt, m.clone()),
+            // `NotYet` even when selected: a resend before the bound may race CAKE's own late
+            // landing.
+            Decision::StillInDoubt(m) | Decision::NotYet(m) => {
+                return done(Status::InDoubt, m.clone());
+            }
         }
     }
     // The journal's answer counts only where this job's own records say nothing was applied:
@@ -151,7 +184,9 @@ pub(super) fn plan(u: &ConversionUpdate, prior: Option<Prior>, d: &Rules) -> Pla
     }
     match p.status {
         Some(Status::Failed) => Plan::Resend,
-        Some(Status::InDoubt) if resend_in_doubt => Plan::ResendInDoubt,
+        Some(Status::InDoubt) if resend_in_doubt => {
+            too_soon_to_resend(u, &p, d).unwrap_or(Plan::ResendInDoubt)
+        }
         Some(status) => Plan::Done {
             line: Box::new(line(u, status, p.attempts, p.http_status, p.message)),
             record: false,
@@ -168,7 +203,7 @@ pub(super) fn plan(u: &ConversionUpdate, prior: Option<Prior>, d: &Rules) -> Pla
             record: true,
             moves_intent: true,
         },
-        None if p.intent => Plan::ResendInDoubt,
+        None if p.intent => too_soon_to_resend(u, &p, d).unwrap_or(Plan::ResendInDoubt),
         None => Plan::Send,
     }
 }

@@ -247,6 +247,7 @@ impl Pass<'_> {
                             .map(|r| r.decisions.clone())
                             .unwrap_or_default(),
                         journal_skips: skips.rows.clone(),
+                        landed_by: super::settle::Bound::now(s.settle_after).landed_by,
                     },
                 },
                 shared,

@@ -26,6 +26,9 @@ pub(crate) enum Decision {
     NotApplied,
     /// Still unknown, with what was seen.
     StillInDoubt(String),
+    /// Not applied so far, but CAKE may still be working on a request (the settling bound has
+    /// not passed): not sent, not even with `--resend-in-doubt`; says when it settles.
+    NotYet(String),
 }
 
 /// When an unknown outcome may be settled "not applied": readings taken now, and requests
@@ -147,12 +150,12 @@ pub(super) fn settle(
     }
     match sent.left_by {
         Some(at) if at <= bound.landed_by.as_str() => Decision::NotApplied,
-        Some(at) => Decision::StillInDoubt(format!(
+        Some(at) => Decision::NotYet(format!(
             "in doubt: not applied yet, but CAKE may still be working on the request ({seen}); \
              settles after {}: run the same command again then",
             bound.settles_at(at)
         )),
-        None => Decision::StillInDoubt(format!(
+        None => Decision::NotYet(format!(
             "in doubt: not applied yet, but a run stopped with this request in flight and CAKE \
              may still be working on it ({seen}); settles after {}: run the same command again \
              then",
@@ -219,12 +222,12 @@ mod tests {
         let just_now = &bound("2026-12-01T10:00:01.000Z");
         assert!(matches!(
             settle(&adds_3, &now(1000), Some(&b), sent, just_now),
-            Decision::StillInDoubt(m) if m.contains("settles after 2026-12-01 10:10:05 UTC")
+            Decision::NotYet(m) if m.contains("settles after 2026-12-01 10:10:05 UTC")
         ));
         // No time recorded for the request: it may still land.
         assert!(matches!(
             settle(&adds_3, &now(1000), Some(&b), &Sent { intent_at: intent, left_by: None }, long_ago),
-            Decision::StillInDoubt(m) if m.contains("stopped with this request in flight")
+            Decision::NotYet(m) if m.contains("stopped with this request in flight")
         ));
         // Its intent is old, but a retry (after a Retry-After pause) left later: the bound
         // counts from the last moment a request can have left.
@@ -234,7 +237,7 @@ mod tests {
         };
         assert!(matches!(
             settle(&adds_3, &now(1000), Some(&b), retried, long_ago),
-            Decision::StillInDoubt(m) if m.contains("settles after 2026-12-01 11:10:30 UTC")
+            Decision::NotYet(m) if m.contains("settles after 2026-12-01 11:10:30 UTC")
         ));
         // Applied twice, or changed by someone else: neither, stays in doubt.
         assert!(matches!(

@@ -656,3 +656,28 @@ fn the_same_addition_under_another_id_is_recognised_once_cake_was_read() {
     let ledger = emu.conversions();
     assert_eq!((ledger[&10].applied, ledger[&11].applied), (1, 1));
 }
+
+#[test]
+fn resend_in_doubt_waits_for_the_settling_bound() {
+    let t = TestDir::new();
+    let emu = late_cake();
+    let rows = additive_sheet(&t, "bonus.csv", 1, 100);
+    let out = run(&t, &emu, "bonus.csv", &LATE_ARGS);
+    assert!(matches!(out.code, 1 | 3), "{out:?}");
+    // The person asks at once for every in-doubt row to be sent again: while CAKE may still be
+    // working on them, none is.
+    let requests = emu.stats().requests;
+    let mut again = LATE_ARGS.to_vec();
+    again.push("--resend-in-doubt");
+    let out = run(&t, &emu, "bonus.csv", &again);
+    assert_eq!(emu.stats().requests, requests, "{out:?}");
+    let lines = results(&t, "bonus.results.csv");
+    assert!(
+        lines
+            .iter()
+            .filter(|l| l["status"] == "in_doubt")
+            .all(|l| l["message"].contains("not re-sent although --resend-in-doubt selected it")),
+        "{lines:?}"
+    );
+    assert_applied_at_most_once(&emu, &rows);
+}

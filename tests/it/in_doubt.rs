@@ -105,7 +105,25 @@ fn a_selected_resend_sends_only_the_rows_and_conversions_selected() {
 
     // Two in-doubt rows by number, and a row that is not in doubt (never sent again).
     let selection = format!("{},{},{}", doubts[0].row, doubts[1].row, not_in_doubt.row);
-    let out = run(&t, &emu, "s.csv", &["--resend-in-doubt", &selection]);
+    // At once, even selected, nothing is sent: CAKE may still be working on those requests
+    // (the settling bound, 10 minutes by default, has not passed).
+    let early = run(&t, &emu, "s.csv", &["--resend-in-doubt", &selection]);
+    assert_eq!(emu.stats().requests, sent, "{early:?}");
+    let lines = results(&t, "s.results.csv");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["message"].contains("not re-sent although --resend-in-doubt selected it")),
+        "{lines:?}"
+    );
+    // With the bound shortened to 1 s for the test, once it has passed the selection is sent.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let out = run(
+        &t,
+        &emu,
+        "s.csv",
+        &["--resend-in-doubt", &selection, "--settle-after", "1"],
+    );
     assert!(matches!(out.code, 0 | 1), "{out:?}");
     assert!(
         out.stdout
@@ -137,11 +155,21 @@ fn a_selected_resend_sends_only_the_rows_and_conversions_selected() {
             third.id
         ),
     );
-    let out = run(&t, &emu, "s.csv", &["--resend-in-doubt-file", "ids.txt"]);
+    let out = run(
+        &t,
+        &emu,
+        "s.csv",
+        &["--resend-in-doubt-file", "ids.txt", "--settle-after", "1"],
+    );
     assert!(matches!(out.code, 0 | 1), "{out:?}");
     assert_eq!(emu.stats().requests, sent + 3);
     assert_eq!(applied(third.id), 2);
-    let out = run(&t, &emu, "s.csv", &["--resend-in-doubt", "@ids.txt"]);
+    let out = run(
+        &t,
+        &emu,
+        "s.csv",
+        &["--resend-in-doubt", "@ids.txt", "--settle-after", "1"],
+    );
     assert!(matches!(out.code, 0 | 1), "{out:?}");
     // Row 3 ended in doubt again or updated; either way the file form selects the same row.
     assert!(emu.stats().requests <= sent + 4);
