@@ -53,6 +53,12 @@ struct FileConfig {
     quiet: Option<bool>,
     verbose: Option<u8>,
     no_progress: Option<bool>,
+    /// The journal shared by a network's people and cron jobs: a file is where it is named
+    /// once. (`--same-sheet-again` and `--same-additions-again` are decisions about one run,
+    /// never kept in a file.)
+    journal: Option<PathBuf>,
+    journal_days: Option<u32>,
+    settle_after: Option<u64>,
 }
 
 /// `resend-in-doubt = true` (every in-doubt row), or a selection: `"4,7,10-12"`, `"@FILE"`.
@@ -177,6 +183,9 @@ pub(super) fn merge(args: &mut RunArgs, matches: &clap::ArgMatches) -> Result<()
     take!(quiet);
     take!(verbose);
     take!(no_progress);
+    take!(journal);
+    take!(journal_days);
+    take!(settle_after);
     if let Some(v) = file.api_version
         && unset("api_version")
     {

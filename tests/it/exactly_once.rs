@@ -681,3 +681,20 @@ fn resend_in_doubt_waits_for_the_settling_bound() {
     );
     assert_applied_at_most_once(&emu, &rows);
 }
+
+#[test]
+fn a_config_file_names_the_shared_journal() {
+    let t = TestDir::new();
+    let emu = Emu::start(Faults::default());
+    additive_sheet(&t, "bonus.csv", 1, 3);
+    t.write(
+        "cake.toml",
+        "journal = \"shared/journal.sqlite\"\njournal-days = 30\n",
+    );
+    let out = run(&t, &emu, "bonus.csv", &["--config", "cake.toml"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(t.path("shared/journal.sqlite").exists());
+    assert!(!t.journal().exists(), "not the default one");
+    let out = t.run(&["history", "--journal", "shared/journal.sqlite", "--csv"]);
+    assert_eq!(out.stdout.lines().count(), 4, "{out:?}");
+}
