@@ -75,6 +75,9 @@ pub(crate) struct EarlierAddition {
     pub sent_at: String,
     /// `updated`, `in_doubt`, or `None` (sent, no outcome recorded: a crash).
     pub outcome: Option<String>,
+    /// `Some(row)`: it was this very job, from its sheet row `row` naming the conversion by
+    /// another id (the sheet was re-keyed between runs, or two rows name one conversion).
+    pub own_row: Option<u64>,
 }
 
 /// An open journal, for one job.
@@ -205,6 +208,60 @@ impl Journal {
                     checkpoint: r.get(1)?,
                     sent_at: r.get(2)?,
                     outcome: r.get(3)?,
+                    own_row: None,
+                })
+            },
+        )
+        .optional()
+        .map_err(|e| self.sql(&e))
+    }
+
+    /// After a reading found the conversion `conversion_id` for a row named `own_key`: the
+    /// earliest line, of any job, that applied (or may have applied, or is about to apply)
+    /// `addition` to that conversion under any of the keys it can be named by (`keys`, see
+    /// `update::keys_naming`) or by its conversion id. This job's own lines count too, except
+    /// those under `own_key` (the row itself: its checkpoint answers for it).
+    pub(crate) fn earlier_addition_to(
+        &self,
+        own_key: &str,
+        keys: &[String],
+        conversion_id: i32,
+        addition: &str,
+        days: u32,
+    ) -> Result<Option<EarlierAddition>, CheckpointError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT sheet_name, checkpoint, sent_at, outcome, job = ?4, row FROM sent
+                  WHERE instance = ?1 AND addition = ?3
+                    AND (job <> ?4 OR key <> ?2)
+                    AND (key IN (SELECT value FROM json_each(?7)) OR conversion_id = ?6)
+                    AND sent_at >= ?5
+                    AND (outcome IS NULL OR outcome IN ('updated', 'in_doubt', 'planned'))
+                  ORDER BY id LIMIT 1",
+            )
+            .map_err(|e| self.sql(&e))?;
+        // A list of strings always serialises.
+        let keys = serde_json::to_string(keys).unwrap_or_default();
+        stmt.query_row(
+            params![
+                self.ctx.instance,
+                own_key,
+                addition,
+                self.ctx.job,
+                since(days),
+                conversion_id,
+                keys
+            ],
+            |r| {
+                let own: bool = r.get(4)?;
+                let row: i64 = r.get(5)?;
+                Ok(EarlierAddition {
+                    sheet_name: r.get(0)?,
+                    checkpoint: r.get(1)?,
+                    sent_at: r.get(2)?,
+                    outcome: r.get(3)?,
+                    own_row: own.then(|| u64::try_from(row).unwrap_or(0)),
                 })
             },
         )
@@ -246,8 +303,8 @@ impl Journal {
     }
 
     /// A reading found the conversion this job's planned `row` names by another id: kept, so
-    /// another job that names it by its conversion id sees this addition.
-    pub(crate) fn resolve(&self, row: u64, conversion_id: i32) -> Result<(), CheckpointError> {
+    /// another job that names it by its conversion id sees this addition. `true` when `row` is planned in this run (a row already done has no plan).
+    pub(crate) fn resolve(&self, row: u64, conversion_id: i32) -> Result<bool, CheckpointError> {
         let mut stmt = self
             .conn
             .prepare_cached(
@@ -260,8 +317,19 @@ impl Journal {
             self.ctx.job,
             i64::try_from(row).unwrap_or(i64::MAX)
         ])
-        .map(|_| ())
+        .map(|n| n > 0)
         .map_err(|e| self.sql(&e))
+    }
+
+    /// Withdraws the plan of one row the journal holds back after all.
+    pub(crate) fn withdraw(&self, row: u64) -> Result<(), CheckpointError> {
+        self.conn
+            .execute(
+                "DELETE FROM sent WHERE job = ?1 AND row = ?2 AND outcome = 'planned'",
+                params![self.ctx.job, i64::try_from(row).unwrap_or(i64::MAX)],
+            )
+            .map(|_| ())
+            .map_err(|e| self.sql(&e))
     }
 
     /// Withdraws this job's plans that were never sent (the run is over).

@@ -17,7 +17,7 @@ use crate::error::Error;
 use crate::report::money::grouped;
 use crate::report::output::update_cells;
 use crate::sheet::{PrePass, Sheet, SheetOptions};
-use crate::update::{ConversionUpdate, Param};
+use crate::update::{ConversionUpdate, Held, Param, keys_naming};
 use rust_decimal::Decimal;
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -243,14 +243,23 @@ fn skip_message(u: &ConversionUpdate, e: &EarlierAddition) -> String {
         Some("planned") => "is being applied (or was about to be, before a stop)",
         _ => "may have been applied",
     };
+    let who = match e.own_row {
+        Some(row) => format!(
+            "by this job on {}, from its row {row}, which names this conversion by another id",
+            day_of(&e.sent_at)
+        ),
+        None => format!(
+            "by another job on {} (sheet {}, checkpoint {})",
+            day_of(&e.sent_at),
+            e.sheet_name,
+            e.checkpoint
+        ),
+    };
     format!(
-        "not sent: the same addition ({}) to this conversion {how} by another job on {} (sheet \
-         {}, checkpoint {}); sending it would add it again. If it is really meant to be added \
-         a second time, run with --same-additions-again",
+        "not sent: the same addition ({}) to this conversion {how} {who}; sending it would add \
+         it again. If it is really meant to be added a second time, run with \
+         --same-additions-again",
         u.additions(),
-        day_of(&e.sent_at),
-        e.sheet_name,
-        e.checkpoint
     )
 }
 
@@ -341,21 +350,22 @@ fn sha256_of(path: &Path) -> Result<String, Error> {
         }))
 }
 
-/// The conversion id a row gives itself (0: named by another id).
+/// The conversion id a row gives itself (`None`: named by another id).
 fn given_id(u: &ConversionUpdate) -> Option<i32> {
     (u.conversion_id != 0).then_some(u.conversion_id)
 }
 
-/// After reading CAKE: the conversions the additive rows resolved to (`resolved`: row →
-/// conversion id). Each planned row keeps its conversion id, and a row whose conversion got the
-/// same addition from another job under another id (`transaction_id T7` then, `conversion_id
-/// 7` now) is held back too.
+/// After reading CAKE: the conversions the additive rows resolved to (`resolved`: row → what
+/// CAKE holds). Each planned row keeps its conversion id, and a planned row whose conversion got
+/// the same addition under another name is held back too: from another job (`transaction_id
+/// T7` then, `conversion_id 7` now, either way round), or from this job's own earlier run of a
+/// sheet that named it otherwise. Only a reading can tell that two names are one conversion.
 pub(super) fn recheck(
     s: &Settings,
     j: &Journal,
     sheet_opts: &SheetOptions,
     pre: &PrePass,
-    resolved: &HashMap<u64, i32>,
+    resolved: &HashMap<u64, Held>,
     skips: &mut Skips,
 ) -> Result<(), Error> {
     let Some(js) = &s.journal else { return Ok(()) };
@@ -364,18 +374,26 @@ pub(super) fn recheck(
         let mut sheet = Sheet::open(&s.input, sheet_opts)?;
         while let Some(row) = sheet.next_row(&pre.duplicates)? {
             let Ok(u) = row.result else { continue };
-            let (Some(addition), Some(&cid)) = (addition_key(&u), resolved.get(&u.row)) else {
+            let (Some(addition), Some(held)) = (addition_key(&u), resolved.get(&u.row)) else {
                 continue;
             };
             if skips.rows.contains_key(&u.row) {
                 continue;
             }
-            j.resolve(u.row, cid)?;
-            if js.same_additions_again || given_id(&u) == Some(cid) {
-                // Named by its conversion id: the claim already asked.
+            let planned = j.resolve(u.row, held.conversion_id)?;
+            if !planned || js.same_additions_again {
+                // Done by an earlier run of this job (its checkpoint answers), or meant again.
                 continue;
             }
-            if let Some(e) = j.earlier_addition(&u.ident_key(), Some(cid), &addition, js.days)? {
+            let key = u.ident_key();
+            if let Some(e) = j.earlier_addition_to(
+                &key,
+                &keys_naming(held),
+                held.conversion_id,
+                &addition,
+                js.days,
+            )? {
+                j.withdraw(u.row)?;
                 skips.hold(&u, &e);
             }
         }

@@ -231,7 +231,7 @@ fn ids_in_words(u: &ConversionUpdate) -> String {
 /// row is decided `unchanged`, no undo sheet. A window that cannot be read is said, and the run
 /// goes on as it would have without the reading.
 ///
-/// Returns the conversion each additive row found resolves to (row → conversion id).
+/// Returns the conversion each additive row found resolves to (row → what CAKE holds).
 pub(crate) fn snapshot_first(
     s: &Settings,
     opts: &SheetOptions,
@@ -239,7 +239,7 @@ pub(crate) fn snapshot_first(
     duplicates: &Duplicates,
     dest: &super::Destination,
     conn: &mut rusqlite::Connection,
-) -> Result<HashMap<u64, i32>, Error> {
+) -> Result<HashMap<u64, Held>, Error> {
     const NO_WINDOW: &str = "additive rows without a window: an unknown outcome will need your \
          decision (give --since/--until, or a conversion_date column, to read CAKE before sending)";
     let sql = |e: rusqlite::Error| Error::Internal(format!("the checkpoint's snapshot: {e}"));
@@ -295,7 +295,7 @@ pub(crate) fn snapshot_first(
             continue;
         }
         if let [held] = targets.found(u.row) {
-            resolved.insert(u.row, held.conversion_id);
+            resolved.insert(u.row, held.clone());
             first_reads.push(held.clone());
         }
     }

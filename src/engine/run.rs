@@ -148,10 +148,7 @@ impl Pass<'_> {
             .map(|rb| read_back::before(s, rb, sheet_opts, order, &pre.duplicates, dest, conn))
             .transpose()?;
         let resolved = if let Some(r) = &read {
-            r.conversion_of
-                .iter()
-                .map(|(row, held)| (*row, held.conversion_id))
-                .collect()
+            r.conversion_of.clone()
         } else if pre.additive > 0 {
             read_back::snapshot_first(s, sheet_opts, order, &pre.duplicates, dest, conn)?
         } else {

@@ -20,14 +20,61 @@ pub struct RowIdent {
     pub content: String,
 }
 
+/// [`RowIdent::key`] of a row naming `offer`, `conversion_id`, `request_session_id`,
+/// `transaction_id` (0 and "" for an id the row does not give). The one place the key is
+/// written.
+#[must_use]
+pub fn key_of(
+    offer: i32,
+    conversion_id: i32,
+    request_session_id: i32,
+    transaction_id: &str,
+) -> String {
+    format!("{offer}|{conversion_id}|{request_session_id}|{transaction_id}")
+}
+
+/// Every key a sheet row could have named `held` by: each non-empty choice of its ids
+/// (conversion id, request session id, transaction id), with no offer or with its offer. A
+/// journal line under any of them is an addition to this very conversion, whichever id the
+/// sheet used then.
+#[must_use]
+pub fn keys_naming(held: &super::Held) -> Vec<String> {
+    let cid = held.conversion_id;
+    let rsid = held.request_session_id.unwrap_or(0);
+    let tid = held.transaction_id.as_deref().unwrap_or("");
+    let mut offers = vec![0];
+    if let Some(o) = held.offer_id.filter(|o| *o != 0) {
+        offers.push(o);
+    }
+    let mut keys = Vec::new();
+    for offer in offers {
+        // Bits: 1 conversion id, 2 request session id, 4 transaction id.
+        for pick in 1u8..8 {
+            let c = if pick & 1 != 0 { cid } else { 0 };
+            let r = if pick & 2 != 0 { rsid } else { 0 };
+            let t = if pick & 4 != 0 { tid } else { "" };
+            if (pick & 2 != 0 && r == 0)
+                || (pick & 4 != 0 && t.is_empty())
+                || (pick & 1 != 0 && c == 0)
+            {
+                continue;
+            }
+            keys.push(key_of(offer, c, r, t));
+        }
+    }
+    keys
+}
+
 impl ConversionUpdate {
     /// The conversion this row targets, as [`RowIdent::key`] writes it (without the digest of
     /// what it sends).
     #[must_use]
     pub fn ident_key(&self) -> String {
-        format!(
-            "{}|{}|{}|{}",
-            self.offer_id, self.conversion_id, self.request_session_id, self.transaction_id
+        key_of(
+            self.offer_id,
+            self.conversion_id,
+            self.request_session_id,
+            &self.transaction_id,
         )
     }
 

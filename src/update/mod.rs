@@ -14,7 +14,7 @@ mod xml;
 
 pub use additions::{Additions, ReceivedField, shown_amount};
 pub use held::{Comparison, Difference, Held, compare, held_amount};
-pub use ident::RowIdent;
+pub use ident::{RowIdent, key_of, keys_naming};
 pub use params::{API_VERSIONS, PARAMS, Param, ParamSpec, ParamType, params_for};
 pub use report_params::{EVENT_CONVERSIONS_PARAMS, REPORT_VERSIONS, ReportParam, ReportParamType};
 pub use row::{

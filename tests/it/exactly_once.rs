@@ -698,3 +698,77 @@ fn a_config_file_names_the_shared_journal() {
     let out = t.run(&["history", "--journal", "shared/journal.sqlite", "--csv"]);
     assert_eq!(out.stdout.lines().count(), 4, "{out:?}");
 }
+
+#[test]
+fn an_addition_by_transaction_id_without_a_reading_is_found_by_a_later_reading() {
+    let t = TestDir::new();
+    let emu = Emu::with(Ledger::generated(30_000), Faults::default());
+    let window = ["--since", "2026-09-01", "--until", "2026-09-01"];
+    // August: conversion 7 by its transaction id, no window: nothing resolves T7 then.
+    t.write(
+        "aug.csv",
+        "transaction_id,payout,add_to_existing_payout\nT7,1.00,yes\n",
+    );
+    assert_eq!(run(&t, &emu, "aug.csv", &[]).code, 0);
+    // The re-export by conversion id, read back: the reading shows conversion 7 is T7.
+    t.write(
+        "aug-v2.csv",
+        "conversion_id,payout,add_to_existing_payout\n7,1.00,yes\n",
+    );
+    let mut args = vec!["--read-back"];
+    args.extend(window);
+    let out = run(&t, &emu, "aug-v2.csv", &args);
+    assert_eq!(out.code, 1, "{out:?}");
+    let l = &results(&t, "aug-v2.results.csv")[0];
+    assert_eq!(l["status"], "skipped", "{l:?}");
+    assert!(l["message"].contains("aug.csv"), "{l:?}");
+    // The same without --read-back: the snapshot an additive sheet takes resolves it too.
+    t.write(
+        "aug-v3.csv",
+        "conversion_id,payout,add_to_existing_payout,note\n7,1.00,yes,\n",
+    );
+    let out = run(&t, &emu, "aug-v3.csv", &window);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert_eq!(results(&t, "aug-v3.results.csv")[0]["status"], "skipped");
+    assert_eq!(emu.conversions()[&7].applied, 1);
+}
+
+#[test]
+fn a_sheet_re_keyed_within_its_job_does_not_add_again() {
+    let t = TestDir::new();
+    let emu = Emu::with(Ledger::generated(30_000), Faults::default());
+    let args = [
+        "--read-back",
+        "--since",
+        "2026-09-01",
+        "--until",
+        "2026-09-01",
+    ];
+    t.write(
+        "bonus.csv",
+        "conversion_id,payout,add_to_existing_payout\n7,1.00,yes\n8,1.00,yes\n",
+    );
+    assert_eq!(run(&t, &emu, "bonus.csv", &args).code, 0);
+    // The same job's sheet, its ids rewritten as transaction ids (and one new row).
+    t.write(
+        "bonus.csv",
+        "transaction_id,payout,add_to_existing_payout\nT7,1.00,yes\nT8,1.00,yes\nT9,1.00,yes\n",
+    );
+    // Told it looks like a new sheet, the person says it is the same one edited.
+    let mut edited = args.to_vec();
+    edited.push("--edited-sheet");
+    let out = run(&t, &emu, "bonus.csv", &edited);
+    let lines = results(&t, "bonus.results.csv");
+    let status: Vec<&str> = lines.iter().map(|l| l["status"].as_str()).collect();
+    assert_eq!(status, ["skipped", "skipped", "updated"], "{out:?}");
+    assert!(
+        lines[0]["message"].contains("by this job") && lines[0]["message"].contains("row 2"),
+        "{:?}",
+        lines[0]
+    );
+    let ledger = emu.conversions();
+    assert_eq!(
+        (ledger[&7].applied, ledger[&8].applied, ledger[&9].applied),
+        (1, 1, 1)
+    );
+}
