@@ -71,11 +71,12 @@ impl Preview {
 }
 
 /// What the next run would do beside the run recorded in the checkpoint (read only, so a dry run
-/// during a live run is harmless): rows that keep their outcome, and what would be sent.
+/// during a live run is harmless): rows that keep their outcome, and what would be sent; or
+/// the refusal it would meet (`true`: a run would stop).
 fn against_the_run(
     s: &crate::engine::Settings,
     pre: &crate::sheet::PrePass,
-) -> Result<String, Error> {
+) -> Result<(String, bool), Error> {
     let mut sheet = Sheet::open(&s.input, &s.sheet.pinned(&pre.formats))?;
     let mut idents = Vec::new();
     while let Some(row) = sheet.next_row(&pre.duplicates)? {
@@ -84,6 +85,15 @@ fn against_the_run(
         }
     }
     let st = crate::checkpoint::standing(&s.checkpoint, idents.into_iter())?;
+    if !s.edited_sheet
+        && let Some(refusal) = st.new_sheet(&s.checkpoint)
+    {
+        // The run would refuse: say so, in its words.
+        return Ok((
+            format!("A run would stop before sending anything: {refusal}.\n"),
+            true,
+        ));
+    }
     let kept: u64 = st.kept.values().sum();
     let failed = st
         .kept
@@ -95,18 +105,21 @@ fn against_the_run(
         .iter()
         .map(|(status, n)| format!("{} {n}", status.as_deref().unwrap_or("sent, no outcome")))
         .collect();
-    Ok(format!(
-        "Against the run recorded in {}: {kept} rows keep their outcome ({}){}; {} changed and {} \
+    Ok((
+        format!(
+            "Against the run recorded in {}: {kept} rows keep their outcome ({}){}; {} changed and {} \
          new rows would be sent.\n",
-        s.checkpoint.display(),
-        statuses.join(", "),
-        if failed > 0 {
-            format!(", of which {failed} failed without being applied and would be sent again")
-        } else {
-            String::new()
-        },
-        st.changed,
-        st.new
+            s.checkpoint.display(),
+            statuses.join(", "),
+            if failed > 0 {
+                format!(", of which {failed} failed without being applied and would be sent again")
+            } else {
+                String::new()
+            },
+            st.changed,
+            st.new
+        ),
+        false,
     ))
 }
 
@@ -169,13 +182,22 @@ pub(super) fn dry_run(cfg: &RunConfig, out: &mut dyn Write) -> Result<u8, Error>
     text.push_str(&invalid_list(&pre));
     text.push_str(&preview::examples(&endpoint(cfg), &preview.examples));
     text.push_str(&mixed_ids(preview.additive_by_id, s.read_back.is_some()));
+    // As the run will say it before sending.
+    if pre.additive > 0
+        && s.read_back.is_none()
+        && !crate::engine::window_known(s, &s.sheet.pinned(&pre.formats))?
+    {
+        let _ = writeln!(text, "Note: {}.", crate::engine::NO_WINDOW);
+    }
+    let mut refused = false;
     if let Target::Remote(url) = &cfg.target {
         // Only a comparison: a journal it cannot read does not stop the preview.
         match crate::engine::journal_preview(s, url, &pre) {
-            Ok(lines) => {
-                for line in lines {
+            Ok(p) => {
+                for line in p.lines {
                     let _ = writeln!(text, "{line}");
                 }
+                refused |= p.refused;
             }
             Err(e) => {
                 let _ = writeln!(text, "(Not compared with the journal: {e})");
@@ -185,14 +207,19 @@ pub(super) fn dry_run(cfg: &RunConfig, out: &mut dyn Write) -> Result<u8, Error>
     if s.checkpoint.exists() {
         // Only a comparison: a checkpoint it cannot read does not stop the preview.
         match against_the_run(s, &pre) {
-            Ok(line) => text.push_str(&line),
+            Ok((line, stop)) => {
+                text.push_str(&line);
+                refused = stop;
+            }
             Err(e) => {
                 let _ = writeln!(text, "(Not compared with the earlier run: {e})");
             }
         }
     }
     let _ = writeln!(text, "Results (nothing was sent): {}", path.display());
-    let code = if pre.invalid == 0 {
+    let code = if refused {
+        exit::USAGE
+    } else if pre.invalid == 0 {
         exit::OK
     } else if s.skip_invalid {
         exit::SOME_ROWS_NOT_UPDATED

@@ -378,7 +378,12 @@ impl Journal {
         }
         let at = now();
         let c = &self.ctx;
-        let tx = self.conn.transaction()?;
+        // IMMEDIATE: the write lock is taken (waiting on busy_timeout) before anything is read,
+        // so a commit of another job in between cannot fail this one (a deferred transaction
+        // that read first would get SQLITE_BUSY at once, with no wait).
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         {
             let mut close = tx.prepare_cached(
                 "UPDATE sent SET outcome = ?1, outcome_at = ?2

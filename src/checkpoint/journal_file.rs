@@ -107,14 +107,40 @@ pub(crate) fn open_db(path: &Path, create: bool) -> Result<Connection, Checkpoin
         // Other jobs and cron ticks share this file: wait for their short commits.
         c.busy_timeout(std::time::Duration::from_secs(30))?;
         if create {
-            c.pragma_update(None, "journal_mode", "WAL")?;
             c.pragma_update(None, "synchronous", "FULL")?;
-            c.execute_batch(SCHEMA)?;
+            // In a write transaction, so two jobs that meet a new journal take turns (the
+            // busy timeout applies; a bare CREATE racing another would fail at once).
+            c.execute_batch(&format!("BEGIN IMMEDIATE; {SCHEMA} COMMIT;"))?;
+            into_wal(c)?;
         }
         Ok(())
     };
     setup(&conn).map_err(|e| CheckpointError::journal(path, &e))?;
     Ok(conn)
+}
+
+/// Puts the journal in WAL mode (readers never wait for a writer) once, when it is new.
+/// Changing the mode needs the file to itself, and `SQLite` answers "busy" at once rather than
+/// waiting when another job has it open: so only a journal not yet in WAL mode is changed,
+/// and a busy answer is tried again, a bounded number of times.
+fn into_wal(c: &Connection) -> rusqlite::Result<()> {
+    let mut tries = 0u32;
+    loop {
+        let mode: String = c.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
+        if mode.eq_ignore_ascii_case("wal") {
+            return Ok(());
+        }
+        match c.pragma_update(None, "journal_mode", "WAL") {
+            Err(e)
+                if tries < 300
+                    && e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy) =>
+            {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            other => return other,
+        }
+    }
 }
 
 /// Refuses a journal whose schema is not exactly ours (a trigger in a shared journal would run

@@ -63,7 +63,6 @@ pub(super) fn rekey(
     )
     .map_err(sql)?;
     let moved = tx.execute("DELETE FROM rows", []).map_err(sql)?;
-    // Same conversion, same values: the n-th such record goes to the n-th such row.
     // Same conversion, same values: the n-th such record goes to the n-th such row. The
     // numbered records are materialised with an index, so the join is a lookup per row.
     tx.execute_batch(
@@ -128,7 +127,7 @@ pub(super) fn rekey(
         .map_err(sql)?;
     let n = |v: usize| u64::try_from(v).unwrap_or(u64::MAX);
     let found = same + changed;
-    if !edited && found * 2 < moved {
+    if !edited && looks_new(n(moved), n(found)) {
         // Dropping the transaction rolls every step back.
         return Err(CheckpointError::NewSheet {
             path: path.to_path_buf(),
@@ -327,12 +326,39 @@ mod tests {
 /// How a sheet stands against a checkpoint's records, read only (for a dry run beside a run).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Standing {
+    /// Rows the checkpoint records.
+    pub recorded: u64,
     /// Rows whose record has the same values, by recorded status (`None`: sent, no outcome).
     pub kept: std::collections::BTreeMap<Option<String>, u64>,
     /// Rows whose conversion has a record with other values.
     pub changed: u64,
     /// Rows without a record.
     pub new: u64,
+}
+
+impl Standing {
+    /// The sheet's rows found among the records (same conversion, same or other values).
+    #[must_use]
+    pub(crate) fn found(&self) -> u64 {
+        self.kept.values().sum::<u64>().saturating_add(self.changed)
+    }
+
+    /// The refusal a run would meet (unless `--edited-sheet`): the sheet looks like a new one.
+    #[must_use]
+    pub(crate) fn new_sheet(&self, path: &Path) -> Option<CheckpointError> {
+        looks_new(self.recorded, self.found()).then(|| CheckpointError::NewSheet {
+            path: path.to_path_buf(),
+            recorded: self.recorded,
+            found: self.found(),
+        })
+    }
+}
+
+/// A sheet "looks like a new one" beside a checkpoint when fewer than half of the rows the
+/// checkpoint recorded are in it (same conversion): most likely next month's sheet run with
+/// this month's results, whose rows would all be sent as new.
+fn looks_new(recorded: u64, found: u64) -> bool {
+    found.saturating_mul(2) < recorded
 }
 
 /// Matches `rows` against the records of the checkpoint at `path` without changing it.
@@ -345,6 +371,7 @@ pub(crate) fn standing(
     let sql = |e: rusqlite::Error| CheckpointError::sql(path, &e);
     let mut exact: HashMap<(String, String), Vec<Option<String>>> = HashMap::new();
     let mut by_key: HashMap<String, u64> = HashMap::new();
+    let mut out = Standing::default();
     {
         let mut stmt = conn
             .prepare("SELECT key, content, status FROM rows")
@@ -357,10 +384,10 @@ pub(crate) fn standing(
         for rec in records {
             let (key, content, status) = rec.map_err(sql)?;
             *by_key.entry(key.clone()).or_default() += 1;
+            out.recorded += 1;
             exact.entry((key, content)).or_default().push(status);
         }
     }
-    let mut out = Standing::default();
     for id in rows {
         if let Some(status) = exact
             .get_mut(&(id.key.clone(), id.content.clone()))

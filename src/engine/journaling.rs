@@ -152,6 +152,21 @@ pub(super) fn refuse_copy(s: &Settings, ctx: &JobContext) -> Result<(), Error> {
 
 /// The refusal of a sheet another job sent.
 fn copy_refusal(e: &journal::EarlierSheet, j: &Journal) -> Error {
+    if !Path::new(&e.checkpoint).exists() {
+        // Its job cannot be continued: "run the same command" would only meet this again.
+        return Error::Usage(format!(
+            "this sheet was already applied to {} on {} as {} (checkpoint {}), and that \
+             checkpoint is gone (deleted or moved), so the job's record of what it applied is \
+             lost. Nothing was sent. Put the checkpoint back (or give its new place with \
+             --checkpoint) to continue that job; to send the sheet again as a new job, add \
+             --same-sheet-again (the additive rows the journal shows applied are still skipped \
+             unless --same-additions-again). `cake-recon history` shows what was applied",
+            j.instance(),
+            day_of(&e.at),
+            e.path,
+            e.checkpoint
+        ));
+    }
     Error::Usage(format!(
         "these very bytes were already applied to {} on {} as {} ({}; checkpoint {}): a \
          copy, a re-download or a link of a sheet applies it again. Nothing was sent. To \
@@ -278,14 +293,24 @@ pub(super) fn skipped_money(s: &Skips) -> String {
     )
 }
 
+/// What the journal would decide, for the dry run.
+#[derive(Debug, Default)]
+pub(crate) struct JournalPreview {
+    /// What to tell, one line each.
+    pub lines: Vec<String>,
+    /// A run would be refused (a copy of an applied sheet): the dry run exits as the run would.
+    pub refused: bool,
+}
+
 /// What the journal would decide for this sheet, for the dry run: read only, nothing recorded.
 /// `url` is the instance a run would go to. Empty when the journal has nothing to say.
-pub(crate) fn preview(s: &Settings, url: &str, pre: &PrePass) -> Result<Vec<String>, Error> {
+pub(crate) fn preview(s: &Settings, url: &str, pre: &PrePass) -> Result<JournalPreview, Error> {
+    let mut out = JournalPreview::default();
     let Some(js) = &s.journal else {
-        return Ok(Vec::new());
+        return Ok(out);
     };
     if !js.path.exists() {
-        return Ok(Vec::new());
+        return Ok(out);
     }
     let dest = Destination {
         url: url.to_string(),
@@ -293,17 +318,17 @@ pub(crate) fn preview(s: &Settings, url: &str, pre: &PrePass) -> Result<Vec<Stri
         key: secrecy::SecretString::from(String::new()),
     };
     let Some((mut ctx, _)) = context(s, &dest, pre) else {
-        return Ok(Vec::new());
+        return Ok(out);
     };
     // A dry run's reading does not fingerprint the sheet: digest it here.
     ctx.sheet_sha256 = sha256_of(&s.input)?;
-    let mut lines = Vec::new();
     if let Err(Error::Usage(m)) = refuse_copy(s, &ctx) {
-        lines.push(format!("A run would be refused: {m}"));
+        out.lines.push(format!("A run would be refused: {m}"));
+        out.refused = true;
     }
     let j = Journal::open_read_only(&js.path, ctx)?;
     if js.same_additions_again || !j.others_added_lately(js.days)? {
-        return Ok(lines);
+        return Ok(out);
     }
     let mut skips = Skips::default();
     let mut sheet = Sheet::open(&s.input, &s.sheet.pinned(&pre.formats))?;
@@ -320,7 +345,7 @@ pub(crate) fn preview(s: &Settings, url: &str, pre: &PrePass) -> Result<Vec<Stri
         let mut rows: Vec<u64> = skips.rows.keys().copied().collect();
         rows.sort_unstable();
         let shown: Vec<String> = rows.iter().take(10).map(u64::to_string).collect();
-        lines.push(format!(
+        out.lines.push(format!(
             "{} additive rows would NOT be sent (rows {}{}): the journal shows another job \
              applied, or may have applied, the same addition to the same conversion ({}); \
              --same-additions-again would add them again",
@@ -330,7 +355,7 @@ pub(crate) fn preview(s: &Settings, url: &str, pre: &PrePass) -> Result<Vec<Stri
             skipped_money(&skips)
         ));
     }
-    Ok(lines)
+    Ok(out)
 }
 
 /// The SHA-256 of a file's bytes, hex (as the pre-pass computes it for a run).

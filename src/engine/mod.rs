@@ -23,3 +23,4 @@ pub(crate) use run::run;
 pub(crate) use settings::{Destination, JournalSettings, Settings};
 mod journaling;
 pub(crate) use journaling::preview as journal_preview;
+pub(crate) use read_back::{NO_WINDOW, window_known};

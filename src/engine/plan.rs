@@ -17,6 +17,9 @@ pub(super) struct Rules {
     pub compare_content: bool,
     /// `--read-back`: what reading CAKE before sending decided, by sheet row.
     pub decisions: HashMap<u64, Decision>,
+    /// The reading was only to settle before `--resend-in-doubt` (no `--read-back`): a row it
+    /// did not select keeps its doubt unless the reading shows it applied.
+    pub settled_for_selected_only: bool,
     /// Rows the journal holds back (another job applied the same addition): their messages.
     pub journal_skips: HashMap<u64, String>,
     /// Now minus `--settle-after` (the checkpoint's time format): a request that left later may
@@ -105,7 +108,10 @@ pub(super) enum Plan {
 /// the cause (a server down, throttling, a binding error) is gone.
 pub(super) fn plan(u: &ConversionUpdate, prior: Option<Prior>, d: &Rules) -> Plan {
     let (resend_in_doubt, compare) = (d.resend_in_doubt.selects(u), d.compare_content);
-    if let Some(decision) = d.decisions.get(&u.row) {
+    let decision = d.decisions.get(&u.row).filter(|decision| {
+        !d.settled_for_selected_only || resend_in_doubt || matches!(decision, Decision::Applied(_))
+    });
+    if let Some(decision) = decision {
         let (attempts, http_status) = prior
             .as_ref()
             .map_or((0, None), |p| (p.attempts, p.http_status));

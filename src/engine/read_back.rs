@@ -94,23 +94,50 @@ pub(crate) struct ReadBefore {
     pub rows_read: u64,
 }
 
+/// Why CAKE is read before sending.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reading {
+    /// `--read-back`: snapshot, `unchanged` rows, settling, then the undo sheet and verification.
+    ReadBack,
+    /// `--resend-in-doubt` without `--read-back`: only to settle the in-doubt rows before any is
+    /// sent again, when a window is known and there are any (else `None`: resent as asked).
+    /// Nothing else changes: no row is decided `unchanged`, no undo sheet.
+    SettleFirst,
+}
+
 /// Reads the window before sending: snapshots what CAKE holds, decides `unchanged` rows and
-/// settles unknown outcomes.
+/// settles unknown outcomes (see [`Reading`]).
+#[expect(clippy::too_many_arguments, reason = "one reading, its inputs named")]
 pub(crate) fn before(
     s: &Settings,
     rb: &ReadBackSettings,
+    reading: Reading,
     opts: &SheetOptions,
     order: DateOrder,
     duplicates: &Duplicates,
     dest: &super::Destination,
     conn: &mut rusqlite::Connection,
-) -> Result<ReadBefore, Error> {
-    let (mut targets, span) = sheet_targets(&s.input, opts, order, duplicates)?;
-    let (since, until) = window(rb.window, span)?;
+) -> Result<Option<ReadBefore>, Error> {
     let sql = |e: rusqlite::Error| Error::Internal(format!("the checkpoint's snapshot: {e}"));
     snapshot::ensure(conn).map_err(sql)?;
     let unknown: HashMap<u64, snapshot::Unknown> =
         snapshot::in_doubt(conn).map_err(sql)?.into_iter().collect();
+    if reading == Reading::SettleFirst && unknown.is_empty() {
+        return Ok(None);
+    }
+    let (mut targets, span) = sheet_targets(&s.input, opts, order, duplicates)?;
+    let (since, until) = match (window(rb.window, span), reading) {
+        (Ok(w), _) => w,
+        (Err(_), Reading::SettleFirst) => {
+            tracing::warn!(
+                "the in-doubt rows cannot be settled by reading CAKE first (no window: give \
+                 --since/--until, or a conversion_date column); those selected are sent again \
+                 as asked"
+            );
+            return Ok(None);
+        }
+        (Err(e), Reading::ReadBack) => return Err(e),
+    };
     // A request whose intent is older than this can no longer land. Taken before the reading
     // begins: every value read is read at least the bound after such a request left.
     let bound = Bound::now(s.settle_after);
@@ -125,24 +152,12 @@ pub(crate) fn before(
     let recorded: std::collections::HashSet<u64> =
         snapshot::recorded(conn).map_err(sql)?.into_iter().collect();
     let mut first_reads = Vec::new();
-    // Conversion → the first row found for it, and how that row named it.
-    let mut named: HashMap<i32, (u64, String)> = HashMap::new();
-    let mut twice: Vec<String> = Vec::new();
+    let mut one_row = OneRowPerConversion::default();
     let mut sheet = Sheet::open(&s.input, opts)?;
     while let Some(row) = sheet.next_row(duplicates)? {
         let Ok(u) = row.result else { continue };
         if let [held] = targets.found(u.row) {
-            let ids = ids_in_words(&u);
-            match named.get(&held.conversion_id) {
-                Some((first, first_ids)) if *first_ids != ids => twice.push(format!(
-                    "rows {first} ({first_ids}) and {} ({ids}) are both conversion {}",
-                    u.row, held.conversion_id
-                )),
-                Some(_) => {}
-                None => {
-                    named.insert(held.conversion_id, (u.row, ids));
-                }
-            }
+            one_row.see(&u, held);
         }
         let [held] = targets.found(u.row) else {
             if unknown.contains_key(&u.row) {
@@ -190,23 +205,64 @@ pub(crate) fn before(
         };
         out.decisions.insert(u.row, decision);
     }
-    if !twice.is_empty() {
-        let more = twice.len().saturating_sub(5);
-        twice.truncate(5);
-        return Err(Error::Usage(format!(
+    one_row.verdict()?;
+    snapshot::save(conn, first_reads.iter()).map_err(sql)?;
+    if reading == Reading::SettleFirst {
+        out.decisions.retain(|_, d| *d != Decision::Unchanged);
+        out.before.clear();
+        tracing::info!(
+            rows = out.decisions.len(),
+            since = %since,
+            until = %until,
+            "read CAKE before sending anything again: in-doubt rows it shows applied are settled, \
+             and only those it shows not applied (or cannot tell) are sent again"
+        );
+    }
+    Ok(Some(out))
+}
+
+/// Two rows that name one conversion by different ids: found by the reading, refused before
+/// anything is sent (both would be applied to it).
+#[derive(Default)]
+struct OneRowPerConversion {
+    /// Conversion → the first row found for it, and how that row named it.
+    named: HashMap<i32, (u64, String)>,
+    twice: Vec<String>,
+}
+
+impl OneRowPerConversion {
+    fn see(&mut self, u: &ConversionUpdate, held: &Held) {
+        let ids = ids_in_words(u);
+        match self.named.get(&held.conversion_id) {
+            Some((first, first_ids)) if *first_ids != ids => self.twice.push(format!(
+                "rows {first} ({first_ids}) and {} ({ids}) are both conversion {}",
+                u.row, held.conversion_id
+            )),
+            Some(_) => {}
+            None => {
+                self.named.insert(held.conversion_id, (u.row, ids));
+            }
+        }
+    }
+
+    fn verdict(mut self) -> Result<(), Error> {
+        if self.twice.is_empty() {
+            return Ok(());
+        }
+        let more = self.twice.len().saturating_sub(5);
+        self.twice.truncate(5);
+        Err(Error::Usage(format!(
             "one conversion, two rows: reading CAKE back shows {}{}. Both would be sent to the \
              same conversion (two additions would both be added). Nothing was sent: keep one \
              row per conversion (merge the two, or remove one), then run again",
-            twice.join("; "),
+            self.twice.join("; "),
             if more > 0 {
                 format!(" (and {more} more)")
             } else {
                 String::new()
             }
-        )));
+        )))
     }
-    snapshot::save(conn, first_reads.iter()).map_err(sql)?;
-    Ok(out)
 }
 
 /// How a row names its conversion: `conversion_id 7`, `transaction_id T7`.
@@ -222,6 +278,23 @@ fn ids_in_words(u: &ConversionUpdate) -> String {
         ids.push(format!("transaction_id {}", u.transaction_id));
     }
     ids.join(", ")
+}
+
+/// What a run of additive rows without a window says before sending (the dry run too).
+pub(crate) const NO_WINDOW: &str = "additive rows without a window: an unknown outcome will \
+     need your decision (give --since/--until, or a conversion_date column, to read CAKE before \
+     sending)";
+
+/// Whether the run knows which days to read: `--since/--until`, or a conversion date column.
+pub(crate) fn window_known(s: &Settings, opts: &SheetOptions) -> Result<bool, Error> {
+    if s.reports.0.is_some() {
+        return Ok(true);
+    }
+    let sheet = Sheet::open(&s.input, opts)?;
+    Ok(sheet
+        .header()
+        .iter()
+        .any(|h| DATE_HEADERS.contains(&normalize_token(h).as_str())))
 }
 
 /// Without `--read-back`, a sheet with additive rows still takes the snapshot first whenever a
@@ -240,8 +313,6 @@ pub(crate) fn snapshot_first(
     dest: &super::Destination,
     conn: &mut rusqlite::Connection,
 ) -> Result<HashMap<u64, Held>, Error> {
-    const NO_WINDOW: &str = "additive rows without a window: an unknown outcome will need your \
-         decision (give --since/--until, or a conversion_date column, to read CAKE before sending)";
     let sql = |e: rusqlite::Error| Error::Internal(format!("the checkpoint's snapshot: {e}"));
     snapshot::ensure(conn).map_err(sql)?;
     let recorded: std::collections::HashSet<u64> =

@@ -4,7 +4,7 @@ use super::dispatcher::{Dispatch, dispatch};
 use super::journaling;
 use super::limiter::RateGate;
 use super::plan::Rules;
-use super::read_back;
+use super::read_back::{self, Reading};
 use super::retry::Backoff;
 use super::settings::{Destination, Settings};
 use super::worker::Shared;
@@ -76,7 +76,8 @@ pub(crate) fn run(s: &Settings, dest: &Destination) -> Result<Report, Error> {
     // run after the settling bound (`--settle-after`) may send one again.
     let second_journal = journal.as_ref().map(Journal::reopen).transpose()?;
     let keeper = journal.as_ref().map(Journal::reopen).transpose()?;
-    let (mut report, mut read) = ctx.run(opened.conn, opened.resumed, journal, &mut skips)?;
+    let (mut report, mut read) =
+        ctx.run(opened.conn, opened.resumed, journal, &mut skips, false)?;
     let in_doubt = |r: &Report| r.counts.get(&Status::InDoubt).copied().unwrap_or(0);
     if s.read_back.is_some() && report.stop.is_none() && in_doubt(&report) > 0 {
         let (first_resumed, attempts) = (report.resumed, report.attempts);
@@ -87,7 +88,7 @@ pub(crate) fn run(s: &Settings, dest: &Destination) -> Result<Report, Error> {
             checkpoint::schema::Check::AlreadyChecked,
         )
         .map_err(|e| Error::after_sending(e.into()))?;
-        (report, read) = ctx.run(conn, true, second_journal, &mut skips)?;
+        (report, read) = ctx.run(conn, true, second_journal, &mut skips, true)?;
         // The run's time is both passes'; its pace, the pass that sent (the second sends only
         // when the first left rows it can settle as not applied).
         if report.attempts == 0 {
@@ -142,11 +143,37 @@ impl Pass<'_> {
         } = *self;
         let order = pre.formats.date_order;
         // --read-back: what CAKE holds, before anything is sent (the lock is held).
-        let read = s
-            .read_back
-            .as_ref()
-            .map(|rb| read_back::before(s, rb, sheet_opts, order, &pre.duplicates, dest, conn))
-            .transpose()?;
+        let read = if let Some(rb) = &s.read_back {
+            read_back::before(
+                s,
+                rb,
+                Reading::ReadBack,
+                sheet_opts,
+                order,
+                &pre.duplicates,
+                dest,
+                conn,
+            )?
+        } else if s.resend_in_doubt != super::ResendInDoubt::None {
+            // Never resend blind what a reading can settle.
+            let rb = read_back::ReadBackSettings {
+                version: s.reports.1,
+                window: s.reports.0,
+                undo: std::path::PathBuf::new(),
+            };
+            read_back::before(
+                s,
+                &rb,
+                Reading::SettleFirst,
+                sheet_opts,
+                order,
+                &pre.duplicates,
+                dest,
+                conn,
+            )?
+        } else {
+            None
+        };
         let resolved = if let Some(r) = &read {
             r.conversion_of.clone()
         } else if pre.additive > 0 {
@@ -165,13 +192,15 @@ impl Pass<'_> {
     }
 
     /// One pass: read CAKE (`--read-back`), then send what is left, the checkpoint writer on
-    /// `conn`; `resumed` when the checkpoint holds earlier outcomes.
+    /// `conn`; `resumed` when the checkpoint holds earlier outcomes; `settling` for the second
+    /// pass of a `--read-back` run.
     fn run(
         &self,
         mut conn: rusqlite::Connection,
         resumed: bool,
         journal: Option<checkpoint::journal::Journal>,
         skips: &mut journaling::Skips,
+        settling: bool,
     ) -> Result<(Report, Option<read_back::ReadBefore>), Error> {
         let Pass {
             s,
@@ -213,19 +242,25 @@ impl Pass<'_> {
             let writer = ResultsWriter::create_with(
                 &s.output,
                 &pre.format,
-                read.as_ref().map(read_back::ReadBefore::before_cells),
+                read.as_ref()
+                    .filter(|_| s.read_back.is_some())
+                    .map(read_back::ReadBefore::before_cells),
             )
             .map_err(|source| Error::Write {
                 what: s.output.display().to_string(),
                 source,
             })?;
-            tracing::info!(
-                rows = pre.rows,
-                target = %dest.label,
-                rate = %s.rate,
-                concurrency = s.concurrency,
-                "starting"
-            );
+            if settling {
+                tracing::info!("second pass: the rows left in doubt, settled by that reading");
+            } else {
+                tracing::info!(
+                    rows = pre.rows,
+                    target = %dest.label,
+                    rate = %s.rate,
+                    concurrency = s.concurrency,
+                    "starting"
+                );
+            }
             dispatch(
                 Dispatch {
                     input: s.input.clone(),
@@ -243,6 +278,7 @@ impl Pass<'_> {
                             .as_ref()
                             .map(|r| r.decisions.clone())
                             .unwrap_or_default(),
+                        settled_for_selected_only: s.read_back.is_none(),
                         journal_skips: skips.rows.clone(),
                         landed_by: super::settle::Bound::now(s.settle_after).landed_by,
                     },

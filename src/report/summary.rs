@@ -452,10 +452,17 @@ pub(crate) fn one_line(r: &Report, code: u8) -> String {
             n => format!("{n} requests sent"),
         },
         count(Status::Updated),
-        match count(Status::Unchanged) {
-            0 => String::new(),
-            n => format!(", unchanged {n}"),
-        },
+        [
+            (Status::Unchanged, count(Status::Unchanged)),
+            (Status::Skipped, count(Status::Skipped)),
+        ]
+        .iter()
+        .filter(|(_, n)| *n > 0)
+        .fold(String::new(), |mut s, (st, n)| {
+            use std::fmt::Write as _;
+            let _ = write!(s, ", {} {n}", st.as_str());
+            s
+        }),
         count(Status::Rejected),
         count(Status::Failed),
         count(Status::InDoubt),

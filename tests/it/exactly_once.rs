@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 /// `n` rows on conversions `first..`, each adding `+1.00` to the payout (`adds` decides the
 /// amount of row i).
-fn additive_sheet(t: &TestDir, name: &str, first: i32, n: usize) -> Vec<Row> {
+pub(crate) fn additive_sheet(t: &TestDir, name: &str, first: i32, n: usize) -> Vec<Row> {
     let mut text = String::from("conversion_id,payout,add_to_existing_payout\n");
     let mut rows = Vec::new();
     for i in 0..n {
@@ -32,7 +32,7 @@ fn additive_sheet(t: &TestDir, name: &str, first: i32, n: usize) -> Vec<Row> {
 
 /// The late CAKE: a fifth of the calls are held 1.5 s (3x the client's 0.5 s timeout), then
 /// applied whether or not the client is still there.
-fn late_cake() -> Emu {
+pub(crate) fn late_cake() -> Emu {
     cake(0.0)
 }
 
@@ -51,7 +51,7 @@ fn cake(drop_before_rate: f64) -> Emu {
     )
 }
 
-const LATE_ARGS: [&str; 8] = [
+pub(crate) const LATE_ARGS: [&str; 8] = [
     "--timeout",
     "0.5",
     "--concurrency",
@@ -63,7 +63,7 @@ const LATE_ARGS: [&str; 8] = [
 ];
 
 /// Waits until every held call has landed, then checks no conversion took a call twice.
-fn assert_applied_at_most_once(emu: &Emu, rows: &[Row]) -> usize {
+pub(crate) fn assert_applied_at_most_once(emu: &Emu, rows: &[Row]) -> usize {
     assert!(
         emu.wait_for(Duration::from_secs(30), |s| s.landing == 0),
         "late calls still held after 30 s"
@@ -92,14 +92,20 @@ fn late_landings_without_read_back_stay_in_doubt_and_are_never_resent() {
         in_doubt >= 10,
         "a fifth of 120 held past the timeout: {in_doubt}"
     );
+    // Rows a breaker stop left unsent (a loaded machine makes more timeouts) are sent by the
+    // next run; nothing else is.
+    let unsent = lines
+        .iter()
+        .filter(|l| !matches!(l["status"].as_str(), "updated" | "in_doubt"))
+        .count();
     // The same command again, as cron would: nothing in doubt is sent again.
     let before = emu.stats().requests;
     let again = run(&t, &emu, "bonus.csv", &LATE_ARGS);
     assert!(matches!(again.code, 1 | 3), "{again:?}");
-    assert_eq!(
-        emu.stats().requests,
-        before,
-        "in-doubt rows are not re-sent"
+    let sent = emu.stats().requests - before;
+    assert!(
+        sent <= u64::try_from(unsent).unwrap() * 3,
+        "in-doubt rows are not re-sent: {sent} requests for {unsent} unsent rows"
     );
     let applied = assert_applied_at_most_once(&emu, &rows);
     // Every row did apply once in the end (the held calls landed).
@@ -318,6 +324,20 @@ fn a_deleted_checkpoint_does_not_make_a_new_job_of_an_applied_sheet() {
     std::fs::remove_file(t.path("bonus.results.csv.ckpt")).unwrap();
     let out = run(&t, &emu, "bonus.csv", &[]);
     assert_eq!(out.code, 2, "{out:?}");
+    // The advice is not "run the same command" (that meets the same refusal).
+    assert!(
+        out.stderr.contains("that checkpoint is gone") && out.stderr.contains("--same-sheet-again"),
+        "{}",
+        out.stderr
+    );
+    // Said to send it as a new job: the rows the journal shows applied are skipped.
+    let out = run(&t, &emu, "bonus.csv", &["--same-sheet-again"]);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(
+        results(&t, "bonus.results.csv")
+            .iter()
+            .all(|l| l["status"] == "skipped")
+    );
     assert_each_applied_once(&emu, &rows);
 }
 
@@ -365,51 +385,6 @@ fn history_shows_every_change_to_a_conversion() {
 }
 
 #[test]
-fn one_conversion_named_by_two_ids_is_refused_under_read_back_and_warned_without() {
-    let t = TestDir::new();
-    let emu = Emu::with(Ledger::generated(30_000), Faults::default());
-    // Conversion 7's transaction id is T7: two rows, one conversion, +2.00 each.
-    t.write(
-        "two.csv",
-        "conversion_id,transaction_id,payout,add_to_existing_payout\n7,,2.00,yes\n,T7,2.00,yes\n",
-    );
-    let preview = run(&t, &emu, "two.csv", &["--dry-run"]);
-    assert_eq!(preview.code, 0, "{preview:?}");
-    assert!(
-        preview
-            .stdout
-            .contains("cannot prove they are different conversions")
-            && preview
-                .stdout
-                .contains("1 by conversion_id, 1 by transaction_id")
-            && preview.stdout.contains("--read-back"),
-        "{}",
-        preview.stdout
-    );
-    let out = run(
-        &t,
-        &emu,
-        "two.csv",
-        &[
-            "--read-back",
-            "--since",
-            "2026-09-01",
-            "--until",
-            "2026-09-01",
-        ],
-    );
-    assert_eq!(out.code, 2, "{out:?}");
-    assert!(
-        out.stderr
-            .contains("rows 2 (conversion_id 7) and 3 (transaction_id T7) are both conversion 7"),
-        "{}",
-        out.stderr
-    );
-    assert_eq!(emu.stats().requests, 0, "nothing sent");
-    assert_eq!(emu.conversions().get(&7).map_or(0, |c| c.applied), 0);
-}
-
-#[test]
 fn the_dry_run_says_what_the_journal_would_refuse_and_skip() {
     let t = TestDir::new();
     let emu = Emu::start(Faults::default());
@@ -431,59 +406,19 @@ fn the_dry_run_says_what_the_journal_would_refuse_and_skip() {
 }
 
 #[test]
-fn an_additive_run_without_read_back_takes_the_snapshot_so_a_later_read_back_settles_it() {
-    let t = TestDir::new();
-    // Calls cut off before CAKE applies them, and calls applied with the answer lost: the
-    // client cannot tell which is which.
-    let emu = Emu::with(
-        Ledger::generated(30_000),
-        Faults {
-            drop_before_rate: 0.15,
-            drop_after_rate: 0.15,
-            seed: 5,
-            ..Faults::default()
-        },
-    );
-    let rows = additive_sheet(&t, "bonus.csv", 1, 100);
-    let window = ["--since", "2026-09-01", "--until", "2026-09-01"];
-    let out = run(&t, &emu, "bonus.csv", &window);
-    assert!(matches!(out.code, 1 | 3), "{out:?}");
-    assert!(
-        out.stderr.contains("read CAKE before sending"),
-        "{}",
-        out.stderr
-    );
-    let in_doubt = results(&t, "bonus.results.csv")
-        .iter()
-        .filter(|l| l["status"] == "in_doubt")
-        .count();
-    assert!(in_doubt >= 10, "{in_doubt}");
-    // A later run that reads back settles every one of them (the bound shortened for the test),
-    // without a person deciding row by row; the verification does not cry wolf.
-    let mut settle = window.to_vec();
-    settle.extend(["--read-back", "--settle-after", "1"]);
-    let started = Instant::now();
-    loop {
-        let out = run(&t, &emu, "bonus.csv", &settle);
-        let lines = results(&t, "bonus.results.csv");
-        if lines.iter().all(|l| l["status"] == "updated") {
-            assert!(out.stdout.contains("0 not as sent"), "{}", out.stdout);
-            break;
-        }
-        assert!(started.elapsed() < Duration::from_secs(60), "{out:?}");
-        wait_until_settled(&lines);
-    }
-    let ledger = emu.conversions();
-    for r in &rows {
-        assert_eq!(ledger[&r.id].applied, 1, "conversion {}", r.id);
-    }
-}
-
-#[test]
 fn additive_rows_without_a_window_are_told_before_sending() {
     let t = TestDir::new();
     let emu = Emu::start(Faults::default());
     additive_sheet(&t, "bonus.csv", 1, 3);
+    // The dry run says it as the run will.
+    let preview = run(&t, &emu, "bonus.csv", &["--dry-run"]);
+    assert!(
+        preview
+            .stdout
+            .contains("Note: additive rows without a window: an unknown outcome will need your"),
+        "{}",
+        preview.stdout
+    );
     let out = run(&t, &emu, "bonus.csv", &[]);
     assert_eq!(out.code, 0, "{out:?}");
     assert!(
@@ -492,39 +427,64 @@ fn additive_rows_without_a_window_are_told_before_sending() {
         "{}",
         out.stderr
     );
+    // With a window, neither says it.
+    additive_sheet(&t, "more.csv", 10, 3);
+    let window = [
+        "--dry-run",
+        "--since",
+        "2026-09-01",
+        "--until",
+        "2026-09-01",
+    ];
+    let preview = run(&t, &emu, "more.csv", &window);
+    assert!(
+        !preview.stdout.contains("without a window"),
+        "{}",
+        preview.stdout
+    );
 }
 
 #[test]
-fn rows_sent_without_a_reading_from_before_are_not_verifiable_never_not_as_sent() {
+fn the_dry_run_stops_where_the_run_would_for_a_sheet_that_looks_new() {
     let t = TestDir::new();
-    let emu = Emu::with(Ledger::generated(30_000), Faults::default());
-    // No window the first time: no snapshot is taken.
-    additive_sheet(&t, "bonus.csv", 1, 30);
-    let out = run(&t, &emu, "bonus.csv", &[]);
-    assert_eq!(out.code, 0, "{out:?}");
-    // Resumed with --read-back: every row applied exactly once, and the verification says it
-    // cannot tell, rather than "not as sent".
-    let out = run(
-        &t,
-        &emu,
-        "bonus.csv",
-        &[
-            "--read-back",
-            "--since",
-            "2026-09-01",
-            "--until",
-            "2026-09-01",
-        ],
-    );
-    assert_eq!(out.code, 0, "{out:?}");
-    assert!(out.stdout.contains("0 not as sent"), "{}", out.stdout);
+    let emu = Emu::start(Faults::default());
+    applied_once(&t, &emu);
+    // Next month's sheet, saved over this month's file name.
+    additive_sheet(&t, "bonus.csv", 100, 20);
+    let preview = run(&t, &emu, "bonus.csv", &["--dry-run"]);
+    assert_eq!(preview.code, 2, "{preview:?}");
     assert!(
-        out.stdout.contains("not verifiable: 30 additive rows")
-            && out.stdout.contains("no reading from before this job wrote"),
+        preview
+            .stdout
+            .contains("A run would stop before sending anything: the sheet looks like a new one"),
         "{}",
-        out.stdout
+        preview.stdout
     );
-    assert_eq!(emu.stats().requests, 30);
+    let out = run(&t, &emu, "bonus.csv", &[]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr.contains("the sheet looks like a new one"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn the_quiet_line_counts_the_skipped_rows() {
+    let t = TestDir::new();
+    let emu = Emu::start(Faults::default());
+    applied_once(&t, &emu);
+    // The same additions in another sheet (one more row): 20 skipped, 1 sent.
+    let mut text = std::fs::read_to_string(t.path("bonus.csv")).unwrap();
+    text.push_str("500,1.00,yes\n");
+    t.write("again.csv", text);
+    let out = run(&t, &emu, "again.csv", &["-q", "--same-sheet-again"]);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(
+        out.stderr.contains("updated 1, skipped 20,"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
@@ -620,69 +580,6 @@ fn the_same_instance_written_another_way_is_the_same_instance() {
 }
 
 #[test]
-fn the_same_addition_under_another_id_is_recognised_once_cake_was_read() {
-    let t = TestDir::new();
-    let emu = Emu::with(Ledger::generated(30_000), Faults::default());
-    let window = ["--since", "2026-09-01", "--until", "2026-09-01"];
-    // June: conversion 10 by its transaction id, +1.00 (CAKE read first: T10 is conversion 10).
-    t.write(
-        "june.csv",
-        "transaction_id,payout,add_to_existing_payout\nT10,1.00,yes\n",
-    );
-    assert_eq!(run(&t, &emu, "june.csv", &window).code, 0);
-    // The re-export names it by conversion id: held back, even without a window.
-    t.write(
-        "june-v2.csv",
-        "conversion_id,payout,add_to_existing_payout\n10,1.00,yes\n",
-    );
-    let out = run(&t, &emu, "june-v2.csv", &[]);
-    assert_eq!(out.code, 1, "{out:?}");
-    assert_eq!(results(&t, "june-v2.results.csv")[0]["status"], "skipped");
-    // And the other way round: by conversion id first, by transaction id later (with a window).
-    t.write(
-        "july.csv",
-        "conversion_id,payout,add_to_existing_payout\n11,2.00,yes\n",
-    );
-    assert_eq!(run(&t, &emu, "july.csv", &[]).code, 0);
-    t.write(
-        "july-v2.csv",
-        "transaction_id,payout,add_to_existing_payout\nT11,2.00,yes\n",
-    );
-    let out = run(&t, &emu, "july-v2.csv", &window);
-    assert_eq!(out.code, 1, "{out:?}");
-    let l = &results(&t, "july-v2.results.csv")[0];
-    assert_eq!(l["status"], "skipped", "{l:?}");
-    assert!(l["message"].contains("july.csv"), "{l:?}");
-    let ledger = emu.conversions();
-    assert_eq!((ledger[&10].applied, ledger[&11].applied), (1, 1));
-}
-
-#[test]
-fn resend_in_doubt_waits_for_the_settling_bound() {
-    let t = TestDir::new();
-    let emu = late_cake();
-    let rows = additive_sheet(&t, "bonus.csv", 1, 100);
-    let out = run(&t, &emu, "bonus.csv", &LATE_ARGS);
-    assert!(matches!(out.code, 1 | 3), "{out:?}");
-    // The person asks at once for every in-doubt row to be sent again: while CAKE may still be
-    // working on them, none is.
-    let requests = emu.stats().requests;
-    let mut again = LATE_ARGS.to_vec();
-    again.push("--resend-in-doubt");
-    let out = run(&t, &emu, "bonus.csv", &again);
-    assert_eq!(emu.stats().requests, requests, "{out:?}");
-    let lines = results(&t, "bonus.results.csv");
-    assert!(
-        lines
-            .iter()
-            .filter(|l| l["status"] == "in_doubt")
-            .all(|l| l["message"].contains("not re-sent although --resend-in-doubt selected it")),
-        "{lines:?}"
-    );
-    assert_applied_at_most_once(&emu, &rows);
-}
-
-#[test]
 fn a_config_file_names_the_shared_journal() {
     let t = TestDir::new();
     let emu = Emu::start(Faults::default());
@@ -697,78 +594,4 @@ fn a_config_file_names_the_shared_journal() {
     assert!(!t.journal().exists(), "not the default one");
     let out = t.run(&["history", "--journal", "shared/journal.sqlite", "--csv"]);
     assert_eq!(out.stdout.lines().count(), 4, "{out:?}");
-}
-
-#[test]
-fn an_addition_by_transaction_id_without_a_reading_is_found_by_a_later_reading() {
-    let t = TestDir::new();
-    let emu = Emu::with(Ledger::generated(30_000), Faults::default());
-    let window = ["--since", "2026-09-01", "--until", "2026-09-01"];
-    // August: conversion 7 by its transaction id, no window: nothing resolves T7 then.
-    t.write(
-        "aug.csv",
-        "transaction_id,payout,add_to_existing_payout\nT7,1.00,yes\n",
-    );
-    assert_eq!(run(&t, &emu, "aug.csv", &[]).code, 0);
-    // The re-export by conversion id, read back: the reading shows conversion 7 is T7.
-    t.write(
-        "aug-v2.csv",
-        "conversion_id,payout,add_to_existing_payout\n7,1.00,yes\n",
-    );
-    let mut args = vec!["--read-back"];
-    args.extend(window);
-    let out = run(&t, &emu, "aug-v2.csv", &args);
-    assert_eq!(out.code, 1, "{out:?}");
-    let l = &results(&t, "aug-v2.results.csv")[0];
-    assert_eq!(l["status"], "skipped", "{l:?}");
-    assert!(l["message"].contains("aug.csv"), "{l:?}");
-    // The same without --read-back: the snapshot an additive sheet takes resolves it too.
-    t.write(
-        "aug-v3.csv",
-        "conversion_id,payout,add_to_existing_payout,note\n7,1.00,yes,\n",
-    );
-    let out = run(&t, &emu, "aug-v3.csv", &window);
-    assert_eq!(out.code, 1, "{out:?}");
-    assert_eq!(results(&t, "aug-v3.results.csv")[0]["status"], "skipped");
-    assert_eq!(emu.conversions()[&7].applied, 1);
-}
-
-#[test]
-fn a_sheet_re_keyed_within_its_job_does_not_add_again() {
-    let t = TestDir::new();
-    let emu = Emu::with(Ledger::generated(30_000), Faults::default());
-    let args = [
-        "--read-back",
-        "--since",
-        "2026-09-01",
-        "--until",
-        "2026-09-01",
-    ];
-    t.write(
-        "bonus.csv",
-        "conversion_id,payout,add_to_existing_payout\n7,1.00,yes\n8,1.00,yes\n",
-    );
-    assert_eq!(run(&t, &emu, "bonus.csv", &args).code, 0);
-    // The same job's sheet, its ids rewritten as transaction ids (and one new row).
-    t.write(
-        "bonus.csv",
-        "transaction_id,payout,add_to_existing_payout\nT7,1.00,yes\nT8,1.00,yes\nT9,1.00,yes\n",
-    );
-    // Told it looks like a new sheet, the person says it is the same one edited.
-    let mut edited = args.to_vec();
-    edited.push("--edited-sheet");
-    let out = run(&t, &emu, "bonus.csv", &edited);
-    let lines = results(&t, "bonus.results.csv");
-    let status: Vec<&str> = lines.iter().map(|l| l["status"].as_str()).collect();
-    assert_eq!(status, ["skipped", "skipped", "updated"], "{out:?}");
-    assert!(
-        lines[0]["message"].contains("by this job") && lines[0]["message"].contains("row 2"),
-        "{:?}",
-        lines[0]
-    );
-    let ledger = emu.conversions();
-    assert_eq!(
-        (ledger[&7].applied, ledger[&8].applied, ledger[&9].applied),
-        (1, 1, 1)
-    );
 }
