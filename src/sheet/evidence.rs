@@ -73,9 +73,37 @@ impl Formats {
     }
 }
 
-/// What one amount cell proves about the decimal mark.
+/// The spaces a sheet groups thousands with (`1 234,56`): never a decimal mark.
+pub(crate) const GROUP_SPACES: [char; 3] = [' ', '\u{a0}', '\u{202f}'];
+
+/// The number in a cell shaped as an amount (`-$1 234,56`, `(12.50)`, `12,5 €`): digits and
+/// separators only, beginning and ending with a digit (or `.5`), once a sign, parentheses and a
+/// currency symbol are taken off. `None` for anything else — `n/a,0`, `=SUM(A1,2)`, `12,5
+/// (pending)` — which is therefore never evidence of how the sheet writes numbers.
+fn amount_shaped(cell: &str) -> Option<&str> {
+    let mut t = cell.trim();
+    if let Some(inner) = t.strip_prefix('(').and_then(|r| r.strip_suffix(')')) {
+        t = inner.trim();
+    }
+    for _ in 0..2 {
+        t = t.strip_prefix(['-', '+']).unwrap_or(t).trim_start();
+        t = t.strip_prefix(['$', '€', '£']).unwrap_or(t).trim_start();
+        t = t.strip_suffix(['$', '€', '£']).unwrap_or(t).trim_end();
+    }
+    let first = t.chars().next()?;
+    let last = t.chars().last()?;
+    let ok = t
+        .chars()
+        .all(|c| c.is_ascii_digit() || c == '.' || c == ',' || GROUP_SPACES.contains(&c))
+        && last.is_ascii_digit()
+        && (first.is_ascii_digit() || (matches!(first, '.' | ',') && t.len() > 1));
+    ok.then_some(t)
+}
+
+/// What one amount cell proves about the decimal mark. Only a cell shaped as an amount is
+/// evidence: one junk cell (`n/a,0`) must not turn `1.500` into fifteen hundred.
 pub(crate) fn amount_proves(cell: &str) -> Option<DecimalStyle> {
-    let t: String = cell
+    let t: String = amount_shaped(cell)?
         .chars()
         .filter(|c| c.is_ascii_digit() || *c == '.' || *c == ',')
         .collect();
@@ -238,6 +266,17 @@ mod tests {
             ("123.456", None),
             ("1500", None),
             ("", None),
+            ("1 234,56", Some(Comma)),
+            ("1\u{a0}234,56 €", Some(Comma)),
+            ("-$1,234.56", Some(Point)),
+            // Junk is never evidence.
+            ("n/a,0", None),
+            ("abc,5", None),
+            ("see note,1", None),
+            ("=SUM(A1,2)", None),
+            ("12,5 (pending)", None),
+            ("1,2,", None),
+            (",", None),
         ] {
             assert_eq!(amount_proves(cell), proves, "{cell}");
         }

@@ -160,6 +160,10 @@ fn parse_amount_as(s: &str, style: DecimalStyle) -> Result<Decimal, String> {
                 .unwrap_or_default()
         ));
     }
+    if rest.is_empty() && negative && frac_part.is_none() {
+        // `$ -` or `-`: how Excel's accounting format shows a zero.
+        return Ok(Decimal::ZERO);
+    }
     let int_digits = strip_grouping(int_part, group, frac_part.is_some(), style)?;
     if int_digits.is_empty() && frac_part.is_none_or(str::is_empty) {
         return Err(amount_expected(style));
@@ -204,6 +208,19 @@ fn strip_grouping(
     has_fraction: bool,
     style: DecimalStyle,
 ) -> Result<String, String> {
+    if int_part.contains(super::evidence::GROUP_SPACES) {
+        // `1 234,56`: a space (or a no-break space) groups thousands whatever the decimal mark,
+        // and is never one itself, so it is never ambiguous.
+        let groups: Vec<&str> = int_part.split(super::evidence::GROUP_SPACES).collect();
+        let well_grouped = groups.first().is_some_and(|g| (1..=3).contains(&g.len()))
+            && groups[1..].iter().all(|g| g.len() == 3)
+            && groups.iter().all(|g| g.bytes().all(|b| b.is_ascii_digit()));
+        return if well_grouped {
+            Ok(groups.concat())
+        } else {
+            Err(amount_expected(style))
+        };
+    }
     if !int_part.contains(group) {
         return if int_part.bytes().all(|b| b.is_ascii_digit()) {
             Ok(int_part.to_owned())
@@ -500,6 +517,18 @@ mod tests {
         assert_eq!(amt_comma("(12,50)"), Ok("-12.50".into()));
         assert_eq!(amt_comma("1.234"), Ok("1234".into()));
         assert_eq!(amt_comma("1.500"), Ok("1500".into()));
+        assert_eq!(amt_comma("1 234,56"), Ok("1234.56".into()));
+        assert_eq!(amt_comma("1\u{a0}234\u{a0}567,5 €"), Ok("1234567.5".into()));
+        assert_eq!(amt("1 234.56"), Ok("1234.56".into()));
+        assert_eq!(amt("1 234"), Ok("1234".into()));
+        assert!(amt("12 34").is_err());
+        assert!(amt_comma("1 234,5 6").is_err());
+        // Excel's accounting zero.
+        assert_eq!(amt("$ -"), Ok("0".into()));
+        assert_eq!(amt("-"), Ok("0".into()));
+        assert_eq!(amt_comma("- €"), Ok("0".into()));
+        assert!(amt("--").is_err());
+        assert!(amt("$").is_err());
         assert!(amt("1.500").unwrap_err().contains("ambiguous"));
         assert!(amt("€12.345").unwrap_err().contains("ambiguous"));
         assert_eq!(amt("0.125"), Ok("0.125".into()));

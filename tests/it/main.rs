@@ -20,6 +20,7 @@ mod safety;
 mod secrets;
 mod serve;
 mod settling;
+mod sheet_meant;
 mod snapshots;
 mod util;
 mod workbook;
