@@ -107,6 +107,9 @@ fn options(settings: &std::collections::BTreeMap<String, String>) -> SheetOption
         },
         maps: pairs("map"),
         sets: pairs("set"),
+        values: get("values")
+            .map(|v| v.split('|').filter_map(|m| m.parse().ok()).collect())
+            .unwrap_or_default(),
         api_version: get("api_version").and_then(|v| v.parse().ok()).unwrap_or(2),
         header_row: None,
     }

@@ -132,6 +132,11 @@ pub(crate) struct RunArgs {
     /// --map "HEADER=ignore" sets a column aside.
     #[arg(long = "map", value_name = "HEADER=FIELD", value_parser = parse_map)]
     pub maps: Vec<(String, String)>,
+    /// What the cells of a column stand for (repeatable), e.g. --values
+    /// "Approved?=Yes:approved,No:rejected"; a column of decisions with no field of its own
+    /// becomes the disposition.
+    #[arg(long = "values", value_name = "HEADER=CELL:VALUE,…")]
+    pub values: Vec<crate::sheet::columns::ValueMap>,
 
     /// Force the sheet's encoding (utf-8, utf-16le, utf-16be, windows-1252).
     #[arg(long)]

@@ -93,6 +93,7 @@ pub(crate) fn run_config(
                 date_order: a.date_order,
                 maps: a.maps,
                 sets: a.sets,
+                values: a.values,
                 api_version: a.api_version,
                 header_row: a.header_row,
             },

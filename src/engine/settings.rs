@@ -81,7 +81,20 @@ impl Settings {
                 .join("|")
         };
         let r = &self.sheet.read;
-        vec![
+        let mut values = Vec::new();
+        if !self.sheet.values.is_empty() {
+            // Only when given: checkpoints written before `--values` existed still match.
+            values.push((
+                "values".to_string(),
+                self.sheet
+                    .values
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("|"),
+            ));
+        }
+        let mut all = vec![
             ("base_url".into(), target_label.to_string()),
             ("api_version".into(), self.api_version.to_string()),
             ("method".into(), self.transport.as_str().into()),
@@ -109,6 +122,8 @@ impl Settings {
                     .date_order
                     .map_or("auto".into(), |d| format!("{d:?}").to_lowercase()),
             ),
-        ]
+        ];
+        all.extend(values);
+        all
     }
 }

@@ -105,10 +105,13 @@ pub(crate) fn interpretation(pre: &PrePass, input: &Path, version: u8) -> String
                 .columns
                 .suggested_map(header)
                 .map_or(String::new(), |map| {
-                    format!(": if it is meant to be sent, add {map}")
+                    format!(": if it is meant to be sent, {map}")
                 });
             let _ = writeln!(out, "  {quoted:<width$}    (ignored{hint})");
         }
+    }
+    for note in &pre.columns.inferred {
+        let _ = writeln!(out, "  (from its cells) {note}");
     }
     let sets: Vec<String> = PARAMS
         .iter()

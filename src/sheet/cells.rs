@@ -39,11 +39,9 @@ impl CellParser {
                 ReceivedOption::from_wire,
                 ReceivedOption::choices,
             )?),
-            Param::DispositionType => Value::Disposition(parse_enum(
-                s,
-                DispositionType::from_wire,
-                DispositionType::choices,
-            )?),
+            Param::DispositionType => {
+                Value::Disposition(parse_enum(s, disposition_word, DispositionType::choices)?)
+            }
             Param::EffectiveDateOption => Value::EffectiveDate(parse_enum(
                 s,
                 EffectiveDateOption::from_wire,
@@ -68,5 +66,49 @@ impl CellParser {
                 ParamType::Text | ParamType::Enumeration(_) => Value::Text(s.to_string()),
             },
         })
+    }
+}
+
+/// A disposition as finance sheets write it: CAKE's own words (`approved`, `rejected`,
+/// `pending`, `returned`, `no_change`) and the verbs and synonyms people use for them
+/// (`Approve`, `Accepted`, `Reject`, `Declined`, `Denied`, `On hold`, `Reversed`). The one table
+/// of them: the cell parser and the column profile both read it. `token` is normalised
+/// (`normalize_token`).
+#[must_use]
+pub(crate) fn disposition_word(token: &str) -> Option<DispositionType> {
+    DispositionType::from_wire(token).or(match token {
+        "approve" | "accept" | "accepted" => Some(DispositionType::Approved),
+        "reject" | "declined" | "decline" | "denied" | "deny" => Some(DispositionType::Rejected),
+        "on_hold" | "hold" | "in_review" | "under_review" => Some(DispositionType::Pending),
+        "return" | "reversed" | "reverse" | "refunded" | "chargeback" => {
+            Some(DispositionType::Returned)
+        }
+        _ => None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn disposition_words_as_people_write_them() {
+        let p = CellParser::default();
+        for (cell, d) in [
+            ("Approved", DispositionType::Approved),
+            ("APPROVE", DispositionType::Approved),
+            ("Reject", DispositionType::Rejected),
+            ("Declined", DispositionType::Rejected),
+            ("On Hold", DispositionType::Pending),
+            ("pending", DispositionType::Pending),
+            ("Returned", DispositionType::Returned),
+        ] {
+            assert_eq!(
+                p.parse(Param::DispositionType, cell),
+                Ok(Value::Disposition(d)),
+                "{cell}"
+            );
+        }
+        assert!(p.parse(Param::DispositionType, "Yes").is_err());
     }
 }

@@ -3,6 +3,8 @@
 use super::SheetError;
 use super::cells::{CellParser, Value};
 use super::parse::normalize_token;
+pub(crate) use super::values::ValueMap;
+use super::values::value_maps;
 use crate::update::{PARAMS, Param};
 
 /// Where a parameter's value comes from.
@@ -22,6 +24,11 @@ pub struct Columns {
     sources: Vec<Source>,
     /// Headers that feed no parameter, as written.
     pub ignored: Vec<String>,
+    /// `--values`: column index → (cell as normalised, the value it stands for).
+    value_maps: Vec<super::values::ColumnValues>,
+    /// What the sheet's cells decided about its columns (a `Status` column of `Approved` and
+    /// `Rejected` read as the disposition), for the preview.
+    pub inferred: Vec<String>,
 }
 
 impl Columns {
@@ -29,6 +36,21 @@ impl Columns {
     #[must_use]
     pub fn source(&self, param: Param) -> &Source {
         self.sources.get(param as usize).unwrap_or(&Source::Default)
+    }
+
+    /// The value `raw` (trimmed) stands for under the column's `--values` map, when it has one
+    /// and names `raw`.
+    #[must_use]
+    pub(crate) fn mapped_value(&self, index: usize, raw: &str) -> Option<&str> {
+        if self.value_maps.is_empty() {
+            return None;
+        }
+        let (_, pairs) = self.value_maps.iter().find(|(i, _)| *i == index)?;
+        let key = normalize_token(raw);
+        pairs
+            .iter()
+            .find(|(from, _)| *from == key)
+            .map(|(_, to)| to.as_str())
     }
 
     /// The column index feeding `param`, if a column does.
@@ -44,8 +66,11 @@ impl Columns {
     /// `--set` gives yet.
     #[must_use]
     pub(crate) fn suggested_map(&self, header: &str) -> Option<String> {
-        self.suggested_field(header)
-            .map(|p| format!("--map \"{}={}\"", header.trim(), p.name()))
+        self.suggested_field(header).map(|p| match p {
+            // Set or add, and which amount: the header's words decide the advice.
+            Param::Payout | Param::Received => super::hints::amount_hint(header.trim()),
+            _ => format!("add --map \"{}={}\"", header.trim(), p.name()),
+        })
     }
 
     /// The field an ignored header probably is, when no column or `--set` gives it yet.
@@ -68,7 +93,7 @@ impl Columns {
              (e.g. --set disposition_type=approved)"
                 .to_string()
         } else {
-            format!("Ignored columns look like fields: add {}", maps.join(" "))
+            format!("Ignored columns look like fields: {}", maps.join("; "))
         }
     }
 
@@ -85,7 +110,7 @@ impl Columns {
 
 /// Reads a field name as users write it (`Conversion ID`, `request_id`, and the synonyms finance
 /// sheets use for the ids and the approved payout) into a parameter.
-fn field_by_name(name: &str) -> Option<Param> {
+pub(super) fn field_by_name(name: &str) -> Option<Param> {
     match normalize_token(name).as_str() {
         "request_id" | "session_id" | "requestsessionid" | "click_id" | "request_session" => {
             Some(Param::RequestSessionId)
@@ -158,15 +183,30 @@ const IDENTIFY: [Param; 5] = [
     clippy::too_many_lines,
     reason = "the header rules in the order they apply: --map, names, aliases, --set, conflicts"
 )]
-pub(crate) fn resolve(
+pub(crate) fn resolve_header(
     header: &csv::StringRecord,
     maps: &[(String, String)],
     sets: &[(String, String)],
+    values: &[ValueMap],
     api_version: u8,
     cells: CellParser,
 ) -> Result<Columns, SheetError> {
     let bad = |problem: String| SheetError::Header { problem };
     let normalized: Vec<String> = header.iter().map(normalize_token).collect();
+    // A column with a value map and no field of its own holds decisions: the disposition.
+    let mut maps = maps.to_vec();
+    for v in values {
+        let key = normalize_token(&v.column);
+        let named = maps.iter().any(|(from, _)| normalize_token(from) == key);
+        let known = normalized
+            .iter()
+            .position(|h| *h == key)
+            .is_some_and(|i| field_by_name(&normalized[i]).is_some());
+        if !named && !known {
+            maps.push((v.column.clone(), Param::DispositionType.name().to_string()));
+        }
+    }
+    let maps = &maps[..];
 
     // --map overrides, keyed by column index; `Some(None)`: `--map "HEADER=ignore"`.
     let mut mapped: Vec<Option<Option<Param>>> = vec![None; normalized.len()];
@@ -275,20 +315,53 @@ pub(crate) fn resolve(
             column_list(header)
         )));
     }
-    let columns = Columns { sources, ignored };
+    let field_of = |index: usize| {
+        PARAMS.iter().map(|s| s.param).find(|p| {
+            matches!(sources.get(*p as usize), Some(Source::Column { index: i, .. }) if *i == index)
+        })
+    };
+    let value_maps = value_maps(values, &normalized, field_of, cells, || column_list(header))?;
+    Ok(Columns {
+        sources,
+        ignored,
+        value_maps,
+        inferred: Vec::new(),
+    })
+}
+
+/// [`resolve_header`], then [`changes_something`].
+#[cfg(test)]
+pub(crate) fn resolve(
+    header: &csv::StringRecord,
+    maps: &[(String, String)],
+    sets: &[(String, String)],
+    values: &[ValueMap],
+    api_version: u8,
+    cells: CellParser,
+) -> Result<Columns, SheetError> {
+    let columns = resolve_header(header, maps, sets, values, api_version, cells)?;
+    changes_something(&columns)?;
+    Ok(columns)
+}
+
+/// Refuses columns that only identify conversions: every row would be sent without a change.
+/// Asked after the column profile, which may find the disposition in a column of its own words.
+pub(crate) fn changes_something(columns: &Columns) -> Result<(), SheetError> {
     if PARAMS
         .iter()
         .filter(|s| !IDENTIFY.contains(&s.param))
         .all(|s| matches!(columns.source(s.param), Source::Default))
     {
-        return Err(bad(format!(
-            "the sheet changes nothing: only its ids were recognised (no column for payout, \
-             received, disposition_type, note_to_append or another field), so every row would \
-             be sent without a change. {}",
-            columns.map_advice()
-        )));
+        return Err(SheetError::Header {
+            problem: format!(
+                "the sheet changes nothing: only its ids were recognised (no column for payout, \
+                 received, disposition_type, note_to_append or another field), so every row \
+                 would be sent without a change. {}",
+                columns.map_advice()
+            ),
+        });
     }
-    Ok(columns)
+    Ok(())
 }
 
 /// A field newer than the API version in use is an error naming where it came from.
@@ -373,7 +446,7 @@ mod tests {
             "Payout",
             "Revenue",
         ]);
-        let c = resolve(&h, &[], &[], 2, cells()).unwrap();
+        let c = resolve(&h, &[], &[], &[], 2, cells()).unwrap();
         assert_eq!(c.column(Param::Received), Some(3));
         assert_eq!(c.column(Param::ConversionId), Some(0));
         assert_eq!(c.column(Param::RequestSessionId), Some(1));
@@ -388,7 +461,7 @@ mod tests {
         let h = header(&["Conv", "Approved Revenue"]);
         let maps = pairs(&[("approved revenue", "received"), ("CONV", "Conversion ID")]);
         let sets = pairs(&[("received_option", "Total Revenue")]);
-        let c = resolve(&h, &maps, &sets, 2, cells()).unwrap();
+        let c = resolve(&h, &maps, &sets, &[], 2, cells()).unwrap();
         assert_eq!(c.column(Param::Received), Some(1));
         assert_eq!(c.column(Param::ConversionId), Some(0));
         assert!(matches!(
@@ -402,9 +475,11 @@ mod tests {
     fn a_column_mapped_to_ignore_feeds_nothing() {
         // Two columns both named like the payout: the screen (or --map) sets one aside.
         let h = header(&["conversion_id", "Payout", "Approved Payout"]);
-        let conflict = resolve(&h, &[], &[], 2, cells()).unwrap_err().to_string();
+        let conflict = resolve(&h, &[], &[], &[], 2, cells())
+            .unwrap_err()
+            .to_string();
         assert!(conflict.contains("both give payout"), "{conflict}");
-        let c = resolve(&h, &pairs(&[("Payout", "ignore")]), &[], 2, cells()).unwrap();
+        let c = resolve(&h, &pairs(&[("Payout", "ignore")]), &[], &[], 2, cells()).unwrap();
         assert_eq!(c.column(Param::Payout), Some(2));
         assert_eq!(c.ignored, vec!["Payout"]);
     }
@@ -412,7 +487,7 @@ mod tests {
     #[test]
     fn conflicts_are_errors() {
         let err = |h: &[&str], m: &[(&str, &str)], s: &[(&str, &str)]| {
-            resolve(&header(h), &pairs(m), &pairs(s), 2, cells())
+            resolve(&header(h), &pairs(m), &pairs(s), &[], 2, cells())
                 .unwrap_err()
                 .to_string()
         };
@@ -442,6 +517,7 @@ mod tests {
             &header(&["conversion_id", "api_key", "payout"]),
             &[],
             &[],
+            &[],
             2,
             cells(),
         )
@@ -455,6 +531,7 @@ mod tests {
             &header(&["Conv ID", "Approved Amount", "Status", "Comment"]),
             &[],
             &[],
+            &[],
             2,
             cells(),
         )
@@ -466,6 +543,7 @@ mod tests {
         // Learnt synonyms map on their own.
         let c = resolve(
             &header(&["Conv ID", "Approved Payout"]),
+            &[],
             &[],
             &[],
             2,

@@ -7,7 +7,7 @@
 //! report. Cells that contradict each other, or a European sheet whose dates nothing decides,
 //! stop the run before anything is sent and say which flag settles it.
 
-use super::parse::{DateOrder, DecimalStyle};
+use super::parse::{DateOrder, DecimalStyle, GROUP_SPACES};
 
 /// One cell, as evidence is quoted.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,14 +73,11 @@ impl Formats {
     }
 }
 
-/// The spaces a sheet groups thousands with (`1 234,56`): never a decimal mark.
-pub(crate) const GROUP_SPACES: [char; 3] = [' ', '\u{a0}', '\u{202f}'];
-
 /// The number in a cell shaped as an amount (`-$1 234,56`, `(12.50)`, `12,5 €`): digits and
 /// separators only, beginning and ending with a digit (or `.5`), once a sign, parentheses and a
 /// currency symbol are taken off. `None` for anything else — `n/a,0`, `=SUM(A1,2)`, `12,5
 /// (pending)` — which is therefore never evidence of how the sheet writes numbers.
-fn amount_shaped(cell: &str) -> Option<&str> {
+pub(crate) fn amount_shaped(cell: &str) -> Option<&str> {
     let mut t = cell.trim();
     if let Some(inner) = t.strip_prefix('(').and_then(|r| r.strip_suffix(')')) {
         t = inner.trim();

@@ -10,11 +10,14 @@ pub(crate) mod columns;
 pub(crate) mod duplicates;
 mod error;
 pub(crate) mod evidence;
+mod hints;
 pub(crate) mod parse;
 pub(crate) mod prepass;
+mod profile;
 pub(crate) mod reader;
 pub(crate) mod stream;
 pub(crate) mod validate;
+mod values;
 mod workbook;
 
 pub(crate) use duplicates::Duplicates;

@@ -201,6 +201,9 @@ fn thousands_shaped(int_part: &str, frac: &str) -> bool {
         && frac.len() == 3
 }
 
+/// The spaces a sheet groups thousands with (`1 234,56`): never a decimal mark.
+pub(crate) const GROUP_SPACES: [char; 3] = [' ', '\u{a0}', '\u{202f}'];
+
 /// Removes thousands separators from the integer part, insisting on groups of three.
 fn strip_grouping(
     int_part: &str,
@@ -208,10 +211,10 @@ fn strip_grouping(
     has_fraction: bool,
     style: DecimalStyle,
 ) -> Result<String, String> {
-    if int_part.contains(super::evidence::GROUP_SPACES) {
+    if int_part.contains(GROUP_SPACES) {
         // `1 234,56`: a space (or a no-break space) groups thousands whatever the decimal mark,
         // and is never one itself, so it is never ambiguous.
-        let groups: Vec<&str> = int_part.split(super::evidence::GROUP_SPACES).collect();
+        let groups: Vec<&str> = int_part.split(GROUP_SPACES).collect();
         let well_grouped = groups.first().is_some_and(|g| (1..=3).contains(&g.len()))
             && groups[1..].iter().all(|g| g.len() == 3)
             && groups.iter().all(|g| g.bytes().all(|b| b.is_ascii_digit()));

@@ -2,7 +2,7 @@
 
 use super::SheetError;
 use super::cells::CellParser;
-use super::columns::{Columns, Source, resolve};
+use super::columns::{Columns, Source, resolve_header};
 use super::duplicates::Duplicates;
 use super::evidence::{Evidence, Formats, Quote, Why};
 use super::parse::parse_amount;
@@ -27,6 +27,8 @@ pub struct SheetOptions {
     pub maps: Vec<(String, String)>,
     /// `--set FIELD=VALUE` pairs.
     pub sets: Vec<(String, String)>,
+    /// `--values "COLUMN=CELL:VALUE,…"` maps.
+    pub values: Vec<super::columns::ValueMap>,
     pub api_version: u8,
     /// `--header-row N`: the spreadsheet row that holds the header (found when `None`).
     pub header_row: Option<u64>,
@@ -109,7 +111,14 @@ impl Sheet {
                     });
                 }
             }
-            match resolve(&header, &opts.maps, &opts.sets, opts.api_version, cells) {
+            match resolve_header(
+                &header,
+                &opts.maps,
+                &opts.sets,
+                &opts.values,
+                opts.api_version,
+                cells,
+            ) {
                 Ok(columns) => break (row, columns),
                 // The header is the first row that reads as one; titles above it are skipped.
                 // A row that does name fields is the header, and its problem is the answer.
@@ -128,8 +137,33 @@ impl Sheet {
                 decimal: formats.decimal,
                 date_order: formats.date_order,
             };
-            columns = resolve(&header, &opts.maps, &opts.sets, opts.api_version, cells)?;
+            columns = resolve_header(
+                &header,
+                &opts.maps,
+                &opts.sets,
+                &opts.values,
+                opts.api_version,
+                cells,
+            )?;
         }
+        // What the ignored columns hold: a column of decisions or amounts is never ignored
+        // silently.
+        let decided =
+            super::profile::decide(path, &opts.read, header_row, &header, &columns, &opts.maps)?;
+        if !decided.maps.is_empty() {
+            let mut maps = opts.maps.clone();
+            maps.extend(decided.maps);
+            columns = resolve_header(
+                &header,
+                &maps,
+                &opts.sets,
+                &opts.values,
+                opts.api_version,
+                cells,
+            )?;
+        }
+        columns.inferred = decided.notes;
+        super::columns::changes_something(&columns)?;
         Ok(Self {
             path: path.to_path_buf(),
             reader,

@@ -84,14 +84,15 @@ impl Gathered {
 }
 
 /// The trimmed cell of `param` in `record`, if a column feeds it.
+/// A `--values` map of the column stands in for the cell it names.
 pub(crate) fn cell<'r>(
-    columns: &Columns,
+    columns: &'r Columns,
     record: &'r csv::StringRecord,
     param: Param,
 ) -> Option<&'r str> {
-    columns
-        .column(param)
-        .map(|i| record.get(i).unwrap_or("").trim())
+    let i = columns.column(param)?;
+    let raw = record.get(i).unwrap_or("").trim();
+    Some(columns.mapped_value(i, raw).unwrap_or(raw))
 }
 
 impl RowParser {
@@ -307,6 +308,7 @@ mod tests {
             &csv::StringRecord::from(headers.to_vec()),
             &[],
             &sets,
+            &[],
             4,
             cells,
         )

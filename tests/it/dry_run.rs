@@ -138,7 +138,7 @@ fn sheet_with_errors_exits_2_and_names_row_column_value() {
     assert!(rows[6].contains("Excel has damaged this id"), "{}", rows[6]);
     assert!(rows[8].contains("has a time zone"), "{}", rows[8]);
     assert!(
-        rows[10].starts_with("11,4010,,,,20.00,30.00,approve,invalid"),
+        rows[10].starts_with("11,4010,,,,20.00,30.00,aproved,invalid"),
         "{}",
         rows[10]
     );

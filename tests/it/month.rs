@@ -358,9 +358,22 @@ fn a_sheet_where_only_the_id_is_recognised_is_refused_with_the_map_to_add() {
     let emu = Emu::start(Faults::default());
     let out = run(&t, &emu, "s.csv", &[]);
     assert_eq!(out.code, 2, "{out:?}");
-    assert!(out.stderr.contains("changes nothing"), "{}", out.stderr);
+    // The status is read from its cells; the amounts are never ignored silently.
     assert!(
-        out.stderr.contains("--map \"Status=disposition_type\""),
+        out.stderr
+            .contains("column \"Approved Amount\" holds amounts (12.50, 3.00)")
+            && out.stderr.contains("--map \"Approved Amount=payout\"")
+            && out.stderr.contains("--map \"Approved Amount=ignore\""),
+        "{}",
+        out.stderr
+    );
+    // Only ids: the sheet changes nothing, with the map to add.
+    t.write("ids.csv", "Conv ID,Comments\n1,late\n");
+    let out = run(&t, &emu, "ids.csv", &[]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr.contains("changes nothing")
+            && out.stderr.contains("--map \"Comments=note_to_append\""),
         "{}",
         out.stderr
     );
@@ -785,13 +798,13 @@ fn the_preview_says_which_map_an_ignored_column_that_looks_like_a_field_wants() 
     let t = TestDir::new();
     t.write(
         "s.csv",
-        "Conv ID,Approved Payout,Status\n101,12.50,Approved\n",
+        "Conv ID,Approved Payout,Comments\n101,12.50,late\n",
     );
     let out = t.run(&["run", "s.csv", "--dry-run"]);
     assert_eq!(out.code, 0, "{out:?}");
     assert!(
         out.stdout.contains(
-            "(ignored: if it is meant to be sent, add --map \"Status=disposition_type\")"
+            "(ignored: if it is meant to be sent, add --map \"Comments=note_to_append\")"
         ),
         "{}",
         out.stdout

@@ -66,3 +66,110 @@ fn spaced_thousands_and_the_accounting_zero_read_as_shown() {
     assert_eq!(ledger[&202].payout, Decimal::new(100_000, 2));
     assert_eq!(ledger[&203].payout, Decimal::ZERO);
 }
+
+#[test]
+fn a_status_column_of_decisions_is_the_disposition() {
+    let t = TestDir::new();
+    let emu = cake();
+    t.write(
+        "june.csv",
+        "Conv ID,Approved Payout,Status\n301,12.50,Approved\n302,0,Rejected\n303,4.00,declined\n",
+    );
+    let preview = run(&t, &emu, "june.csv", &["--dry-run"]);
+    assert_eq!(preview.code, 0, "{preview:?}");
+    assert!(
+        preview.stdout.contains(
+            "(from its cells) column \"Status\" holds dispositions (Approved, Rejected, declined): \
+             read as disposition_type"
+        ),
+        "{}",
+        preview.stdout
+    );
+    assert_eq!(run(&t, &emu, "june.csv", &[]).code, 0);
+    let ledger = emu.conversions();
+    assert_eq!(ledger[&301].disposition_type, "approved");
+    assert_eq!(ledger[&302].disposition_type, "rejected");
+    assert_eq!(ledger[&303].disposition_type, "rejected");
+}
+
+#[test]
+fn a_yes_no_decision_column_is_refused_until_its_values_are_said() {
+    let t = TestDir::new();
+    let emu = cake();
+    t.write(
+        "june.csv",
+        "Conversion ID,Payout,Approved?\n401,12.50,Yes\n402,0,No\n",
+    );
+    for args in [&["--dry-run"][..], &[]] {
+        let out = run(&t, &emu, "june.csv", args);
+        assert_eq!(out.code, 2, "{out:?}");
+        assert!(
+            out.stderr
+                .contains("column \"Approved?\" holds decisions written as Yes, No")
+                && out
+                    .stderr
+                    .contains("--values \"Approved?=Yes:approved,No:rejected\""),
+            "{}",
+            out.stderr
+        );
+    }
+    assert_eq!(emu.stats().requests, 0);
+    // Said: each value stands for a disposition.
+    let values = ["--values", "Approved?=Yes:approved,No:rejected"];
+    let out = run(&t, &emu, "june.csv", &values);
+    assert_eq!(out.code, 0, "{out:?}");
+    let ledger = emu.conversions();
+    assert_eq!(ledger[&401].disposition_type, "approved");
+    assert_eq!(ledger[&402].disposition_type, "rejected");
+    // A value map naming what the field cannot take is refused before sending.
+    t.write("july.csv", "Conversion ID,Payout,Approved?\n403,1.00,Yes\n");
+    let out = run(&t, &emu, "july.csv", &["--values", "Approved?=Yes:maybe"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr.contains("maybe is not a disposition_type value"),
+        "{}",
+        out.stderr
+    );
+    // Left out on purpose: sent without it.
+    let out = run(&t, &emu, "july.csv", &["--map", "Approved?=ignore"]);
+    assert_eq!(out.code, 0, "{out:?}");
+}
+
+#[test]
+fn a_column_of_amounts_is_never_ignored_silently_and_its_hint_adds_or_sets_as_its_words_say() {
+    let t = TestDir::new();
+    let emu = cake();
+    for (header, hint) in [
+        ("Bonus Payout", "add_to_existing_payout"),
+        ("Payout Adjustment", "add_to_existing_payout"),
+        ("Payout (+/-)", "add_to_existing_payout"),
+        ("Sale Amount", "received_option=total_sale_amount"),
+        ("Final Payout (USD)", "--map \"Final Payout (USD)=payout\""),
+    ] {
+        t.write(
+            "s.csv",
+            format!("Conversion ID,Disposition,{header}\n501,approved,2.50\n"),
+        );
+        let out = run(&t, &emu, "s.csv", &[]);
+        assert_eq!(out.code, 2, "{header}: {out:?}");
+        assert!(
+            out.stderr
+                .contains(&format!("column \"{header}\" holds amounts"))
+                && out.stderr.contains(hint)
+                && out.stderr.contains(&format!("--map \"{header}=ignore\"")),
+            "{header}: {}",
+            out.stderr
+        );
+        // A change never gets the hint that sets the payout to it.
+        if hint == "add_to_existing_payout" {
+            assert!(out.stderr.contains("adds it"), "{}", out.stderr);
+        }
+    }
+    assert_eq!(emu.stats().requests, 0, "nothing sent");
+    // Counts and ids are not money: a `Clicks` or `Sub ID` column stays ignored.
+    t.write(
+        "ok.csv",
+        "Conversion ID,Disposition,Clicks,Sub ID\n502,approved,3,77123\n",
+    );
+    assert_eq!(run(&t, &emu, "ok.csv", &[]).code, 0);
+}

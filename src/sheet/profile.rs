@@ -1,0 +1,208 @@
+//! What the ignored columns hold. A column the header rules do not read is not thereby
+//! meaningless: a `Status` of `Approved`/`Rejected` is the decision the sheet exists for, an
+//! `Approved?` of `Yes`/`No` is the same decision in other words, a `Payout (USD)` of amounts is
+//! money. Sending the sheet while one of those is silently ignored would report success and
+//! change nothing (or the wrong thing). So, from the cells:
+//!
+//! - a column of disposition words, when no column gives the disposition, **is** the
+//!   disposition (said in the preview);
+//! - a column of yes/no answers under a header that reads as a decision is refused before
+//!   sending, naming the `--values` map that would read it;
+//! - a column of amounts under a money header is refused before sending, naming the `--map`
+//!   that would read it and `--map "X=ignore"` to leave it out on purpose.
+//!
+//! Only the first [`PROFILE_ROWS`] rows are read: enough to know what a column is for; a later
+//! cell that does not fit is the row's own error when the column is read.
+
+use super::SheetError;
+use super::cells::disposition_word;
+use super::columns::{Columns, IGNORE, Source, looks_like};
+use super::evidence::amount_shaped;
+use super::parse::normalize_token;
+use super::reader::{ReadOptions, RecordReader};
+use crate::update::Param;
+use std::path::Path;
+
+/// How many data rows the profile reads.
+pub(crate) const PROFILE_ROWS: u64 = 2_000;
+
+/// What one ignored column's cells are, so far.
+#[derive(Debug, Default)]
+struct Profile {
+    filled: u64,
+    dispositions: u64,
+    yes_no: u64,
+    amounts: u64,
+    /// Some cell had a currency symbol or decimals: money, not a count or an id.
+    money_marks: bool,
+    /// The first distinct cells, as written (for messages).
+    seen: Vec<String>,
+}
+
+impl Profile {
+    fn add(&mut self, cell: &str) {
+        if cell.is_empty() {
+            return;
+        }
+        self.filled += 1;
+        let token = normalize_token(cell);
+        if disposition_word(&token).is_some() {
+            self.dispositions += 1;
+        }
+        if is_yes_no(&token) {
+            self.yes_no += 1;
+        }
+        if let Some(number) = amount_shaped(cell) {
+            self.amounts += 1;
+            self.money_marks |= cell.contains(['$', '€', '£'])
+                || number
+                    .rsplit_once(['.', ','])
+                    .is_some_and(|(_, frac)| (1..=2).contains(&frac.len()));
+        }
+        if self.seen.len() < 4 && !self.seen.iter().any(|s| s == cell) {
+            self.seen.push(cell.chars().take(30).collect());
+        }
+    }
+
+    fn all(&self, n: u64) -> bool {
+        self.filled > 0 && n == self.filled
+    }
+}
+
+/// `Yes`/`No`, `Y`/`N`, `TRUE`/`FALSE`, `1`/`0`, `✓`/`✗` (normalised).
+fn is_yes_no(token: &str) -> bool {
+    matches!(
+        token,
+        "yes" | "no" | "y" | "n" | "true" | "false" | "1" | "0" | "✓" | "✗" | "✔" | "✘" | "x"
+    )
+}
+
+/// A header that reads as a decision: `Approved?`, `Valid`, `Status`, `Decision`, `OK`.
+fn decision_header(header: &str) -> bool {
+    let h = normalize_token(header);
+    let h = h.trim_end_matches(['?', ':']);
+    [
+        "approv", "valid", "status", "decision", "accept", "reject", "paid", "pay_out?",
+    ]
+    .iter()
+    .any(|w| h.contains(w))
+        || matches!(h, "ok" | "ok?" | "y/n" | "yes/no")
+}
+
+/// A header that names money: the payout and revenue words, and the words of a change.
+fn money_header(header: &str) -> bool {
+    let h = normalize_token(header);
+    matches!(looks_like(header), Some(Param::Payout | Param::Received))
+        || [
+            "amount", "bonus", "adjust", "price", "cost", "value", "total", "usd", "eur", "gbp",
+            "sale", "extra", "increase", "delta", "money", "fee",
+        ]
+        .iter()
+        .any(|w| h.contains(w))
+        || header.contains("+/-")
+}
+
+/// What the profile decided: columns to read as the disposition (`--map` pairs to add), and
+/// the notes that say so.
+#[derive(Debug, Default)]
+pub(crate) struct Decided {
+    pub maps: Vec<(String, String)>,
+    pub notes: Vec<String>,
+}
+
+/// Reads the ignored columns of the sheet at `path` (header on `header_row`) and decides, or
+/// refuses the sheet (see the module's rules). `maps` are the `--map` pairs given: a column
+/// set aside with `--map "X=ignore"` is the user's choice and never profiled.
+pub(crate) fn decide(
+    path: &Path,
+    read: &ReadOptions,
+    header_row: u64,
+    header: &csv::StringRecord,
+    columns: &Columns,
+    maps: &[(String, String)],
+) -> Result<Decided, SheetError> {
+    let set_aside: Vec<String> = maps
+        .iter()
+        .filter(|(_, to)| normalize_token(to) == IGNORE)
+        .map(|(from, _)| normalize_token(from))
+        .collect();
+    let fed: Vec<usize> = crate::update::PARAMS
+        .iter()
+        .filter_map(|s| columns.column(s.param))
+        .collect();
+    let watched: Vec<usize> = (0..header.len())
+        .filter(|i| !fed.contains(i))
+        .filter(|i| {
+            let h = header.get(*i).unwrap_or("");
+            !h.trim().is_empty() && !set_aside.contains(&normalize_token(h))
+        })
+        .collect();
+    let mut out = Decided::default();
+    if watched.is_empty() {
+        return Ok(out);
+    }
+    let mut profiles: Vec<Profile> = watched.iter().map(|_| Profile::default()).collect();
+    let mut reader = RecordReader::open(path, read)?;
+    let mut record = csv::StringRecord::new();
+    let mut rows = 0u64;
+    while let Some(row) = reader.next_record(&mut record)? {
+        if row <= header_row {
+            continue;
+        }
+        rows += 1;
+        if rows > PROFILE_ROWS {
+            break;
+        }
+        for (p, i) in profiles.iter_mut().zip(&watched) {
+            p.add(record.get(*i).unwrap_or("").trim());
+        }
+    }
+    let mut problems = Vec::new();
+    let disposition_free = matches!(columns.source(Param::DispositionType), Source::Default);
+    for (p, i) in profiles.iter().zip(&watched) {
+        let h = header.get(*i).unwrap_or("").trim();
+        let seen = p.seen.join(", ");
+        if p.all(p.dispositions) && disposition_free && out.maps.is_empty() {
+            out.maps
+                .push((h.to_string(), Param::DispositionType.name().to_string()));
+            out.notes.push(format!(
+                "column \"{h}\" holds dispositions ({seen}): read as disposition_type"
+            ));
+        } else if p.all(p.yes_no) && decision_header(h) {
+            problems.push(format!(
+                "column \"{h}\" holds decisions written as {seen}, which CAKE has no word for: \
+                 say what each means with --values \"{h}=Yes:approved,No:rejected\" (any of \
+                 approved, rejected, pending, returned, no_change), or leave the column out \
+                 with --map \"{h}=ignore\""
+            ));
+        } else if p.all(p.dispositions) {
+            problems.push(format!(
+                "column \"{h}\" holds dispositions ({seen}) but the disposition comes from {}: \
+                 --map \"{h}=ignore\" to leave it out, or --map it to disposition_type instead",
+                columns.label(Param::DispositionType)
+            ));
+        } else if p.all(p.amounts) && (p.money_marks || money_header(h)) {
+            problems.push(format!(
+                "column \"{h}\" holds amounts ({seen}) and would be ignored: {} — or leave it \
+                 out on purpose with --map \"{h}=ignore\"",
+                super::hints::amount_hint(h)
+            ));
+        }
+    }
+    if problems.is_empty() {
+        return Ok(out);
+    }
+    let more = problems.len().saturating_sub(5);
+    problems.truncate(5);
+    Err(SheetError::Header {
+        problem: format!(
+            "{}{}. Nothing was sent",
+            problems.join("; "),
+            if more > 0 {
+                format!(" (and {more} more columns)")
+            } else {
+                String::new()
+            }
+        ),
+    })
+}
