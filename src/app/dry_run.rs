@@ -182,40 +182,7 @@ pub(super) fn dry_run(cfg: &RunConfig, out: &mut dyn Write) -> Result<u8, Error>
     text.push_str(&invalid_list(&pre));
     text.push_str(&preview::examples(&endpoint(cfg), &preview.examples));
     text.push_str(&mixed_ids(preview.additive_by_id, s.read_back.is_some()));
-    // As the run will say it before sending.
-    if pre.additive > 0
-        && s.read_back.is_none()
-        && !crate::engine::window_known(s, &s.sheet.pinned(&pre.formats))?
-    {
-        let _ = writeln!(text, "Note: {}.", crate::engine::NO_WINDOW);
-    }
-    let mut refused = false;
-    if let Target::Remote(url) = &cfg.target {
-        // Only a comparison: a journal it cannot read does not stop the preview.
-        match crate::engine::journal_preview(s, url, &pre) {
-            Ok(p) => {
-                for line in p.lines {
-                    let _ = writeln!(text, "{line}");
-                }
-                refused |= p.refused;
-            }
-            Err(e) => {
-                let _ = writeln!(text, "(Not compared with the journal: {e})");
-            }
-        }
-    }
-    if s.checkpoint.exists() {
-        // Only a comparison: a checkpoint it cannot read does not stop the preview.
-        match against_the_run(s, &pre) {
-            Ok((line, stop)) => {
-                text.push_str(&line);
-                refused = stop;
-            }
-            Err(e) => {
-                let _ = writeln!(text, "(Not compared with the earlier run: {e})");
-            }
-        }
-    }
+    let refused = what_a_run_would_meet(cfg, &pre, &mut text)?;
     let _ = writeln!(text, "Results (nothing was sent): {}", path.display());
     let code = if refused {
         exit::USAGE
@@ -270,4 +237,58 @@ fn endpoint(cfg: &RunConfig) -> Endpoint {
         Target::Unset => "https://YOUR-CAKE-INSTANCE",
     };
     Endpoint::new(base, cfg.engine.api_version, cfg.engine.transport)
+}
+
+/// What a run of this sheet would meet before sending, told as the run would tell it: the
+/// window note, the journal's refusal and skips, the checkpoint's comparison, a total that
+/// does not match. `true`: a run would stop (the dry run exits as it would).
+fn what_a_run_would_meet(
+    cfg: &RunConfig,
+    pre: &crate::sheet::PrePass,
+    text: &mut String,
+) -> Result<bool, Error> {
+    let s = &cfg.engine;
+    // As the run will say it before sending.
+    if pre.additive > 0
+        && s.read_back.is_none()
+        && !crate::engine::window_known(s, &s.sheet.pinned(&pre.formats))?
+    {
+        let _ = writeln!(text, "Note: {}.", crate::engine::NO_WINDOW);
+    }
+    let mut refused = false;
+    if let Target::Remote(url) = &cfg.target {
+        // Only a comparison: a journal it cannot read does not stop the preview.
+        match crate::engine::journal_preview(s, url, pre) {
+            Ok(p) => {
+                for line in p.lines {
+                    let _ = writeln!(text, "{line}");
+                }
+                refused |= p.refused;
+            }
+            Err(e) => {
+                let _ = writeln!(text, "(Not compared with the journal: {e})");
+            }
+        }
+    }
+    if s.checkpoint.exists() {
+        // Only a comparison: a checkpoint it cannot read does not stop the preview.
+        match against_the_run(s, pre) {
+            Ok((line, stop)) => {
+                text.push_str(&line);
+                refused = stop;
+            }
+            Err(e) => {
+                let _ = writeln!(text, "(Not compared with the earlier run: {e})");
+            }
+        }
+    }
+    if !pre.total_mismatches.is_empty() && !s.accept_total_mismatch {
+        let _ = writeln!(
+            text,
+            "A run would stop before sending anything: {}.",
+            crate::engine::total_mismatch(pre)
+        );
+        refused = true;
+    }
+    Ok(refused)
 }

@@ -188,6 +188,9 @@ pub(crate) struct RunArgs {
     /// Send the valid rows even when some rows are invalid.
     #[arg(long)]
     pub skip_invalid: bool,
+    /// Send although a total line in the sheet does not match the sum of the rows above it.
+    #[arg(long)]
+    pub accept_total_mismatch: bool,
     /// Send again additive rows an earlier run left `in_doubt` (check them in CAKE first):
     /// alone, every one; `--resend-in-doubt 4,7,10-12`, the rows with those numbers (as
     /// `cake-recon status` lists them); `--resend-in-doubt @FILE`, the rows naming the

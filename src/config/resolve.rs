@@ -106,6 +106,7 @@ pub(crate) fn run_config(
             retry_cap: Duration::from_millis(a.retry_cap_ms.max(a.retry_base_ms)),
             timeout: Duration::from_secs_f64(a.timeout),
             skip_invalid: a.skip_invalid,
+            accept_total_mismatch: a.accept_total_mismatch,
             restart: a.restart,
             restart_resend_additive: a.restart_resend_additive,
             read_back: read_back_run,

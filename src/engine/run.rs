@@ -320,6 +320,9 @@ fn checked_prepass(s: &Settings) -> Result<PrePass, Error> {
             details: invalid_list(&pre),
         });
     }
+    if !pre.total_mismatches.is_empty() && !s.accept_total_mismatch {
+        return Err(Error::Usage(total_mismatch(&pre)));
+    }
     if pre.invalid > 0 {
         tracing::warn!(
             invalid = pre.invalid,
@@ -327,6 +330,16 @@ fn checked_prepass(s: &Settings) -> Result<PrePass, Error> {
         );
     }
     Ok(pre)
+}
+
+/// A control total that does not match: the refusal, for the run and the dry run alike.
+pub(crate) fn total_mismatch(pre: &PrePass) -> String {
+    format!(
+        "the sheet's total does not match its rows: {}. Nothing was sent. A control total that \
+         differs means a row is missing, extra or wrong: correct the sheet (or its total), or, \
+         if the rows are right and the total is not, add --accept-total-mismatch",
+        pre.total_mismatches.join("; ")
+    )
 }
 
 /// Opens (or creates) the checkpoint; when the sheet changed since it was written, its

@@ -30,6 +30,8 @@ pub(crate) struct Settings {
     pub retry_cap: Duration,
     pub timeout: Duration,
     pub skip_invalid: bool,
+    /// `--accept-total-mismatch`: send although a total line differs from the rows' sums.
+    pub accept_total_mismatch: bool,
     /// `--resend-in-doubt`: which in-doubt rows to send again.
     pub resend_in_doubt: super::resend::ResendInDoubt,
     pub restart: bool,

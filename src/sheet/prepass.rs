@@ -43,6 +43,9 @@ pub struct PrePass {
     pub input_sha256: String,
     /// Valid rows that add (duplicates included): whether a run must read CAKE first.
     pub additive: u64,
+    /// Total lines that do not match the rows above them: a run stops before sending unless
+    /// `--accept-total-mismatch`.
+    pub total_mismatches: Vec<String>,
 }
 
 impl PrePass {
@@ -121,6 +124,7 @@ pub(crate) fn prepass_visit(
     let (input_size, input_sha256) = sheet.fingerprint();
     let format = sheet.format().clone();
     let columns = sheet.columns().clone();
+    let total_mismatches = sheet.total_mismatches().to_vec();
     drop(sheet);
     let duplicates = find_duplicates(path, opts, dup_index)?;
     invalid += duplicates.len() as u64;
@@ -147,6 +151,7 @@ pub(crate) fn prepass_visit(
         input_size,
         input_sha256,
         additive,
+        total_mismatches,
     })
 }
 

@@ -78,8 +78,12 @@ pub struct Sheet {
     record: csv::StringRecord,
     /// Σ payout and Σ received of the valid rows so far, and how many, to recognise and check a
     /// total line.
+    /// Σ payout and Σ received of every data row above (valid or not: a total covers the
+    /// sheet, not what this tool could read of it).
     sums: (Decimal, Decimal),
     valid_above: u64,
+    /// Total lines whose amounts do not match the rows above, in words.
+    total_mismatches: Vec<String>,
 }
 
 impl Sheet {
@@ -174,6 +178,7 @@ impl Sheet {
             record: csv::StringRecord::new(),
             sums: (Decimal::ZERO, Decimal::ZERO),
             valid_above: 0,
+            total_mismatches: Vec::new(),
         })
     }
 
@@ -266,14 +271,26 @@ impl Sheet {
         if let (Ok(_), Some(dup)) = (&result, duplicates.get(&row)) {
             result = Err(dup.message(row));
         }
-        let total = match &result {
-            Ok(u) => {
-                self.sums.0 = self.sums.0.saturating_add(u.payout);
-                self.sums.1 = self.sums.1.saturating_add(u.received);
-                self.valid_above += 1;
-                None
+        let total = if let Ok(u) = &result {
+            self.sums.0 = self.sums.0.saturating_add(u.payout);
+            self.sums.1 = self.sums.1.saturating_add(u.received);
+            self.valid_above += 1;
+            None
+        } else {
+            let total = self.total_line(row);
+            if total.is_none() {
+                // An invalid row still counts toward a total, for the amounts it shows.
+                let columns = &self.parser.columns;
+                let amount = |p: Param| {
+                    cell(columns, &self.record, p)
+                        .and_then(|c| parse_amount(c, self.parser.cells.decimal).ok())
+                        .unwrap_or_default()
+                };
+                let (payout, received) = (amount(Param::Payout), amount(Param::Received));
+                self.sums.0 = self.sums.0.saturating_add(payout);
+                self.sums.1 = self.sums.1.saturating_add(received);
             }
-            Err(_) => self.total_line(row),
+            total
         };
         let result = match (result, total) {
             (Ok(u), _) => Ok(u),
@@ -291,9 +308,16 @@ impl Sheet {
         Ok(Some(SheetRow { row, result }))
     }
 
+    /// The total lines read so far whose amounts do not match the rows above them.
+    #[must_use]
+    pub(crate) fn total_mismatches(&self) -> &[String] {
+        &self.total_mismatches
+    }
+
     /// A total line: no id, and either a `Total`/`Sum`/`Grand total` label or amounts equal to
-    /// the sums of the rows above. Says whether its amounts match those sums.
-    fn total_line(&self, row: u64) -> Option<String> {
+    /// the sums of the rows above. Says whether its amounts match those sums (a mismatch is
+    /// also kept: it stops the run before sending).
+    fn total_line(&mut self, row: u64) -> Option<String> {
         let columns = &self.parser.columns;
         let is_label = |c: &str| {
             let c = c.trim().trim_end_matches(':').to_ascii_lowercase();
@@ -337,9 +361,26 @@ impl Sheet {
         } else if matches {
             "its amounts match the sums of the rows above".to_string()
         } else {
+            let differs = |name: &str, total: Option<Decimal>, sum: Decimal| {
+                total.filter(|t| *t != sum).map(|t| {
+                    format!(
+                        "{name} total {t} but the rows above sum to {sum} (a difference of {})",
+                        t - sum
+                    )
+                })
+            };
+            let why: Vec<String> = [
+                differs("payout", payout, self.sums.0),
+                differs("received", received, self.sums.1),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            self.total_mismatches
+                .push(format!("row {row}: {}", why.join("; ")));
             format!(
-                "its amounts do NOT match the rows above (Σ payout {}, Σ received {}): check the sheet",
-                self.sums.0, self.sums.1
+                "its amounts do NOT match the rows above ({}): check the sheet",
+                why.join("; ")
             )
         };
         Some(format!("row {row}: a total line, not sent; {check}"))

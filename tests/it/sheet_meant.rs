@@ -173,3 +173,47 @@ fn a_column_of_amounts_is_never_ignored_silently_and_its_hint_adds_or_sets_as_it
     );
     assert_eq!(run(&t, &emu, "ok.csv", &[]).code, 0);
 }
+
+#[test]
+fn a_total_that_does_not_match_its_rows_stops_the_run() {
+    let t = TestDir::new();
+    let emu = cake();
+    t.write(
+        "june.csv",
+        "conversion_id,payout\n601,10.00\n602,25.00\nGrand Total,36.00\n",
+    );
+    for args in [&["--dry-run"][..], &[]] {
+        let out = run(&t, &emu, "june.csv", args);
+        assert_eq!(out.code, 2, "{out:?}");
+        let said = format!("{}{}", out.stdout, out.stderr);
+        assert!(
+            said.contains(
+                "payout total 36.00 but the rows above sum to 35.00 (a difference of 1.00)"
+            ) && said.contains("--accept-total-mismatch"),
+            "{said}"
+        );
+    }
+    assert_eq!(emu.stats().requests, 0, "nothing sent");
+    let out = run(&t, &emu, "june.csv", &["--accept-total-mismatch"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(emu.conversions()[&601].payout, Decimal::new(1000, 2));
+}
+
+#[test]
+fn a_correct_total_with_invalid_rows_present_is_correct() {
+    let t = TestDir::new();
+    let emu = cake();
+    t.write(
+        "june.csv",
+        "conversion_id,payout\n701,10.00\nabc,25.00\nTotal,35.00\n",
+    );
+    let out = run(&t, &emu, "june.csv", &["--skip-invalid"]);
+    assert_eq!(out.code, 1, "{out:?}");
+    let lines = results(&t, "june.results.csv");
+    assert!(
+        lines[2]["message"].contains("its amounts match the sums of the rows above"),
+        "{:?}",
+        lines[2]
+    );
+    assert_eq!(emu.conversions()[&701].payout, Decimal::new(1000, 2));
+}

@@ -46,7 +46,7 @@ fn approvals(t: &TestDir, name: &str) {
     ws.write_formula_with_format(
         6,
         1,
-        Formula::new("=SUM(B4:B6)").set_result("1246.94"),
+        Formula::new("=SUM(B4:B6)").set_result("1247.14"),
         &money,
     )
     .unwrap();
