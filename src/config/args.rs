@@ -188,6 +188,10 @@ pub(crate) struct RunArgs {
     /// Send the valid rows even when some rows are invalid.
     #[arg(long)]
     pub skip_invalid: bool,
+    /// Let a row set a payout or revenue below zero (a deduction is an addition, always
+    /// allowed).
+    #[arg(long)]
+    pub allow_negative: bool,
     /// Send although a total line in the sheet does not match the sum of the rows above it.
     #[arg(long)]
     pub accept_total_mismatch: bool,

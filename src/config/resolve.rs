@@ -94,6 +94,7 @@ pub(crate) fn run_config(
                 maps: a.maps,
                 sets: a.sets,
                 values: a.values,
+                allow_negative: a.allow_negative,
                 api_version: a.api_version,
                 header_row: a.header_row,
             },

@@ -84,6 +84,10 @@ impl Settings {
         };
         let r = &self.sheet.read;
         let mut values = Vec::new();
+        if self.sheet.allow_negative {
+            // Only when given, as `values`.
+            values.push(("allow_negative".to_string(), "true".to_string()));
+        }
         if !self.sheet.values.is_empty() {
             // Only when given: checkpoints written before `--values` existed still match.
             values.push((

@@ -29,6 +29,8 @@ pub struct SheetOptions {
     pub sets: Vec<(String, String)>,
     /// `--values "COLUMN=CELL:VALUE,…"` maps.
     pub values: Vec<super::columns::ValueMap>,
+    /// `--allow-negative`: a payout or revenue may be set below zero.
+    pub allow_negative: bool,
     pub api_version: u8,
     /// `--header-row N`: the spreadsheet row that holds the header (found when `None`).
     pub header_row: Option<u64>,
@@ -174,7 +176,11 @@ impl Sheet {
             header,
             header_row,
             formats,
-            parser: RowParser { columns, cells },
+            parser: RowParser {
+                columns,
+                cells,
+                allow_negative: opts.allow_negative,
+            },
             record: csv::StringRecord::new(),
             sums: (Decimal::ZERO, Decimal::ZERO),
             valid_above: 0,
@@ -277,7 +283,7 @@ impl Sheet {
             self.valid_above += 1;
             None
         } else {
-            let total = self.total_line(row);
+            let total = self.total_line(row).or_else(|| self.note_line(row));
             if total.is_none() {
                 // An invalid row still counts toward a total, for the amounts it shows.
                 let columns = &self.parser.columns;
@@ -306,6 +312,39 @@ impl Sheet {
             }),
         };
         Ok(Some(SheetRow { row, result }))
+    }
+
+    /// A note under (or between) the data: text, but no id and nothing that reads as an amount
+    /// (`Note: rejected rows carry a 0 payout`, `Questions: ap@example.com`). Set aside as
+    /// `skipped`, said; never an invalid row that blocks the run.
+    fn note_line(&self, row: u64) -> Option<String> {
+        let columns = &self.parser.columns;
+        let has_text = self.record.iter().any(|c| !c.trim().is_empty());
+        let has_amount = self
+            .record
+            .iter()
+            .any(|c| super::evidence::amount_shaped(c).is_some());
+        // A row missing only its id (`,approved`) is an error, not a note: no cell of a field's
+        // column (an id's included) may read as a value of that field.
+        let reads_as_a_field = crate::update::PARAMS.iter().any(|s| {
+            cell(columns, &self.record, s.param)
+                .filter(|c| !c.is_empty())
+                .is_some_and(|c| self.parser.cells.parse(s.param, c).is_ok())
+        });
+        (has_text && !has_amount && !reads_as_a_field).then(|| {
+            let text: String = self
+                .record
+                .iter()
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .collect::<Vec<_>>()
+                .join(" ")
+                .chars()
+                .map(|c| if c.is_control() { ' ' } else { c })
+                .take(60)
+                .collect();
+            format!("row {row}: a note below the data, not sent (\"{text}\")")
+        })
     }
 
     /// The total lines read so far whose amounts do not match the rows above them.

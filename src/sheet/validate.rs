@@ -45,6 +45,9 @@ fn shorten(s: &str) -> String {
 pub(crate) struct RowParser {
     pub columns: Columns,
     pub cells: CellParser,
+    /// `--allow-negative`: a payout or revenue may be *set* below zero (an addition below
+    /// zero is a deduction, always allowed).
+    pub allow_negative: bool,
 }
 
 /// Values gathered for one row before the cross-field rules run.
@@ -207,6 +210,30 @@ impl RowParser {
             (None, _) => (Decimal::ZERO, ReceivedOption::NoChange),
         };
 
+        if !self.allow_negative {
+            let total = matches!(
+                received_option,
+                ReceivedOption::TotalRevenue | ReceivedOption::TotalSaleAmount
+            );
+            for (p, set, amount) in [
+                (Param::Payout, !add_to_existing_payout, payout),
+                (Param::Received, total, received),
+            ] {
+                if set && amount.is_sign_negative() && !amount.is_zero() {
+                    row_error(
+                        &mut errors,
+                        p,
+                        format!(
+                            "would set the {} to {amount}, below zero; if that is meant, run \
+                             with --allow-negative (a deduction is an addition: add_to_existing_\
+                             payout yes, or an additional_ received_option)",
+                            p.name()
+                        ),
+                    );
+                }
+            }
+        }
+
         let date = match g.get(Param::CustomDate) {
             Some(Value::Date(d)) => Some(*d),
             _ => None,
@@ -313,7 +340,11 @@ mod tests {
             cells,
         )
         .unwrap();
-        RowParser { columns, cells }
+        RowParser {
+            columns,
+            cells,
+            allow_negative: false,
+        }
     }
 
     fn parse(p: &RowParser, cells: &[&str]) -> Result<ConversionUpdate, Vec<FieldError>> {

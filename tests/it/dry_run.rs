@@ -315,7 +315,13 @@ fn formula_cells_are_neutralised_in_results() {
         "f.csv",
         "conversion_id,transaction_id,payout\n1,=HYPERLINK(\"http://x\"),-5\n2,@SUM(A1),abc\n",
     );
-    let out = t.run(&["run", "f.csv", "--dry-run", "--skip-invalid"]);
+    let out = t.run(&[
+        "run",
+        "f.csv",
+        "--dry-run",
+        "--skip-invalid",
+        "--allow-negative",
+    ]);
     assert_eq!(out.code, 1, "{out:?}");
     let r = t.read("f.results.csv");
     assert!(

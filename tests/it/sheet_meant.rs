@@ -217,3 +217,57 @@ fn a_correct_total_with_invalid_rows_present_is_correct() {
     );
     assert_eq!(emu.conversions()[&701].payout, Decimal::new(1000, 2));
 }
+
+#[test]
+fn notes_under_the_data_are_set_aside_and_never_block_the_run() {
+    let t = TestDir::new();
+    let emu = cake();
+    t.write(
+        "june.csv",
+        "conversion_id,payout,disposition_type\n801,10.00,approved\n802,0,rejected\n\
+         Total,10.00,\n\"Note: rejected rows carry a 0 payout\",,\nQuestions: ap@example.com,,\n",
+    );
+    let out = run(&t, &emu, "june.csv", &[]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let lines = results(&t, "june.results.csv");
+    assert_eq!(lines.len(), 5, "{lines:?}");
+    for l in &lines[3..] {
+        assert_eq!(l["status"], "skipped", "{l:?}");
+        assert!(l["message"].contains("a note below the data"), "{l:?}");
+    }
+    assert_eq!(emu.conversions()[&801].disposition_type, "approved");
+    // A row missing only its id is an error, never a note.
+    t.write(
+        "july.csv",
+        "conversion_id,payout,disposition_type\n803,10.00,approved\n,,approved\n",
+    );
+    let out = run(&t, &emu, "july.csv", &[]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("no id"), "{}", out.stderr);
+}
+
+#[test]
+fn a_negative_payout_is_set_only_when_asked_and_a_deduction_always_adds() {
+    let t = TestDir::new();
+    let emu = cake();
+    t.write("neg.csv", "conversion_id,payout\n901,-5.00\n");
+    let out = run(&t, &emu, "neg.csv", &[]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("would set the payout to -5.00, below zero")
+            && out.stderr.contains("--allow-negative"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(emu.stats().requests, 0);
+    assert_eq!(run(&t, &emu, "neg.csv", &["--allow-negative"]).code, 0);
+    assert_eq!(emu.conversions()[&901].payout, Decimal::new(-500, 2));
+    // A deduction: added, no flag needed.
+    t.write(
+        "ded.csv",
+        "conversion_id,payout,add_to_existing_payout\n902,-2.00,yes\n",
+    );
+    assert_eq!(run(&t, &emu, "ded.csv", &[]).code, 0);
+    assert_eq!(emu.conversions()[&902].payout, Decimal::new(800, 2));
+}
