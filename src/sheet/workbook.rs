@@ -84,6 +84,7 @@ pub(crate) fn read(
     let range = book
         .worksheet_range(&sheet)
         .map_err(|e| fail(format!("sheet \"{sheet}\" could not be read: {e}")))?;
+    unsaved_formulas(path, &mut book, &sheet, &range).map_err(fail)?;
     let (top, _) = range.start().unwrap_or((0, 0));
     let (_, left) = range.start().unwrap_or((0, 0));
     let mut rows = Vec::with_capacity(range.height());
@@ -107,6 +108,88 @@ pub(crate) fn read(
         sheets,
         rows: rows.into_iter(),
     })
+}
+
+/// Refuses a sheet whose formula cells have no saved value (written by a script or an
+/// exporter that does not compute): read as blank, `=10*1.25` would leave the payout
+/// unchanged, silently. The spreadsheet program stores every value when it saves.
+fn unsaved_formulas<RS: std::io::Read + std::io::Seek>(
+    path: &Path,
+    book: &mut calamine::Sheets<RS>,
+    sheet: &str,
+    values: &calamine::Range<Data>,
+) -> Result<(), String> {
+    use calamine::Reader as _;
+    // A format without formulas (or one calamine cannot read them from) has nothing to check.
+    let Ok(formulas) = book.worksheet_formula(sheet) else {
+        return Ok(());
+    };
+    // A writer that leaves the computing to Excel says so (`fullCalcOnLoad`), and stores 0 as
+    // the value of every formula it did not compute: such a 0 is not what the sheet shows.
+    let stale = recalculated_on_open(path);
+    let (top, left) = formulas.start().unwrap_or((0, 0));
+    let mut cells = Vec::new();
+    let mut count = 0usize;
+    for (r, c, f) in formulas.used_cells() {
+        if f.trim().is_empty() {
+            continue;
+        }
+        let at = (
+            top + u32::try_from(r).unwrap_or(u32::MAX),
+            left + u32::try_from(c).unwrap_or(u32::MAX),
+        );
+        let value = values.get_value(at);
+        let unsaved = value.is_none_or(|v| matches!(v, Data::Empty))
+            || (stale
+                && value.is_some_and(|v| match v {
+                    Data::Float(f) => *f == 0.0,
+                    Data::Int(i) => *i == 0,
+                    Data::String(s) => s.is_empty(),
+                    _ => false,
+                }));
+        if unsaved {
+            count += 1;
+            if cells.len() < 10 {
+                cells.push(format!("{}{}", column_name(at.1 as usize), at.0 + 1));
+            }
+        }
+    }
+    if count == 0 {
+        return Ok(());
+    }
+    Err(format!(
+        "sheet \"{sheet}\": {count} formula cell(s) have no saved value ({}{}), so what they \
+         show cannot be read and nothing was sent. Open the file in Excel or LibreOffice and \
+         save it, so the values are stored with the formulas, then run again",
+        cells.join(", "),
+        if count > cells.len() { ", …" } else { "" }
+    ))
+}
+
+/// Whether an `.xlsx` asks to be recalculated when opened (`<calcPr fullCalcOnLoad="1"/>`):
+/// what script writers (`XlsxWriter`, `rust_xlsxwriter`) write, their formula values all 0.
+fn recalculated_on_open(path: &Path) -> bool {
+    use std::io::Read as _;
+    let Ok(file) = std::fs::File::open(path) else {
+        return false;
+    };
+    let Ok(mut zip) = zip::ZipArchive::new(file) else {
+        return false;
+    };
+    let Ok(part) = zip.by_name("xl/workbook.xml") else {
+        return false;
+    };
+    // The workbook part is small; a bomb is cut off (the calcPr element is near its end, but
+    // no real workbook part is anywhere near this size).
+    let mut text = String::new();
+    if part.take(8 << 20).read_to_string(&mut text).is_err() {
+        return false;
+    }
+    let Some(at) = text.find("<calcPr") else {
+        return false;
+    };
+    let element = text[at..].split('>').next().unwrap_or("");
+    element.contains("fullCalcOnLoad=\"1\"") || element.contains("fullCalcOnLoad=\"true\"")
 }
 
 fn quoted(names: &[String]) -> String {

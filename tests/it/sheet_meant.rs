@@ -271,3 +271,66 @@ fn a_negative_payout_is_set_only_when_asked_and_a_deduction_always_adds() {
     assert_eq!(run(&t, &emu, "ded.csv", &[]).code, 0);
     assert_eq!(emu.conversions()[&902].payout, Decimal::new(800, 2));
 }
+
+/// A workbook as a script writes one: formulas whose results were never computed.
+fn scripted_book(t: &TestDir, name: &str) {
+    use rust_xlsxwriter::{Formula, Workbook};
+    let mut book = Workbook::new();
+    let ws = book.add_worksheet();
+    for (c, h) in ["conversion_id", "payout"].iter().enumerate() {
+        ws.write_string(0, u16::try_from(c).unwrap(), *h).unwrap();
+    }
+    ws.write_number(1, 0, 1001.0).unwrap();
+    ws.write_formula(1, 1, Formula::new("=10*1.25")).unwrap();
+    ws.write_number(2, 0, 1002.0).unwrap();
+    ws.write_number(2, 1, 3.5).unwrap();
+    book.save(t.path(name)).unwrap();
+}
+
+#[test]
+fn a_formula_without_a_computed_value_stops_the_run() {
+    let t = TestDir::new();
+    let emu = cake();
+    scripted_book(&t, "scripted.xlsx");
+    let out = run(&t, &emu, "scripted.xlsx", &[]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr.contains("B2") && out.stderr.contains("save it"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(emu.stats().requests, 0, "nothing sent");
+}
+
+/// [`scripted_book`] as openpyxl writes it: the formula with no value at all, and no request
+/// to recalculate.
+fn valueless_book(t: &TestDir, from: &str, to: &str) {
+    use std::io::{Read as _, Write as _};
+    let mut zin = zip::ZipArchive::new(std::fs::File::open(t.path(from)).unwrap()).unwrap();
+    let mut zout = zip::ZipWriter::new(std::fs::File::create(t.path(to)).unwrap());
+    for i in 0..zin.len() {
+        let mut part = zin.by_index(i).unwrap();
+        let name = part.name().unwrap().to_string();
+        let mut text = Vec::new();
+        part.read_to_end(&mut text).unwrap();
+        let text = String::from_utf8(text).unwrap();
+        let text = text
+            .replace("<v>0</v>", "")
+            .replace(" fullCalcOnLoad=\"1\"", "");
+        zout.start_file(name, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        zout.write_all(text.as_bytes()).unwrap();
+    }
+    zout.finish().unwrap();
+}
+
+#[test]
+fn a_formula_with_no_value_at_all_stops_the_run_too() {
+    let t = TestDir::new();
+    let emu = cake();
+    scripted_book(&t, "scripted.xlsx");
+    valueless_book(&t, "scripted.xlsx", "openpyxl.xlsx");
+    let out = run(&t, &emu, "openpyxl.xlsx", &["--dry-run"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("(B2)"), "{}", out.stderr);
+}
