@@ -250,7 +250,17 @@ fn number(f: f64) -> Result<String, String> {
     }
     let d = Decimal::from_scientific(&format!("{f:.14e}"))
         .map_err(|_| format!("holds a number beyond what an amount can hold ({f:e})"))?;
-    Ok(d.normalize().to_string())
+    let mut text = d.normalize().to_string();
+    // A typed number is never ambiguous: `3.333` as text could be a European 3333, so three
+    // decimals are written as four (`3.3330`, the same amount), which no sheet format reads as
+    // a thousands group — and which proves the decimal point, as the workbook's numbers are.
+    if text
+        .split_once('.')
+        .is_some_and(|(_, frac)| frac.len() == 3)
+    {
+        text.push('0');
+    }
+    Ok(text)
 }
 
 #[cfg(test)]
@@ -266,6 +276,8 @@ mod tests {
         assert_eq!(number(-2.5).unwrap(), "-2.5");
         assert_eq!(number(123_456_789_012.0).unwrap(), "123456789012");
         assert_eq!(number(0.0001).unwrap(), "0.0001");
+        assert_eq!(number(3.333).unwrap(), "3.3330");
+        assert_eq!(number(1.5).unwrap(), "1.5");
         assert!(number(1e-30).is_err());
         assert!(number(f64::NAN).is_err());
         assert!(number(1e300).is_err());

@@ -334,3 +334,24 @@ fn a_formula_with_no_value_at_all_stops_the_run_too() {
     assert_eq!(out.code, 2, "{out:?}");
     assert!(out.stderr.contains("(B2)"), "{}", out.stderr);
 }
+
+#[test]
+fn a_typed_number_in_a_workbook_is_never_ambiguous() {
+    use rust_xlsxwriter::Workbook;
+    let t = TestDir::new();
+    let emu = cake();
+    let mut book = Workbook::new();
+    let ws = book.add_worksheet();
+    ws.write_string(0, 0, "conversion_id").unwrap();
+    ws.write_string(0, 1, "payout").unwrap();
+    ws.write_number(1, 0, 1101.0).unwrap();
+    ws.write_number(1, 1, 3.333).unwrap();
+    ws.write_number(2, 0, 1102.0).unwrap();
+    ws.write_number(2, 1, 1.5).unwrap();
+    book.save(t.path("typed.xlsx")).unwrap();
+    let out = run(&t, &emu, "typed.xlsx", &[]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let ledger = emu.conversions();
+    assert_eq!(ledger[&1101].payout, Decimal::new(3333, 3));
+    assert_eq!(ledger[&1102].payout, Decimal::new(15, 1));
+}
