@@ -111,14 +111,16 @@ impl Columns {
 /// Reads a field name as users write it (`Conversion ID`, `request_id`, and the synonyms finance
 /// sheets use for the ids and the approved payout) into a parameter.
 pub(super) fn field_by_name(name: &str) -> Option<Param> {
-    match normalize_token(name).as_str() {
+    match header_key(name).as_str() {
         "request_id" | "session_id" | "requestsessionid" | "click_id" | "request_session" => {
             Some(Param::RequestSessionId)
         }
         "conv_id" | "conversionid" | "conversion_no" | "conversion_number" | "conversion_#"
-        | "conv_#" | "conv_no" | "cake_conversion_id" | "cake_id" => Some(Param::ConversionId),
+        | "conv_#" | "conv_no" | "cake_conversion_id" | "cake_id" | "cake_conv_id"
+        | "conversion_num" | "conv_number" => Some(Param::ConversionId),
         "txn_id" | "tx_id" | "transactionid" | "transaction" | "txn" | "order_id" | "order_no"
-        | "order_number" | "order_#" | "transaction_no" | "transaction_number" => {
+        | "order_number" | "order_#" | "transaction_no" | "transaction_number"
+        | "transaction_#" | "txn_#" | "txn_no" | "order_ref" | "order_reference" => {
             Some(Param::TransactionId)
         }
         // Only names that cannot mean the original amount: a bare `Revenue` or `Commission`
@@ -137,6 +139,26 @@ pub(super) fn field_by_name(name: &str) -> Option<Param> {
         "api_key" => None,
         other => Param::from_name(other),
     }
+}
+
+/// A header as the synonym table reads it: normalised (`Conv. ID` → `conv_id`), its dots
+/// dropped, and a currency named after it dropped (`Payout (USD)` → `payout`): the currency a
+/// column is in does not change what it is.
+fn header_key(name: &str) -> String {
+    let mut key: String = normalize_token(name)
+        .chars()
+        .filter(|c| *c != '.')
+        .collect();
+    for suffix in [
+        "_(usd)", "_(eur)", "_(gbp)", "_($)", "_(€)", "_(£)", "_usd", "_eur", "_gbp", "_in_usd",
+        "_in_eur",
+    ] {
+        if let Some(k) = key.strip_suffix(suffix) {
+            key = k.to_string();
+            break;
+        }
+    }
+    key
 }
 
 /// How many cells of a row read as field names: a header row has some, a title line none.

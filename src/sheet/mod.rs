@@ -10,6 +10,7 @@ pub(crate) mod columns;
 pub(crate) mod duplicates;
 mod error;
 pub(crate) mod evidence;
+mod header_table;
 mod hints;
 pub(crate) mod parse;
 pub(crate) mod prepass;
