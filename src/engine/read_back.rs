@@ -26,15 +26,7 @@ pub(crate) struct ReadBackSettings {
     pub undo: PathBuf,
 }
 
-/// Headers that hold the conversion's date (not an `UpdateConversion` parameter: read only to
-/// choose the window).
-const DATE_HEADERS: [&str; 5] = [
-    "conversion_date",
-    "event_conversion_date",
-    "conv_date",
-    "conversion_date_time",
-    "date_of_conversion",
-];
+use crate::sheet::columns::CONVERSION_DATE_HEADERS as DATE_HEADERS;
 
 /// Reads the sheet once: its targets, and the span of its conversion dates if it has a column
 /// of them.
@@ -126,17 +118,8 @@ pub(crate) fn before(
         return Ok(None);
     }
     let (mut targets, span) = sheet_targets(&s.input, opts, order, duplicates)?;
-    let (since, until) = match (window(rb.window, span), reading) {
-        (Ok(w), _) => w,
-        (Err(_), Reading::SettleFirst) => {
-            tracing::warn!(
-                "the in-doubt rows cannot be settled by reading CAKE first (no window: give \
-                 --since/--until, or a conversion_date column); those selected are sent again \
-                 as asked"
-            );
-            return Ok(None);
-        }
-        (Err(e), Reading::ReadBack) => return Err(e),
+    let Some((since, until)) = window_for(reading, rb.window, span)? else {
+        return Ok(None);
     };
     // A request whose intent is older than this can no longer land. Taken before the reading
     // begins: every value read is read at least the bound after such a request left.
@@ -158,6 +141,8 @@ pub(crate) fn before(
         let Ok(u) = row.result else { continue };
         if let [held] = targets.found(u.row) {
             one_row.see(&u, held);
+        } else {
+            one_row.miss(&u);
         }
         let [held] = targets.found(u.row) else {
             if unknown.contains_key(&u.row) {
@@ -205,6 +190,9 @@ pub(crate) fn before(
         };
         out.decisions.insert(u.row, decision);
     }
+    if reading == Reading::ReadBack {
+        one_row.enough_found(since, until)?;
+    }
     one_row.verdict()?;
     snapshot::save(conn, first_reads.iter()).map_err(sql)?;
     if reading == Reading::SettleFirst {
@@ -221,17 +209,70 @@ pub(crate) fn before(
     Ok(Some(out))
 }
 
+/// The window a reading reads: `None` when a settling reading has none (the selected rows are
+/// then sent as asked); a `--read-back` without one is refused.
+fn window_for(
+    reading: Reading,
+    given: Option<(NaiveDate, NaiveDate)>,
+    span: Option<(NaiveDate, NaiveDate)>,
+) -> Result<Option<(NaiveDate, NaiveDate)>, Error> {
+    match (window(given, span), reading) {
+        (Ok(w), _) => Ok(Some(w)),
+        (Err(_), Reading::SettleFirst) => {
+            tracing::warn!(
+                "the in-doubt rows cannot be settled by reading CAKE first (no window: give \
+                 --since/--until, or a conversion_date column); those selected are sent again \
+                 as asked"
+            );
+            Ok(None)
+        }
+        (Err(e), Reading::ReadBack) => Err(e),
+    }
+}
+
 /// Two rows that name one conversion by different ids: found by the reading, refused before
 /// anything is sent (both would be applied to it).
+/// Also counts the rows the reading did not find: a window that misses most of the sheet
+/// leaves nothing to compare, undo or verify by.
 #[derive(Default)]
 struct OneRowPerConversion {
     /// Conversion → the first row found for it, and how that row named it.
     named: HashMap<i32, (u64, String)>,
     twice: Vec<String>,
+    found: u64,
+    not_found: u64,
+    /// The first rows not found, in words.
+    missing: Vec<String>,
 }
 
 impl OneRowPerConversion {
+    fn miss(&mut self, u: &ConversionUpdate) {
+        self.not_found += 1;
+        if self.missing.len() < 5 {
+            self.missing
+                .push(format!("row {} ({})", u.row, ids_in_words(u)));
+        }
+    }
+
+    /// Refuses a `--read-back` whose window found fewer than half of the sheet's conversions.
+    fn enough_found(&self, since: NaiveDate, until: NaiveDate) -> Result<(), Error> {
+        if self.found >= self.not_found {
+            return Ok(());
+        }
+        Err(Error::Usage(format!(
+            "reading CAKE back between {since} and {until} found {} of the sheet's {} \
+             conversions (not found: {}{}), so the comparison, the undo sheet and the \
+             verification would be empty. Nothing was sent. Give the window the conversions \
+             are in (--since/--until, in CAKE's time), or check the ids",
+            self.found,
+            self.found + self.not_found,
+            self.missing.join(", "),
+            if self.not_found > 5 { ", …" } else { "" }
+        )))
+    }
+
     fn see(&mut self, u: &ConversionUpdate, held: &Held) {
+        self.found += 1;
         let ids = ids_in_words(u);
         match self.named.get(&held.conversion_id) {
             Some((first, first_ids)) if *first_ids != ids => self.twice.push(format!(

@@ -80,35 +80,7 @@ pub(crate) fn interpretation(pre: &PrePass, input: &Path, version: u8) -> String
         .unwrap_or(0)
         + 2;
     for (i, header) in pre.header.iter().enumerate() {
-        let quoted = format!("\"{header}\"");
-        let field = PARAMS
-            .iter()
-            .find(|s| pre.columns.column(s.param) == Some(i));
-        let samples = pre
-            .samples
-            .get(i)
-            .map(|s| {
-                s.iter()
-                    .map(|v| one_line(v))
-                    .collect::<Vec<_>>()
-                    .join(" | ")
-            })
-            .unwrap_or_default();
-        if let Some(spec) = field {
-            let _ = writeln!(
-                out,
-                "  {quoted:<width$} -> {:<24} e.g. {samples}",
-                spec.name
-            );
-        } else {
-            let hint = pre
-                .columns
-                .suggested_map(header)
-                .map_or(String::new(), |map| {
-                    format!(": if it is meant to be sent, {map}")
-                });
-            let _ = writeln!(out, "  {quoted:<width$}    (ignored{hint})");
-        }
+        column_line(&mut out, pre, i, header, width);
     }
     for note in &pre.columns.inferred {
         let _ = writeln!(out, "  (from its cells) {note}");
@@ -216,4 +188,46 @@ pub(crate) fn invalid_list(pre: &PrePass) -> String {
         );
     }
     s
+}
+
+/// One column of the preview: the field it sends, what else it is for, or why it is ignored.
+fn column_line(out: &mut String, pre: &PrePass, i: usize, header: &str, width: usize) {
+    let quoted = format!("\"{header}\"");
+    let field = PARAMS
+        .iter()
+        .find(|s| pre.columns.column(s.param) == Some(i));
+    let samples = pre
+        .samples
+        .get(i)
+        .map(|s| {
+            s.iter()
+                .map(|v| one_line(v))
+                .collect::<Vec<_>>()
+                .join(" | ")
+        })
+        .unwrap_or_default();
+    if let Some(spec) = field {
+        let _ = writeln!(
+            out,
+            "  {quoted:<width$} -> {:<24} e.g. {samples}",
+            spec.name
+        );
+    } else if crate::sheet::columns::CONVERSION_DATE_HEADERS
+        .contains(&crate::sheet::parse::normalize_token(header).as_str())
+    {
+        // Not sent, but not ignored: it gives the window CAKE is read in.
+        let _ = writeln!(
+            out,
+            "  {quoted:<width$} -> {:<24} e.g. {samples} (not sent: the read-back window)",
+            "conversion date"
+        );
+    } else {
+        let hint = pre
+            .columns
+            .suggested_map(header)
+            .map_or(String::new(), |map| {
+                format!(": if it is meant to be sent, {map}")
+            });
+        let _ = writeln!(out, "  {quoted:<width$}    (ignored{hint})");
+    }
 }

