@@ -161,6 +161,25 @@ fn header_key(name: &str) -> String {
     key
 }
 
+/// A `--map` target that says how the amount counts: `payout+` adds to the payout,
+/// `revenue+` is additional revenue, `sale_amount`/`sale_amount+` the total or additional sale
+/// amount. Returns the field the column feeds, and the option (and its value) implied.
+fn adding_target(to: &str) -> Option<(Param, Param, &'static str)> {
+    match normalize_token(to).as_str() {
+        "payout+" => Some((Param::Payout, Param::AddToExistingPayout, "true")),
+        "revenue+" | "received+" => {
+            Some((Param::Received, Param::ReceivedOption, "additional_revenue"))
+        }
+        "sale_amount" => Some((Param::Received, Param::ReceivedOption, "total_sale_amount")),
+        "sale_amount+" => Some((
+            Param::Received,
+            Param::ReceivedOption,
+            "additional_sale_amount",
+        )),
+        _ => None,
+    }
+}
+
 /// Headers that hold the conversion's date (normalised): not an `UpdateConversion` parameter,
 /// read to choose the read-back window, and with the sheet's own evidence of day-first dates.
 pub(crate) const CONVERSION_DATE_HEADERS: [&str; 5] = [
@@ -246,6 +265,16 @@ pub(crate) fn resolve_header(
             maps.push((v.column.clone(), Param::DispositionType.name().to_string()));
         }
     }
+    // The adding targets (`payout+`, `revenue+`, `sale_amount`, `sale_amount+`): the column
+    // feeds the amount, and the option that says how it counts is implied for every row —
+    // unless the sheet or a --set already says it (then theirs stands).
+    let mut implied: Vec<(Param, &'static str)> = Vec::new();
+    for (_, to) in &mut maps {
+        if let Some((field, option, value)) = adding_target(to) {
+            *to = field.name().to_string();
+            implied.push((option, value));
+        }
+    }
     let maps = &maps[..];
 
     // --map overrides, keyed by column index; `Some(None)`: `--map "HEADER=ignore"`.
@@ -307,7 +336,15 @@ pub(crate) fn resolve_header(
         };
     }
 
-    for (name, raw) in sets {
+    let mut sets = sets.to_vec();
+    for (option, value) in implied {
+        let given = matches!(sources.get(option as usize), Some(Source::Column { .. }))
+            || sets.iter().any(|(n, _)| field_by_name(n) == Some(option));
+        if !given {
+            sets.push((option.name().to_string(), value.to_string()));
+        }
+    }
+    for (name, raw) in &sets {
         let field = field_by_name(name).ok_or_else(|| {
             bad(format!(
                 "--set {name}={raw}: \"{name}\" is not a CAKE UpdateConversion field; use one of: {}",

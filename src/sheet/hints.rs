@@ -25,18 +25,16 @@ pub(crate) fn amount_hint(header: &str) -> String {
     let revenue = h.contains("revenue") || h.contains("received");
     let sale = h.contains("sale") || h.contains("order_total") || h.contains("order_value");
     match (change, revenue, sale) {
-        (true, false, false) => format!(
-            "it reads as a change to the payout: --map \"{header}=payout\" with a column \
-             add_to_existing_payout of yes (or --set add_to_existing_payout=yes) adds it"
+        (true, false, false) => {
+            format!("it reads as a change to the payout: --map \"{header}=payout+\" adds it")
+        }
+        (true, false, true) => format!(
+            "it reads as a change to the sale amount: --map \"{header}=sale_amount+\" adds it"
         ),
-        (true, _, _) => format!(
-            "it reads as a change: --map \"{header}=received\" with --set \
-             received_option=additional_revenue (or additional_sale_amount) adds it"
-        ),
-        (false, _, true) => format!(
-            "it reads as the sale amount: --map \"{header}=received\" with --set \
-             received_option=total_sale_amount"
-        ),
+        (true, true, _) => {
+            format!("it reads as a change to the revenue: --map \"{header}=revenue+\" adds it")
+        }
+        (false, _, true) => format!("it reads as the sale amount: --map \"{header}=sale_amount\""),
         (false, true, false) => format!("--map \"{header}=received\" reads it as the revenue"),
         (false, false, false) => format!("--map \"{header}=payout\" reads it as the payout"),
     }

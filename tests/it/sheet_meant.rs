@@ -140,10 +140,10 @@ fn a_column_of_amounts_is_never_ignored_silently_and_its_hint_adds_or_sets_as_it
     let t = TestDir::new();
     let emu = cake();
     for (header, hint) in [
-        ("Bonus Payout", "add_to_existing_payout"),
-        ("Payout Adjustment", "add_to_existing_payout"),
-        ("Payout (+/-)", "add_to_existing_payout"),
-        ("Sale Amount", "received_option=total_sale_amount"),
+        ("Bonus Payout", "=payout+\" adds it"),
+        ("Payout Adjustment", "=payout+\" adds it"),
+        ("Payout (+/-)", "=payout+\" adds it"),
+        ("Sale Amount", "=sale_amount\""),
         ("Original Payout", "--map \"Original Payout=payout\""),
     ] {
         t.write(
@@ -161,8 +161,8 @@ fn a_column_of_amounts_is_never_ignored_silently_and_its_hint_adds_or_sets_as_it
             out.stderr
         );
         // A change never gets the hint that sets the payout to it.
-        if hint == "add_to_existing_payout" {
-            assert!(out.stderr.contains("adds it"), "{}", out.stderr);
+        if hint.contains("payout+") {
+            assert!(!out.stderr.contains("=payout\""), "{}", out.stderr);
         }
     }
     assert_eq!(emu.stats().requests, 0, "nothing sent");
@@ -408,4 +408,30 @@ fn day_first_conversion_dates_give_a_september_window_and_a_window_that_misses_s
         out.stderr
     );
     assert_eq!(emu.stats().requests, before, "nothing sent");
+}
+
+#[test]
+fn the_adding_targets_add_as_they_say() {
+    let t = TestDir::new();
+    let emu = cake();
+    t.write(
+        "bonus.csv",
+        "Conversion ID,Bonus Payout,Sale Amount\n1301,2.50,99.00\n",
+    );
+    let out = run(
+        &t,
+        &emu,
+        "bonus.csv",
+        &[
+            "--map",
+            "Bonus Payout=payout+",
+            "--map",
+            "Sale Amount=sale_amount",
+        ],
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    let c = &emu.conversions()[&1301];
+    // 10.00 before: the bonus is added, never set.
+    assert_eq!(c.payout, Decimal::new(1250, 2));
+    assert_eq!(c.sale_amount, Decimal::new(9900, 2));
 }
