@@ -23,8 +23,10 @@ use super::reader::{ReadOptions, RecordReader};
 use crate::update::Param;
 use std::path::Path;
 
-/// How many data rows the profile reads.
+/// How many data rows the profile reads at least, and at most (a column still empty after
+/// the first is read on, up to the second).
 pub(crate) const PROFILE_ROWS: u64 = 2_000;
+const PROFILE_ALL: u64 = 2_000_000;
 
 /// What one ignored column's cells are, so far.
 #[derive(Debug, Default)]
@@ -67,6 +69,13 @@ impl Profile {
     fn all(&self, n: u64) -> bool {
         self.filled > 0 && n == self.filled
     }
+
+    /// Most of the filled cells: a column of decisions with a typo (`Aproved`) or a word
+    /// outside the table is still a column of decisions — read as one, its odd cells become
+    /// the rows' own errors, never a reason to ignore the column.
+    fn most(&self, n: u64) -> bool {
+        self.filled > 0 && n.saturating_mul(2) > self.filled
+    }
 }
 
 /// `Yes`/`No`, `Y`/`N`, `TRUE`/`FALSE`, `1`/`0`, `✓`/`✗` (normalised).
@@ -77,16 +86,44 @@ fn is_yes_no(token: &str) -> bool {
     )
 }
 
-/// A header that reads as a decision: `Approved?`, `Valid`, `Status`, `Decision`, `OK`.
+/// A header that reads as a decision: `Approved?`, `Valid`, `Status`, `Decision`, `OK`, and
+/// the negative questions (`Fraud?`, `Declined`, `Chargeback?`).
 fn decision_header(header: &str) -> bool {
     let h = normalize_token(header);
     let h = h.trim_end_matches(['?', ':']);
     [
-        "approv", "valid", "status", "decision", "accept", "reject", "paid", "pay_out?",
+        "approv", "valid", "status", "decision", "accept", "reject", "paid",
     ]
     .iter()
     .any(|w| h.contains(w))
-        || matches!(h, "ok" | "ok?" | "y/n" | "yes/no")
+        || negative_header(header)
+        || matches!(h, "ok" | "y/n" | "yes/no" | "pay" | "keep")
+}
+
+/// A header whose question is the negative one: Yes means the conversion is not paid.
+fn negative_header(header: &str) -> bool {
+    let h = normalize_token(header);
+    [
+        "reject",
+        "invalid",
+        "not_approved",
+        "disapprov",
+        "unapprov",
+        "fraud",
+        "declin",
+        "deny",
+        "denied",
+        "hold",
+        "chargeback",
+        "return",
+        "duplicate",
+        "dupe",
+        "scrub",
+        "reversal",
+        "cancel",
+    ]
+    .iter()
+    .any(|w| h.contains(w))
 }
 
 /// A header that names money: the payout and revenue words, and the words of a change.
@@ -141,41 +178,33 @@ pub(crate) fn decide(
     if watched.is_empty() {
         return Ok(out);
     }
-    let mut profiles: Vec<Profile> = watched.iter().map(|_| Profile::default()).collect();
-    let mut reader = RecordReader::open(path, read)?;
-    let mut record = csv::StringRecord::new();
-    let mut rows = 0u64;
-    while let Some(row) = reader.next_record(&mut record)? {
-        if row <= header_row {
-            continue;
-        }
-        rows += 1;
-        if rows > PROFILE_ROWS {
-            break;
-        }
-        for (p, i) in profiles.iter_mut().zip(&watched) {
-            p.add(record.get(*i).unwrap_or("").trim());
-        }
-    }
+    let profiles = read_profiles(path, read, header_row, header, columns, &watched)?;
     let mut problems = Vec::new();
     let disposition_free = matches!(columns.source(Param::DispositionType), Source::Default);
     for (p, i) in profiles.iter().zip(&watched) {
         let h = header.get(*i).unwrap_or("").trim();
         let seen = p.seen.join(", ");
-        if p.all(p.dispositions) && disposition_free && out.maps.is_empty() {
+        if p.most(p.dispositions) && disposition_free && out.maps.is_empty() {
             out.maps
                 .push((h.to_string(), Param::DispositionType.name().to_string()));
             out.notes.push(format!(
                 "column \"{h}\" holds dispositions ({seen}): read as disposition_type"
             ));
-        } else if p.all(p.yes_no) && decision_header(h) {
+        } else if p.most(p.yes_no) && decision_header(h) {
+            // A header that asks the negative question (`Rejected?`, `Fraud?`) has Yes mean
+            // rejected: the example must not approve every rejection when pasted.
+            let example = if negative_header(h) {
+                "Yes:rejected,No:approved"
+            } else {
+                "Yes:approved,No:rejected"
+            };
             problems.push(format!(
                 "column \"{h}\" holds decisions written as {seen}, which CAKE has no word for: \
-                 say what each means with --values \"{h}=Yes:approved,No:rejected\" (any of \
-                 approved, rejected, pending, returned, no_change), or leave the column out \
-                 with --map \"{h}=ignore\""
+                 say what each means with --values \"{h}={example}\" (each value as written, \
+                 to any of approved, rejected, pending, returned, no_change), or leave the \
+                 column out with --map \"{h}=ignore\""
             ));
-        } else if p.all(p.dispositions) {
+        } else if p.most(p.dispositions) {
             problems.push(format!(
                 "column \"{h}\" holds dispositions ({seen}) but the disposition comes from {}: \
                  --map \"{h}=ignore\" to leave it out, or --map it to disposition_type instead",
@@ -205,4 +234,62 @@ pub(crate) fn decide(
             }
         ),
     })
+}
+
+/// Reads the data rows of the sheet into one [`Profile`] per watched column (see
+/// [`PROFILE_ROWS`] for how far).
+fn read_profiles(
+    path: &Path,
+    read: &ReadOptions,
+    header_row: u64,
+    header: &csv::StringRecord,
+    columns: &Columns,
+    watched: &[usize],
+) -> Result<Vec<Profile>, SheetError> {
+    let mut profiles: Vec<Profile> = watched.iter().map(|_| Profile::default()).collect();
+    let mut reader = RecordReader::open(path, read)?;
+    let mut record = csv::StringRecord::new();
+    let mut rows = 0u64;
+    let ids: Vec<usize> = [
+        Param::ConversionId,
+        Param::RequestSessionId,
+        Param::TransactionId,
+    ]
+    .iter()
+    .filter_map(|p| columns.column(*p))
+    .collect();
+    while let Some(row) = reader.next_record(&mut record)? {
+        if row <= header_row {
+            continue;
+        }
+        // Only data rows speak for a column: a note or a total line under the data ("Rejected
+        // rows get 0", "2 approved / 1 rejected") has no id, and says nothing of the column.
+        let has_id = ids.iter().any(|i| {
+            let c = record.get(*i).unwrap_or("").trim();
+            !c.is_empty() && c.bytes().any(|b| b.is_ascii_digit()) && !c.contains(' ')
+        });
+        // A row with more cells than the header is shifted (its own error says so): its
+        // cells say nothing of the columns they landed in.
+        let shifted = record
+            .iter()
+            .skip(header.len())
+            .any(|c| !c.trim().is_empty());
+        if !has_id || shifted {
+            continue;
+        }
+        rows += 1;
+        for (p, i) in profiles.iter_mut().zip(watched) {
+            p.add(record.get(*i).unwrap_or("").trim());
+        }
+        // Enough rows read once every column has shown what it holds (a column still empty
+        // is read on: its decisions may start further down).
+        if rows >= PROFILE_ROWS
+            && profiles
+                .iter()
+                .all(|p| p.filled >= 50 || rows >= PROFILE_ALL)
+        {
+            break;
+        }
+    }
+    Ok(profiles)
 }

@@ -277,6 +277,26 @@ impl Sheet {
         if let (Ok(_), Some(dup)) = (&result, duplicates.get(&row)) {
             result = Err(dup.message(row));
         }
+        // More cells than the header: most often a comma inside an unquoted amount
+        // (`1,234.56`), which shifts every cell after it. Never read on a guess.
+        let width = self.header.len();
+        if self.record.iter().skip(width).any(|c| !c.trim().is_empty()) {
+            let message = format!(
+                "row {row} has {} cells but the header has {width}: a comma inside an \
+                 unquoted amount (1,234.56) or text shifts the cells after it; quote that \
+                 cell or remove the thousands separator, then run again",
+                self.record.len()
+            );
+            result = Err(match result {
+                Err(e) => format!("{message}; {e}"),
+                Ok(_) => message,
+            });
+        }
+        // A `Total` label anywhere makes the line a total, even beside a count in an id column.
+        let labelled = self.record.iter().any(is_total_label);
+        if labelled && result.is_ok() {
+            result = Err(String::new());
+        }
         let total = if let Ok(u) = &result {
             self.sums.0 = self.sums.0.saturating_add(u.payout);
             self.sums.1 = self.sums.1.saturating_add(u.received);
@@ -358,26 +378,21 @@ impl Sheet {
     /// also kept: it stops the run before sending).
     fn total_line(&mut self, row: u64) -> Option<String> {
         let columns = &self.parser.columns;
-        let is_label = |c: &str| {
-            let c = c.trim().trim_end_matches(':').to_ascii_lowercase();
-            matches!(
-                c.as_str(),
-                "total" | "totals" | "sum" | "grand total" | "grand_total"
-            )
-        };
-        // No id (the label often stands in the first column, which is an id column).
+        let labelled = self.record.iter().any(is_total_label);
+        // No id (the label often stands in the first column, which is an id column), unless
+        // labelled: a count beside the label in an id column is not a conversion.
         let ids = [
             Param::ConversionId,
             Param::RequestSessionId,
             Param::TransactionId,
         ];
-        if ids
-            .iter()
-            .any(|p| cell(columns, &self.record, *p).is_some_and(|c| !c.is_empty() && !is_label(c)))
+        if !labelled
+            && ids
+                .iter()
+                .any(|p| cell(columns, &self.record, *p).is_some_and(|c| !c.is_empty()))
         {
             return None;
         }
-        let labelled = self.record.iter().any(is_label);
         let amount = |p: Param| {
             cell(columns, &self.record, p)
                 .filter(|c| !c.is_empty())
@@ -436,6 +451,15 @@ impl Sheet {
     }
 }
 
+/// A total line's label: `Total`, `Totals`, `Sum`, `Grand total` (a trailing colon allowed).
+fn is_total_label(c: &str) -> bool {
+    let c = c.trim().trim_end_matches(':').to_ascii_lowercase();
+    matches!(
+        c.as_str(),
+        "total" | "totals" | "sum" | "grand total" | "grand_total"
+    )
+}
+
 /// Decides the decimal mark and the date order: the flags, or else the sheet's own cells (read
 /// once, from the row below the header, only as far as it takes to decide).
 fn decide_formats(
@@ -459,7 +483,9 @@ fn decide_formats(
         let mut reader = RecordReader::open(path, &opts.read)?;
         let mut record = csv::StringRecord::new();
         while let Some(row) = reader.next_record(&mut record)? {
-            if row <= header_row {
+            // A total line's cells are not evidence: `3,75` under `1.500` and `2.250` is the
+            // total being wrong, not the sheet being European.
+            if row <= header_row || record.iter().any(is_total_label) {
                 continue;
             }
             let quote = |p: Param, v: &str| Quote {

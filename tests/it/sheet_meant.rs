@@ -435,3 +435,79 @@ fn the_adding_targets_add_as_they_say() {
     assert_eq!(c.payout, Decimal::new(1250, 2));
     assert_eq!(c.sale_amount, Decimal::new(9900, 2));
 }
+
+#[test]
+fn attacks_on_the_decision_column_and_the_total_line_are_caught() {
+    let t = TestDir::new();
+    let emu = cake();
+    let dry = |name: &str, text: &str, args: &[&str]| {
+        t.write(name, text);
+        let mut a = vec!["--dry-run"];
+        a.extend(args);
+        run(&t, &emu, name, &a)
+    };
+    // A note under the data in the Status column does not silence it.
+    let out = dry(
+        "n.csv",
+        "Conversion ID,Payout,Status\n1401,10.00,Approved\n1402,0,Rejected\n,,Rejected rows get 0\n",
+        &[],
+    );
+    assert!(
+        out.stdout.contains("\"Status\"") && out.stdout.contains("-> disposition_type"),
+        "{}",
+        out.stdout
+    );
+    // One typo does not drop the column: it is read, and the typo is the row's error.
+    let out = dry(
+        "d.csv",
+        "Conversion ID,Payout,Status\n1403,10.00,Approved\n1404,0,Aproved\n1405,0,Rejected\n",
+        &[],
+    );
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stdout.contains("value \"Aproved\""), "{}", out.stdout);
+    // A negative question's example does not approve the rejections.
+    let out = dry(
+        "r.csv",
+        "Conversion ID,Payout,Fraud?\n1406,10.00,No\n1407,0,Yes\n",
+        &[],
+    );
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("--values \"Fraud?=Yes:rejected,No:approved\""),
+        "{}",
+        out.stderr
+    );
+    // An unquoted thousands comma shifts the cells: refused, never read shifted.
+    let out = dry(
+        "q.csv",
+        "Conversion ID,Payout,Status\n1408,1,234.56,Approved\n",
+        &[],
+    );
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stdout.contains("has 4 cells but the header has 3"),
+        "{}",
+        out.stdout
+    );
+    // A total line with a count in the id column is a total, never a conversion.
+    let out = dry(
+        "t.csv",
+        "Affiliate,Conversion ID,Payout\nacme,1409,5.00\nacme,1410,10.00\nTotal,2,15.00\n",
+        &[],
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out.stdout.contains("Would send 2 rows"), "{}", out.stdout);
+    // A total line's cells never decide the decimal mark.
+    let out = dry(
+        "m.csv",
+        "conversion_id,payout\n1411,1.500\n1412,2.250\nTotal,\"3,75\"\n",
+        &["--accept-total-mismatch"],
+    );
+    assert!(
+        !out.stdout.contains("decimal comma (from"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(emu.stats().requests, 0);
+}
