@@ -126,6 +126,36 @@ fn negative_header(header: &str) -> bool {
     .any(|w| h.contains(w))
 }
 
+/// A header that names something counted or coded, never money, whatever its other words
+/// (`Payout ID`, `Sale ID`, `Payout Batch`, `Cost Center`, `Amount of Leads`, `Lead Score`).
+fn not_money_header(header: &str) -> bool {
+    let h = normalize_token(header);
+    let words: Vec<&str> = h.split('_').collect();
+    words.iter().any(|w| {
+        matches!(
+            *w,
+            "id" | "ids"
+                | "#"
+                | "no"
+                | "number"
+                | "batch"
+                | "tier"
+                | "center"
+                | "centre"
+                | "code"
+                | "leads"
+                | "count"
+                | "score"
+                | "rating"
+                | "rank"
+                | "qty"
+                | "quantity"
+                | "clicks"
+                | "level"
+        )
+    })
+}
+
 /// A header that names money: the payout and revenue words, and the words of a change.
 fn money_header(header: &str) -> bool {
     let h = normalize_token(header);
@@ -210,7 +240,7 @@ pub(crate) fn decide(
                  --map \"{h}=ignore\" to leave it out, or --map it to disposition_type instead",
                 columns.label(Param::DispositionType)
             ));
-        } else if p.all(p.amounts) && (p.money_marks || money_header(h)) {
+        } else if p.all(p.amounts) && !not_money_header(h) && (p.money_marks || money_header(h)) {
             problems.push(format!(
                 "column \"{h}\" holds amounts ({seen}) and would be ignored: {} — or leave it \
                  out on purpose with --map \"{h}=ignore\"",

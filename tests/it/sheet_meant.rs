@@ -511,3 +511,22 @@ fn attacks_on_the_decision_column_and_the_total_line_are_caught() {
     );
     assert_eq!(emu.stats().requests, 0);
 }
+
+#[test]
+fn ids_counts_and_scores_are_not_refused_as_money() {
+    let t = TestDir::new();
+    let emu = cake();
+    t.write(
+        "ok.csv",
+        "Conversion ID,Disposition,Payout ID,Sale ID,Cost Center,Amount of Leads,Lead Score\n\
+         1501,approved,98765,555,4410,3,\"7,5\"\n",
+    );
+    let out = run(&t, &emu, "ok.csv", &["--dry-run"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    // A real amount column under a money header is still refused.
+    t.write(
+        "no.csv",
+        "Conversion ID,Disposition,Original Payout\n1502,approved,12.50\n",
+    );
+    assert_eq!(run(&t, &emu, "no.csv", &["--dry-run"]).code, 2);
+}
