@@ -108,6 +108,7 @@ fn options(settings: &std::collections::BTreeMap<String, String>) -> SheetOption
         maps: pairs("map"),
         sets: pairs("set"),
         allow_negative: get("allow_negative") == Some("true"),
+        profiled: None,
         values: get("values")
             .map(|v| v.split('|').filter_map(|m| m.parse().ok()).collect())
             .unwrap_or_default(),

@@ -41,6 +41,9 @@ pub struct Formats {
     pub decimal_why: Why,
     pub date_order: DateOrder,
     pub date_why: Why,
+    /// What the column profile decided (`None` until it ran): kept with the formats so a
+    /// later reading of the same sheet (`SheetOptions::pinned`) does not profile it again.
+    pub profile: Option<super::decided::Decided>,
 }
 
 impl Formats {
@@ -236,6 +239,7 @@ impl Evidence {
             decimal_why,
             date_order,
             date_why,
+            profile: None,
         })
     }
 }

@@ -17,6 +17,7 @@
 use super::SheetError;
 use super::cells::disposition_word;
 use super::columns::{Columns, IGNORE, Source, looks_like};
+pub(crate) use super::decided::Decided;
 use super::evidence::amount_shaped;
 use super::parse::normalize_token;
 use super::reader::{ReadOptions, RecordReader};
@@ -167,14 +168,6 @@ fn money_header(header: &str) -> bool {
         .iter()
         .any(|w| h.contains(w))
         || header.contains("+/-")
-}
-
-/// What the profile decided: columns to read as the disposition (`--map` pairs to add), and
-/// the notes that say so.
-#[derive(Debug, Default)]
-pub(crate) struct Decided {
-    pub maps: Vec<(String, String)>,
-    pub notes: Vec<String>,
 }
 
 /// Reads the ignored columns of the sheet at `path` (header on `header_row`) and decides, or

@@ -31,18 +31,22 @@ pub struct SheetOptions {
     pub values: Vec<super::columns::ValueMap>,
     /// `--allow-negative`: a payout or revenue may be set below zero.
     pub allow_negative: bool,
+    /// The column profile's decision, once made (see [`Self::pinned`]).
+    pub profiled: Option<super::decided::Decided>,
     pub api_version: u8,
     /// `--header-row N`: the spreadsheet row that holds the header (found when `None`).
     pub header_row: Option<u64>,
 }
 
 impl SheetOptions {
-    /// These options with the formats decided (so another reading skips the evidence scan).
+    /// These options with the formats and the column profile decided (so another reading of
+    /// the same sheet skips the evidence scan and the profile).
     #[must_use]
     pub fn pinned(&self, f: &Formats) -> Self {
         Self {
             decimal: Some(f.decimal),
             date_order: Some(f.date_order),
+            profiled: f.profile.clone().or_else(|| self.profiled.clone()),
             ..self.clone()
         }
     }
@@ -137,7 +141,7 @@ impl Sheet {
                 }
             }
         };
-        let formats = decide_formats(path, opts, header_row, &header, &columns)?;
+        let mut formats = decide_formats(path, opts, header_row, &header, &columns)?;
         if (formats.decimal, formats.date_order) != (cells.decimal, cells.date_order) {
             cells = CellParser {
                 decimal: formats.decimal,
@@ -154,8 +158,13 @@ impl Sheet {
         }
         // What the ignored columns hold: a column of decisions or amounts is never ignored
         // silently.
-        let decided =
-            super::profile::decide(path, &opts.read, header_row, &header, &columns, &opts.maps)?;
+        let decided = match &opts.profiled {
+            Some(d) => d.clone(),
+            None => {
+                super::profile::decide(path, &opts.read, header_row, &header, &columns, &opts.maps)?
+            }
+        };
+        formats.profile = Some(decided.clone());
         if !decided.maps.is_empty() {
             let mut maps = opts.maps.clone();
             maps.extend(decided.maps);
@@ -452,12 +461,13 @@ impl Sheet {
 }
 
 /// A total line's label: `Total`, `Totals`, `Sum`, `Grand total` (a trailing colon allowed).
+///
+/// Asked of every cell of every row: compared in place, never allocated.
 fn is_total_label(c: &str) -> bool {
-    let c = c.trim().trim_end_matches(':').to_ascii_lowercase();
-    matches!(
-        c.as_str(),
-        "total" | "totals" | "sum" | "grand total" | "grand_total"
-    )
+    let c = c.trim().trim_end_matches(':');
+    ["total", "totals", "sum", "grand total", "grand_total"]
+        .iter()
+        .any(|l| c.eq_ignore_ascii_case(l))
 }
 
 /// Decides the decimal mark and the date order: the flags, or else the sheet's own cells (read
