@@ -282,12 +282,8 @@ fn what_a_run_would_meet(
             }
         }
     }
-    if !pre.total_mismatches.is_empty() && !s.accept_total_mismatch {
-        let _ = writeln!(
-            text,
-            "A run would stop before sending anything: {}.",
-            crate::engine::total_mismatch(pre)
-        );
+    if let Some(asked) = crate::engine::sheet_questions(s, pre) {
+        let _ = writeln!(text, "A run would stop before sending anything: {asked}.");
         refused = true;
     }
     Ok(refused)

@@ -108,6 +108,8 @@ fn options(settings: &std::collections::BTreeMap<String, String>) -> SheetOption
         maps: pairs("map"),
         sets: pairs("set"),
         allow_negative: get("allow_negative") == Some("true"),
+        hidden_rows: get("hidden_rows").and_then(crate::sheet::shown::HiddenRows::from_name),
+        amounts: get("amounts").and_then(crate::sheet::shown::AmountsAs::from_name),
         profiled: None,
         values: get("values")
             .map(|v| v.split('|').filter_map(|m| m.parse().ok()).collect())

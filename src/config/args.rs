@@ -195,6 +195,15 @@ pub(crate) struct RunArgs {
     /// Send although a total line in the sheet does not match the sum of the rows above it.
     #[arg(long)]
     pub accept_total_mismatch: bool,
+    /// Rows hidden or filtered out in a workbook: send them, or skip them [default: listed,
+    /// and a run stops before sending until this is given].
+    #[arg(long, value_enum, value_name = "send|skip")]
+    pub hidden_rows: Option<crate::sheet::shown::HiddenRows>,
+    /// Amounts whose workbook cell shows fewer decimals than it holds ($1,234.57 for
+    /// 1234.565): send what the cell shows, or what it holds [default: listed, and a run stops
+    /// before sending until this is given].
+    #[arg(long, value_enum, value_name = "as-shown|as-stored")]
+    pub amounts: Option<crate::sheet::shown::AmountsAs>,
     /// Send again additive rows an earlier run left `in_doubt` (check them in CAKE first):
     /// alone, every one; `--resend-in-doubt 4,7,10-12`, the rows with those numbers (as
     /// `cake-recon status` lists them); `--resend-in-doubt @FILE`, the rows naming the

@@ -95,6 +95,8 @@ pub(crate) fn run_config(
                 sets: a.sets,
                 values: a.values,
                 allow_negative: a.allow_negative,
+                hidden_rows: a.hidden_rows,
+                amounts: a.amounts,
                 profiled: None,
                 api_version: a.api_version,
                 header_row: a.header_row,

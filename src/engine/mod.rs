@@ -19,7 +19,7 @@ mod worker;
 
 pub(crate) use read_back::ReadBackSettings;
 pub(crate) use resend::{Pick, ResendInDoubt};
-pub(crate) use run::{run, total_mismatch};
+pub(crate) use run::{run, sheet_questions};
 pub(crate) use settings::{Destination, JournalSettings, Settings};
 mod journaling;
 pub(crate) use journaling::preview as journal_preview;

@@ -8,7 +8,7 @@ use super::settle::{Bound, Sent, settle};
 use crate::checkpoint::snapshot::{self, Before};
 use crate::error::Error;
 use crate::report::summary::ReadBackSummary;
-use crate::sheet::parse::{DateOrder, normalize_token, parse_date};
+use crate::sheet::parse::{DateOrder, parse_date};
 use crate::sheet::{Duplicates, Sheet, SheetOptions};
 use crate::update::{Comparison, ConversionUpdate, Held, compare, held_amount, shown_amount};
 use chrono::{Duration, NaiveDate};
@@ -26,8 +26,6 @@ pub(crate) struct ReadBackSettings {
     pub undo: PathBuf,
 }
 
-use crate::sheet::columns::CONVERSION_DATE_HEADERS as DATE_HEADERS;
-
 /// Reads the sheet once: its targets, and the span of its conversion dates if it has a column
 /// of them.
 pub(crate) fn sheet_targets(
@@ -37,10 +35,7 @@ pub(crate) fn sheet_targets(
     duplicates: &Duplicates,
 ) -> Result<(Targets, Option<(NaiveDate, NaiveDate)>), Error> {
     let mut sheet = Sheet::open(input, opts)?;
-    let date_col = sheet
-        .header()
-        .iter()
-        .position(|h| DATE_HEADERS.contains(&normalize_token(h).as_str()));
+    let date_col = sheet.columns().conversion_date;
     let mut targets = Targets::default();
     let mut span: Option<(NaiveDate, NaiveDate)> = None;
     while let Some(row) = sheet.next_row(duplicates)? {
@@ -332,10 +327,7 @@ pub(crate) fn window_known(s: &Settings, opts: &SheetOptions) -> Result<bool, Er
         return Ok(true);
     }
     let sheet = Sheet::open(&s.input, opts)?;
-    Ok(sheet
-        .header()
-        .iter()
-        .any(|h| DATE_HEADERS.contains(&normalize_token(h).as_str())))
+    Ok(sheet.columns().conversion_date.is_some())
 }
 
 /// Without `--read-back`, a sheet with additive rows still takes the snapshot first whenever a
@@ -364,10 +356,7 @@ pub(crate) fn snapshot_first(
     let mut span: Option<(NaiveDate, NaiveDate)> = None;
     {
         let mut sheet = Sheet::open(&s.input, opts)?;
-        let date_col = sheet
-            .header()
-            .iter()
-            .position(|h| DATE_HEADERS.contains(&normalize_token(h).as_str()));
+        let date_col = sheet.columns().conversion_date;
         while let Some(row) = sheet.next_row(duplicates)? {
             let Ok(u) = &row.result else { continue };
             if !u.additions().is_additive() || recorded.contains(&u.row) {

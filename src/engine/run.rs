@@ -320,8 +320,8 @@ fn checked_prepass(s: &Settings) -> Result<PrePass, Error> {
             details: invalid_list(&pre),
         });
     }
-    if !pre.total_mismatches.is_empty() && !s.accept_total_mismatch {
-        return Err(Error::Usage(total_mismatch(&pre)));
+    if let Some(asked) = sheet_questions(s, &pre) {
+        return Err(Error::Usage(format!("{asked}. Nothing was sent")));
     }
     if pre.invalid > 0 {
         tracing::warn!(
@@ -332,14 +332,21 @@ fn checked_prepass(s: &Settings) -> Result<PrePass, Error> {
     Ok(pre)
 }
 
-/// A control total that does not match: the refusal, for the run and the dry run alike.
-pub(crate) fn total_mismatch(pre: &PrePass) -> String {
-    format!(
-        "the sheet's total does not match its rows: {}. Nothing was sent. A control total that \
-         differs means a row is missing, extra or wrong: correct the sheet (or its total), or, \
-         if the rows are right and the total is not, add --accept-total-mismatch",
-        pre.total_mismatches.join("; ")
-    )
+/// What the sheet leaves for the person to decide before anything may be sent — a control
+/// total that does not match, rows hidden in the workbook, amounts shown otherwise than stored
+/// — as the refusal, for the run and the dry run alike (`None`: nothing is left to decide).
+pub(crate) fn sheet_questions(s: &Settings, pre: &PrePass) -> Option<String> {
+    let mut asked = Vec::new();
+    if !pre.total_mismatches.is_empty() && !s.accept_total_mismatch {
+        asked.push(format!(
+            "the sheet's total does not match its rows: {}. A control total that differs means \
+             a row is missing, extra or wrong: correct the sheet (or its total), or, if the rows \
+             are right and the total is not, add --accept-total-mismatch",
+            pre.total_mismatches.join("; ")
+        ));
+    }
+    asked.extend(pre.unseen.questions());
+    (!asked.is_empty()).then(|| asked.join(". Also, "))
 }
 
 /// Opens (or creates) the checkpoint; when the sheet changed since it was written, its

@@ -88,6 +88,13 @@ impl Settings {
             // Only when given, as `values`.
             values.push(("allow_negative".to_string(), "true".to_string()));
         }
+        // Only when given, as `values`.
+        if let Some(h) = self.sheet.hidden_rows {
+            values.push(("hidden_rows".to_string(), h.as_str().to_string()));
+        }
+        if let Some(a) = self.sheet.amounts {
+            values.push(("amounts".to_string(), a.as_str().to_string()));
+        }
         if !self.sheet.values.is_empty() {
             // Only when given: checkpoints written before `--values` existed still match.
             values.push((

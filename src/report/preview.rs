@@ -51,7 +51,7 @@ pub(crate) fn interpretation(pre: &PrePass, input: &Path, version: u8) -> String
     {
         let _ = writeln!(out, "  amounts:   {decimal}");
     }
-    if pre.columns.column(Param::CustomDate).is_some() {
+    if pre.columns.column(Param::CustomDate).is_some() || pre.columns.conversion_date.is_some() {
         let _ = writeln!(out, "  dates:     {dates}");
     }
     if pre.header_row > 1 {
@@ -70,6 +70,9 @@ pub(crate) fn interpretation(pre: &PrePass, input: &Path, version: u8) -> String
     );
     for note in &pre.skipped_notes {
         let _ = writeln!(out, "  skipped:   {note}");
+    }
+    for line in pre.unseen.preview_lines() {
+        let _ = writeln!(out, "  unseen:    {line}");
     }
     let _ = writeln!(out, "Columns:");
     let width = pre
@@ -212,9 +215,7 @@ fn column_line(out: &mut String, pre: &PrePass, i: usize, header: &str, width: u
             "  {quoted:<width$} -> {:<24} e.g. {samples}",
             spec.name
         );
-    } else if crate::sheet::columns::CONVERSION_DATE_HEADERS
-        .contains(&crate::sheet::parse::normalize_token(header).as_str())
-    {
+    } else if pre.columns.conversion_date == Some(i) {
         // Not sent, but not ignored: it gives the window CAKE is read in.
         let _ = writeln!(
             out,

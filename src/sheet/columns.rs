@@ -29,6 +29,9 @@ pub struct Columns {
     /// What the sheet's cells decided about its columns (a `Status` column of `Approved` and
     /// `Rejected` read as the disposition), for the preview.
     pub inferred: Vec<String>,
+    /// The column of the conversions' dates (not sent: it gives the read-back window), by its
+    /// header or `--map "X=conversion_date"`.
+    pub conversion_date: Option<usize>,
 }
 
 impl Columns {
@@ -190,13 +193,8 @@ pub(crate) const CONVERSION_DATE_HEADERS: [&str; 5] = [
     "date_of_conversion",
 ];
 
-/// The conversion-date column of `header`, if it has one.
-#[must_use]
-pub(crate) fn conversion_date_column(header: &csv::StringRecord) -> Option<usize> {
-    header
-        .iter()
-        .position(|h| CONVERSION_DATE_HEADERS.contains(&normalize_token(h).as_str()))
-}
+/// The `--map` target that names the conversion-date column.
+pub(crate) const CONVERSION_DATE: &str = "conversion_date";
 
 /// How many cells of a row read as field names: a header row has some, a title line none.
 pub(crate) fn recognised(record: &csv::StringRecord) -> usize {
@@ -275,7 +273,28 @@ pub(crate) fn resolve_header(
             implied.push((option, value));
         }
     }
-    let maps = &maps[..];
+    // `--map "X=conversion_date"`: not a CAKE field, the column the read-back window comes from.
+    let mut conversion_date = None;
+    let mut rest = Vec::with_capacity(maps.len());
+    for (from, to) in maps {
+        if normalize_token(&to) != CONVERSION_DATE {
+            rest.push((from, to));
+            continue;
+        }
+        let key = normalize_token(&from);
+        let index = normalized.iter().position(|h| *h == key).ok_or_else(|| {
+            bad(format!(
+                "--map \"{from}={to}\": the sheet has no column \"{from}\"; its columns are: {}",
+                column_list(header)
+            ))
+        })?;
+        if conversion_date.replace(index).is_some() {
+            return Err(bad(format!(
+                "--map names two conversion_date columns; keep one (\"{from}\" is the second)"
+            )));
+        }
+    }
+    let maps = &rest[..];
 
     // --map overrides, keyed by column index; `Some(None)`: `--map "HEADER=ignore"`.
     let mut mapped: Vec<Option<Option<Param>>> = vec![None; normalized.len()];
@@ -306,11 +325,19 @@ pub(crate) fn resolve_header(
         *slot = Some(field);
     }
 
+    // Else a header that names it, and that --map does not send elsewhere.
+    let conversion_date = conversion_date.or_else(|| {
+        normalized.iter().enumerate().position(|(i, h)| {
+            CONVERSION_DATE_HEADERS.contains(&h.as_str())
+                && mapped.get(i).is_some_and(Option::is_none)
+        })
+    });
     let mut sources: Vec<Source> = vec![Source::Default; PARAMS.len()];
     let mut ignored = Vec::new();
     for (index, (raw, norm)) in header.iter().zip(&normalized).enumerate() {
         let field = match mapped.get(index).copied().flatten() {
             Some(choice) => choice,
+            None if conversion_date == Some(index) => continue,
             None => field_by_name(norm),
         };
         let Some(field) = field else {
@@ -403,6 +430,7 @@ pub(crate) fn resolve_header(
         ignored,
         value_maps,
         inferred: Vec::new(),
+        conversion_date,
     })
 }
 
@@ -486,7 +514,7 @@ fn field_names() -> String {
         .iter()
         .filter(|s| s.param != Param::ApiKey)
         .map(|s| s.name)
-        .chain([IGNORE])
+        .chain([CONVERSION_DATE, IGNORE])
         .collect::<Vec<_>>()
         .join(", ")
 }

@@ -13,13 +13,16 @@ mod error;
 pub(crate) mod evidence;
 mod header_table;
 mod hints;
+mod layout;
 pub(crate) mod parse;
 pub(crate) mod prepass;
 mod profile;
 pub(crate) mod reader;
+pub(crate) mod shown;
 pub(crate) mod stream;
 pub(crate) mod validate;
 mod values;
+pub(crate) mod visibility;
 mod workbook;
 
 pub(crate) use duplicates::Duplicates;

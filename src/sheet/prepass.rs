@@ -46,6 +46,8 @@ pub struct PrePass {
     /// Total lines that do not match the rows above them: a run stops before sending unless
     /// `--accept-total-mismatch`.
     pub total_mismatches: Vec<String>,
+    /// Hidden rows and amounts shown otherwise than stored (a workbook's).
+    pub unseen: super::visibility::Unseen,
 }
 
 impl PrePass {
@@ -125,6 +127,7 @@ pub(crate) fn prepass_visit(
     let format = sheet.format().clone();
     let columns = sheet.columns().clone();
     let total_mismatches = sheet.total_mismatches().to_vec();
+    let unseen = sheet.unseen().clone();
     drop(sheet);
     let duplicates = find_duplicates(path, opts, dup_index)?;
     invalid += duplicates.len() as u64;
@@ -152,6 +155,7 @@ pub(crate) fn prepass_visit(
         input_sha256,
         additive,
         total_mismatches,
+        unseen,
     })
 }
 

@@ -324,6 +324,8 @@ pub(crate) struct RecordReader {
     last_row: u64,
     /// A workbook's rows (read whole: calamine loads a sheet at once), instead of the CSV.
     book: Option<std::vec::IntoIter<(u64, Vec<String>)>>,
+    /// What a workbook hides and shows (nothing, for a CSV).
+    seen: super::workbook::Seen,
 }
 
 impl RecordReader {
@@ -386,6 +388,7 @@ impl RecordReader {
             embedded_newlines: 0,
             last_row: 0,
             book: None,
+            seen: super::workbook::Seen::default(),
         })
     }
 
@@ -437,6 +440,7 @@ impl RecordReader {
             embedded_newlines: 0,
             last_row: 0,
             book: Some(book.rows),
+            seen: book.seen,
         })
     }
 
@@ -451,6 +455,12 @@ impl RecordReader {
             s
         });
         (d.size, hex)
+    }
+
+    /// What the workbook hides, and what its cells show where that is not what they hold.
+    #[must_use]
+    pub(crate) fn seen(&self) -> &super::workbook::Seen {
+        &self.seen
     }
 
     /// What was decided about the file.

@@ -31,6 +31,12 @@ pub struct SheetOptions {
     pub values: Vec<super::columns::ValueMap>,
     /// `--allow-negative`: a payout or revenue may be set below zero.
     pub allow_negative: bool,
+    /// `--hidden-rows`: rows hidden or filtered out in a workbook (`None`: listed, and a run
+    /// stops before sending until chosen).
+    pub hidden_rows: Option<super::shown::HiddenRows>,
+    /// `--amounts`: amounts whose cell shows fewer decimals than it holds (`None`: as stored,
+    /// listed, and a run stops before sending until chosen).
+    pub amounts: Option<super::shown::AmountsAs>,
     /// The column profile's decision, once made (see [`Self::pinned`]).
     pub profiled: Option<super::decided::Decided>,
     pub api_version: u8,
@@ -87,7 +93,12 @@ pub struct Sheet {
     /// Σ payout and Σ received of every data row above (valid or not: a total covers the
     /// sheet, not what this tool could read of it).
     sums: (Decimal, Decimal),
+    /// The same sums over the rows that are not hidden: a total under a filter (Excel's
+    /// `SUBTOTAL`) sums only what it shows.
+    visible_sums: (Decimal, Decimal),
     valid_above: u64,
+    /// Hidden rows and amounts shown otherwise than stored, met so far.
+    unseen: super::visibility::Unseen,
     /// Total lines whose amounts do not match the rows above, in words.
     total_mismatches: Vec<String>,
 }
@@ -101,46 +112,22 @@ impl Sheet {
             date_order: opts.date_order.unwrap_or_default(),
         };
         let mut header = csv::StringRecord::new();
-        let mut first_error = None;
-        let (header_row, mut columns) = loop {
-            let Some(row) = reader.next_record(&mut header)? else {
-                return Err(first_error.unwrap_or_else(|| SheetError::Empty {
-                    path: path.to_path_buf(),
-                }));
-            };
-            if let Some(wanted) = opts.header_row {
-                if row < wanted {
-                    continue;
-                }
-                if row > wanted {
-                    return Err(SheetError::Header {
-                        problem: format!(
-                            "--header-row {wanted}: row {wanted} is empty; give the row that \
-                             holds the column names"
-                        ),
-                    });
-                }
-            }
-            match resolve_header(
+        let (header_row, mut columns) = find_header(path, &mut reader, opts, cells, &mut header)?;
+        // Columns hidden in the workbook are ignored (the person did not see them), unless named.
+        let (hidden, hidden_notes) =
+            super::visibility::hidden_columns(&header, reader.seen(), &opts.maps, &opts.values);
+        let mut maps = opts.maps.clone();
+        if !hidden.is_empty() {
+            maps.extend(hidden);
+            columns = resolve_header(
                 &header,
-                &opts.maps,
+                &maps,
                 &opts.sets,
                 &opts.values,
                 opts.api_version,
                 cells,
-            ) {
-                Ok(columns) => break (row, columns),
-                // The header is the first row that reads as one; titles above it are skipped.
-                // A row that does name fields is the header, and its problem is the answer.
-                Err(e) if opts.header_row.is_some() || super::columns::recognised(&header) > 0 => {
-                    return Err(e);
-                }
-                Err(e) if row >= HEADER_SEARCH_ROWS => return Err(first_error.unwrap_or(e)),
-                Err(e) => {
-                    first_error.get_or_insert(e);
-                }
-            }
-        };
+            )?;
+        }
         let mut formats = decide_formats(path, opts, header_row, &header, &columns)?;
         if (formats.decimal, formats.date_order) != (cells.decimal, cells.date_order) {
             cells = CellParser {
@@ -149,7 +136,7 @@ impl Sheet {
             };
             columns = resolve_header(
                 &header,
-                &opts.maps,
+                &maps,
                 &opts.sets,
                 &opts.values,
                 opts.api_version,
@@ -160,13 +147,10 @@ impl Sheet {
         // silently.
         let decided = match &opts.profiled {
             Some(d) => d.clone(),
-            None => {
-                super::profile::decide(path, &opts.read, header_row, &header, &columns, &opts.maps)?
-            }
+            None => super::profile::decide(path, &opts.read, header_row, &header, &columns, &maps)?,
         };
         formats.profile = Some(decided.clone());
         if !decided.maps.is_empty() {
-            let mut maps = opts.maps.clone();
             maps.extend(decided.maps);
             columns = resolve_header(
                 &header,
@@ -177,7 +161,8 @@ impl Sheet {
                 cells,
             )?;
         }
-        columns.inferred = decided.notes;
+        columns.inferred = hidden_notes;
+        columns.inferred.extend(decided.notes);
         super::columns::changes_something(&columns)?;
         Ok(Self {
             path: path.to_path_buf(),
@@ -192,8 +177,14 @@ impl Sheet {
             },
             record: csv::StringRecord::new(),
             sums: (Decimal::ZERO, Decimal::ZERO),
+            visible_sums: (Decimal::ZERO, Decimal::ZERO),
             valid_above: 0,
             total_mismatches: Vec::new(),
+            unseen: super::visibility::Unseen {
+                hidden_choice: opts.hidden_rows,
+                amounts_choice: opts.amounts,
+                ..super::visibility::Unseen::default()
+            },
         })
     }
 
@@ -276,6 +267,12 @@ impl Sheet {
         let Some(row) = self.reader.next_record(&mut self.record)? else {
             return Ok(None);
         };
+        let hidden = self.unseen.meet(
+            row,
+            &mut self.record,
+            &self.parser.columns,
+            self.reader.seen(),
+        );
         let mut result = self.parser.parse(row, &self.record).map_err(|errors| {
             errors
                 .iter()
@@ -307,8 +304,7 @@ impl Sheet {
             result = Err(String::new());
         }
         let total = if let Ok(u) = &result {
-            self.sums.0 = self.sums.0.saturating_add(u.payout);
-            self.sums.1 = self.sums.1.saturating_add(u.received);
+            self.add_to_sums((u.payout, u.received), hidden);
             self.valid_above += 1;
             None
         } else {
@@ -321,19 +317,26 @@ impl Sheet {
                         .and_then(|c| parse_amount(c, self.parser.cells.decimal).ok())
                         .unwrap_or_default()
                 };
-                let (payout, received) = (amount(Param::Payout), amount(Param::Received));
-                self.sums.0 = self.sums.0.saturating_add(payout);
-                self.sums.1 = self.sums.1.saturating_add(received);
+                let amounts = (amount(Param::Payout), amount(Param::Received));
+                self.add_to_sums(amounts, hidden);
             }
             total
         };
-        let result = match (result, total) {
-            (Ok(u), _) => Ok(u),
-            (Err(_), Some(message)) => Err(Invalid {
+        // A hidden row that is data (not a total, not a note): counted, and left out if chosen.
+        let skip_hidden = if hidden && total.is_none() {
+            self.unseen.hidden_data_row(row);
+            self.unseen.skipped(row)
+        } else {
+            None
+        };
+        let result = match (result, total.or(skip_hidden)) {
+            // Only a hidden row left out by choice is valid and set aside.
+            (_, Some(message)) => Err(Invalid {
                 message,
                 cells: self.raw_cells(),
                 skipped: true,
             }),
+            (Ok(u), None) => Ok(u),
             (Err(message), None) => Err(Invalid {
                 message,
                 cells: self.raw_cells(),
@@ -376,6 +379,22 @@ impl Sheet {
         })
     }
 
+    /// Adds a data row's amounts to the sums a total line is checked against.
+    fn add_to_sums(&mut self, (payout, received): (Decimal, Decimal), hidden: bool) {
+        self.sums.0 = self.sums.0.saturating_add(payout);
+        self.sums.1 = self.sums.1.saturating_add(received);
+        if !hidden {
+            self.visible_sums.0 = self.visible_sums.0.saturating_add(payout);
+            self.visible_sums.1 = self.visible_sums.1.saturating_add(received);
+        }
+    }
+
+    /// Hidden rows and amounts shown otherwise than stored, met so far.
+    #[must_use]
+    pub(crate) fn unseen(&self) -> &super::visibility::Unseen {
+        &self.unseen
+    }
+
     /// The total lines read so far whose amounts do not match the rows above them.
     #[must_use]
     pub(crate) fn total_mismatches(&self) -> &[String] {
@@ -410,8 +429,8 @@ impl Sheet {
         let (payout, received) = (amount(Param::Payout), amount(Param::Received));
         let agrees = |v: Option<Decimal>, sum: Decimal| v.is_none_or(|v| v == sum);
         let matches = (payout.is_some() || received.is_some())
-            && agrees(payout, self.sums.0)
-            && agrees(received, self.sums.1);
+            && ((agrees(payout, self.sums.0) && agrees(received, self.sums.1))
+                || (agrees(payout, self.visible_sums.0) && agrees(received, self.visible_sums.1)));
         // Unlabelled, only sums of two or more rows that are not zero are taken for a total.
         let sums_a_total = matches
             && self.valid_above >= 2
@@ -460,6 +479,57 @@ impl Sheet {
     }
 }
 
+/// Finds the header: `--header-row`, or the first row within [`HEADER_SEARCH_ROWS`] that reads
+/// as one (titles above it are skipped); resolved against `--map`/`--set`.
+fn find_header(
+    path: &Path,
+    reader: &mut RecordReader,
+    opts: &SheetOptions,
+    cells: CellParser,
+    header: &mut csv::StringRecord,
+) -> Result<(u64, Columns), SheetError> {
+    let mut first_error = None;
+    loop {
+        let Some(row) = reader.next_record(header)? else {
+            return Err(first_error.unwrap_or_else(|| SheetError::Empty {
+                path: path.to_path_buf(),
+            }));
+        };
+        if let Some(wanted) = opts.header_row {
+            if row < wanted {
+                continue;
+            }
+            if row > wanted {
+                return Err(SheetError::Header {
+                    problem: format!(
+                        "--header-row {wanted}: row {wanted} is empty; give the row that \
+                         holds the column names"
+                    ),
+                });
+            }
+        }
+        match resolve_header(
+            header,
+            &opts.maps,
+            &opts.sets,
+            &opts.values,
+            opts.api_version,
+            cells,
+        ) {
+            Ok(columns) => return Ok((row, columns)),
+            // The header is the first row that reads as one; titles above it are skipped.
+            // A row that does name fields is the header, and its problem is the answer.
+            Err(e) if opts.header_row.is_some() || super::columns::recognised(header) > 0 => {
+                return Err(e);
+            }
+            Err(e) if row >= HEADER_SEARCH_ROWS => return Err(first_error.unwrap_or(e)),
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+}
+
 /// A total line's label: `Total`, `Totals`, `Sum`, `Grand total` (a trailing colon allowed).
 ///
 /// Asked of every cell of every row: compared in place, never allocated.
@@ -484,7 +554,7 @@ fn decide_formats(
         .filter(|p| columns.column(*p).is_some())
         .collect();
     // The conversion date is a date column like custom_date: its cells are evidence too.
-    let conversion_date = super::columns::conversion_date_column(header);
+    let conversion_date = columns.conversion_date;
     let dated = columns.column(Param::CustomDate).is_some() || conversion_date.is_some();
     let need_decimal = opts.decimal.is_none() && !amounts.is_empty();
     let need_dates = opts.date_order.is_none() && dated;

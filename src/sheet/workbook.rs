@@ -9,6 +9,7 @@
 use super::SheetError;
 use calamine::{Data, Reader as _};
 use rust_decimal::Decimal;
+use std::collections::HashMap;
 use std::path::Path;
 
 /// A workbook sheet, as rows of cell text with their spreadsheet row numbers.
@@ -20,6 +21,17 @@ pub(crate) struct Workbook {
     /// Every sheet of the workbook, in order (for `--sheet` advice).
     pub sheets: Vec<String>,
     pub rows: std::vec::IntoIter<(u64, Vec<String>)>,
+    /// What the sheet hides and what its cells show, where that differs from what they hold.
+    pub seen: Seen,
+}
+
+/// What the person sees of a sheet, where it is not what the sheet holds (`.xlsx` family).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Seen {
+    pub layout: super::layout::Layout,
+    /// (spreadsheet row, column index) → what a number cell shows, where its format shows
+    /// fewer decimals than it holds (the cell's text is what it holds).
+    pub shown: HashMap<(u64, usize), String>,
 }
 
 /// The workbook kind of `path`, by its name or, for a misnamed file, its first bytes.
@@ -85,6 +97,14 @@ pub(crate) fn read(
         .worksheet_range(&sheet)
         .map_err(|e| fail(format!("sheet \"{sheet}\" could not be read: {e}")))?;
     unsaved_formulas(path, &mut book, &sheet, &range).map_err(fail)?;
+    let mut seen = Seen::default();
+    if let calamine::Sheets::Xlsx(xlsx) = &mut book {
+        seen.layout = super::layout::read(path, &sheet).map_err(fail)?;
+        // Number formats: a workbook whose styles cannot be read shows its values as stored.
+        if let Ok(styles) = xlsx.worksheet_style(&sheet) {
+            seen.shown = shown_amounts(&range, &styles);
+        }
+    }
     let (top, _) = range.start().unwrap_or((0, 0));
     let (_, left) = range.start().unwrap_or((0, 0));
     let mut rows = Vec::with_capacity(range.height());
@@ -107,7 +127,36 @@ pub(crate) fn read(
         sheet,
         sheets,
         rows: rows.into_iter(),
+        seen,
     })
+}
+
+/// Every number cell whose format shows fewer decimals than it holds, with what it shows.
+fn shown_amounts(
+    values: &calamine::Range<Data>,
+    styles: &calamine::StyleRange,
+) -> HashMap<(u64, usize), String> {
+    let mut shown = HashMap::new();
+    for (r, c, cell) in values.used_cells() {
+        let Data::Float(f) = cell else { continue };
+        let (top, left) = values.start().unwrap_or((0, 0));
+        let at = (
+            top + u32::try_from(r).unwrap_or(u32::MAX),
+            left + u32::try_from(c).unwrap_or(u32::MAX),
+        );
+        let Some(code) = styles
+            .get(at)
+            .and_then(|s| s.number_format.as_ref())
+            .map(|n| n.format_code.as_str())
+        else {
+            continue;
+        };
+        let Ok(stored) = decimal(*f) else { continue };
+        if let Some(display) = super::shown::rounded_for_display(stored, code) {
+            shown.insert((u64::from(at.0) + 1, at.1 as usize), decimal_text(display));
+        }
+    }
+    shown
 }
 
 /// Refuses a sheet whose formula cells have no saved value (written by a script or an
@@ -201,7 +250,7 @@ fn quoted(names: &[String]) -> String {
 }
 
 /// `A`, `B`, … `Z`, `AA`: a column as the spreadsheet names it.
-fn column_name(mut i: usize) -> String {
+pub(crate) fn column_name(mut i: usize) -> String {
     let mut name = Vec::new();
     loop {
         name.push(b'A' + u8::try_from(i % 26).unwrap_or(0));
@@ -242,14 +291,23 @@ fn text(cell: &Data) -> Result<String, String> {
 
 /// A binary double as the decimal Excel shows: 15 significant digits, trailing zeros dropped.
 fn number(f: f64) -> Result<String, String> {
+    decimal(f).map(decimal_text)
+}
+
+/// A binary double as the decimal Excel keeps: 15 significant digits.
+fn decimal(f: f64) -> Result<Decimal, String> {
     if !f.is_finite() {
         return Err("holds a number that is not finite".into());
     }
     if f == 0.0 {
-        return Ok("0".into());
+        return Ok(Decimal::ZERO);
     }
-    let d = Decimal::from_scientific(&format!("{f:.14e}"))
-        .map_err(|_| format!("holds a number beyond what an amount can hold ({f:e})"))?;
+    Decimal::from_scientific(&format!("{f:.14e}"))
+        .map_err(|_| format!("holds a number beyond what an amount can hold ({f:e})"))
+}
+
+/// A workbook's decimal as text the sheet parsers read exactly.
+fn decimal_text(d: Decimal) -> String {
     let mut text = d.normalize().to_string();
     // A typed number is never ambiguous: `3.333` as text could be a European 3333, so three
     // decimals are written as four (`3.3330`, the same amount), which no sheet format reads as
@@ -260,7 +318,7 @@ fn number(f: f64) -> Result<String, String> {
     {
         text.push('0');
     }
-    Ok(text)
+    text
 }
 
 #[cfg(test)]

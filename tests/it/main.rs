@@ -22,5 +22,6 @@ mod serve;
 mod settling;
 mod sheet_meant;
 mod snapshots;
+mod unseen;
 mod util;
 mod workbook;

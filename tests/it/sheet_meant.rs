@@ -411,6 +411,53 @@ fn day_first_conversion_dates_give_a_september_window_and_a_window_that_misses_s
 }
 
 #[test]
+fn any_column_can_be_mapped_to_the_conversion_date_and_drives_the_window() {
+    let t = TestDir::new();
+    let emu = cake();
+    t.write(
+        "booked.csv",
+        "conversion_id;payout;Booked\n1211;1,50;02/09/2026\n1212;2,00;20/09/2026\n",
+    );
+    let mapped = ["--map", "Booked=conversion_date"];
+    let preview = run(
+        &t,
+        &emu,
+        "booked.csv",
+        &[&["--dry-run"], &mapped[..]].concat(),
+    );
+    assert!(
+        preview.stdout.lines().any(|l| l.contains("\"Booked\"")
+            && l.contains("-> conversion date")
+            && l.ends_with("(not sent: the read-back window)")),
+        "{}",
+        preview.stdout
+    );
+    assert!(
+        preview
+            .stdout
+            .contains("day first: 30/09/2026 (from row 3 Booked"),
+        "{}",
+        preview.stdout
+    );
+    let out = run(
+        &t,
+        &emu,
+        "booked.csv",
+        &[&["--read-back"], &mapped[..]].concat(),
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stdout.contains("2026-09-01") && out.stdout.contains("2026-09-21"),
+        "a day-first September window: {}",
+        out.stdout
+    );
+    // Without the map, the window is asked for.
+    let out = run(&t, &emu, "booked.csv", &["--read-back"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("--since"), "{}", out.stderr);
+}
+
+#[test]
 fn the_adding_targets_add_as_they_say() {
     let t = TestDir::new();
     let emu = cake();

@@ -1,0 +1,194 @@
+//! What the person could not see (issue 19): rows hidden or filtered out of a workbook, hidden
+//! columns, and amounts whose cells show fewer decimals than they hold. Nothing of it is sent
+//! on a guess; each test asserts on what the emulator's ledger received.
+
+use crate::emu::{Emu, run};
+use crate::run::results;
+use crate::util::TestDir;
+use cake_recon::mock::{Faults, Ledger};
+use rust_decimal::Decimal;
+use rust_xlsxwriter::{Format, Formula, Workbook};
+
+fn cake() -> Emu {
+    Emu::with(Ledger::generated(30_000), Faults::default())
+}
+
+/// Four approvals of which rows 3 and 5 are filtered out (as Excel leaves a filtered sheet),
+/// under a `SUBTOTAL` total that sums only the rows shown.
+fn filtered_book(t: &TestDir, name: &str) {
+    let mut book = Workbook::new();
+    let ws = book.add_worksheet();
+    ws.write_string(0, 0, "Conversion ID").unwrap();
+    ws.write_string(0, 1, "Payout").unwrap();
+    for (r, (id, payout)) in [
+        (1201.0, 10.0),
+        (1202.0, 20.0),
+        (1203.0, 30.0),
+        (1204.0, 40.0),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let r = u32::try_from(r).unwrap() + 1;
+        ws.write_number(r, 0, id).unwrap();
+        ws.write_number(r, 1, payout).unwrap();
+    }
+    ws.write_string(5, 0, "Total").unwrap();
+    ws.write_formula(5, 1, Formula::new("=SUBTOTAL(109,B2:B5)").set_result("40"))
+        .unwrap();
+    ws.autofilter(0, 0, 4, 1).unwrap();
+    ws.set_row_hidden(2).unwrap();
+    ws.set_row_hidden(4).unwrap();
+    book.save(t.path(name)).unwrap();
+}
+
+#[test]
+fn filtered_out_rows_stop_the_run_until_the_person_chooses() {
+    let t = TestDir::new();
+    let emu = cake();
+    filtered_book(&t, "june.xlsx");
+    let preview = run(&t, &emu, "june.xlsx", &["--dry-run"]);
+    assert!(
+        preview
+            .stdout
+            .contains("filtered out (hidden) in the workbook (rows 3, 5)")
+            && preview.stdout.contains("A run would stop before sending"),
+        "{}",
+        preview.stdout
+    );
+    let out = run(&t, &emu, "june.xlsx", &[]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr.contains("--hidden-rows skip") && out.stderr.contains("rows 3, 5"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(emu.stats().requests, 0, "nothing sent before the choice");
+
+    // Skipped: only what the person saw is sent, and the SUBTOTAL of the rows shown matches.
+    let before = emu.conversions();
+    let out = run(&t, &emu, "june.xlsx", &["--hidden-rows", "skip"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let ledger = emu.conversions();
+    assert_eq!(ledger[&1201].payout, Decimal::from(10));
+    assert_eq!(ledger[&1203].payout, Decimal::from(30));
+    for hidden in [1202, 1204] {
+        assert_eq!(
+            ledger.get(&hidden),
+            before.get(&hidden),
+            "hidden row never sent"
+        );
+    }
+    assert_eq!(emu.stats().requests, 2, "hidden rows never sent");
+    let lines = results(&t, "june.results.csv");
+    let row3 = lines.iter().find(|l| l["row"] == "3").unwrap();
+    assert_eq!(row3["status"], "skipped");
+    assert!(row3["message"].contains("--hidden-rows skip"), "{row3:?}");
+}
+
+#[test]
+fn hidden_rows_are_sent_when_the_person_says_so() {
+    let t = TestDir::new();
+    let emu = cake();
+    filtered_book(&t, "june.xlsx");
+    let out = run(&t, &emu, "june.xlsx", &["--hidden-rows", "send"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let ledger = emu.conversions();
+    for (id, payout) in [(1201, 10), (1202, 20), (1203, 30), (1204, 40)] {
+        assert_eq!(ledger[&id].payout, Decimal::from(payout), "{id}");
+    }
+}
+
+#[test]
+fn a_hidden_column_is_ignored_said_and_read_only_when_named() {
+    let t = TestDir::new();
+    let emu = cake();
+    hidden_column_book(&t);
+    let preview = run(&t, &emu, "cols.xlsx", &["--dry-run"]);
+    assert!(
+        preview
+            .stdout
+            .contains("column C \"Revenue\" is hidden in the workbook: ignored"),
+        "{}",
+        preview.stdout
+    );
+    assert_eq!(run(&t, &emu, "cols.xlsx", &[]).code, 0);
+    let c = &emu.conversions()[&1301];
+    assert_eq!(c.payout, Decimal::from(5));
+    assert_ne!(
+        c.revenue,
+        Decimal::from(99),
+        "the hidden column was not sent"
+    );
+
+    let t = TestDir::new();
+    hidden_column_book(&t);
+    let out = run(&t, &emu, "cols.xlsx", &["--map", "Revenue=received"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(emu.conversions()[&1301].revenue, Decimal::from(99));
+}
+
+/// A revenue column hidden beside the payout.
+fn hidden_column_book(t: &TestDir) {
+    let mut book = Workbook::new();
+    let ws = book.add_worksheet();
+    for (c, h) in ["Conversion ID", "Payout", "Revenue"].iter().enumerate() {
+        ws.write_string(0, u16::try_from(c).unwrap(), *h).unwrap();
+    }
+    ws.write_number(1, 0, 1301.0).unwrap();
+    ws.write_number(1, 1, 5.0).unwrap();
+    ws.write_number(1, 2, 99.0).unwrap();
+    ws.set_column_hidden(2).unwrap();
+    book.save(t.path("cols.xlsx")).unwrap();
+}
+
+/// `$1,234.57` shown for `1234.565` stored, beside amounts the format shows whole.
+fn currency_book(t: &TestDir, name: &str) {
+    let mut book = Workbook::new();
+    let ws = book.add_worksheet();
+    let money = Format::new().set_num_format("\"$\"#,##0.00");
+    ws.write_string(0, 0, "Conversion ID").unwrap();
+    ws.write_string(0, 1, "Payout").unwrap();
+    ws.write_string(0, 2, "Rate").unwrap();
+    ws.write_number(1, 0, 1401.0).unwrap();
+    ws.write_number_with_format(1, 1, 1234.565, &money).unwrap();
+    // An ignored column's display is nobody's amount.
+    ws.write_number_with_format(1, 2, 0.123_45, &money).unwrap();
+    ws.write_number(2, 0, 1402.0).unwrap();
+    ws.write_number_with_format(2, 1, 7.5, &money).unwrap();
+    book.save(t.path(name)).unwrap();
+}
+
+#[test]
+fn an_amount_with_more_decimals_than_shown_stops_the_run_until_chosen() {
+    let t = TestDir::new();
+    let emu = cake();
+    currency_book(&t, "money.xlsx");
+    let out = run(&t, &emu, "money.xlsx", &[]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("B2 (Payout) shows 1234.57, holds 1234.565")
+            && out.stderr.contains("--amounts as-shown")
+            && !out.stderr.contains("C2"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(emu.stats().requests, 0, "nothing sent before the choice");
+
+    assert_eq!(
+        run(&t, &emu, "money.xlsx", &["--amounts", "as-shown"]).code,
+        0
+    );
+    let ledger = emu.conversions();
+    assert_eq!(ledger[&1401].payout, Decimal::new(123_457, 2));
+    assert_eq!(ledger[&1402].payout, Decimal::new(75, 1));
+
+    let t = TestDir::new();
+    currency_book(&t, "money.xlsx");
+    assert_eq!(
+        run(&t, &emu, "money.xlsx", &["--amounts", "as-stored"]).code,
+        0
+    );
+    assert_eq!(emu.conversions()[&1401].payout, Decimal::new(1_234_565, 3));
+}
