@@ -71,7 +71,7 @@ pub(crate) fn interpretation(pre: &PrePass, input: &Path, version: u8) -> String
     for note in &pre.skipped_notes {
         let _ = writeln!(out, "  skipped:   {note}");
     }
-    for line in pre.unseen.preview_lines() {
+    for line in pre.unseen.preview_lines(false) {
         let _ = writeln!(out, "  unseen:    {line}");
     }
     let _ = writeln!(out, "Columns:");
@@ -210,9 +210,13 @@ fn column_line(out: &mut String, pre: &PrePass, i: usize, header: &str, width: u
         })
         .unwrap_or_default();
     if let Some(spec) = field {
+        let values = pre
+            .columns
+            .values_said(i)
+            .map_or(String::new(), |v| format!(" (values: {v})"));
         let _ = writeln!(
             out,
-            "  {quoted:<width$} -> {:<24} e.g. {samples}",
+            "  {quoted:<width$} -> {:<24} e.g. {samples}{values}",
             spec.name
         );
     } else if pre.columns.conversion_date == Some(i) {

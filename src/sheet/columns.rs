@@ -56,6 +56,19 @@ impl Columns {
             .map(|(_, to)| to.as_str())
     }
 
+    /// The column's `--values` map in words (`yes → approved, no → rejected`), when it has one.
+    #[must_use]
+    pub fn values_said(&self, index: usize) -> Option<String> {
+        let (_, pairs) = self.value_maps.iter().find(|(i, _)| *i == index)?;
+        Some(
+            pairs
+                .iter()
+                .map(|(from, to)| format!("{from} → {to}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+        )
+    }
+
     /// The column index feeding `param`, if a column does.
     #[must_use]
     pub fn column(&self, param: Param) -> Option<usize> {

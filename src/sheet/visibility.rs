@@ -59,14 +59,18 @@ impl Unseen {
         asked
     }
 
-    /// The preview's lines: what was met and what is done with it.
+    /// The preview's lines: what was met and what is done with it (`screen`: the choice is a
+    /// dropdown on the page, not a flag).
     #[must_use]
-    pub fn preview_lines(&self) -> Vec<String> {
+    pub fn preview_lines(&self, screen: bool) -> Vec<String> {
         let mut lines = Vec::new();
         if self.hidden_count > 0 {
             let done = match self.hidden_choice {
+                Some(HiddenRows::Send) if screen => "sent like the others, as chosen",
+                Some(HiddenRows::Skip) if screen => "left out, not sent, as chosen",
                 Some(HiddenRows::Send) => "sent like the others (--hidden-rows send)",
                 Some(HiddenRows::Skip) => "left out, not sent (--hidden-rows skip)",
+                None if screen => "choose below whether to send them",
                 None => "a run stops before sending until --hidden-rows send or skip is given",
             };
             lines.push(format!(
@@ -79,8 +83,11 @@ impl Unseen {
         }
         if self.amounts_count > 0 {
             let done = match self.amounts_choice {
+                Some(AmountsAs::AsShown) if screen => "what the cells show is sent, as chosen",
+                Some(AmountsAs::AsStored) if screen => "every decimal is sent, as chosen",
                 Some(AmountsAs::AsShown) => "what the cells show is sent (--amounts as-shown)",
                 Some(AmountsAs::AsStored) => "every decimal is sent (--amounts as-stored)",
+                None if screen => "choose below which to send",
                 None => "a run stops before sending until --amounts as-shown or as-stored is given",
             };
             lines.push(format!(

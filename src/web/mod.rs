@@ -17,6 +17,7 @@ mod pages;
 mod preview;
 mod results;
 mod server;
+mod sheet_form;
 mod sheet_page;
 mod staged;
 mod state;

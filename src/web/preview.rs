@@ -50,6 +50,12 @@ fn sheet_args(staged: &Staged, c: &Choices) -> Vec<String> {
     if let Some(h) = c.header_row {
         a.extend(["--header-row".into(), h.to_string()]);
     }
+    if let Some(h) = &c.hidden_rows {
+        a.extend(["--hidden-rows".into(), h.clone()]);
+    }
+    if let Some(m) = &c.amounts {
+        a.extend(["--amounts".into(), m.clone()]);
+    }
     a
 }
 
@@ -354,7 +360,7 @@ pub(super) fn detected(pre: &PrePass) -> Vec<(&'static str, String)> {
     }
     let (decimal, dates) = pre.formats.describe();
     out.push(("Amounts", decimal));
-    if pre.columns.column(Param::CustomDate).is_some() {
+    if pre.columns.column(Param::CustomDate).is_some() || pre.columns.conversion_date.is_some() {
         out.push(("Dates", dates));
     }
     out.push((
@@ -367,6 +373,12 @@ pub(super) fn detected(pre: &PrePass) -> Vec<(&'static str, String)> {
     ));
     for note in &pre.skipped_notes {
         out.push(("Skipped", note.clone()));
+    }
+    for line in pre.unseen.preview_lines(true) {
+        out.push(("Not seen", line));
+    }
+    for note in &pre.columns.inferred {
+        out.push(("From its cells", note.clone()));
     }
     out
 }

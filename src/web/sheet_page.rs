@@ -6,8 +6,7 @@ use super::html::{esc, form_open, notice, table};
 use super::jobs::JobRecord;
 use super::pages::{Shared, blocking, html, problem, start_run, urlencode};
 use super::preview::{
-    Preview, ROWS_LISTED, check_args, columns_of, defaults, detected, field_of, known_values,
-    mappable, run_args,
+    Preview, ROWS_LISTED, check_args, columns_of, defaults, detected, field_of, mappable, run_args,
 };
 use super::results::read_csv_rows;
 use super::staged::{Choices, DELIMITERS, ENCODINGS, Staged, is_workbook};
@@ -15,6 +14,7 @@ use super::state::App;
 use crate::config::parse_day;
 use crate::report::money::{count, grouped};
 use crate::sheet::columns::{IGNORE, looks_like};
+use crate::sheet::shown::{AmountsAs, HiddenRows};
 use axum::extract::{Form, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -60,17 +60,30 @@ pub(super) async fn sheet(State(app): Shared, Path(id): Path<String>) -> Respons
 }
 
 pub(super) fn samples(p: &Preview, i: usize) -> String {
-    p.read
-        .as_ref()
-        .ok()
-        .and_then(|r| r.pre.samples.get(i))
+    let Ok(r) = &p.read else {
+        return String::new();
+    };
+    let mut out = r
+        .pre
+        .samples
+        .get(i)
         .map(|s| {
             s.iter()
                 .map(|v| esc(&v.replace(['\r', '\n'], " ")))
                 .collect::<Vec<_>>()
                 .join(" · ")
         })
-        .unwrap_or_default()
+        .unwrap_or_default();
+    if let Some(v) = r.pre.columns.values_said(i) {
+        let _ = write!(out, "<br><span class=\"hint\">values: {}</span>", esc(&v));
+    }
+    if r.pre.columns.conversion_date == Some(i) {
+        out.push_str(
+            "<br><span class=\"hint\">the conversion date: not sent, it gives the window CAKE \
+             is read in</span>",
+        );
+    }
+    out
 }
 
 fn mapping_form(app: &App, staged: &Staged, c: &Choices, p: &Preview) -> String {
@@ -139,124 +152,12 @@ fn mapping_form(app: &App, staged: &Staged, c: &Choices, p: &Preview) -> String 
         &rows,
         "mapping",
     ));
-    out.push_str(&format_choices(c, is_workbook(&staged.name)));
-    out
-}
-
-/// The date order, the decimal mark and the values set for every row: the rest of the form.
-fn format_choices(c: &Choices, workbook: bool) -> String {
-    let mut out = String::new();
-    let select = |name: &str, label: &str, current: Option<&str>, opts: &[(&str, &str)]| {
-        let mut s = format!(
-            "<p><label for=\"{name}\">{label}</label> <select name=\"{name}\" id=\"{name}\">"
-        );
-        for (v, l) in opts {
-            let sel = if current.unwrap_or("") == *v {
-                " selected"
-            } else {
-                ""
-            };
-            let _ = write!(s, "<option value=\"{v}\"{sel}>{l}</option>");
-        }
-        s.push_str("</select></p>");
-        s
-    };
-    out.push_str("<div class=\"row\">");
-    out.push_str(&select(
-        "date_order",
-        "Dates",
-        c.date_order.as_deref(),
-        &[
-            ("", "as detected"),
-            ("mdy", "month first (09/30/2026)"),
-            ("dmy", "day first (30/09/2026)"),
-        ],
+    let unseen = p.read.as_ref().ok().map(|r| &r.pre.unseen);
+    out.push_str(&super::sheet_form::format_choices(
+        c,
+        is_workbook(&staged.name),
+        unseen,
     ));
-    out.push_str(&select(
-        "decimal",
-        "Amounts",
-        c.decimal.as_deref(),
-        &[
-            ("", "as detected"),
-            ("point", "decimal point (1,234.56)"),
-            ("comma", "decimal comma (1.234,56)"),
-        ],
-    ));
-    if workbook {
-        let _ = write!(
-            out,
-            "<p><label for=\"sheet_name\">Workbook sheet</label> <input id=\"sheet_name\" \
-             name=\"sheet_name\" value=\"{}\" placeholder=\"the first\" size=\"16\"></p>",
-            esc(c.sheet.as_deref().unwrap_or(""))
-        );
-    } else {
-        let encodings: Vec<(&str, &str)> = std::iter::once(("", "as detected"))
-            .chain(ENCODINGS.iter().map(|e| (*e, *e)))
-            .collect();
-        out.push_str(&select(
-            "encoding",
-            "Encoding",
-            c.encoding.as_deref(),
-            &encodings,
-        ));
-        out.push_str(&select(
-            "delimiter",
-            "Delimiter",
-            c.delimiter.as_deref(),
-            &[
-                ("", "as detected"),
-                ("comma", "comma ,"),
-                ("semicolon", "semicolon ;"),
-                ("tab", "tab"),
-                ("pipe", "pipe |"),
-            ],
-        ));
-    }
-    let _ = write!(
-        out,
-        "<p><label for=\"header_row\">Header row</label> <input id=\"header_row\" \
-         name=\"header_row\" type=\"number\" min=\"1\" value=\"{}\" placeholder=\"found\" \
-         size=\"4\"></p>",
-        c.header_row.map(|h| h.to_string()).unwrap_or_default()
-    );
-    out.push_str("</div>");
-    out.push_str(&sets_fieldset(c));
-    out
-}
-
-/// The values set for every row (`--set`): one line per value, and an empty one to add one.
-fn sets_fieldset(c: &Choices) -> String {
-    let mut out = String::from("<fieldset><legend>Set for every row</legend>");
-    for (i, (f, v)) in c
-        .sets
-        .iter()
-        .chain(std::iter::once(&(String::new(), String::new())))
-        .enumerate()
-    {
-        let _ = write!(
-            out,
-            "<p class=\"row\"><label for=\"setf{i}\">Field</label><select name=\"setf{i}\" id=\"setf{i}\">\
-             <option value=\"\">—</option>"
-        );
-        for name in mappable() {
-            let sel = if f == name { " selected" } else { "" };
-            let _ = write!(out, "<option value=\"{name}\"{sel}>{name}</option>");
-        }
-        let _ = write!(
-            out,
-            "</select><label for=\"setv{i}\">Value</label><input id=\"setv{i}\" name=\"setv{i}\" \
-             value=\"{}\" placeholder=\"e.g. approved\" list=\"known-values\"></p>",
-            esc(v)
-        );
-    }
-    out.push_str("<datalist id=\"known-values\">");
-    for v in known_values() {
-        let _ = write!(out, "<option value=\"{v}\">");
-    }
-    out.push_str("</datalist>");
-    out.push_str(
-        "</fieldset><button type=\"submit\" class=\"secondary\">Update the preview</button></form>",
-    );
     out
 }
 
@@ -574,6 +475,28 @@ fn apply_section(
         out.push_str("</section>");
         return out;
     }
+    // What `run` would stop for is asked here first: the button waits for the choice.
+    if !r.pre.total_mismatches.is_empty() {
+        out.push_str(&notice(
+            "error",
+            &format!(
+                "The sheet's total does not match its rows ({}): a row is missing, extra or \
+                 wrong. Correct the sheet (or its total) and upload it again.",
+                esc(&r.pre.total_mismatches.join("; "))
+            ),
+        ));
+        out.push_str("</section>");
+        return out;
+    }
+    if !r.pre.unseen.questions().is_empty() {
+        out.push_str(&notice(
+            "warn",
+            "The workbook hides rows, or shows amounts with fewer decimals than they hold: \
+             choose above what to send (and update the preview) before applying.",
+        ));
+        out.push_str("</section>");
+        return out;
+    }
     let money = format!(
         "Σ payout set {}, Σ payout added {}, Σ received {}",
         grouped(t.payout_set),
@@ -675,6 +598,14 @@ pub(super) async fn choices(
         .get("sheet_name")
         .map(|s| s.trim().chars().take(100).collect::<String>())
         .filter(|s| !s.is_empty());
+    c.hidden_rows = pick(
+        "hidden_rows",
+        &[HiddenRows::Send.as_str(), HiddenRows::Skip.as_str()],
+    );
+    c.amounts = pick(
+        "amounts",
+        &[AmountsAs::AsShown.as_str(), AmountsAs::AsStored.as_str()],
+    );
     c.header_row = form
         .get("header_row")
         .and_then(|h| h.trim().parse::<u64>().ok())

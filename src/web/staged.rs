@@ -40,6 +40,10 @@ pub(super) struct Choices {
     pub sheet: Option<String>,
     /// `--header-row N`.
     pub header_row: Option<u64>,
+    /// `--hidden-rows send|skip` (a workbook with hidden rows).
+    pub hidden_rows: Option<String>,
+    /// `--amounts as-shown|as-stored` (a workbook whose cells show fewer decimals).
+    pub amounts: Option<String>,
 }
 
 /// The encodings the page offers (`--encoding`), as the command line names them.

@@ -459,3 +459,63 @@ fn a_finance_analyst_applies_a_messy_excel_sheet_from_the_browser() {
     }
     assert_eq!(emu.stats().requests, 6);
 }
+
+#[test]
+fn rows_filtered_out_of_a_workbook_wait_for_the_persons_choice_on_the_screen() {
+    let Some(b) = Browser::start() else {
+        return;
+    };
+    let screens = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/screens");
+    let t = TestDir::new();
+    let emu = Emu::with(Ledger::generated(10_000), Faults::default());
+    let s = Server::start(
+        &t,
+        &["--base-url", emu.url.as_str(), "--listen", "127.0.0.1:0"],
+        &[("CAKE_API_KEY", KEY)],
+    );
+    // The sample as openpyxl wrote it: two rejected rows filtered out of view.
+    let sheet = t.path("filtered.xlsx");
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/filtered.xlsx"),
+        &sheet,
+    )
+    .unwrap();
+    b.goto(&s.url(&format!("/?token={}", s.token)));
+    b.wait("#sheet", Duration::from_secs(10));
+    b.type_into("#sheet", sheet.to_str().unwrap());
+    b.click("#upload-form button[type=submit]");
+    b.wait("table.mapping", Duration::from_secs(30));
+    let body = b.text("main");
+    assert!(
+        body.contains("2 row(s) filtered out (hidden) in the workbook (rows 3, 5)"),
+        "{body}"
+    );
+    assert!(
+        body.contains("column \"Status\" holds dispositions"),
+        "{body}"
+    );
+    assert!(b.find("#apply").is_none(), "no Apply before the choice");
+    b.screenshot(&screens.join("5-hidden-rows.png"));
+    assert!(b.unlabelled().is_empty(), "{:?}", b.unlabelled());
+
+    b.click("#hidden_rows option[value=skip]");
+    b.click("form[action*='/choices'] button[type=submit]");
+    b.wait("#apply", Duration::from_secs(30));
+    assert!(
+        b.text("#apply").contains("Apply 3 rows"),
+        "{}",
+        b.text("#apply")
+    );
+    b.click("#apply");
+    b.wait("#outcome", Duration::from_secs(60));
+    let ledger = emu.conversions();
+    assert_eq!(ledger[&5001].payout, rust_decimal::Decimal::new(125, 1));
+    assert_eq!(ledger[&5005].disposition_type, "approved");
+    for hidden in [5002, 5004] {
+        assert!(
+            !ledger.contains_key(&hidden),
+            "row of {hidden} was filtered out: never sent"
+        );
+    }
+    assert_eq!(emu.stats().requests, 3);
+}

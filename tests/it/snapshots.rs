@@ -68,3 +68,38 @@ fn summary_status_and_results_of_a_sandbox_run() {
         insta::assert_snapshot!("sandbox_rerun_summary", again.stdout);
     });
 }
+
+/// A month-end sheet as finance writes it: `;` and decimal commas, day-first conversion dates,
+/// a yes/no decision column given its meaning by `--values`, a total line and a note below.
+#[test]
+fn dry_run_preview_of_a_month_end_sheet_with_a_value_map() {
+    let t = TestDir::new();
+    t.sample("month-end.csv");
+    let out = t.run(&[
+        "run",
+        "month-end.csv",
+        "--dry-run",
+        "--values",
+        "Approved?=Yes:approved,No:rejected",
+    ]);
+    assert_eq!(out.code, 0, "{out:?}");
+    insta::assert_snapshot!("dry_run_month_end_stdout", out.stdout);
+}
+
+/// Workbooks as openpyxl writes them: rows filtered out of view, and amounts shown with fewer
+/// decimals than they hold (both stop a run until the person chooses).
+#[test]
+fn dry_run_preview_of_what_a_workbook_hides() {
+    let t = TestDir::new();
+    t.sample("filtered.xlsx");
+    t.sample("shown-amounts.xlsx");
+    let filtered = t.run(&["run", "filtered.xlsx", "--dry-run"]);
+    assert_eq!(filtered.code, 2, "{filtered:?}");
+    let skipped = t.run(&["run", "filtered.xlsx", "--dry-run", "--hidden-rows", "skip"]);
+    assert_eq!(skipped.code, 0, "{skipped:?}");
+    let shown = t.run(&["run", "shown-amounts.xlsx", "--dry-run"]);
+    assert_eq!(shown.code, 2, "{shown:?}");
+    insta::assert_snapshot!("dry_run_filtered_stdout", filtered.stdout);
+    insta::assert_snapshot!("dry_run_filtered_skipped_stdout", skipped.stdout);
+    insta::assert_snapshot!("dry_run_shown_amounts_stdout", shown.stdout);
+}

@@ -192,3 +192,26 @@ fn an_amount_with_more_decimals_than_shown_stops_the_run_until_chosen() {
     );
     assert_eq!(emu.conversions()[&1401].payout, Decimal::new(1_234_565, 3));
 }
+
+/// The samples as openpyxl wrote them (`samples/make-workbooks.py`): the same rules hold for
+/// another writer's XML.
+#[test]
+fn workbooks_written_by_openpyxl_are_read_as_shown() {
+    let t = TestDir::new();
+    let emu = cake();
+    t.sample("filtered.xlsx");
+    t.sample("shown-amounts.xlsx");
+    assert_eq!(run(&t, &emu, "filtered.xlsx", &[]).code, 2);
+    assert_eq!(run(&t, &emu, "shown-amounts.xlsx", &[]).code, 2);
+    assert_eq!(emu.stats().requests, 0, "nothing sent before the choices");
+    let out = run(&t, &emu, "filtered.xlsx", &["--hidden-rows", "skip"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let out = run(&t, &emu, "shown-amounts.xlsx", &["--amounts", "as-shown"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let ledger = emu.conversions();
+    assert!(!ledger.contains_key(&5002) && !ledger.contains_key(&5004));
+    assert_eq!(ledger[&5005].payout, Decimal::from(30));
+    assert_eq!(ledger[&5101].payout, Decimal::new(123_457, 2));
+    assert_eq!(ledger[&5102].payout, Decimal::from(20));
+    assert_eq!(ledger[&5103].payout, Decimal::new(75, 1));
+}

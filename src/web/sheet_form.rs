@@ -1,0 +1,179 @@
+//! The rest of a sheet's mapping form: how its cells are read (dates, decimal mark, encoding,
+//! delimiter, header row), what to do with what the person could not see (hidden rows,
+//! amounts shown with fewer decimals), and the values set for every row.
+
+use super::html::esc;
+use super::preview::{known_values, mappable};
+use super::staged::{Choices, ENCODINGS};
+use crate::report::money::count;
+use crate::sheet::shown::{AmountsAs, HiddenRows};
+use crate::sheet::visibility::Unseen;
+use std::fmt::Write as _;
+
+/// The date order, the decimal mark and the values set for every row: the rest of the form.
+pub(super) fn format_choices(c: &Choices, workbook: bool, unseen: Option<&Unseen>) -> String {
+    let mut out = String::new();
+    let select = |name: &str, label: &str, current: Option<&str>, opts: &[(&str, &str)]| {
+        let mut s = format!(
+            "<p><label for=\"{name}\">{label}</label> <select name=\"{name}\" id=\"{name}\">"
+        );
+        for (v, l) in opts {
+            let sel = if current.unwrap_or("") == *v {
+                " selected"
+            } else {
+                ""
+            };
+            let _ = write!(s, "<option value=\"{v}\"{sel}>{l}</option>");
+        }
+        s.push_str("</select></p>");
+        s
+    };
+    out.push_str("<div class=\"row\">");
+    out.push_str(&select(
+        "date_order",
+        "Dates",
+        c.date_order.as_deref(),
+        &[
+            ("", "as detected"),
+            ("mdy", "month first (09/30/2026)"),
+            ("dmy", "day first (30/09/2026)"),
+        ],
+    ));
+    out.push_str(&select(
+        "decimal",
+        "Amounts",
+        c.decimal.as_deref(),
+        &[
+            ("", "as detected"),
+            ("point", "decimal point (1,234.56)"),
+            ("comma", "decimal comma (1.234,56)"),
+        ],
+    ));
+    if workbook {
+        let _ = write!(
+            out,
+            "<p><label for=\"sheet_name\">Workbook sheet</label> <input id=\"sheet_name\" \
+             name=\"sheet_name\" value=\"{}\" placeholder=\"the first\" size=\"16\"></p>",
+            esc(c.sheet.as_deref().unwrap_or(""))
+        );
+    } else {
+        let encodings: Vec<(&str, &str)> = std::iter::once(("", "as detected"))
+            .chain(ENCODINGS.iter().map(|e| (*e, *e)))
+            .collect();
+        out.push_str(&select(
+            "encoding",
+            "Encoding",
+            c.encoding.as_deref(),
+            &encodings,
+        ));
+        out.push_str(&select(
+            "delimiter",
+            "Delimiter",
+            c.delimiter.as_deref(),
+            &[
+                ("", "as detected"),
+                ("comma", "comma ,"),
+                ("semicolon", "semicolon ;"),
+                ("tab", "tab"),
+                ("pipe", "pipe |"),
+            ],
+        ));
+    }
+    let _ = write!(
+        out,
+        "<p><label for=\"header_row\">Header row</label> <input id=\"header_row\" \
+         name=\"header_row\" type=\"number\" min=\"1\" value=\"{}\" placeholder=\"found\" \
+         size=\"4\"></p>",
+        c.header_row.map(|h| h.to_string()).unwrap_or_default()
+    );
+    out.push_str("</div>");
+    if let Some(u) = unseen {
+        out.push_str(&unseen_choices(c, u, &select));
+    }
+    out.push_str(&sets_fieldset(c));
+    out
+}
+
+/// What to do with rows hidden in the workbook and amounts shown with fewer decimals than they
+/// hold: offered only when the sheet has them, with nothing chosen until the person chooses
+/// (Apply waits for it, as `run` does).
+fn unseen_choices(
+    c: &Choices,
+    u: &Unseen,
+    select: &dyn Fn(&str, &str, Option<&str>, &[(&str, &str)]) -> String,
+) -> String {
+    let mut out = String::new();
+    if u.hidden_count == 0 && u.amounts_count == 0 {
+        return out;
+    }
+    out.push_str("<div class=\"row\">");
+    if u.hidden_count > 0 {
+        out.push_str(&select(
+            "hidden_rows",
+            &format!(
+                "{} rows {} in the workbook",
+                count(u.hidden_count),
+                u.hidden_word()
+            ),
+            c.hidden_rows.as_deref(),
+            &[
+                ("", "choose…"),
+                (HiddenRows::Skip.as_str(), "leave them out"),
+                (HiddenRows::Send.as_str(), "send them too"),
+            ],
+        ));
+    }
+    if u.amounts_count > 0 {
+        out.push_str(&select(
+            "amounts",
+            &format!(
+                "{} amounts hold more decimals than their cells show",
+                count(u.amounts_count)
+            ),
+            c.amounts.as_deref(),
+            &[
+                ("", "choose…"),
+                (AmountsAs::AsShown.as_str(), "send what the cells show"),
+                (AmountsAs::AsStored.as_str(), "send every decimal held"),
+            ],
+        ));
+    }
+    out.push_str("</div>");
+    out
+}
+
+/// The values set for every row (`--set`): one line per value, and an empty one to add one.
+fn sets_fieldset(c: &Choices) -> String {
+    let mut out = String::from("<fieldset><legend>Set for every row</legend>");
+    for (i, (f, v)) in c
+        .sets
+        .iter()
+        .chain(std::iter::once(&(String::new(), String::new())))
+        .enumerate()
+    {
+        let _ = write!(
+            out,
+            "<p class=\"row\"><label for=\"setf{i}\">Field</label><select name=\"setf{i}\" id=\"setf{i}\">\
+             <option value=\"\">—</option>"
+        );
+        for name in mappable() {
+            let sel = if f == name { " selected" } else { "" };
+            let _ = write!(out, "<option value=\"{name}\"{sel}>{name}</option>");
+        }
+        let _ = write!(
+            out,
+            "</select><label for=\"setv{i}\">Value</label><input id=\"setv{i}\" name=\"setv{i}\" \
+             value=\"{}\" placeholder=\"e.g. approved\" list=\"known-values\"></p>",
+            esc(v)
+        );
+    }
+    out.push_str("<datalist id=\"known-values\">");
+    for v in known_values() {
+        let _ = write!(out, "<option value=\"{v}\">");
+    }
+    out.push_str("</datalist>");
+    out.push_str(
+        "</fieldset><button type=\"submit\" class=\"secondary\">Update the preview</button></form>",
+    );
+    out
+}
