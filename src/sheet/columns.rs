@@ -32,6 +32,8 @@ pub struct Columns {
     /// The column of the conversions' dates (not sent: it gives the read-back window), by its
     /// header or `--map "X=conversion_date"`.
     pub conversion_date: Option<usize>,
+    /// Its header, as written (for its cells' errors).
+    conversion_date_header: String,
 }
 
 impl Columns {
@@ -67,6 +69,12 @@ impl Columns {
                 .collect::<Vec<_>>()
                 .join(", "),
         )
+    }
+
+    /// The conversion-date column's header, as written (empty without one).
+    #[must_use]
+    pub(crate) fn conversion_date_header(&self) -> &str {
+        &self.conversion_date_header
     }
 
     /// The column index feeding `param`, if a column does.
@@ -444,6 +452,10 @@ pub(crate) fn resolve_header(
         value_maps,
         inferred: Vec::new(),
         conversion_date,
+        conversion_date_header: conversion_date
+            .and_then(|i| header.get(i))
+            .unwrap_or_default()
+            .to_string(),
     })
 }
 

@@ -81,15 +81,7 @@ impl Formats {
 /// currency symbol are taken off. `None` for anything else — `n/a,0`, `=SUM(A1,2)`, `12,5
 /// (pending)` — which is therefore never evidence of how the sheet writes numbers.
 pub(crate) fn amount_shaped(cell: &str) -> Option<&str> {
-    let mut t = cell.trim();
-    if let Some(inner) = t.strip_prefix('(').and_then(|r| r.strip_suffix(')')) {
-        t = inner.trim();
-    }
-    for _ in 0..2 {
-        t = t.strip_prefix(['-', '+']).unwrap_or(t).trim_start();
-        t = t.strip_prefix(['$', '€', '£']).unwrap_or(t).trim_start();
-        t = t.strip_suffix(['$', '€', '£']).unwrap_or(t).trim_end();
-    }
+    let (_, t) = super::parse::amount_affixes(cell)?;
     let first = t.chars().next()?;
     let last = t.chars().last()?;
     let ok = t

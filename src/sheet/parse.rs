@@ -92,7 +92,7 @@ pub fn parse_amount(s: &str, style: DecimalStyle) -> Result<Decimal, String> {
         if s.contains([',', '.']) && !e.contains("ambiguous") && parse_amount_as(s, other).is_ok() {
             let flag = match other {
                 DecimalStyle::Comma => "add --decimal-comma",
-                DecimalStyle::Point => "drop --decimal-comma",
+                DecimalStyle::Point => "add --decimal-point",
             };
             format!("{e}; it reads as an amount with the other decimal separator: {flag}")
         } else {
@@ -101,32 +101,74 @@ pub fn parse_amount(s: &str, style: DecimalStyle) -> Result<Decimal, String> {
     })
 }
 
+/// Currency codes written beside an amount (`12.50 USD`, `EUR 12,50`).
+const CURRENCY_CODES: [&str; 6] = ["USD", "EUR", "GBP", "CAD", "AUD", "CHF"];
+
+/// The sign, parentheses and currency around an amount, taken off: whether it is negative, and
+/// the number left (`-$1,234.56`, `$ (12.50)`, `+12.50`, `12,50 €`, `12.50 USD`, `$ -`). Each
+/// at most once, in any order; `None` for a minus inside parentheses. The one rule for what
+/// may stand around an amount, for reading it and for taking it as evidence.
+pub(crate) fn amount_affixes(s: &str) -> Option<(bool, &str)> {
+    let mut rest = s.trim();
+    let (mut negative, mut signed, mut paren, mut currency) = (false, false, false, false);
+    loop {
+        if !paren && let Some(inner) = rest.strip_prefix('(').and_then(|r| r.strip_suffix(')')) {
+            if signed {
+                return None;
+            }
+            (paren, negative, rest) = (true, true, inner.trim());
+            continue;
+        }
+        if !signed
+            && let Some(c) = rest
+                .chars()
+                .next()
+                .filter(|c| matches!(c, '-' | '+' | '\u{2212}'))
+        {
+            if paren && c != '+' {
+                return None;
+            }
+            signed = true;
+            negative |= c != '+';
+            rest = rest[c.len_utf8()..].trim_start();
+            continue;
+        }
+        if !currency && let Some(r) = strip_currency(rest) {
+            (currency, rest) = (true, r.trim());
+            continue;
+        }
+        return Some((negative, rest));
+    }
+}
+
+/// `rest` without a currency symbol or code at its start or end.
+fn strip_currency(rest: &str) -> Option<&str> {
+    if let Some(r) = rest
+        .strip_prefix("US$")
+        .or_else(|| rest.strip_prefix(['$', '€', '£']))
+        .or_else(|| rest.strip_suffix(['$', '€', '£']))
+    {
+        return Some(r);
+    }
+    let code = |t: &str| CURRENCY_CODES.iter().any(|c| t.eq_ignore_ascii_case(c));
+    if let Some((head, tail)) = rest.split_at_checked(3)
+        && code(head)
+        && !tail.starts_with(|c: char| c.is_alphabetic())
+    {
+        return Some(tail);
+    }
+    if rest.len() >= 3
+        && let Some((head, tail)) = rest.split_at_checked(rest.len() - 3)
+        && code(tail)
+        && !head.ends_with(|c: char| c.is_alphabetic())
+    {
+        return Some(head);
+    }
+    None
+}
+
 fn parse_amount_as(s: &str, style: DecimalStyle) -> Result<Decimal, String> {
-    let mut rest = s;
-    let mut negative = false;
-    if let Some(inner) = rest.strip_prefix('(').and_then(|r| r.strip_suffix(')')) {
-        negative = true;
-        rest = inner.trim();
-    }
-    if let Some(r) = rest.strip_prefix('-') {
-        if negative {
-            return Err(amount_expected(style));
-        }
-        negative = true;
-        rest = r.trim_start();
-    }
-    if let Some(r) = rest.strip_prefix(['$', '€', '£']) {
-        rest = r.trim_start();
-    } else if let Some(r) = rest.strip_suffix(['$', '€', '£']) {
-        rest = r.trim_end();
-    }
-    if let Some(r) = rest.strip_prefix('-') {
-        if negative {
-            return Err(amount_expected(style));
-        }
-        negative = true;
-        rest = r;
-    }
+    let (negative, rest) = amount_affixes(s).ok_or_else(|| amount_expected(style))?;
     if rest.contains(['e', 'E']) && rest.bytes().any(|b| b.is_ascii_digit()) {
         return Err(format!(
             "is in exponent form, which is how Excel mangles amounts; \
@@ -379,10 +421,26 @@ pub fn parse_date(s: &str, order: DateOrder) -> Result<NaiveDateTime, String> {
             })?;
         return Ok(date.and_time(parse_time(time_part)?));
     }
+    if let Some(date) = named_month(s) {
+        return Ok(date.and_time(chrono::NaiveTime::MIN));
+    }
     let (date_part, time_part) = match s.split_once(['T', ' ']) {
         Some((d, t)) => (d, t.trim()),
         None => (s, ""),
     };
+    // `30.09.2026`: dotted dates are written day first wherever they are written.
+    if date_part.contains('.') {
+        let two_digits = date_part.rsplit('.').next().is_some_and(|y| y.len() == 2);
+        let date =
+            NaiveDate::parse_from_str(date_part, if two_digits { "%d.%m.%y" } else { "%d.%m.%Y" })
+                .ok()
+                .filter(|d| {
+                    plausible_year(*d)
+                        && (two_digits || date_part.rsplit('.').next().is_some_and(four_digits))
+                })
+                .ok_or_else(|| DATE_EXPECTED.to_string())?;
+        return Ok(date.and_time(parse_time(time_part)?));
+    }
     let date = NaiveDate::parse_from_str(date_part, "%Y-%m-%d")
         .ok()
         .filter(|d| {
@@ -392,6 +450,25 @@ pub fn parse_date(s: &str, order: DateOrder) -> Result<NaiveDateTime, String> {
         })
         .ok_or_else(|| DATE_EXPECTED.to_string())?;
     Ok(date.and_time(parse_time(time_part)?))
+}
+
+/// A date with its month named (`Sep 7 2026`, `September 7, 2026`, `7 Sep 2026`,
+/// `07-Sep-2026`): read in no order but its own.
+fn named_month(s: &str) -> Option<NaiveDate> {
+    if !s.bytes().any(|b| b.is_ascii_alphabetic()) {
+        return None;
+    }
+    let s = s.replace(',', " ");
+    let s = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    [
+        "%b %d %Y", "%B %d %Y", "%d %b %Y", "%d %B %Y", "%d-%b-%Y", "%d-%b-%y",
+    ]
+    .iter()
+    .find_map(|f| {
+        NaiveDate::parse_from_str(&s, f)
+            .ok()
+            .filter(|d| plausible_year(*d))
+    })
 }
 
 /// Four ASCII digits (chrono's `%Y` also takes signs and other widths).
@@ -501,6 +578,20 @@ mod tests {
         assert_eq!(amt("12."), Ok("12".into()));
         assert_eq!(amt("0.123456789"), Ok("0.123456789".into()));
         assert_eq!(amt("12.50 €"), Ok("12.50".into()));
+        // As sheets write signs and currencies around an amount.
+        assert_eq!(amt("+12.50"), Ok("12.50".into()));
+        assert_eq!(amt("$ (12.50)"), Ok("-12.50".into()));
+        assert_eq!(amt("$(1.25)"), Ok("-1.25".into()));
+        assert_eq!(amt("(+1.25)"), Ok("-1.25".into()));
+        assert_eq!(amt("12.50 USD"), Ok("12.50".into()));
+        assert_eq!(amt("usd 12.50"), Ok("12.50".into()));
+        assert_eq!(amt("US$1,234.50"), Ok("1234.50".into()));
+        assert_eq!(amt("\u{2212}3.00"), Ok("-3.00".into()));
+        assert_eq!(amt_comma("EUR 12,50"), Ok("12.50".into()));
+        assert!(amt("+").is_err());
+        assert!(amt("+-5").is_err());
+        assert!(amt("12.50 USDX").is_err());
+        assert!(amt("$ $5").is_err());
     }
 
     #[test]
@@ -549,7 +640,7 @@ mod tests {
         assert!(
             amt_comma("1,234.56")
                 .unwrap_err()
-                .contains("drop --decimal-comma")
+                .contains("add --decimal-point")
         );
     }
 
@@ -615,6 +706,31 @@ mod tests {
         // Found by fuzzing: a fraction of a second was dropped on the way out.
         assert!(p("03/2/2096 1:4:2.564").unwrap_err().contains("fraction"));
         assert_eq!(p("9/30/2026 14:05:00.000"), Ok(dt("2026-09-30 14:05:00")));
+    }
+
+    #[test]
+    fn dotted_and_named_month_dates_read_in_their_own_order() {
+        let day = |s: &str| parse_date(s, DateOrder::Mdy).map(|d| d.date().to_string());
+        for s in [
+            "30.09.2026",
+            "30.09.26",
+            "Sep 30 2026",
+            "September 30, 2026",
+            "30 Sep 2026",
+            "30-Sep-2026",
+            "30-Sep-26",
+        ] {
+            assert_eq!(day(s).as_deref(), Ok("2026-09-30"), "{s}");
+        }
+        assert_eq!(
+            parse_date("30.09.2026 14:05", DateOrder::Mdy)
+                .map(|d| d.to_string())
+                .as_deref(),
+            Ok("2026-09-30 14:05:00")
+        );
+        for bad in ["31.02.2026", "Sept 30 20266", "30.09.0026", "Smarch 3 2026"] {
+            assert!(day(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -138,6 +138,23 @@ impl RowParser {
                 *slot = Some(value);
             }
         }
+        // The conversion date is sent nowhere, but it chooses the window CAKE is read in: a
+        // date that cannot be read would leave its row out of that window.
+        if let Some(i) = self.columns.conversion_date
+            && let Some(text) = record.get(i).map(str::trim).filter(|t| !t.is_empty())
+            && let Err(problem) = super::parse::parse_date(text, self.cells.date_order)
+        {
+            errors.push(FieldError {
+                row,
+                column: self.columns.conversion_date_header().to_string(),
+                value: Some(shorten(text)),
+                problem: format!(
+                    "{problem} (this column is the conversion date, which chooses the days CAKE \
+                     is read in; --map \"{}=ignore\" leaves it out)",
+                    self.columns.conversion_date_header()
+                ),
+            });
+        }
         let row_error = |errors: &mut Vec<FieldError>, p: Param, problem: String| {
             errors.push(FieldError {
                 row,

@@ -11,23 +11,26 @@ use crate::sheet::visibility::Unseen;
 use std::fmt::Write as _;
 
 /// The date order, the decimal mark and the values set for every row: the rest of the form.
+/// A labelled dropdown; `current` is selected (`None`: the first option).
+fn select(name: &str, label: &str, current: Option<&str>, opts: &[(&str, &str)]) -> String {
+    let mut s = format!(
+        "<p><label for=\"{name}\">{}</label> <select name=\"{name}\" id=\"{name}\">",
+        esc(label)
+    );
+    for (v, l) in opts {
+        let sel = if current.unwrap_or("") == *v {
+            " selected"
+        } else {
+            ""
+        };
+        let _ = write!(s, "<option value=\"{v}\"{sel}>{l}</option>");
+    }
+    s.push_str("</select></p>");
+    s
+}
+
 pub(super) fn format_choices(c: &Choices, workbook: bool, unseen: Option<&Unseen>) -> String {
     let mut out = String::new();
-    let select = |name: &str, label: &str, current: Option<&str>, opts: &[(&str, &str)]| {
-        let mut s = format!(
-            "<p><label for=\"{name}\">{label}</label> <select name=\"{name}\" id=\"{name}\">"
-        );
-        for (v, l) in opts {
-            let sel = if current.unwrap_or("") == *v {
-                " selected"
-            } else {
-                ""
-            };
-            let _ = write!(s, "<option value=\"{v}\"{sel}>{l}</option>");
-        }
-        s.push_str("</select></p>");
-        s
-    };
     out.push_str("<div class=\"row\">");
     out.push_str(&select(
         "date_order",
@@ -88,7 +91,7 @@ pub(super) fn format_choices(c: &Choices, workbook: bool, unseen: Option<&Unseen
     );
     out.push_str("</div>");
     if let Some(u) = unseen {
-        out.push_str(&unseen_choices(c, u, &select));
+        out.push_str(&unseen_choices(c, u));
     }
     out.push_str(&sets_fieldset(c));
     out
@@ -97,11 +100,7 @@ pub(super) fn format_choices(c: &Choices, workbook: bool, unseen: Option<&Unseen
 /// What to do with rows hidden in the workbook and amounts shown with fewer decimals than they
 /// hold: offered only when the sheet has them, with nothing chosen until the person chooses
 /// (Apply waits for it, as `run` does).
-fn unseen_choices(
-    c: &Choices,
-    u: &Unseen,
-    select: &dyn Fn(&str, &str, Option<&str>, &[(&str, &str)]) -> String,
-) -> String {
+fn unseen_choices(c: &Choices, u: &Unseen) -> String {
     let mut out = String::new();
     if u.hidden_count == 0 && u.amounts_count == 0 {
         return out;

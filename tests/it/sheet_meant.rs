@@ -577,3 +577,42 @@ fn ids_counts_and_scores_are_not_refused_as_money() {
     );
     assert_eq!(run(&t, &emu, "no.csv", &["--dry-run"]).code, 2);
 }
+
+#[test]
+fn signs_currencies_and_dates_as_sheets_write_them_are_read_and_a_junk_date_is_refused() {
+    let t = TestDir::new();
+    let emu = cake();
+    t.write(
+        "signs.csv",
+        "conversion_id,payout,Conversion Date\n\
+         29100,+12.50,30.09.2026\n\
+         6100,$ (2.50),Sep 7 2026\n\
+         7100,12.50 USD,\"September 8, 2026\"\n",
+    );
+    // Generated conversion i converted on September 1 + (i - 1) / 1000 days.
+    let out = run(&t, &emu, "signs.csv", &["--read-back", "--allow-negative"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stdout.contains("2026-09-06") && out.stdout.contains("2026-10-01"),
+        "every row's date is in the window: {}",
+        out.stdout
+    );
+    let ledger = emu.conversions();
+    assert_eq!(ledger[&29100].payout, Decimal::new(1250, 2));
+    assert_eq!(ledger[&6100].payout, Decimal::new(-250, 2));
+    assert_eq!(ledger[&7100].payout, Decimal::new(1250, 2));
+
+    // A conversion date nobody can read would leave its row out of the window: refused.
+    t.write(
+        "junk.csv",
+        "conversion_id,payout,Conversion Date\n1224,1.00,01/09/2026\n1225,2.00,next Tuesday\n",
+    );
+    let before = emu.stats().requests;
+    let out = run(&t, &emu, "junk.csv", &["--read-back"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr.contains("\"next Tuesday\"") || out.stdout.contains("\"next Tuesday\""),
+        "{out:?}"
+    );
+    assert_eq!(emu.stats().requests, before, "nothing sent");
+}
