@@ -469,6 +469,42 @@ mod tests {
 </event_conversions></event_conversion_report_response>"#;
 
     #[test]
+    fn the_recorded_report_rows_read_their_ids_offer_amounts_and_disposition() {
+        use crate::cake::response::tests::recorded;
+        let mut all = All::default();
+        let body = recorded("soap12-event-conversions-v17-one-row.xml");
+        let info = parse_page(&body, &mut all).unwrap();
+        assert_eq!(info.rows, 1);
+        let h = &all.0[0];
+        assert_eq!(h.conversion_id, 266_066);
+        assert_eq!(h.request_session_id, Some(1_304_298));
+        assert_eq!(h.offer_id, Some(5769), "site_offer_id");
+        assert_eq!(h.paid, Some(Decimal::ZERO));
+        assert_eq!(h.received, Some(Decimal::ZERO));
+        assert_eq!(h.transaction_id.as_deref(), Some("TRANSACTION_ID"));
+
+        let mut all = All::default();
+        let body = recorded("soap12-conversions-v11-one-row.xml");
+        let info = parse_page(&body, &mut all).unwrap();
+        assert_eq!((info.row_count, info.rows), (Some(26999), 1));
+        let h = &all.0[0];
+        assert_eq!(h.conversion_id, 8_297_323);
+        assert_eq!(h.request_session_id, Some(703_387_483));
+        assert_eq!(h.offer_id, Some(9611));
+        assert_eq!(
+            h.paid,
+            Some(Decimal::new(7000, 4)),
+            "paid, not paid_unbilled"
+        );
+        assert_eq!(
+            h.received,
+            Some(Decimal::new(10000, 4)),
+            "received, not received_unbilled"
+        );
+        assert_eq!(h.disposition, Some(DispositionType::Approved));
+    }
+
+    #[test]
     fn a_v17_page_is_read_by_local_name_with_every_field_optional() {
         let mut all = All::default();
         let info = parse_page(V17.as_bytes(), &mut all).unwrap();

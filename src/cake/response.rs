@@ -235,6 +235,11 @@ pub fn classify(status: u16, retry_after: Option<&str>, body: &[u8], now: System
             may_have_applied: false,
             message: format!("HTTP 500: {detail}"),
         },
+        // SQL Server refused a date it cannot store: the write failed, and the same request
+        // fails the same way (recorded: `soap12-fault-500-receiver-sqldatetime.xml`).
+        500 if detail.contains("SqlDateTime overflow") => Outcome::Permanent {
+            message: format!("HTTP 500: {detail}"),
+        },
         500 if is_binding_error(&detail)
             || answer
                 .as_ref()
@@ -259,10 +264,11 @@ pub fn classify(status: u16, retry_after: Option<&str>, body: &[u8], now: System
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn recorded(name: &str) -> Vec<u8> {
+    /// A body recorded from a real CAKE instance (`tests/fixtures/cake-recorded/`).
+    pub(in crate::cake) fn recorded(name: &str) -> Vec<u8> {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("tests/fixtures/cake-recorded")
             .join(name);
@@ -293,6 +299,38 @@ mod tests {
                 message: "Invalid Campaign ID".into()
             }
         );
+    }
+
+    #[test]
+    fn every_recorded_answer_is_classified_as_the_recording_shows() {
+        let updated = recorded("soap12-update-conversion-v4-success.xml");
+        assert!(
+            matches!(
+                classify(200, None, &updated, now()),
+                Outcome::Updated { .. }
+            ),
+            "v4 UpdateConversion success"
+        );
+        let restricted = recorded("soap12-restricted.xml");
+        assert!(matches!(
+            classify(200, None, &restricted, now()),
+            Outcome::Throttled { .. }
+        ));
+        let rejected = recorded("soap12-success-false-invalid-payout-type.xml");
+        assert_eq!(
+            classify(200, None, &rejected, now()),
+            Outcome::Rejected {
+                message: "Invalid Payout Modification Type".into()
+            }
+        );
+        // The database refused the date: nothing was written, and sending again cannot help.
+        let sql = recorded("soap12-fault-500-receiver-sqldatetime.xml");
+        let o = classify(500, None, &sql, now());
+        assert!(
+            matches!(&o, Outcome::Permanent { message } if message.contains("SqlDateTime overflow")),
+            "{o:?}"
+        );
+        assert!(!o.may_have_applied());
     }
 
     #[test]

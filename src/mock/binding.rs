@@ -56,14 +56,21 @@ fn dotnet_type(ty: ParamType) -> &'static str {
     }
 }
 
-/// `DateTime.Parse` with the invariant culture, for the forms clients send.
+/// `DateTime.Parse` with the invariant culture, for the forms clients send: month first,
+/// 24-hour or AM/PM times, ISO with `T` or a space, fractions of a second (`1/1/2001 12:00:00
+/// AM`, `2001-01-01T00:00:00.000`, `2067-10-20 13:31:59.7`).
 fn parse_dotnet_date(s: &str) -> Option<NaiveDateTime> {
     let s = s.trim();
     for fmt in [
-        "%m/%d/%Y %H:%M:%S",
+        "%m/%d/%Y %H:%M:%S%.f",
         "%m/%d/%Y %H:%M",
-        "%Y-%m-%dT%H:%M:%S",
-        "%Y-%m-%d %H:%M:%S",
+        "%m/%d/%Y %I:%M:%S %p",
+        "%m/%d/%Y %I:%M %p",
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%d %I:%M:%S %p",
     ] {
         if let Ok(d) = NaiveDateTime::parse_from_str(s, fmt) {
             return Some(d);
@@ -90,15 +97,25 @@ fn bind_one(ty: ParamType, raw: &str) -> Option<Bound> {
             Bound::Int(i32::from_str(t.strip_prefix('+').unwrap_or(t)).ok()?)
         }
         ParamType::Decimal => {
-            let body = t.strip_prefix('-').unwrap_or(t);
-            let ok = !body.is_empty()
-                && body.bytes().all(|b| b.is_ascii_digit() || b == b'.')
-                && body.matches('.').count() <= 1
-                && body.bytes().any(|b| b.is_ascii_digit());
+            // `Decimal.Parse` (NumberStyles.Number, invariant): a sign, thousands commas in the
+            // whole part, one decimal point.
+            let body = t.strip_prefix(['-', '+']).unwrap_or(t);
+            let (whole, frac) = body.split_once('.').unwrap_or((body, ""));
+            let whole: String = whole.chars().filter(|c| *c != ',').collect();
+            let ok = !(body.starts_with(',') || whole.is_empty() && frac.is_empty())
+                && whole.bytes().all(|b| b.is_ascii_digit())
+                && frac.bytes().all(|b| b.is_ascii_digit());
             if !ok {
                 return None;
             }
-            Bound::Decimal(Decimal::from_str_exact(t).ok()?)
+            let sign = if t.starts_with('-') { "-" } else { "" };
+            let whole = if whole.is_empty() { "0" } else { &whole };
+            let text = if frac.is_empty() {
+                format!("{sign}{whole}")
+            } else {
+                format!("{sign}{whole}.{frac}")
+            };
+            Bound::Decimal(Decimal::from_str_exact(&text).ok()?)
         }
         ParamType::Bool => match t.to_ascii_lowercase().as_str() {
             "true" => Bound::Bool(true),
@@ -269,7 +286,6 @@ mod tests {
         for (name, bad) in [
             ("conversion_id", "12a"),
             ("conversion_id", "2147483648"),
-            ("payout", "1,234.50"),
             ("payout", "$5"),
             ("payout", "1e3"),
             ("add_to_existing_payout", "1"),

@@ -313,17 +313,58 @@ fn binding_error(proto: Proto, e: &BindError) -> Response<Full<Bytes>> {
     }
 }
 
+/// A custom date SQL Server cannot store (an omitted SOAP element binds 0001-01-01): the
+/// fault real CAKE answers, recorded (`soap12-fault-500-receiver-sqldatetime.xml`).
+fn sql_refusal(proto: Proto, call: &Call) -> Option<Response<Full<Bytes>>> {
+    if call.effective_date_option != "custom" || call.custom_date >= sql_datetime_min() {
+        return None;
+    }
+    let why = "SqlDateTime overflow. Must be between 1/1/1753 12:00:00 AM and 12/31/9999 \
+               11:59:59 PM.";
+    Some(match proto {
+        Proto::Form => respond(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "text/plain; charset=utf-8",
+            format!("System.Data.SqlTypes.SqlTypeException: {why}"),
+        ),
+        Proto::Soap11 | Proto::Soap12 => soap_fault_by(
+            proto,
+            false,
+            &format!("Server was unable to process request. ---> {why}"),
+        ),
+    })
+}
+
+/// The earliest date SQL Server's `datetime` holds.
+fn sql_datetime_min() -> chrono::NaiveDateTime {
+    chrono::NaiveDate::from_ymd_opt(1753, 1, 1)
+        .unwrap_or_default()
+        .and_time(chrono::NaiveTime::MIN)
+}
+
+/// A fault the request caused (`soap:Sender`; SOAP 1.1 `soap:Client`).
 fn soap_fault(proto: Proto, reason: &str) -> Response<Full<Bytes>> {
+    soap_fault_by(proto, true, reason)
+}
+
+/// A SOAP fault: the request's (`sender`) or the server's (`soap:Receiver`, 1.1 `soap:Server`).
+fn soap_fault_by(proto: Proto, sender: bool, reason: &str) -> Response<Full<Bytes>> {
     let (env, ct) = soap_envelope(proto);
     let reason = quick_xml::escape::escape(reason);
     let fault = if proto == Proto::Soap12 {
+        let code = if sender {
+            "soap:Sender"
+        } else {
+            "soap:Receiver"
+        };
         format!(
-            "<soap:Fault><soap:Code><soap:Value>soap:Sender</soap:Value></soap:Code><soap:Reason>\
+            "<soap:Fault><soap:Code><soap:Value>{code}</soap:Value></soap:Code><soap:Reason>\
              <soap:Text xml:lang=\"en\">{reason}</soap:Text></soap:Reason><soap:Detail /></soap:Fault>"
         )
     } else {
+        let code = if sender { "soap:Client" } else { "soap:Server" };
         format!(
-            "<soap:Fault><faultcode>soap:Client</faultcode><faultstring>{reason}</faultstring><detail /></soap:Fault>"
+            "<soap:Fault><faultcode>{code}</faultcode><faultstring>{reason}</faultstring><detail /></soap:Fault>"
         )
     };
     respond(
@@ -627,6 +668,21 @@ async fn read_call(
                 "System.Web.Services.Protocols.SoapException: Server did not recognize the value of HTTP Header SOAPAction.",
             ));
         }
+        // XmlSerializer reads only the path's version: a body of another version's namespace
+        // is not the method's (`<UpdateConversion xmlns='…/api/1/'> was not expected`).
+        let wanted = format!("http://cakemarketing.com/api/{version}/");
+        if let Some(ns) = body_namespace(&body)
+            && ns != wanted
+        {
+            count("bad_request");
+            return Err(soap_fault(
+                proto,
+                &format!(
+                    "Server was unable to read request. ---> There is an error in XML document \
+                     (1, 2). ---> <UpdateConversion xmlns='{ns}'> was not expected."
+                ),
+            ));
+        }
         if let Some(v) = soap_values(&body) {
             (proto, v)
         } else {
@@ -707,6 +763,10 @@ async fn update(
         count("invalid_api_key");
         return answer(proto, version, false, "Invalid API Key");
     }
+    if let Some(refused) = sql_refusal(proto, &call) {
+        count("sql_datetime_overflow");
+        return refused;
+    }
     if plan.drop_before {
         count("dropped_before");
         kill.notify_one();
@@ -779,12 +839,40 @@ async fn update(
 
 /// `a=1&b=2` → map (the last of a repeated name wins, as ASP.NET's binder reads the first… we
 /// keep the first, like ASP.NET).
+/// A query string or form body as ASP.NET reads it: names in any case, and a name given twice
+/// joined with a comma (`offer_id=77&offer_id=78` is `77,78`, which no number binds).
 fn form_values(raw: &[u8]) -> HashMap<String, String> {
-    let mut m = HashMap::new();
+    let mut m: HashMap<String, String> = HashMap::new();
     for (k, v) in form_urlencoded::parse(raw) {
-        m.entry(k.into_owned()).or_insert_with(|| v.into_owned());
+        m.entry(k.to_ascii_lowercase())
+            .and_modify(|joined| {
+                joined.push(',');
+                joined.push_str(&v);
+            })
+            .or_insert_with(|| v.into_owned());
     }
     m
+}
+
+/// The namespace of a SOAP body's `UpdateConversion` element (`None`: none, or unreadable).
+fn body_namespace(body: &[u8]) -> Option<String> {
+    use quick_xml::name::ResolveResult;
+    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
+    let mut reader = quick_xml::NsReader::from_str(std::str::from_utf8(body).ok()?);
+    loop {
+        match reader.read_resolved_event().ok()? {
+            (ns, quick_xml::events::Event::Start(e) | quick_xml::events::Event::Empty(e))
+                if e.local_name().as_ref() == "UpdateConversion" =>
+            {
+                return Some(match ns {
+                    ResolveResult::Bound(n) => n.0.to_string(),
+                    _ => String::new(),
+                });
+            }
+            (_, quick_xml::events::Event::Eof) => return None,
+            _ => {}
+        }
+    }
 }
 
 /// The children of the `UpdateConversion` element of a SOAP envelope.

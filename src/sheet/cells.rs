@@ -76,6 +76,23 @@ impl CellParser {
 /// (`normalize_token`).
 #[must_use]
 pub(crate) fn disposition_word(token: &str) -> Option<DispositionType> {
+    exact_disposition(token).or_else(|| {
+        // A decision and its reason in one cell (`Rejected - duplicate`, `Approved (late)`,
+        // `On hold: fraud review`): the leading one or two words decide.
+        let words: Vec<&str> = token
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .collect();
+        if words.len() < 2 {
+            return None;
+        }
+        let two = format!("{}_{}", words[0], words[1]);
+        exact_disposition(&two).or_else(|| exact_disposition(words[0]))
+    })
+}
+
+/// One of the words [`disposition_word`] reads, exactly.
+fn exact_disposition(token: &str) -> Option<DispositionType> {
     DispositionType::from_wire(token).or(match token {
         "approve" | "accept" | "accepted" => Some(DispositionType::Approved),
         "reject" | "declined" | "decline" | "denied" | "deny" => Some(DispositionType::Rejected),
@@ -110,5 +127,19 @@ mod tests {
             );
         }
         assert!(p.parse(Param::DispositionType, "Yes").is_err());
+        for (cell, d) in [
+            ("Rejected - duplicate", DispositionType::Rejected),
+            ("Approved (late)", DispositionType::Approved),
+            ("On hold: fraud review", DispositionType::Pending),
+        ] {
+            assert_eq!(
+                p.parse(Param::DispositionType, cell),
+                Ok(Value::Disposition(d)),
+                "{cell}"
+            );
+        }
+        for junk in ["Not approved", "Unapproved - fraud", "Maybe rejected"] {
+            assert!(p.parse(Param::DispositionType, junk).is_err(), "{junk}");
+        }
     }
 }

@@ -27,6 +27,12 @@ pub(crate) struct Layout {
 /// ones are a few KiB; a bomb is cut off here.
 const SMALL_PART: u64 = 8 << 20;
 
+/// Points below which a row shows no line of text (Excel's default row is 15).
+const MIN_VISIBLE_HEIGHT: f64 = 2.0;
+
+/// Characters below which a column shows no digit (Excel's default column is 8.43).
+const MIN_VISIBLE_WIDTH: f64 = 0.5;
+
 /// The most columns one `<col>` element may hide (Excel's last column is XFD, 16 384).
 const MAX_COLUMNS: u64 = 16_384;
 
@@ -133,6 +139,8 @@ fn scan_sheet<R: std::io::BufRead>(input: R) -> Result<Layout, quick_xml::Error>
     let mut buf = Vec::new();
     // Rows without `r` follow the one before them.
     let mut last_row = 0u64;
+    // `<sheetFormatPr zeroHeight="1">`: rows are hidden unless given a height of their own.
+    let mut zero_height = false;
     loop {
         match reader.read_event_into(&mut buf)? {
             Event::Start(e) | Event::Empty(e) => match e.local_name().as_ref() {
@@ -141,11 +149,22 @@ fn scan_sheet<R: std::io::BufRead>(input: R) -> Result<Layout, quick_xml::Error>
                         .and_then(|r| r.parse::<u64>().ok())
                         .unwrap_or(last_row + 1);
                     last_row = row;
-                    if is_true(attribute(&e, "hidden").as_deref()) {
+                    let height = attribute(&e, "ht").and_then(|h| h.parse::<f64>().ok());
+                    // A row too low to show a line of text is hidden however it got so.
+                    let flat = height.map_or(zero_height, |h| h < MIN_VISIBLE_HEIGHT);
+                    if is_true(attribute(&e, "hidden").as_deref()) || flat {
                         layout.hidden_rows.insert(row);
                     }
                 }
-                "col" if is_true(attribute(&e, "hidden").as_deref()) => {
+                "sheetFormatPr" => {
+                    zero_height = is_true(attribute(&e, "zeroHeight").as_deref());
+                }
+                "col"
+                    if is_true(attribute(&e, "hidden").as_deref())
+                        || attribute(&e, "width")
+                            .and_then(|w| w.parse::<f64>().ok())
+                            .is_some_and(|w| w < MIN_VISIBLE_WIDTH) =>
+                {
                     let bound = |name| {
                         attribute(&e, name)
                             .and_then(|v| v.parse::<u64>().ok())
@@ -177,19 +196,31 @@ mod tests {
     fn hidden_rows_columns_and_a_filter_are_read_from_the_sheet_xml() {
         let xml = r#"<?xml version="1.0"?>
 <worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">
-<cols><col min="2" max="3" width="0" hidden="1" customWidth="1"/><col min="4" max="4"/></cols>
+<cols><col min="2" max="3" width="9" hidden="1" customWidth="1"/><col min="4" max="4"/><col min="5" max="5" width="0" customWidth="1"/></cols>
 <sheetData>
 <row r="1"><c r="A1" t="s"><v>0</v></c></row>
 <row r="2" hidden="1"><c r="A2"><v>101</v></c></row>
 <row r="3"><c r="A3"><v>102</v></c></row>
 <row hidden="true"><c r="A4"><v>103</v></c></row>
+<row r="5" ht="0" customHeight="1"><c r="A5"><v>104</v></c></row>
+<row r="6" ht="0.75" customHeight="1"><c r="A6"><v>105</v></c></row>
+<row r="7" ht="15"><c r="A7"><v>106</v></c></row>
 </sheetData>
 <autoFilter ref="A1:D4"/>
 </worksheet>"#;
         let layout = scan_sheet(xml.as_bytes()).unwrap();
-        assert_eq!(layout.hidden_rows, BTreeSet::from([2, 4]));
-        assert_eq!(layout.hidden_columns, BTreeSet::from([1, 2]));
+        assert_eq!(layout.hidden_rows, BTreeSet::from([2, 4, 5, 6]));
+        assert_eq!(layout.hidden_columns, BTreeSet::from([1, 2, 4]));
         assert!(layout.filtered);
+    }
+
+    #[test]
+    fn a_zero_height_default_hides_every_row_without_a_height_of_its_own() {
+        let xml = r#"<worksheet><sheetFormatPr defaultRowHeight="15" zeroHeight="1"/><sheetData>
+<row r="1" ht="15" customHeight="1"/><row r="2"/><row r="3" ht="15" customHeight="1"/>
+</sheetData></worksheet>"#;
+        let layout = scan_sheet(xml.as_bytes()).unwrap();
+        assert_eq!(layout.hidden_rows, BTreeSet::from([2]));
     }
 
     #[test]

@@ -98,7 +98,13 @@ fn decision_header(header: &str) -> bool {
     .iter()
     .any(|w| h.contains(w))
         || negative_header(header)
-        || matches!(h, "ok" | "y/n" | "yes/no" | "pay" | "keep")
+        || matches!(h, "y/n" | "yes/no")
+        || h.split(|c: char| !c.is_alphanumeric()).any(|w| {
+            matches!(
+                w,
+                "ok" | "pay" | "payable" | "keep" | "include" | "included" | "approve" | "reverse"
+            )
+        })
 }
 
 /// A header whose question is the negative one: Yes means the conversion is not paid.
@@ -120,7 +126,7 @@ fn negative_header(header: &str) -> bool {
         "duplicate",
         "dupe",
         "scrub",
-        "reversal",
+        "revers",
         "cancel",
     ]
     .iter()

@@ -407,8 +407,20 @@ impl RecordReader {
             io::copy(&mut hashing, &mut io::sink()).map_err(|e| io_err(path, e))?;
         }
         let others = if book.sheets.len() > 1 {
+            let hidden = if book.hidden_sheets.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    ", hidden sheets left unread: {}",
+                    book.hidden_sheets
+                        .iter()
+                        .map(|h| format!("\"{h}\""))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            };
             format!(
-                " (first of {} sheets; --sheet NAME reads another)",
+                " (the first visible of {} sheets{hidden}; --sheet NAME reads another)",
                 book.sheets.len()
             )
         } else {

@@ -63,31 +63,63 @@ impl AmountsAs {
     }
 }
 
-/// The value a cell of number format `code` shows for `stored`, when it shows fewer decimals
-/// than `stored` has; `None` when it shows all of them, or when the format is not one whose
-/// decimals can be told (General, text, dates, scientific, scaled by thousands).
-#[must_use]
-pub(crate) fn rounded_for_display(stored: Decimal, code: &str) -> Option<Decimal> {
-    let decimals = shown_decimals(code, stored)?;
-    let stored = stored.normalize();
-    (stored.scale() > decimals)
-        .then(|| stored.round_dp_with_strategy(decimals, RoundingStrategy::MidpointAwayFromZero))
+/// What a number cell shows, where that is not the number it holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Display {
+    /// Rounded to fewer decimals (`$1,234.57` for `1234.565`).
+    Rounded(Decimal),
+    /// Nothing at all (`;;;`, or an empty section for zeros): the person saw a blank cell.
+    Blank,
+    /// A form no amount can be sent as (thousands `#,##0,`, fractions, scientific, a
+    /// condition): only what it holds can be sent, and only when the person says so.
+    Other,
 }
 
-/// How many decimals of the value the format `code` shows for `value` (a `%` shows two more of
-/// the value than it prints).
-fn shown_decimals(code: &str, value: Decimal) -> Option<u32> {
+/// What a cell of number format `code` shows for `stored`, where that differs from `stored`;
+/// `None` when it shows the number (every decimal of it), or a date, text or General.
+#[must_use]
+pub(crate) fn display_of(stored: Decimal, code: &str) -> Option<Display> {
+    let decimals = match shown_decimals(code, stored)? {
+        Shows::Decimals(d) => d,
+        Shows::Nothing => return Some(Display::Blank),
+        Shows::Other => return Some(Display::Other),
+    };
+    let stored = stored.normalize();
+    (stored.scale() > decimals).then(|| {
+        Display::Rounded(
+            stored.round_dp_with_strategy(decimals, RoundingStrategy::MidpointAwayFromZero),
+        )
+    })
+}
+
+/// How a format section shows a number.
+enum Shows {
+    /// This many decimals of the value (a `%` shows two more of the value than it prints).
+    Decimals(u32),
+    /// No number at all.
+    Nothing,
+    /// Not the value's own digits.
+    Other,
+}
+
+/// How the format `code` shows `value`; `None` for formats that are not a number's (General,
+/// dates, times, text).
+fn shown_decimals(code: &str, value: Decimal) -> Option<Shows> {
     let sections = split_sections(code);
     // Sections: positive; negative; zero; text. One section serves every number.
-    let section = match (sections.len(), value.is_sign_negative() && !value.is_zero()) {
-        (n, true) if n >= 2 => sections[1],
+    let negative = value.is_sign_negative() && !value.is_zero();
+    let section = match sections.len() {
+        n if n >= 3 && value.is_zero() => sections[2],
+        n if n >= 2 && negative => sections[1],
         _ => sections[0],
     };
-    if section.trim().is_empty() || section.to_ascii_lowercase().contains("general") {
+    if code.trim().is_empty() || code.to_ascii_lowercase().contains("general") {
         return None;
     }
     let mut decimals = None::<u32>;
     let mut percent = 0u32;
+    let mut placeholders = 0u32;
+    let mut literal = false;
     let mut after_placeholder_comma = false;
     let mut chars = section.chars().peekable();
     while let Some(c) = chars.next() {
@@ -97,19 +129,31 @@ fn shown_decimals(code: &str, value: Decimal) -> Option<u32> {
                     if q == '"' {
                         break;
                     }
+                    literal |= !q.is_whitespace();
                 }
             }
-            '\\' | '_' | '*' => {
+            '\\' => {
+                literal |= chars.next().is_some_and(|q| !q.is_whitespace());
+            }
+            // Padding: the width of the next character, or it repeated to fill the cell.
+            '_' | '*' => {
                 chars.next();
             }
             '[' => {
+                let mut inside = String::new();
                 for q in chars.by_ref() {
                     if q == ']' {
                         break;
                     }
+                    inside.push(q);
+                }
+                // A condition (`[<1]`) picks the section by the value: not read here.
+                if inside.starts_with(['<', '>', '=']) {
+                    return Some(Shows::Other);
                 }
             }
             '0' | '#' | '?' => {
+                placeholders += 1;
                 after_placeholder_comma = false;
                 if let Some(d) = &mut decimals {
                     *d += 1;
@@ -118,20 +162,27 @@ fn shown_decimals(code: &str, value: Decimal) -> Option<u32> {
             '.' => {
                 decimals.get_or_insert(0);
             }
-            ',' => after_placeholder_comma = true,
+            ',' => after_placeholder_comma = placeholders > 0,
             '%' => percent += 1,
-            // Dates, times, scientific notation, text: not an amount's decimals.
+            // Scientific notation and fractions show other digits than the value's.
+            'e' | 'E' | '/' if placeholders > 0 => return Some(Shows::Other),
+            // Dates, times, text: not an amount's format.
             'y' | 'Y' | 'm' | 'M' | 'd' | 'D' | 'h' | 'H' | 's' | 'S' | 'e' | 'E' | '@' | '/' => {
                 return None;
             }
+            c if !c.is_whitespace() => literal = true,
             _ => {}
         }
     }
-    // A comma after the last digit (`#,##0,`) shows thousands: not decimals of the value.
-    if after_placeholder_comma {
-        return None;
+    if placeholders == 0 {
+        // `;;;` or an empty zero section shows a blank cell; a dash (`"-"`) shows the zero.
+        return Some(if literal { return None } else { Shows::Nothing });
     }
-    Some(decimals.unwrap_or(0) + 2 * percent)
+    // A comma after the last digit (`#,##0,`) shows thousands.
+    if after_placeholder_comma {
+        return Some(Shows::Other);
+    }
+    Some(Shows::Decimals(decimals.unwrap_or(0) + 2 * percent))
 }
 
 /// The `;`-separated sections of a format code (a `;` inside quotes or brackets is text).
@@ -165,7 +216,11 @@ mod tests {
     use std::str::FromStr as _;
 
     fn shown(value: &str, code: &str) -> Option<String> {
-        rounded_for_display(Decimal::from_str(value).unwrap(), code).map(|d| d.to_string())
+        display_of(Decimal::from_str(value).unwrap(), code).map(|d| match d {
+            Display::Rounded(d) => d.to_string(),
+            Display::Blank => "(blank)".into(),
+            Display::Other => "(other)".into(),
+        })
     }
 
     #[test]
@@ -204,9 +259,25 @@ mod tests {
         assert_eq!(shown("1234.565", ""), None);
         assert_eq!(shown("1234.565", "@"), None);
         assert_eq!(shown("45000.25", "yyyy-mm-dd"), None);
-        assert_eq!(shown("1234.565", "0.00E+00"), None);
-        assert_eq!(shown("1234565.5", "#,##0,"), None);
         assert_eq!(shown("12", "0"), None);
+        assert_eq!(
+            shown("0", "#,##0;-#,##0;\"-\""),
+            None,
+            "a dash shows the zero"
+        );
+    }
+
+    #[test]
+    fn formats_that_hide_a_value_or_show_other_digits_are_told() {
+        assert_eq!(shown("250", ";;;").as_deref(), Some("(blank)"));
+        assert_eq!(
+            shown("0", "#,##0.00;-#,##0.00;").as_deref(),
+            Some("(blank)")
+        );
+        assert_eq!(shown("1234.565", "0.00E+00").as_deref(), Some("(other)"));
+        assert_eq!(shown("12345.67", "#,##0,").as_deref(), Some("(other)"));
+        assert_eq!(shown("12.333", "# ?/?").as_deref(), Some("(other)"));
+        assert_eq!(shown("5.555", "[<1]0.000;0.00").as_deref(), Some("(other)"));
     }
 
     #[test]

@@ -96,6 +96,8 @@ pub struct Sheet {
     /// The same sums over the rows that are not hidden: a total under a filter (Excel's
     /// `SUBTOTAL`) sums only what it shows.
     visible_sums: (Decimal, Decimal),
+    /// The same sums since the last total line: what a subtotal covers.
+    section_sums: (Decimal, Decimal),
     valid_above: u64,
     /// Hidden rows and amounts shown otherwise than stored, met so far.
     unseen: super::visibility::Unseen,
@@ -178,6 +180,7 @@ impl Sheet {
             record: csv::StringRecord::new(),
             sums: (Decimal::ZERO, Decimal::ZERO),
             visible_sums: (Decimal::ZERO, Decimal::ZERO),
+            section_sums: (Decimal::ZERO, Decimal::ZERO),
             valid_above: 0,
             total_mismatches: Vec::new(),
             unseen: super::visibility::Unseen {
@@ -383,6 +386,8 @@ impl Sheet {
     fn add_to_sums(&mut self, (payout, received): (Decimal, Decimal), hidden: bool) {
         self.sums.0 = self.sums.0.saturating_add(payout);
         self.sums.1 = self.sums.1.saturating_add(received);
+        self.section_sums.0 = self.section_sums.0.saturating_add(payout);
+        self.section_sums.1 = self.section_sums.1.saturating_add(received);
         if !hidden {
             self.visible_sums.0 = self.visible_sums.0.saturating_add(payout);
             self.visible_sums.1 = self.visible_sums.1.saturating_add(received);
@@ -428,9 +433,12 @@ impl Sheet {
         };
         let (payout, received) = (amount(Param::Payout), amount(Param::Received));
         let agrees = |v: Option<Decimal>, sum: Decimal| v.is_none_or(|v| v == sum);
+        // The rows above, the rows shown (a filter's SUBTOTAL), or those since the last total
+        // (a subtotal).
         let matches = (payout.is_some() || received.is_some())
-            && ((agrees(payout, self.sums.0) && agrees(received, self.sums.1))
-                || (agrees(payout, self.visible_sums.0) && agrees(received, self.visible_sums.1)));
+            && [self.sums, self.visible_sums, self.section_sums]
+                .iter()
+                .any(|(p, r)| agrees(payout, *p) && agrees(received, *r));
         // Unlabelled, only sums of two or more rows that are not zero are taken for a total.
         let sums_a_total = matches
             && self.valid_above >= 2
@@ -465,6 +473,7 @@ impl Sheet {
                 why.join("; ")
             )
         };
+        self.section_sums = (Decimal::ZERO, Decimal::ZERO);
         Some(format!("row {row}: a total line, not sent; {check}"))
     }
 
@@ -535,9 +544,19 @@ fn find_header(
 /// Asked of every cell of every row: compared in place, never allocated.
 fn is_total_label(c: &str) -> bool {
     let c = c.trim().trim_end_matches(':');
-    ["total", "totals", "sum", "grand total", "grand_total"]
-        .iter()
-        .any(|l| c.eq_ignore_ascii_case(l))
+    [
+        "total",
+        "totals",
+        "sum",
+        "grand total",
+        "grand_total",
+        "subtotal",
+        "sub total",
+        "sub-total",
+        "sub_total",
+    ]
+    .iter()
+    .any(|l| c.eq_ignore_ascii_case(l))
 }
 
 /// Decides the decimal mark and the date order: the flags, or else the sheet's own cells (read

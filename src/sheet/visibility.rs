@@ -6,8 +6,9 @@
 
 use super::columns::{Columns, Source};
 use super::parse::normalize_token;
+use super::shown::Display;
 use super::shown::{AmountsAs, HiddenRows};
-use super::workbook::{Seen, column_name};
+use super::workbook::{Seen, column_name, decimal_text};
 use crate::update::{PARAMS, ParamType};
 
 /// How many hidden rows and amounts a report lists (all are counted).
@@ -25,6 +26,8 @@ pub struct Unseen {
     /// shows 1234.57, holds 1234.565`; and how many in all.
     pub amounts: Vec<String>,
     pub amounts_count: u64,
+    /// Of those, amounts shown in a form no amount can be sent as (thousands, fractions).
+    pub unclear_count: u64,
     /// `--hidden-rows` and `--amounts`, as given.
     pub hidden_choice: Option<HiddenRows>,
     pub amounts_choice: Option<AmountsAs>,
@@ -44,6 +47,15 @@ impl Unseen {
                 self.hidden_word(),
                 rows_list(&self.hidden_rows),
                 more(self.hidden_count, self.hidden_rows.len()),
+            ));
+        }
+        if self.unclear_count > 0 && self.amounts_choice == Some(AmountsAs::AsShown) {
+            asked.push(format!(
+                "{} amount(s) are shown in a form that cannot be sent as shown (thousands, a \
+                 fraction, scientific notation or a condition: {}): format them as numbers \
+                 with their decimals, or send what they hold with --amounts as-stored",
+                self.unclear_count,
+                self.amounts.join("; "),
             ));
         }
         if self.amounts_count > 0 && self.amounts_choice.is_none() {
@@ -125,16 +137,25 @@ impl Unseen {
                 let Source::Column { index, header } = columns.source(spec.param) else {
                     continue;
                 };
-                let Some(shown) = seen.shown.get(&(row, *index)) else {
+                let Some(display) = seen.shown.get(&(row, *index)) else {
                     continue;
                 };
+                let shown = match display {
+                    Display::Rounded(d) => decimal_text(*d),
+                    Display::Blank | Display::Other => String::new(),
+                };
                 self.amounts_count += 1;
+                self.unclear_count += u64::from(*display == Display::Other);
                 if self.amounts.len() < LISTED {
                     let stored = record.get(*index).unwrap_or("");
+                    let said = match display {
+                        Display::Rounded(_) => plain(&shown),
+                        Display::Blank => "nothing (a blank cell)".into(),
+                        Display::Other => "it in another form (its number format)".into(),
+                    };
                     self.amounts.push(format!(
-                        "{}{row} ({header}) shows {}, holds {}",
+                        "{}{row} ({header}) shows {said}, holds {}",
                         column_name(*index),
-                        plain(shown),
                         plain(stored)
                     ));
                 }
@@ -142,7 +163,7 @@ impl Unseen {
                     let mut rebuilt =
                         csv::StringRecord::with_capacity(record.as_slice().len(), record.len());
                     for (i, c) in record.iter().enumerate() {
-                        rebuilt.push_field(if i == *index { shown } else { c });
+                        rebuilt.push_field(if i == *index { &shown } else { c });
                     }
                     *record = rebuilt;
                 }

@@ -20,6 +20,8 @@ pub(crate) struct Workbook {
     pub sheet: String,
     /// Every sheet of the workbook, in order (for `--sheet` advice).
     pub sheets: Vec<String>,
+    /// The sheets hidden in the workbook (never read unless named).
+    pub hidden_sheets: Vec<String>,
     pub rows: std::vec::IntoIter<(u64, Vec<String>)>,
     /// What the sheet hides and what its cells show, where that differs from what they hold.
     pub seen: Seen,
@@ -31,7 +33,7 @@ pub(crate) struct Seen {
     pub layout: super::layout::Layout,
     /// (spreadsheet row, column index) → what a number cell shows, where its format shows
     /// fewer decimals than it holds (the cell's text is what it holds).
-    pub shown: HashMap<(u64, usize), String>,
+    pub shown: HashMap<(u64, usize), super::shown::Display>,
 }
 
 /// The workbook kind of `path`, by its name or, for a misnamed file, its first bytes.
@@ -88,11 +90,22 @@ pub(crate) fn read(
                     quoted(&sheets)
                 ))
             })?,
-        None => sheets
-            .first()
-            .cloned()
+        // The first sheet the person can see: a hidden sheet (last month's, a lookup) is
+        // read only when named with --sheet.
+        None => book
+            .sheets_metadata()
+            .iter()
+            .find(|m| m.visible == calamine::SheetVisible::Visible)
+            .map(|m| m.name.clone())
+            .or_else(|| sheets.first().cloned())
             .ok_or_else(|| fail("has no sheets".into()))?,
     };
+    let hidden_sheets: Vec<String> = book
+        .sheets_metadata()
+        .iter()
+        .filter(|m| m.visible != calamine::SheetVisible::Visible)
+        .map(|m| m.name.clone())
+        .collect();
     let range = book
         .worksheet_range(&sheet)
         .map_err(|e| fail(format!("sheet \"{sheet}\" could not be read: {e}")))?;
@@ -126,8 +139,21 @@ pub(crate) fn read(
         kind,
         sheet,
         sheets,
+        hidden_sheets,
         rows: rows.into_iter(),
         seen,
+    })
+}
+
+/// Excel's built-in currency formats 5 to 8, which a workbook names by id alone (calamine
+/// knows them as General).
+fn builtin_currency(id: Option<u32>) -> Option<&'static str> {
+    Some(match id? {
+        5 => "\"$\"#,##0_);(\"$\"#,##0)",
+        6 => "\"$\"#,##0_);[Red](\"$\"#,##0)",
+        7 => "\"$\"#,##0.00_);(\"$\"#,##0.00)",
+        8 => "\"$\"#,##0.00_);[Red](\"$\"#,##0.00)",
+        _ => return None,
     })
 }
 
@@ -135,7 +161,7 @@ pub(crate) fn read(
 fn shown_amounts(
     values: &calamine::Range<Data>,
     styles: &calamine::StyleRange,
-) -> HashMap<(u64, usize), String> {
+) -> HashMap<(u64, usize), super::shown::Display> {
     let mut shown = HashMap::new();
     for (r, c, cell) in values.used_cells() {
         let Data::Float(f) = cell else { continue };
@@ -147,13 +173,13 @@ fn shown_amounts(
         let Some(code) = styles
             .get(at)
             .and_then(|s| s.number_format.as_ref())
-            .map(|n| n.format_code.as_str())
+            .map(|n| builtin_currency(n.format_id).unwrap_or(n.format_code.as_str()))
         else {
             continue;
         };
         let Ok(stored) = decimal(*f) else { continue };
-        if let Some(display) = super::shown::rounded_for_display(stored, code) {
-            shown.insert((u64::from(at.0) + 1, at.1 as usize), decimal_text(display));
+        if let Some(display) = super::shown::display_of(stored, code) {
+            shown.insert((u64::from(at.0) + 1, at.1 as usize), display);
         }
     }
     shown
@@ -307,7 +333,7 @@ fn decimal(f: f64) -> Result<Decimal, String> {
 }
 
 /// A workbook's decimal as text the sheet parsers read exactly.
-fn decimal_text(d: Decimal) -> String {
+pub(crate) fn decimal_text(d: Decimal) -> String {
     let mut text = d.normalize().to_string();
     // A typed number is never ambiguous: `3.333` as text could be a European 3333, so three
     // decimals are written as four (`3.3330`, the same amount), which no sheet format reads as

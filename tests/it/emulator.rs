@@ -7,7 +7,7 @@ use cake_recon::update::{ConversionUpdate, DispositionType, EffectiveDateOption,
 use rust_decimal::Decimal;
 use std::time::{Duration, Instant};
 
-fn update(id: i32) -> ConversionUpdate {
+pub(crate) fn update(id: i32) -> ConversionUpdate {
     ConversionUpdate {
         row: 2,
         offer_id: 0,
@@ -28,10 +28,10 @@ fn update(id: i32) -> ConversionUpdate {
     }
 }
 
-struct Answer {
-    status: u16,
-    retry_after: Option<String>,
-    body: String,
+pub(crate) struct Answer {
+    pub status: u16,
+    pub retry_after: Option<String>,
+    pub body: String,
 }
 
 /// Sends one request built by the real request builder; `Err` when the connection failed.
@@ -52,7 +52,7 @@ fn send(
     )
 }
 
-fn raw(
+pub(crate) fn raw(
     post: bool,
     url: &str,
     ct: Option<&str>,
@@ -98,7 +98,7 @@ fn raw(
     })
 }
 
-fn applied(emu: &Emu, id: i32) -> u32 {
+pub(crate) fn applied(emu: &Emu, id: i32) -> u32 {
     emu.conversions().get(&id).map_or(0, |c| c.applied)
 }
 

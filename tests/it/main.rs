@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, reason = "test helpers fail loudly by design")]
 
 mod architecture;
+mod aspnet;
 mod browser;
 mod check;
 mod dry_run;

@@ -616,3 +616,40 @@ fn signs_currencies_and_dates_as_sheets_write_them_are_read_and_a_junk_date_is_r
     );
     assert_eq!(emu.stats().requests, before, "nothing sent");
 }
+
+#[test]
+fn decisions_with_reasons_more_decision_headers_and_subtotals_read_as_meant() {
+    let t = TestDir::new();
+    let emu = cake();
+    t.write(
+        "reasons.csv",
+        "Conversion ID,Payout,Status\n1231,10,Approved\n1232,0,Rejected - duplicate\n\
+         1233,10,Approved (late)\n1234,0,Rejected - fraud\n",
+    );
+    assert_eq!(run(&t, &emu, "reasons.csv", &[]).code, 0);
+    let ledger = emu.conversions();
+    assert_eq!(ledger[&1232].disposition_type, "rejected");
+    assert_eq!(ledger[&1233].disposition_type, "approved");
+
+    for header in ["Finance OK?", "Include?", "Payable", "Reverse?"] {
+        t.write(
+            "ok.csv",
+            format!(
+                "Conversion ID,Payout,{header}\n1241,10,Yes\n1242,0,No\n1243,10,Yes\n1244,0,No\n"
+            ),
+        );
+        let before = emu.stats().requests;
+        let out = run(&t, &emu, "ok.csv", &[]);
+        assert_eq!(out.code, 2, "{header}: {out:?}");
+        assert!(out.stderr.contains("--values"), "{header}: {}", out.stderr);
+        assert_eq!(emu.stats().requests, before, "{header}: nothing sent");
+    }
+
+    t.write(
+        "sub.csv",
+        "Conversion ID,Payout\n1251,10\n1252,20\nSubtotal,30\n1253,4\n1254,6\nSubtotal,10\nGrand Total,40\n",
+    );
+    let out = run(&t, &emu, "sub.csv", &[]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(emu.conversions()[&1254].payout, Decimal::from(6));
+}

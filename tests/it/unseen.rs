@@ -215,3 +215,91 @@ fn workbooks_written_by_openpyxl_are_read_as_shown() {
     assert_eq!(ledger[&5102].payout, Decimal::from(20));
     assert_eq!(ledger[&5103].payout, Decimal::new(75, 1));
 }
+
+/// From an attack: what else hides a row, a column, a sheet or a value from the person.
+#[test]
+fn hidden_sheets_flat_rows_narrow_columns_and_invisible_formats_are_never_sent_unasked() {
+    let t = TestDir::new();
+    let emu = cake();
+    let mut book = Workbook::new();
+    // Last month's sheet, hidden, first in the book: never the one read by default.
+    let old = book.add_worksheet().set_name("Old").unwrap();
+    old.write_string(0, 0, "Conversion ID").unwrap();
+    old.write_string(0, 1, "Payout").unwrap();
+    old.write_number(1, 0, 1501.0).unwrap();
+    old.write_number(1, 1, 99.0).unwrap();
+    old.set_hidden(true);
+    let ws = book.add_worksheet().set_name("June").unwrap();
+    ws.set_active(true);
+    ws.write_string(0, 0, "Conversion ID").unwrap();
+    ws.write_string(0, 1, "Payout").unwrap();
+    ws.write_string(0, 2, "Internal").unwrap();
+    let invisible = Format::new().set_num_format(";;;");
+    let builtin = Format::new().set_num_format_index(7);
+    ws.write_number(1, 0, 1501.0).unwrap();
+    ws.write_number(1, 1, 10.0).unwrap();
+    ws.write_number(2, 0, 1502.0).unwrap();
+    ws.write_number_with_format(2, 1, 250.0, &invisible)
+        .unwrap();
+    ws.write_number(3, 0, 1503.0).unwrap();
+    ws.write_number_with_format(3, 1, 1234.565, &builtin)
+        .unwrap();
+    ws.write_number(4, 0, 1504.0).unwrap();
+    ws.write_number(4, 1, 5.0).unwrap();
+    ws.set_row_height(4, 0.5).unwrap();
+    ws.write_number(1, 2, 77.0).unwrap();
+    ws.set_column_width(2, 0.0).unwrap();
+    book.save(t.path("june.xlsx")).unwrap();
+
+    let preview = run(&t, &emu, "june.xlsx", &["--dry-run"]);
+    let said = &preview.stdout;
+    assert!(
+        said.contains("sheet \"June\"") && said.contains("hidden sheets left unread: \"Old\""),
+        "{said}"
+    );
+    assert!(
+        said.contains("B3 (Payout) shows nothing (a blank cell), holds 250"),
+        "{said}"
+    );
+    assert!(
+        said.contains("B4 (Payout) shows 1234.57, holds 1234.565"),
+        "{said}"
+    );
+    assert!(
+        said.contains("(rows 5)") || said.contains("(row 5)"),
+        "{said}"
+    );
+    assert!(said.contains("column C \"Internal\" is hidden"), "{said}");
+    assert_eq!(run(&t, &emu, "june.xlsx", &[]).code, 2);
+    assert_eq!(emu.stats().requests, 0);
+
+    // As shown, B3 is a blank cell: its row changes nothing, which is asked about too.
+    let shown = ["--amounts", "as-shown", "--hidden-rows", "skip"];
+    let out = run(&t, &emu, "june.xlsx", &shown);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr.contains("row 3") && out.stderr.contains("changes nothing"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(emu.stats().requests, 0);
+    let out = run(
+        &t,
+        &emu,
+        "june.xlsx",
+        &[&shown[..], &["--skip-invalid"]].concat(),
+    );
+    assert_eq!(emu.stats().requests, 2, "{out:?}");
+    let ledger = emu.conversions();
+    assert_eq!(
+        ledger[&1501].payout,
+        Decimal::from(10),
+        "June's value, not Old's"
+    );
+    assert!(
+        !ledger.contains_key(&1502),
+        "a blank cell leaves the payout: not sent"
+    );
+    assert_eq!(ledger[&1503].payout, Decimal::new(123_457, 2));
+    assert!(!ledger.contains_key(&1504), "a flat row is a hidden row");
+}

@@ -114,7 +114,7 @@ fn another_sheet_is_chosen_by_name_and_a_wrong_name_lists_them() {
     assert_eq!(dry.code, 0, "{dry:?}");
     assert!(
         dry.stdout.contains(
-            "xlsx workbook, sheet \"Approvals\" (first of 2 sheets; --sheet NAME reads another)"
+            "xlsx workbook, sheet \"Approvals\" (the first visible of 2 sheets; --sheet NAME reads another)"
         ) && dry.stdout.contains("header:    row 3"),
         "{}",
         dry.stdout
