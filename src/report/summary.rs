@@ -205,7 +205,7 @@ pub(crate) fn summary(r: &Report, configured_rate: f64, checkpoint: &Path) -> St
     if total_lines > 0 {
         let _ = writeln!(
             s,
-            "  skipped {total_lines} total line(s): not data, never sent"
+            "  skipped {total_lines} line(s): totals, notes or rows left out, never sent (listed in the results)"
         );
     }
     applied_lines(&mut s, r);

@@ -163,6 +163,12 @@ impl Sheet {
                 cells,
             )?;
         }
+        super::visibility::merged_across_rows(reader.seen(), header_row, &columns).map_err(
+            |problem| SheetError::Format {
+                path: path.to_path_buf(),
+                problem,
+            },
+        )?;
         columns.inferred = hidden_notes;
         columns.inferred.extend(decided.notes);
         super::columns::changes_something(&columns)?;

@@ -230,6 +230,35 @@ fn plain(text: &str) -> String {
         .map_or_else(|_| text.trim().to_string(), |d| d.normalize().to_string())
 }
 
+/// Refuses cells merged across data rows in a column that is read: the person sees one value
+/// for every row of the merge, the sheet holds it for the first row only — which of the two
+/// was meant cannot be told.
+pub(crate) fn merged_across_rows(
+    seen: &Seen,
+    header_row: u64,
+    columns: &Columns,
+) -> Result<(), String> {
+    let read: Vec<usize> = PARAMS
+        .iter()
+        .filter_map(|s| columns.column(s.param))
+        .chain(columns.conversion_date)
+        .collect();
+    let hit = seen.merged.iter().find(|(_, last, first_col, last_col)| {
+        *last > header_row && read.iter().any(|c| (*first_col..=*last_col).contains(c))
+    });
+    match hit {
+        None => Ok(()),
+        Some((first, last, first_col, last_col)) => Err(format!(
+            "has cells {}{first}:{}{last} merged: the sheet shows one value for rows {first} to \
+             {last}, but holds it in row {first} only, so what the other rows mean cannot be \
+             told and nothing was sent. Unmerge the cells and fill in each row's value, then \
+             run again",
+            column_name(*first_col),
+            column_name(*last_col)
+        )),
+    }
+}
+
 fn rows_list(rows: &[u64]) -> String {
     let mut text = String::from("row");
     if rows.len() > 1 {

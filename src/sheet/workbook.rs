@@ -34,6 +34,10 @@ pub(crate) struct Seen {
     /// (spreadsheet row, column index) → what a number cell shows, where its format shows
     /// fewer decimals than it holds (the cell's text is what it holds).
     pub shown: HashMap<(u64, usize), super::shown::Display>,
+    /// Cells merged across rows, as `(first row, last row, first column, last column)`
+    /// (spreadsheet rows, 0-based columns): one value shown for several rows, stored in the
+    /// first only.
+    pub merged: Vec<(u64, u64, usize, usize)>,
 }
 
 /// The workbook kind of `path`, by its name or, for a misnamed file, its first bytes.
@@ -117,6 +121,20 @@ pub(crate) fn read(
         if let Ok(styles) = xlsx.worksheet_style(&sheet) {
             seen.shown = shown_amounts(&range, &styles);
         }
+        seen.merged = xlsx
+            .merge_cells_by_sheet_name(&sheet)
+            .map_err(|e| fail(format!("sheet \"{sheet}\": its merged cells could not be read ({e})")))?
+            .into_iter()
+            .filter(|d| d.end.0 > d.start.0)
+            .map(|d| {
+                (
+                    u64::from(d.start.0) + 1,
+                    u64::from(d.end.0) + 1,
+                    d.start.1 as usize,
+                    d.end.1 as usize,
+                )
+            })
+            .collect();
     }
     let (top, _) = range.start().unwrap_or((0, 0));
     let (_, left) = range.start().unwrap_or((0, 0));

@@ -339,8 +339,8 @@ fn read_section(app: &App, staged: &Staged, c: &Choices, p: &Preview) -> String 
             }
             let _ = write!(
                 body,
-                "<dt>Rows</dt><dd>{} below the header: {} to send, {} invalid, {} total lines set \
-                 aside</dd></dl>",
+                "<dt>Rows</dt><dd>{} below the header: {} to send, {} invalid, {} set aside (totals, notes, rows left \
+                 out)</dd></dl>",
                 count(r.pre.rows),
                 count(r.pre.valid()),
                 count(r.pre.invalid),

@@ -303,3 +303,26 @@ fn hidden_sheets_flat_rows_narrow_columns_and_invisible_formats_are_never_sent_u
     assert_eq!(ledger[&1503].payout, Decimal::new(123_457, 2));
     assert!(!ledger.contains_key(&1504), "a flat row is a hidden row");
 }
+
+#[test]
+fn cells_merged_across_rows_in_a_read_column_stop_the_run() {
+    let t = TestDir::new();
+    let emu = cake();
+    let mut book = Workbook::new();
+    let ws = book.add_worksheet();
+    for (c, h) in ["Conversion ID", "Payout", "Status"].iter().enumerate() {
+        ws.write_string(0, u16::try_from(c).unwrap(), *h).unwrap();
+    }
+    for r in 1..=4u32 {
+        ws.write_number(r, 0, f64::from(1600 + r)).unwrap();
+        ws.write_number(r, 1, 0.0).unwrap();
+    }
+    ws.write_string(4, 2, "Approved").unwrap();
+    ws.write_string(1, 2, "Rejected").unwrap();
+    ws.merge_range(1, 2, 3, 2, "Rejected", &Format::new()).unwrap();
+    book.save(t.path("merged.xlsx")).unwrap();
+    let out = run(&t, &emu, "merged.xlsx", &[]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("has cells C2:C4 merged"), "{}", out.stderr);
+    assert_eq!(emu.stats().requests, 0);
+}
