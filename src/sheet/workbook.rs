@@ -123,7 +123,11 @@ pub(crate) fn read(
         }
         seen.merged = xlsx
             .merge_cells_by_sheet_name(&sheet)
-            .map_err(|e| fail(format!("sheet \"{sheet}\": its merged cells could not be read ({e})")))?
+            .map_err(|e| {
+                fail(format!(
+                    "sheet \"{sheet}\": its merged cells could not be read ({e})"
+                ))
+            })?
             .into_iter()
             .filter(|d| d.end.0 > d.start.0)
             .map(|d| {

@@ -319,10 +319,15 @@ fn cells_merged_across_rows_in_a_read_column_stop_the_run() {
     }
     ws.write_string(4, 2, "Approved").unwrap();
     ws.write_string(1, 2, "Rejected").unwrap();
-    ws.merge_range(1, 2, 3, 2, "Rejected", &Format::new()).unwrap();
+    ws.merge_range(1, 2, 3, 2, "Rejected", &Format::new())
+        .unwrap();
     book.save(t.path("merged.xlsx")).unwrap();
     let out = run(&t, &emu, "merged.xlsx", &[]);
     assert_eq!(out.code, 2, "{out:?}");
-    assert!(out.stderr.contains("has cells C2:C4 merged"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("has cells C2:C4 merged"),
+        "{}",
+        out.stderr
+    );
     assert_eq!(emu.stats().requests, 0);
 }
