@@ -8,6 +8,7 @@
 pub(crate) mod cells;
 pub(crate) mod columns;
 mod decided;
+pub(crate) mod distinct;
 pub(crate) mod duplicates;
 mod error;
 pub(crate) mod evidence;

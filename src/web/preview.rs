@@ -56,6 +56,13 @@ fn sheet_args(staged: &Staged, c: &Choices) -> Vec<String> {
     if let Some(m) = &c.amounts {
         a.extend(["--amounts".into(), m.clone()]);
     }
+    for (column, pairs) in c.values.iter().filter(|(_, p)| !p.is_empty()) {
+        let map = crate::sheet::columns::ValueMap {
+            column: column.clone(),
+            pairs: pairs.clone(),
+        };
+        a.extend(["--values".into(), map.to_string()]);
+    }
     a
 }
 
@@ -163,6 +170,31 @@ pub(super) struct Preview {
     pub read: Result<Read, String>,
     /// Against an earlier run of the same name: (rows that keep their outcome, changed, new).
     pub standing: Option<(u64, u64, u64)>,
+    /// The disposition column, when its cells need saying what they mean (`Yes`, `No`): its
+    /// header and its distinct cells, for a dropdown each.
+    pub decision: Option<(String, Vec<String>)>,
+}
+
+/// How many distinct cells of a decision column the page asks about.
+const DECISION_CELLS: usize = 12;
+
+/// The disposition column's header and distinct cells, when one of them is no disposition
+/// word (or the page already maps them).
+fn decision_cells(
+    path: &Path,
+    opts: &SheetOptions,
+    pre: &PrePass,
+    c: &Choices,
+) -> Option<(String, Vec<String>)> {
+    let Source::Column { index, header } = pre.columns.source(Param::DispositionType) else {
+        return None;
+    };
+    let cells = crate::sheet::distinct::distinct_cells(path, opts, *index, DECISION_CELLS);
+    let words = |cell: &str| {
+        crate::sheet::cells::disposition_word(&crate::sheet::parse::normalize_token(cell)).is_some()
+    };
+    let mapped = c.values.iter().any(|(col, _)| col == header);
+    (mapped || cells.iter().any(|cell| !words(cell))).then(|| (header.clone(), cells))
 }
 
 /// A sheet that could be read.
@@ -188,6 +220,7 @@ pub(super) fn preview(staged: &Staged, c: &Choices, checkpoint: &Path) -> Previe
                 header: Vec::new(),
                 read: Err(e),
                 standing: None,
+                decision: None,
             };
         }
     };
@@ -241,7 +274,9 @@ pub(super) fn preview(staged: &Staged, c: &Choices, checkpoint: &Path) -> Previe
                     }
                 }
             }
+            let decision = decision_cells(&path, &opts.pinned(&pre.formats), &pre, c);
             Preview {
+                decision,
                 header: pre.header.clone(),
                 read: Ok(Read {
                     api_version: opts.api_version,
@@ -257,6 +292,7 @@ pub(super) fn preview(staged: &Staged, c: &Choices, checkpoint: &Path) -> Previe
             header: Sheet::probable_header(&path, &opts),
             read: Err(e.to_string()),
             standing: None,
+            decision: None,
         },
     }
 }

@@ -8,6 +8,7 @@ use super::staged::{Choices, ENCODINGS};
 use crate::report::money::count;
 use crate::sheet::shown::{AmountsAs, HiddenRows};
 use crate::sheet::visibility::Unseen;
+use crate::update::DispositionType;
 use std::fmt::Write as _;
 
 /// The date order, the decimal mark and the values set for every row: the rest of the form.
@@ -174,5 +175,49 @@ fn sets_fieldset(c: &Choices) -> String {
     out.push_str(
         "</fieldset><button type=\"submit\" class=\"secondary\">Update the preview</button></form>",
     );
+    out
+}
+
+/// What each cell of the decision column means: a dropdown per distinct cell (`Yes`, `No`),
+/// which the page sends as `--values`. Cells already disposition words may be left as read.
+pub(super) fn value_map_fieldset(c: &Choices, decision: Option<&(String, Vec<String>)>) -> String {
+    let Some((column, cells)) = decision else {
+        return String::new();
+    };
+    let chosen: &[(String, String)] = c
+        .values
+        .iter()
+        .find(|(col, _)| col == column)
+        .map_or(&[], |(_, p)| p.as_slice());
+    let mut out = format!(
+        "<fieldset id=\"value-map\"><legend>What the values of column “{}” mean</legend>\
+         <input type=\"hidden\" name=\"vcol\" value=\"{}\">",
+        esc(column),
+        esc(column)
+    );
+    for (i, cell) in cells.iter().enumerate() {
+        let current = chosen
+            .iter()
+            .find(|(from, _)| from == cell)
+            .map(|(_, to)| to.as_str());
+        let mut opts: Vec<(&str, &str)> = vec![("", "as read")];
+        opts.extend(
+            DispositionType::ALL
+                .iter()
+                .map(|d| (d.as_str(), d.as_str())),
+        );
+        let _ = write!(
+            out,
+            "<input type=\"hidden\" name=\"vcell{i}\" value=\"{}\">{}",
+            esc(cell),
+            select(
+                &format!("vval{i}"),
+                &format!("“{cell}” means"),
+                current,
+                &opts
+            )
+        );
+    }
+    out.push_str("</fieldset>");
     out
 }

@@ -152,6 +152,10 @@ fn mapping_form(app: &App, staged: &Staged, c: &Choices, p: &Preview) -> String 
         &rows,
         "mapping",
     ));
+    out.push_str(&super::sheet_form::value_map_fieldset(
+        c,
+        p.decision.as_ref(),
+    ));
     let unseen = p.read.as_ref().ok().map(|r| &r.pre.unseen);
     out.push_str(&super::sheet_form::format_choices(
         c,
@@ -606,6 +610,25 @@ pub(super) async fn choices(
         "amounts",
         &[AmountsAs::AsShown.as_str(), AmountsAs::AsStored.as_str()],
     );
+    c.values = form
+        .get("vcol")
+        .map(|col| {
+            let pairs: Vec<(String, String)> = (0..64)
+                .filter_map(|i| {
+                    let cell = form.get(&format!("vcell{i}"))?.trim().to_string();
+                    let value = form.get(&format!("vval{i}"))?.trim().to_string();
+                    let known = crate::update::DispositionType::ALL
+                        .iter()
+                        .any(|d| d.as_str() == value);
+                    (known && !cell.is_empty() && !cell.contains([',', ':', '=']))
+                        .then_some((cell, value))
+                })
+                .collect();
+            (col.clone(), pairs)
+        })
+        .filter(|(_, pairs)| !pairs.is_empty())
+        .into_iter()
+        .collect();
     c.header_row = form
         .get("header_row")
         .and_then(|h| h.trim().parse::<u64>().ok())
@@ -631,6 +654,7 @@ pub(super) async fn choices(
         .into_iter()
         .filter(|(h, _)| header.contains(h))
         .collect();
+    c.values.retain(|(col, _)| header.contains(col));
     if let Err(e) = staged.save_choices(&c) {
         return problem(
             &app,

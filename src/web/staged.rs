@@ -44,6 +44,8 @@ pub(super) struct Choices {
     pub hidden_rows: Option<String>,
     /// `--amounts as-shown|as-stored` (a workbook whose cells show fewer decimals).
     pub amounts: Option<String>,
+    /// `--values "COLUMN=CELL:VALUE,…"`: what each cell of a decision column means.
+    pub values: Vec<(String, Vec<(String, String)>)>,
 }
 
 /// The encodings the page offers (`--encoding`), as the command line names them.

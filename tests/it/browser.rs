@@ -519,3 +519,60 @@ fn rows_filtered_out_of_a_workbook_wait_for_the_persons_choice_on_the_screen() {
     }
     assert_eq!(emu.stats().requests, 3);
 }
+
+#[test]
+fn a_yes_no_column_is_given_its_meaning_by_a_dropdown_per_value() {
+    let Some(b) = Browser::start() else {
+        return;
+    };
+    let screens = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/screens");
+    let t = TestDir::new();
+    let emu = Emu::with(Ledger::generated(1_000_000), Faults::default());
+    let s = Server::start(
+        &t,
+        &["--base-url", emu.url.as_str(), "--listen", "127.0.0.1:0"],
+        &[("CAKE_API_KEY", KEY)],
+    );
+    let sheet = t.path("yes-no.csv");
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/yes-no.csv"),
+        &sheet,
+    )
+    .unwrap();
+    b.goto(&s.url(&format!("/?token={}", s.token)));
+    b.wait("#sheet", Duration::from_secs(10));
+    b.type_into("#sheet", sheet.to_str().unwrap());
+    b.click("#upload-form button[type=submit]");
+    b.wait("table.mapping", Duration::from_secs(30));
+    assert!(
+        b.text("main")
+            .contains("holds decisions written as Yes, No")
+    );
+    assert!(
+        b.find("#apply").is_none(),
+        "no Apply while the column is unread"
+    );
+
+    // The column sends the disposition; then each of its values is said.
+    b.click("select[aria-label='What column Approved? sends'] option[value=disposition_type]");
+    b.click("form[action*='/choices'] button[type=submit]");
+    b.wait("#value-map", Duration::from_secs(30));
+    b.click("#vval0 option[value=approved]");
+    b.click("#vval1 option[value=rejected]");
+    b.screenshot(&screens.join("6-value-map.png"));
+    assert!(b.unlabelled().is_empty(), "{:?}", b.unlabelled());
+    b.click("form[action*='/choices'] button[type=submit]");
+    b.wait("#apply", Duration::from_secs(30));
+    let body = b.text("main");
+    assert!(
+        body.contains("values: yes → approved, no → rejected"),
+        "{body}"
+    );
+    assert!(body.contains("approved 1, rejected 1"), "{body}");
+    b.click("#apply");
+    b.wait("#outcome", Duration::from_secs(60));
+    let ledger = emu.conversions();
+    assert_eq!(ledger[&707_658].disposition_type, "approved");
+    assert_eq!(ledger[&707_659].disposition_type, "rejected");
+    assert_eq!(emu.stats().requests, 2);
+}
