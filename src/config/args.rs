@@ -91,8 +91,9 @@ pub(crate) struct RunArgs {
     /// Read the API key from this file (otherwise from the `CAKE_API_KEY` environment variable).
     #[arg(long, value_name = "PATH")]
     pub api_key_file: Option<PathBuf>,
-    /// CAKE API version.
-    #[arg(long, value_parser = parse_version, default_value = "2")]
+    /// CAKE API version: 4, the current one (CAKE's pages mark 1 to 3 deprecated, and every
+    /// public client uses 4 or later); 2 for an instance that still serves only it.
+    #[arg(long, value_parser = parse_version, default_value = "4")]
     pub api_version: u8,
     /// Transport.
     #[arg(long, value_enum, default_value_t = Transport::Get)]

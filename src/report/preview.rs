@@ -14,7 +14,10 @@ pub(crate) fn default_text(p: Param, version: u8) -> Option<&'static str> {
     Some(match p {
         Param::ApiKey | Param::DisallowOnBillingStatus if version < 4 => return None,
         Param::ApiKey => return None,
-        Param::OfferId => "0 (CAKE does not check the offer)",
+        Param::OfferId => {
+            "0: CAKE may require an existing offer id; if it rejects the rows, give an offer column \
+             or --set offer_id=N"
+        }
         Param::ConversionId | Param::RequestSessionId => "0 (not used)",
         Param::TransactionId => "empty (not used)",
         Param::Payout => "payout left unchanged (payout=0, add_to_existing_payout=true)",
@@ -33,6 +36,19 @@ pub(crate) fn default_text(p: Param, version: u8) -> Option<&'static str> {
     })
 }
 
+/// Which `UpdateConversion` version is used, and why: for the preview and the screen.
+#[must_use]
+pub(crate) fn api_version_said(version: u8) -> String {
+    if version >= 4 {
+        format!(
+            "version {version}, CAKE's current one (--api-version 2 for an instance that still \
+             serves only version 2)"
+        )
+    } else {
+        format!("version {version}, as --api-version asks (CAKE marks it deprecated)")
+    }
+}
+
 /// Renders the "interpreted as" part: encoding, delimiter, column mapping with samples, defaults.
 #[must_use]
 pub(crate) fn interpretation(pre: &PrePass, input: &Path, version: u8) -> String {
@@ -44,6 +60,7 @@ pub(crate) fn interpretation(pre: &PrePass, input: &Path, version: u8) -> String
         let _ = writeln!(out, "  encoding:  {}", pre.format.encoding_label());
         let _ = writeln!(out, "  delimiter: {}", pre.format.delimiter_label());
     }
+    let _ = writeln!(out, "  CAKE API:  {}", api_version_said(version));
     let (decimal, dates) = pre.formats.describe();
     if [Param::Payout, Param::Received]
         .iter()

@@ -343,6 +343,11 @@ fn read_section(app: &App, staged: &Staged, c: &Choices, p: &Preview) -> String 
             }
             let _ = write!(
                 body,
+                "<dt>CAKE API</dt><dd>{}</dd>",
+                esc(&crate::report::preview::api_version_said(r.api_version))
+            );
+            let _ = write!(
+                body,
                 "<dt>Rows</dt><dd>{} below the header: {} to send, {} invalid, {} set aside (totals, notes, rows left \
                  out)</dd></dl>",
                 count(r.pre.rows),

@@ -66,7 +66,7 @@ fn excel_export_with_bom_semicolons_crlf_and_dollar_amounts() {
         "{s}"
     );
     assert!(s.contains("Σ received: 2,021.25"), "{s}");
-    assert!(s.contains("row 2: GET https://YOUR-CAKE-INSTANCE/api/2/track.asmx/UpdateConversion?api_key=***&offer_id=101&conversion_id=2001&request_session_id=0&transaction_id=&payout=1234.56&add_to_existing_payout=false&received=2000.00&received_option=total_revenue&disposition_type=approved&disposition_id=0&update_revshare_payout=false&effective_date_option=today&custom_date=01%2F01%2F2001%2000%3A00%3A00&note_to_append="), "{s}");
+    assert!(s.contains("row 2: GET https://YOUR-CAKE-INSTANCE/api/4/track.asmx/UpdateConversion?api_key=***&offer_id=101&conversion_id=2001&request_session_id=0&transaction_id=&payout=1234.56&add_to_existing_payout=false&received=2000.00&received_option=total_revenue&disposition_type=approved&disposition_id=0&update_revshare_payout=false&effective_date_option=today&custom_date=01%2F01%2F2001%2000%3A00%3A00&note_to_append=&disallow_on_billing_status=ignore"), "{s}");
     assert_eq!(
         s.matches(": GET https://").count(),
         3,
@@ -101,7 +101,7 @@ fn windows_1252_export_is_detected_and_decoded() {
     );
     assert!(
         out.stdout
-            .contains("GET https://cake.example.com/api/2/track.asmx/UpdateConversion?")
+            .contains("GET https://cake.example.com/api/4/track.asmx/UpdateConversion?")
     );
     assert_eq!(
         t.read("excel-windows-1252.results.csv"),

@@ -176,10 +176,10 @@ fn another_target_is_refused_an_edited_sheet_continues_the_job() {
     let emu = Emu::start(Faults::default());
     sheet(&t, "s.csv", 1, 10, 2);
     assert_eq!(run(&t, &emu, "s.csv", &[]).code, 0);
-    let out = run(&t, &emu, "s.csv", &["--api-version", "4"]);
+    let out = run(&t, &emu, "s.csv", &["--api-version", "2"]);
     assert_eq!(out.code, 2, "{out:?}");
     assert!(
-        out.stderr.contains("api_version was 2, now 4") && out.stderr.contains("--output"),
+        out.stderr.contains("api_version was 4, now 2") && out.stderr.contains("--output"),
         "{}",
         out.stderr
     );
