@@ -390,8 +390,17 @@ fn crash_loop(kills: usize, rows_n: usize, read_back: bool) {
     let started = Instant::now();
     let mut killed = 0;
     while killed < kills && started.elapsed() < Duration::from_secs(600) {
-        let mut child = spawn(&t, &emu, "s.csv", &extra);
         let before = emu.stats().requests;
+        let mut child = spawn(&t, &emu, "s.csv", &extra);
+        // The moments that matter are while it sends: wait (bounded) for its first request —
+        // a debug build reads the sheet and the window for a while before that.
+        for _ in 0..300 {
+            if emu.wait_for(Duration::from_millis(100), |s| s.requests > before)
+                || child.try_wait().unwrap().is_some()
+            {
+                break;
+            }
+        }
         // Kill at a random moment: after a random number of new requests, or a random delay.
         let target = before + 1 + next() % 40;
         let patience = Duration::from_millis(50 + next() % 400);
