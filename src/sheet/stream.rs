@@ -116,8 +116,12 @@ impl Sheet {
         let mut header = csv::StringRecord::new();
         let (header_row, mut columns) = find_header(path, &mut reader, opts, cells, &mut header)?;
         // Columns hidden in the workbook are ignored (the person did not see them), unless named.
-        let (hidden, hidden_notes) =
-            super::visibility::hidden_columns(&header, reader.seen(), &opts.maps, &opts.values);
+        let (hidden, hidden_notes) = super::visibility::hidden_columns(
+            &header,
+            reader.seen(),
+            &columns,
+            (&opts.maps, &opts.values),
+        );
         let mut maps = opts.maps.clone();
         if !hidden.is_empty() {
             maps.extend(hidden);

@@ -196,9 +196,20 @@ impl Unseen {
 pub(crate) fn hidden_columns(
     header: &csv::StringRecord,
     seen: &Seen,
-    maps: &[(String, String)],
-    values: &[super::values::ValueMap],
+    columns: &Columns,
+    (maps, values): (&[(String, String)], &[super::values::ValueMap]),
 ) -> (Vec<(String, String)>, Vec<String>) {
+    use crate::update::Param;
+    // An id only says which conversion a row is (it moves no money): a hidden id column is
+    // read, and said, rather than leaving a sheet without ids.
+    let ids: Vec<usize> = [
+        Param::ConversionId,
+        Param::RequestSessionId,
+        Param::TransactionId,
+    ]
+    .iter()
+    .filter_map(|p| columns.column(*p))
+    .collect();
     let named = |h: &str| {
         let key = normalize_token(h);
         maps.iter().any(|(from, _)| normalize_token(from) == key)
@@ -211,6 +222,14 @@ pub(crate) fn hidden_columns(
             continue;
         };
         if named(h) || add.iter().any(|(a, _): &(String, String)| a == h) {
+            continue;
+        }
+        if ids.contains(&i) {
+            notes.push(format!(
+                "column {} \"{h}\" is hidden in the workbook: read all the same (it only says \
+                 which conversion each row is)",
+                column_name(i)
+            ));
             continue;
         }
         add.push((h.to_string(), "ignore".to_string()));

@@ -331,3 +331,27 @@ fn cells_merged_across_rows_in_a_read_column_stop_the_run() {
     );
     assert_eq!(emu.stats().requests, 0);
 }
+
+#[test]
+fn a_hidden_id_column_is_read_and_said() {
+    let t = TestDir::new();
+    let emu = cake();
+    let mut book = Workbook::new();
+    let ws = book.add_worksheet();
+    ws.write_string(0, 0, "Conversion ID").unwrap();
+    ws.write_string(0, 1, "Payout").unwrap();
+    ws.write_number(1, 0, 1701.0).unwrap();
+    ws.write_number(1, 1, 4.0).unwrap();
+    ws.set_column_hidden(0).unwrap();
+    book.save(t.path("ids.xlsx")).unwrap();
+    let preview = run(&t, &emu, "ids.xlsx", &["--dry-run"]);
+    assert!(
+        preview
+            .stdout
+            .contains("column A \"Conversion ID\" is hidden in the workbook: read all the same"),
+        "{}",
+        preview.stdout
+    );
+    assert_eq!(run(&t, &emu, "ids.xlsx", &[]).code, 0);
+    assert_eq!(emu.conversions()[&1701].payout, Decimal::from(4));
+}
