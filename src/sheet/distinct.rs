@@ -1,7 +1,8 @@
 //! The distinct cells of one column, for a screen that asks what each of them means (a value
 //! map made by dropdowns instead of `--values`).
 
-use super::stream::{Sheet, SheetOptions};
+use super::options::SheetOptions;
+use super::stream::Sheet;
 use std::path::Path;
 
 /// How many rows are read looking for distinct cells: a decision column repeats a handful of
