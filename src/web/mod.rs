@@ -17,6 +17,8 @@ mod pages;
 mod preview;
 mod results;
 mod server;
+mod sheet_apply;
+mod sheet_check;
 mod sheet_form;
 mod sheet_page;
 mod staged;

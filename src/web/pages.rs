@@ -3,6 +3,7 @@
 
 use super::html::{esc, notice, page};
 use super::jobs::JobRecord;
+use super::staged::Staged;
 use super::state::App;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -81,4 +82,17 @@ pub(super) fn urlencode(s: &str) -> String {
         .remove(b'_')
         .remove(b'.');
     percent_encoding::utf8_percent_encode(s, SET).to_string()
+}
+
+/// The upload named `id`, or the page that says it is gone.
+pub(super) fn find(app: &App, id: &str) -> Result<Staged, Box<Response>> {
+    Staged::find(app.jobs.root(), id).ok_or_else(|| {
+        Box::new(problem(
+            app,
+            StatusCode::NOT_FOUND,
+            "No such upload",
+            "This upload is not here (the link is old, or the folder was cleaned). Upload the \
+             sheet again.",
+        ))
+    })
 }

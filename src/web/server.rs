@@ -5,7 +5,7 @@ use super::guard::guard;
 use super::jobs::Jobs;
 use super::preview::{Previews, RunTarget};
 use super::state::App;
-use super::{home, job_page, pages, sheet_page};
+use super::{home, job_page, pages, sheet_apply, sheet_check, sheet_page};
 use crate::app::Target;
 use crate::config::ServeConfig;
 use crate::error::Error;
@@ -28,8 +28,8 @@ fn router(app: Arc<App>) -> Router {
         .route("/upload", post(home::upload))
         .route("/sheet/{id}", get(sheet_page::sheet))
         .route("/sheet/{id}/choices", post(sheet_page::choices))
-        .route("/sheet/{id}/check", post(sheet_page::check))
-        .route("/sheet/{id}/apply", post(sheet_page::apply))
+        .route("/sheet/{id}/check", post(sheet_check::check))
+        .route("/sheet/{id}/apply", post(sheet_apply::apply))
         .route("/job/{stem}", get(job_page::job))
         .route("/job/{stem}/progress", get(job_page::progress))
         .route("/job/{stem}/stop", post(job_page::stop))

@@ -1,0 +1,208 @@
+//! A sheet page's Apply: the section that states the money, and the handler that starts
+//! `cake-recon run` with the page's choices.
+
+use super::html::{esc, form_open, notice};
+use super::jobs::JobRecord;
+use super::pages::{Shared, blocking, find, problem, start_run};
+use super::preview::run_args;
+use super::staged::{Choices, Staged};
+use super::state::App;
+use crate::report::money::{count, grouped};
+use axum::extract::{Form, Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+/// The Apply form; `(running, beside)`: a run of the sheet is going on, a run of its name was
+/// recorded before.
+pub(super) fn apply_section(
+    app: &App,
+    staged: &Staged,
+    c: &Choices,
+    r: &super::preview::Read,
+    (running, beside): (bool, bool),
+) -> String {
+    let t = &r.totals;
+    let mut out =
+        String::from("<section aria-labelledby=\"apply-h\"><h2 id=\"apply-h\">Apply</h2>");
+    if t.rows == 0 {
+        out.push_str(&notice(
+            "warn",
+            "No valid row to send: fix the sheet and upload it again.",
+        ));
+        out.push_str("</section>");
+        return out;
+    }
+    // What `run` would stop for is asked here first: the button waits for the choice.
+    if !r.pre.total_mismatches.is_empty() {
+        out.push_str(&notice(
+            "error",
+            &format!(
+                "The sheet's total does not match its rows ({}): a row is missing, extra or \
+                 wrong. Correct the sheet (or its total) and upload it again.",
+                esc(&r.pre.total_mismatches.join("; "))
+            ),
+        ));
+        out.push_str("</section>");
+        return out;
+    }
+    if !r.pre.unseen.questions().is_empty() {
+        out.push_str(&notice(
+            "warn",
+            "The workbook hides rows, or shows amounts with fewer decimals than they hold: \
+             choose above what to send (and update the preview) before applying.",
+        ));
+        out.push_str("</section>");
+        return out;
+    }
+    let money = format!(
+        "Σ payout set {}, Σ payout added {}, Σ received {}",
+        grouped(t.payout_set),
+        grouped(t.payout_added),
+        grouped(t.received)
+    );
+    let _ = write!(
+        out,
+        "<p>Sends <strong>{}</strong> rows to <strong>{}</strong> at up to {} requests a second: \
+         {}.{}</p>",
+        count(t.rows),
+        esc(&app.label),
+        app.target.rate,
+        esc(&money),
+        if c.window.is_some() {
+            " CAKE is read first (rows already right are not sent), an undo sheet is written, \
+             and every update is verified afterwards."
+        } else {
+            ""
+        }
+    );
+    out.push_str(&form_open(
+        &format!("/sheet/{}/apply", staged.id),
+        &app.csrf,
+        "",
+    ));
+    let _ = write!(
+        out,
+        "<input type=\"hidden\" name=\"rows\" value=\"{}\">\
+         <input type=\"hidden\" name=\"totals\" value=\"{}\">",
+        t.rows,
+        esc(&stated_totals(r))
+    );
+    if r.pre.invalid > 0 {
+        let _ = write!(
+            out,
+            "<p><input type=\"checkbox\" id=\"skip_invalid\" name=\"skip_invalid\" value=\"1\" \
+             required> <label for=\"skip_invalid\">Leave the {} invalid rows out (they are listed \
+             as invalid in the results)</label></p>",
+            count(r.pre.invalid)
+        );
+    }
+    if beside {
+        out.push_str(
+            "<p><input type=\"checkbox\" id=\"edited_sheet\" name=\"edited_sheet\" value=\"1\"> \
+             <label for=\"edited_sheet\">This is the same sheet, edited (not a new month's sheet \
+             under the same name): rows already applied keep their outcome even if most rows \
+             changed</label></p>",
+        );
+    }
+    let disabled = if running { " disabled" } else { "" };
+    let _ = write!(
+        out,
+        "<button type=\"submit\" id=\"apply\" class=\"primary\"{disabled}>Apply {} rows — Σ payout \
+         {} · received {}</button></form></section>",
+        count(t.rows),
+        grouped(t.payout()),
+        grouped(t.received)
+    );
+    out
+}
+
+/// The money the Apply button states, as the form carries it back.
+fn stated_totals(r: &super::preview::Read) -> String {
+    let t = &r.totals;
+    format!(
+        "{}|{}|{}|{}",
+        t.rows, t.payout_set, t.payout_added, t.received
+    )
+}
+
+pub(super) async fn apply(
+    State(app): Shared,
+    Path(id): Path<String>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let staged = match find(&app, &id) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    let stem = staged.stem();
+    let c = staged.choices();
+    let files = app.jobs.files(&stem);
+    let (s2, c2, ckpt, a) = (
+        staged.clone(),
+        c.clone(),
+        files.checkpoint.clone(),
+        Arc::clone(&app),
+    );
+    let Some(p) = blocking(move || a.previews.get(&s2, &c2, &ckpt)).await else {
+        return problem(
+            &app,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Not applied",
+            "reading failed",
+        );
+    };
+    let Ok(r) = &p.read else {
+        return problem(
+            &app,
+            StatusCode::BAD_REQUEST,
+            "Not applied",
+            "The sheet cannot be read as it is set up: go back and fix the mapping.",
+        );
+    };
+    // The button said how many rows and how much money: a sheet or choices changed since means
+    // another look.
+    if form.get("rows").and_then(|v| v.parse::<u64>().ok()) != Some(r.totals.rows)
+        || form.get("totals").is_some_and(|t| *t != stated_totals(r))
+    {
+        return problem(
+            &app,
+            StatusCode::CONFLICT,
+            "The preview changed",
+            "What the sheet would do changed since the page was shown: go back, look again, and \
+             press Apply on the new preview.",
+        );
+    }
+    let mut args = run_args(&staged, &c, &app.target, &files);
+    if r.pre.invalid > 0 {
+        if form.get("skip_invalid").map(String::as_str) != Some("1") {
+            return problem(
+                &app,
+                StatusCode::BAD_REQUEST,
+                "Invalid rows",
+                "The sheet has invalid rows: tick \"Leave the invalid rows out\", or fix them and \
+                 upload the sheet again.",
+            );
+        }
+        args.push("--skip-invalid".into());
+    }
+    if form.get("edited_sheet").map(String::as_str) == Some("1") {
+        args.push("--edited-sheet".into());
+    }
+    let record = JobRecord {
+        rows: r.totals.rows,
+        sheet: staged.name.clone(),
+        upload: staged.id.clone(),
+        args,
+        stated: format!(
+            "{} rows; Σ payout {}; Σ received {}",
+            count(r.totals.rows),
+            grouped(r.totals.payout()),
+            grouped(r.totals.received)
+        ),
+        runs: app.jobs.record(&stem).map(|r| r.runs).unwrap_or_default(),
+    };
+    start_run(&app, stem, record, "Not started").await
+}

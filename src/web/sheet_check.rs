@@ -1,0 +1,162 @@
+//! A sheet page's "Compare with CAKE": the form, the check it starts (`cake-recon check` as a
+//! child process), and its report.
+
+use super::html::{esc, form_open, notice, table};
+use super::pages::{Shared, find, problem, urlencode};
+use super::preview::check_args;
+use super::results::read_csv_rows;
+use super::staged::{Choices, Staged};
+use super::state::App;
+use crate::config::parse_day;
+use axum::extract::{Form, Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub(super) fn check_section(app: &App, staged: &Staged, c: &Choices) -> String {
+    let mut out = String::from(
+        "<section aria-labelledby=\"check-h\"><h2 id=\"check-h\">Compare with CAKE</h2>\
+         <p>Reads the conversions CAKE holds over a window of days (CAKE's time zone) and says, \
+         row by row, which are already correct, which differ and how. Sends no update. Leave both \
+         days empty when the sheet has a <code>conversion_date</code> column: its days are read, \
+         a day either side.</p>",
+    );
+    out.push_str(&form_open(
+        &format!("/sheet/{}/check", staged.id),
+        &app.csrf,
+        "",
+    ));
+    let (since, until) = c.window.clone().unwrap_or_default();
+    let _ = write!(
+        out,
+        "<div class=\"row\"><p><label for=\"since\">From</label> <input type=\"date\" id=\"since\" \
+         name=\"since\" value=\"{}\"></p><p><label for=\"until\">To</label> <input \
+         type=\"date\" id=\"until\" name=\"until\" value=\"{}\"></p>\
+         <p><button type=\"submit\" class=\"secondary\">Compare with CAKE</button> <span \
+         class=\"hint\">reading a month can take a minute</span></p></div></form>",
+        esc(&since),
+        esc(&until)
+    );
+    let files = app.jobs.files(&staged.stem());
+    if checking(staged) {
+        out.push_str(&notice(
+            "warn",
+            "<span id=\"checking\" data-reload=\"2\">Comparing with CAKE… this page refreshes \
+             itself until the comparison is done.</span>",
+        ));
+        out.push_str("</section>");
+        return out;
+    }
+    let report = staged_check_report(staged);
+    if let Some(text) = report {
+        let _ = write!(out, "<pre class=\"log\">{}</pre>", esc(text.trim()));
+        if files.check.exists() {
+            let rows = read_csv_rows(&files.check, "status", |s| s != "already_correct", 200);
+            if let Some((head, rows, _counts)) = rows {
+                out.push_str(&table(
+                    "Rows that are not already correct in CAKE",
+                    &head.iter().map(String::as_str).collect::<Vec<_>>(),
+                    &rows,
+                    "check",
+                ));
+            }
+            let _ = write!(
+                out,
+                "<p><a href=\"/job/{}/file/check.csv\" download>Download the check file (CSV)</a></p>",
+                esc(&urlencode(&staged.stem()))
+            );
+        }
+    }
+    out.push_str("</section>");
+    out
+}
+
+/// Marks an upload whose comparison with CAKE is going on.
+const CHECK_RUNNING: &str = ".check.running";
+/// How long a comparison may take before it is stopped.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+
+/// True while the upload's comparison goes on (a marker older than the timeout is one a
+/// stopped server left behind).
+fn checking(staged: &Staged) -> bool {
+    std::fs::metadata(staged.path().with_file_name(CHECK_RUNNING))
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.elapsed().ok())
+        .is_some_and(|age| age < CHECK_TIMEOUT + Duration::from_secs(60))
+}
+
+fn staged_check_report(staged: &Staged) -> Option<String> {
+    std::fs::read_to_string(staged.path().with_file_name(".check.txt")).ok()
+}
+
+pub(super) async fn check(
+    State(app): Shared,
+    Path(id): Path<String>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let staged = match find(&app, &id) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    let since = form.get("since").cloned().unwrap_or_default();
+    let until = form.get("until").cloned().unwrap_or_default();
+    let from_sheet = since.is_empty() && until.is_empty();
+    let days = parse_day(&since).and_then(|a| parse_day(&until).map(|b| (a, b)));
+    if !from_sheet && !days.is_ok_and(|(a, b)| a <= b) {
+        return problem(
+            &app,
+            StatusCode::BAD_REQUEST,
+            "Which days?",
+            "Give the first and the last day of the conversions (the first not after the last), \
+             or leave both empty when the sheet has a conversion_date column.",
+        );
+    }
+    let mut c = staged.choices();
+    c.window = Some((since, until));
+    if let Err(e) = staged.save_choices(&c) {
+        return problem(
+            &app,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Not saved",
+            &e.to_string(),
+        );
+    }
+    let marker = staged.path().with_file_name(CHECK_RUNNING);
+    if checking(&staged) {
+        return Redirect::to(&format!("/sheet/{id}#check-h")).into_response();
+    }
+    if let Err(e) = std::fs::write(&marker, b"") {
+        return problem(
+            &app,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Not started",
+            &e.to_string(),
+        );
+    }
+    // Reading a month can take minutes: the check runs on a thread of its own and the page
+    // shows it going on (and reloads itself) until its report is written.
+    let work = Arc::clone(&app);
+    let s2 = staged.clone();
+    std::thread::spawn(move || {
+        let files = work.jobs.files(&s2.stem());
+        let window = c.window.clone().unwrap_or_default();
+        let args = check_args(&s2, &c, &work.target, &files.check, &window);
+        let (code, text) = work.jobs.check(&args, CHECK_TIMEOUT);
+        let head = match code {
+            Some(0) => "Every valid row already holds its values in CAKE.".to_string(),
+            Some(1) => "Some rows differ from what CAKE holds (listed below).".to_string(),
+            Some(n) => format!("The comparison did not finish (exit {n})."),
+            None => "The comparison did not finish.".to_string(),
+        };
+        let _ = std::fs::write(
+            s2.path().with_file_name(".check.txt"),
+            format!("{head}\n{text}"),
+        );
+        let _ = std::fs::remove_file(s2.path().with_file_name(CHECK_RUNNING));
+    });
+    Redirect::to(&format!("/sheet/{id}#check-h")).into_response()
+}
