@@ -77,6 +77,19 @@ impl Columns {
         &self.conversion_date_header
     }
 
+    /// The columns that give a row's conversion id, request session id or transaction id.
+    #[must_use]
+    pub(crate) fn id_columns(&self) -> Vec<usize> {
+        [
+            Param::ConversionId,
+            Param::RequestSessionId,
+            Param::TransactionId,
+        ]
+        .iter()
+        .filter_map(|p| self.column(*p))
+        .collect()
+    }
+
     /// The column index feeding `param`, if a column does.
     #[must_use]
     pub fn column(&self, param: Param) -> Option<usize> {

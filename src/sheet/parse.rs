@@ -455,7 +455,11 @@ pub fn parse_date(s: &str, order: DateOrder) -> Result<NaiveDateTime, String> {
 /// A date with its month named (`Sep 7 2026`, `September 7, 2026`, `7 Sep 2026`,
 /// `07-Sep-2026`): read in no order but its own.
 fn named_month(s: &str) -> Option<NaiveDate> {
-    if !s.bytes().any(|b| b.is_ascii_alphabetic()) {
+    // Asked of every date cell: an ISO date's `T` names no month, and costs no allocation.
+    if !s
+        .bytes()
+        .any(|b| b.is_ascii_alphabetic() && !matches!(b, b'T' | b't'))
+    {
         return None;
     }
     let s = s.replace(',', " ");

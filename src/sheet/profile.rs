@@ -279,14 +279,7 @@ fn read_profiles(
     let mut reader = RecordReader::open(path, read)?;
     let mut record = csv::StringRecord::new();
     let mut rows = 0u64;
-    let ids: Vec<usize> = [
-        Param::ConversionId,
-        Param::RequestSessionId,
-        Param::TransactionId,
-    ]
-    .iter()
-    .filter_map(|p| columns.column(*p))
-    .collect();
+    let ids = columns.id_columns();
     while let Some(row) = reader.next_record(&mut record)? {
         if row <= header_row {
             continue;

@@ -176,7 +176,7 @@ fn shown_decimals(code: &str, value: Decimal) -> Option<Shows> {
     }
     if placeholders == 0 {
         // `;;;` or an empty zero section shows a blank cell; a dash (`"-"`) shows the zero.
-        return Some(if literal { return None } else { Shows::Nothing });
+        return (!literal).then_some(Shows::Nothing);
     }
     // A comma after the last digit (`#,##0,`) shows thousands.
     if after_placeholder_comma {

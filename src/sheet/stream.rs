@@ -131,6 +131,7 @@ impl Sheet {
         columns.inferred = hidden_notes;
         columns.inferred.extend(decided.notes);
         super::columns::changes_something(&columns)?;
+        let filtered = reader.seen().layout.filtered;
         Ok(Self {
             path: path.to_path_buf(),
             reader,
@@ -149,6 +150,7 @@ impl Sheet {
             valid_above: 0,
             total_mismatches: Vec::new(),
             unseen: super::visibility::Unseen {
+                filtered,
                 hidden_choice: opts.hidden_rows,
                 amounts_choice: opts.amounts,
                 ..super::visibility::Unseen::default()

@@ -131,7 +131,6 @@ impl Unseen {
         columns: &Columns,
         seen: &Seen,
     ) -> bool {
-        self.filtered = seen.layout.filtered;
         if !seen.shown.is_empty() {
             for spec in PARAMS.iter().filter(|s| s.ty == ParamType::Decimal) {
                 let Source::Column { index, header } = columns.source(spec.param) else {
@@ -199,17 +198,9 @@ pub(crate) fn hidden_columns(
     columns: &Columns,
     (maps, values): (&[(String, String)], &[super::values::ValueMap]),
 ) -> (Vec<(String, String)>, Vec<String>) {
-    use crate::update::Param;
     // An id only says which conversion a row is (it moves no money): a hidden id column is
     // read, and said, rather than leaving a sheet without ids.
-    let ids: Vec<usize> = [
-        Param::ConversionId,
-        Param::RequestSessionId,
-        Param::TransactionId,
-    ]
-    .iter()
-    .filter_map(|p| columns.column(*p))
-    .collect();
+    let ids = columns.id_columns();
     let named = |h: &str| {
         let key = normalize_token(h);
         maps.iter().any(|(from, _)| normalize_token(from) == key)
