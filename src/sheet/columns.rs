@@ -105,7 +105,7 @@ impl Columns {
     pub(crate) fn suggested_map(&self, header: &str) -> Option<String> {
         self.suggested_field(header).map(|p| match p {
             // Set or add, and which amount: the header's words decide the advice.
-            Param::Payout | Param::Received => super::hints::amount_hint(header.trim()),
+            Param::Payout | Param::Received => super::hints::amount_hint(header.trim(), |_| None),
             _ => format!("add --map \"{}={}\"", header.trim(), p.name()),
         })
     }

@@ -243,7 +243,7 @@ pub(crate) fn decide(
             problems.push(format!(
                 "column \"{h}\" holds amounts ({seen}) and would be ignored: {} — or leave it \
                  out on purpose with --map \"{h}=ignore\"",
-                super::hints::amount_hint(h)
+                super::hints::amount_hint(h, |p| columns.column(p).map(|_| columns.label(p)))
             ));
         }
     }

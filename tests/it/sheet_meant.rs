@@ -653,3 +653,23 @@ fn decisions_with_reasons_more_decision_headers_and_subtotals_read_as_meant() {
     assert_eq!(out.code, 0, "{out:?}");
     assert_eq!(emu.conversions()[&1254].payout, Decimal::from(6));
 }
+
+#[test]
+fn a_bonus_column_beside_a_payout_column_is_never_hinted_to_a_map_that_fails() {
+    let t = TestDir::new();
+    let emu = cake();
+    t.write(
+        "both.csv",
+        "Conversion ID,Payout,Bonus Payout\n1261,12.50,1.00\n1262,8.25,\n",
+    );
+    let out = run(&t, &emu, "both.csv", &[]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("column \"Payout\" already gives payout")
+            && !out.stderr.contains("payout+"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(emu.stats().requests, 0);
+}
