@@ -38,6 +38,7 @@ pub mod internals {
     pub use crate::checkpoint::journal::JournalEntry;
     pub use crate::checkpoint::{OutcomeRecord, Store, schema};
     pub use crate::engine::scan::Targets;
+    pub use crate::sheet::columns::Source;
     pub use crate::sheet::parse::{DateOrder, DecimalStyle, parse_amount, parse_date, parse_id};
     pub use crate::sheet::{Sheet, SheetOptions, prepass};
 }

@@ -184,19 +184,19 @@ pub(super) fn dry_run(cfg: &RunConfig, out: &mut dyn Write) -> Result<u8, Error>
     text.push_str(&mixed_ids(preview.additive_by_id, s.read_back.is_some()));
     let refused = what_a_run_would_meet(cfg, &pre, &mut text)?;
     let _ = writeln!(text, "Results (nothing was sent): {}", path.display());
-    let code = if refused {
-        exit::USAGE
-    } else if pre.invalid == 0 {
-        exit::OK
-    } else if s.skip_invalid {
-        exit::SOME_ROWS_NOT_UPDATED
-    } else {
+    if pre.invalid > 0 && !s.skip_invalid {
         let _ = writeln!(
             text,
             "{} invalid rows: a run would stop before sending anything (fix them, or use --skip-invalid).",
             pre.invalid
         );
+    }
+    let code = if refused || (pre.invalid > 0 && !s.skip_invalid) {
         exit::USAGE
+    } else if pre.invalid == 0 {
+        exit::OK
+    } else {
+        exit::SOME_ROWS_NOT_UPDATED
     };
     super::stdout::show(out, &text)?;
     Ok(code)

@@ -88,6 +88,7 @@ pub(crate) fn start_sandbox(key: Option<SecretString>) -> Result<(Sandbox, Secre
         api_key: key.expose_secret().to_string(),
         ledger: Ledger::generated(MAX_GENERATED),
         faults: crate::mock::Faults::default(),
+        accept_offer_0: false,
     })
     .map_err(|e| Error::Internal(format!("cannot start the sandbox: {e}")))?;
     Ok((sandbox, key))

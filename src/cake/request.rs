@@ -176,6 +176,9 @@ impl Endpoint {
     }
 }
 
+/// What an example request shows for an offer CAKE's reports will give (see [`wire_values`]).
+pub(crate) const OFFER_FROM_CAKE: &str = "FROM_CAKE";
+
 /// The value of every parameter for `version`, in table order, as wire text.
 #[must_use]
 pub(crate) fn wire_values<'a>(
@@ -188,6 +191,12 @@ pub(crate) fn wire_values<'a>(
         .map(|spec| {
             let v = match spec.param {
                 Param::ApiKey => Cow::Borrowed(api_key),
+                // The offer sent, which CAKE may have given (`wire_value` is the sheet's, the
+                // row's identity). One still unknown is never sent: should it be by mistake,
+                // this placeholder binds as no number, so CAKE refuses it before applying.
+                Param::OfferId => u
+                    .sent_offer()
+                    .map_or(Cow::Borrowed(OFFER_FROM_CAKE), |o| o.to_string().into()),
                 p => u.wire_value(p, soap),
             };
             (spec.name, v)
@@ -245,6 +254,7 @@ mod tests {
         ConversionUpdate {
             row: 2,
             offer_id: 55_378_197,
+            offer: Default::default(),
             conversion_id: 707_658,
             request_session_id: 0,
             transaction_id: String::new(),

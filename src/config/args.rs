@@ -284,13 +284,17 @@ pub(crate) struct MockArgs {
     #[arg(long, default_value_t = 1000)]
     pub conversions: u32,
     /// Load conversions from a CSV (`conversion_id,offer_id,request_session_id,transaction_id`,
-    /// `payout,revenue,sale_amount`) instead.
+    /// `payout,revenue,sale_amount,conversion_date`) instead.
     #[arg(long, value_name = "CSV")]
     pub ledger: Option<PathBuf>,
     /// Read the accepted API key from this file (otherwise `CAKE_API_KEY`; with neither, the key
     /// is "sandbox").
     #[arg(long, value_name = "PATH")]
     pub api_key_file: Option<PathBuf>,
+    /// Apply version 4 calls with offer_id=0. By default they are refused (success=false), as
+    /// an instance that checks the offer ("must be an existing offer ID") refuses them.
+    #[arg(long)]
+    pub accept_offer_0: bool,
     #[command(flatten)]
     pub faults: crate::mock::Faults,
 }

@@ -238,6 +238,7 @@ pub(crate) fn mock_config(a: &MockArgs) -> Result<MockConfig, Error> {
         api_key,
         ledger,
         faults: a.faults.clone(),
+        accept_offer_0: a.accept_offer_0,
     })
 }
 

@@ -7,7 +7,7 @@
 //! unwritten row by at most [`window_size`] rows, so memory stays flat however long the sheet.
 
 use super::breaker::Breaker;
-use super::plan::{Plan, Rules, line, plan};
+use super::plan::{Plan, Rules, line, plan_row};
 use super::worker::{Abandon, Done, End, Shared, work};
 use crate::checkpoint::{OutcomeRecord, Prior, PriorReader};
 use crate::error::Error;
@@ -197,7 +197,7 @@ impl State {
                     self.ordered
                         .fill(seq, ResultLine::for_invalid(row.row, &invalid));
                 }
-                Ok(update) => match plan(&update, prior, &d.rules) {
+                Ok(mut update) => match plan_row(&mut update, prior, &d.rules) {
                     Plan::Send => self.ready.push_back((seq, update)),
                     Plan::ResendInDoubt => {
                         self.report.resent_in_doubt += 1;
@@ -219,7 +219,7 @@ impl State {
                         self.count(line.status, None);
                         self.ordered.fill(seq, *line);
                     }
-                    Plan::JournalSkip(line) => {
+                    Plan::JournalSkip(line) | Plan::NoOffer(line) => {
                         self.count(line.status, None);
                         self.ordered.fill(seq, *line);
                     }

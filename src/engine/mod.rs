@@ -6,6 +6,7 @@
 mod breaker;
 mod dispatcher;
 pub(crate) mod limiter;
+mod offers;
 mod plan;
 pub(crate) mod read_back;
 mod resend;

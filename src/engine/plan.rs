@@ -25,6 +25,8 @@ pub(super) struct Rules {
     /// Now minus `--settle-after` (the checkpoint's time format): a request that left later may
     /// still land, so `--resend-in-doubt` does not send its row again yet.
     pub landed_by: String,
+    /// The offers of rows that give none, as CAKE's reports show them.
+    pub offers: super::offers::Offers,
 }
 
 /// `--resend-in-doubt` selected a row whose last request may still land (it left less than
@@ -98,6 +100,20 @@ pub(super) enum Plan {
     /// Another job applied (or may have applied) the same addition, the journal says: not
     /// sent. Its line names that job.
     JournalSkip(Box<ResultLine>),
+    /// It gives no offer and CAKE's reports gave none (`--skip-invalid`): not sent, `invalid`.
+    NoOffer(Box<ResultLine>),
+}
+
+/// What to do with a row: [`plan`], once the row has its conversion's offer when it gives
+/// none. A row that would be sent without one is not sent.
+pub(super) fn plan_row(u: &mut ConversionUpdate, prior: Option<Prior>, d: &Rules) -> Plan {
+    let no_offer = d.offers.give(u).err();
+    match (plan(u, prior, d), no_offer) {
+        (Plan::Send | Plan::ResendInDoubt | Plan::Resend | Plan::SendChanged, Some(message)) => {
+            Plan::NoOffer(Box::new(line(u, Status::Invalid, 0, None, message)))
+        }
+        (planned, _) => planned,
+    }
 }
 
 /// What to do with a row, given what earlier runs recorded of it.
@@ -106,7 +122,7 @@ pub(super) enum Plan {
 /// applied (an additive row that may have applied ends `in_doubt` instead, see
 /// [`super::retry::decide`]) or when it is idempotent, so the same command sends it again once
 /// the cause (a server down, throttling, a binding error) is gone.
-pub(super) fn plan(u: &ConversionUpdate, prior: Option<Prior>, d: &Rules) -> Plan {
+fn plan(u: &ConversionUpdate, prior: Option<Prior>, d: &Rules) -> Plan {
     let (resend_in_doubt, compare) = (d.resend_in_doubt.selects(u), d.compare_content);
     let decision = d.decisions.get(&u.row).filter(|decision| {
         !d.settled_for_selected_only || resend_in_doubt || matches!(decision, Decision::Applied(_))

@@ -10,7 +10,9 @@ use crate::error::Error;
 use crate::report::summary::ReadBackSummary;
 use crate::sheet::parse::{DateOrder, parse_date};
 use crate::sheet::{Duplicates, Sheet, SheetOptions};
-use crate::update::{Comparison, ConversionUpdate, Held, compare, held_amount, shown_amount};
+use crate::update::{
+    Comparison, ConversionUpdate, Held, Offer, compare, held_amount, shown_amount,
+};
 use chrono::{Duration, NaiveDate};
 use rust_decimal::Decimal;
 use std::collections::HashMap;
@@ -302,7 +304,7 @@ impl OneRowPerConversion {
 }
 
 /// How a row names its conversion: `conversion_id 7`, `transaction_id T7`.
-fn ids_in_words(u: &ConversionUpdate) -> String {
+pub(super) fn ids_in_words(u: &ConversionUpdate) -> String {
     let mut ids = Vec::new();
     if u.conversion_id != 0 {
         ids.push(format!("conversion_id {}", u.conversion_id));
@@ -337,7 +339,12 @@ pub(crate) fn window_known(s: &Settings, opts: &SheetOptions) -> Result<bool, Er
 /// row is decided `unchanged`, no undo sheet. A window that cannot be read is said, and the run
 /// goes on as it would have without the reading.
 ///
-/// Returns the conversion each additive row found resolves to (row → what CAKE holds).
+/// `offers`: the sheet has rows that give no offer, and the same reading finds their
+/// conversions (see `offers.rs`); a window that cannot be read is then the run's error, since
+/// those rows cannot be sent without it.
+///
+/// Returns the conversion each row found resolves to (row → what CAKE holds), and the window
+/// read.
 pub(crate) fn snapshot_first(
     s: &Settings,
     opts: &SheetOptions,
@@ -345,25 +352,29 @@ pub(crate) fn snapshot_first(
     duplicates: &Duplicates,
     dest: &super::Destination,
     conn: &mut rusqlite::Connection,
-) -> Result<HashMap<u64, Held>, Error> {
+    offers: bool,
+) -> Result<Found, Error> {
     let sql = |e: rusqlite::Error| Error::Internal(format!("the checkpoint's snapshot: {e}"));
     snapshot::ensure(conn).map_err(sql)?;
     let recorded: std::collections::HashSet<u64> =
         snapshot::recorded(conn).map_err(sql)?.into_iter().collect();
-    // Only additive rows this job has not written to yet need a reading from before.
+    // Only additive rows this job has not written to yet need a reading from before; every row
+    // without an offer needs its conversion's.
+    let snapshotted = |u: &ConversionUpdate| u.additions().is_additive() && !recorded.contains(&u.row);
+    let wanted = |u: &ConversionUpdate| snapshotted(u) || (offers && u.offer == Offer::Unknown);
     let mut targets = Targets::default();
-    let mut wanted = 0u64;
+    let mut count = 0u64;
     let mut span: Option<(NaiveDate, NaiveDate)> = None;
     {
         let mut sheet = Sheet::open(&s.input, opts)?;
         let date_col = sheet.columns().conversion_date;
         while let Some(row) = sheet.next_row(duplicates)? {
             let Ok(u) = &row.result else { continue };
-            if !u.additions().is_additive() || recorded.contains(&u.row) {
+            if !wanted(u) {
                 continue;
             }
             targets.add(u);
-            wanted += 1;
+            count += 1;
             if let Some(d) = date_col
                 .and_then(|c| sheet.record().get(c))
                 .and_then(|c| parse_date(c.trim(), order).ok())
@@ -373,41 +384,62 @@ pub(crate) fn snapshot_first(
             }
         }
     }
-    if wanted == 0 {
-        return Ok(HashMap::new());
+    if count == 0 {
+        return Ok(Found::default());
     }
-    let Ok((since, until)) = window(s.reports.0, span) else {
-        tracing::warn!("{NO_WINDOW}");
-        return Ok(HashMap::new());
+    let (since, until) = match window(s.reports.0, span) {
+        Ok(w) => w,
+        Err(e) if offers => return Err(e),
+        Err(_) => {
+            tracing::warn!("{NO_WINDOW}");
+            return Ok(Found::default());
+        }
     };
     if let Err(e) = super::scan::read_window(s, dest, s.reports.1, (since, until), &mut targets) {
+        if offers {
+            return Err(e);
+        }
         tracing::warn!(
             error = %e,
             "CAKE could not be read before sending: an unknown outcome will need your decision"
         );
-        return Ok(HashMap::new());
+        return Ok(Found::default());
     }
     let mut first_reads = Vec::new();
-    let mut resolved = HashMap::new();
+    let mut found = Found {
+        window: Some((since, until)),
+        ..Found::default()
+    };
     let mut sheet = Sheet::open(&s.input, opts)?;
     while let Some(row) = sheet.next_row(duplicates)? {
         let Ok(u) = row.result else { continue };
-        if !u.additions().is_additive() || recorded.contains(&u.row) {
+        if !wanted(&u) {
             continue;
         }
         if let [held] = targets.found(u.row) {
-            resolved.insert(u.row, held.clone());
-            first_reads.push(held.clone());
+            found.of_row.insert(u.row, held.clone());
+            if snapshotted(&u) {
+                first_reads.push(held.clone());
+            }
         }
     }
     tracing::info!(
-        conversions = first_reads.len(),
+        conversions = found.of_row.len(),
         since = %since,
         until = %until,
-        "read CAKE before sending: the additive rows' values are kept to settle unknown outcomes"
+        "read CAKE before sending: the additive rows' values are kept to settle unknown \
+         outcomes, and rows without an offer take their conversion's"
     );
     snapshot::save(conn, first_reads.iter()).map_err(sql)?;
-    Ok(resolved)
+    Ok(found)
+}
+
+/// What a reading before sending found: sheet row → the one conversion found for it, and the
+/// window read (`None`: nothing was read).
+#[derive(Debug, Default)]
+pub(crate) struct Found {
+    pub of_row: HashMap<u64, Held>,
+    pub window: Option<(NaiveDate, NaiveDate)>,
 }
 
 /// After sending: writes the undo sheet and verifies every `updated` row by reading it back.

@@ -127,13 +127,14 @@ struct Pass<'a> {
 
 impl Pass<'_> {
     /// Before sending: `--read-back`'s reading, or the snapshot an additive sheet takes
-    /// first; then the journal's second look, by the conversion ids the reading found.
+    /// first (which also finds the offers of rows that give none); then the journal's second
+    /// look, by the conversion ids the reading found; then each offerless row's offer.
     fn read_first(
         &self,
         conn: &mut rusqlite::Connection,
         journal: Option<&Journal>,
         skips: &mut journaling::Skips,
-    ) -> Result<Option<read_back::ReadBefore>, Error> {
+    ) -> Result<(Option<read_back::ReadBefore>, super::offers::Offers), Error> {
         let Pass {
             s,
             dest,
@@ -174,21 +175,38 @@ impl Pass<'_> {
         } else {
             None
         };
-        let resolved = if let Some(r) = &read {
-            r.conversion_of.clone()
-        } else if pre.additive > 0 {
-            read_back::snapshot_first(s, sheet_opts, order, &pre.duplicates, dest, conn)?
+        let offers_needed = pre.offerless > 0;
+        let found = if let Some(r) = &read {
+            read_back::Found {
+                of_row: r.conversion_of.clone(),
+                window: r.window,
+            }
+        } else if pre.additive > 0 || offers_needed {
+            read_back::snapshot_first(
+                s,
+                sheet_opts,
+                order,
+                &pre.duplicates,
+                dest,
+                conn,
+                offers_needed,
+            )?
         } else {
-            std::collections::HashMap::new()
+            read_back::Found::default()
         };
         // What the reading found: the journal's second look, by CAKE's conversion ids.
         if let Some(j) = journal
             && pre.additive > 0
-            && !resolved.is_empty()
+            && !found.of_row.is_empty()
         {
-            journaling::recheck(s, j, sheet_opts, pre, &resolved, skips)?;
+            journaling::recheck(s, j, sheet_opts, pre, &found.of_row, skips)?;
         }
-        Ok(read)
+        let offers = if offers_needed {
+            super::offers::of_rows(s, sheet_opts, &pre.duplicates, &found)?
+        } else {
+            super::offers::Offers::default()
+        };
+        Ok((read, offers))
     }
 
     /// One pass: read CAKE (`--read-back`), then send what is left, the checkpoint writer on
@@ -209,7 +227,7 @@ impl Pass<'_> {
             sheet_opts,
             ..
         } = *self;
-        let read = self.read_first(&mut conn, journal.as_ref(), skips)?;
+        let (read, offers) = self.read_first(&mut conn, journal.as_ref(), skips)?;
         let prior = resumed.then(|| self.path.to_path_buf());
         let journaled = journal.is_some();
         let (store, store_thread) = Store::start_journaled(conn, self.path.to_path_buf(), journal)?;
@@ -281,6 +299,7 @@ impl Pass<'_> {
                         settled_for_selected_only: s.read_back.is_none(),
                         journal_skips: skips.rows.clone(),
                         landed_by: super::settle::Bound::now(s.settle_after).landed_by,
+                        offers,
                     },
                 },
                 shared,
@@ -333,8 +352,8 @@ fn checked_prepass(s: &Settings) -> Result<PrePass, Error> {
 }
 
 /// What the sheet leaves for the person to decide before anything may be sent — a control
-/// total that does not match, rows hidden in the workbook, amounts shown otherwise than stored
-/// — as the refusal, for the run and the dry run alike (`None`: nothing is left to decide).
+/// total that does not match, rows hidden in the workbook, amounts shown otherwise than stored,
+/// rows without an offer and no days to read their conversions' in — as the refusal, for the run and the dry run alike (`None`: nothing is left to decide).
 pub(crate) fn sheet_questions(s: &Settings, pre: &PrePass) -> Option<String> {
     let mut asked = Vec::new();
     if !pre.total_mismatches.is_empty() && !s.accept_total_mismatch {
@@ -346,6 +365,7 @@ pub(crate) fn sheet_questions(s: &Settings, pre: &PrePass) -> Option<String> {
         ));
     }
     asked.extend(pre.unseen.questions());
+    asked.extend(super::offers::question(s, pre));
     (!asked.is_empty()).then(|| asked.join(". Also, "))
 }
 

@@ -14,4 +14,4 @@ pub use faults::Faults;
 pub use ledger::{Conversion, Ledger, MAX_GENERATED};
 pub use reports::event_conversions_page;
 pub use sandbox::{SANDBOX_KEY, Sandbox};
-pub use server::{MockConfig, MockServer, Stats};
+pub use server::{MockConfig, MockServer, OFFER_0_REFUSED, Stats};

@@ -35,6 +35,10 @@ pub struct MockConfig {
     pub api_key: String,
     pub ledger: Ledger,
     pub faults: Faults,
+    /// Apply a version 4 call with `offer_id=0` (`--accept-offer-0`). Off by default: CAKE's
+    /// v4 page says the offer "must be an existing offer ID", so the emulator answers such a
+    /// call as an instance that checks the offer would, and a client that sends 0 is seen.
+    pub accept_offer_0: bool,
 }
 
 /// Counters for tests and benchmarks.
@@ -85,6 +89,7 @@ impl Stats {
 struct State {
     api_key: String,
     faults: Faults,
+    accept_offer_0: bool,
     ledger: Mutex<Ledger>,
     dice: Mutex<SmallRng>,
     stats: Mutex<Stats>,
@@ -130,6 +135,7 @@ impl MockServer {
         let addr = listener.local_addr()?;
         let state = Arc::new(State {
             api_key: config.api_key,
+            accept_offer_0: config.accept_offer_0,
             dice: Mutex::new(config.faults.dice()),
             faults: config.faults,
             ledger: Mutex::new(config.ledger),
@@ -737,6 +743,9 @@ fn late_fault(
     None
 }
 
+/// What a version 4 call with `offer_id=0` is answered (unless `--accept-offer-0`).
+pub const OFFER_0_REFUSED: &str = "Invalid Offer ID: offer 0 is not an existing offer";
+
 /// Binds the call, applies it to the ledger, and answers (or fails) the way the plan says.
 async fn update(
     state: &Arc<State>,
@@ -762,6 +771,10 @@ async fn update(
     if call.api_key != state.api_key {
         count("invalid_api_key");
         return answer(proto, version, false, "Invalid API Key");
+    }
+    if call.offer_id == 0 && version >= 4 && !state.accept_offer_0 {
+        count("offer_0");
+        return answer(proto, version, false, OFFER_0_REFUSED);
     }
     if let Some(refused) = sql_refusal(proto, &call) {
         count("sql_datetime_overflow");

@@ -53,6 +53,8 @@ pub(crate) fn update_cells(u: &ConversionUpdate) -> [String; 7] {
             (None, Some(_)) => format_amount(u.received),
             (None, None) => String::new(),
         },
+        // The offer sent (blank while CAKE has yet to give it).
+        Param::OfferId => u.sent_offer().map_or_else(String::new, |o| o.to_string()),
         _ => u.wire_value(p, false).into_owned(),
     })
 }

@@ -15,8 +15,8 @@ pub(crate) fn default_text(p: Param, version: u8) -> Option<&'static str> {
         Param::ApiKey | Param::DisallowOnBillingStatus if version < 4 => return None,
         Param::ApiKey => return None,
         Param::OfferId => {
-            "0: CAKE may require an existing offer id; if it rejects the rows, give an offer column \
-             or --set offer_id=N"
+            "each conversion's own, read from CAKE's reports (site_offer_id) before sending \
+             (FROM_CAKE below); an offer column or --set offer_id=N gives it instead"
         }
         Param::ConversionId | Param::RequestSessionId => "0 (not used)",
         Param::TransactionId => "empty (not used)",

@@ -44,6 +44,9 @@ pub struct PrePass {
     pub input_sha256: String,
     /// Valid rows that add (duplicates included): whether a run must read CAKE first.
     pub additive: u64,
+    /// Valid rows that give no offer (duplicates included): CAKE's reports must give each its
+    /// conversion's offer before it is sent.
+    pub offerless: u64,
     /// Total lines that do not match the rows above them: a run stops before sending unless
     /// `--accept-total-mismatch`.
     pub total_mismatches: Vec<String>,
@@ -81,6 +84,7 @@ pub(crate) fn prepass_visit(
     let mut unfilled = header.len();
     let mut dup_index = DuplicateIndex::default();
     let (mut rows, mut invalid, mut skipped, mut additive) = (0u64, 0u64, 0u64, 0u64);
+    let mut offerless = 0u64;
     let mut skipped_notes = Vec::new();
     let mut errors: Vec<(u64, String)> = Vec::new();
     let no_dups = Duplicates::new();
@@ -90,6 +94,7 @@ pub(crate) fn prepass_visit(
             Ok(update) => {
                 dup_index.add(update);
                 additive += u64::from(update.additions().is_additive());
+                offerless += u64::from(update.offer == crate::update::Offer::Unknown);
             }
             Err(skipped_row) if skipped_row.skipped => {
                 skipped += 1;
@@ -155,6 +160,7 @@ pub(crate) fn prepass_visit(
         input_size,
         input_sha256,
         additive,
+        offerless,
         total_mismatches,
         unseen,
     })

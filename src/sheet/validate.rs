@@ -3,7 +3,7 @@
 use super::cells::{CellParser, Value};
 use super::columns::{Columns, Source};
 use crate::update::{
-    ConversionUpdate, DispositionType, EffectiveDateOption, Param, ReceivedOption,
+    ConversionUpdate, DispositionType, EffectiveDateOption, Offer, Param, ReceivedOption,
 };
 use rust_decimal::Decimal;
 use std::fmt;
@@ -295,9 +295,19 @@ impl RowParser {
             Some(Value::Disposition(d)) => *d,
             _ => DispositionType::NoChange,
         };
+        let offer_id = g.int(Param::OfferId).unwrap_or(0);
         let update = ConversionUpdate {
             row,
-            offer_id: g.int(Param::OfferId).unwrap_or(0),
+            offer_id,
+            // 0 is sent only when asked for by name (`--set offer_id=0`); a row that gives no
+            // offer (no column, or a blank or 0 cell) takes its conversion's own from CAKE.
+            offer: if offer_id != 0
+                || matches!(self.columns.source(Param::OfferId), Source::Set { .. })
+            {
+                Offer::Given
+            } else {
+                Offer::Unknown
+            },
             conversion_id,
             request_session_id,
             transaction_id,

@@ -18,7 +18,8 @@ pub use ident::{RowIdent, key_of, keys_naming};
 pub use params::{API_VERSIONS, PARAMS, Param, ParamSpec, ParamType, params_for};
 pub use report_params::{EVENT_CONVERSIONS_PARAMS, REPORT_VERSIONS, ReportParam, ReportParamType};
 pub use row::{
-    ConversionUpdate, DispositionType, EffectiveDateOption, Idempotency, ReceivedOption, Target,
+    ConversionUpdate, DispositionType, EffectiveDateOption, Idempotency, Offer, ReceivedOption,
+    Target,
 };
 pub use status::Status;
 pub use wire::{

@@ -102,6 +102,25 @@ impl Idempotency {
     }
 }
 
+/// Where the `offer_id` a row sends comes from.
+///
+/// CAKE's v4 page says the offer "must be an existing offer ID", so `0` is sent only when the
+/// person asked for it by name (`--set offer_id=0`). A row whose sheet gives no offer takes its
+/// conversion's own from CAKE's reports (`site_offer_id`) before it may be sent. That offer is
+/// only ever *sent*: the row's identity (`offer_id`, the checkpoint's and the journal's key)
+/// stays what the sheet says, so the same sheet run again is the same rows, whatever CAKE
+/// answered the time before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Offer {
+    /// `offer_id` as the sheet or `--set offer_id` gives it.
+    #[default]
+    Given,
+    /// The sheet gives none: CAKE's reports must say it before the row may be sent.
+    Unknown,
+    /// The offer CAKE's reports show for the row's conversion.
+    FromCake(i32),
+}
+
 /// One validated `UpdateConversion` call, built from one sheet row.
 ///
 /// Unused ids are `0` and an unused transaction id is empty, as CAKE wants them on the wire.
@@ -109,7 +128,11 @@ impl Idempotency {
 pub struct ConversionUpdate {
     /// Spreadsheet row number (header = 1), the key every report and the checkpoint use.
     pub row: u64,
+    /// The offer as the sheet (or `--set offer_id`) gives it, 0 when it gives none: part of
+    /// the row's identity. What is sent is [`ConversionUpdate::sent_offer`].
     pub offer_id: i32,
+    /// Where the offer sent comes from.
+    pub offer: Offer,
     pub conversion_id: i32,
     pub request_session_id: i32,
     /// Kept exactly as written (`00871` stays `00871`).
@@ -130,12 +153,24 @@ pub struct ConversionUpdate {
 }
 
 impl ConversionUpdate {
+    /// The offer this row sends: `None` while it must still be read from CAKE (such a row is
+    /// never sent).
+    #[must_use]
+    pub fn sent_offer(&self) -> Option<i32> {
+        match self.offer {
+            Offer::Given => Some(self.offer_id),
+            Offer::Unknown => None,
+            Offer::FromCake(o) => Some(o),
+        }
+    }
+
     /// A row that changes nothing on conversion 1 (tests start from it).
     #[cfg(test)]
     pub(crate) fn test_default() -> Self {
         Self {
             row: 2,
             offer_id: 0,
+            offer: Offer::Given,
             conversion_id: 1,
             request_session_id: 0,
             transaction_id: String::new(),

@@ -4,6 +4,7 @@
 
 use crate::emu::{Emu, KEY};
 use crate::emulator::{applied, raw, update};
+use crate::util::TEST_OFFER;
 use cake_recon::internals::{Endpoint, Transport};
 use cake_recon::mock::Faults;
 use rust_decimal::Decimal;
@@ -139,7 +140,10 @@ fn decimals_take_thousands_separators_and_names_any_case() {
 #[test]
 fn a_repeated_name_is_joined_with_a_comma_refused_for_numbers_kept_for_text() {
     let emu = Emu::start(Faults::default());
-    let url = get_url(&emu, 21).replace("offer_id=0", "offer_id=77&offer_id=78");
+    let url = get_url(&emu, 21).replace(
+        &format!("offer_id={TEST_OFFER}"),
+        "offer_id=77&offer_id=78",
+    );
     let a = get(&url);
     assert_eq!(a.status, 500, "{}", a.body);
     assert!(
@@ -152,4 +156,33 @@ fn a_repeated_name_is_joined_with_a_comma_refused_for_numbers_kept_for_text() {
     let a = get(&url);
     assert!(a.body.contains("<success>true</success>"), "{}", a.body);
     assert_eq!(emu.conversions()[&22].notes, ["a,b"]);
+}
+
+#[test]
+fn offer_0_is_refused_on_version_4_as_an_instance_that_checks_the_offer_refuses_it() {
+    let zero = |emu: &Emu, version: u8, id: i32| {
+        let mut u = update(id);
+        u.offer_id = 0;
+        Endpoint::new(&emu.url, version, Transport::Get)
+            .build(&u, KEY)
+            .url
+    };
+    let emu = Emu::start(Faults::default());
+    let a = get(&zero(&emu, 4, 30));
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert!(
+        a.body.contains("<success>false</success>")
+            && a.body.contains(cake_recon::mock::OFFER_0_REFUSED),
+        "{}",
+        a.body
+    );
+    assert_eq!(applied(&emu, 30), 0);
+    // Version 2 had no such check; a real offer is applied on 4.
+    assert!(get(&zero(&emu, 2, 31)).body.contains("<success>true</success>"));
+    assert!(get(&get_url(&emu, 32)).body.contains("<success>true</success>"));
+    assert_eq!((applied(&emu, 31), applied(&emu, 32)), (1, 1));
+    // `--accept-offer-0`: an instance that does not check.
+    let lenient = Emu::accepting_offer_0();
+    assert!(get(&zero(&lenient, 4, 33)).body.contains("<success>true</success>"));
+    assert_eq!(applied(&lenient, 33), 1);
 }

@@ -106,9 +106,9 @@ fn windows_1252_export_is_detected_and_decoded() {
     assert_eq!(
         t.read("excel-windows-1252.results.csv"),
         lines(&[
-            "2,3001,0,,0,10.00,15.00,approved,would_update,0,,",
-            "3,3002,0,,0,11.00,16.00,approved,would_update,0,,",
-            "4,3003,0,,0,0,0,rejected,would_update,0,,",
+            "2,3001,0,,5769,10.00,15.00,approved,would_update,0,,",
+            "3,3002,0,,5769,11.00,16.00,approved,would_update,0,,",
+            "4,3003,0,,5769,0,0,rejected,would_update,0,,",
         ])
     );
 }
@@ -124,12 +124,12 @@ fn sheet_with_errors_exits_2_and_names_row_column_value() {
     assert_eq!(rows.len(), 11, "{results}");
     assert_eq!(
         rows[1],
-        "2,4001,,,,20.00,30.00,approved,invalid,0,,\"row 2, column \"\"conversion_id\"\": the same conversion is targeted by row 10; keep one row per conversion (combine the amounts) and run again\""
+        "2,4001,,,5769,20.00,30.00,approved,invalid,0,,\"row 2, column \"\"conversion_id\"\": the same conversion is targeted by row 10; keep one row per conversion (combine the amounts) and run again\""
     );
-    assert!(rows[2].starts_with("3,4002,,,,1e3,30.00,approved,invalid,0,,\"row 3, column \"\"payout\"\", value \"\"1e3\"\": is in exponent form"), "{}", rows[2]);
+    assert!(rows[2].starts_with("3,4002,,,5769,1e3,30.00,approved,invalid,0,,\"row 3, column \"\"payout\"\", value \"\"1e3\"\": is in exponent form"), "{}", rows[2]);
     assert!(
         rows[4].starts_with(
-            "5,,,,,20.00,30.00,approved,invalid,0,,\"row 5, column \"\"conversion_id\"\": no id"
+            "5,,,,5769,20.00,30.00,approved,invalid,0,,\"row 5, column \"\"conversion_id\"\": no id"
         ),
         "{}",
         rows[4]
@@ -138,7 +138,7 @@ fn sheet_with_errors_exits_2_and_names_row_column_value() {
     assert!(rows[6].contains("Excel has damaged this id"), "{}", rows[6]);
     assert!(rows[8].contains("has a time zone"), "{}", rows[8]);
     assert!(
-        rows[10].starts_with("11,4010,,,,20.00,30.00,aproved,invalid"),
+        rows[10].starts_with("11,4010,,,5769,20.00,30.00,aproved,invalid"),
         "{}",
         rows[10]
     );
@@ -160,9 +160,9 @@ fn a_valid_row_beside_invalid_ones_is_would_update() {
     assert_eq!(
         t.read("s.results.csv"),
         lines(&[
-            "2,1,0,,0,5,,no_change,would_update,0,,",
-            "3,2,,,,abc,,,invalid,0,,\"row 3, column \"\"payout\"\", value \"\"abc\"\": expected an amount such as 1234.56, 1,234.56, $1,234.56 or (12.50)\"",
-            "4,3,0,,0,1000.10,,no_change,would_update,0,,",
+            "2,1,0,,5769,5,,no_change,would_update,0,,",
+            "3,2,,,5769,abc,,,invalid,0,,\"row 3, column \"\"payout\"\", value \"\"abc\"\": expected an amount such as 1234.56, 1,234.56, $1,234.56 or (12.50)\"",
+            "4,3,0,,5769,1000.10,,no_change,would_update,0,,",
         ])
     );
 }
@@ -207,8 +207,8 @@ fn utf16_tab_separated_with_map_and_set() {
         t.read("out.csv"),
         lines_as(
             &[
-                "2,17,0,,0,,+1234.50,approved,would_update,0,,",
-                "3,18,0,,0,,-2.5,approved,would_update,0,,",
+                "2,17,0,,5769,,+1234.50,approved,would_update,0,,",
+                "3,18,0,,5769,,-2.5,approved,would_update,0,,",
             ],
             '\t',
             true
@@ -325,10 +325,10 @@ fn formula_cells_are_neutralised_in_results() {
     assert_eq!(out.code, 1, "{out:?}");
     let r = t.read("f.results.csv");
     assert!(
-        r.contains("\n2,1,0,\"'=HYPERLINK(\"\"http://x\"\")\",0,-5,,no_change,would_update"),
+        r.contains("\n2,1,0,\"'=HYPERLINK(\"\"http://x\"\")\",5769,-5,,no_change,would_update"),
         "{r}"
     );
-    assert!(r.contains("\n3,2,,'@SUM(A1),,abc,"), "{r}");
+    assert!(r.contains("\n3,2,,'@SUM(A1),5769,abc,"), "{r}");
 }
 
 #[test]

@@ -24,6 +24,15 @@ impl Emu {
 
     /// An emulator on a given address (a port a test reserved earlier).
     pub(crate) fn at(addr: &str, ledger: Ledger, faults: Faults) -> Self {
+        Self::serving(addr, ledger, faults, false)
+    }
+
+    /// An emulator that applies version 4 calls with `offer_id=0` (`--accept-offer-0`).
+    pub(crate) fn accepting_offer_0() -> Self {
+        Self::serving("127.0.0.1:0", Ledger::generated(1000), Faults::default(), true)
+    }
+
+    fn serving(addr: &str, ledger: Ledger, faults: Faults, accept_offer_0: bool) -> Self {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
@@ -37,6 +46,7 @@ impl Emu {
                     api_key: KEY.into(),
                     ledger,
                     faults,
+                    accept_offer_0,
                 },
             )
             .expect("start")
@@ -122,7 +132,7 @@ pub(crate) fn run(t: &TestDir, emu: &Emu, sheet: &str, extra: &[&str]) -> Output
 /// `run SHEET` against `emu` as a child process (stderr piped), for tests that stop it midway.
 pub(crate) fn spawn(t: &TestDir, emu: &Emu, sheet: &str, extra: &[&str]) -> std::process::Child {
     std::process::Command::new(env!("CARGO_BIN_EXE_cake-recon"))
-        .args(args(emu, sheet, extra))
+        .args(t.with_offer(&args(emu, sheet, extra)))
         .current_dir(t.dir.path())
         .env("XDG_DATA_HOME", t.data_home())
         .env("CAKE_API_KEY", KEY)

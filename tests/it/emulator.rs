@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 pub(crate) fn update(id: i32) -> ConversionUpdate {
     ConversionUpdate {
         row: 2,
-        offer_id: 0,
+        offer_id: crate::util::TEST_OFFER,
+        offer: Default::default(),
         conversion_id: id,
         request_session_id: 0,
         transaction_id: String::new(),

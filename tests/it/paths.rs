@@ -24,7 +24,7 @@ const WINDOW: [&str; 5] = [
 /// opened a FIFO would wait for ever).
 fn run_within(t: &TestDir, args: &[&str], limit: Duration) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_cake-recon"))
-        .args(args)
+        .args(t.with_offer(args))
         .current_dir(t.dir.path())
         .env("CAKE_API_KEY", KEY)
         .env_remove("CAKE_BASE_URL")
@@ -482,7 +482,7 @@ fn a_file_size_limit_ends_in_exit_3_with_the_disk_full_message() {
         .arg("-c")
         .arg("ulimit -f 400 && exec \"$0\" \"$@\"")
         .arg(env!("CARGO_BIN_EXE_cake-recon"))
-        .args(&args)
+        .args(t.with_offer(&args))
         .current_dir(t.dir.path())
         .env("CAKE_API_KEY", KEY)
         .env_remove("CAKE_BASE_URL")

@@ -489,7 +489,7 @@ fn a_full_disk_stops_the_run_with_exit_3_and_it_resumes() {
     cmd.arg("-c")
         .arg("trap '' XFSZ; ulimit -f 100; exec \"$0\" \"$@\"")
         .arg(env!("CARGO_BIN_EXE_cake-recon"))
-        .args(args(&emu, "s.csv", &[]))
+        .args(t.with_offer(&args(&emu, "s.csv", &[])))
         .current_dir(t.dir.path())
         .env("XDG_DATA_HOME", t.data_home())
         .env("CAKE_API_KEY", KEY);

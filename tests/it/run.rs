@@ -226,11 +226,11 @@ fn exact_output_lines_and_rejections() {
         t.read("s.results.csv"),
         format!(
             "{HEADER}\n\
-             2,5,0,,0,7.50,9,approved,updated,1,200,Conversion Updated\n\
-             3,0,0,T6,0,1,,rejected,updated,1,200,Conversion Updated\n\
-             4,2000000,0,,0,1,1,no_change,rejected,1,200,Conversion Not Found\n\
-             5,8,0,,0,1,1,no_change,rejected,1,200,Invalid Disposition ID\n\
-             6,9,0,T10,0,1,1,no_change,rejected,1,200,Conversion Not Found\n"
+             2,5,0,,5769,7.50,9,approved,updated,1,200,Conversion Updated\n\
+             3,0,0,T6,5769,1,,rejected,updated,1,200,Conversion Updated\n\
+             4,2000000,0,,5769,1,1,no_change,rejected,1,200,Conversion Not Found\n\
+             5,8,0,,5769,1,1,no_change,rejected,1,200,Invalid Disposition ID\n\
+             6,9,0,T10,5769,1,1,no_change,rejected,1,200,Conversion Not Found\n"
         )
     );
     let ledger = emu.conversions();
@@ -544,7 +544,7 @@ fn sigterm_stops_dispatching_finishes_in_flight_and_exits_130() {
     });
     let rows = sheet(&t, "s.csv", 1, 300, 2);
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_cake-recon"))
-        .args([
+        .args(t.with_offer(&[
             "run",
             "s.csv",
             "--base-url",
@@ -554,7 +554,7 @@ fn sigterm_stops_dispatching_finishes_in_flight_and_exits_130() {
             "--concurrency",
             "4",
             "--no-progress",
-        ])
+        ]))
         .current_dir(t.dir.path())
         .env("XDG_DATA_HOME", t.data_home())
         .env("CAKE_API_KEY", KEY)
@@ -637,7 +637,17 @@ fn every_parameter_round_trips_builder_to_ledger() {
             &t,
             &emu,
             "s.csv",
-            &["--method", method, "--api-version", version],
+            // Row 3 gives no offer: its conversion's is read from CAKE in the month.
+            &[
+                "--method",
+                method,
+                "--api-version",
+                version,
+                "--since",
+                "2026-09-01",
+                "--until",
+                "2026-09-30",
+            ],
         );
         assert_eq!(out.code, 1, "{method} v{version}: {out:?}");
         let c = emu.conversions();
@@ -696,6 +706,8 @@ fn every_parameter_round_trips_builder_to_ledger() {
             ["updated", "updated", "updated", "rejected"]
         );
         assert_eq!(lines[3]["message"], "Offer ID does not match");
+        // The row without an offer was sent its conversion's, as CAKE's reports show it.
+        assert_eq!(lines[1]["offer_id"], "55");
         assert!(c.values().take(3).all(|c| c.applied == 1));
     }
 }

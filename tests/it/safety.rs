@@ -228,7 +228,7 @@ fn a_dry_run_whose_reader_went_away_is_not_a_disk_error() {
     let (reader, writer) = std::io::pipe().unwrap();
     drop(reader); // like `| head` that already exited: every write is EPIPE
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_cake-recon"))
-        .args(["run", "s.csv", "--dry-run"])
+        .args(t.with_offer(&["run", "s.csv", "--dry-run"]))
         .current_dir(t.dir.path())
         .env("XDG_DATA_HOME", t.data_home())
         .stdout(std::process::Stdio::from(writer))

@@ -17,7 +17,7 @@ fn filters() -> Vec<(&'static str, &'static str)> {
 fn dry_run_preview_of_an_excel_export() {
     let t = TestDir::new();
     t.sample("excel-export.csv");
-    let out = t.run(&["run", "excel-export.csv", "--dry-run"]);
+    let out = t.run_as_is(&["run", "excel-export.csv", "--dry-run"]);
     assert_eq!(out.code, 0, "{out:?}");
     insta::assert_snapshot!("dry_run_excel_export_stdout", out.stdout);
     insta::assert_snapshot!(
@@ -30,7 +30,7 @@ fn dry_run_preview_of_an_excel_export() {
 fn dry_run_preview_of_a_sheet_with_errors() {
     let t = TestDir::new();
     t.sample("errors.csv");
-    let out = t.run(&["run", "errors.csv", "--dry-run"]);
+    let out = t.run_as_is(&["run", "errors.csv", "--dry-run"]);
     assert_eq!(out.code, 2, "{out:?}");
     insta::assert_snapshot!("dry_run_errors_stdout", out.stdout);
     insta::assert_snapshot!("dry_run_errors_results", t.read("errors.results.csv"));
@@ -40,7 +40,7 @@ fn dry_run_preview_of_a_sheet_with_errors() {
 fn summary_status_and_results_of_a_sandbox_run() {
     let t = TestDir::new();
     t.sample("approvals.csv");
-    let out = t.run(&[
+    let out = t.run_as_is(&[
         "run",
         "approvals.csv",
         "--sandbox",
@@ -49,10 +49,10 @@ fn summary_status_and_results_of_a_sandbox_run() {
         "50",
     ]);
     assert_eq!(out.code, 0, "{out:?}");
-    let status = t.run(&["status", "approvals.results.csv.sandbox.ckpt"]);
+    let status = t.run_as_is(&["status", "approvals.results.csv.sandbox.ckpt"]);
     assert_eq!(status.code, 0, "{status:?}");
     // The same command again: nothing is sent, and the summary claims no money for this run.
-    let again = t.run(&[
+    let again = t.run_as_is(&[
         "run",
         "approvals.csv",
         "--sandbox",
@@ -75,7 +75,7 @@ fn summary_status_and_results_of_a_sandbox_run() {
 fn dry_run_preview_of_a_month_end_sheet_with_a_value_map() {
     let t = TestDir::new();
     t.sample("month-end.csv");
-    let out = t.run(&[
+    let out = t.run_as_is(&[
         "run",
         "month-end.csv",
         "--dry-run",
@@ -93,11 +93,18 @@ fn dry_run_preview_of_what_a_workbook_hides() {
     let t = TestDir::new();
     t.sample("filtered.xlsx");
     t.sample("shown-amounts.xlsx");
-    let filtered = t.run(&["run", "filtered.xlsx", "--dry-run"]);
+    // The days the conversions are in: their offers are read from CAKE.
+    let dry = |sheet: &str, more: &[&str]| {
+        let mut args = vec!["run", sheet, "--dry-run", "--since", "2026-09-01"];
+        args.extend(["--until", "2026-09-30"]);
+        args.extend_from_slice(more);
+        t.run_as_is(&args)
+    };
+    let filtered = dry("filtered.xlsx", &[]);
     assert_eq!(filtered.code, 2, "{filtered:?}");
-    let skipped = t.run(&["run", "filtered.xlsx", "--dry-run", "--hidden-rows", "skip"]);
+    let skipped = dry("filtered.xlsx", &["--hidden-rows", "skip"]);
     assert_eq!(skipped.code, 0, "{skipped:?}");
-    let shown = t.run(&["run", "shown-amounts.xlsx", "--dry-run"]);
+    let shown = dry("shown-amounts.xlsx", &[]);
     assert_eq!(shown.code, 2, "{shown:?}");
     insta::assert_snapshot!("dry_run_filtered_stdout", filtered.stdout);
     insta::assert_snapshot!("dry_run_filtered_skipped_stdout", skipped.stdout);

@@ -11,6 +11,10 @@ pub(crate) struct Output {
     pub stderr: String,
 }
 
+/// The offer [`TestDir::with_offer`] gives a sheet that gives none (the emulator's generated
+/// conversions take any existing offer).
+pub(crate) const TEST_OFFER: i32 = 5769;
+
 /// A temp directory to put sheets in and run the binary from.
 pub(crate) struct TestDir {
     pub dir: tempfile::TempDir,
@@ -76,6 +80,59 @@ impl TestDir {
     }
 
     pub(crate) fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let args = self.with_offer(args);
+        self.run_exact(&args, env)
+    }
+
+    /// Most tests' sheets give no offer (their subject is elsewhere), and a run of such a
+    /// sheet needs each conversion's offer from CAKE, read in a window (`tests/it/offers.rs`
+    /// tests that). So a `run` whose sheet gives no offer, and whose test gives none either (no
+    /// `offer_id` in its flags), is given one for every row, as a person with a
+    /// one-offer sheet would: `--set offer_id=TEST_OFFER` (with `--since` too: the same rows
+    /// on every run of a test). [`Self::run_exact`] does not.
+    pub(crate) fn with_offer(&self, args: &[&str]) -> Vec<String> {
+        let mut out: Vec<String> = args.iter().map(|a| (*a).to_string()).collect();
+        let gives_offer = args.iter().any(|a| a.contains("offer_id"));
+        if args.first() != Some(&"run") || gives_offer {
+            return out;
+        }
+        let Some(sheet) = args.get(1).filter(|a| !a.starts_with('-')) else {
+            return out;
+        };
+        let path = self.dir.path().join(sheet);
+        let opts = cake_recon::internals::SheetOptions {
+            api_version: 4,
+            ..Default::default()
+        };
+        // A sheet this cannot read (one that needs the test's own flags) gives an offer when it
+        // names one anywhere.
+        let offerless = match cake_recon::internals::prepass(&path, &opts) {
+            // No offer column: a column with a blank cell is the test's to give.
+            Ok(p) => matches!(
+                p.columns.source(cake_recon::update::Param::OfferId),
+                cake_recon::internals::Source::Default
+            ),
+            Err(_) => std::fs::read(&path).is_ok_and(|b| {
+                !String::from_utf8_lossy(&b)
+                    .to_ascii_lowercase()
+                    .contains("offer")
+            }),
+        };
+        if offerless {
+            out.extend(["--set".to_string(), format!("offer_id={TEST_OFFER}")]);
+        }
+        out
+    }
+
+    /// Runs `cake-recon ARGS` as a person would type them: no offer added (see
+    /// [`Self::with_offer`]).
+    pub(crate) fn run_as_is(&self, args: &[&str]) -> Output {
+        let args: Vec<String> = args.iter().map(|a| (*a).to_string()).collect();
+        self.run_exact(&args, &[])
+    }
+
+    /// Runs exactly `args` (no offer added: see [`Self::with_offer`]).
+    pub(crate) fn run_exact(&self, args: &[String], env: &[(&str, &str)]) -> Output {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_cake-recon"));
         cmd.args(args)
             .current_dir(self.dir.path())
