@@ -24,4 +24,5 @@ pub(crate) use run::{run, sheet_questions};
 pub(crate) use settings::{Destination, JournalSettings, Settings};
 mod journaling;
 pub(crate) use journaling::preview as journal_preview;
+pub(crate) use offers::wanting as offers_wanting;
 pub(crate) use read_back::{NO_WINDOW, window_known};

@@ -20,11 +20,18 @@ const GIVE_IT: &str = "give an offer column (or --set offer_id=N, one offer for 
      conversion_date column) so each conversion's own offer is read from CAKE's reports. Only if \
      your CAKE accepts offer 0, --set offer_id=0 sends 0";
 
-/// The question a run without a window stops for (the dry run and the screen say it too):
-/// rows that give no offer, and no days to read their conversions' offers in.
+/// Whether a run must stop before sending for want of offers: rows that give no offer, and no
+/// days to read their conversions' in (`window_given`: `--since/--until`, or the screen's days;
+/// a `conversion_date` column gives them too). The one rule for the run, the dry run and the
+/// screen.
+pub(crate) fn wanting(pre: &PrePass, window_given: bool) -> bool {
+    pre.offerless > 0 && !window_given && pre.columns.conversion_date.is_none()
+}
+
+/// The question a run without a window stops for (the dry run says it too; the screen asks it
+/// in its own words).
 pub(crate) fn question(s: &Settings, pre: &PrePass) -> Option<String> {
-    let window_known = s.reports.0.is_some() || pre.columns.conversion_date.is_some();
-    (pre.offerless > 0 && !window_known).then(|| {
+    wanting(pre, s.reports.0.is_some()).then(|| {
         format!(
             "{} of the sheet's rows give no offer, and CAKE needs each conversion's existing \
              offer id: {GIVE_IT}",

@@ -57,6 +57,21 @@ pub(super) fn apply_section(
         out.push_str("</section>");
         return out;
     }
+    let days_given = c
+        .window
+        .as_ref()
+        .is_some_and(|(since, until)| !since.is_empty() && !until.is_empty());
+    if crate::engine::offers_wanting(&r.pre, days_given) {
+        out.push_str(&notice(
+            "warn",
+            &format!(
+                "{} rows give no offer, and CAKE needs each conversion's own offer id. Compare                  with CAKE above, giving the days the conversions are in: each conversion's                  offer is then read from CAKE. Or choose offer_id for the sheet's offer column,                  or set offer_id for every row under “Set for every row”.",
+                count(r.pre.offerless)
+            ),
+        ));
+        out.push_str("</section>");
+        return out;
+    }
     let money = format!(
         "Σ payout set {}, Σ payout added {}, Σ received {}",
         grouped(t.payout_set),

@@ -342,6 +342,14 @@ fn messy_workbook(path: &Path) -> Vec<(i32, &'static str)> {
     rows.to_vec()
 }
 
+/// Sets one offer for every row (the sheets here have no offer column) and updates the
+/// preview.
+fn give_offer(b: &Browser) {
+    b.click("#setf0 option[value=offer_id]");
+    b.type_into("#setv0", &crate::util::TEST_OFFER.to_string());
+    b.click("form[action*='/choices'] button[type=submit]");
+}
+
 #[test]
 fn a_finance_analyst_applies_a_messy_excel_sheet_from_the_browser() {
     let Some(b) = Browser::start() else {
@@ -391,6 +399,12 @@ fn a_finance_analyst_applies_a_messy_excel_sheet_from_the_browser() {
     b.click("select[aria-label='What column Approved Amount sends'] option[value=payout]");
     b.click("select[aria-label='What column Status sends'] option[value=disposition_type]");
     b.click("form[action*='/choices'] button[type=submit]");
+    // No offer column, no days: Apply waits until the offer is given.
+    b.wait("#setf0", Duration::from_secs(30));
+    let body = b.text("main");
+    assert!(body.contains("6 rows give no offer"), "{body}");
+    assert!(b.find("#apply").is_none(), "no Apply without offers");
+    give_offer(&b);
 
     // The totals, with thousands separators; the title and the total line set aside.
     b.wait("#apply", Duration::from_secs(30));
@@ -499,7 +513,7 @@ fn rows_filtered_out_of_a_workbook_wait_for_the_persons_choice_on_the_screen() {
     assert!(b.unlabelled().is_empty(), "{:?}", b.unlabelled());
 
     b.click("#hidden_rows option[value=skip]");
-    b.click("form[action*='/choices'] button[type=submit]");
+    give_offer(&b);
     b.wait("#apply", Duration::from_secs(30));
     assert!(
         b.text("#apply").contains("Apply 3 rows"),
@@ -561,7 +575,7 @@ fn a_yes_no_column_is_given_its_meaning_by_a_dropdown_per_value() {
     b.click("#vval1 option[value=rejected]");
     b.screenshot(&screens.join("6-value-map.png"));
     assert!(b.unlabelled().is_empty(), "{:?}", b.unlabelled());
-    b.click("form[action*='/choices'] button[type=submit]");
+    give_offer(&b);
     b.wait("#apply", Duration::from_secs(30));
     let body = b.text("main");
     assert!(

@@ -13,6 +13,7 @@ mod exactly_once;
 mod hostile;
 mod in_doubt;
 mod month;
+mod offers;
 mod one_conversion;
 mod paths;
 mod resume;

@@ -2,7 +2,7 @@
 //! response, and a sheet applied from the page landing in the emulator's ledger.
 
 use crate::emu::{Emu, KEY};
-use crate::util::TestDir;
+use crate::util::{TEST_OFFER, TestDir};
 use cake_recon::mock::{Faults, Ledger};
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader};
@@ -290,9 +290,9 @@ fn percent(s: &str) -> String {
 
 /// A sheet of `n` rows setting payouts on conversions 1..=n.
 pub(crate) fn payout_sheet(n: i32) -> String {
-    let mut s = String::from("conversion_id,payout,disposition_type\n");
+    let mut s = String::from("conversion_id,offer_id,payout,disposition_type\n");
     for id in 1..=n {
-        writeln!(s, "{id},{}.25,approved", 1000 + id).unwrap();
+        writeln!(s, "{id},{TEST_OFFER},{}.25,approved", 1000 + id).unwrap();
     }
     s
 }
@@ -669,9 +669,9 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 
 /// A sheet that *adds* 1.00 to the payout of conversions 1..=n: applied twice, it shows.
 fn additive_sheet(n: i32) -> String {
-    let mut s = String::from("conversion_id,payout,add_to_existing_payout\n");
+    let mut s = String::from("conversion_id,offer_id,payout,add_to_existing_payout\n");
     for id in 1..=n {
-        writeln!(s, "{id},1.00,true").unwrap();
+        writeln!(s, "{id},{TEST_OFFER},1.00,true").unwrap();
     }
     s
 }
@@ -811,9 +811,9 @@ fn next_months_sheet_under_the_same_name_is_refused_and_the_page_says_why() {
     let p = s.wait_for_job("june", Duration::from_secs(60));
     assert_eq!(p["by_status"]["updated"], 20, "{p}");
     // July's sheet, saved under June's name: other conversions, the same bonus.
-    let mut july = String::from("conversion_id,payout,add_to_existing_payout\n");
+    let mut july = String::from("conversion_id,offer_id,payout,add_to_existing_payout\n");
     for id in 21..=40 {
-        writeln!(july, "{id},1.00,true").unwrap();
+        writeln!(july, "{id},{TEST_OFFER},1.00,true").unwrap();
     }
     let page = s.upload("june.csv", july.as_bytes());
     let preview = s.get(&page);
@@ -922,6 +922,31 @@ fn the_page_sets_what_the_command_line_flags_set_and_keeps_unapplied_uploads() {
         ],
     );
     assert_eq!(mapped.status, 303);
+    // The sheet gives no offer and no days: Apply waits until one of the two is given.
+    let preview = s.get(&page);
+    assert!(
+        preview.body.contains("2 rows give no offer") && !preview.body.contains("Apply 2 rows"),
+        "{}",
+        preview.body
+    );
+    let offer = TEST_OFFER.to_string();
+    let mapped = s.post_form(
+        &format!("{page}/choices"),
+        &[
+            ("delimiter", "semicolon"),
+            ("decimal", "comma"),
+            ("header_row", "1"),
+            ("col0", "Conv"),
+            ("map0", "conversion_id"),
+            ("col1", "Montant"),
+            ("map1", "payout"),
+            ("col2", "Statut"),
+            ("map2", "disposition_type"),
+            ("setf0", "offer_id"),
+            ("setv0", &offer),
+        ],
+    );
+    assert_eq!(mapped.status, 303);
     let preview = s.get(&page);
     assert!(preview.body.contains("Apply 2 rows"), "{}", preview.body);
     assert!(preview.body.contains("1,246.50"), "{}", preview.body);
@@ -937,6 +962,7 @@ fn the_page_sets_what_the_command_line_flags_set_and_keeps_unapplied_uploads() {
         "--decimal-comma",
         "--header-row",
         "Montant=payout",
+        "offer_id=5769",
     ] {
         assert!(record.contains(flag), "{flag} in {record}");
     }
@@ -951,10 +977,10 @@ fn a_hostile_sheet_is_shown_as_text_and_downloaded_without_formulas() {
     let t = TestDir::new();
     let emu = emu_of(&t, 3);
     let s = server_at(&t, &emu);
-    let sheet = "conversion_id,payout,note_to_append\n\
-                 1,1.00,<script>alert('x')</script>\n\
-                 2,\"=HYPERLINK(\"\"http://evil.example\"\")\",ok\n\
-                 3,@SUM(A1),ok\n";
+    let sheet = "conversion_id,offer_id,payout,note_to_append\n\
+                 1,5769,1.00,<script>alert('x')</script>\n\
+                 2,5769,\"=HYPERLINK(\"\"http://evil.example\"\")\",ok\n\
+                 3,5769,@SUM(A1),ok\n";
     let page = s.upload("<b>june</b>.csv", sheet.as_bytes());
     let preview = s.get(&page);
     assert!(!preview.body.contains("<script>alert"), "{}", preview.body);
@@ -1030,9 +1056,9 @@ fn a_fixed_sheet_uploaded_again_sends_only_what_changed() {
     assert_eq!(p["by_status"]["updated"], 20, "{p}");
     // The same sheet, fixed: rows in another order, one more row. The additive rows already
     // applied keep their outcome; only the new row is sent.
-    let mut fixed = String::from("conversion_id,payout,add_to_existing_payout\n");
+    let mut fixed = String::from("conversion_id,offer_id,payout,add_to_existing_payout\n");
     for id in (1..=21).rev() {
-        writeln!(fixed, "{id},1.00,true").unwrap();
+        writeln!(fixed, "{id},{TEST_OFFER},1.00,true").unwrap();
     }
     let page = s.upload("june.csv", fixed.as_bytes());
     let preview = s.get(&page);
@@ -1096,7 +1122,7 @@ fn duplicates_are_listed_apart_and_never_sent() {
     let t = TestDir::new();
     let emu = emu_of(&t, 5);
     let s = server_at(&t, &emu);
-    let sheet = "conversion_id,payout\n1,5.00\n2,6.00\n2,7.00\n3,oops\n";
+    let sheet = "conversion_id,offer_id,payout\n1,5769,5.00\n2,5769,6.00\n2,5769,7.00\n3,5769,oops\n";
     let page = s.upload("dups.csv", sheet.as_bytes());
     let preview = s.get(&page).body;
     assert!(preview.contains("Duplicates (2 rows)"), "{preview}");
