@@ -126,7 +126,9 @@ pub(crate) struct RunArgs {
     pub timeout: f64,
 
     /// A value for a CAKE field the sheet has no column for (repeatable), e.g.
-    /// --set `disposition_type=approved`.
+    /// --set `disposition_type=approved`. A sheet without offers sends each conversion's own,
+    /// read from CAKE in the window (--since/--until); --set offer_id=N gives one for every
+    /// row, and only --set offer_id=0 sends 0.
     #[arg(long = "set", value_name = "FIELD=VALUE", value_parser = parse_set)]
     pub sets: Vec<(String, String)>,
     /// Map a sheet header to a CAKE field (repeatable), e.g. --map "Approved Revenue=received";
@@ -163,7 +165,8 @@ pub(crate) struct RunArgs {
     #[arg(long, value_enum)]
     pub date_order: Option<DateOrder>,
 
-    /// Reading back: the first CAKE-local day of the window to read (inclusive) [default: from
+    /// The first CAKE-local day of the window CAKE is read in (inclusive): for --read-back, for
+    /// the offers of a sheet that gives none, for the snapshot of additive rows [default: from
     /// the sheet's conversion date column, padded by a day].
     #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_day, requires = "until")]
     pub since: Option<chrono::NaiveDate>,
