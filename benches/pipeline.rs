@@ -59,7 +59,7 @@ fn update() -> ConversionUpdate {
     ConversionUpdate {
         row: 2,
         offer_id: 55,
-        offer: Default::default(),
+        offer: cake_recon::update::Offer::Given,
         conversion_id: 707_658,
         request_session_id: 0,
         transaction_id: "TX-00000001".into(),

@@ -40,7 +40,7 @@ fn blank() -> ConversionUpdate {
     ConversionUpdate {
         row: 2,
         offer_id: 0,
-        offer: Default::default(),
+        offer: cake_recon::update::Offer::Given,
         conversion_id: 0,
         request_session_id: 0,
         transaction_id: String::new(),

@@ -254,7 +254,7 @@ mod tests {
         ConversionUpdate {
             row: 2,
             offer_id: 55_378_197,
-            offer: Default::default(),
+            offer: crate::update::Offer::Given,
             conversion_id: 707_658,
             request_session_id: 0,
             transaction_id: String::new(),

@@ -127,8 +127,8 @@ pub(crate) struct RunArgs {
 
     /// A value for a CAKE field the sheet has no column for (repeatable), e.g.
     /// --set `disposition_type=approved`. A sheet without offers sends each conversion's own,
-    /// read from CAKE in the window (--since/--until); --set offer_id=N gives one for every
-    /// row, and only --set offer_id=0 sends 0.
+    /// read from CAKE in the window (--since/--until); --set `offer_id=N` gives one for every
+    /// row, and only --set `offer_id=0` sends 0.
     #[arg(long = "set", value_name = "FIELD=VALUE", value_parser = parse_set)]
     pub sets: Vec<(String, String)>,
     /// Map a sheet header to a CAKE field (repeatable), e.g. --map "Approved Revenue=received";
@@ -294,7 +294,7 @@ pub(crate) struct MockArgs {
     /// is "sandbox").
     #[arg(long, value_name = "PATH")]
     pub api_key_file: Option<PathBuf>,
-    /// Apply version 4 calls with offer_id=0. By default they are refused (success=false), as
+    /// Apply version 4 calls with `offer_id=0`. By default they are refused (success=false), as
     /// an instance that checks the offer ("must be an existing offer ID") refuses them.
     #[arg(long)]
     pub accept_offer_0: bool,

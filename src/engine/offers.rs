@@ -88,30 +88,26 @@ pub(crate) fn of_rows(
         if u.offer != Offer::Unknown {
             continue;
         }
-        match found
+        if let Some(o) = found
             .of_row
             .get(&u.row)
             .and_then(|h| h.offer_id)
             .filter(|o| *o > 0)
         {
-            Some(o) => {
-                offers.by_row.insert(u.row, o);
-            }
-            None => {
-                if unread.len() < 5 {
-                    unread.push(format!("row {} ({})", u.row, ids_in_words(&u)));
-                }
-                offers.missing.insert(
-                    u.row,
-                    format!(
-                        "not sent: CAKE's reports {window} show no single conversion (with an \
-                         offer) for this row's ids, so its offer is unknown; widen \
-                         --since/--until, correct the ids, or give the offer (an offer column or \
-                         --set offer_id=N)"
-                    ),
-                );
-            }
+            offers.by_row.insert(u.row, o);
+            continue;
         }
+        if unread.len() < 5 {
+            unread.push(format!("row {} ({})", u.row, ids_in_words(&u)));
+        }
+        offers.missing.insert(
+            u.row,
+            format!(
+                "not sent: CAKE's reports {window} show no single conversion (with an offer) \
+                 for this row's ids, so its offer is unknown; widen --since/--until, correct \
+                 the ids, or give the offer (an offer column or --set offer_id=N)"
+            ),
+        );
     }
     if offers.missing.is_empty() || s.skip_invalid {
         if !offers.by_row.is_empty() {

@@ -360,7 +360,8 @@ pub(crate) fn snapshot_first(
         snapshot::recorded(conn).map_err(sql)?.into_iter().collect();
     // Only additive rows this job has not written to yet need a reading from before; every row
     // without an offer needs its conversion's.
-    let snapshotted = |u: &ConversionUpdate| u.additions().is_additive() && !recorded.contains(&u.row);
+    let snapshotted =
+        |u: &ConversionUpdate| u.additions().is_additive() && !recorded.contains(&u.row);
     let wanted = |u: &ConversionUpdate| snapshotted(u) || (offers && u.offer == Offer::Unknown);
     let mut targets = Targets::default();
     let mut count = 0u64;

@@ -175,7 +175,16 @@ impl Pass<'_> {
         } else {
             None
         };
-        let offers_needed = pre.offerless > 0;
+        // A re-run of an unchanged sheet whose every row is finished sends nothing: its rows
+        // need no offer, and CAKE is not read for them. (Should a row be sent after all, it
+        // has none and is not sent: `plan::plan_row`.)
+        let all_finished = || {
+            !self.compare_content
+                && s.resend_in_doubt == super::ResendInDoubt::None
+                && checkpoint::job::finished_rows(conn)
+                    .is_ok_and(|done| done.len() as u64 >= pre.valid())
+        };
+        let offers_needed = pre.offerless > 0 && !all_finished();
         let found = if let Some(r) = &read {
             read_back::Found {
                 of_row: r.conversion_of.clone(),

@@ -36,39 +36,8 @@ pub(super) fn apply_section(
         return out;
     }
     // What `run` would stop for is asked here first: the button waits for the choice.
-    if !r.pre.total_mismatches.is_empty() {
-        out.push_str(&notice(
-            "error",
-            &format!(
-                "The sheet's total does not match its rows ({}): a row is missing, extra or \
-                 wrong. Correct the sheet (or its total) and upload it again.",
-                esc(&r.pre.total_mismatches.join("; "))
-            ),
-        ));
-        out.push_str("</section>");
-        return out;
-    }
-    if !r.pre.unseen.questions().is_empty() {
-        out.push_str(&notice(
-            "warn",
-            "The workbook hides rows, or shows amounts with fewer decimals than they hold: \
-             choose above what to send (and update the preview) before applying.",
-        ));
-        out.push_str("</section>");
-        return out;
-    }
-    let days_given = c
-        .window
-        .as_ref()
-        .is_some_and(|(since, until)| !since.is_empty() && !until.is_empty());
-    if crate::engine::offers_wanting(&r.pre, days_given) {
-        out.push_str(&notice(
-            "warn",
-            &format!(
-                "{} rows give no offer, and CAKE needs each conversion's own offer id. Compare                  with CAKE above, giving the days the conversions are in: each conversion's                  offer is then read from CAKE. Or choose offer_id for the sheet's offer column,                  or set offer_id for every row under “Set for every row”.",
-                count(r.pre.offerless)
-            ),
-        ));
+    if let Some(asked) = waits_for(c, r) {
+        out.push_str(&asked);
         out.push_str("</section>");
         return out;
     }
@@ -132,6 +101,45 @@ pub(super) fn apply_section(
         grouped(t.received)
     );
     out
+}
+
+/// What `run` would stop for before sending, asked on the page in its own words (`None`:
+/// nothing; Apply may be offered).
+fn waits_for(c: &Choices, r: &super::preview::Read) -> Option<String> {
+    if !r.pre.total_mismatches.is_empty() {
+        return Some(notice(
+            "error",
+            &format!(
+                "The sheet's total does not match its rows ({}): a row is missing, extra or \
+                 wrong. Correct the sheet (or its total) and upload it again.",
+                esc(&r.pre.total_mismatches.join("; "))
+            ),
+        ));
+    }
+    if !r.pre.unseen.questions().is_empty() {
+        return Some(notice(
+            "warn",
+            "The workbook hides rows, or shows amounts with fewer decimals than they hold: \
+             choose above what to send (and update the preview) before applying.",
+        ));
+    }
+    let days_given = c
+        .window
+        .as_ref()
+        .is_some_and(|(since, until)| !since.is_empty() && !until.is_empty());
+    if crate::engine::offers_wanting(&r.pre, days_given) {
+        return Some(notice(
+            "warn",
+            &format!(
+                "{} rows give no offer, and CAKE needs each conversion's own offer id. Compare \
+                 with CAKE above, giving the days the conversions are in: each conversion's \
+                 offer is then read from CAKE. Or choose offer_id for the sheet's offer column, \
+                 or set offer_id for every row under “Set for every row”.",
+                count(r.pre.offerless)
+            ),
+        ));
+    }
+    None
 }
 
 /// The money the Apply button states, as the form carries it back.

@@ -140,10 +140,8 @@ fn decimals_take_thousands_separators_and_names_any_case() {
 #[test]
 fn a_repeated_name_is_joined_with_a_comma_refused_for_numbers_kept_for_text() {
     let emu = Emu::start(Faults::default());
-    let url = get_url(&emu, 21).replace(
-        &format!("offer_id={TEST_OFFER}"),
-        "offer_id=77&offer_id=78",
-    );
+    let url =
+        get_url(&emu, 21).replace(&format!("offer_id={TEST_OFFER}"), "offer_id=77&offer_id=78");
     let a = get(&url);
     assert_eq!(a.status, 500, "{}", a.body);
     assert!(
@@ -178,11 +176,23 @@ fn offer_0_is_refused_on_version_4_as_an_instance_that_checks_the_offer_refuses_
     );
     assert_eq!(applied(&emu, 30), 0);
     // Version 2 had no such check; a real offer is applied on 4.
-    assert!(get(&zero(&emu, 2, 31)).body.contains("<success>true</success>"));
-    assert!(get(&get_url(&emu, 32)).body.contains("<success>true</success>"));
+    assert!(
+        get(&zero(&emu, 2, 31))
+            .body
+            .contains("<success>true</success>")
+    );
+    assert!(
+        get(&get_url(&emu, 32))
+            .body
+            .contains("<success>true</success>")
+    );
     assert_eq!((applied(&emu, 31), applied(&emu, 32)), (1, 1));
     // `--accept-offer-0`: an instance that does not check.
     let lenient = Emu::accepting_offer_0();
-    assert!(get(&zero(&lenient, 4, 33)).body.contains("<success>true</success>"));
+    assert!(
+        get(&zero(&lenient, 4, 33))
+            .body
+            .contains("<success>true</success>")
+    );
     assert_eq!(applied(&lenient, 33), 1);
 }

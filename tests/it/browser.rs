@@ -351,6 +351,10 @@ fn give_offer(b: &Browser) {
 }
 
 #[test]
+#[expect(
+    clippy::too_many_lines,
+    reason = "one analyst's walk through the screen, step by step"
+)]
 fn a_finance_analyst_applies_a_messy_excel_sheet_from_the_browser() {
     let Some(b) = Browser::start() else {
         return;

@@ -212,7 +212,7 @@ fn the_fast_reader_and_the_full_reader_agree() {
     let row = |n: u64, conversion_id: i32, transaction_id: &str| ConversionUpdate {
         row: n,
         offer_id: 0,
-        offer: Default::default(),
+        offer: cake_recon::update::Offer::Given,
         conversion_id,
         request_session_id: 0,
         transaction_id: transaction_id.into(),

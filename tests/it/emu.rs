@@ -29,7 +29,12 @@ impl Emu {
 
     /// An emulator that applies version 4 calls with `offer_id=0` (`--accept-offer-0`).
     pub(crate) fn accepting_offer_0() -> Self {
-        Self::serving("127.0.0.1:0", Ledger::generated(1000), Faults::default(), true)
+        Self::serving(
+            "127.0.0.1:0",
+            Ledger::generated(1000),
+            Faults::default(),
+            true,
+        )
     }
 
     fn serving(addr: &str, ledger: Ledger, faults: Faults, accept_offer_0: bool) -> Self {

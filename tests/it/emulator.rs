@@ -11,7 +11,7 @@ pub(crate) fn update(id: i32) -> ConversionUpdate {
     ConversionUpdate {
         row: 2,
         offer_id: crate::util::TEST_OFFER,
-        offer: Default::default(),
+        offer: cake_recon::update::Offer::Given,
         conversion_id: id,
         request_session_id: 0,
         transaction_id: String::new(),

@@ -69,10 +69,7 @@ fn a_sheet_without_offers_sends_each_conversions_own_offer_read_in_the_window() 
     assert_eq!(out.code, 0, "{out:?}");
     // The emulator refuses offer 0 and an offer that is not the conversion's: none refused.
     let lines = results(&t, "s.results.csv");
-    assert!(
-        lines.iter().all(|l| l["status"] == "updated"),
-        "{lines:?}"
-    );
+    assert!(lines.iter().all(|l| l["status"] == "updated"), "{lines:?}");
     let offers: Vec<&str> = lines.iter().map(|l| l["offer_id"].as_str()).collect();
     assert_eq!(offers, ["55", "56", "57", "55"]);
     let c = emu.conversions();
@@ -88,7 +85,12 @@ fn without_a_window_nothing_is_sent_and_the_two_ways_to_give_the_offer_are_named
     t.write("s.csv", SHEET);
     let out = run(&t, &emu, "s.csv", &[]);
     assert_eq!(out.code, 2, "{out:?}");
-    for needed in ["4 of the sheet's rows give no offer", "--set offer_id=N", "--since", "--until"] {
+    for needed in [
+        "4 of the sheet's rows give no offer",
+        "--set offer_id=N",
+        "--since",
+        "--until",
+    ] {
         assert!(out.stderr.contains(needed), "{needed}: {}", out.stderr);
     }
     assert!(out.stderr.contains("Nothing was sent"), "{}", out.stderr);
@@ -98,8 +100,9 @@ fn without_a_window_nothing_is_sent_and_the_two_ways_to_give_the_offer_are_named
     let dry = t.run_as_is(&["run", "s.csv", "--dry-run"]);
     assert_eq!(dry.code, 2, "{dry:?}");
     assert!(
-        dry.stdout
-            .contains("A run would stop before sending anything: 4 of the sheet's rows give no offer"),
+        dry.stdout.contains(
+            "A run would stop before sending anything: 4 of the sheet's rows give no offer"
+        ),
         "{}",
         dry.stdout
     );
@@ -163,10 +166,13 @@ fn an_addition_with_an_offer_from_cake_is_the_same_row_on_every_run() {
     let sheet = "conversion_id,payout,add_to_existing_payout\n101,2.50,yes\n102,1.00,yes\n";
     t.write("bonus.csv", sheet);
     assert_eq!(run(&t, &emu, "bonus.csv", &WINDOW).code, 0);
+    let read = emu.stats().report_requests;
+    assert!(read > 0, "the offers were read");
     // Run again, as cron would: the same rows (the offer CAKE gave is not their identity), so
-    // nothing is sent twice.
+    // nothing is sent twice; every row is finished, so CAKE is not even read.
     let again = run(&t, &emu, "bonus.csv", &WINDOW);
     assert_eq!(again.code, 0, "{again:?}");
+    assert_eq!(emu.stats().report_requests, read);
     // A copy under another name is the same additions, by the journal.
     t.write("bonus (1).csv", sheet);
     let copy = run(&t, &emu, "bonus (1).csv", &WINDOW);

@@ -1122,7 +1122,8 @@ fn duplicates_are_listed_apart_and_never_sent() {
     let t = TestDir::new();
     let emu = emu_of(&t, 5);
     let s = server_at(&t, &emu);
-    let sheet = "conversion_id,offer_id,payout\n1,5769,5.00\n2,5769,6.00\n2,5769,7.00\n3,5769,oops\n";
+    let sheet =
+        "conversion_id,offer_id,payout\n1,5769,5.00\n2,5769,6.00\n2,5769,7.00\n3,5769,oops\n";
     let page = s.upload("dups.csv", sheet.as_bytes());
     let preview = s.get(&page).body;
     assert!(preview.contains("Duplicates (2 rows)"), "{preview}");
