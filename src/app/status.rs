@@ -94,6 +94,11 @@ fn options(settings: &std::collections::BTreeMap<String, String>) -> SheetOption
             delimiter,
             fingerprint: false,
             sheet: get("sheet").filter(|s| !s.is_empty()).map(str::to_string),
+            // The run read this sheet within its limits; its status is read within the most.
+            limits: crate::sheet::limits::Limits {
+                cells: u64::MAX,
+                unpacked_bytes: u64::MAX,
+            },
         },
         decimal: match get("decimal") {
             Some("comma") => Some(DecimalStyle::Comma),

@@ -343,6 +343,21 @@ impl Journal {
             .map_err(|e| self.sql(&e))
     }
 
+    /// Withdraws a job that was refused before it sent anything: its plans, and its record of
+    /// the sheet when nothing of the job is left (a copy of the sheet is then not "already
+    /// applied": it never was).
+    pub(crate) fn forget_unsent_job(&self) -> Result<(), CheckpointError> {
+        self.release_plans()?;
+        self.conn
+            .execute(
+                "DELETE FROM sheets WHERE job = ?1
+                 AND NOT EXISTS (SELECT 1 FROM sent WHERE sent.job = ?1)",
+                [&self.ctx.job],
+            )
+            .map(|_| ())
+            .map_err(|e| self.sql(&e))
+    }
+
     /// Records that this job begins sending this sheet.
     pub(crate) fn record_sheet(&self) -> Result<(), CheckpointError> {
         let c = &self.ctx;

@@ -156,6 +156,13 @@ pub(crate) struct RunArgs {
     /// The workbook sheet to read (.xlsx, .xls, .ods) [default: the first].
     #[arg(long, value_name = "NAME")]
     pub sheet: Option<String>,
+    /// The most cells a workbook sheet may span (rows × columns), measured before it is read:
+    /// a stray cell far from the data, or a crafted file, would otherwise exhaust memory.
+    #[arg(long, value_name = "N", default_value_t = crate::sheet::limits::DEFAULT_CELLS)]
+    pub max_cells: u64,
+    /// The most a workbook may unpack to, in MB, measured before it is read (a zip bomb).
+    #[arg(long, value_name = "MB", default_value_t = crate::sheet::limits::DEFAULT_UNPACKED_MB)]
+    pub max_unpacked_mb: u64,
     /// The spreadsheet row that holds the column names [default: the first row that reads as
     /// a header, below any titles and blank lines].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
@@ -351,6 +358,17 @@ impl RunArgs {
 
 /// `--since`/`--until`: a calendar day, `YYYY-MM-DD`.
 pub(crate) fn parse_day(s: &str) -> Result<chrono::NaiveDate, String> {
-    chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
-        .map_err(|_| format!("\"{s}\" is not a day such as 2026-09-30 (YYYY-MM-DD)"))
+    let day = chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+        .map_err(|_| format!("\"{s}\" is not a day such as 2026-09-30 (YYYY-MM-DD)"))?;
+    // The days CAKE's dates (SQL Server `datetime`) can hold, the day after included.
+    let (first, last) = (
+        chrono::NaiveDate::from_ymd_opt(1753, 1, 1).unwrap_or(chrono::NaiveDate::MIN),
+        chrono::NaiveDate::from_ymd_opt(9999, 12, 30).unwrap_or(chrono::NaiveDate::MAX),
+    );
+    if day < first || day > last {
+        return Err(format!(
+            "{s} is outside the days CAKE's dates hold: give a day from {first} to {last}"
+        ));
+    }
+    Ok(day)
 }

@@ -44,6 +44,8 @@ struct FileConfig {
     decimal_comma: Option<bool>,
     decimal_point: Option<bool>,
     sheet: Option<String>,
+    max_cells: Option<u64>,
+    max_unpacked_mb: Option<u64>,
     date_order: Option<String>,
     skip_invalid: Option<bool>,
     resend_in_doubt: Option<ResendSetting>,
@@ -124,6 +126,7 @@ fn scalar_text(v: &toml::Value) -> String {
 }
 
 /// Fills in from `args.config` every option the command line (or environment) did not give.
+#[expect(clippy::too_many_lines, reason = "one line per key the file may hold")]
 pub(super) fn merge(args: &mut RunArgs, matches: &clap::ArgMatches) -> Result<(), Error> {
     let Some(path) = args.config.clone() else {
         return Ok(());
@@ -176,6 +179,8 @@ pub(super) fn merge(args: &mut RunArgs, matches: &clap::ArgMatches) -> Result<()
     take!(decimal_comma);
     take!(decimal_point);
     take!(sheet);
+    take!(max_cells);
+    take!(max_unpacked_mb);
     take!(skip_invalid);
     take!(resend_in_doubt);
     take!(resend_in_doubt_file);

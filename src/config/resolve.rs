@@ -32,6 +32,10 @@ pub(crate) const MAX_JOURNAL_DAYS: u32 = 3660;
 pub(crate) const MAX_SETTLE_SECS: u64 = 7 * 24 * 3600;
 /// The last row of an Excel worksheet.
 pub(crate) const MAX_HEADER_ROW: u64 = 1_048_576;
+/// Every cell of an Excel worksheet (1 048 576 rows × 16 384 columns).
+pub(crate) const MAX_CELLS: u64 = MAX_HEADER_ROW * 16_384;
+/// 64 GB unpacked: beyond any machine this runs on.
+pub(crate) const MAX_UNPACKED_MB: u64 = 64 << 10;
 
 /// `value` within `min..=max`, or a usage error naming the flag, the value and the range.
 pub(crate) fn bounded<T: PartialOrd + Copy + std::fmt::Display>(
@@ -88,6 +92,10 @@ pub(crate) fn run_config(
                     delimiter: a.delimiter,
                     fingerprint: false,
                     sheet: a.sheet,
+                    limits: crate::sheet::limits::Limits {
+                        cells: a.max_cells,
+                        unpacked_bytes: a.max_unpacked_mb << 20,
+                    },
                 },
                 decimal,
                 date_order: a.date_order,
@@ -158,6 +166,20 @@ fn numbers(a: &RunArgs) -> Result<Rate, Error> {
     if let Some(row) = a.header_row {
         bounded("--header-row", row, 1, MAX_HEADER_ROW, "a spreadsheet row")?;
     }
+    bounded(
+        "--max-cells",
+        a.max_cells,
+        1,
+        MAX_CELLS,
+        "cells of one sheet",
+    )?;
+    bounded(
+        "--max-unpacked-mb",
+        a.max_unpacked_mb,
+        1,
+        MAX_UNPACKED_MB,
+        "megabytes",
+    )?;
     if !(a.timeout.is_finite() && a.timeout > 0.0 && a.timeout <= MAX_TIMEOUT_SECS) {
         return Err(Error::Usage(format!(
             "--timeout {} is out of range: give more than 0 and up to {MAX_TIMEOUT_SECS} seconds; \

@@ -245,6 +245,13 @@ fn claim(
 
 /// Withdraws the plans a run did not send (best effort: a plan left behind only makes another
 /// job hold the same addition back, and this job's next run makes its plans anew).
+pub(super) fn forget_unsent(j: &Journal) {
+    if let Err(e) = j.forget_unsent_job() {
+        tracing::warn!(error = %e, "the journal's record of this refused run could not be withdrawn");
+    }
+}
+
+/// Withdraws the plans a run did not send (see [`forget_unsent`] for a run that sent nothing).
 pub(super) fn release(j: &Journal) {
     if let Err(e) = j.release_plans() {
         tracing::warn!(error = %e, "the journal's unsent plans could not be withdrawn");

@@ -133,3 +133,49 @@ pub(crate) fn of_rows(
         }
     )))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cake::request::{Endpoint, Transport};
+
+    #[test]
+    fn an_offer_from_cake_is_sent_but_never_part_of_the_rows_identity() {
+        let mut u = ConversionUpdate {
+            offer: Offer::Unknown,
+            ..ConversionUpdate::test_default()
+        };
+        let before = u.ident();
+        let offers = Offers {
+            by_row: HashMap::from([(u.row, 55)]),
+            missing: HashMap::new(),
+        };
+        offers.give(&mut u).unwrap();
+        assert_eq!((u.offer, u.sent_offer()), (Offer::FromCake(55), Some(55)));
+        assert_eq!(
+            u.ident(),
+            before,
+            "the checkpoint and the journal see the sheet's row"
+        );
+        let endpoint = Endpoint::new("http://127.0.0.1:1", 4, Transport::Get);
+        assert!(endpoint.build(&u, "k").url.contains("&offer_id=55&"));
+        // A row the reading found nothing for: never given one, and it could not bind.
+        let mut other = ConversionUpdate {
+            row: 3,
+            offer: Offer::Unknown,
+            ..ConversionUpdate::test_default()
+        };
+        assert!(offers.give(&mut other).unwrap_err().starts_with("not sent"));
+        assert_eq!(other.sent_offer(), None);
+        assert!(
+            endpoint
+                .build(&other, "k")
+                .url
+                .contains("&offer_id=FROM_CAKE&")
+        );
+        // A given offer (0 included, when asked for by name) is left as it is.
+        let mut zero = ConversionUpdate::test_default();
+        offers.give(&mut zero).unwrap();
+        assert_eq!(zero.sent_offer(), Some(0));
+    }
+}

@@ -411,6 +411,9 @@ pub(crate) fn snapshot_first(
         window: Some((since, until)),
         ..Found::default()
     };
+    // Two rows this reading shows are one conversion would both be applied to it: refused,
+    // as under --read-back.
+    let mut one_row = OneRowPerConversion::default();
     let mut sheet = Sheet::open(&s.input, opts)?;
     while let Some(row) = sheet.next_row(duplicates)? {
         let Ok(u) = row.result else { continue };
@@ -418,19 +421,30 @@ pub(crate) fn snapshot_first(
             continue;
         }
         if let [held] = targets.found(u.row) {
+            one_row.see(&u, held);
             found.of_row.insert(u.row, held.clone());
             if snapshotted(&u) {
                 first_reads.push(held.clone());
             }
         }
     }
-    tracing::info!(
-        conversions = found.of_row.len(),
-        since = %since,
-        until = %until,
-        "read CAKE before sending: the additive rows' values are kept to settle unknown \
-         outcomes, and rows without an offer take their conversion's"
-    );
+    one_row.verdict()?;
+    if first_reads.is_empty() {
+        tracing::info!(
+            conversions = found.of_row.len(),
+            since = %since,
+            until = %until,
+            "read CAKE before sending: rows without an offer take their conversion's"
+        );
+    } else {
+        tracing::info!(
+            conversions = found.of_row.len(),
+            since = %since,
+            until = %until,
+            "read CAKE before sending: the additive rows' values are kept to settle unknown \
+             outcomes (and rows without an offer take their conversion's)"
+        );
+    }
     snapshot::save(conn, first_reads.iter()).map_err(sql)?;
     Ok(found)
 }

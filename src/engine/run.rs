@@ -77,7 +77,21 @@ pub(crate) fn run(s: &Settings, dest: &Destination) -> Result<Report, Error> {
     let second_journal = journal.as_ref().map(Journal::reopen).transpose()?;
     let keeper = journal.as_ref().map(Journal::reopen).transpose()?;
     let (mut report, mut read) =
-        ctx.run(opened.conn, opened.resumed, journal, &mut skips, false)?;
+        match ctx.run(opened.conn, opened.resumed, journal, &mut skips, false) {
+            Ok(done) => done,
+            Err(e) => {
+                // Refused before sending (the reading found what a person must decide): the
+                // journal forgets the job, as if it never began; otherwise the unsent plans go.
+                if let Some(j) = &keeper {
+                    if e.exit_code() == crate::exit::USAGE {
+                        journaling::forget_unsent(j);
+                    } else {
+                        journaling::release(j);
+                    }
+                }
+                return Err(e);
+            }
+        };
     let in_doubt = |r: &Report| r.counts.get(&Status::InDoubt).copied().unwrap_or(0);
     if s.read_back.is_some() && report.stop.is_none() && in_doubt(&report) > 0 {
         let (first_resumed, attempts) = (report.resumed, report.attempts);
@@ -178,8 +192,11 @@ impl Pass<'_> {
         // A re-run of an unchanged sheet whose every row is finished sends nothing: its rows
         // need no offer, and CAKE is not read for them. (Should a row be sent after all, it
         // has none and is not sent: `plan::plan_row`.)
+        // (`--read-back` reads every row's conversion anyway, and may settle an in-doubt row
+        // as not applied, to be sent again.)
         let all_finished = || {
             !self.compare_content
+                && s.read_back.is_none()
                 && s.resend_in_doubt == super::ResendInDoubt::None
                 && checkpoint::job::finished_rows(conn)
                     .is_ok_and(|done| done.len() as u64 >= pre.valid())

@@ -235,8 +235,18 @@ impl Matcher for Targets {
                 .iter_mut()
                 .find(|h| h.conversion_id == held.conversion_id)
             {
-                // Read twice (a split window): the later read is the newer.
-                Some(h) => *h = held.clone(),
+                // Read twice (a split window): the later read is the newer. Two reads that
+                // disagree on its offer leave the offer unknown: which one CAKE files it under
+                // is not for this client to guess.
+                Some(h) => {
+                    let offer = if h.offer_id == held.offer_id {
+                        held.offer_id
+                    } else {
+                        None
+                    };
+                    *h = held.clone();
+                    h.offer_id = offer;
+                }
                 None => list.push(held.clone()),
             }
         }

@@ -7,7 +7,8 @@
 //! (`<col min="2" max="2" hidden="1">`): read here with quick-xml, streaming, in the `.xlsx` family only (`.xls` and
 //! `.ods` are not checked, and README says so).
 
-use quick_xml::events::{BytesStart, Event};
+use super::xml_attr::attribute;
+use quick_xml::events::Event;
 use std::collections::BTreeSet;
 use std::io::{BufReader, Read};
 use std::path::Path;
@@ -21,6 +22,8 @@ pub(crate) struct Layout {
     pub hidden_columns: BTreeSet<usize>,
     /// The sheet has a filter (`<autoFilter>`): its hidden rows are most likely filtered out.
     pub filtered: bool,
+    /// The rows and columns its cells span (what a reader of the whole range holds).
+    pub extent: super::limits::Extent,
 }
 
 /// The most a part of the workbook (the workbook part, its relationships) may hold: real
@@ -36,8 +39,14 @@ const MIN_VISIBLE_WIDTH: f64 = 0.5;
 /// The most columns one `<col>` element may hide (Excel's last column is XFD, 16 384).
 const MAX_COLUMNS: u64 = 16_384;
 
-/// The layout of the sheet named `sheet` of the `.xlsx`/`.xlsm` at `path`.
-pub(crate) fn read(path: &Path, sheet: &str) -> Result<Layout, String> {
+/// The layout of the sheet named `sheet` of the `.xlsx`/`.xlsm` at `path`; a sheet whose cells
+/// span more than `limits` allow, or whose part unpacks beyond them, is refused (before any
+/// reader holds its range).
+pub(crate) fn read(
+    path: &Path,
+    sheet: &str,
+    limits: &super::limits::Limits,
+) -> Result<Layout, String> {
     let fail = |what: &str, e: &dyn std::fmt::Display| {
         format!(
             "which rows of sheet \"{sheet}\" are hidden could not be read ({what}: {e}); save \
@@ -62,7 +71,34 @@ pub(crate) fn read(path: &Path, sheet: &str) -> Result<Layout, String> {
     let entry = zip
         .by_name(&part)
         .map_err(|e| fail(&format!("part {part}"), &e))?;
-    scan_sheet(BufReader::new(entry)).map_err(|e| fail(&format!("part {part}"), &e))
+    let capped = super::limits::Capped::new(entry, limits.unpacked_bytes);
+    let layout = scan_sheet(BufReader::new(capped)).map_err(|e| {
+        if e.to_string().contains(super::limits::TOO_LARGE) {
+            format!(
+                "sheet \"{sheet}\" unpacks to more than {} MB (--max-unpacked-mb N raises the \
+                 limit); save it again from the spreadsheet program, or export it as CSV",
+                limits.unpacked_bytes >> 20
+            )
+        } else {
+            fail(&format!("part {part}"), &e)
+        }
+    })?;
+    layout.extent.check(sheet, limits)?;
+    Ok(layout)
+}
+
+/// A cell reference's row and column (`B7` → 7, 1), when it is one.
+fn cell_ref(r: &str) -> Option<(u64, u64)> {
+    let split = r.find(|c: char| c.is_ascii_digit())?;
+    let (letters, digits) = r.split_at(split);
+    if letters.is_empty() || letters.len() > 3 || !letters.bytes().all(|b| b.is_ascii_uppercase()) {
+        return None;
+    }
+    let column = letters
+        .bytes()
+        .fold(0u64, |n, b| n * 26 + u64::from(b - b'A' + 1))
+        - 1;
+    Some((digits.parse().ok()?, column))
 }
 
 fn small_part<R: Read + std::io::Seek>(
@@ -75,17 +111,6 @@ fn small_part<R: Read + std::io::Seek>(
         .read_to_string(&mut text)
         .map_err(|e| e.to_string())?;
     Ok(text)
-}
-
-/// The value of the attribute whose local name is `name`, unescaped.
-fn attribute(e: &BytesStart<'_>, name: &str) -> Option<String> {
-    e.attributes()
-        .flatten()
-        .find(|a| a.key.local_name().as_ref() == name)
-        .map(|a| {
-            quick_xml::escape::unescape(&a.value)
-                .map_or_else(|_| a.value.to_string(), std::borrow::Cow::into_owned)
-        })
 }
 
 fn is_true(value: Option<&str>) -> bool {
@@ -139,6 +164,7 @@ fn scan_sheet<R: std::io::BufRead>(input: R) -> Result<Layout, quick_xml::Error>
     let mut buf = Vec::new();
     // Rows without `r` follow the one before them.
     let mut last_row = 0u64;
+    let mut next_column = 0u64;
     // `<sheetFormatPr zeroHeight="1">`: rows are hidden unless given a height of their own.
     let mut zero_height = false;
     loop {
@@ -149,6 +175,7 @@ fn scan_sheet<R: std::io::BufRead>(input: R) -> Result<Layout, quick_xml::Error>
                         .and_then(|r| r.parse::<u64>().ok())
                         .unwrap_or(last_row + 1);
                     last_row = row;
+                    next_column = 0;
                     let height = attribute(&e, "ht").and_then(|h| h.parse::<f64>().ok());
                     // A row too low to show a line of text is hidden however it got so.
                     let flat = height.map_or(zero_height, |h| h < MIN_VISIBLE_HEIGHT);
@@ -179,6 +206,14 @@ fn scan_sheet<R: std::io::BufRead>(input: R) -> Result<Layout, quick_xml::Error>
                     }
                 }
                 "autoFilter" => layout.filtered = true,
+                // Cells without a reference follow the one before them, as readers place them.
+                "c" => {
+                    let (row, column) = attribute(&e, "r")
+                        .and_then(|r| cell_ref(&r))
+                        .unwrap_or((last_row.max(1), next_column));
+                    layout.extent.add(row, column);
+                    next_column = column + 1;
+                }
                 _ => {}
             },
             Event::Eof => return Ok(layout),

@@ -15,6 +15,7 @@ pub(crate) mod evidence;
 mod header_table;
 mod hints;
 mod layout;
+pub(crate) mod limits;
 pub(crate) mod opening;
 pub(crate) mod options;
 pub(crate) mod parse;
@@ -27,6 +28,7 @@ pub(crate) mod validate;
 mod values;
 pub(crate) mod visibility;
 mod workbook;
+mod xml_attr;
 
 pub(crate) use duplicates::Duplicates;
 pub(crate) use error::SheetError;

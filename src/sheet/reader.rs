@@ -233,6 +233,8 @@ pub struct ReadOptions {
     pub fingerprint: bool,
     /// `--sheet NAME`: the workbook sheet to read (default: the first).
     pub sheet: Option<String>,
+    /// `--max-cells`, `--max-unpacked-mb`: how big a workbook may be.
+    pub limits: super::limits::Limits,
 }
 
 /// Offsets of the `\n` bytes the CSV parser has read ahead but not yet passed.
@@ -397,7 +399,7 @@ impl RecordReader {
         kind: &'static str,
         opts: &ReadOptions,
     ) -> Result<Self, SheetError> {
-        let book = super::workbook::read(path, kind, opts.sheet.as_deref())?;
+        let book = super::workbook::read(path, kind, opts.sheet.as_deref(), &opts.limits)?;
         let digest = Arc::new(Mutex::new(Digest::default()));
         if opts.fingerprint {
             let mut hashing = Hashing {

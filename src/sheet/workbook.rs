@@ -7,6 +7,7 @@
 //! header search, evidence and validation as a CSV's.
 
 use super::SheetError;
+pub(crate) use super::xml_attr::column_name;
 use calamine::{Data, Reader as _};
 use rust_decimal::Decimal;
 use std::collections::HashMap;
@@ -70,11 +71,16 @@ pub(crate) fn read(
     path: &Path,
     kind: &'static str,
     wanted: Option<&str>,
+    limits: &super::limits::Limits,
 ) -> Result<Workbook, SheetError> {
     let fail = |problem: String| SheetError::Format {
         path: path.to_path_buf(),
         problem,
     };
+    // Measured before any reader holds a part of it (`limits.rs`).
+    if kind != "xls" {
+        super::limits::check_package(path, limits).map_err(fail)?;
+    }
     let mut book = calamine::open_workbook_auto(path).map_err(|e| {
         fail(format!(
             "could not be read as a {kind} workbook ({e}); save it again from the spreadsheet \
@@ -110,13 +116,16 @@ pub(crate) fn read(
         .filter(|m| m.visible != calamine::SheetVisible::Visible)
         .map(|m| m.name.clone())
         .collect();
+    let mut seen = Seen::default();
+    // The sheet's extent is read from its cells' references before its range is held.
+    if let calamine::Sheets::Xlsx(_) = &book {
+        seen.layout = super::layout::read(path, &sheet, limits).map_err(fail)?;
+    }
     let range = book
         .worksheet_range(&sheet)
         .map_err(|e| fail(format!("sheet \"{sheet}\" could not be read: {e}")))?;
     unsaved_formulas(path, &mut book, &sheet, &range).map_err(fail)?;
-    let mut seen = Seen::default();
     if let calamine::Sheets::Xlsx(xlsx) = &mut book {
-        seen.layout = super::layout::read(path, &sheet).map_err(fail)?;
         // Number formats: a workbook whose styles cannot be read shows its values as stored.
         if let Ok(styles) = xlsx.worksheet_style(&sheet) {
             seen.shown = shown_amounts(&range, &styles);
@@ -295,20 +304,6 @@ fn quoted(names: &[String]) -> String {
         .map(|n| format!("\"{n}\""))
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-/// `A`, `B`, … `Z`, `AA`: a column as the spreadsheet names it.
-pub(crate) fn column_name(mut i: usize) -> String {
-    let mut name = Vec::new();
-    loop {
-        name.push(b'A' + u8::try_from(i % 26).unwrap_or(0));
-        if i < 26 {
-            break;
-        }
-        i = i / 26 - 1;
-    }
-    name.reverse();
-    String::from_utf8(name).unwrap_or_default()
 }
 
 /// A cell as text the sheet parsers read exactly.

@@ -12,11 +12,12 @@ use sha2::{Digest as _, Sha256};
 /// A row's identity: the conversion it targets and a digest of everything it sends.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct RowIdent {
-    /// The conversion: `offer|conversion_id|request_session_id|transaction_id` (the ids are
-    /// digits, so the first three `|` split it unambiguously whatever the transaction id holds).
+    /// The conversion: `0|conversion_id|request_session_id|transaction_id` (the ids are
+    /// digits, so the first three `|` split it unambiguously whatever the transaction id holds;
+    /// the first place, once the offer, is always `0`: see [`ConversionUpdate::ident_key`]).
     pub key: String,
-    /// SHA-256 (first 128 bits, hex) of every parameter's wire value but the key: two rows with
-    /// the same digest send the same request.
+    /// SHA-256 (first 128 bits, hex) of every parameter's wire value but the key and the
+    /// offer: two rows with the same digest do the same to their conversion.
     pub content: String,
 }
 
@@ -68,10 +69,16 @@ pub fn keys_naming(held: &super::Held) -> Vec<String> {
 impl ConversionUpdate {
     /// The conversion this row targets, as [`RowIdent::key`] writes it (without the digest of
     /// what it sends).
+    ///
+    /// The offer is not part of it (its place in the key is always `0`): an offer says which
+    /// offer CAKE files the conversion under, never which conversion it is, and it may come
+    /// from the sheet in one run and from CAKE's reports in the next (a blank cell filled in,
+    /// `--set offer_id` added). A row whose identity changed with it would be a new row, and
+    /// an addition already applied would be sent again.
     #[must_use]
     pub fn ident_key(&self) -> String {
         key_of(
-            self.offer_id,
+            0,
             self.conversion_id,
             self.request_session_id,
             &self.transaction_id,
@@ -83,7 +90,12 @@ impl ConversionUpdate {
     pub fn ident(&self) -> RowIdent {
         let key = self.ident_key();
         let mut h = Sha256::new();
-        for spec in PARAMS.iter().filter(|s| s.param != Param::ApiKey) {
+        // What the row does to its conversion: every parameter but the key and the offer
+        // (see [`Self::ident_key`]).
+        for spec in PARAMS
+            .iter()
+            .filter(|s| !matches!(s.param, Param::ApiKey | Param::OfferId))
+        {
             h.update(spec.name.as_bytes());
             h.update([0x1f]);
             h.update(self.wire_value(spec.param, false).as_bytes());
@@ -132,6 +144,12 @@ mod tests {
         };
         assert_ne!(a.ident().key, other.ident().key);
         assert_eq!(a.ident().content.len(), 32);
+        // The offer is not what a row is: given, read from CAKE, or filled in later.
+        let offered = ConversionUpdate {
+            offer_id: 55,
+            ..a.clone()
+        };
+        assert_eq!(a.ident(), offered.ident());
     }
 
     #[test]

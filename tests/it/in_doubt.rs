@@ -4,7 +4,7 @@
 
 use crate::emu::{Emu, run};
 use crate::run::{Row, results, sheet};
-use crate::util::{TEST_OFFER, TestDir};
+use crate::util::TestDir;
 use cake_recon::mock::Faults;
 use rust_decimal::Decimal;
 use std::str::FromStr;
@@ -44,7 +44,7 @@ fn status_lists_each_in_doubt_row_with_its_conversion_addition_and_time() {
         assert_eq!(status.code, 0, "{status:?}");
         for d in &doubts {
             let line = format!(
-                "row {}: conversion_id {} (offer {TEST_OFFER}); adds +{:.2} payout, +{:.2} received, a note; sent 20",
+                "row {}: conversion_id {}; adds +{:.2} payout, +{:.2} received, a note; sent 20",
                 d.row, d.id, d.payout, d.received
             );
             assert!(status.stdout.contains(&line), "{line}\n{}", status.stdout);
@@ -82,7 +82,7 @@ fn status_lists_each_in_doubt_row_with_its_conversion_addition_and_time() {
     let status = t.run(&["status", "s.results.csv.ckpt"]);
     assert!(
         status.stdout.contains(&format!(
-            "row {}: conversion_id {} (offer {TEST_OFFER}); adds ? (row {} of s.csv now differs from what was sent)",
+            "row {}: conversion_id {}; adds ? (row {} of s.csv now differs from what was sent)",
             first.row, first.id, first.row
         )),
         "{}",

@@ -202,3 +202,144 @@ fn offer_0_is_sent_only_when_asked_for_by_name_and_a_checking_cake_refuses_it() 
     assert_eq!(lines[0]["message"], cake_recon::mock::OFFER_0_REFUSED);
     assert_eq!(emu.conversions()[&101].applied, 0);
 }
+
+/// An additive sheet of conversions 101 and 102, without offers.
+const BONUS: &str = "conversion_id,payout,add_to_existing_payout\n101,2.50,yes\n102,1.00,yes\n";
+
+#[test]
+fn an_offer_filled_in_or_set_later_is_the_same_row_and_nothing_is_added_again() {
+    let t = TestDir::new();
+    let emu = ledger(&t);
+    t.write("june.csv", BONUS);
+    assert_eq!(run(&t, &emu, "june.csv", &WINDOW).code, 0);
+    // Finance copies the offers CAKE gave into the sheet, and runs it again without a window.
+    t.write(
+        "june.csv",
+        "conversion_id,offer_id,payout,add_to_existing_payout\n101,55,2.50,yes\n102,,1.00,yes\n",
+    );
+    let filled = run(&t, &emu, "june.csv", &WINDOW);
+    assert_eq!(filled.code, 0, "{filled:?}");
+    // Or gives one offer for every row.
+    t.write("june.csv", BONUS);
+    let set = run(&t, &emu, "june.csv", &["--set", "offer_id=55"]);
+    assert_eq!(set.code, 0, "{set:?}");
+    let c = emu.conversions();
+    assert_eq!((c[&101].applied, c[&102].applied), (1, 1), "{c:?}");
+    assert_eq!(emu.stats().requests, 2);
+}
+
+#[test]
+fn another_sheet_with_the_same_additions_and_a_given_offer_is_held_back_by_the_journal() {
+    let t = TestDir::new();
+    let emu = ledger(&t);
+    t.write(
+        "a.csv",
+        "transaction_id,add_to_existing_payout,payout\nT101,yes,5.00\nT103,yes,5.00\n",
+    );
+    assert_eq!(run(&t, &emu, "a.csv", &WINDOW).code, 0);
+    t.write(
+        "b.csv",
+        "transaction_id,offer_id,add_to_existing_payout,payout\nT103,57,yes,5.00\nT101,55,yes,5.00\n",
+    );
+    let out = run(&t, &emu, "b.csv", &[]);
+    let lines = results(&t, "b.results.csv");
+    assert!(
+        lines.iter().all(|l| l["status"] == "skipped"),
+        "{out:?} {lines:?}"
+    );
+    let c = emu.conversions();
+    assert_eq!((c[&101].applied, c[&103].applied), (1, 1));
+}
+
+#[test]
+fn two_rows_the_reading_shows_are_one_conversion_are_refused_before_sending() {
+    let t = TestDir::new();
+    let emu = ledger(&t);
+    t.write(
+        "two.csv",
+        "conversion_id,transaction_id,add_to_existing_payout,payout\n101,,yes,1.00\n,T101,yes,2.00\n",
+    );
+    let out = run(&t, &emu, "two.csv", &WINDOW);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr.contains(
+            "rows 2 (conversion_id 101) and 3 (transaction_id T101) are both conversion 101"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(emu.stats().requests, 0);
+}
+
+#[test]
+fn a_run_refused_before_sending_leaves_nothing_in_the_journal() {
+    let t = TestDir::new();
+    let emu = ledger(&t);
+    t.write("june.csv", BONUS);
+    // Conversion 102 converted on the 4th: a window of the 1st to the 3rd misses it.
+    let narrow = ["--since", "2026-09-01", "--until", "2026-09-03"];
+    assert_eq!(run(&t, &emu, "june.csv", &narrow).code, 2);
+    // The copy someone makes next is not "already applied": it never was.
+    t.write("june (1).csv", BONUS);
+    let copy = run(&t, &emu, "june (1).csv", &WINDOW);
+    assert_eq!(copy.code, 0, "{copy:?}");
+    let c = emu.conversions();
+    assert_eq!((c[&101].applied, c[&102].applied), (1, 1));
+}
+
+#[test]
+fn in_doubt_rows_settled_not_applied_by_read_back_are_sent_with_their_offer() {
+    let t = TestDir::new();
+    let addr = crate::util::free_addr();
+    let path = t.write(
+        "ledger.csv",
+        "conversion_id,offer_id,payout,conversion_date\n101,55,10.00,2026-09-03\n102,56,10.00,2026-09-04\n",
+    );
+    t.write("june.csv", BONUS);
+    {
+        // A CAKE that finishes every update a minute late: the client gives up (in doubt),
+        // and this CAKE goes down before any lands.
+        let late = Emu::at(
+            &addr,
+            Ledger::load(&path).unwrap(),
+            Faults {
+                land_late_rate: 1.0,
+                land_late_ms: 60_000,
+                ..Faults::default()
+            },
+        );
+        let out = run(
+            &t,
+            &late,
+            "june.csv",
+            &[&WINDOW[..], &["--timeout", "1", "--max-attempts", "1"]].concat(),
+        );
+        assert_eq!(out.code, 1, "{out:?}");
+        let lines = results(&t, "june.results.csv");
+        assert!(lines.iter().all(|l| l["status"] == "in_doubt"), "{out:?}");
+        assert!(late.conversions().values().all(|c| c.applied == 0));
+    }
+    // The same CAKE, working again, read after the settling bound: not applied, so sent, each
+    // with its conversion's own offer (the same rows: the offer is not what a row is).
+    let cake = Emu::at(&addr, Ledger::load(&path).unwrap(), Faults::default());
+    let mut again = WINDOW.to_vec();
+    again.extend(["--read-back", "--settle-after", "1"]);
+    // Run again until the settling bound has passed for both (a person would run it later).
+    let started = std::time::Instant::now();
+    loop {
+        let out = run(&t, &cake, "june.csv", &again);
+        if out.code == 0 {
+            break;
+        }
+        assert!(out.stdout.contains("in_doubt 2"), "{out:?}");
+        assert!(started.elapsed().as_secs() < 20, "never settled: {out:?}");
+    }
+    let lines = results(&t, "june.results.csv");
+    let got: Vec<String> = lines
+        .iter()
+        .map(|l| format!("{} {}", l["offer_id"], l["status"]))
+        .collect();
+    assert_eq!(got, ["55 updated", "56 updated"]);
+    let c = cake.conversions();
+    assert_eq!((c[&101].applied, c[&102].applied), (1, 1));
+}
