@@ -166,7 +166,8 @@ async fn save_upload(
         )
     };
     let staged = Staged::create(app.jobs.root(), name).map_err(|e| fail(&e))?;
-    let mut file = std::fs::File::create(staged.path()).map_err(|e| fail(&e))?;
+    let mut file =
+        super::jail::create_new(app.jobs.root(), &staged.path()).map_err(|e| fail(&e))?;
     let mut size: u64 = 0;
     loop {
         match field.chunk().await {

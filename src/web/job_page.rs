@@ -227,6 +227,7 @@ fn render_job(app: &App, stem: &str) -> Option<String> {
         )
     );
     let attention = read_csv_rows(
+        app.jobs.root(),
         &files.results,
         "status",
         |s| !matches!(s, "updated" | "unchanged" | "would_update"),
@@ -245,7 +246,7 @@ fn render_job(app: &App, stem: &str) -> Option<String> {
         count(p.remaining),
         count(p.valid)
     );
-    if let Some([set, added, received]) = applied_sums(&files.results) {
+    if let Some([set, added, received]) = applied_sums(app.jobs.root(), &files.results) {
         let _ = write!(
             body,
             "<p id=\"applied\">Applied to CAKE (updated rows): Σ payout set <strong>{}</strong>, \
@@ -318,7 +319,7 @@ fn render_job(app: &App, stem: &str) -> Option<String> {
         }
     }
     body.push_str("</ul>");
-    if let Ok(log) = std::fs::read_to_string(&files.log) {
+    if let Ok(log) = super::jail::read_to_string(app.jobs.root(), &files.log) {
         let tail: Vec<&str> = log
             .lines()
             .rev()
@@ -408,11 +409,12 @@ pub(super) async fn download(
         _ => return not_found(State(app)).await,
     };
     let xlsx = kind == "results.xlsx";
+    let root = app.jobs.root().to_path_buf();
     let bytes = blocking(move || {
         if xlsx {
-            to_xlsx(&path)
+            to_xlsx(&root, &path)
         } else {
-            std::fs::read(&path).map_err(|e| e.to_string())
+            super::jail::read(&root, &path).map_err(|e| e.to_string())
         }
     })
     .await;

@@ -130,7 +130,7 @@ fn now() -> String {
 
 impl Jobs {
     pub(super) fn new(root: PathBuf, key: SecretString, sandbox: bool) -> std::io::Result<Self> {
-        std::fs::create_dir_all(state_dir(&root).join("jobs"))?;
+        super::jail::create_dir_all(&root, &state_dir(&root).join("jobs"))?;
         Ok(Self {
             root,
             suffix: if sandbox { ".sandbox" } else { "" },
@@ -163,17 +163,17 @@ impl Jobs {
     }
 
     pub(super) fn record(&self, stem: &str) -> Option<JobRecord> {
-        let bytes = std::fs::read(self.files(stem).record).ok()?;
+        let bytes = super::jail::read(&self.root, &self.files(stem).record).ok()?;
         serde_json::from_slice(&bytes).ok()
     }
 
     fn save(&self, stem: &str, r: &JobRecord) -> std::io::Result<()> {
-        save_record(&self.files(stem).record, r)
+        save_record(&self.root, &self.files(stem).record, r)
     }
 
     /// The last `error:` line the job's run printed (why it stopped), if any.
     pub(super) fn last_error(&self, stem: &str) -> Option<String> {
-        let log = std::fs::read_to_string(self.files(stem).log).ok()?;
+        let log = super::jail::read_to_string(&self.root, &self.files(stem).log).ok()?;
         log.lines()
             .rev()
             .find_map(|l| l.strip_prefix("error: "))
@@ -238,10 +238,7 @@ impl Jobs {
             ));
         }
         // Each run's output follows the ones before (a resume keeps the first run's story).
-        let mut log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&files.log)
+        let mut log = super::jail::append(&self.root, &files.log)
             .map_err(|e| format!("cannot write {}: {e}", files.log.display()))?;
         let _ = std::io::Write::write_all(
             &mut log,
@@ -277,21 +274,22 @@ impl Jobs {
         drop(live);
         tracing::info!(job = stem, pid, "run started");
         // The child is waited for on a thread of its own, which records how it ended.
-        let (live, stem, path) = (
+        let (live, stem, path, root) = (
             Arc::clone(&self.live),
             stem.to_string(),
             files.record.clone(),
+            self.root.clone(),
         );
         std::thread::spawn(move || {
             let exit = child.wait().ok().map(exit_code);
-            if let Some(mut r) = std::fs::read(&path)
+            if let Some(mut r) = super::jail::read(&root, &path)
                 .ok()
                 .and_then(|b| serde_json::from_slice::<JobRecord>(&b).ok())
                 && let Some(last) = r.runs.iter_mut().rev().find(|x| x.pid == pid)
             {
                 last.ended = Some(now());
                 last.exit = exit;
-                let _ = save_record(&path, &r);
+                let _ = save_record(&root, &path, &r);
             }
             if let Ok(mut l) = live.lock() {
                 l.remove(&stem);
@@ -429,11 +427,9 @@ impl Jobs {
     }
 }
 
-fn save_record(path: &Path, r: &JobRecord) -> std::io::Result<()> {
+fn save_record(root: &Path, path: &Path, r: &JobRecord) -> std::io::Result<()> {
     let text = serde_json::to_vec_pretty(r).map_err(std::io::Error::other)?;
-    let tmp = path.with_extension("json.tmp");
-    std::fs::write(&tmp, text)?;
-    std::fs::rename(tmp, path)
+    super::jail::write(root, path, &text)
 }
 
 /// SIGTERM to `pid`, as `kill PID` sends it.

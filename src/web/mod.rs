@@ -11,6 +11,7 @@
 mod guard;
 mod home;
 mod html;
+mod jail;
 mod job_page;
 mod jobs;
 mod pages;

@@ -3,10 +3,12 @@
 
 use super::html::esc;
 use std::collections::BTreeMap;
+use std::path::Path;
 
-/// A CSV file cake-recon wrote, without its BOM, and its delimiter (the header starts `row`).
-fn read_cake_recon_csv(path: &std::path::Path) -> Option<(String, u8)> {
-    let bytes = std::fs::read(path).ok()?;
+/// A CSV file cake-recon wrote in the served folder `root` (never through a link: `jail.rs`),
+/// without its BOM, and its delimiter (the header starts `row`).
+fn read_cake_recon_csv(root: &Path, path: &Path) -> Option<(String, u8)> {
+    let bytes = super::jail::read(root, path).ok()?;
     let text = String::from_utf8_lossy(&bytes)
         .trim_start_matches('\u{feff}')
         .to_string();
@@ -23,12 +25,13 @@ fn read_cake_recon_csv(path: &std::path::Path) -> Option<(String, u8)> {
 pub(super) type Rows = (Vec<String>, Vec<Vec<String>>, BTreeMap<String, u64>);
 
 pub(super) fn read_csv_rows(
-    path: &std::path::Path,
+    root: &Path,
+    path: &Path,
     key: &str,
     keep: impl Fn(&str) -> bool,
     limit: usize,
 ) -> Option<Rows> {
-    let (text, delimiter) = read_cake_recon_csv(path)?;
+    let (text, delimiter) = read_cake_recon_csv(root, path)?;
     let mut rdr = csv::ReaderBuilder::new()
         .delimiter(delimiter)
         .flexible(true)
@@ -67,8 +70,8 @@ pub(super) fn read_csv_rows(
 
 /// Σ payout set, Σ payout added and Σ received over the rows the results file says were
 /// updated (`+3.00` is an addition, `12.50` a new value; blank: unchanged).
-pub(super) fn applied_sums(path: &std::path::Path) -> Option<[rust_decimal::Decimal; 3]> {
-    let (text, delimiter) = read_cake_recon_csv(path)?;
+pub(super) fn applied_sums(root: &Path, path: &Path) -> Option<[rust_decimal::Decimal; 3]> {
+    let (text, delimiter) = read_cake_recon_csv(root, path)?;
     let mut rdr = csv::ReaderBuilder::new()
         .delimiter(delimiter)
         .flexible(true)
@@ -100,9 +103,9 @@ pub(super) fn applied_sums(path: &std::path::Path) -> Option<[rust_decimal::Deci
 }
 
 /// The results CSV as an `.xlsx`: every cell written as text, so nothing in it is ever a formula.
-pub(super) fn to_xlsx(path: &std::path::Path) -> Result<Vec<u8>, String> {
+pub(super) fn to_xlsx(root: &Path, path: &Path) -> Result<Vec<u8>, String> {
     let (text, delimiter) =
-        read_cake_recon_csv(path).ok_or_else(|| format!("cannot read {}", path.display()))?;
+        read_cake_recon_csv(root, path).ok_or_else(|| format!("cannot read {}", path.display()))?;
     let mut rdr = csv::ReaderBuilder::new()
         .delimiter(delimiter)
         .has_headers(false)

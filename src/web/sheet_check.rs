@@ -50,11 +50,17 @@ pub(super) fn check_section(app: &App, staged: &Staged, c: &Choices) -> String {
         out.push_str("</section>");
         return out;
     }
-    let report = staged_check_report(staged);
+    let report = staged_check_report(app, staged);
     if let Some(text) = report {
         let _ = write!(out, "<pre class=\"log\">{}</pre>", esc(text.trim()));
         if files.check.exists() {
-            let rows = read_csv_rows(&files.check, "status", |s| s != "already_correct", 200);
+            let rows = read_csv_rows(
+                app.jobs.root(),
+                &files.check,
+                "status",
+                |s| s != "already_correct",
+                200,
+            );
             if let Some((head, rows, _counts)) = rows {
                 out.push_str(&table(
                     "Rows that are not already correct in CAKE",
@@ -89,8 +95,8 @@ fn checking(staged: &Staged) -> bool {
         .is_some_and(|age| age < CHECK_TIMEOUT + Duration::from_secs(60))
 }
 
-fn staged_check_report(staged: &Staged) -> Option<String> {
-    std::fs::read_to_string(staged.path().with_file_name(".check.txt")).ok()
+fn staged_check_report(app: &App, staged: &Staged) -> Option<String> {
+    super::jail::read_to_string(app.jobs.root(), &staged.path().with_file_name(".check.txt")).ok()
 }
 
 pub(super) async fn check(
@@ -129,7 +135,7 @@ pub(super) async fn check(
     if checking(&staged) {
         return Redirect::to(&format!("/sheet/{id}#check-h")).into_response();
     }
-    if let Err(e) = std::fs::write(&marker, b"") {
+    if let Err(e) = super::jail::write(app.jobs.root(), &marker, b"") {
         return problem(
             &app,
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -152,11 +158,13 @@ pub(super) async fn check(
             Some(n) => format!("The comparison did not finish (exit {n})."),
             None => "The comparison did not finish.".to_string(),
         };
-        let _ = std::fs::write(
-            s2.path().with_file_name(".check.txt"),
-            format!("{head}\n{text}"),
+        let root = work.jobs.root();
+        let _ = super::jail::write(
+            root,
+            &s2.path().with_file_name(".check.txt"),
+            format!("{head}\n{text}").as_bytes(),
         );
-        let _ = std::fs::remove_file(s2.path().with_file_name(CHECK_RUNNING));
+        let _ = super::jail::remove(root, &s2.path().with_file_name(CHECK_RUNNING));
     });
     Redirect::to(&format!("/sheet/{id}#check-h")).into_response()
 }

@@ -68,6 +68,8 @@ pub(super) struct Staged {
     /// The file name as uploaded, made safe.
     pub name: String,
     dir: PathBuf,
+    /// The served folder (every file of the upload is read and written inside it: `jail.rs`).
+    root: PathBuf,
 }
 
 /// A file name from a browser, made safe: no folders, only plain characters, a known extension.
@@ -120,11 +122,12 @@ impl Staged {
             .unwrap_or_default()
             .to_string();
         let dir = state_dir(root).join("uploads").join(&id);
-        std::fs::create_dir_all(&dir)?;
+        super::jail::create_dir_all(root, &dir)?;
         Ok(Self {
             id,
             name: name.to_string(),
             dir,
+            root: root.to_path_buf(),
         })
     }
 
@@ -134,15 +137,22 @@ impl Staged {
             return None;
         }
         let dir = state_dir(root).join("uploads").join(id);
+        // A folder that leads out of the served one, or a sheet that is a link, is no upload.
+        let (canonical, served) = (dir.canonicalize().ok()?, root.canonicalize().ok()?);
+        if !canonical.starts_with(served) {
+            return None;
+        }
         let name = std::fs::read_dir(&dir)
             .ok()?
             .filter_map(Result::ok)
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
             .filter_map(|e| e.file_name().into_string().ok())
             .find(|n| !n.starts_with('.'))?;
         Some(Self {
             id: id.to_string(),
             name,
             dir,
+            root: root.to_path_buf(),
         })
     }
 
@@ -184,7 +194,7 @@ impl Staged {
 
     /// The page's choices so far (none yet: the sheet as detected).
     pub(super) fn choices(&self) -> Choices {
-        std::fs::read(self.choices_path())
+        super::jail::read(&self.root, &self.choices_path())
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
             .unwrap_or_default()
@@ -192,7 +202,7 @@ impl Staged {
 
     pub(super) fn save_choices(&self, c: &Choices) -> std::io::Result<()> {
         let text = serde_json::to_vec_pretty(c).map_err(std::io::Error::other)?;
-        std::fs::write(self.choices_path(), text)
+        super::jail::write(&self.root, &self.choices_path(), &text)
     }
 }
 

@@ -12,6 +12,7 @@ mod emulator;
 mod exactly_once;
 mod hostile;
 mod in_doubt;
+mod jail;
 mod limits;
 mod month;
 mod offers;
