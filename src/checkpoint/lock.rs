@@ -66,17 +66,79 @@ fn open(path: &Path) -> std::io::Result<File> {
     opts.open(path)
 }
 
-fn holder_text(file: &mut File) -> String {
+/// Who holds a checkpoint's lock, as the lock file records it: what the screen's Stop needs to
+/// signal the right process (on this machine, the very process, not one that reuses its pid).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct Holder {
+    pub pid: u32,
+    pub host: String,
+    /// When it took the lock, local time (for people).
+    pub since: String,
+    /// The process's start time in clock ticks since boot (`/proc/PID/stat`), where known.
+    pub started: Option<u64>,
+}
+
+impl Holder {
+    /// This process.
+    fn this_process() -> Self {
+        let pid = std::process::id();
+        Self {
+            pid,
+            host: hostname(),
+            since: chrono::Local::now()
+                .format("%Y-%m-%d %H:%M:%S %Z")
+                .to_string(),
+            started: process_start(pid),
+        }
+    }
+
+    /// True when this names a process that is running on this machine now (the same process:
+    /// its start time matches, where known).
+    #[must_use]
+    pub(crate) fn is_alive_here(&self) -> bool {
+        self.host == hostname()
+            && match (self.started, process_start(self.pid)) {
+                (Some(then), Some(now)) => then == now,
+                (None, now) => now.is_some() || cfg!(not(target_os = "linux")),
+                (Some(_), None) => false,
+            }
+    }
+}
+
+impl std::fmt::Display for Holder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "pid {} on {} since {}", self.pid, self.host, self.since)
+    }
+}
+
+/// When process `pid` started, in clock ticks since boot (Linux), or `None`.
+#[must_use]
+pub(crate) fn process_start(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces and parentheses: the fields after it follow the last `)`.
+    let after = stat.get(stat.rfind(')')? + 1..)?;
+    // Field 22 of the whole line is the 20th after the name.
+    after.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// What the lock file says of its holder: the record, or its raw text when it is none.
+fn holder_record(file: &mut File) -> (Option<Holder>, String) {
     let mut s = String::new();
     let _ = file
         .seek(SeekFrom::Start(0))
         .and_then(|_| file.read_to_string(&mut s));
-    let s = s.trim();
-    if s.is_empty() {
-        "another cake-recon process".into()
-    } else {
-        s.to_string()
+    match serde_json::from_str::<Holder>(s.trim()) {
+        Ok(h) => {
+            let text = h.to_string();
+            (Some(h), text)
+        }
+        Err(_) if s.trim().is_empty() => (None, "another cake-recon process".into()),
+        Err(_) => (None, s.trim().to_string()),
     }
+}
+
+fn holder_text(file: &mut File) -> String {
+    holder_record(file).1
 }
 
 /// Takes the exclusive lock or says who holds it.
@@ -89,12 +151,8 @@ pub(super) fn acquire(checkpoint: &Path) -> Result<Lock, CheckpointError> {
         let mut file = open(&path).map_err(|e| CheckpointError::io(&path, e))?;
         match file.try_lock() {
             Ok(()) if still_named(&path, &file) => {
-                let line = format!(
-                    "pid {} on {} since {}",
-                    std::process::id(),
-                    hostname(),
-                    chrono::Local::now().format("%Y-%m-%d %H:%M:%S %Z")
-                );
+                let line = serde_json::to_string(&Holder::this_process())
+                    .unwrap_or_else(|_| format!("pid {}", std::process::id()));
                 file.set_len(0)
                     .and_then(|()| file.seek(SeekFrom::Start(0)))
                     .and_then(|_| file.write_all(line.as_bytes()))
@@ -118,13 +176,14 @@ pub(super) fn acquire(checkpoint: &Path) -> Result<Lock, CheckpointError> {
     })
 }
 
-/// Who holds the lock right now, if anyone (for `status`).
+/// Who holds the lock right now, if anyone (for `status` and the screen's Stop): the record
+/// (when the file holds one) and the words.
 #[must_use]
-pub(super) fn holder(checkpoint: &Path) -> Option<String> {
+pub(super) fn holder(checkpoint: &Path) -> Option<(Option<Holder>, String)> {
     let path = lock_path(checkpoint);
     let mut file = File::open(&path).ok()?;
     match file.try_lock_shared() {
-        Err(TryLockError::WouldBlock) => Some(holder_text(&mut file)),
+        Err(TryLockError::WouldBlock) => Some(holder_record(&mut file)),
         Ok(()) | Err(TryLockError::Error(_)) => None,
     }
 }
@@ -143,7 +202,21 @@ mod tests {
             err.contains(&format!("pid {}", std::process::id())),
             "{err}"
         );
-        assert!(holder(&ckpt).is_some_and(|h| h.contains("pid")));
+        let (record, text) = holder(&ckpt).unwrap();
+        assert!(text.contains("pid"), "{text}");
+        let record = record.unwrap();
+        assert_eq!(record.pid, std::process::id());
+        assert!(record.is_alive_here());
+        let elsewhere = Holder {
+            host: "another-machine".into(),
+            ..record.clone()
+        };
+        assert!(!elsewhere.is_alive_here());
+        let reused = Holder {
+            started: record.started.map(|s| s + 1),
+            ..record
+        };
+        assert!(!reused.is_alive_here() || !cfg!(target_os = "linux"));
         drop(lock);
         assert!(holder(&ckpt).is_none());
         assert!(

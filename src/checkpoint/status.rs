@@ -20,8 +20,10 @@ pub(crate) struct Report {
     pub input_sha256: String,
     pub settings: BTreeMap<String, String>,
     pub created_at: String,
-    /// The run holding the checkpoint now (pid, host, start), if any.
+    /// The run holding the checkpoint now (pid, host, start), if any, in words.
     pub running: Option<String>,
+    /// The same, as its lock file records it.
+    pub holder: Option<super::lock::Holder>,
     /// Rows by final status.
     pub rows: BTreeMap<String, u64>,
     pub valid_rows: u64,
@@ -155,7 +157,7 @@ fn query(conn: &Connection, path: &Path) -> Result<Report, rusqlite::Error> {
             .find(|(key, _)| key == k)
             .map_or_else(|| "?".to_string(), |(_, v)| v.clone())
     };
-    let running = lock::holder(path);
+    let (holder, running) = lock::holder(path).map_or((None, None), |(h, text)| (h, Some(text)));
     let mut stmt = conn.prepare(
         "SELECT status, COUNT(*) FROM rows WHERE status IS NOT NULL GROUP BY status ORDER BY status",
     )?;
@@ -218,6 +220,7 @@ fn query(conn: &Connection, path: &Path) -> Result<Report, rusqlite::Error> {
             .collect(),
         created_at: get("created_at"),
         running: running.clone(),
+        holder,
         rows,
         valid_rows,
         remaining: valid_rows.saturating_sub(finished),

@@ -195,12 +195,16 @@ fn render_job(app: &App, stem: &str) -> Option<String> {
             );
         }
         body.push_str(&form_open(&format!("/job/{enc}/stop"), &app.csrf, ""));
-        body.push_str(
+        let _ = write!(
+            body,
             "<button type=\"submit\" class=\"danger\" id=\"stop\">Stop the run</button> \
-             <span class=\"hint\">Stops sending, waits for the requests already out and records \
-             them; Resume finishes later without sending any applied row twice.</span></form>\
+             <span class=\"hint\">Stops sending, waits for the requests already out (at most {} \
+             seconds, then the run is ended: a row whose request was out is then in doubt, never \
+             sent again blind) and records them; Resume finishes later without sending any \
+             applied row twice.</span></form>\
              <p class=\"hint\"><a href=\"\">Refresh</a> (the page updates itself when scripts \
              run)</p>",
+            super::process::STOP_GRACE.as_secs()
         );
         return Some(body);
     }

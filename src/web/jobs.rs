@@ -8,6 +8,7 @@
 //! page shows is what `cake-recon status` would say, and a reload or a server restart finds a
 //! run where it is. The lock on the checkpoint keeps one run per sheet, whoever started it.
 
+use super::process::{CHECK_OUTPUT_SHOWN, STOP_GRACE, Target, exit_code, kill, tail, terminate};
 use super::staged::state_dir;
 use crate::checkpoint::status::{Report, read};
 use secrecy::{ExposeSecret, SecretString};
@@ -302,22 +303,62 @@ impl Jobs {
     /// Sends SIGTERM to the job's run, as `kill` would: it stops sending, waits for the requests
     /// out, records them and exits 130. Works for a run started before a server restart too (the
     /// lock file names its pid).
+    ///
+    /// A run this server started is its child; any other is found by the checkpoint's lock
+    /// record, and signalled only when it is this very process on this machine (its host and
+    /// start time match: a pid reused by another process, or a run on another machine sharing
+    /// the folder, is never signalled). SIGTERM first, as Ctrl-C; a run still there after
+    /// [`STOP_GRACE`] is killed (its in-flight rows are then in doubt, never sent again blind).
     pub(super) fn stop(&self, stem: &str) -> Result<(), String> {
         let ours = self.live.lock().ok().and_then(|l| l.get(stem).copied());
-        let pid = ours.or_else(|| {
-            let holder = self.status(stem)?.running?;
-            holder
-                .strip_prefix("pid ")?
-                .split_whitespace()
-                .next()?
-                .parse()
-                .ok()
-        });
-        let Some(pid) = pid else {
-            return Err("no run of this sheet is going on".into());
+        let target = if let Some(pid) = ours {
+            Target {
+                pid,
+                started: crate::checkpoint::lock_process_start(pid),
+            }
+        } else {
+            let status = self
+                .status(stem)
+                .ok_or("no run of this sheet is going on")?;
+            let holder = status.holder.ok_or_else(|| match status.running {
+                Some(text) => format!(
+                    "the run holding this sheet ({text}) cannot be identified: stop it \
+                     where it runs"
+                ),
+                None => "no run of this sheet is going on".to_string(),
+            })?;
+            if !holder.is_alive_here() {
+                return Err(format!(
+                    "the run holding this sheet is {holder}: not a process on this machine \
+                     now (another host, or it has ended), so it is not signalled from here. \
+                     Stop it where it runs"
+                ));
+            }
+            Target {
+                pid: holder.pid,
+                started: holder.started,
+            }
         };
-        tracing::info!(job = stem, pid, "stopping the run (SIGTERM)");
-        terminate(pid)
+        tracing::info!(job = stem, pid = target.pid, "stopping the run (SIGTERM)");
+        terminate(target.pid)?;
+        // Escalate after the grace period, if the same process is still there.
+        std::thread::spawn(move || {
+            let deadline = Instant::now() + STOP_GRACE;
+            while Instant::now() < deadline {
+                if !target.still_there() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            if target.still_there() {
+                tracing::warn!(
+                    pid = target.pid,
+                    "the run did not stop in time: killing it (SIGKILL)"
+                );
+                kill(target.pid);
+            }
+        });
+        Ok(())
     }
 
     /// Stops every run this server started (the server is stopping), and waits for them.
@@ -355,8 +396,17 @@ impl Jobs {
         (secs >= 0.5 && done >= d0).then(|| f64::from(rows) / secs)
     }
 
-    /// Runs `cake-recon check ARGS` and waits (bounded by `timeout`): exit code and its output.
+    /// Runs `cake-recon check ARGS` and waits (bounded by `timeout`): exit code and the end of
+    /// its output.
+    ///
+    /// Its output goes to a file of its own, never to a pipe: nobody reads a pipe while this
+    /// waits, and a check that printed more than a pipe holds would block until it is killed.
     pub(super) fn check(&self, args: &[String], timeout: Duration) -> (Option<i32>, String) {
+        let output = tempfile::tempfile().and_then(|f| Ok((f.try_clone()?, f.try_clone()?, f)));
+        let (out, err, mut output) = match output {
+            Ok(files) => files,
+            Err(e) => return (None, format!("cannot start the check: {e}")),
+        };
         let child = Command::new(&self.exe)
             .arg("check")
             .args(args)
@@ -364,8 +414,8 @@ impl Jobs {
             .env_remove("CAKE_BASE_URL")
             .env_remove("CAKE_RECON_TOKEN")
             .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+            .stdout(Stdio::from(out))
+            .stderr(Stdio::from(err))
             .spawn();
         let mut child = match child {
             Ok(c) => c,
@@ -384,12 +434,11 @@ impl Jobs {
                 }
             }
         }
-        match child.wait_with_output() {
-            Ok(out) => {
-                let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
-                text.push_str(&String::from_utf8_lossy(&out.stderr));
-                (Some(exit_code(out.status)), text)
-            }
+        match child.wait() {
+            Ok(status) => (
+                Some(exit_code(status)),
+                tail(&mut output, CHECK_OUTPUT_SHOWN),
+            ),
             Err(e) => (None, format!("the check failed: {e}")),
         }
     }
@@ -432,40 +481,6 @@ fn save_record(root: &Path, path: &Path, r: &JobRecord) -> std::io::Result<()> {
     super::jail::write(root, path, &text)
 }
 
-/// SIGTERM to `pid`, as `kill PID` sends it.
-#[cfg(unix)]
-fn terminate(pid: u32) -> Result<(), String> {
-    let pid = i32::try_from(pid)
-        .ok()
-        .and_then(rustix::process::Pid::from_raw)
-        .ok_or("not a process id")?;
-    rustix::process::kill_process(pid, rustix::process::Signal::TERM)
-        .map_err(|e| format!("cannot stop the run: {e}"))
-}
-
-#[cfg(not(unix))]
-fn terminate(_pid: u32) -> Result<(), String> {
-    Err(
-        "stopping a run from the page needs a Unix system here: press Ctrl-C in the server's \
-         window instead (the runs stop as with SIGTERM, and Resume finishes them)"
-            .into(),
-    )
-}
-
-/// The exit code, or 128 + the signal that ended the process (as a shell reports it).
-fn exit_code(s: std::process::ExitStatus) -> i32 {
-    #[cfg(unix)]
-    {
-        use std::os::unix::process::ExitStatusExt as _;
-        s.code()
-            .unwrap_or_else(|| 128 + s.signal().unwrap_or_default())
-    }
-    #[cfg(not(unix))]
-    {
-        s.code().unwrap_or(-1)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -486,5 +501,35 @@ mod tests {
             assert!(!text.is_empty());
         }
         assert!(outcome(Some(130)).1.contains("Resume"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_check_that_prints_megabytes_finishes_and_its_end_is_kept() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        // Stands in for `cake-recon check`: 2 MB on each stream, then its summary, exit 1.
+        let exe = dir.path().join("chatty");
+        std::fs::write(
+            &exe,
+            "#!/bin/sh\nhead -c 2000000 /dev/zero | tr '\\0' x\nhead -c 2000000 /dev/zero | tr '\\0' y >&2\necho; echo the summary\nexit 1\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let mut jobs = Jobs::new(dir.path().to_path_buf(), SecretString::from("k"), false).unwrap();
+        jobs.exe = exe;
+        let started = Instant::now();
+        let (code, text) = jobs.check(&[], Duration::from_secs(60));
+        assert_eq!(code, Some(1));
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "not blocked on a pipe"
+        );
+        assert!(
+            text.ends_with("the summary\n"),
+            "{}",
+            &text[text.len().saturating_sub(80)..]
+        );
+        assert!(text.len() as u64 <= CHECK_OUTPUT_SHOWN + 8);
     }
 }

@@ -16,6 +16,7 @@ mod job_page;
 mod jobs;
 mod pages;
 mod preview;
+mod process;
 mod results;
 mod server;
 mod sheet_apply;

@@ -26,6 +26,7 @@ mod serve;
 mod settling;
 mod sheet_meant;
 mod snapshots;
+mod stop;
 mod unseen;
 mod util;
 mod workbook;

@@ -1,0 +1,98 @@
+//! The processes the screen starts and stops: who a Stop signals (the very process, by its
+//! start time), SIGTERM then SIGKILL, exit codes as a shell reports them, and the end of a
+//! check's output.
+
+use std::time::Duration;
+
+/// How long a stopped run may take to finish its requests in flight before it is killed (the
+/// page says so).
+pub(super) const STOP_GRACE: Duration = Duration::from_secs(30);
+
+/// A process Stop signals: its pid, and its start time where known.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Target {
+    pub pid: u32,
+    pub started: Option<u64>,
+}
+
+impl Target {
+    /// The same process is still running (a pid that now names another process is not it).
+    pub(super) fn still_there(&self) -> bool {
+        match (
+            self.started,
+            crate::checkpoint::lock_process_start(self.pid),
+        ) {
+            (Some(a), Some(b)) => a == b,
+            (None, now) => now.is_some(),
+            (Some(_), None) => false,
+        }
+    }
+}
+
+/// The most of a check's output the page shows: its end, where the summary is.
+pub(super) const CHECK_OUTPUT_SHOWN: u64 = 64 << 10;
+
+/// The last `max` bytes of `file` (from its start), as text.
+pub(super) fn tail(file: &mut std::fs::File, max: u64) -> String {
+    use std::io::{Read as _, Seek as _, SeekFrom};
+    let len = file.seek(SeekFrom::End(0)).unwrap_or(0);
+    let from = len.saturating_sub(max);
+    let mut bytes = Vec::new();
+    let _ = file
+        .seek(SeekFrom::Start(from))
+        .and_then(|_| file.take(max).read_to_end(&mut bytes));
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    if from > 0 {
+        format!("…\n{text}")
+    } else {
+        text
+    }
+}
+
+/// SIGTERM to `pid`, as `kill PID` sends it.
+#[cfg(unix)]
+pub(super) fn terminate(pid: u32) -> Result<(), String> {
+    let pid = i32::try_from(pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+        .ok_or("not a process id")?;
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM)
+        .map_err(|e| format!("cannot stop the run: {e}"))
+}
+
+/// SIGKILL to `pid`.
+#[cfg(unix)]
+pub(super) fn kill(pid: u32) {
+    if let Some(pid) = i32::try_from(pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+    {
+        let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+    }
+}
+
+#[cfg(not(unix))]
+pub(super) fn kill(_pid: u32) {}
+
+#[cfg(not(unix))]
+pub(super) fn terminate(_pid: u32) -> Result<(), String> {
+    Err(
+        "stopping a run from the page needs a Unix system here: press Ctrl-C in the server's \
+         window instead (the runs stop as with SIGTERM, and Resume finishes them)"
+            .into(),
+    )
+}
+
+/// The exit code, or 128 + the signal that ended the process (as a shell reports it).
+pub(super) fn exit_code(s: std::process::ExitStatus) -> i32 {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt as _;
+        s.code()
+            .unwrap_or_else(|| 128 + s.signal().unwrap_or_default())
+    }
+    #[cfg(not(unix))]
+    {
+        s.code().unwrap_or(-1)
+    }
+}

@@ -1,0 +1,56 @@
+//! The screen's Stop signals only the very process that holds the run (issue 21): a run held on
+//! another machine sharing the folder, or a pid now reused by another process, is refused —
+//! here the recorded pid is this test's own, so a wrong signal would end the test itself.
+
+use crate::emu::{Emu, KEY};
+use crate::serve::{Server, payout_sheet};
+use crate::util::TestDir;
+use cake_recon::mock::{Faults, Ledger};
+use std::time::Duration;
+
+#[test]
+fn stop_refuses_a_run_held_on_another_host_or_by_a_reused_pid() {
+    let t = TestDir::new();
+    let emu = Emu::with(Ledger::generated(100), Faults::default());
+    let s = Server::start(
+        &t,
+        &["--base-url", emu.url.as_str(), "--listen", "127.0.0.1:0"],
+        &[("CAKE_API_KEY", KEY)],
+    );
+    let page = s.upload("june.csv", payout_sheet(3).as_bytes());
+    assert_eq!(
+        s.post_form(&format!("{page}/apply"), &[("rows", "3")])
+            .status,
+        303
+    );
+    let p = s.wait_for_job("june", Duration::from_secs(60));
+    assert_eq!(p["by_status"]["updated"], 3, "{p}");
+    let here = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default();
+    for (host, started, why) in [
+        ("another-machine", "null", "another host"),
+        (here.as_str(), "1", "a reused pid"),
+    ] {
+        // A run holding the checkpoint, as its lock file records it.
+        let lock_path = t.path("june.results.csv.ckpt.lock");
+        std::fs::write(
+            &lock_path,
+            format!(
+                "{{\"pid\":{},\"host\":\"{host}\",\"since\":\"2026-12-03 10:00:00 UTC\",\"started\":{started}}}",
+                std::process::id()
+            ),
+        )
+        .unwrap();
+        let lock = std::fs::File::open(&lock_path).unwrap();
+        lock.lock().unwrap();
+        let r = s.post_form("/job/june/stop", &[]);
+        assert_eq!(r.status, 409, "{why}: {}", r.body);
+        assert!(
+            r.body.contains("not a process on this machine now"),
+            "{why}: {}",
+            r.body
+        );
+        drop(lock);
+    }
+}
