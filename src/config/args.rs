@@ -341,6 +341,9 @@ pub(crate) struct ServeArgs {
     /// Requests per second of the runs started from the page.
     #[arg(long, default_value_t = 5.0)]
     pub rate: f64,
+    /// How long Stop lets a run finish its requests in flight before it is killed, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    pub stop_grace_secs: u64,
 }
 
 impl RunArgs {

@@ -30,6 +30,8 @@ pub(crate) struct ServeConfig {
     /// Bytes.
     pub max_upload: u64,
     pub rate: Rate,
+    /// How long Stop waits before it kills a run (`--stop-grace-secs`).
+    pub stop_grace: std::time::Duration,
 }
 
 /// A random token of 32 bytes, as 64 hex digits.
@@ -101,6 +103,13 @@ pub(crate) fn serve_config(a: ServeArgs) -> Result<ServeConfig, Error> {
         )));
     }
     super::resolve::bounded(
+        "--stop-grace-secs",
+        a.stop_grace_secs,
+        1,
+        600,
+        "seconds a stopped run may take",
+    )?;
+    super::resolve::bounded(
         "--max-upload-mb",
         a.max_upload_mb,
         1,
@@ -123,6 +132,7 @@ pub(crate) fn serve_config(a: ServeArgs) -> Result<ServeConfig, Error> {
         dir: a.dir,
         max_upload: a.max_upload_mb * 1024 * 1024,
         rate,
+        stop_grace: std::time::Duration::from_secs(a.stop_grace_secs),
     })
 }
 
@@ -161,6 +171,7 @@ mod tests {
             token: token.map(str::to_string),
             max_upload_mb: 1,
             rate: 5.0,
+            stop_grace_secs: 30,
         }
     }
 

@@ -204,7 +204,7 @@ fn render_job(app: &App, stem: &str) -> Option<String> {
              applied row twice.</span></form>\
              <p class=\"hint\"><a href=\"\">Refresh</a> (the page updates itself when scripts \
              run)</p>",
-            super::process::STOP_GRACE.as_secs()
+            app.jobs.stop_grace().as_secs()
         );
         return Some(body);
     }

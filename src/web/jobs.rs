@@ -123,6 +123,8 @@ pub(super) struct Jobs {
     /// said (a million-row checkpoint takes ~0.4 s to count; a page polling every second must
     /// not take that share of a core from the run).
     polled: Mutex<HashMap<String, Polled>>,
+    /// How long Stop lets a run finish before it is killed.
+    stop_grace: Duration,
 }
 
 fn now() -> String {
@@ -140,7 +142,18 @@ impl Jobs {
             live: Arc::default(),
             samples: Mutex::default(),
             polled: Mutex::default(),
+            stop_grace: STOP_GRACE,
         })
+    }
+
+    /// How long Stop lets a run finish before it is killed (`serve --stop-grace-secs`).
+    pub(super) fn with_stop_grace(mut self, grace: Duration) -> Self {
+        self.stop_grace = grace;
+        self
+    }
+
+    pub(super) fn stop_grace(&self) -> Duration {
+        self.stop_grace
     }
 
     pub(super) fn root(&self) -> &Path {
@@ -308,7 +321,7 @@ impl Jobs {
     /// record, and signalled only when it is this very process on this machine (its host and
     /// start time match: a pid reused by another process, or a run on another machine sharing
     /// the folder, is never signalled). SIGTERM first, as Ctrl-C; a run still there after
-    /// [`STOP_GRACE`] is killed (its in-flight rows are then in doubt, never sent again blind).
+    /// the grace period (`serve --stop-grace-secs`) is killed (its in-flight rows are then in doubt, never sent again blind).
     pub(super) fn stop(&self, stem: &str) -> Result<(), String> {
         let ours = self.live.lock().ok().and_then(|l| l.get(stem).copied());
         let target = if let Some(pid) = ours {
@@ -342,8 +355,9 @@ impl Jobs {
         tracing::info!(job = stem, pid = target.pid, "stopping the run (SIGTERM)");
         terminate(target.pid)?;
         // Escalate after the grace period, if the same process is still there.
+        let grace = self.stop_grace;
         std::thread::spawn(move || {
-            let deadline = Instant::now() + STOP_GRACE;
+            let deadline = Instant::now() + grace;
             while Instant::now() < deadline {
                 if !target.still_there() {
                     return;

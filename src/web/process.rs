@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-/// How long a stopped run may take to finish its requests in flight before it is killed (the
-/// page says so).
+/// How long a stopped run may take to finish its requests in flight before it is killed, unless
+/// `serve --stop-grace-secs` says otherwise (the page says which).
 pub(super) const STOP_GRACE: Duration = Duration::from_secs(30);
 
 /// A process Stop signals: its pid, and its start time where known.

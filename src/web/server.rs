@@ -91,7 +91,8 @@ pub(crate) fn serve(cfg: ServeConfig) -> Result<u8, Error> {
             .local_addr()
             .map_err(|e| Error::Internal(format!("no local address: {e}")))?;
         let jobs = Jobs::new(cfg.dir.clone(), key, sandbox.is_some())
-            .map_err(|e| Error::Usage(format!("--dir {}: {e}", cfg.dir.display())))?;
+            .map_err(|e| Error::Usage(format!("--dir {}: {e}", cfg.dir.display())))?
+            .with_stop_grace(cfg.stop_grace);
         let app = Arc::new(App {
             listen: local,
             token: cfg.token.clone(),

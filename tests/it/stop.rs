@@ -54,3 +54,70 @@ fn stop_refuses_a_run_held_on_another_host_or_by_a_reused_pid() {
         drop(lock);
     }
 }
+
+#[test]
+fn a_run_that_does_not_stop_within_the_grace_is_killed() {
+    let t = TestDir::new();
+    // A CAKE that answers in a minute: the run's requests stay out, and on SIGTERM it would
+    // wait for them (up to 15 s) — longer than this server's grace of 1 s.
+    let emu = Emu::with(
+        Ledger::generated(100),
+        Faults {
+            latency_ms: 60_000,
+            ..Faults::default()
+        },
+    );
+    let s = Server::start(
+        &t,
+        &[
+            "--base-url",
+            emu.url.as_str(),
+            "--listen",
+            "127.0.0.1:0",
+            "--stop-grace-secs",
+            "1",
+        ],
+        &[("CAKE_API_KEY", KEY)],
+    );
+    let page = s.upload("june.csv", payout_sheet(3).as_bytes());
+    assert_eq!(
+        s.post_form(&format!("{page}/apply"), &[("rows", "3")])
+            .status,
+        303
+    );
+    assert!(
+        emu.wait_for(Duration::from_secs(30), |st| st.requests >= 1),
+        "a request is out"
+    );
+    let page = s.get("/job/june");
+    assert!(page.body.contains("at most 1 seconds"), "{}", page.body);
+    let stopped = s.post_form("/job/june/stop", &[]);
+    assert_eq!(stopped.status, 303, "{}", stopped.body);
+    let started = std::time::Instant::now();
+    s.wait_for_job("june", Duration::from_secs(30));
+    assert!(
+        started.elapsed() < Duration::from_secs(12),
+        "killed after the grace, not waited out"
+    );
+    let record: serde_json::Value =
+        serde_json::from_str(&t.read(".cake-recon/jobs/june.json")).unwrap();
+    assert_eq!(record["runs"][0]["exit"], 128 + 9, "{record}");
+}
+
+#[test]
+fn serve_refuses_at_start_a_rate_and_a_grace_run_would_refuse() {
+    let t = TestDir::new();
+    for (flag, value, said) in [
+        ("--rate", "0.005", "--rate 0.005"),
+        ("--rate", "0", "--rate 0 (unlimited)"),
+        (
+            "--stop-grace-secs",
+            "0",
+            "--stop-grace-secs 0 is out of range",
+        ),
+    ] {
+        let out = t.run(&["serve", "--sandbox", "--listen", "127.0.0.1:0", flag, value]);
+        assert_eq!(out.code, 2, "{flag} {value}: {out:?}");
+        assert!(out.stderr.contains(said), "{flag} {value}: {}", out.stderr);
+    }
+}
