@@ -344,6 +344,10 @@ pub(crate) struct ServeArgs {
     /// How long Stop lets a run finish its requests in flight before it is killed, in seconds.
     #[arg(long, value_name = "SECS", default_value_t = 30)]
     pub stop_grace_secs: u64,
+    /// Uploads older than this many days are removed when the server starts (an upload whose
+    /// run finished every row is removed then).
+    #[arg(long, value_name = "DAYS", default_value_t = 30)]
+    pub keep_uploads_days: u64,
 }
 
 impl RunArgs {

@@ -32,6 +32,8 @@ pub(crate) struct ServeConfig {
     pub rate: Rate,
     /// How long Stop waits before it kills a run (`--stop-grace-secs`).
     pub stop_grace: std::time::Duration,
+    /// `--keep-uploads-days`.
+    pub keep_uploads_days: u64,
 }
 
 /// A random token of 32 bytes, as 64 hex digits.
@@ -103,6 +105,13 @@ pub(crate) fn serve_config(a: ServeArgs) -> Result<ServeConfig, Error> {
         )));
     }
     super::resolve::bounded(
+        "--keep-uploads-days",
+        a.keep_uploads_days,
+        1,
+        3660,
+        "days an upload is kept",
+    )?;
+    super::resolve::bounded(
         "--stop-grace-secs",
         a.stop_grace_secs,
         1,
@@ -133,6 +142,7 @@ pub(crate) fn serve_config(a: ServeArgs) -> Result<ServeConfig, Error> {
         max_upload: a.max_upload_mb * 1024 * 1024,
         rate,
         stop_grace: std::time::Duration::from_secs(a.stop_grace_secs),
+        keep_uploads_days: a.keep_uploads_days,
     })
 }
 
@@ -172,6 +182,7 @@ mod tests {
             max_upload_mb: 1,
             rate: 5.0,
             stop_grace_secs: 30,
+            keep_uploads_days: 30,
         }
     }
 

@@ -294,6 +294,8 @@ impl Jobs {
             files.record.clone(),
             self.root.clone(),
         );
+        // A trial's upload stays: the real run of the same sheet follows it.
+        let upload = (self.suffix.is_empty()).then(|| record.upload.clone());
         std::thread::spawn(move || {
             let exit = child.wait().ok().map(exit_code);
             if let Some(mut r) = super::jail::read(&root, &path)
@@ -304,6 +306,13 @@ impl Jobs {
                 last.ended = Some(now());
                 last.exit = exit;
                 let _ = save_record(&root, &path, &r);
+            }
+            // Every row finished as the sheet says: the uploaded copy has served its purpose
+            // (the results, the checkpoint and the journal keep what was done).
+            if exit == Some(0)
+                && let Some(id) = &upload
+            {
+                super::staged::remove_upload(&root, id);
             }
             if let Ok(mut l) = live.lock() {
                 l.remove(&stem);

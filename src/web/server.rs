@@ -93,6 +93,7 @@ pub(crate) fn serve(cfg: ServeConfig) -> Result<u8, Error> {
         let jobs = Jobs::new(cfg.dir.clone(), key, sandbox.is_some())
             .map_err(|e| Error::Usage(format!("--dir {}: {e}", cfg.dir.display())))?
             .with_stop_grace(cfg.stop_grace);
+        super::staged::prune_uploads(&cfg.dir, cfg.keep_uploads_days);
         let app = Arc::new(App {
             listen: local,
             token: cfg.token.clone(),

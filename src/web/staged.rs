@@ -114,6 +114,42 @@ fn valid_id(id: &str) -> bool {
     id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
+/// Removes the upload `id` (its folder inside the served one; a link is removed, never followed).
+pub(super) fn remove_upload(root: &Path, id: &str) {
+    if !valid_id(id) {
+        return;
+    }
+    let dir = state_dir(root).join("uploads").join(id);
+    let inside = dir
+        .canonicalize()
+        .ok()
+        .zip(root.canonicalize().ok())
+        .is_some_and(|(d, r)| d.starts_with(r));
+    if inside && let Err(e) = std::fs::remove_dir_all(&dir) {
+        tracing::warn!(upload = id, error = %e, "an applied upload could not be removed");
+    }
+}
+
+/// Removes the uploads older than `days` (`serve --keep-uploads-days`): an upload nobody applied
+/// is not kept for ever in a folder others may read.
+pub(super) fn prune_uploads(root: &Path, days: u64) {
+    let Ok(entries) = std::fs::read_dir(state_dir(root).join("uploads")) else {
+        return;
+    };
+    let keep = std::time::Duration::from_secs(days.saturating_mul(24 * 3600));
+    for e in entries.filter_map(Result::ok) {
+        let old = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > keep);
+        if let (true, Ok(id)) = (old, e.file_name().into_string()) {
+            remove_upload(root, &id);
+        }
+    }
+}
+
 impl Staged {
     /// A new, empty upload folder for `name`.
     pub(super) fn create(root: &Path, name: &str) -> std::io::Result<Self> {

@@ -32,6 +32,17 @@ fn links_planted_in_the_served_folder_are_never_followed() {
     assert_eq!(applied.status, 303, "{}", applied.body);
     let p = s.wait_for_job("june", Duration::from_secs(60));
     assert_eq!(p["by_status"]["updated"], 3, "{p}");
+    // Every row finished: the uploaded copy is removed (the results and the checkpoint stay).
+    let upload = t.path(&format!(
+        ".cake-recon/uploads/{}",
+        page.trim_start_matches("/sheet/")
+    ));
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while upload.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!upload.exists(), "the applied upload was removed");
+    assert!(t.path("june.results.csv").exists());
 
     let state = t.path(".cake-recon");
     for made in [state.clone(), state.join("jobs"), state.join("uploads")] {
@@ -66,4 +77,24 @@ fn links_planted_in_the_served_folder_are_never_followed() {
         "root:x:0:0:secret\n",
         "the outside file is untouched"
     );
+}
+
+#[test]
+fn uploads_older_than_the_kept_days_are_removed_when_the_server_starts() {
+    let t = TestDir::new();
+    let old = t.path(".cake-recon/uploads/0123456789abcdef0123456789abcdef");
+    std::fs::create_dir_all(&old).unwrap();
+    std::fs::write(old.join("may.csv"), "conversion_id,payout\n1,2\n").unwrap();
+    let status = std::process::Command::new("touch")
+        .args(["-d", "40 days ago"])
+        .arg(&old)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let fresh = t.path(".cake-recon/uploads/fedcba9876543210fedcba9876543210");
+    std::fs::create_dir_all(&fresh).unwrap();
+    std::fs::write(fresh.join("june.csv"), "conversion_id,payout\n1,2\n").unwrap();
+    let _s = Server::start(&t, &["--sandbox", "--listen", "127.0.0.1:0"], &[]);
+    assert!(!old.exists(), "older than 30 days: removed");
+    assert!(fresh.exists(), "kept");
 }
