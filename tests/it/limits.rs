@@ -1,19 +1,21 @@
 //! Workbooks built to exhaust the reader (issue 21): a stray cell at the sheet's far corner, a
 //! zip-bombed part, an `.ods` row repeated a million times. Each is refused before any reader
-//! holds it — run under a 4 GB address-space limit, so a reader that tried would abort instead
+//! holds it — run under a 300 MB address-space limit, so a reader that tried would abort instead
 //! of passing — and the screen that previews such an upload keeps serving.
 
 use crate::emu::{Emu, KEY};
 use crate::util::{Output, TestDir};
 use cake_recon::mock::{Faults, Ledger};
+use std::fmt::Write as _;
 use std::io::Write as _;
 use std::process::Command;
 
-/// `cake-recon ARGS` in `t` with at most 4 GB of address space.
+/// `cake-recon ARGS` in `t` with at most 300 MB of address space (so its resident memory stays
+/// below that too: a reader that tried to hold a bomb aborts instead of passing).
 fn run_capped(t: &TestDir, args: &[&str]) -> Output {
     let out = Command::new("sh")
         .arg("-c")
-        .arg("ulimit -v 4000000 && exec \"$0\" \"$@\"")
+        .arg("ulimit -v 300000 && exec \"$0\" \"$@\"")
         .arg(env!("CARGO_BIN_EXE_cake-recon"))
         .args(args)
         .current_dir(t.dir.path())
@@ -112,7 +114,20 @@ fn an_ods_row_repeated_a_million_times_is_refused_by_what_it_would_expand_to() {
         office:value-type=\"float\" office:value=\"7\" table:number-columns-repeated=\"1000\">\
         <text:p>7</text:p></table:table-cell></table:table-row>\
         </table:table></office:spreadsheet></office:body></office:document-content>";
-    let mut zip = zip::ZipWriter::new(std::fs::File::create(t.path("rep.ods")).unwrap());
+    ods(&t, "rep.ods", content);
+    let out = run_capped(&t, &["run", "rep.ods", "--dry-run"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr.contains("sheet \"S\" spans rows 1 to 1000001")
+            && out.stderr.contains("--max-cells"),
+        "{}",
+        out.stderr
+    );
+}
+
+/// An `.ods` of `content`, packed as `LibreOffice` packs one.
+fn ods(t: &TestDir, name: &str, content: &str) {
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(t.path(name)).unwrap());
     let stored =
         zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
     zip.start_file("mimetype", stored).unwrap();
@@ -136,14 +151,34 @@ fn an_ods_row_repeated_a_million_times_is_refused_by_what_it_would_expand_to() {
     )
     .unwrap();
     zip.finish().unwrap();
-    let out = run_capped(&t, &["run", "rep.ods", "--dry-run"]);
-    assert_eq!(out.code, 2, "{out:?}");
-    assert!(
-        out.stderr.contains("sheet \"S\" spans rows 1 to 1000001")
-            && out.stderr.contains("--max-cells"),
-        "{}",
-        out.stderr
+}
+
+#[test]
+fn an_ods_of_nested_entities_is_never_expanded() {
+    let t = TestDir::new();
+    // "Billion laughs": ten entities, each ten of the one before — 10^9 "lol"s if expanded.
+    let mut dtd = String::from("<!ENTITY lol0 \"lol\">");
+    for i in 1..10 {
+        let prev = format!("&lol{};", i - 1).repeat(10);
+        let _ = write!(dtd, "<!ENTITY lol{i} \"{prev}\">");
+    }
+    let content = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><!DOCTYPE lolz [{dtd}]>\
+         <office:document-content xmlns:office=\"urn:oasis:names:tc:opendocument:xmlns:office:1.0\" \
+         xmlns:table=\"urn:oasis:names:tc:opendocument:xmlns:table:1.0\" \
+         xmlns:text=\"urn:oasis:names:tc:opendocument:xmlns:text:1.0\" office:version=\"1.3\">\
+         <office:body><office:spreadsheet><table:table table:name=\"S\"><table:table-row>\
+         <table:table-cell office:value-type=\"string\"><text:p>conversion_id</text:p>\
+         </table:table-cell><table:table-cell office:value-type=\"string\"><text:p>&lol9;</text:p>\
+         </table:table-cell></table:table-row></table:table></office:spreadsheet></office:body>\
+         </office:document-content>"
     );
+    ods(&t, "lol.ods", &content);
+    let started = std::time::Instant::now();
+    let out = run_capped(&t, &["run", "lol.ods", "--dry-run"]);
+    assert!(started.elapsed().as_secs() < 20, "{out:?}");
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(!out.stderr.contains("lollol"), "{}", out.stderr);
 }
 
 #[test]
