@@ -125,7 +125,12 @@ pub(crate) fn serve_config(a: ServeArgs) -> Result<ServeConfig, Error> {
         4096,
         "megabytes per sheet",
     )?;
-    std::fs::create_dir_all(&a.dir).map_err(|e| {
+    // A folder made here is the owner's alone, as everything the screen makes in it.
+    let mut folder = std::fs::DirBuilder::new();
+    folder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut folder, 0o700);
+    folder.create(&a.dir).map_err(|e| {
         usage(format!(
             "--dir {}: cannot create it ({e}); give a folder you can write to",
             a.dir.display()

@@ -35,24 +35,40 @@ fn inside(root: &Path, path: &Path) -> io::Result<()> {
     }
 }
 
-/// Options that never follow a link in the last place of a path, and create files 0600.
+/// Options that never follow a link in the last place of a path, never wait on a FIFO (it is
+/// then refused as no regular file), and create files 0600.
 fn no_follow(o: &mut OpenOptions) -> &mut OpenOptions {
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt as _;
-        o.custom_flags(i32::try_from(rustix::fs::OFlags::NOFOLLOW.bits()).unwrap_or(0))
+        let flags = rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK;
+        o.custom_flags(i32::try_from(flags.bits()).unwrap_or(0))
             .mode(0o600);
     }
     o
 }
 
-/// Refuses a handle that is not a regular file (a folder, a FIFO that would block a reader).
+/// Refuses a handle that is not a regular file of the server's own (a folder, a FIFO that would
+/// block a reader), or one with another name elsewhere (a hard link to a file outside).
 fn regular(path: &Path, file: File) -> io::Result<File> {
-    if file.metadata()?.is_file() {
-        Ok(file)
-    } else {
-        Err(refused(path, "not a regular file"))
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(refused(path, "not a regular file"));
     }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt as _;
+        if meta.nlink() > 1 {
+            return Err(refused(
+                path,
+                "a hard link (the screen reads only files of its own)",
+            ));
+        }
+        if meta.uid() != rustix::process::geteuid().as_raw() {
+            return Err(refused(path, "not the server's own file"));
+        }
+    }
+    Ok(file)
 }
 
 /// Opens `path` (inside `root`) for reading.
@@ -119,8 +135,16 @@ pub(super) fn remove(root: &Path, path: &Path) -> io::Result<()> {
     std::fs::remove_file(path)
 }
 
-/// Creates `path` and its missing parents, 0700, inside `root` (which must exist).
+/// Creates `path` and its missing parents, 0700, inside `root` (which must exist): refused,
+/// with nothing made, when the part of it that exists leads out of `root`.
 pub(super) fn create_dir_all(root: &Path, path: &Path) -> io::Result<()> {
+    let existing = path
+        .ancestors()
+        .find(|a| a.exists())
+        .ok_or_else(|| refused(path, "no folder"))?;
+    if !existing.canonicalize()?.starts_with(root.canonicalize()?) {
+        return Err(refused(path, "outside the served folder"));
+    }
     let mut b = std::fs::DirBuilder::new();
     b.recursive(true);
     #[cfg(unix)]
@@ -167,6 +191,29 @@ mod tests {
             assert_eq!(mode(&root.join("log.txt")), 0o600);
             create_dir_all(root, &root.join("a/b")).unwrap();
             assert_eq!(mode(&root.join("a/b")), 0o700);
+        }
+        #[cfg(unix)]
+        {
+            std::fs::hard_link(&secret, root.join("hard.csv")).unwrap();
+            assert!(
+                read(root, &root.join("hard.csv")).is_err(),
+                "a hard link is refused"
+            );
+            rustix::fs::mkfifoat(
+                rustix::fs::CWD,
+                root.join("fifo.csv"),
+                rustix::fs::Mode::from_raw_mode(0o600),
+            )
+            .unwrap();
+            assert!(
+                read(root, &root.join("fifo.csv")).is_err(),
+                "a FIFO is refused at once"
+            );
+            assert!(create_dir_all(root, &root.join("out/made")).is_err());
+            assert!(
+                !outside.path().join("made").exists(),
+                "nothing made outside"
+            );
         }
         assert!(read(root, &root.join("../x")).is_err());
         assert!(create_new(root, &root.join("new.csv")).is_ok());

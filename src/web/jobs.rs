@@ -8,7 +8,9 @@
 //! page shows is what `cake-recon status` would say, and a reload or a server restart finds a
 //! run where it is. The lock on the checkpoint keeps one run per sheet, whoever started it.
 
-use super::process::{CHECK_OUTPUT_SHOWN, STOP_GRACE, Target, exit_code, kill, tail, terminate};
+use super::process::{
+    CHECK_OUTPUT_SHOWN, STOP_GRACE, Target, exit_code, kill, runs_job, tail, terminate,
+};
 use super::staged::state_dir;
 use crate::checkpoint::status::{Report, read};
 use secrecy::{ExposeSecret, SecretString};
@@ -349,11 +351,13 @@ impl Jobs {
                 ),
                 None => "no run of this sheet is going on".to_string(),
             })?;
-            if !holder.is_alive_here() {
+            // Only a cake-recon run of this very checkpoint is signalled: a lock file anyone
+            // could write must not make this server signal some other process.
+            if !holder.is_alive_here() || !runs_job(holder.pid, &self.exe, stem) {
                 return Err(format!(
-                    "the run holding this sheet is {holder}: not a process on this machine \
-                     now (another host, or it has ended), so it is not signalled from here. \
-                     Stop it where it runs"
+                    "the run holding this sheet is {holder}: not a cake-recon run of this job \
+                     on this machine now (another host, another process, or it has ended), so \
+                     it is not signalled from here. Stop it where it runs"
                 ));
             }
             Target {

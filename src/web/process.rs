@@ -96,3 +96,31 @@ pub(super) fn exit_code(s: std::process::ExitStatus) -> i32 {
         s.code().unwrap_or(-1)
     }
 }
+
+/// True when process `pid` is this program (`exe`) running a job of `stem` (an argument — the
+/// sheet, the results, the checkpoint — is named after it): the run the lock names, never
+/// another process that a crafted lock file names.
+#[cfg(unix)]
+pub(super) fn runs_job(pid: u32, exe: &std::path::Path, stem: &str) -> bool {
+    use std::os::unix::ffi::OsStrExt as _;
+    let same_program = std::fs::read_link(format!("/proc/{pid}/exe"))
+        .ok()
+        .zip(exe.canonicalize().ok())
+        .is_some_and(|(theirs, ours)| theirs == ours);
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let names_it = cmdline.split(|b| *b == 0).any(|arg| {
+        std::path::Path::new(std::ffi::OsStr::from_bytes(arg))
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| {
+                n.strip_prefix(stem)
+                    .is_some_and(|rest| rest.starts_with('.'))
+            })
+    });
+    same_program && names_it
+}
+
+#[cfg(not(unix))]
+pub(super) fn runs_job(_pid: u32, _exe: &std::path::Path, _stem: &str) -> bool {
+    false
+}

@@ -28,17 +28,29 @@ fn stop_refuses_a_run_held_on_another_host_or_by_a_reused_pid() {
     let here = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_string())
         .unwrap_or_default();
-    for (host, started, why) in [
-        ("another-machine", "null", "another host"),
-        (here.as_str(), "1", "a reused pid"),
+    // Another process of this machine, named with its true start time.
+    let mut sleeper = std::process::Command::new("sleep")
+        .arg("1000")
+        .spawn()
+        .unwrap();
+    let stat = std::fs::read_to_string(format!("/proc/{}/stat", sleeper.id())).unwrap();
+    let began = stat[stat.rfind(')').unwrap() + 1..]
+        .split_whitespace()
+        .nth(19)
+        .unwrap()
+        .to_string();
+    let (me, sleeping) = (std::process::id(), sleeper.id());
+    for (pid, host, started, why) in [
+        (me, "another-machine", "null", "another host"),
+        (me, here.as_str(), "1", "a reused pid"),
+        (sleeping, here.as_str(), began.as_str(), "another program"),
     ] {
         // A run holding the checkpoint, as its lock file records it.
         let lock_path = t.path("june.results.csv.ckpt.lock");
         std::fs::write(
             &lock_path,
             format!(
-                "{{\"pid\":{},\"host\":\"{host}\",\"since\":\"2026-12-03 10:00:00 UTC\",\"started\":{started}}}",
-                std::process::id()
+                "{{\"pid\":{pid},\"host\":\"{host}\",\"since\":\"2026-12-03 10:00:00 UTC\",\"started\":{started}}}"
             ),
         )
         .unwrap();
@@ -47,12 +59,19 @@ fn stop_refuses_a_run_held_on_another_host_or_by_a_reused_pid() {
         let r = s.post_form("/job/june/stop", &[]);
         assert_eq!(r.status, 409, "{why}: {}", r.body);
         assert!(
-            r.body.contains("not a process on this machine now"),
+            r.body
+                .contains("not a cake-recon run of this job on this machine now"),
             "{why}: {}",
             r.body
         );
         drop(lock);
     }
+    assert!(
+        sleeper.try_wait().unwrap().is_none(),
+        "the other program was not signalled"
+    );
+    let _ = sleeper.kill();
+    let _ = sleeper.wait();
 }
 
 #[test]
