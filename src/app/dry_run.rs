@@ -184,14 +184,15 @@ pub(super) fn dry_run(cfg: &RunConfig, out: &mut dyn Write) -> Result<u8, Error>
     text.push_str(&mixed_ids(preview.additive_by_id, s.read_back.is_some()));
     let refused = what_a_run_would_meet(cfg, &pre, &mut text)?;
     let _ = writeln!(text, "Results (nothing was sent): {}", path.display());
-    if pre.invalid > 0 && !s.skip_invalid {
+    let invalid_stop = pre.invalid > 0 && !s.skip_invalid;
+    if invalid_stop {
         let _ = writeln!(
             text,
             "{} invalid rows: a run would stop before sending anything (fix them, or use --skip-invalid).",
             pre.invalid
         );
     }
-    let code = if refused || (pre.invalid > 0 && !s.skip_invalid) {
+    let code = if refused || invalid_stop {
         exit::USAGE
     } else if pre.invalid == 0 {
         exit::OK

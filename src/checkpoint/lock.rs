@@ -96,12 +96,19 @@ impl Holder {
     /// its start time matches, where known).
     #[must_use]
     pub(crate) fn is_alive_here(&self) -> bool {
-        self.host == hostname()
-            && match (self.started, process_start(self.pid)) {
-                (Some(then), Some(now)) => then == now,
-                (None, now) => now.is_some() || cfg!(not(target_os = "linux")),
-                (Some(_), None) => false,
-            }
+        self.host == hostname() && is_running(self.pid, self.started)
+    }
+}
+
+/// True when process `pid` runs now and is the process that started at `started` (clock
+/// ticks since boot, where known): a pid reused by a later process is not it. The one rule
+/// for the lock's holder and for the process a Stop escalates against.
+#[must_use]
+pub(crate) fn is_running(pid: u32, started: Option<u64>) -> bool {
+    match (started, process_start(pid)) {
+        (Some(then), Some(now)) => then == now,
+        (None, now) => now.is_some(),
+        (Some(_), None) => false,
     }
 }
 

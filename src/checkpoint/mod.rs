@@ -14,7 +14,7 @@ mod lock;
 mod open;
 mod prior;
 mod rekey;
-pub(crate) use lock::process_start as lock_process_start;
+pub(crate) use lock::{is_running as process_is_running, process_start as lock_process_start};
 pub(crate) use rekey::standing;
 pub mod schema;
 mod shape;

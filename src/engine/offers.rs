@@ -3,8 +3,8 @@
 //! CAKE's v4 page says `offer_id` "must be an existing offer ID", and every public client sends
 //! the conversion's own. The usual advertiser sheet (ids, amounts, a decision) has no offer
 //! column, so each of its rows is sent with the offer the reading before sending found for its
-//! conversion (`site_offer_id`) — on the wire only: the row's identity keeps the sheet's offer
-//! (see [`crate::update::Offer`]), so a re-run is the same rows whatever CAKE said last time.
+//! conversion (`site_offer_id`) — on the wire only: no offer is part of a row's identity (see
+//! [`crate::update::Offer`]), so a re-run is the same rows whatever CAKE said last time.
 //! Without a window to read, the run stops before sending and names the ways to give the offer.
 
 use super::Settings;

@@ -429,22 +429,14 @@ pub(crate) fn snapshot_first(
         }
     }
     one_row.verdict()?;
-    if first_reads.is_empty() {
-        tracing::info!(
-            conversions = found.of_row.len(),
-            since = %since,
-            until = %until,
-            "read CAKE before sending: rows without an offer take their conversion's"
-        );
-    } else {
-        tracing::info!(
-            conversions = found.of_row.len(),
-            since = %since,
-            until = %until,
-            "read CAKE before sending: the additive rows' values are kept to settle unknown \
-             outcomes (and rows without an offer take their conversion's)"
-        );
-    }
+    tracing::info!(
+        conversions = found.of_row.len(),
+        kept_to_settle = first_reads.len(),
+        since = %since,
+        until = %until,
+        "read CAKE before sending: what the additive rows' conversions hold is kept to settle \
+         unknown outcomes; rows without an offer take their conversion's"
+    );
     snapshot::save(conn, first_reads.iter()).map_err(sql)?;
     Ok(found)
 }

@@ -74,11 +74,7 @@ pub(crate) fn read(
     let capped = super::limits::Capped::new(entry, limits.unpacked_bytes);
     let layout = scan_sheet(BufReader::new(capped)).map_err(|e| {
         if e.to_string().contains(super::limits::TOO_LARGE) {
-            format!(
-                "sheet \"{sheet}\" unpacks to more than {} MB (--max-unpacked-mb N raises the \
-                 limit); save it again from the spreadsheet program, or export it as CSV",
-                limits.unpacked_bytes >> 20
-            )
+            super::limits::unpacks_too_far(&part, limits)
         } else {
             fail(&format!("part {part}"), &e)
         }

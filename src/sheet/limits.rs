@@ -113,7 +113,7 @@ impl<R: Read> Read for Capped<R> {
 pub(crate) const TOO_LARGE: &str = "unpacks beyond the limit";
 
 /// The words for a part that unpacks beyond the limit.
-fn unpacks_too_far(part: &str, limits: &Limits) -> String {
+pub(super) fn unpacks_too_far(part: &str, limits: &Limits) -> String {
     format!(
         "its part {part} unpacks to more than {} MB (--max-unpacked-mb N raises the limit); a \
          workbook this large is most often damaged or built to exhaust the reader: save it again \

@@ -35,9 +35,9 @@ pub fn key_of(
 }
 
 /// Every key a sheet row could have named `held` by: each non-empty choice of its ids
-/// (conversion id, request session id, transaction id), with no offer or with its offer. A
-/// journal line under any of them is an addition to this very conversion, whichever id the
-/// sheet used then.
+/// (conversion id, request session id, transaction id), with no offer or with its offer (the
+/// key journals written before the offer left the identity hold). A journal line under any of
+/// them is an addition to this very conversion, whichever id the sheet used then.
 #[must_use]
 pub fn keys_naming(held: &super::Held) -> Vec<String> {
     let cid = held.conversion_id;

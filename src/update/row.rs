@@ -106,10 +106,10 @@ impl Idempotency {
 ///
 /// CAKE's v4 page says the offer "must be an existing offer ID", so `0` is sent only when the
 /// person asked for it by name (`--set offer_id=0`). A row whose sheet gives no offer takes its
-/// conversion's own from CAKE's reports (`site_offer_id`) before it may be sent. That offer is
-/// only ever *sent*: the row's identity (`offer_id`, the checkpoint's and the journal's key)
-/// stays what the sheet says, so the same sheet run again is the same rows, whatever CAKE
-/// answered the time before.
+/// conversion's own from CAKE's reports (`site_offer_id`) before it may be sent. An offer is
+/// only ever *sent*: no offer is part of the row's identity (the checkpoint's and the
+/// journal's key, see `ConversionUpdate::ident_key`), so the same sheet run again is the same
+/// rows, whoever gave the offer and whatever CAKE answered the time before.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Offer {
     /// `offer_id` as the sheet or `--set offer_id` gives it.
@@ -128,8 +128,8 @@ pub enum Offer {
 pub struct ConversionUpdate {
     /// Spreadsheet row number (header = 1), the key every report and the checkpoint use.
     pub row: u64,
-    /// The offer as the sheet (or `--set offer_id`) gives it, 0 when it gives none: part of
-    /// the row's identity. What is sent is [`ConversionUpdate::sent_offer`].
+    /// The offer as the sheet (or `--set offer_id`) gives it, 0 when it gives none. What is sent
+    /// is [`ConversionUpdate::sent_offer`]; neither is part of the row's identity.
     pub offer_id: i32,
     /// Where the offer sent comes from.
     pub offer: Offer,

@@ -21,14 +21,19 @@ fn refused(path: &Path, why: &str) -> io::Error {
     )
 }
 
+/// True when `path` (which exists) resolves inside `root`: the one test of "in the served
+/// folder", whatever links lie on the way.
+pub(super) fn is_inside(root: &Path, path: &Path) -> bool {
+    path.canonicalize()
+        .ok()
+        .zip(root.canonicalize().ok())
+        .is_some_and(|(p, r)| p.starts_with(r))
+}
+
 /// Refuses `path` unless its folder resolves inside `root`.
 fn inside(root: &Path, path: &Path) -> io::Result<()> {
-    let root = root.canonicalize()?;
-    let folder = path
-        .parent()
-        .ok_or_else(|| refused(path, "no folder"))?
-        .canonicalize()?;
-    if folder.starts_with(&root) {
+    let folder = path.parent().ok_or_else(|| refused(path, "no folder"))?;
+    if is_inside(root, folder) {
         Ok(())
     } else {
         Err(refused(path, "outside the served folder"))
@@ -82,7 +87,7 @@ pub(super) fn open(root: &Path, path: &Path) -> io::Result<File> {
 
 /// A link opened with `O_NOFOLLOW` fails with `ELOOP`: said as what it is.
 fn link_or(path: &Path, e: io::Error) -> io::Error {
-    if e.raw_os_error() == Some(40) || path.is_symlink() {
+    if e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) || path.is_symlink() {
         refused(path, "a link (the screen does not follow links)")
     } else {
         e
@@ -142,7 +147,7 @@ pub(super) fn create_dir_all(root: &Path, path: &Path) -> io::Result<()> {
         .ancestors()
         .find(|a| a.exists())
         .ok_or_else(|| refused(path, "no folder"))?;
-    if !existing.canonicalize()?.starts_with(root.canonicalize()?) {
+    if !is_inside(root, existing) {
         return Err(refused(path, "outside the served folder"));
     }
     let mut b = std::fs::DirBuilder::new();
@@ -153,8 +158,8 @@ pub(super) fn create_dir_all(root: &Path, path: &Path) -> io::Result<()> {
         b.mode(0o700);
     }
     b.create(path)?;
-    let made = path.canonicalize()?;
-    if made.starts_with(root.canonicalize()?) {
+    // Made by another in the meantime, through a link: refused all the same.
+    if is_inside(root, path) {
         Ok(())
     } else {
         Err(refused(path, "outside the served folder"))

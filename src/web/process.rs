@@ -18,14 +18,7 @@ pub(super) struct Target {
 impl Target {
     /// The same process is still running (a pid that now names another process is not it).
     pub(super) fn still_there(&self) -> bool {
-        match (
-            self.started,
-            crate::checkpoint::lock_process_start(self.pid),
-        ) {
-            (Some(a), Some(b)) => a == b,
-            (None, now) => now.is_some(),
-            (Some(_), None) => false,
-        }
+        crate::checkpoint::process_is_running(self.pid, self.started)
     }
 }
 

@@ -120,12 +120,9 @@ pub(super) fn remove_upload(root: &Path, id: &str) {
         return;
     }
     let dir = state_dir(root).join("uploads").join(id);
-    let inside = dir
-        .canonicalize()
-        .ok()
-        .zip(root.canonicalize().ok())
-        .is_some_and(|(d, r)| d.starts_with(r));
-    if inside && let Err(e) = std::fs::remove_dir_all(&dir) {
+    if super::jail::is_inside(root, &dir)
+        && let Err(e) = std::fs::remove_dir_all(&dir)
+    {
         tracing::warn!(upload = id, error = %e, "an applied upload could not be removed");
     }
 }
@@ -174,8 +171,7 @@ impl Staged {
         }
         let dir = state_dir(root).join("uploads").join(id);
         // A folder that leads out of the served one, or a sheet that is a link, is no upload.
-        let (canonical, served) = (dir.canonicalize().ok()?, root.canonicalize().ok()?);
-        if !canonical.starts_with(served) {
+        if !super::jail::is_inside(root, &dir) {
             return None;
         }
         let name = std::fs::read_dir(&dir)

@@ -200,7 +200,7 @@ fn the_screen_says_an_oversized_upload_is_too_large_and_keeps_serving() {
         "{}",
         preview.body
     );
-    assert!(preview.body.contains("id=\"apply\"").eq(&false));
+    assert!(!preview.body.contains("id=\"apply\""), "no Apply for it");
     assert_eq!(s.get("/").status, 200, "still serving");
     assert_eq!(emu.stats().requests, 0);
 }
