@@ -84,11 +84,22 @@ pub(crate) fn main() -> u8 {
     let matches = Cli::command().get_matches();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let result = match cli.command {
-        Command::Run(args) => config::run_config(*args, matches.subcommand_matches("run"))
-            .and_then(|cfg| {
-                logging::init(cfg.log_format, cfg.quiet, cfg.verbose);
-                app::run(&cfg)
-            }),
+        Command::Run(args) => {
+            // A command refused before it starts still writes how it ended, when asked to.
+            let summary = args.summary_json.clone().map(|p| (p, args.dry_run));
+            match config::run_config(*args, matches.subcommand_matches("run")) {
+                Ok(cfg) => {
+                    logging::init(cfg.log_format, cfg.quiet, cfg.verbose);
+                    app::run(&cfg)
+                }
+                Err(e) => {
+                    if let Some((path, dry_run)) = summary {
+                        app::refused_summary(&path, dry_run, &e);
+                    }
+                    Err(e)
+                }
+            }
+        }
         Command::Check(args) => config::check_config(*args, matches.subcommand_matches("check"))
             .and_then(|cfg| {
                 logging::init(cfg.log_format, cfg.quiet, cfg.verbose);

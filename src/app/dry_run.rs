@@ -1,5 +1,8 @@
 //! `run --dry-run`: validate, preview, write `would_update`/`invalid` lines; send nothing.
 
+use super::dry_run_model::{
+    ColumnRead, DryRun, Money, ROWS_LISTED, Reading, Standing, UnseenCounts,
+};
 use super::run_config::{RunConfig, Target};
 use crate::cake::request::Endpoint;
 use crate::error::Error;
@@ -7,9 +10,10 @@ use crate::exit;
 use crate::report::output::{ResultLine, ResultsWriter};
 use crate::report::preview;
 use crate::report::preview::invalid_list;
-use crate::sheet::{Format, Sheet, SheetRow, Totals, format_of, prepass_visit};
+use crate::sheet::columns::Source;
+use crate::sheet::{Format, PrePass, Sheet, SheetRow, Totals, format_of, prepass_visit};
 use crate::update::ConversionUpdate;
-use crate::update::Status;
+use crate::update::{PARAMS, Param, Status};
 use std::fmt::Write as _;
 use std::io::Write;
 
@@ -25,16 +29,22 @@ struct Preview {
     /// `request_session_id`, `transaction_id`. Two kinds in one sheet cannot be proved different conversions without
     /// reading CAKE.
     additive_by_id: [u64; 3],
+    /// Invalid rows (not total lines), the first [`ROWS_LISTED`]: row and message.
+    invalid: Vec<(u64, String)>,
+    /// The valid rows' identities, when a checkpoint is there to compare them with.
+    idents: Option<Vec<crate::update::RowIdent>>,
     error: Option<std::io::Error>,
 }
 
 impl Preview {
-    fn new(path: &std::path::Path, format: &Format) -> std::io::Result<Self> {
+    fn new(path: &std::path::Path, format: &Format, idents: bool) -> std::io::Result<Self> {
         Ok(Self {
             writer: ResultsWriter::create(path, format)?,
             totals: Totals::default(),
             examples: Vec::with_capacity(3),
             additive_by_id: [0; 3],
+            invalid: Vec::new(),
+            idents: idents.then(Vec::new),
             error: None,
         })
     }
@@ -58,9 +68,17 @@ impl Preview {
                 if self.examples.len() < 3 {
                     self.examples.push(update.clone());
                 }
+                if let Some(idents) = &mut self.idents {
+                    idents.push(update.ident());
+                }
                 ResultLine::for_update(update, Status::WouldUpdate)
             }
-            Err(invalid) => ResultLine::for_invalid(row.row, invalid),
+            Err(invalid) => {
+                if !invalid.skipped && self.invalid.len() < ROWS_LISTED {
+                    self.invalid.push((row.row, invalid.message.clone()));
+                }
+                ResultLine::for_invalid(row.row, invalid)
+            }
         };
         if self.error.is_none()
             && let Err(e) = self.writer.write(&line)
@@ -72,29 +90,29 @@ impl Preview {
 
 /// What the next run would do beside the run recorded in the checkpoint (read only, so a dry run
 /// during a live run is harmless): rows that keep their outcome, and what would be sent; or
-/// the refusal it would meet (`true`: a run would stop).
+/// the refusal it would meet (a run would stop, in its words).
 fn against_the_run(
     s: &crate::engine::Settings,
-    pre: &crate::sheet::PrePass,
-) -> Result<(String, bool), Error> {
-    let mut sheet = Sheet::open(&s.input, &s.sheet.pinned(&pre.formats))?;
-    let mut idents = Vec::new();
-    while let Some(row) = sheet.next_row(&pre.duplicates)? {
-        if let Ok(u) = row.result {
-            idents.push(u.ident());
-        }
-    }
+    idents: Vec<crate::update::RowIdent>,
+) -> Result<(String, Standing, Option<String>), Error> {
     let st = crate::checkpoint::standing(&s.checkpoint, idents.into_iter())?;
+    let kept: u64 = st.kept.values().sum();
+    let standing = Standing {
+        kept,
+        changed: st.changed,
+        new: st.new,
+    };
     if !s.edited_sheet
         && let Some(refusal) = st.new_sheet(&s.checkpoint)
     {
         // The run would refuse: say so, in its words.
+        let refusal = format!("{refusal}");
         return Ok((
             format!("A run would stop before sending anything: {refusal}.\n"),
-            true,
+            standing,
+            Some(refusal),
         ));
     }
-    let kept: u64 = st.kept.values().sum();
     let failed = st
         .kept
         .get(&Some("failed".to_string()))
@@ -119,29 +137,100 @@ fn against_the_run(
             st.changed,
             st.new
         ),
-        false,
+        standing,
+        None,
     ))
 }
 
 /// `run --dry-run`: validate, write the results file with `would_update`/`invalid`, print the
 /// interpretation, totals and example requests. Sends nothing, needs no key.
 ///
-/// One pass over the sheet writes the results as it validates; only when two rows target the
-/// same conversion (known at the end) is the sheet read a second time to mark them.
+/// The whole of it is one [`DryRun`] value: printed here as text, written by `--summary-json`
+/// as JSON (what the screen reads). A sheet that cannot be read is a `DryRun` too (its
+/// columns as far as they were found, and why), so the screen shows the same message.
 pub(super) fn dry_run(cfg: &RunConfig, out: &mut dyn Write) -> Result<u8, Error> {
+    if cfg.columns_only {
+        // The screen's question when its choices change how the sheet is read: which columns
+        // it has now (no row is read).
+        let shown = DryRun {
+            columns: columns_found(cfg),
+            read: Err("only the columns were read".into()),
+            exit: exit::OK,
+        };
+        if let Some(path) = &cfg.summary_json {
+            super::summary_json::write(path, &shown)?;
+        }
+        return Ok(exit::OK);
+    }
+    let result = model(cfg);
+    if let Some(path) = &cfg.summary_json {
+        let shown = match &result {
+            Ok(m) => m.clone(),
+            Err(e) => DryRun {
+                columns: columns_found(cfg),
+                read: Err(e.to_string()),
+                exit: e.exit_code(),
+            },
+        };
+        super::summary_json::write(path, &shown)?;
+    }
+    let m = result?;
+    if let Ok(r) = &m.read {
+        super::stdout::show(out, &r.text)?;
+    }
+    Ok(m.exit)
+}
+
+/// The columns of a sheet that could not be read whole: its header as read (with what each
+/// column would feed), or, when even that fails, the most likely header line.
+fn columns_found(cfg: &RunConfig) -> Vec<ColumnRead> {
+    let s = &cfg.engine;
+    let plain = |header: Vec<String>| {
+        header
+            .into_iter()
+            .map(|h| ColumnRead {
+                looks_like: crate::sheet::columns::looks_like(&h).map(|p| p.name().to_string()),
+                header: h,
+                ..ColumnRead::default()
+            })
+            .collect()
+    };
+    match Sheet::open(&s.input, &s.sheet) {
+        Ok(sheet) => {
+            let pre_columns = sheet.columns();
+            sheet
+                .header()
+                .iter()
+                .enumerate()
+                .map(|(i, h)| ColumnRead {
+                    header: h.to_string(),
+                    field: pre_columns.field_at(i).map(|p| p.name().to_string()),
+                    looks_like: pre_columns.suggested_field(h).map(|p| p.name().to_string()),
+                    ..ColumnRead::default()
+                })
+                .collect()
+        }
+        Err(_) => plain(Sheet::probable_header(&s.input, &s.sheet)),
+    }
+}
+
+/// The dry run's reading, whole: every pass finished, or an error (never partial sums).
+fn model(cfg: &RunConfig) -> Result<DryRun, Error> {
     let s = &cfg.engine;
     let out_name = s.output.display().to_string();
     let write_err = |source| Error::Write {
         what: out_name.clone(),
         source,
     };
+    // Identities matter only beside an earlier run's checkpoint.
+    let beside = s.checkpoint.exists();
     // Two cores: this thread reads and validates, a second one formats and writes the results.
     let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<SheetRow>>(8);
     let output = s.output.clone();
     // The results are written as the sheet is (its delimiter, its BOM).
     let format = format_of(&s.input, &s.sheet.read)?;
     let writer = std::thread::spawn(move || -> std::io::Result<Preview> {
-        let mut preview = Preview::new(&output, &format)?;
+        let mut preview = Preview::new(&output, &format, beside)?;
         for batch in rx {
             for row in &batch {
                 preview.add(row);
@@ -165,12 +254,15 @@ pub(super) fn dry_run(cfg: &RunConfig, out: &mut dyn Write) -> Result<u8, Error>
     let pre = pre?;
     let mut preview = preview.map_err(write_err)?;
     if !pre.duplicates.is_empty() {
-        // Rare: rows that share a conversion are known only at the end; write again, marked.
-        preview = Preview::new(&s.output, &pre.format).map_err(write_err)?;
+        // Rare: rows that share a conversion are known only at the end; write again, marked
+        // (the rows invalid on their own were listed by the first pass).
+        let invalid = std::mem::take(&mut preview.invalid);
+        preview = Preview::new(&s.output, &pre.format, beside).map_err(write_err)?;
         let mut sheet = Sheet::open(&s.input, &s.sheet.pinned(&pre.formats))?;
         while let Some(row) = sheet.next_row(&pre.duplicates)? {
             preview.add(&row);
         }
+        preview.invalid = invalid;
     }
     if let Some(e) = preview.error.take() {
         return Err(write_err(e));
@@ -182,25 +274,63 @@ pub(super) fn dry_run(cfg: &RunConfig, out: &mut dyn Write) -> Result<u8, Error>
     text.push_str(&invalid_list(&pre));
     text.push_str(&preview::examples(&endpoint(cfg), &preview.examples));
     text.push_str(&mixed_ids(preview.additive_by_id, s.read_back.is_some()));
-    let refused = what_a_run_would_meet(cfg, &pre, &mut text)?;
+    let mut would_stop = Vec::new();
+    let standing =
+        what_a_run_would_meet(cfg, &pre, preview.idents.take(), &mut text, &mut would_stop)?;
     let _ = writeln!(text, "Results (nothing was sent): {}", path.display());
-    let invalid_stop = pre.invalid > 0 && !s.skip_invalid;
-    if invalid_stop {
+    if pre.invalid > 0 && !s.skip_invalid {
         let _ = writeln!(
             text,
             "{} invalid rows: a run would stop before sending anything (fix them, or use --skip-invalid).",
             pre.invalid
         );
+        would_stop.push(format!(
+            "{} invalid rows (fix them, or send the others with --skip-invalid)",
+            pre.invalid
+        ));
     }
-    let code = if refused || invalid_stop {
+    let code = if !would_stop.is_empty() {
         exit::USAGE
     } else if pre.invalid == 0 {
         exit::OK
     } else {
         exit::SOME_ROWS_NOT_UPDATED
     };
-    super::stdout::show(out, &text)?;
-    Ok(code)
+    let decision = cfg
+        .summary_json
+        .is_some()
+        .then(|| decision_cells(s, &pre))
+        .flatten();
+    Ok(DryRun {
+        columns: columns_of(&pre),
+        exit: code,
+        read: Ok(Reading {
+            api_version: s.api_version,
+            detected: detected(&pre),
+            defaults: defaults(&pre, s.api_version),
+            rows: pre.rows,
+            valid: pre.valid(),
+            invalid: pre.invalid,
+            skipped: pre.skipped,
+            offerless: pre.offerless,
+            offers_wanting: crate::engine::offers_wanting(&pre, s.reports.0.is_some()),
+            conversion_date_column: pre.columns.conversion_date.is_some(),
+            totals: Money::from(&preview.totals),
+            duplicates: duplicates_listed(&pre, &preview.invalid),
+            invalid_rows: preview.invalid,
+            total_mismatches: pre.total_mismatches.clone(),
+            unseen: UnseenCounts {
+                hidden_rows: pre.unseen.hidden_count,
+                hidden_word: pre.unseen.hidden_word().to_string(),
+                amounts: pre.unseen.amounts_count,
+                questions: pre.unseen.questions(),
+            },
+            standing,
+            decision,
+            would_stop,
+            text,
+        }),
+    })
 }
 
 /// The warning for additive rows that name their conversions by different ids: `conversion_id
@@ -242,12 +372,15 @@ fn endpoint(cfg: &RunConfig) -> Endpoint {
 
 /// What a run of this sheet would meet before sending, told as the run would tell it: the
 /// window note, the journal's refusal and skips, the checkpoint's comparison, a total that
-/// does not match. `true`: a run would stop (the dry run exits as it would).
+/// does not match. Each reason a run would stop goes to `would_stop` (the dry run exits as
+/// the run would); the comparison with the checkpoint is returned.
 fn what_a_run_would_meet(
     cfg: &RunConfig,
     pre: &crate::sheet::PrePass,
+    idents: Option<Vec<crate::update::RowIdent>>,
     text: &mut String,
-) -> Result<bool, Error> {
+    would_stop: &mut Vec<String>,
+) -> Result<Option<Standing>, Error> {
     let s = &cfg.engine;
     // As the run will say it before sending.
     if pre.additive > 0
@@ -256,27 +389,30 @@ fn what_a_run_would_meet(
     {
         let _ = writeln!(text, "Note: {}.", crate::engine::NO_WINDOW);
     }
-    let mut refused = false;
     if let Target::Remote(url) = &cfg.target {
         // Only a comparison: a journal it cannot read does not stop the preview.
         match crate::engine::journal_preview(s, url, pre) {
             Ok(p) => {
-                for line in p.lines {
+                for line in &p.lines {
                     let _ = writeln!(text, "{line}");
                 }
-                refused |= p.refused;
+                if p.refused {
+                    would_stop.extend(p.lines);
+                }
             }
             Err(e) => {
                 let _ = writeln!(text, "(Not compared with the journal: {e})");
             }
         }
     }
-    if s.checkpoint.exists() {
+    let mut standing = None;
+    if let Some(idents) = idents {
         // Only a comparison: a checkpoint it cannot read does not stop the preview.
-        match against_the_run(s, pre) {
-            Ok((line, stop)) => {
+        match against_the_run(s, idents) {
+            Ok((line, st, refusal)) => {
                 text.push_str(&line);
-                refused = stop;
+                standing = Some(st);
+                would_stop.extend(refusal);
             }
             Err(e) => {
                 let _ = writeln!(text, "(Not compared with the earlier run: {e})");
@@ -285,7 +421,106 @@ fn what_a_run_would_meet(
     }
     if let Some(asked) = crate::engine::sheet_questions(s, pre) {
         let _ = writeln!(text, "A run would stop before sending anything: {asked}.");
-        refused = true;
+        would_stop.push(asked);
     }
-    Ok(refused)
+    Ok(standing)
+}
+
+/// The columns as read, and what each feeds.
+fn columns_of(pre: &PrePass) -> Vec<ColumnRead> {
+    pre.header
+        .iter()
+        .enumerate()
+        .map(|(i, h)| ColumnRead {
+            header: h.clone(),
+            field: pre.columns.field_at(i).map(|p| p.name().to_string()),
+            looks_like: pre.columns.suggested_field(h).map(|p| p.name().to_string()),
+            samples: pre.samples.get(i).cloned().unwrap_or_default(),
+            values_said: pre.columns.values_said(i),
+            conversion_date: pre.columns.conversion_date == Some(i),
+        })
+        .collect()
+}
+
+/// The rows held back as duplicates (a row invalid on its own is listed once, as invalid).
+fn duplicates_listed(pre: &PrePass, invalid: &[(u64, String)]) -> Vec<(u64, String)> {
+    let mut dups: Vec<(u64, String)> = pre
+        .duplicates
+        .iter()
+        .filter(|(row, _)| !invalid.iter().any(|(r, _)| r == *row))
+        .map(|(row, d)| (*row, d.message(*row)))
+        .collect();
+    dups.sort_unstable();
+    dups.truncate(ROWS_LISTED);
+    dups
+}
+
+/// How many distinct cells of a decision column the screen asks about.
+const DECISION_CELLS: usize = 12;
+
+/// The disposition column's header and distinct cells, when one of them is no disposition
+/// word (or the sheet's cells are already mapped).
+fn decision_cells(s: &crate::engine::Settings, pre: &PrePass) -> Option<(String, Vec<String>)> {
+    let Source::Column { index, header } = pre.columns.source(Param::DispositionType) else {
+        return None;
+    };
+    let cells = crate::sheet::distinct::distinct_cells(
+        &s.input,
+        &s.sheet.pinned(&pre.formats),
+        *index,
+        DECISION_CELLS,
+    );
+    let words = |cell: &str| {
+        crate::sheet::cells::disposition_word(&crate::sheet::parse::normalize_token(cell)).is_some()
+    };
+    let mapped = s.sheet.values.iter().any(|v| v.column == *header);
+    (mapped || cells.iter().any(|cell| !words(cell))).then(|| (header.clone(), cells))
+}
+
+/// The fields no column and no value set gives, and the default CAKE gets for each.
+fn defaults(pre: &PrePass, api_version: u8) -> Vec<(String, String)> {
+    PARAMS
+        .iter()
+        .filter(|s| matches!(pre.columns.source(s.param), Source::Default))
+        .filter_map(|s| {
+            Some((
+                s.name.to_string(),
+                preview::default_text(s.param, api_version)?.to_string(),
+            ))
+        })
+        .collect()
+}
+
+/// How the sheet was read, label and words.
+fn detected(pre: &PrePass) -> Vec<(String, String)> {
+    let mut out: Vec<(&str, String)> = Vec::new();
+    if let Some(book) = &pre.format.workbook {
+        out.push(("Workbook", book.clone()));
+    } else {
+        out.push(("Encoding", pre.format.encoding_label()));
+        out.push(("Delimiter", pre.format.delimiter_label()));
+    }
+    let (decimal, dates) = pre.formats.describe();
+    out.push(("Amounts", decimal));
+    if pre.columns.column(Param::CustomDate).is_some() || pre.columns.conversion_date.is_some() {
+        out.push(("Dates", dates));
+    }
+    out.push((
+        "Header",
+        if pre.header_row > 1 {
+            format!("row {} (rows above it skipped as titles)", pre.header_row)
+        } else {
+            "row 1".into()
+        },
+    ));
+    for note in &pre.skipped_notes {
+        out.push(("Skipped", note.clone()));
+    }
+    for line in pre.unseen.preview_lines(true) {
+        out.push(("Not seen", line));
+    }
+    for note in &pre.columns.inferred {
+        out.push(("From its cells", note.clone()));
+    }
+    out.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
 }

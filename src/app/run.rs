@@ -2,6 +2,7 @@
 
 use super::dry_run::dry_run;
 use super::run_config::{RunConfig, Target};
+use super::summary_json::RunOutcome;
 use crate::engine::{self, Destination};
 use crate::error::Error;
 use crate::mock::{Ledger, MAX_GENERATED, MockConfig, SANDBOX_KEY, Sandbox};
@@ -10,9 +11,63 @@ use secrecy::{ExposeSecret, SecretString};
 
 /// Runs (or previews) the sheet and returns the exit code.
 pub(crate) fn run(cfg: &RunConfig) -> Result<u8, Error> {
+    if let Some(mb) = cfg.max_memory_mb {
+        limit_memory(mb)?;
+    }
     if cfg.dry_run {
         return dry_run(cfg, &mut std::io::stdout().lock());
     }
+    let result = send(cfg);
+    if let Some(path) = &cfg.summary_json {
+        let outcome = match &result {
+            Ok((code, report)) => RunOutcome {
+                exit: *code,
+                error: None,
+                rows: report
+                    .counts
+                    .iter()
+                    .map(|(status, n)| (status.as_str().to_string(), *n))
+                    .collect(),
+            },
+            Err(e) => RunOutcome {
+                exit: e.exit_code(),
+                error: Some(e.to_string()),
+                rows: std::collections::BTreeMap::new(),
+            },
+        };
+        super::summary_json::write(path, &outcome)?;
+    }
+    result.map(|(code, _)| code)
+}
+
+/// The address-space limit `--max-memory-mb` sets on this very process, before anything is
+/// read: an allocation beyond it fails (the command ends) instead of the machine's memory.
+fn limit_memory(mb: u64) -> Result<(), Error> {
+    #[cfg(unix)]
+    {
+        use rustix::process::{Resource, Rlimit, setrlimit};
+        let bytes = mb.saturating_mul(1 << 20);
+        setrlimit(
+            Resource::As,
+            Rlimit {
+                current: Some(bytes),
+                maximum: Some(bytes),
+            },
+        )
+        .map_err(|e| {
+            Error::Usage(format!(
+                "--max-memory-mb {mb}: the limit cannot be set ({e}); give a larger one, or \
+                 leave it out"
+            ))
+        })?;
+    }
+    #[cfg(not(unix))]
+    let _ = mb;
+    Ok(())
+}
+
+/// The run itself: its exit code and report.
+fn send(cfg: &RunConfig) -> Result<(u8, crate::report::summary::Report), Error> {
     let (sandbox, destination) = destination(cfg)?;
     let report = engine::run(&cfg.engine, &destination);
     drop(sandbox);
@@ -33,7 +88,7 @@ pub(crate) fn run(cfg: &RunConfig) -> Result<u8, Error> {
         );
         super::stdout::show(&mut std::io::stdout().lock(), &text)?;
     }
-    Ok(code)
+    Ok((code, report))
 }
 
 /// Where requests go: a real instance, or the sandbox emulator started here on a loopback port

@@ -27,6 +27,12 @@ pub(crate) struct RunConfig {
     pub dry_run: bool,
     /// Reading back: the window (CAKE-local days, both inclusive) and the reports version.
     pub read_back: ReadBack,
+    /// `--summary-json`: where how the command ended is written, as JSON.
+    pub summary_json: Option<std::path::PathBuf>,
+    /// `--max-memory-mb`: the address-space limit this process sets on itself first.
+    pub max_memory_mb: Option<u64>,
+    /// `--columns-only`: a dry run that reads only the sheet's columns.
+    pub columns_only: bool,
     pub quiet: bool,
     pub verbose: u8,
     pub log_format: LogFormat,

@@ -270,6 +270,21 @@ pub(crate) struct RunArgs {
     #[arg(long, default_value_t = 600, value_name = "SECS")]
     pub settle_after: u64,
 
+    /// Also write how the command ended as JSON to PATH (0600, replaced whole): for a dry run
+    /// everything it found (columns, totals, invalid rows, what a run would meet), for a run
+    /// its exit code and why it stopped. For scripts and the screen: never parse the text.
+    #[arg(long, value_name = "PATH")]
+    pub summary_json: Option<PathBuf>,
+    /// Refuse to use more than this much memory, in MB (an address-space limit set on this
+    /// process before the sheet is read): a sheet that would need more ends the command instead
+    /// of the machine's memory. The screen reads every upload this way.
+    #[arg(long, value_name = "MB", value_parser = clap::value_parser!(u64).range(64..=1_048_576))]
+    pub max_memory_mb: Option<u64>,
+    /// With --dry-run and --summary-json: read only the sheet's columns (the screen asks this
+    /// when its choices change how the sheet is read).
+    #[arg(long, hide = true, requires_all = ["dry_run", "summary_json"])]
+    pub columns_only: bool,
+
     /// Log format.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -348,6 +363,14 @@ pub(crate) struct ServeArgs {
     /// run finished every row is removed then).
     #[arg(long, value_name = "DAYS", default_value_t = 30)]
     pub keep_uploads_days: u64,
+    /// The memory a preview of an upload may take, in MB: each upload is read by a dry run in
+    /// a process of its own under this limit, so no sheet can take the server down.
+    #[arg(long, value_name = "MB", default_value_t = 4096)]
+    pub preview_memory_mb: u64,
+    /// How long a preview of an upload may take, in seconds (then it is stopped and the page
+    /// says the sheet is too large).
+    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    pub preview_timeout_secs: u64,
 }
 
 impl RunArgs {

@@ -11,5 +11,7 @@ mod serve;
 
 pub(crate) use args::{MockArgs, RunArgs, ServeArgs, parse_day};
 pub(crate) use history::{HistoryArgs, history_config};
-pub(crate) use resolve::{check_config, mock_config, run_config};
-pub(crate) use serve::{ServeConfig, host_is_loopback, parse_run_args, random_token, serve_config};
+pub(crate) use resolve::{check_config, mock_config, run_config, sheet_files};
+#[cfg(test)]
+pub(crate) use serve::parse_run_args;
+pub(crate) use serve::{ServeConfig, host_is_loopback, random_token, serve_config};

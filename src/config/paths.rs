@@ -14,8 +14,17 @@ pub(super) fn refuse_unsafe_paths(
     checkpoint: &Path,
     undo: Option<&Path>,
 ) -> Result<(), Error> {
-    refuse_overlap(&a.input, output, checkpoint, undo)?;
+    refuse_overlap(
+        &a.input,
+        output,
+        checkpoint,
+        undo,
+        a.summary_json.as_deref(),
+    )?;
     refuse_not_regular("--output", output)?;
+    if let Some(summary) = &a.summary_json {
+        refuse_not_regular("--summary-json", summary)?;
+    }
     refuse_not_regular("--checkpoint", checkpoint)?;
     refuse_foreign_checkpoint(checkpoint, a.restart)?;
     refuse_unwritable("--output", output)?;
@@ -68,7 +77,7 @@ pub(super) fn resolved(path: &Path) -> PathBuf {
     }
 }
 
-/// The sheet, the results, the checkpoint and the undo sheet must be different files — also
+/// The sheet, the results, the checkpoint, the undo sheet and the summary must be different files — also
 /// through symlinks and hard links: a results file renamed over the sheet destroys it, a
 /// checkpoint over either corrupts both, an undo sheet over the checkpoint loses the record of
 /// what was applied (and the next run would apply it again).
@@ -77,6 +86,7 @@ pub(super) fn refuse_overlap(
     output: &Path,
     checkpoint: &Path,
     undo: Option<&Path>,
+    summary: Option<&Path>,
 ) -> Result<(), Error> {
     let mut named: Vec<(&str, &Path, &str)> = vec![
         ("--output", output, "the results file"),
@@ -84,6 +94,9 @@ pub(super) fn refuse_overlap(
     ];
     if let Some(undo) = undo {
         named.push(("--undo", undo, "the undo sheet"));
+    }
+    if let Some(summary) = summary {
+        named.push(("--summary-json", summary, "the summary"));
     }
     let mut earlier: Vec<(&Path, &str)> = vec![(input, "the sheet")];
     for (flag, path, what) in named {

@@ -132,6 +132,9 @@ pub(crate) fn run_config(
         key,
         dry_run: a.dry_run,
         read_back,
+        summary_json: a.summary_json,
+        max_memory_mb: a.max_memory_mb,
+        columns_only: a.columns_only,
         quiet: a.quiet,
         verbose: a.verbose,
         log_format: a.log_format,
@@ -345,6 +348,29 @@ fn files(a: &RunArgs) -> (PathBuf, PathBuf) {
         .clone()
         .unwrap_or_else(|| with_suffix(&output, if a.sandbox { ".sandbox.ckpt" } else { ".ckpt" }));
     (output, checkpoint)
+}
+
+/// The files the command line gives a sheet named `stem` in `dir` when no path is given: its
+/// results, the checkpoint beside them, its undo sheet and its check file. The screen names
+/// its jobs' files with this very rule, so a run started from the page and one typed at the
+/// command line in the same folder find each other.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SheetFiles {
+    pub results: PathBuf,
+    pub checkpoint: PathBuf,
+    pub undo: PathBuf,
+    pub check: PathBuf,
+}
+
+/// [`SheetFiles`] of the sheet `dir/stem.csv` (any sheet extension names the same files).
+pub(crate) fn sheet_files(dir: &Path, stem: &str) -> SheetFiles {
+    let results = default_output(&dir.join(format!("{stem}.csv")));
+    SheetFiles {
+        checkpoint: with_suffix(&results, ".ckpt"),
+        undo: sibling(&results, "undo"),
+        check: sibling(&results, "check"),
+        results,
+    }
 }
 
 /// `path` with `suffix` appended to its file name.

@@ -1,12 +1,11 @@
 //! `cake-recon serve`: its flags checked, and the one way the screen turns its choices into a
 //! `run` (the same clap definition the command line uses).
 
-use super::args::{RunArgs, ServeArgs};
+use super::args::ServeArgs;
 use super::resolve::{check_base_url, is_loopback, load_api_key};
 use crate::app::Target;
 use crate::engine::limiter::{MAX_RATE, MIN_RATE, Rate};
 use crate::error::Error;
-use clap::{Args, FromArgMatches};
 use rand::{RngCore, SeedableRng};
 use secrecy::SecretString;
 use std::fmt::Write as _;
@@ -34,6 +33,9 @@ pub(crate) struct ServeConfig {
     pub stop_grace: std::time::Duration,
     /// `--keep-uploads-days`.
     pub keep_uploads_days: u64,
+    /// `--preview-memory-mb`, `--preview-timeout-secs`: the limits of an upload's preview.
+    pub preview_memory_mb: u64,
+    pub preview_timeout: std::time::Duration,
 }
 
 /// A random token of 32 bytes, as 64 hex digits.
@@ -119,6 +121,20 @@ pub(crate) fn serve_config(a: ServeArgs) -> Result<ServeConfig, Error> {
         "seconds a stopped run may take",
     )?;
     super::resolve::bounded(
+        "--preview-memory-mb",
+        a.preview_memory_mb,
+        256,
+        1_048_576,
+        "megabytes a preview may use",
+    )?;
+    super::resolve::bounded(
+        "--preview-timeout-secs",
+        a.preview_timeout_secs,
+        5,
+        3600,
+        "seconds a preview may take",
+    )?;
+    super::resolve::bounded(
         "--max-upload-mb",
         a.max_upload_mb,
         1,
@@ -148,6 +164,8 @@ pub(crate) fn serve_config(a: ServeArgs) -> Result<ServeConfig, Error> {
         rate,
         stop_grace: std::time::Duration::from_secs(a.stop_grace_secs),
         keep_uploads_days: a.keep_uploads_days,
+        preview_memory_mb: a.preview_memory_mb,
+        preview_timeout: std::time::Duration::from_secs(a.preview_timeout_secs),
     })
 }
 
@@ -159,11 +177,14 @@ pub(crate) fn host_is_loopback(host: &str) -> bool {
 
 /// Parses the arguments of `cake-recon run` (without the program and command names) exactly as
 /// the command line would, so the screen's choices go through the same definitions and checks.
-pub(crate) fn parse_run_args<I, S>(args: I) -> Result<RunArgs, Error>
+#[cfg(test)]
+pub(crate) fn parse_run_args<I, S>(args: I) -> Result<super::args::RunArgs, Error>
 where
     I: IntoIterator<Item = S>,
     S: Into<std::ffi::OsString> + Clone,
 {
+    use super::args::RunArgs;
+    use clap::{Args as _, FromArgMatches as _};
     let cmd = RunArgs::augment_args(clap::Command::new("run").no_binary_name(true));
     let matches = cmd
         .try_get_matches_from(args)
@@ -188,6 +209,8 @@ mod tests {
             rate: 5.0,
             stop_grace_secs: 30,
             keep_uploads_days: 30,
+            preview_memory_mb: 4096,
+            preview_timeout_secs: 300,
         }
     }
 

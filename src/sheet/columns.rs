@@ -99,6 +99,15 @@ impl Columns {
         }
     }
 
+    /// The field the column at `index` feeds, as detected or chosen (`None`: ignored).
+    #[must_use]
+    pub(crate) fn field_at(&self, index: usize) -> Option<Param> {
+        crate::update::PARAMS
+            .iter()
+            .find(|s| self.column(s.param) == Some(index))
+            .map(|s| s.param)
+    }
+
     /// The `--map` an ignored header probably wants, when it looks like a field no column or
     /// `--set` gives yet.
     #[must_use]

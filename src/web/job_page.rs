@@ -185,10 +185,7 @@ fn render_job(app: &App, stem: &str) -> Option<String> {
             valid_g = count(p.valid),
             statuses = esc(&status_line(&p.by_status)),
         );
-        if rec
-            .as_ref()
-            .is_some_and(|r| r.args.iter().any(|a| a == "--read-back"))
-        {
+        if rec.as_ref().is_some_and(|r| r.reads_back) {
             body.push_str(
                 "<p class=\"hint\">CAKE is read before anything is sent (a month can take a \
                  minute) and again after: rows appear here once sending starts.</p>",
@@ -223,8 +220,9 @@ fn render_job(app: &App, stem: &str) -> Option<String> {
                 "<span id=\"outcome\">{}</span>{}",
                 esc(text),
                 app.jobs
-                    .last_error(stem)
-                    .filter(|_| last.is_some_and(|r| matches!(r.exit, Some(2..=4))))
+                    .last_outcome(stem)
+                    .filter(|o| last.is_some_and(|r| r.exit == Some(i32::from(o.exit))))
+                    .and_then(|o| o.error)
                     .map(|e| format!("<br><span id=\"why\">{}</span>", esc(&e)))
                     .unwrap_or_default()
             )
@@ -264,7 +262,7 @@ fn render_job(app: &App, stem: &str) -> Option<String> {
         );
     }
     // Nothing was sent (exit 2): the same arguments would be refused again; a fix is an upload.
-    let refused = last.is_some_and(|r| r.exit == Some(2));
+    let refused = last.is_some_and(|r| r.exit.is_some_and(|c| crate::exit::Exit::of(c).refused()));
     if refused {
         body.push_str(
             "<p><a href=\"/\">Upload the fixed sheet</a> (a new month's sheet under a new name; \

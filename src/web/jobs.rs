@@ -9,7 +9,7 @@
 //! run where it is. The lock on the checkpoint keeps one run per sheet, whoever started it.
 
 use super::process::{
-    CHECK_OUTPUT_SHOWN, STOP_GRACE, Target, exit_code, kill, runs_job, tail, terminate,
+    CHECK_OUTPUT_SHOWN, STOP_GRACE, Target, exit_code, kill, run_bounded, runs_job, terminate,
 };
 use super::staged::state_dir;
 use crate::checkpoint::status::{Report, read};
@@ -39,6 +39,9 @@ pub(super) struct JobRecord {
     pub upload: String,
     /// The last run's arguments (after `run`; never the key).
     pub args: Vec<String>,
+    /// The last run reads CAKE before sending (the page gave a window).
+    #[serde(default)]
+    pub reads_back: bool,
     /// Σ money the last Apply stated, as shown.
     pub stated: String,
     /// The rows the last Apply stated.
@@ -47,14 +50,34 @@ pub(super) struct JobRecord {
     pub runs: Vec<RunRecord>,
 }
 
-/// The files of a job, named as the command line names them.
+/// The files of a job, named as the command line names them ([`crate::config::sheet_files`]),
+/// and the page's own: the log, the record, how the last run ended.
 pub(super) struct JobFiles {
     pub results: PathBuf,
     pub checkpoint: PathBuf,
     pub undo: PathBuf,
     pub check: PathBuf,
     pub log: PathBuf,
+    /// `--summary-json` of the job's runs: how the last one ended, as a value.
+    pub summary: PathBuf,
     record: PathBuf,
+}
+
+impl JobFiles {
+    /// The files of the job `stem` (with its trial suffix) in the served folder `root`.
+    pub(super) fn in_folder(root: &Path, stem: &str) -> Self {
+        let named = crate::config::sheet_files(root, stem);
+        let jobs = state_dir(root).join("jobs");
+        Self {
+            results: named.results,
+            checkpoint: named.checkpoint,
+            undo: named.undo,
+            check: named.check,
+            log: jobs.join(format!("{stem}.log")),
+            summary: jobs.join(format!("{stem}.summary.json")),
+            record: jobs.join(format!("{stem}.json")),
+        }
+    }
 }
 
 /// A job name from a URL: only what [`super::staged::stem_of`] can produce.
@@ -69,34 +92,37 @@ pub(super) fn valid_stem(stem: &str) -> bool {
 
 /// How a run ended, in words, from its exit code.
 pub(super) fn outcome(exit: Option<i32>) -> (&'static str, &'static str) {
-    match exit {
-        None => (
+    use crate::exit::Exit;
+    let Some(code) = exit else {
+        return (
             "warn",
             "ended while this server was not watching (it was restarted): the rows below say \
              where it stands; Resume sends what is left",
-        ),
-        Some(0) => ("ok", "finished: every row was updated"),
-        Some(1) => (
+        );
+    };
+    match Exit::of(code) {
+        Exit::Ok => ("ok", "finished: every row was updated"),
+        Exit::SomeRowsNotUpdated => (
             "warn",
             "finished, but some rows were not updated: they are listed first below",
         ),
-        Some(2) => (
+        Exit::Usage => (
             "error",
-            "nothing was sent: the sheet or the settings need a fix (the log below says which)",
+            "nothing was sent: the sheet or the settings need a fix (the reason is below)",
         ),
-        Some(3) => (
+        Exit::Aborted => (
             "error",
-            "stopped by a run-wide failure (the log below says which): fix it and press Resume",
+            "stopped by a run-wide failure (the reason is below): fix it and press Resume",
         ),
-        Some(4) => (
+        Exit::Locked => (
             "error",
             "another run holds this sheet's checkpoint: nothing was sent; try again when it ends",
         ),
-        Some(130 | 143) => (
+        Exit::Interrupted => (
             "warn",
             "stopped before the end: press Resume to finish (applied rows are not sent again)",
         ),
-        Some(_) => (
+        Exit::Abnormal(_) => (
             "error",
             "ended abnormally: press Resume to finish (the checkpoint keeps every outcome)",
         ),
@@ -116,7 +142,7 @@ pub(super) struct Jobs {
     /// `.sandbox` when runs go to the server's sandbox: a trial's files never take a real
     /// run's names (a real run is never refused because of a trial).
     suffix: &'static str,
-    exe: PathBuf,
+    pub(super) exe: PathBuf,
     key: SecretString,
     /// Children started here that have not ended: job → pid.
     live: Arc<Mutex<HashMap<String, u32>>>,
@@ -163,19 +189,7 @@ impl Jobs {
     }
 
     pub(super) fn files(&self, stem: &str) -> JobFiles {
-        let stem = &format!("{stem}{}", self.suffix);
-        let results = self.root.join(format!("{stem}.results.csv"));
-        let mut ckpt = results.clone().into_os_string();
-        ckpt.push(".ckpt");
-        let jobs = state_dir(&self.root).join("jobs");
-        JobFiles {
-            checkpoint: PathBuf::from(ckpt),
-            results,
-            undo: self.root.join(format!("{stem}.undo.csv")),
-            check: self.root.join(format!("{stem}.check.csv")),
-            log: jobs.join(format!("{stem}.log")),
-            record: jobs.join(format!("{stem}.json")),
-        }
+        JobFiles::in_folder(&self.root, &format!("{stem}{}", self.suffix))
     }
 
     pub(super) fn record(&self, stem: &str) -> Option<JobRecord> {
@@ -187,13 +201,11 @@ impl Jobs {
         save_record(&self.root, &self.files(stem).record, r)
     }
 
-    /// The last `error:` line the job's run printed (why it stopped), if any.
-    pub(super) fn last_error(&self, stem: &str) -> Option<String> {
-        let log = super::jail::read_to_string(&self.root, &self.files(stem).log).ok()?;
-        log.lines()
-            .rev()
-            .find_map(|l| l.strip_prefix("error: "))
-            .map(str::to_string)
+    /// How the job's last run ended, as it wrote it (`--summary-json`): its exit code and why
+    /// it stopped.
+    pub(super) fn last_outcome(&self, stem: &str) -> Option<crate::app::RunOutcome> {
+        let bytes = super::jail::read(&self.root, &self.files(stem).summary).ok()?;
+        serde_json::from_slice(&bytes).ok()
     }
 
     /// The checkpoint's status, if the job has one.
@@ -311,7 +323,7 @@ impl Jobs {
             }
             // Every row finished as the sheet says: the uploaded copy has served its purpose
             // (the results, the checkpoint and the journal keep what was done).
-            if exit == Some(0)
+            if exit.map(crate::exit::Exit::of) == Some(crate::exit::Exit::Ok)
                 && let Some(id) = &upload
             {
                 super::staged::remove_upload(&root, id);
@@ -424,48 +436,16 @@ impl Jobs {
     }
 
     /// Runs `cake-recon check ARGS` and waits (bounded by `timeout`): exit code and the end of
-    /// its output.
-    ///
-    /// Its output goes to a file of its own, never to a pipe: nobody reads a pipe while this
-    /// waits, and a check that printed more than a pipe holds would block until it is killed.
+    /// its output (to a file, never a pipe: [`run_bounded`]).
     pub(super) fn check(&self, args: &[String], timeout: Duration) -> (Option<i32>, String) {
-        let output = tempfile::tempfile().and_then(|f| Ok((f.try_clone()?, f.try_clone()?, f)));
-        let (out, err, mut output) = match output {
-            Ok(files) => files,
-            Err(e) => return (None, format!("cannot start the check: {e}")),
-        };
-        let child = Command::new(&self.exe)
-            .arg("check")
+        let mut cmd = Command::new(&self.exe);
+        cmd.arg("check")
             .args(args)
             .env("CAKE_API_KEY", self.key.expose_secret())
             .env_remove("CAKE_BASE_URL")
-            .env_remove("CAKE_RECON_TOKEN")
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(out))
-            .stderr(Stdio::from(err))
-            .spawn();
-        let mut child = match child {
-            Ok(c) => c,
-            Err(e) => return (None, format!("cannot start the check: {e}")),
-        };
-        let deadline = Instant::now() + timeout;
-        loop {
-            match child.try_wait() {
-                Ok(Some(_)) => break,
-                Ok(None) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(50));
-                }
-                _ => {
-                    let _ = child.kill();
-                    break;
-                }
-            }
-        }
-        match child.wait() {
-            Ok(status) => (
-                Some(exit_code(status)),
-                tail(&mut output, CHECK_OUTPUT_SHOWN),
-            ),
+            .env_remove("CAKE_RECON_TOKEN");
+        match run_bounded(cmd, timeout, CHECK_OUTPUT_SHOWN) {
+            Ok(f) => (f.code, f.output),
             Err(e) => (None, format!("the check failed: {e}")),
         }
     }

@@ -4,7 +4,8 @@
 //! command line's own `run`, and keeps the history of the folder it serves.
 //!
 //! Every run and every check is the command line itself, started as a child process with the
-//! arguments the page chose ([`jobs`]): the same engine, rate limit, checkpoint, lock and
+//! arguments the page chose (a typed [`job_spec::JobSpec`], started by [`jobs`]; every preview
+//! too, under memory and time limits: [`preview`]): the same engine, rate limit, checkpoint, lock and
 //! resume, and a stop button that is literally SIGTERM. The page reads progress from the
 //! checkpoint, so a reload or a server restart finds the run where it is.
 
@@ -13,6 +14,7 @@ mod home;
 mod html;
 mod jail;
 mod job_page;
+mod job_spec;
 mod jobs;
 mod pages;
 mod preview;

@@ -117,3 +117,60 @@ pub(super) fn runs_job(pid: u32, exe: &std::path::Path, stem: &str) -> bool {
 pub(super) fn runs_job(_pid: u32, _exe: &std::path::Path, _stem: &str) -> bool {
     false
 }
+
+/// How a bounded child process ended.
+pub(super) struct Finished {
+    /// Its exit code (128 + signal), `None` when it could not be waited for.
+    pub code: Option<i32>,
+    /// It ran past its time and was killed.
+    pub timed_out: bool,
+    /// The end of what it printed (stdout and stderr, in order), at most `shown` bytes.
+    pub output: String,
+}
+
+/// Runs `cmd` to its end, or kills it after `timeout`. Its output goes to a file of its own,
+/// never to a pipe: nobody reads a pipe while this waits, and a child that printed more than
+/// a pipe holds would block until it is killed.
+pub(super) fn run_bounded(
+    mut cmd: std::process::Command,
+    timeout: Duration,
+    shown: u64,
+) -> Result<Finished, String> {
+    use std::process::Stdio;
+    let output = tempfile::tempfile()
+        .and_then(|f| Ok((f.try_clone()?, f.try_clone()?, f)))
+        .map_err(|e| format!("cannot start it: {e}"))?;
+    let (out, err, mut output) = output;
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(out))
+        .stderr(Stdio::from(err))
+        .spawn()
+        .map_err(|e| format!("cannot start it: {e}"))?;
+    let deadline = std::time::Instant::now() + timeout;
+    let mut timed_out = false;
+    // Polled: the child is ours alone, and a wait with a deadline is what std offers.
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => break,
+            Ok(None) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Ok(None) => {
+                timed_out = true;
+                let _ = child.kill();
+                break;
+            }
+            Err(_) => {
+                let _ = child.kill();
+                break;
+            }
+        }
+    }
+    let code = child.wait().ok().map(exit_code);
+    Ok(Finished {
+        code,
+        timed_out,
+        output: tail(&mut output, shown),
+    })
+}

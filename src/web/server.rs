@@ -2,8 +2,9 @@
 //! how it stops (stopping the runs it started, as SIGTERM would).
 
 use super::guard::guard;
+use super::job_spec::RunTarget;
 use super::jobs::Jobs;
-use super::preview::{Previews, RunTarget};
+use super::preview::{Previewer, Previews};
 use super::state::App;
 use super::{home, job_page, pages, sheet_apply, sheet_check, sheet_page};
 use crate::app::Target;
@@ -108,7 +109,12 @@ pub(crate) fn serve(cfg: ServeConfig) -> Result<u8, Error> {
             },
             label: label.clone(),
             max_upload: cfg.max_upload,
-            previews: Previews::default(),
+            previews: Previews::new(Previewer {
+                exe: std::env::current_exe()
+                    .map_err(|e| Error::Internal(format!("this program's path: {e}")))?,
+                memory_mb: cfg.preview_memory_mb,
+                timeout: cfg.preview_timeout,
+            }),
         });
         announce(&cfg, local, &label);
         axum::serve(listener, router(Arc::clone(&app)))

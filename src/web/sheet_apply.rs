@@ -2,9 +2,9 @@
 //! `cake-recon run` with the page's choices.
 
 use super::html::{esc, form_open, notice};
+use super::job_spec::{Job, JobSpec};
 use super::jobs::JobRecord;
 use super::pages::{Shared, blocking, find, problem, start_run};
-use super::preview::run_args;
 use super::staged::{Choices, Staged};
 use super::state::App;
 use crate::report::money::{count, grouped};
@@ -21,7 +21,7 @@ pub(super) fn apply_section(
     app: &App,
     staged: &Staged,
     c: &Choices,
-    r: &super::preview::Read,
+    r: &crate::app::Reading,
     (running, beside): (bool, bool),
 ) -> String {
     let t = &r.totals;
@@ -36,7 +36,7 @@ pub(super) fn apply_section(
         return out;
     }
     // What `run` would stop for is asked here first: the button waits for the choice.
-    if let Some(asked) = waits_for(c, r) {
+    if let Some(asked) = waits_for(r) {
         out.push_str(&asked);
         out.push_str("</section>");
         return out;
@@ -74,13 +74,13 @@ pub(super) fn apply_section(
         t.rows,
         esc(&stated_totals(r))
     );
-    if r.pre.invalid > 0 {
+    if r.invalid > 0 {
         let _ = write!(
             out,
             "<p><input type=\"checkbox\" id=\"skip_invalid\" name=\"skip_invalid\" value=\"1\" \
              required> <label for=\"skip_invalid\">Leave the {} invalid rows out (they are listed \
              as invalid in the results)</label></p>",
-            count(r.pre.invalid)
+            count(r.invalid)
         );
     }
     if beside {
@@ -105,29 +105,25 @@ pub(super) fn apply_section(
 
 /// What `run` would stop for before sending, asked on the page in its own words (`None`:
 /// nothing; Apply may be offered).
-fn waits_for(c: &Choices, r: &super::preview::Read) -> Option<String> {
-    if !r.pre.total_mismatches.is_empty() {
+fn waits_for(r: &crate::app::Reading) -> Option<String> {
+    if !r.total_mismatches.is_empty() {
         return Some(notice(
             "error",
             &format!(
                 "The sheet's total does not match its rows ({}): a row is missing, extra or \
                  wrong. Correct the sheet (or its total) and upload it again.",
-                esc(&r.pre.total_mismatches.join("; "))
+                esc(&r.total_mismatches.join("; "))
             ),
         ));
     }
-    if !r.pre.unseen.questions().is_empty() {
+    if !r.unseen.questions.is_empty() {
         return Some(notice(
             "warn",
             "The workbook hides rows, or shows amounts with fewer decimals than they hold: \
              choose above what to send (and update the preview) before applying.",
         ));
     }
-    let days_given = c
-        .window
-        .as_ref()
-        .is_some_and(|(since, until)| !since.is_empty() && !until.is_empty());
-    if crate::engine::offers_wanting(&r.pre, days_given) {
+    if r.offers_wanting {
         return Some(notice(
             "warn",
             &format!(
@@ -135,7 +131,7 @@ fn waits_for(c: &Choices, r: &super::preview::Read) -> Option<String> {
                  with CAKE above, giving the days the conversions are in: each conversion's \
                  offer is then read from CAKE. Or choose offer_id for the sheet's offer column, \
                  or set offer_id for every row under “Set for every row”.",
-                count(r.pre.offerless)
+                count(r.offerless)
             ),
         ));
     }
@@ -143,7 +139,7 @@ fn waits_for(c: &Choices, r: &super::preview::Read) -> Option<String> {
 }
 
 /// The money the Apply button states, as the form carries it back.
-fn stated_totals(r: &super::preview::Read) -> String {
+fn stated_totals(r: &crate::app::Reading) -> String {
     let t = &r.totals;
     format!(
         "{}|{}|{}|{}",
@@ -169,7 +165,7 @@ pub(super) async fn apply(
         files.checkpoint.clone(),
         Arc::clone(&app),
     );
-    let Some(p) = blocking(move || a.previews.get(&s2, &c2, &ckpt)).await else {
+    let Some(p) = blocking(move || a.previews.get(&s2, &c2, &a.target, &ckpt)).await else {
         return problem(
             &app,
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -177,7 +173,7 @@ pub(super) async fn apply(
             "reading failed",
         );
     };
-    let Ok(r) = &p.read else {
+    let Some(r) = p.as_ref().as_ref().ok().and_then(|m| m.read.as_ref().ok()) else {
         return problem(
             &app,
             StatusCode::BAD_REQUEST,
@@ -198,27 +194,31 @@ pub(super) async fn apply(
              press Apply on the new preview.",
         );
     }
-    let mut args = run_args(&staged, &c, &app.target, &files);
-    if r.pre.invalid > 0 {
-        if form.get("skip_invalid").map(String::as_str) != Some("1") {
-            return problem(
-                &app,
-                StatusCode::BAD_REQUEST,
-                "Invalid rows",
-                "The sheet has invalid rows: tick \"Leave the invalid rows out\", or fix them and \
-                 upload the sheet again.",
-            );
-        }
-        args.push("--skip-invalid".into());
+    if r.invalid > 0 && form.get("skip_invalid").map(String::as_str) != Some("1") {
+        return problem(
+            &app,
+            StatusCode::BAD_REQUEST,
+            "Invalid rows",
+            "The sheet has invalid rows: tick \"Leave the invalid rows out\", or fix them and \
+             upload the sheet again.",
+        );
     }
-    if form.get("edited_sheet").map(String::as_str) == Some("1") {
-        args.push("--edited-sheet".into());
-    }
+    let spec = JobSpec {
+        sheet: &staged.path(),
+        choices: &c,
+        target: &app.target,
+        job: Job::Run {
+            files: &files,
+            skip_invalid: r.invalid > 0,
+            edited_sheet: form.get("edited_sheet").map(String::as_str) == Some("1"),
+        },
+    };
     let record = JobRecord {
         rows: r.totals.rows,
         sheet: staged.name.clone(),
         upload: staged.id.clone(),
-        args,
+        args: spec.args(),
+        reads_back: spec.reads_back(),
         stated: format!(
             "{} rows; Σ payout {}; Σ received {}",
             count(r.totals.rows),

@@ -2,12 +2,13 @@
 //! child process), and its report.
 
 use super::html::{esc, form_open, notice, table};
+use super::job_spec::{Job, JobSpec};
 use super::pages::{Shared, find, problem, urlencode};
-use super::preview::check_args;
 use super::results::read_csv_rows;
 use super::staged::{Choices, Staged};
 use super::state::App;
 use crate::config::parse_day;
+use crate::exit::Exit;
 use axum::extract::{Form, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -149,13 +150,19 @@ pub(super) async fn check(
     let s2 = staged.clone();
     std::thread::spawn(move || {
         let files = work.jobs.files(&s2.stem());
-        let window = c.window.clone().unwrap_or_default();
-        let args = check_args(&s2, &c, &work.target, &files.check, &window);
-        let (code, text) = work.jobs.check(&args, CHECK_TIMEOUT);
-        let head = match code {
-            Some(0) => "Every valid row already holds its values in CAKE.".to_string(),
-            Some(1) => "Some rows differ from what CAKE holds (listed below).".to_string(),
-            Some(n) => format!("The comparison did not finish (exit {n})."),
+        let spec = JobSpec {
+            sheet: &s2.path(),
+            choices: &c,
+            target: &work.target,
+            job: Job::Check { out: &files.check },
+        };
+        let (code, text) = work.jobs.check(&spec.args(), CHECK_TIMEOUT);
+        let head = match code.map(Exit::of) {
+            Some(Exit::Ok) => "Every valid row already holds its values in CAKE.".to_string(),
+            Some(Exit::SomeRowsNotUpdated) => {
+                "Some rows differ from what CAKE holds (listed below).".to_string()
+            }
+            Some(e) => format!("The comparison did not finish (exit {}).", e.code()),
             None => "The comparison did not finish.".to_string(),
         };
         let root = work.jobs.root();

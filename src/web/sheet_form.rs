@@ -3,12 +3,11 @@
 //! amounts shown with fewer decimals), and the values set for every row.
 
 use super::html::esc;
-use super::preview::{known_values, mappable};
 use super::staged::{Choices, ENCODINGS};
+use crate::app::{AmountsAs, HiddenRows, UnseenCounts};
 use crate::report::money::count;
-use crate::sheet::shown::{AmountsAs, HiddenRows};
-use crate::sheet::visibility::Unseen;
 use crate::update::DispositionType;
+use crate::update::{PARAMS, Param, ParamType};
 use std::fmt::Write as _;
 
 /// The date order, the decimal mark and the values set for every row: the rest of the form.
@@ -30,7 +29,7 @@ fn select(name: &str, label: &str, current: Option<&str>, opts: &[(&str, &str)])
     s
 }
 
-pub(super) fn format_choices(c: &Choices, workbook: bool, unseen: Option<&Unseen>) -> String {
+pub(super) fn format_choices(c: &Choices, workbook: bool, unseen: Option<&UnseenCounts>) -> String {
     let mut out = String::new();
     out.push_str("<div class=\"row\">");
     out.push_str(&select(
@@ -101,19 +100,19 @@ pub(super) fn format_choices(c: &Choices, workbook: bool, unseen: Option<&Unseen
 /// What to do with rows hidden in the workbook and amounts shown with fewer decimals than they
 /// hold: offered only when the sheet has them, with nothing chosen until the person chooses
 /// (Apply waits for it, as `run` does).
-fn unseen_choices(c: &Choices, u: &Unseen) -> String {
+fn unseen_choices(c: &Choices, u: &UnseenCounts) -> String {
     let mut out = String::new();
-    if u.hidden_count == 0 && u.amounts_count == 0 {
+    if u.hidden_rows == 0 && u.amounts == 0 {
         return out;
     }
     out.push_str("<div class=\"row\">");
-    if u.hidden_count > 0 {
+    if u.hidden_rows > 0 {
         out.push_str(&select(
             "hidden_rows",
             &format!(
                 "{} rows {} in the workbook",
-                count(u.hidden_count),
-                u.hidden_word()
+                count(u.hidden_rows),
+                u.hidden_word
             ),
             c.hidden_rows.as_deref(),
             &[
@@ -123,12 +122,12 @@ fn unseen_choices(c: &Choices, u: &Unseen) -> String {
             ],
         ));
     }
-    if u.amounts_count > 0 {
+    if u.amounts > 0 {
         out.push_str(&select(
             "amounts",
             &format!(
                 "{} amounts hold more decimals than their cells show",
-                count(u.amounts_count)
+                count(u.amounts)
             ),
             c.amounts.as_deref(),
             &[
@@ -220,4 +219,28 @@ pub(super) fn value_map_fieldset(c: &Choices, decision: Option<&(String, Vec<Str
     }
     out.push_str("</fieldset>");
     out
+}
+
+/// Every value a field with a fixed set of values takes (dispositions, received options,
+/// effective-date options, true/false), for the page's suggestions.
+pub(super) fn known_values() -> Vec<&'static str> {
+    let mut v: Vec<&'static str> = PARAMS
+        .iter()
+        .flat_map(|s| match s.ty {
+            ParamType::Enumeration(values) => values.to_vec(),
+            ParamType::Bool => vec!["true", "false"],
+            _ => Vec::new(),
+        })
+        .collect();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+/// The fields a column may be mapped to (the key is never one).
+pub(super) fn mappable() -> impl Iterator<Item = &'static str> {
+    PARAMS
+        .iter()
+        .filter(|s| s.param != Param::ApiKey)
+        .map(|s| s.name)
 }

@@ -4,14 +4,13 @@
 
 use super::html::{esc, form_open, notice, table};
 use super::pages::{Shared, blocking, find, html, problem, urlencode};
-use super::preview::{Preview, ROWS_LISTED, columns_of, defaults, detected, field_of, mappable};
 use super::sheet_apply::apply_section;
 use super::sheet_check::check_section;
+use super::sheet_form::mappable;
 use super::staged::{Choices, DELIMITERS, ENCODINGS, Staged, is_workbook};
 use super::state::App;
+use crate::app::{AmountsAs, DryRun, HiddenRows, IGNORE, ROWS_LISTED, Reading};
 use crate::report::money::{count, grouped};
-use crate::sheet::columns::{IGNORE, looks_like};
-use crate::sheet::shown::{AmountsAs, HiddenRows};
 use axum::extract::{Form, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -28,8 +27,13 @@ pub(super) async fn sheet(State(app): Shared, Path(id): Path<String>) -> Respons
     let rendered = blocking(move || {
         let choices = staged.choices();
         let files = page_app.jobs.files(&staged.stem());
-        let p = page_app.previews.get(&staged, &choices, &files.checkpoint);
-        render_sheet(&page_app, &staged, &choices, &p)
+        let p = page_app
+            .previews
+            .get(&staged, &choices, &page_app.target, &files.checkpoint);
+        match &*p {
+            Ok(m) => render_sheet(&page_app, &staged, &choices, m),
+            Err(why) => unreadable(&staged, why),
+        }
     })
     .await;
     match rendered {
@@ -43,25 +47,35 @@ pub(super) async fn sheet(State(app): Shared, Path(id): Path<String>) -> Respons
     }
 }
 
-pub(super) fn samples(p: &Preview, i: usize) -> String {
-    let Ok(r) = &p.read else {
-        return String::new();
-    };
-    let mut out = r
-        .pre
+/// The page of an upload no preview could be made of (too large, malformed): why, and what
+/// to do. The server goes on; the child that tried to read it is gone.
+fn unreadable(staged: &Staged, why: &str) -> String {
+    format!(
+        "<p class=\"crumbs\"><a href=\"/\">Home</a> › {name}</p><h1>{name}</h1>{}\
+         <p><a href=\"/\">Upload another file</a></p>",
+        notice(
+            "error",
+            &format!(
+                "<strong id=\"unreadable\">This sheet cannot be previewed.</strong> {}",
+                esc(why)
+            )
+        ),
+        name = esc(&staged.name),
+    )
+}
+
+/// A column's sample values and what was read into it.
+fn samples(column: &crate::app::ColumnRead) -> String {
+    let mut out = column
         .samples
-        .get(i)
-        .map(|s| {
-            s.iter()
-                .map(|v| esc(&v.replace(['\r', '\n'], " ")))
-                .collect::<Vec<_>>()
-                .join(" · ")
-        })
-        .unwrap_or_default();
-    if let Some(v) = r.pre.columns.values_said(i) {
-        let _ = write!(out, "<br><span class=\"hint\">values: {}</span>", esc(&v));
+        .iter()
+        .map(|v| esc(&v.replace(['\r', '\n'], " ")))
+        .collect::<Vec<_>>()
+        .join(" · ");
+    if let Some(v) = &column.values_said {
+        let _ = write!(out, "<br><span class=\"hint\">values: {}</span>", esc(v));
     }
-    if r.pre.columns.conversion_date == Some(i) {
+    if column.conversion_date {
         out.push_str(
             "<br><span class=\"hint\">the conversion date: not sent, it gives the window CAKE \
              is read in</span>",
@@ -70,23 +84,21 @@ pub(super) fn samples(p: &Preview, i: usize) -> String {
     out
 }
 
-fn mapping_form(app: &App, staged: &Staged, c: &Choices, p: &Preview) -> String {
+fn mapping_form(app: &App, staged: &Staged, c: &Choices, p: &DryRun) -> String {
     let mut out = form_open(&format!("/sheet/{}/choices", staged.id), &app.csrf, "");
+    let read = p.read.is_ok();
     let rows: Vec<Vec<String>> = p
-        .header
+        .columns
         .iter()
         .enumerate()
-        .map(|(i, h)| {
+        .map(|(i, column)| {
+            let h = &column.header;
             let chosen = c
                 .maps
                 .iter()
                 .find(|(hh, _)| hh == h)
                 .map(|(_, f)| f.as_str());
-            let detected = p
-                .read
-                .as_ref()
-                .ok()
-                .map(|r| field_of(&r.pre, i).map_or("ignored", |f| f.name()));
+            let detected = read.then(|| column.field.as_deref().unwrap_or("ignored"));
             let auto_label = match (chosen, detected) {
                 (None, Some(d)) => format!("as detected: {d}"),
                 _ => "as detected".to_string(),
@@ -104,17 +116,15 @@ fn mapping_form(app: &App, staged: &Staged, c: &Choices, p: &Preview) -> String 
             }
             sel.push_str("</select>");
             // An ignored column named like a field (while no column gives that field).
-            let looks = match &p.read {
-                Ok(r) => r.pre.columns.suggested_field(h),
-                Err(_) => looks_like(h),
-            };
-            let hint = looks
+            let hint = column
+                .looks_like
+                .as_deref()
                 .filter(|_| chosen.is_none())
                 .map(|f| {
                     format!(
                         "<br><span class=\"hint\">ignored, but looks like {}: choose it to send \
                          it</span>",
-                        f.name()
+                        esc(f)
                     )
                 })
                 .unwrap_or_default();
@@ -125,7 +135,7 @@ fn mapping_form(app: &App, staged: &Staged, c: &Choices, p: &Preview) -> String 
                     esc(h),
                     esc(h)
                 ),
-                samples(p, i) + &hint,
+                samples(column) + &hint,
                 sel,
             ]
         })
@@ -136,11 +146,12 @@ fn mapping_form(app: &App, staged: &Staged, c: &Choices, p: &Preview) -> String 
         &rows,
         "mapping",
     ));
+    let reading = p.read.as_ref().ok();
     out.push_str(&super::sheet_form::value_map_fieldset(
         c,
-        p.decision.as_ref(),
+        reading.and_then(|r| r.decision.as_ref()),
     ));
-    let unseen = p.read.as_ref().ok().map(|r| &r.pre.unseen);
+    let unseen = reading.map(|r| &r.unseen);
     out.push_str(&super::sheet_form::format_choices(
         c,
         is_workbook(&staged.name),
@@ -149,9 +160,9 @@ fn mapping_form(app: &App, staged: &Staged, c: &Choices, p: &Preview) -> String 
     out
 }
 
-fn totals_html(p: &super::preview::Read) -> String {
+fn totals_html(p: &Reading) -> String {
     let t = &p.totals;
-    let list = |m: &BTreeMap<&str, u64>| {
+    let list = |m: &BTreeMap<String, u64>| {
         m.iter()
             .map(|(k, v)| format!("{k} {}", count(*v)))
             .collect::<Vec<_>>()
@@ -189,7 +200,7 @@ fn totals_html(p: &super::preview::Read) -> String {
         ],
         vec![
             "Invalid rows (not sent)".into(),
-            format!("<span id=\"invalid-rows\">{}</span>", count(p.pre.invalid)),
+            format!("<span id=\"invalid-rows\">{}</span>", count(p.invalid)),
         ],
     ];
     table("What the sheet would do", &["", ""], &rows, "totals")
@@ -224,7 +235,7 @@ fn split_problem(row: u64, message: &str) -> Vec<Vec<String>> {
         .collect()
 }
 
-fn render_sheet(app: &App, staged: &Staged, c: &Choices, p: &Preview) -> String {
+fn render_sheet(app: &App, staged: &Staged, c: &Choices, p: &DryRun) -> String {
     let stem = staged.stem();
     let mut body = format!(
         "<p class=\"crumbs\"><a href=\"/\">Home</a> › {}</p><h1>{}</h1>",
@@ -243,7 +254,8 @@ fn render_sheet(app: &App, staged: &Staged, c: &Choices, p: &Preview) -> String 
             ),
         ));
     }
-    if let Some((kept, changed, new)) = p.standing {
+    let standing = p.read.as_ref().ok().and_then(|r| r.standing);
+    if let Some(crate::app::Standing { kept, changed, new }) = standing {
         body.push_str(&notice(
             "warn",
             &format!(
@@ -263,17 +275,17 @@ fn render_sheet(app: &App, staged: &Staged, c: &Choices, p: &Preview) -> String 
     };
     body.push_str("<section aria-labelledby=\"do-h\"><h2 id=\"do-h\">What it would do</h2>");
     body.push_str(&totals_html(r));
-    if !r.invalid.is_empty() {
+    if !r.invalid_rows.is_empty() {
         let rows: Vec<Vec<String>> = r
-            .invalid
+            .invalid_rows
             .iter()
             .flat_map(|(row, m)| split_problem(*row, m))
             .collect();
         body.push_str(&table(
             &format!(
                 "Invalid rows ({}{}): not sent; fix them in the sheet and upload it again",
-                count(r.invalid.len() as u64),
-                if r.invalid.len() == ROWS_LISTED {
+                count(r.invalid_rows.len() as u64),
+                if r.invalid_rows.len() == ROWS_LISTED {
                     ", the first"
                 } else {
                     ""
@@ -308,13 +320,13 @@ fn render_sheet(app: &App, staged: &Staged, c: &Choices, p: &Preview) -> String 
         staged,
         c,
         r,
-        (running, p.standing.is_some()),
+        (running, standing.is_some()),
     ));
     body
 }
 
 /// "How the sheet is read": what was detected, the mapping form, the defaults CAKE gets.
-fn read_section(app: &App, staged: &Staged, c: &Choices, p: &Preview) -> String {
+fn read_section(app: &App, staged: &Staged, c: &Choices, p: &DryRun) -> String {
     let mut body = String::new();
     body.push_str(
         "<section aria-labelledby=\"read-h\"><h2 id=\"read-h\">How the sheet is read</h2>",
@@ -322,8 +334,8 @@ fn read_section(app: &App, staged: &Staged, c: &Choices, p: &Preview) -> String 
     match &p.read {
         Ok(r) => {
             body.push_str("<dl class=\"detected\">");
-            for (k, v) in detected(&r.pre) {
-                let _ = write!(body, "<dt>{}</dt><dd>{}</dd>", esc(k), esc(&v));
+            for (k, v) in &r.detected {
+                let _ = write!(body, "<dt>{}</dt><dd>{}</dd>", esc(k), esc(v));
             }
             let _ = write!(
                 body,
@@ -334,10 +346,10 @@ fn read_section(app: &App, staged: &Staged, c: &Choices, p: &Preview) -> String 
                 body,
                 "<dt>Rows</dt><dd>{} below the header: {} to send, {} invalid, {} set aside (totals, notes, rows left \
                  out)</dd></dl>",
-                count(r.pre.rows),
-                count(r.pre.valid()),
-                count(r.pre.invalid),
-                count(r.pre.skipped)
+                count(r.rows),
+                count(r.valid),
+                count(r.invalid),
+                count(r.skipped)
             );
         }
         Err(e) => body.push_str(&notice(
@@ -351,8 +363,9 @@ fn read_section(app: &App, staged: &Staged, c: &Choices, p: &Preview) -> String 
     }
     body.push_str(&mapping_form(app, staged, c, p));
     if let Ok(r) = &p.read {
-        let rows: Vec<Vec<String>> = defaults(r)
-            .into_iter()
+        let rows: Vec<Vec<String>> = r
+            .defaults
+            .iter()
             .map(|(f, d)| vec![esc(f), esc(d)])
             .collect();
         let _ = write!(
@@ -444,8 +457,8 @@ pub(super) async fn choices(
         })
         .collect();
     let header = {
-        let (staged, c) = (staged.clone(), c.clone());
-        blocking(move || columns_of(&staged, &c))
+        let (staged, c, a) = (staged.clone(), c.clone(), Arc::clone(&app));
+        blocking(move || a.previews.columns(&staged, &c, &a.target))
             .await
             .unwrap_or_default()
     };

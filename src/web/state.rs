@@ -1,7 +1,8 @@
 //! What every handler shares: the server's secrets, its jobs and where runs go.
 
+use super::job_spec::RunTarget;
 use super::jobs::Jobs;
-use super::preview::{Previews, RunTarget};
+use super::preview::Previews;
 use secrecy::SecretString;
 use std::net::SocketAddr;
 
