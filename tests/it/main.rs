@@ -17,6 +17,7 @@ mod limits;
 mod month;
 mod offers;
 mod one_conversion;
+mod page_money;
 mod paths;
 mod resume;
 mod run;

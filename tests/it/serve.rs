@@ -38,6 +38,17 @@ pub(crate) struct Server {
 }
 
 impl Server {
+    /// The server process's peak resident memory so far, in kB (`VmHWM`).
+    pub(crate) fn peak_rss_kb(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0)
+    }
+
     /// Starts `serve ARGS` in `t` (port 0: the printed link says which) and waits for its link.
     pub(crate) fn start(t: &TestDir, args: &[&str], env: &[(&str, &str)]) -> Self {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_cake-recon"));
@@ -677,7 +688,7 @@ fn additive_sheet(n: i32) -> String {
 }
 
 /// An emulator holding conversions 1..=n, each with a payout of 10.00.
-fn emu_of(t: &TestDir, n: i32) -> Emu {
+pub(crate) fn emu_of(t: &TestDir, n: i32) -> Emu {
     let mut csv = String::from("conversion_id,payout\n");
     for id in 1..=n {
         writeln!(csv, "{id},10.00").unwrap();
@@ -699,7 +710,7 @@ fn assert_added_once(emu: &Emu, n: i32) {
     );
 }
 
-fn server_at(t: &TestDir, emu: &Emu) -> Server {
+pub(crate) fn server_at(t: &TestDir, emu: &Emu) -> Server {
     Server::start(
         t,
         &[
