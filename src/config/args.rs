@@ -321,7 +321,7 @@ pub(crate) struct MockArgs {
     #[arg(long)]
     pub accept_offer_0: bool,
     #[command(flatten)]
-    pub faults: crate::mock::Faults,
+    pub faults: super::fault_args::FaultArgs,
 }
 
 /// `cake-recon serve`.

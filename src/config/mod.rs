@@ -2,7 +2,9 @@
 //! place that knows about clap, TOML and environment variables.
 
 mod args;
+mod fault_args;
 mod file;
+mod values;
 mod history;
 mod paths;
 mod resend;

@@ -250,7 +250,8 @@ fn target(a: &RunArgs, has_key: bool) -> Result<Target, Error> {
 
 /// `cake-recon mock-server`'s emulator settings.
 pub(crate) fn mock_config(a: &MockArgs) -> Result<MockConfig, Error> {
-    a.faults.validate().map_err(Error::Usage)?;
+    let faults = crate::mock::Faults::from(a.faults.clone());
+    faults.validate().map_err(Error::Usage)?;
     let api_key = load_api_key(a.api_key_file.as_deref())?.map_or_else(
         || SANDBOX_KEY.to_string(),
         |k| k.expose_secret().to_string(),
@@ -262,7 +263,7 @@ pub(crate) fn mock_config(a: &MockArgs) -> Result<MockConfig, Error> {
     Ok(MockConfig {
         api_key,
         ledger,
-        faults: a.faults.clone(),
+        faults,
         accept_offer_0: a.accept_offer_0,
     })
 }

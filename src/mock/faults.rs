@@ -3,66 +3,49 @@
 use rand::{Rng, SeedableRng, rngs::SmallRng};
 use std::time::Duration;
 
-/// Fault settings (rates are shares of calls, 0 to 1).
-#[derive(Debug, Clone, Default, clap::Args)]
+/// Fault settings (rates are shares of calls, 0 to 1). `mock-server`'s flags for them are
+/// `config`'s `FaultArgs`, one per field.
+#[derive(Debug, Clone, Default)]
 pub struct Faults {
     /// Fixed latency before every answer, in milliseconds.
-    #[arg(long, default_value_t = 0, value_name = "MS")]
     pub latency_ms: u64,
     /// Random extra latency of 0..=MS milliseconds.
-    #[arg(long, default_value_t = 0, value_name = "MS")]
     pub jitter_ms: u64,
     /// Share of calls answered HTTP 500 without applying.
-    #[arg(long, default_value_t = 0.0, value_name = "RATE")]
     pub error_rate: f64,
     /// Share of calls applied, then answered HTTP 500.
-    #[arg(long, default_value_t = 0.0, value_name = "RATE")]
     pub error_after_apply_rate: f64,
     /// Share of calls answered HTTP 429 with Retry-After.
-    #[arg(long, default_value_t = 0.0, value_name = "RATE")]
     pub throttle_rate: f64,
     /// Share of calls answered HTTP 503 with Retry-After.
-    #[arg(long, default_value_t = 0.0, value_name = "RATE")]
     pub unavailable_rate: f64,
     /// Retry-After sent with 429/503 answers, in seconds.
-    #[arg(long, default_value_t = 1, value_name = "SECS")]
     pub retry_after: u64,
     /// Share of calls answered success=false "Restricted".
-    #[arg(long, default_value_t = 0.0, value_name = "RATE")]
     pub restricted_rate: f64,
     /// Share of calls whose connection is dropped before applying.
-    #[arg(long, default_value_t = 0.0, value_name = "RATE")]
     pub drop_before_rate: f64,
     /// Share of calls applied, then their connection dropped without an answer.
-    #[arg(long, default_value_t = 0.0, value_name = "RATE")]
     pub drop_after_rate: f64,
     /// Share of calls applied, then answered only after --slow-ms.
-    #[arg(long, default_value_t = 0.0, value_name = "RATE")]
     pub slow_after_rate: f64,
     /// Delay of a slow answer, in milliseconds.
-    #[arg(long, default_value_t = 5000, value_name = "MS")]
     pub slow_ms: u64,
     /// Share of calls CAKE finishes late: held --land-late-ms, then applied whether or not the
     /// client is still there (IIS/ASP.NET keeps executing a request whose client gave up),
     /// then answered if anyone still listens.
-    #[arg(long, default_value_t = 0.0, value_name = "RATE")]
     pub land_late_rate: f64,
     /// How long a late call is held before it applies, in milliseconds.
-    #[arg(long, default_value_t = 6000, value_name = "MS")]
     pub land_late_ms: u64,
     /// Hard limit: calls beyond N in any one-second window are answered 429 (0 = none).
-    #[arg(long, default_value_t = 0.0, value_name = "N")]
     pub max_rps: f64,
     /// Reports: the most rows one page holds, whatever `row_limit` asks (CAKE caps pages
     /// silently) [default: 10,000].
-    #[arg(long, default_value_t = 0, value_name = "N")]
     pub report_page_cap: usize,
     /// Reports: rows past this position in a window are never returned, whatever
     /// `start_at_row` says (CAKE stops near 100,000) [default: 100,000].
-    #[arg(long, default_value_t = 0, value_name = "N")]
     pub report_reach: usize,
     /// Seed of the fault dice, for reproducible runs.
-    #[arg(long, default_value_t = 1)]
     pub seed: u64,
 }
 

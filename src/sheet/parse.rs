@@ -18,7 +18,7 @@ pub enum DecimalStyle {
 }
 
 /// Which comes first in a slashed date.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum DateOrder {
     /// `09/30/2026` — CAKE's own order.
     #[default]

@@ -8,7 +8,7 @@
 use rust_decimal::{Decimal, RoundingStrategy};
 
 /// `--hidden-rows`: what to do with rows hidden or filtered out in the workbook.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HiddenRows {
     /// Send them like the visible rows.
     Send,
@@ -36,7 +36,7 @@ impl HiddenRows {
 }
 
 /// `--amounts`: which reading of an amount whose cell shows fewer decimals than it holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AmountsAs {
     /// What the cell shows, rounded as the spreadsheet rounds it (half away from zero).
     AsShown,

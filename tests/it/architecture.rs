@@ -237,3 +237,62 @@ fn mod_rs_files_only_declare_and_re_export() {
         }
     }
 }
+
+/// The screen talks to the command line through `app`'s typed values (`JobSpec`'s arguments,
+/// the dry run's model, the run's outcome), never through the reader's insides: `web/` imports
+/// nothing of `sheet`.
+#[test]
+fn the_screen_imports_nothing_of_the_sheet_reader() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rs_files(&src.join("web"), &mut files);
+    let known: BTreeSet<String> = {
+        let mut all = Vec::new();
+        rs_files(&src, &mut all);
+        all.iter().map(|f| module_of(&src, f)).collect()
+    };
+    for f in &files {
+        let module = module_of(&src, f);
+        let text = std::fs::read_to_string(f).unwrap();
+        let refs = references(&module, &product_code(&text), &known);
+        let sheet: Vec<&String> = refs.iter().filter(|r| top(r) == "sheet").collect();
+        assert!(sheet.is_empty(), "{module} imports {sheet:?}");
+    }
+}
+
+/// The command line's parser lives in `cli.rs` and `config/` alone: everything below gets
+/// validated, typed settings.
+#[test]
+fn clap_is_only_in_the_command_line_and_its_config() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rs_files(&src, &mut files);
+    let mut wrong = Vec::new();
+    for f in &files {
+        let module = module_of(&src, f);
+        if module == "cli" || top(&module) == "config" || f.ends_with("main.rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(f).unwrap();
+        if product_code(&text).contains("clap") {
+            wrong.push(module);
+        }
+    }
+    assert!(wrong.is_empty(), "clap outside cli.rs and config/: {wrong:?}");
+}
+
+/// No source file over 600 lines: a file that grew past it holds more than one job.
+#[test]
+fn no_source_file_is_over_600_lines() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rs_files(&src, &mut files);
+    let long: Vec<String> = files
+        .iter()
+        .filter_map(|f| {
+            let n = std::fs::read_to_string(f).unwrap().lines().count();
+            (n > 600).then(|| format!("{} ({n} lines)", f.display()))
+        })
+        .collect();
+    assert!(long.is_empty(), "split these by job: {long:?}");
+}
