@@ -4,12 +4,12 @@
 mod args;
 mod fault_args;
 mod file;
-mod values;
 mod history;
 mod paths;
 mod resend;
 mod resolve;
 mod serve;
+mod values;
 
 pub(crate) use args::{MockArgs, RunArgs, ServeArgs, parse_day};
 pub(crate) use history::{HistoryArgs, history_config};

@@ -27,6 +27,8 @@ const LAYERS: &[(&str, u32)] = &[
 const MOCK_MAY_USE: &[&str] = &["update", "exit"];
 const MAY_USE_MOCK: &[&str] = &["cli", "web", "config", "app"];
 
+/// Every product source file under `dir` (a module's unit tests in `NAME/tests.rs` are tests,
+/// which may reach anywhere).
 fn rs_files(dir: &Path, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap() {
         let p = entry.unwrap().path();
@@ -278,7 +280,10 @@ fn clap_is_only_in_the_command_line_and_its_config() {
             wrong.push(module);
         }
     }
-    assert!(wrong.is_empty(), "clap outside cli.rs and config/: {wrong:?}");
+    assert!(
+        wrong.is_empty(),
+        "clap outside cli.rs and config/: {wrong:?}"
+    );
 }
 
 /// No source file over 600 lines: a file that grew past it holds more than one job.
