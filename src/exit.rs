@@ -56,18 +56,29 @@ impl Exit {
     }
 }
 
-/// [`Exit::Ok`] as a process's code.
-pub(crate) const OK: u8 = Exit::Ok.code() as u8;
-/// [`Exit::SomeRowsNotUpdated`] as a process's code.
-pub(crate) const SOME_ROWS_NOT_UPDATED: u8 = Exit::SomeRowsNotUpdated.code() as u8;
-/// [`Exit::Usage`] as a process's code.
-pub(crate) const USAGE: u8 = Exit::Usage.code() as u8;
-/// [`Exit::Aborted`] as a process's code.
-pub(crate) const ABORTED: u8 = Exit::Aborted.code() as u8;
-/// [`Exit::Locked`] as a process's code.
-pub(crate) const LOCKED: u8 = Exit::Locked.code() as u8;
-/// [`Exit::Interrupted`] as a process's code (SIGINT's).
-pub(crate) const INTERRUPTED: u8 = Exit::Interrupted.code() as u8;
+/// The contract's codes as a process returns them (`u8`), one per [`Exit`] variant.
+#[expect(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    reason = "the contract's codes are 0 to 130, written once in Exit::code"
+)]
+mod codes {
+    use super::Exit;
+
+    /// [`Exit::Ok`] as a process's code.
+    pub(crate) const OK: u8 = Exit::Ok.code() as u8;
+    /// [`Exit::SomeRowsNotUpdated`] as a process's code.
+    pub(crate) const SOME_ROWS_NOT_UPDATED: u8 = Exit::SomeRowsNotUpdated.code() as u8;
+    /// [`Exit::Usage`] as a process's code.
+    pub(crate) const USAGE: u8 = Exit::Usage.code() as u8;
+    /// [`Exit::Aborted`] as a process's code.
+    pub(crate) const ABORTED: u8 = Exit::Aborted.code() as u8;
+    /// [`Exit::Locked`] as a process's code.
+    pub(crate) const LOCKED: u8 = Exit::Locked.code() as u8;
+    /// [`Exit::Interrupted`] as a process's code (SIGINT's).
+    pub(crate) const INTERRUPTED: u8 = Exit::Interrupted.code() as u8;
+}
+pub(crate) use codes::{ABORTED, INTERRUPTED, LOCKED, OK, SOME_ROWS_NOT_UPDATED, USAGE};
 
 #[cfg(test)]
 mod tests {

@@ -269,26 +269,15 @@ fn model(cfg: &RunConfig) -> Result<DryRun, Error> {
     }
     let path = preview.writer.finish().map_err(write_err)?;
 
-    let mut text = preview::interpretation(&pre, &s.input, s.api_version);
-    text.push_str(&preview::totals(&preview.totals, pre.invalid));
-    text.push_str(&invalid_list(&pre));
-    text.push_str(&preview::examples(&endpoint(cfg), &preview.examples));
-    text.push_str(&mixed_ids(preview.additive_by_id, s.read_back.is_some()));
-    let mut would_stop = Vec::new();
-    let standing =
-        what_a_run_would_meet(cfg, &pre, preview.idents.take(), &mut text, &mut would_stop)?;
-    let _ = writeln!(text, "Results (nothing was sent): {}", path.display());
-    if pre.invalid > 0 && !s.skip_invalid {
-        let _ = writeln!(
-            text,
-            "{} invalid rows: a run would stop before sending anything (fix them, or use --skip-invalid).",
-            pre.invalid
-        );
-        would_stop.push(format!(
-            "{} invalid rows (fix them, or send the others with --skip-invalid)",
-            pre.invalid
-        ));
-    }
+    let (text, would_stop, standing) = said(
+        cfg,
+        &pre,
+        &preview.totals,
+        &preview.examples,
+        preview.additive_by_id,
+        preview.idents.take(),
+        &path,
+    )?;
     let code = if !would_stop.is_empty() {
         exit::USAGE
     } else if pre.invalid == 0 {
@@ -424,6 +413,40 @@ fn what_a_run_would_meet(
         would_stop.push(asked);
     }
     Ok(standing)
+}
+
+/// The dry run in the command line's words, the reasons a run would stop, and the comparison
+/// with the checkpoint beside it.
+fn said(
+    cfg: &RunConfig,
+    pre: &PrePass,
+    totals: &Totals,
+    examples: &[ConversionUpdate],
+    additive_by_id: [u64; 3],
+    idents: Option<Vec<crate::update::RowIdent>>,
+    results: &std::path::Path,
+) -> Result<(String, Vec<String>, Option<Standing>), Error> {
+    let s = &cfg.engine;
+    let mut text = preview::interpretation(pre, &s.input, s.api_version);
+    text.push_str(&preview::totals(totals, pre.invalid));
+    text.push_str(&invalid_list(pre));
+    text.push_str(&preview::examples(&endpoint(cfg), examples));
+    text.push_str(&mixed_ids(additive_by_id, s.read_back.is_some()));
+    let mut would_stop = Vec::new();
+    let standing = what_a_run_would_meet(cfg, pre, idents, &mut text, &mut would_stop)?;
+    let _ = writeln!(text, "Results (nothing was sent): {}", results.display());
+    if pre.invalid > 0 && !s.skip_invalid {
+        let _ = writeln!(
+            text,
+            "{} invalid rows: a run would stop before sending anything (fix them, or use --skip-invalid).",
+            pre.invalid
+        );
+        would_stop.push(format!(
+            "{} invalid rows (fix them, or send the others with --skip-invalid)",
+            pre.invalid
+        ));
+    }
+    Ok((text, would_stop, standing))
 }
 
 /// The columns as read, and what each feeds.

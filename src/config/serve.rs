@@ -51,6 +51,7 @@ pub(crate) fn random_token() -> String {
 
 /// Checks `serve`'s flags: loopback unless a token is given, a target, a key for a remote one.
 pub(crate) fn serve_config(a: ServeArgs) -> Result<ServeConfig, Error> {
+    bounds(&a)?;
     let usage = |m: String| Error::Usage(m);
     let listen: SocketAddr = a.listen.parse().map_err(|_| {
         usage(format!(
@@ -106,6 +107,36 @@ pub(crate) fn serve_config(a: ServeArgs) -> Result<ServeConfig, Error> {
              go to CAKE: give requests per second between {MIN_RATE} and {MAX_RATE}"
         )));
     }
+    // A folder made here is the owner's alone, as everything the screen makes in it.
+    let mut folder = std::fs::DirBuilder::new();
+    folder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut folder, 0o700);
+    folder.create(&a.dir).map_err(|e| {
+        usage(format!(
+            "--dir {}: cannot create it ({e}); give a folder you can write to",
+            a.dir.display()
+        ))
+    })?;
+    Ok(ServeConfig {
+        listen,
+        target,
+        key,
+        allow_insecure_http: a.allow_insecure_http,
+        token_given: given.is_some(),
+        token: SecretString::from(given.unwrap_or_else(random_token)),
+        dir: a.dir,
+        max_upload: a.max_upload_mb * 1024 * 1024,
+        rate,
+        stop_grace: std::time::Duration::from_secs(a.stop_grace_secs),
+        keep_uploads_days: a.keep_uploads_days,
+        preview_memory_mb: a.preview_memory_mb,
+        preview_timeout: std::time::Duration::from_secs(a.preview_timeout_secs),
+    })
+}
+
+/// Every numeric flag of `serve` within its range.
+fn bounds(a: &ServeArgs) -> Result<(), Error> {
     super::resolve::bounded(
         "--keep-uploads-days",
         a.keep_uploads_days,
@@ -141,32 +172,7 @@ pub(crate) fn serve_config(a: ServeArgs) -> Result<ServeConfig, Error> {
         4096,
         "megabytes per sheet",
     )?;
-    // A folder made here is the owner's alone, as everything the screen makes in it.
-    let mut folder = std::fs::DirBuilder::new();
-    folder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut folder, 0o700);
-    folder.create(&a.dir).map_err(|e| {
-        usage(format!(
-            "--dir {}: cannot create it ({e}); give a folder you can write to",
-            a.dir.display()
-        ))
-    })?;
-    Ok(ServeConfig {
-        listen,
-        target,
-        key,
-        allow_insecure_http: a.allow_insecure_http,
-        token_given: given.is_some(),
-        token: SecretString::from(given.unwrap_or_else(random_token)),
-        dir: a.dir,
-        max_upload: a.max_upload_mb * 1024 * 1024,
-        rate,
-        stop_grace: std::time::Duration::from_secs(a.stop_grace_secs),
-        keep_uploads_days: a.keep_uploads_days,
-        preview_memory_mb: a.preview_memory_mb,
-        preview_timeout: std::time::Duration::from_secs(a.preview_timeout_secs),
-    })
+    Ok(())
 }
 
 /// True when `host` (a URL's host) is this machine.

@@ -84,15 +84,30 @@ pub(super) fn urlencode(s: &str) -> String {
     percent_encoding::utf8_percent_encode(s, SET).to_string()
 }
 
-/// The upload named `id`, or the page that says it is gone.
-pub(super) fn find(app: &App, id: &str) -> Result<Staged, Box<Response>> {
-    Staged::find(app.jobs.root(), id).ok_or_else(|| {
-        Box::new(problem(
-            app,
-            StatusCode::NOT_FOUND,
-            "No such upload",
-            "This upload is not here (the link is old, or the folder was cleaned). Upload the \
-             sheet again.",
-        ))
-    })
+/// The upload a `/sheet/{id}/…` URL names, as a handler's argument: a request naming no upload
+/// here is answered with the page that says so, before the handler runs.
+pub(super) struct Upload(pub Staged);
+
+impl axum::extract::FromRequestParts<Arc<App>> for Upload {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        app: &Arc<App>,
+    ) -> Result<Self, Response> {
+        let axum::extract::Path(id) = axum::extract::Path::<String>::from_request_parts(parts, app)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        Staged::find(app.jobs.root(), &id)
+            .map(Upload)
+            .ok_or_else(|| {
+                problem(
+                    app,
+                    StatusCode::NOT_FOUND,
+                    "No such upload",
+                    "This upload is not here (the link is old, or the folder was cleaned). Upload \
+                 the sheet again.",
+                )
+            })
+    }
 }

@@ -4,11 +4,11 @@
 use super::html::{esc, form_open, notice};
 use super::job_spec::{Job, JobSpec};
 use super::jobs::JobRecord;
-use super::pages::{Shared, blocking, find, problem, start_run};
+use super::pages::{Shared, Upload, blocking, problem, start_run};
 use super::staged::{Choices, Staged};
 use super::state::App;
 use crate::report::money::{count, grouped};
-use axum::extract::{Form, Path, State};
+use axum::extract::{Form, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use std::collections::HashMap;
@@ -149,13 +149,9 @@ fn stated_totals(r: &crate::app::Reading) -> String {
 
 pub(super) async fn apply(
     State(app): Shared,
-    Path(id): Path<String>,
+    Upload(staged): Upload,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    let staged = match find(&app, &id) {
-        Ok(s) => s,
-        Err(r) => return *r,
-    };
     let stem = staged.stem();
     let c = staged.choices();
     let files = app.jobs.files(&stem);

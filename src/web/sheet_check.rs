@@ -3,13 +3,13 @@
 
 use super::html::{esc, form_open, notice, table};
 use super::job_spec::{Job, JobSpec};
-use super::pages::{Shared, find, problem, urlencode};
+use super::pages::{Shared, Upload, problem, urlencode};
 use super::results::read_csv_rows;
 use super::staged::{Choices, Staged};
 use super::state::App;
 use crate::config::parse_day;
 use crate::exit::Exit;
-use axum::extract::{Form, Path, State};
+use axum::extract::{Form, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use std::collections::HashMap;
@@ -102,13 +102,9 @@ fn staged_check_report(app: &App, staged: &Staged) -> Option<String> {
 
 pub(super) async fn check(
     State(app): Shared,
-    Path(id): Path<String>,
+    Upload(staged): Upload,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    let staged = match find(&app, &id) {
-        Ok(s) => s,
-        Err(r) => return *r,
-    };
     let since = form.get("since").cloned().unwrap_or_default();
     let until = form.get("until").cloned().unwrap_or_default();
     let from_sheet = since.is_empty() && until.is_empty();
@@ -134,7 +130,7 @@ pub(super) async fn check(
     }
     let marker = staged.path().with_file_name(CHECK_RUNNING);
     if checking(&staged) {
-        return Redirect::to(&format!("/sheet/{id}#check-h")).into_response();
+        return Redirect::to(&format!("/sheet/{}#check-h", staged.id)).into_response();
     }
     if let Err(e) = super::jail::write(app.jobs.root(), &marker, b"") {
         return problem(
@@ -173,5 +169,5 @@ pub(super) async fn check(
         );
         let _ = super::jail::remove(root, &s2.path().with_file_name(CHECK_RUNNING));
     });
-    Redirect::to(&format!("/sheet/{id}#check-h")).into_response()
+    Redirect::to(&format!("/sheet/{}#check-h", staged.id)).into_response()
 }

@@ -3,7 +3,7 @@
 //! states the money.
 
 use super::html::{esc, form_open, notice, table};
-use super::pages::{Shared, blocking, find, html, problem, urlencode};
+use super::pages::{Shared, Upload, blocking, html, problem, urlencode};
 use super::sheet_apply::apply_section;
 use super::sheet_check::check_section;
 use super::sheet_form::mappable;
@@ -11,18 +11,14 @@ use super::staged::{Choices, DELIMITERS, ENCODINGS, Staged, is_workbook};
 use super::state::App;
 use crate::app::{AmountsAs, DryRun, HiddenRows, IGNORE, ROWS_LISTED, Reading};
 use crate::report::money::{count, grouped};
-use axum::extract::{Form, Path, State};
+use axum::extract::{Form, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-pub(super) async fn sheet(State(app): Shared, Path(id): Path<String>) -> Response {
-    let staged = match find(&app, &id) {
-        Ok(s) => s,
-        Err(r) => return *r,
-    };
+pub(super) async fn sheet(State(app): Shared, Upload(staged): Upload) -> Response {
     let page_app = Arc::clone(&app);
     let rendered = blocking(move || {
         let choices = staged.choices();
@@ -386,13 +382,9 @@ fn read_section(app: &App, staged: &Staged, c: &Choices, p: &DryRun) -> String {
 
 pub(super) async fn choices(
     State(app): Shared,
-    Path(id): Path<String>,
+    Upload(staged): Upload,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    let staged = match find(&app, &id) {
-        Ok(s) => s,
-        Err(r) => return *r,
-    };
     let mut c = staged.choices();
     c.sets = (0..=c.sets.len() + 1)
         .filter_map(|i| {
@@ -475,7 +467,7 @@ pub(super) async fn choices(
             &e.to_string(),
         );
     }
-    Redirect::to(&format!("/sheet/{id}")).into_response()
+    Redirect::to(&format!("/sheet/{}", staged.id)).into_response()
 }
 
 #[cfg(test)]
