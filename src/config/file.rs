@@ -1,4 +1,7 @@
-//! `--config FILE`: every `run` option in a TOML file; the command line and the environment win.
+//! `--config FILE`: `run` options in a TOML file, read the way ripgrep reads its config: every
+//! key becomes the flag of the same name, and the file's flags go through the command line's
+//! own parser, before the command line's (which win). A flag is declared once, in
+//! [`RunArgs`]; the file holds any of them, except the key and the decisions about one run.
 //!
 //! ```toml
 //! base-url = "https://admin.example-network.com"
@@ -8,228 +11,185 @@
 //! disposition_type = "approved"
 //! [map]
 //! "Approved Revenue" = "received"
+//! [values]
+//! "Approved?" = "Yes:approved,No:rejected"
 //! ```
 
-use super::args::{RunArgs, parse_delimiter};
-use crate::cake::request::Transport;
+use super::args::RunArgs;
 use crate::error::Error;
-use crate::logging::LogFormat;
-use crate::sheet::parse::DateOrder;
 use clap::parser::ValueSource;
-use serde::Deserialize;
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use clap::{ArgAction, Args as _, FromArgMatches as _};
+use std::ffi::OsString;
+use std::path::Path;
 
-/// The file's keys (`base-url` and `base_url` both work).
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FileConfig {
-    base_url: Option<String>,
-    sandbox: Option<bool>,
-    api_key_file: Option<PathBuf>,
-    api_version: Option<u8>,
-    method: Option<Transport>,
-    output: Option<PathBuf>,
-    checkpoint: Option<PathBuf>,
-    rate: Option<f64>,
-    concurrency: Option<usize>,
-    max_attempts: Option<u32>,
-    retry_base_ms: Option<u64>,
-    retry_cap_ms: Option<u64>,
-    timeout: Option<f64>,
-    set: Option<BTreeMap<String, toml::Value>>,
-    map: Option<BTreeMap<String, String>>,
-    encoding: Option<String>,
-    delimiter: Option<String>,
-    decimal_comma: Option<bool>,
-    decimal_point: Option<bool>,
-    sheet: Option<String>,
-    max_cells: Option<u64>,
-    max_unpacked_mb: Option<u64>,
-    date_order: Option<String>,
-    skip_invalid: Option<bool>,
-    resend_in_doubt: Option<ResendSetting>,
-    resend_in_doubt_file: Option<PathBuf>,
-    allow_insecure_http: Option<bool>,
-    log_format: Option<String>,
-    quiet: Option<bool>,
-    verbose: Option<u8>,
-    no_progress: Option<bool>,
-    /// The journal shared by a network's people and cron jobs: a file is where it is named
-    /// once. (`--same-sheet-again` and `--same-additions-again` are decisions about one run,
-    /// never kept in a file.)
-    journal: Option<PathBuf>,
-    journal_days: Option<u32>,
-    settle_after: Option<u64>,
-}
+/// Flags that decide one run and are never kept in a file: a file that said them would say
+/// them every month, to every run.
+const ONE_RUN_ONLY: &[&str] = &[
+    "same-sheet-again",
+    "same-additions-again",
+    "restart",
+    "restart-resend-additive",
+    "edited-sheet",
+    "dry-run",
+    "config",
+    "summary-json",
+    "columns-only",
+];
 
-/// `resend-in-doubt = true` (every in-doubt row), or a selection: `"4,7,10-12"`, `"@FILE"`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
-enum ResendSetting {
-    Flag(bool),
-    Selection(String),
-}
+/// The options that are tables in the file: each entry is one repeated flag.
+const TABLES: &[&str] = &["set", "map", "values"];
 
-/// What the flag would say: `--resend-in-doubt` alone (`all`), with a selection, or absent.
-impl From<ResendSetting> for Option<String> {
-    fn from(v: ResendSetting) -> Self {
-        match v {
-            ResendSetting::Flag(true) => Some("all".into()),
-            ResendSetting::Flag(false) => None,
-            ResendSetting::Selection(rows) => Some(rows),
-        }
-    }
-}
-
-fn normalize_keys(v: toml::Value) -> toml::Value {
-    match v {
-        toml::Value::Table(t) => toml::Value::Table(
-            t.into_iter()
-                .map(|(k, v)| (k.replace('-', "_"), v))
-                .collect(),
-        ),
-        other => other,
-    }
-}
-
-fn read(path: &Path) -> Result<FileConfig, Error> {
+fn read(path: &Path) -> Result<toml::Table, Error> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Error::Usage(format!("cannot read --config {}: {e}", path.display())))?;
-    let value: toml::Value = toml::from_str(&text)
+    let table: toml::Table = toml::from_str(&text)
         .map_err(|e| Error::Usage(format!("--config {}: not valid TOML: {e}", path.display())))?;
-    if value
-        .get("api_key")
-        .or_else(|| value.get("api-key"))
-        .is_some()
-    {
+    if table.contains_key("api_key") || table.contains_key("api-key") {
         return Err(Error::Usage(format!(
             "--config {}: the API key does not go in the config file; use CAKE_API_KEY or \
              api-key-file = \"PATH\"",
             path.display()
         )));
     }
-    FileConfig::deserialize(normalize_keys(value))
-        .map_err(|e| Error::Usage(format!("--config {}: {e}", path.display())))
+    Ok(table)
 }
 
-fn scalar_text(v: &toml::Value) -> String {
+fn scalar_text(v: &toml::Value) -> Option<String> {
     match v {
-        toml::Value::String(s) => s.clone(),
-        toml::Value::Integer(i) => i.to_string(),
-        toml::Value::Float(f) => f.to_string(),
-        toml::Value::Boolean(b) => b.to_string(),
-        toml::Value::Datetime(d) => d.to_string(),
-        // Arrays and tables are not field values; the field's parser will say so.
-        toml::Value::Array(_) | toml::Value::Table(_) => "(a list or table)".to_string(),
+        toml::Value::String(s) => Some(s.clone()),
+        toml::Value::Integer(i) => Some(i.to_string()),
+        toml::Value::Float(f) => Some(f.to_string()),
+        toml::Value::Boolean(b) => Some(b.to_string()),
+        toml::Value::Datetime(d) => Some(d.to_string()),
+        toml::Value::Array(_) | toml::Value::Table(_) => None,
     }
 }
 
-/// Fills in from `args.config` every option the command line (or environment) did not give.
-#[expect(clippy::too_many_lines, reason = "one line per key the file may hold")]
+/// The file's flags: those that take one value (the command line's, given after them, win) and
+/// those that add up (`--set`, `--map`, `--values`: given after the command line's own).
+struct FileFlags {
+    single: Vec<OsString>,
+    added: Vec<OsString>,
+}
+
+/// Turns the file's keys into flags of `cmd`, leaving out what the command line (or the
+/// environment) gave already (`given`).
+fn flags_of(
+    path: &Path,
+    table: &toml::Table,
+    cmd: &clap::Command,
+    given: &dyn Fn(&str) -> bool,
+) -> Result<FileFlags, Error> {
+    let err = |m: String| Error::Usage(format!("--config {}: {m}", path.display()));
+    let mut out = FileFlags {
+        single: Vec::new(),
+        added: Vec::new(),
+    };
+    // Where requests go is one choice: the file may make it only when the command line (or
+    // CAKE_BASE_URL) did not, and may not make it twice.
+    let has = |k: &str| table.contains_key(k) || table.contains_key(&k.replace('-', "_"));
+    if has("sandbox")
+        && table.get("sandbox").and_then(toml::Value::as_bool) != Some(false)
+        && has("base-url")
+    {
+        return Err(err(
+            "sandbox = true and base-url both say where requests go; keep one".into(),
+        ));
+    }
+    let destination_given = given("base_url") || given("sandbox");
+    for (key, value) in table {
+        let flag = key.replace('_', "-");
+        if ONE_RUN_ONLY.contains(&flag.as_str()) {
+            return Err(err(format!(
+                "{key}: a decision about one run, never kept in a file; give --{flag} on the \
+                 command line of the run it is for"
+            )));
+        }
+        let Some(arg) = cmd
+            .get_arguments()
+            .find(|a| a.get_long() == Some(flag.as_str()))
+        else {
+            return Err(err(format!(
+                "unknown field `{key}`: not an option of `cake-recon run` (its --help lists \
+                 them, each as a key without the dashes)"
+            )));
+        };
+        let id = arg.get_id().as_str();
+        if TABLES.contains(&flag.as_str()) {
+            let toml::Value::Table(entries) = value else {
+                return Err(err(format!(
+                    "{key} is a table: [{key}] with one line per entry"
+                )));
+            };
+            for (k, v) in entries {
+                let v = scalar_text(v).ok_or_else(|| err(format!("[{key}] {k}: not a value")))?;
+                out.added.push(format!("--{flag}={k}={v}").into());
+            }
+            continue;
+        }
+        if given(id) || (destination_given && (id == "base_url" || id == "sandbox")) {
+            continue;
+        }
+        match (arg.get_action(), value) {
+            (ArgAction::SetTrue, toml::Value::Boolean(true)) => {
+                out.single.push(format!("--{flag}").into());
+            }
+            (ArgAction::SetTrue | ArgAction::Set, toml::Value::Boolean(false)) => {}
+            (ArgAction::SetTrue, _) => {
+                return Err(err(format!("{key} = {value:?}: expected true or false")));
+            }
+            (ArgAction::Count, toml::Value::Integer(n)) if (0..=3).contains(n) => {
+                for _ in 0..*n {
+                    out.single.push(format!("--{flag}").into());
+                }
+            }
+            (ArgAction::Count, _) => {
+                return Err(err(format!("{key} = {value:?}: expected 0 to 3")));
+            }
+            // A flag whose value may be left out (`resend-in-doubt = true`: every row).
+            (ArgAction::Set, toml::Value::Boolean(true))
+                if arg.get_num_args().is_some_and(|n| n.min_values() == 0) =>
+            {
+                out.single.push(format!("--{flag}").into());
+            }
+            (_, v) => {
+                let v = scalar_text(v).ok_or_else(|| {
+                    err(format!("{key}: expected one value, not a list or table"))
+                })?;
+                out.single.push(format!("--{flag}={v}").into());
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The command line with `args.config`'s flags: parsed again, through the same parser, as if
+/// they had been typed before the command line's own (so the command line wins).
 pub(super) fn merge(args: &mut RunArgs, matches: &clap::ArgMatches) -> Result<(), Error> {
     let Some(path) = args.config.clone() else {
         return Ok(());
     };
-    let file = read(&path)?;
-    let unset = |id: &str| {
-        !matches!(
+    let table = read(&path)?;
+    let cmd = RunArgs::augment_args(clap::Command::new("run").no_binary_name(true))
+        .args_override_self(true);
+    let given = |id: &str| {
+        matches!(
             matches.value_source(id),
             Some(ValueSource::CommandLine | ValueSource::EnvVariable)
         )
     };
-    let bad = |key: &str, v: &str, want: &str| {
+    let file = flags_of(&path, &table, &cmd, &given)?;
+    // The command line as typed, after the program and its subcommand (`cake-recon` has no
+    // options of its own, so the subcommand is always the first word).
+    let typed: Vec<OsString> = std::env::args_os().skip(2).collect();
+    let all = file.single.into_iter().chain(typed).chain(file.added);
+    let m = cmd.try_get_matches_from(all).map_err(|e| {
         Error::Usage(format!(
-            "--config {}: {key} = {v:?}: expected {want}",
-            path.display()
+            "--config {}: {}",
+            path.display(),
+            e.render().to_string().trim_start_matches("error: ")
         ))
-    };
-    macro_rules! take {
-        ($field:ident) => {
-            if let Some(v) = file.$field.clone()
-                && unset(stringify!($field))
-            {
-                args.$field = v.into();
-            }
-        };
-    }
-    // Where requests go is one choice: the file may make it only when the command line (or
-    // CAKE_BASE_URL) did not, and may not make it twice.
-    if file.sandbox == Some(true) && file.base_url.is_some() {
-        return Err(Error::Usage(format!(
-            "--config {}: sandbox = true and base-url both say where requests go; keep one",
-            path.display()
-        )));
-    }
-    if unset("base_url") && unset("sandbox") {
-        take!(base_url);
-        take!(sandbox);
-    }
-    take!(api_key_file);
-    take!(output);
-    take!(checkpoint);
-    take!(rate);
-    take!(concurrency);
-    take!(max_attempts);
-    take!(retry_base_ms);
-    take!(retry_cap_ms);
-    take!(timeout);
-    take!(method);
-    take!(encoding);
-    take!(decimal_comma);
-    take!(decimal_point);
-    take!(sheet);
-    take!(max_cells);
-    take!(max_unpacked_mb);
-    take!(skip_invalid);
-    take!(resend_in_doubt);
-    take!(resend_in_doubt_file);
-    take!(allow_insecure_http);
-    take!(quiet);
-    take!(verbose);
-    take!(no_progress);
-    take!(journal);
-    take!(journal_days);
-    take!(settle_after);
-    if let Some(v) = file.api_version
-        && unset("api_version")
-    {
-        if v != 2 && v != 4 {
-            return Err(bad("api-version", &v.to_string(), "2 or 4"));
-        }
-        args.api_version = v;
-    }
-    if let Some(d) = &file.delimiter
-        && unset("delimiter")
-    {
-        args.delimiter = Some(parse_delimiter(d).map_err(|e| bad("delimiter", d, &e))?);
-    }
-    if let Some(o) = &file.date_order
-        && unset("date_order")
-    {
-        args.date_order = match o.as_str() {
-            "mdy" => Some(DateOrder::Mdy),
-            "dmy" => Some(DateOrder::Dmy),
-            _ => return Err(bad("date-order", o, "mdy or dmy")),
-        };
-    }
-    if let Some(f) = &file.log_format
-        && unset("log_format")
-    {
-        args.log_format = match f.as_str() {
-            "text" => LogFormat::Text,
-            "json" => LogFormat::Json,
-            _ => return Err(bad("log-format", f, "text or json")),
-        };
-    }
-    // Tables add to what the command line gave; the command line's own entries come first.
-    if let Some(set) = &file.set {
-        args.sets
-            .extend(set.iter().map(|(k, v)| (k.clone(), scalar_text(v))));
-    }
-    if let Some(map) = &file.map {
-        args.maps
-            .extend(map.iter().map(|(k, v)| (k.clone(), v.clone())));
-    }
+    })?;
+    *args = RunArgs::from_arg_matches(&m).map_err(|e| Error::Usage(e.render().to_string()))?;
     Ok(())
 }

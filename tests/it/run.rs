@@ -842,6 +842,67 @@ fn config_file_supplies_options_and_the_command_line_wins() {
     assert!(out.stderr.contains("unknown field"), "{}", out.stderr);
 }
 
+/// The file holds any option of `run` (each flag once, in `RunArgs`): a `[values]` table and
+/// reading back included; a decision about one run, or a key that is no option, is refused.
+#[test]
+fn a_config_file_holds_values_and_read_back_but_never_a_one_run_decision() {
+    let t = TestDir::new();
+    let emu = Emu::start(Faults::default());
+    // Conversion 1 already holds payout 10.00 and pending (the emulator's starting values).
+    t.write(
+        "s.csv",
+        "Conversion ID,Payout,Approved?\n1,10.00,No\n2,12.50,Yes\n",
+    );
+    t.write(
+        "cake.toml",
+        format!(
+            "base-url = \"{}\"\nread_back = true\nsince = \"2026-09-01\"\n\
+             until = \"2026-09-01\"\nno-progress = true\n\
+             [values]\n\"Approved?\" = \"Yes:approved,No:pending\"\n",
+            emu.url
+        ),
+    );
+    let out = t.run_env(
+        &["run", "s.csv", "--config", "cake.toml"],
+        &[("CAKE_API_KEY", KEY)],
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(
+        emu.stats().requests,
+        1,
+        "read back from the file: the row CAKE already holds is not sent"
+    );
+    let results = results(&t, "s.results.csv");
+    assert_eq!(results[0]["status"], "unchanged", "{results:?}");
+    assert_eq!(results[1]["status"], "updated", "{results:?}");
+    assert_eq!(emu.conversions()[&2].disposition_type, "approved");
+
+    for (line, says) in [
+        ("edited_sheet = true\n", "--edited-sheet on the command line"),
+        ("same-sheet-again = true\n", "never kept in a file"),
+        ("restart = true\n", "never kept in a file"),
+        ("dry_run = true\n", "never kept in a file"),
+        ("summary-json = \"x.json\"\n", "never kept in a file"),
+        ("sandbox = true\nbase-url = \"http://127.0.0.1:9\"\n", "keep one"),
+        ("rate = \"fast\"\n", "fast"),
+        ("set = \"received=1\"\n", "[set] with one line per entry"),
+        ("recieved = 1\n", "unknown field `recieved`"),
+    ] {
+        t.write("one.toml", line);
+        let out = t.run_env(
+            &["run", "s.csv", "--config", "one.toml", "--dry-run"],
+            &[("CAKE_API_KEY", KEY)],
+        );
+        assert_eq!(out.code, 2, "{line}: {out:?}");
+        assert!(
+            out.stderr.contains("one.toml") && out.stderr.contains(says),
+            "{line}: {}",
+            out.stderr
+        );
+    }
+    assert_eq!(emu.stats().requests, 1, "nothing more was sent");
+}
+
 #[test]
 fn a_server_limit_below_the_configured_rate_is_honoured() {
     let t = TestDir::new();
