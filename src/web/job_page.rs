@@ -3,7 +3,7 @@
 
 use super::html::{esc, form_open, notice, table};
 use super::jobs::{outcome, valid_stem};
-use super::pages::{Shared, blocking, html, not_found, problem, start_run, urlencode};
+use super::pages::{Problem, Shared, blocking, html, not_found, problem, start_run, urlencode};
 use super::results::{applied_sums, read_csv_rows, to_xlsx};
 use super::state::App;
 use crate::report::money::{count, grouped};
@@ -15,16 +15,16 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-fn job_stem(app: &App, stem: &str) -> Result<String, Box<Response>> {
+fn job_stem(app: &App, stem: &str) -> Result<String, Problem> {
     if valid_stem(stem) {
         Ok(stem.to_string())
     } else {
-        Err(Box::new(problem(
+        Err(Problem::new(
             app,
             StatusCode::NOT_FOUND,
             "No such run",
             "There is no such run here.",
-        )))
+        ))
     }
 }
 
@@ -95,7 +95,7 @@ fn progress_of(app: &App, stem: &str) -> Progress {
 pub(super) async fn progress(State(app): Shared, Path(stem): Path<String>) -> Response {
     let stem = match job_stem(&app, &stem) {
         Ok(s) => s,
-        Err(r) => return *r,
+        Err(p) => return p.into_response(),
     };
     let a = Arc::clone(&app);
     let p = blocking(move || progress_of(&a, &stem)).await;
@@ -112,7 +112,7 @@ pub(super) async fn progress(State(app): Shared, Path(stem): Path<String>) -> Re
 pub(super) async fn stop(State(app): Shared, Path(stem): Path<String>) -> Response {
     let stem = match job_stem(&app, &stem) {
         Ok(s) => s,
-        Err(r) => return *r,
+        Err(p) => return p.into_response(),
     };
     let (a, st) = (Arc::clone(&app), stem.clone());
     let stopped = blocking(move || a.jobs.stop(&st))
@@ -127,7 +127,7 @@ pub(super) async fn stop(State(app): Shared, Path(stem): Path<String>) -> Respon
 pub(super) async fn resume(State(app): Shared, Path(stem): Path<String>) -> Response {
     let stem = match job_stem(&app, &stem) {
         Ok(s) => s,
-        Err(r) => return *r,
+        Err(p) => return p.into_response(),
     };
     let Some(record) = app.jobs.record(&stem) else {
         return problem(
@@ -143,7 +143,7 @@ pub(super) async fn resume(State(app): Shared, Path(stem): Path<String>) -> Resp
 pub(super) async fn job(State(app): Shared, Path(stem): Path<String>) -> Response {
     let stem = match job_stem(&app, &stem) {
         Ok(s) => s,
-        Err(r) => return *r,
+        Err(p) => return p.into_response(),
     };
     let a = Arc::clone(&app);
     let body = blocking(move || render_job(&a, &stem)).await;
@@ -379,7 +379,7 @@ pub(super) async fn download(
 ) -> Response {
     let stem = match job_stem(&app, &stem) {
         Ok(s) => s,
-        Err(r) => return *r,
+        Err(p) => return p.into_response(),
     };
     let files = app.jobs.files(&stem);
     let (path, mime, name) = match kind.as_str() {

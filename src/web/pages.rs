@@ -32,13 +32,40 @@ pub(super) fn html(app: &App, status: StatusCode, title: &str, body: &str) -> Re
     (status, Html(page(title, &app.label, body))).into_response()
 }
 
+/// Why a request was not done, as a page: what a handler returns through `?` (and what an
+/// extractor rejects with), rendered only when it reaches axum.
+pub(super) struct Problem {
+    label: String,
+    status: StatusCode,
+    title: String,
+    text: String,
+}
+
+impl Problem {
+    pub(super) fn new(app: &App, status: StatusCode, title: &str, text: &str) -> Self {
+        Self {
+            label: app.label.clone(),
+            status,
+            title: title.into(),
+            text: text.into(),
+        }
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let body = format!(
+            "<h1>{}</h1>{}<p><a href=\"/\">Back to the start</a></p>",
+            esc(&self.title),
+            notice("error", &esc(&self.text))
+        );
+        (self.status, Html(page(&self.title, &self.label, &body))).into_response()
+    }
+}
+
+/// A [`Problem`] page at once, for handlers that answer with a `Response`.
 pub(super) fn problem(app: &App, status: StatusCode, title: &str, text: &str) -> Response {
-    let body = format!(
-        "<h1>{}</h1>{}<p><a href=\"/\">Back to the start</a></p>",
-        esc(title),
-        notice("error", &esc(text))
-    );
-    html(app, status, title, &body)
+    Problem::new(app, status, title, text).into_response()
 }
 
 pub(super) async fn not_found(State(app): Shared) -> Response {
@@ -101,13 +128,14 @@ impl axum::extract::FromRequestParts<Arc<App>> for Upload {
         Staged::find(app.jobs.root(), &id)
             .map(Upload)
             .ok_or_else(|| {
-                problem(
+                Problem::new(
                     app,
                     StatusCode::NOT_FOUND,
                     "No such upload",
                     "This upload is not here (the link is old, or the folder was cleaned). Upload \
                  the sheet again.",
                 )
+                .into_response()
             })
     }
 }

@@ -4,7 +4,7 @@
 use super::html::{esc, form_open, notice};
 use super::job_spec::{Job, JobSpec};
 use super::jobs::JobRecord;
-use super::pages::{Shared, Upload, blocking, problem, start_run};
+use super::pages::{Problem, Shared, Upload, blocking, start_run};
 use super::staged::{Choices, Staged};
 use super::state::App;
 use crate::report::money::{count, grouped};
@@ -151,7 +151,7 @@ pub(super) async fn apply(
     State(app): Shared,
     Upload(staged): Upload,
     Form(form): Form<HashMap<String, String>>,
-) -> Response {
+) -> Result<Response, Problem> {
     let stem = staged.stem();
     let c = staged.choices();
     let files = app.jobs.files(&stem);
@@ -161,43 +161,50 @@ pub(super) async fn apply(
         files.checkpoint.clone(),
         Arc::clone(&app),
     );
-    let Some(p) = blocking(move || a.previews.get(&s2, &c2, &a.target, &ckpt)).await else {
-        return problem(
-            &app,
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Not applied",
-            "reading failed",
-        );
-    };
-    let Some(r) = p.as_ref().as_ref().ok().and_then(|m| m.read.as_ref().ok()) else {
-        return problem(
-            &app,
-            StatusCode::BAD_REQUEST,
-            "Not applied",
-            "The sheet cannot be read as it is set up: go back and fix the mapping.",
-        );
-    };
+    let p = blocking(move || a.previews.get(&s2, &c2, &a.target, &ckpt))
+        .await
+        .ok_or_else(|| {
+            Problem::new(
+                &app,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Not applied",
+                "The server could not read the sheet: try again.",
+            )
+        })?;
+    let r = p
+        .as_ref()
+        .as_ref()
+        .ok()
+        .and_then(|m| m.read.as_ref().ok())
+        .ok_or_else(|| {
+            Problem::new(
+                &app,
+                StatusCode::BAD_REQUEST,
+                "Not applied",
+                "The sheet cannot be read as it is set up: go back and fix the mapping.",
+            )
+        })?;
     // The button said how many rows and how much money: a sheet or choices changed since means
     // another look.
     if form.get("rows").and_then(|v| v.parse::<u64>().ok()) != Some(r.totals.rows)
         || form.get("totals").is_some_and(|t| *t != stated_totals(r))
     {
-        return problem(
+        return Err(Problem::new(
             &app,
             StatusCode::CONFLICT,
             "The preview changed",
             "What the sheet would do changed since the page was shown: go back, look again, and \
              press Apply on the new preview.",
-        );
+        ));
     }
     if r.invalid > 0 && form.get("skip_invalid").map(String::as_str) != Some("1") {
-        return problem(
+        return Err(Problem::new(
             &app,
             StatusCode::BAD_REQUEST,
             "Invalid rows",
             "The sheet has invalid rows: tick \"Leave the invalid rows out\", or fix them and \
              upload the sheet again.",
-        );
+        ));
     }
     let spec = JobSpec {
         sheet: &staged.path(),
@@ -223,5 +230,5 @@ pub(super) async fn apply(
         ),
         runs: app.jobs.record(&stem).map(|r| r.runs).unwrap_or_default(),
     };
-    start_run(&app, stem, record, "Not started").await
+    Ok(start_run(&app, stem, record, "Not started").await)
 }

@@ -878,12 +878,18 @@ fn a_config_file_holds_values_and_read_back_but_never_a_one_run_decision() {
     assert_eq!(emu.conversions()[&2].disposition_type, "approved");
 
     for (line, says) in [
-        ("edited_sheet = true\n", "--edited-sheet on the command line"),
+        (
+            "edited_sheet = true\n",
+            "--edited-sheet on the command line",
+        ),
         ("same-sheet-again = true\n", "never kept in a file"),
         ("restart = true\n", "never kept in a file"),
         ("dry_run = true\n", "never kept in a file"),
         ("summary-json = \"x.json\"\n", "never kept in a file"),
-        ("sandbox = true\nbase-url = \"http://127.0.0.1:9\"\n", "keep one"),
+        (
+            "sandbox = true\nbase-url = \"http://127.0.0.1:9\"\n",
+            "keep one",
+        ),
         ("rate = \"fast\"\n", "fast"),
         ("set = \"received=1\"\n", "[set] with one line per entry"),
         ("recieved = 1\n", "unknown field `recieved`"),
