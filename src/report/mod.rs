@@ -9,3 +9,4 @@ pub(crate) mod preview;
 pub(crate) mod progress;
 pub(crate) mod summary;
 pub(crate) mod undo;
+pub(crate) mod xlsx;

@@ -134,10 +134,13 @@ pub(crate) const BEFORE_COLUMNS: [&str; 3] =
 
 enum Sink {
     Csv(Box<csv::Writer<BufWriter<NamedTempFile>>>),
-    /// Cells are typed text (never formulas), so nothing needs neutralising.
+    /// Cells are typed (amounts and counts numbers, the rest text: never formulas), so nothing
+    /// needs neutralising.
     Xlsx {
         sheet: Box<rust_xlsxwriter::Worksheet>,
         next_row: u32,
+        /// What each column holds, by its title.
+        kinds: Vec<super::xlsx::Cell>,
         tmp: NamedTempFile,
     },
 }
@@ -196,6 +199,10 @@ impl ResultsWriter {
             Sink::Xlsx {
                 sheet: Box::new(sheet),
                 next_row: 1,
+                kinds: columns()
+                    .chain(extra.iter().copied())
+                    .map(super::xlsx::Cell::of)
+                    .collect(),
                 tmp,
             }
         } else {
@@ -252,40 +259,24 @@ impl ResultsWriter {
                 }
             }
             Sink::Xlsx {
-                sheet, next_row, ..
+                sheet,
+                next_row,
+                kinds,
+                ..
             } => {
                 let r = *next_row;
-                #[expect(clippy::cast_precision_loss, reason = "row numbers are far below 2^53")]
-                sheet
-                    .write_number(r, 0, line.row as f64)
-                    .map_err(|e| xlsx_err(&e))?;
-                let texts = line
-                    .cells
-                    .iter()
-                    .map(String::as_str)
-                    .chain([line.status.as_str()]);
-                for (c, text) in (1u16..).zip(texts) {
-                    if !text.is_empty() {
-                        sheet.write_string(r, c, text).map_err(|e| xlsx_err(&e))?;
-                    }
-                }
-                sheet
-                    .write_number(r, 9, f64::from(line.attempts))
-                    .map_err(|e| xlsx_err(&e))?;
-                if let Some(h) = line.http_status {
-                    sheet
-                        .write_number(r, 10, f64::from(h))
-                        .map_err(|e| xlsx_err(&e))?;
-                }
-                if !line.message.is_empty() {
-                    sheet
-                        .write_string(r, 11, &line.message)
-                        .map_err(|e| xlsx_err(&e))?;
-                }
-                for (c, text) in (12u16..).zip(before.into_iter().flatten()) {
-                    if !text.is_empty() {
-                        sheet.write_string(r, c, text).map_err(|e| xlsx_err(&e))?;
-                    }
+                let texts = [row.as_str()]
+                    .into_iter()
+                    .chain(line.cells.iter().map(String::as_str))
+                    .chain([
+                        line.status.as_str(),
+                        &attempts,
+                        &http,
+                        line.message.as_str(),
+                    ])
+                    .chain(before.into_iter().flatten().map(String::as_str));
+                for ((c, text), kind) in (0u16..).zip(texts).zip(kinds.iter()) {
+                    super::xlsx::write(sheet, r, c, *kind, text).map_err(|e| xlsx_err(&e))?;
                 }
                 *next_row = r.checked_add(1).ok_or_else(|| {
                     io::Error::other("more rows than a workbook sheet holds; write a .csv")

@@ -102,8 +102,10 @@ pub(super) fn applied_sums(root: &Path, path: &Path) -> Option<[rust_decimal::De
     Some(sums)
 }
 
-/// The results CSV as an `.xlsx`: every cell written as text, so nothing in it is ever a formula.
+/// The results CSV as an `.xlsx`, cells typed by their column (`report::xlsx`): amounts and
+/// counts as numbers, everything else as text, so nothing in it is ever a formula.
 pub(super) fn to_xlsx(root: &Path, path: &Path) -> Result<Vec<u8>, String> {
+    use crate::report::xlsx::{Cell, write};
     let (text, delimiter) =
         read_cake_recon_csv(root, path).ok_or_else(|| format!("cannot read {}", path.display()))?;
     let mut rdr = csv::ReaderBuilder::new()
@@ -114,12 +116,21 @@ pub(super) fn to_xlsx(root: &Path, path: &Path) -> Result<Vec<u8>, String> {
     let mut book = rust_xlsxwriter::Workbook::new();
     let sheet = book.add_worksheet();
     sheet.set_name("Results").map_err(|e| e.to_string())?;
+    let mut kinds = Vec::new();
     for (r, rec) in rdr.records().enumerate() {
         let rec = rec.map_err(|e| e.to_string())?;
+        if r == 0 {
+            kinds = rec.iter().map(Cell::of).collect();
+        }
         let r = u32::try_from(r).map_err(|e| e.to_string())?;
         for (c, cell) in rec.iter().enumerate() {
+            let kind = if r == 0 {
+                Cell::Text
+            } else {
+                kinds.get(c).copied().unwrap_or(Cell::Text)
+            };
             let c = u16::try_from(c).map_err(|e| e.to_string())?;
-            sheet.write_string(r, c, cell).map_err(|e| e.to_string())?;
+            write(sheet, r, c, kind, cell).map_err(|e| e.to_string())?;
         }
     }
     book.save_to_buffer().map_err(|e| e.to_string())

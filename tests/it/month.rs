@@ -714,9 +714,18 @@ fn a_thousands_shaped_amount_in_a_decimal_point_sheet_is_refused() {
     assert_eq!(emu.stats().requests, 0);
 }
 
+/// One part of a workbook (its XML), read from the zip.
+pub(crate) fn xlsx_part(path: &std::path::Path, part: &str) -> String {
+    let bytes = std::fs::read(path).unwrap();
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+    let mut xml = String::new();
+    std::io::Read::read_to_string(&mut zip.by_name(part).unwrap(), &mut xml).unwrap();
+    xml
+}
+
 #[test]
 fn results_can_be_a_real_workbook_and_a_finished_run_leaves_no_lock_or_temporary_file() {
-    use calamine::Reader as _;
+    use calamine::{Data, Reader as _};
     let t = TestDir::new();
     let emu = Emu::start(Faults::default());
     t.write(
@@ -734,8 +743,21 @@ fn results_can_be_a_real_workbook_and_a_finished_run_leaves_no_lock_or_temporary
     assert_eq!(rows[0][..3], ["row", "conversion_id", "request_session_id"]);
     assert_eq!(rows[3][3], "=cmd", "text, never a formula");
     assert_eq!(rows[3][8], "rejected");
-    assert_eq!(rows[1][5], "12.50");
-    assert_eq!(rows[2][5], "+3.00", "add is visible");
+    // Amounts are numbers (SUM works), shown with two decimals; an addition shows its sign.
+    assert_eq!(range.get((1, 5)), Some(&Data::Float(12.5)));
+    assert_eq!(range.get((2, 5)), Some(&Data::Float(3.0)));
+    assert_eq!(range.get((1, 0)), Some(&Data::Float(2.0)), "the sheet row");
+    assert_eq!(
+        range.get((1, 1)),
+        Some(&Data::String("1".into())),
+        "ids stay text"
+    );
+    let styles = xlsx_part(&t.path("s.results.xlsx"), "xl/styles.xml");
+    assert!(
+        styles.contains("formatCode=\"#,##0.00\"")
+            && styles.contains("formatCode=\"+#,##0.00;-#,##0.00;0.00\""),
+        "{styles}"
+    );
     assert_eq!(rows[2][6], "", "received left as it is: blank");
     assert_eq!(rows[2][8], "updated");
     let names = t.names();

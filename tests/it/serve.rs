@@ -985,6 +985,7 @@ fn the_page_sets_what_the_command_line_flags_set_and_keeps_unapplied_uploads() {
 
 #[test]
 fn a_hostile_sheet_is_shown_as_text_and_downloaded_without_formulas() {
+    use calamine::{Data, Reader as _};
     let t = TestDir::new();
     let emu = emu_of(&t, 3);
     let s = server_at(&t, &emu);
@@ -1053,6 +1054,31 @@ fn a_hostile_sheet_is_shown_as_text_and_downloaded_without_formulas() {
     )
     .unwrap();
     assert!(!xml.contains("<f>"), "no formula cell: {xml}");
+    // Amounts are numbers, so SUM works; ids and what the sheet wrote stay text.
+    let mut book: calamine::Xlsx<_> =
+        calamine::open_workbook_from_rs(std::io::Cursor::new(xlsx.to_vec())).unwrap();
+    let range = book.worksheet_range("Results").unwrap();
+    let head: Vec<String> = range
+        .rows()
+        .next()
+        .unwrap()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let col = |name: &str| head.iter().position(|h| h == name).unwrap();
+    let by_row = |row: f64| {
+        range
+            .rows()
+            .find(|r| r[0] == Data::Float(row))
+            .unwrap_or_else(|| panic!("row {row}: {head:?}"))
+            .to_vec()
+    };
+    assert_eq!(by_row(2.0)[col("payout")], Data::Float(1.0));
+    assert_eq!(by_row(2.0)[col("conversion_id")], Data::String("1".into()));
+    assert!(
+        matches!(&by_row(3.0)[col("payout")], Data::String(s) if s.contains("HYPERLINK")),
+        "what the sheet wrote stays text"
+    );
     let ledger = emu.conversions();
     assert_eq!(ledger[&1].payout.to_string(), "1.00");
 }
