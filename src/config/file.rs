@@ -134,7 +134,7 @@ fn flags_of(
             (ArgAction::SetTrue, toml::Value::Boolean(true)) => {
                 out.single.push(format!("--{flag}").into());
             }
-            (ArgAction::SetTrue | ArgAction::Set, toml::Value::Boolean(false)) => {}
+            (ArgAction::SetTrue, toml::Value::Boolean(false)) => {}
             (ArgAction::SetTrue, _) => {
                 return Err(err(format!("{key} = {value:?}: expected true or false")));
             }
@@ -146,11 +146,15 @@ fn flags_of(
             (ArgAction::Count, _) => {
                 return Err(err(format!("{key} = {value:?}: expected 0 to 3")));
             }
-            // A flag whose value may be left out (`resend-in-doubt = true`: every row).
-            (ArgAction::Set, toml::Value::Boolean(true))
+            // A flag whose value may be left out (`resend-in-doubt = true`: every row; `false`:
+            // none). Any other option given `true` or `false` is handed to its parser, which
+            // refuses it.
+            (ArgAction::Set, toml::Value::Boolean(b))
                 if arg.get_num_args().is_some_and(|n| n.min_values() == 0) =>
             {
-                out.single.push(format!("--{flag}").into());
+                if *b {
+                    out.single.push(format!("--{flag}").into());
+                }
             }
             (_, v) => {
                 let v = scalar_text(v).ok_or_else(|| {

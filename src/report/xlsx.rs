@@ -28,8 +28,8 @@ impl Cell {
     }
 }
 
-/// An amount as the number a workbook stores, its display format, and whether it is an
-/// addition; `None` when the text is no plain amount (an invalid row's cell as the sheet wrote
+/// An amount as the number a workbook stores and its display format (an addition, `+3.00`,
+/// keeps its sign on show); `None` when the text is no plain amount (an invalid row's cell as the sheet wrote
 /// it) or when a double would not read back as the same decimal (more than 15 significant
 /// digits): such a cell stays text, exactly as written.
 fn amount(text: &str) -> Option<(f64, String)> {
@@ -101,6 +101,14 @@ mod tests {
         );
         assert_eq!(amount("-2.5"), Some((-2.5, "#,##0.00".into())));
         assert_eq!(amount("0.125"), Some((0.125, "#,##0.00#".into())));
+        for (text, f) in [
+            ("1234.56", 1234.56),
+            ("0.10", 0.1),
+            ("99999999.99", 99_999_999.99),
+            ("0.07", 0.07),
+        ] {
+            assert_eq!(amount(text).map(|a| a.0), Some(f), "{text}");
+        }
         // As the sheet wrote it (an invalid row), or beyond a double's digits: text.
         for text in [
             "$1,234.56",

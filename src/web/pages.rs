@@ -32,8 +32,8 @@ pub(super) fn html(app: &App, status: StatusCode, title: &str, body: &str) -> Re
     (status, Html(page(title, &app.label, body))).into_response()
 }
 
-/// Why a request was not done, as a page: what a handler returns through `?` (and what an
-/// extractor rejects with), rendered only when it reaches axum.
+/// Why a request was not done, as a page: what a handler returns through `?`, rendered only
+/// when it reaches axum.
 pub(super) struct Problem {
     label: String,
     status: StatusCode,

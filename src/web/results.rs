@@ -110,27 +110,23 @@ pub(super) fn to_xlsx(root: &Path, path: &Path) -> Result<Vec<u8>, String> {
         read_cake_recon_csv(root, path).ok_or_else(|| format!("cannot read {}", path.display()))?;
     let mut rdr = csv::ReaderBuilder::new()
         .delimiter(delimiter)
-        .has_headers(false)
         .flexible(true)
         .from_reader(text.as_bytes());
     let mut book = rust_xlsxwriter::Workbook::new();
     let sheet = book.add_worksheet();
     sheet.set_name("Results").map_err(|e| e.to_string())?;
-    let mut kinds = Vec::new();
-    for (r, rec) in rdr.records().enumerate() {
+    let head = rdr.headers().map_err(|e| e.to_string())?.clone();
+    let kinds: Vec<Cell> = head.iter().map(Cell::of).collect();
+    for (c, title) in (0u16..).zip(head.iter()) {
+        write(sheet, 0, c, Cell::Text, title).map_err(|e| e.to_string())?;
+    }
+    for (r, rec) in (1u32..).zip(rdr.records()) {
         let rec = rec.map_err(|e| e.to_string())?;
-        if r == 0 {
-            kinds = rec.iter().map(Cell::of).collect();
-        }
-        let r = u32::try_from(r).map_err(|e| e.to_string())?;
-        for (c, cell) in rec.iter().enumerate() {
-            let kind = if r == 0 {
-                Cell::Text
-            } else {
-                kinds.get(c).copied().unwrap_or(Cell::Text)
-            };
-            let c = u16::try_from(c).map_err(|e| e.to_string())?;
-            write(sheet, r, c, kind, cell).map_err(|e| e.to_string())?;
+        for ((c, cell), kind) in (0u16..)
+            .zip(rec.iter())
+            .zip(kinds.iter().chain(std::iter::repeat(&Cell::Text)))
+        {
+            write(sheet, r, c, *kind, cell).map_err(|e| e.to_string())?;
         }
     }
     book.save_to_buffer().map_err(|e| e.to_string())

@@ -891,6 +891,7 @@ fn a_config_file_holds_values_and_read_back_but_never_a_one_run_decision() {
             "keep one",
         ),
         ("rate = \"fast\"\n", "fast"),
+        ("method = false\n", "false"),
         ("set = \"received=1\"\n", "[set] with one line per entry"),
         ("recieved = 1\n", "unknown field `recieved`"),
     ] {
