@@ -55,12 +55,12 @@ pub(crate) struct FaultArgs {
     #[arg(long, default_value_t = 0.0, value_name = "N")]
     pub(crate) max_rps: f64,
     /// Reports: the most rows one page holds, whatever `row_limit` asks (CAKE caps pages
-    /// silently) [default: 10,000].
-    #[arg(long, default_value_t = 0, value_name = "N")]
+    /// silently). 0, the default: CAKE's 10,000.
+    #[arg(long, default_value_t = 0, hide_default_value = true, value_name = "N")]
     pub(crate) report_page_cap: usize,
     /// Reports: rows past this position in a window are never returned, whatever
-    /// `start_at_row` says (CAKE stops near 100,000) [default: 100,000].
-    #[arg(long, default_value_t = 0, value_name = "N")]
+    /// `start_at_row` says. 0, the default: CAKE's 100,000, where it stops.
+    #[arg(long, default_value_t = 0, hide_default_value = true, value_name = "N")]
     pub(crate) report_reach: usize,
     /// Seed of the fault dice, for reproducible runs.
     #[arg(long, default_value_t = 1)]

@@ -65,6 +65,14 @@ fn scalar_text(v: &toml::Value) -> Option<String> {
     }
 }
 
+/// A value as the file wrote it, for a message.
+fn shown(v: &toml::Value) -> String {
+    match v {
+        toml::Value::String(s) => format!("{s:?}"),
+        other => scalar_text(other).unwrap_or_else(|| "a list or table".into()),
+    }
+}
+
 /// The file's flags: those that take one value (the command line's, given after them, win) and
 /// those that add up (`--set`, `--map`, `--values`: given after the command line's own).
 struct FileFlags {
@@ -136,7 +144,10 @@ fn flags_of(
             }
             (ArgAction::SetTrue, toml::Value::Boolean(false)) => {}
             (ArgAction::SetTrue, _) => {
-                return Err(err(format!("{key} = {value:?}: expected true or false")));
+                return Err(err(format!(
+                    "{key} = {}: expected true or false",
+                    shown(value)
+                )));
             }
             (ArgAction::Count, toml::Value::Integer(n)) if (0..=3).contains(n) => {
                 for _ in 0..*n {
@@ -144,7 +155,7 @@ fn flags_of(
                 }
             }
             (ArgAction::Count, _) => {
-                return Err(err(format!("{key} = {value:?}: expected 0 to 3")));
+                return Err(err(format!("{key} = {}: expected 0 to 3", shown(value))));
             }
             // A flag whose value may be left out (`resend-in-doubt = true`: every row; `false`:
             // none). Any other option given `true` or `false` is handed to its parser, which

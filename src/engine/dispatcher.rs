@@ -444,7 +444,11 @@ pub(super) async fn dispatch(
         }
         if stop.is_none() {
             if shared.key_refused.load(Ordering::SeqCst) {
-                stop = Some(Stop::Aborted("CAKE answered Invalid API Key".into()));
+                stop = Some(Stop::Aborted(
+                    "CAKE answered Invalid API Key (give this instance's admin API key in \
+                     CAKE_API_KEY or --api-key-file; no row was applied with it)"
+                        .into(),
+                ));
             } else if let Some(failure) = shared.store.failure() {
                 stop = Some(Stop::Aborted(failure));
             }

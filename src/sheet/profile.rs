@@ -107,6 +107,27 @@ fn decision_header(header: &str) -> bool {
         })
 }
 
+/// A header that asks whether the amount is added (`Add to payout`, `Additive?`, `Top up`,
+/// `Increment`): its yes/no says whether a payout is *set* or *added*, which is money.
+fn addition_header(header: &str) -> bool {
+    let h = normalize_token(header);
+    let h = h.trim_end_matches(['?', ':']);
+    h.split(|c: char| !c.is_alphanumeric()).any(|w| {
+        matches!(
+            w,
+            "add"
+                | "adds"
+                | "added"
+                | "additive"
+                | "addition"
+                | "increment"
+                | "topup"
+                | "cumulative"
+        )
+    }) || h.contains("top_up")
+        || h.contains("on_top")
+}
+
 /// A header whose question is the negative one: Yes means the conversion is not paid.
 fn negative_header(header: &str) -> bool {
     let h = normalize_token(header);
@@ -218,6 +239,17 @@ pub(crate) fn decide(
                 .push((h.to_string(), Param::DispositionType.name().to_string()));
             out.notes.push(format!(
                 "column \"{h}\" holds dispositions ({seen}): read as disposition_type"
+            ));
+        } else if p.most(p.yes_no)
+            && addition_header(h)
+            && columns.column(Param::AddToExistingPayout).is_none()
+        {
+            // Ignored, every payout would be *set* to the amount the sheet means to *add*.
+            problems.push(format!(
+                "column \"{h}\" says whether each payout is added ({seen}) and would be \
+                 ignored, so every payout would be set instead: read it with --map \
+                 \"{h}=add_to_existing_payout\", or leave it out on purpose with --map \
+                 \"{h}=ignore\""
             ));
         } else if p.most(p.yes_no) && decision_header(h) {
             // A header that asks the negative question (`Rejected?`, `Fraud?`) has Yes mean

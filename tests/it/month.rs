@@ -221,6 +221,7 @@ fn cron_quiet_with_a_refused_key_still_says_why_and_json_ends_with_a_summary() {
     assert!(
         out.stderr
             .contains("stopped: CAKE answered Invalid API Key")
+            && out.stderr.contains("CAKE_API_KEY or --api-key-file")
             && out.stderr.contains("exit 3"),
         "{}",
         out.stderr

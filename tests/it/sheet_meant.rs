@@ -673,3 +673,39 @@ fn a_bonus_column_beside_a_payout_column_is_never_hinted_to_a_map_that_fails() {
     );
     assert_eq!(emu.stats().requests, 0);
 }
+
+/// A yes/no column that says whether each amount is added, under a header the header rules do
+/// not read (`Add to payout`), would leave every payout *set* to what was meant as an addition:
+/// refused before sending, naming the map; mapped, the additions land once and the sets land.
+#[test]
+fn a_yes_no_add_column_the_headers_do_not_read_is_refused_until_mapped() {
+    let t = TestDir::new();
+    // Conversions 1 to 3 start with payout 10.00.
+    let emu = Emu::start(Faults::default());
+    for header in ["Add to payout", "Additive?", "Top up"] {
+        t.write(
+            "june.csv",
+            format!("Conversion ID,Payout,{header}\n1,12.50,No\n2,0.75,No\n3,2.00,Yes\n"),
+        );
+        let out = run(&t, &emu, "june.csv", &["--dry-run"]);
+        assert_eq!(out.code, 2, "{header}: {out:?}");
+        assert!(
+            out.stderr
+                .contains(&format!("--map \"{header}=add_to_existing_payout\""))
+                && out.stderr.contains("would be set instead"),
+            "{header}: {}",
+            out.stderr
+        );
+    }
+    assert_eq!(emu.stats().requests, 0);
+    let out = run(
+        &t,
+        &emu,
+        "june.csv",
+        &["--map", "Top up=add_to_existing_payout"],
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    let ledger = emu.conversions();
+    assert_eq!(ledger[&1].payout.to_string(), "12.50");
+    assert_eq!(ledger[&3].payout.to_string(), "12.00", "added once");
+}
