@@ -306,6 +306,11 @@ fn model(cfg: &RunConfig) -> Result<DryRun, Error> {
             conversion_date_column: pre.columns.conversion_date.is_some(),
             totals: Money::from(&preview.totals),
             duplicates: duplicates_listed(&pre, &preview.invalid),
+            duplicate_rows: {
+                let mut rows: Vec<u64> = pre.duplicates.keys().copied().collect();
+                rows.sort_unstable();
+                rows
+            },
             invalid_rows: preview.invalid,
             total_mismatches: pre.total_mismatches.clone(),
             unseen: UnseenCounts {

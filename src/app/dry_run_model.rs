@@ -73,6 +73,10 @@ pub(crate) struct Reading {
     /// Rows that target the same conversion as another row (not sent either), the first
     /// [`ROWS_LISTED`].
     pub duplicates: Vec<(u64, String)>,
+    /// Every row held back as a duplicate (invalid in the results file), so the screen's row
+    /// table can say which invalid rows are duplicates.
+    #[serde(default)]
+    pub duplicate_rows: Vec<u64>,
     /// Total lines that do not match the rows above them.
     pub total_mismatches: Vec<String>,
     /// Hidden rows and amounts shown otherwise than stored, and what is left to choose.

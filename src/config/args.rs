@@ -402,3 +402,15 @@ pub(crate) fn parse_day(s: &str) -> Result<chrono::NaiveDate, String> {
     }
     Ok(day)
 }
+
+/// Whether `run`'s flag `--name` takes a value (`None`: `run` has no such flag). The screen
+/// puts messages written for the command line into its own words, and must know how much of
+/// the message a flag spans.
+#[must_use]
+pub(crate) fn run_flag_takes_value(name: &str) -> Option<bool> {
+    use clap::Args as _;
+    let cmd = RunArgs::augment_args(clap::Command::new("run"));
+    cmd.get_arguments()
+        .find(|a| a.get_long() == Some(name))
+        .map(|a| a.get_action().takes_values())
+}

@@ -11,7 +11,7 @@ mod resolve;
 mod serve;
 mod values;
 
-pub(crate) use args::{MockArgs, RunArgs, ServeArgs, parse_day};
+pub(crate) use args::{MockArgs, RunArgs, ServeArgs, parse_day, run_flag_takes_value};
 pub(crate) use history::{HistoryArgs, history_config};
 pub(crate) use resolve::{check_config, mock_config, run_config, sheet_files};
 #[cfg(test)]

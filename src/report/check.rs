@@ -45,7 +45,7 @@ impl CheckStatus {
 }
 
 /// The columns: the contract's six, then what CAKE holds.
-pub(crate) const COLUMNS: [&str; 10] = [
+pub(crate) const COLUMNS: [&str; 14] = [
     "row",
     "conversion_id",
     "request_session_id",
@@ -56,6 +56,10 @@ pub(crate) const COLUMNS: [&str; 10] = [
     "cake_payout",
     "cake_received",
     "cake_disposition",
+    "cake_offer_id",
+    "cake_offer_name",
+    "cake_affiliate_id",
+    "cake_affiliate_name",
 ];
 
 /// One line of the check file.
@@ -143,6 +147,8 @@ impl CheckWriter {
     pub(crate) fn write(&mut self, l: &CheckLine) -> io::Result<()> {
         let held = l.held.as_ref();
         let money = |d: Option<Decimal>| d.map(|d| d.normalize().to_string()).unwrap_or_default();
+        let id = |n: Option<i32>| n.map(|n| n.to_string()).unwrap_or_default();
+        let text = |t: Option<&str>| neutralize(t.unwrap_or("")).into_owned();
         let record = [
             l.row.to_string(),
             neutralize(&l.ids[0]).into_owned(),
@@ -156,6 +162,10 @@ impl CheckWriter {
             money(held.and_then(|h| h.received)),
             held.and_then(|h| h.disposition)
                 .map_or(String::new(), |d| d.as_str().to_string()),
+            id(held.and_then(|h| h.offer_id)),
+            text(held.and_then(|h| h.offer_name.as_deref())),
+            id(held.and_then(|h| h.affiliate_id)),
+            text(held.and_then(|h| h.affiliate_name.as_deref())),
         ];
         self.0.write(&record)
     }

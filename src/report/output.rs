@@ -33,24 +33,58 @@ pub(crate) struct ResultLine {
     pub message: String,
 }
 
+/// What a results file's `payout` or `received` cell says its row does: leave the value, set
+/// it, or add to it. Written by [`update_cells`] and read back by the screen — one rule, so a
+/// page's sums are the file's. An addition always carries a leading `+` (`+3.00`, and `+-3.00`
+/// for a claw-back), so a negative set (`--allow-negative`) never reads as an addition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AmountCell {
+    Leaves,
+    Sets(Decimal),
+    Adds(Decimal),
+}
+
+impl AmountCell {
+    #[must_use]
+    pub(crate) fn render(self) -> String {
+        match self {
+            Self::Leaves => String::new(),
+            Self::Sets(d) => format_amount(d),
+            Self::Adds(d) => format!("+{}", format_amount(d)),
+        }
+    }
+
+    /// The cell as [`render`](Self::render) wrote it; `None` for anything else (an invalid
+    /// row's cell as the sheet had it).
+    #[must_use]
+    pub(crate) fn read(cell: &str) -> Option<Self> {
+        if cell.is_empty() {
+            return Some(Self::Leaves);
+        }
+        let (adds, digits) = match cell.strip_prefix('+') {
+            Some(rest) => (true, rest),
+            None => (false, cell),
+        };
+        if !is_plain_number(digits) || digits.starts_with('+') {
+            return None;
+        }
+        let d = Decimal::from_str_exact(digits).ok()?;
+        Some(if adds { Self::Adds(d) } else { Self::Sets(d) })
+    }
+}
+
 /// The id/amount cells of a valid row: ids as sent; payout and received as what the row does
-/// — blank when it leaves the value as it is, `+3.00` when it adds, `12.50` when it sets.
+/// ([`AmountCell`]).
 #[must_use]
 pub(crate) fn update_cells(u: &ConversionUpdate) -> [String; 7] {
-    let adds = |d: Decimal| {
-        if d.is_sign_negative() {
-            format_amount(d)
-        } else {
-            format!("+{}", format_amount(d))
-        }
-    };
     let added = u.additions();
     ECHOED.map(|p| match p {
         Param::Payout if u.payout_unchanged() => String::new(),
-        Param::Payout if added.payout.is_some() => adds(u.payout),
+        Param::Payout if added.payout.is_some() => AmountCell::Adds(u.payout).render(),
+        Param::Payout => AmountCell::Sets(u.payout).render(),
         Param::Received => match (added.received, u.received_option.sets()) {
-            (Some((_, received)), _) => adds(received),
-            (None, Some(_)) => format_amount(u.received),
+            (Some((_, received)), _) => AmountCell::Adds(received).render(),
+            (None, Some(_)) => AmountCell::Sets(u.received).render(),
             (None, None) => String::new(),
         },
         // The offer sent (blank while CAKE has yet to give it).
@@ -92,8 +126,11 @@ impl ResultLine {
 }
 
 /// True for plain numbers such as `-12.50`, which a spreadsheet shows as numbers, not formulas.
+/// An addition's sign before a signed amount (`+-3.00`) is a plain number too: a spreadsheet
+/// reads it as that number, and no function can follow.
 fn is_plain_number(s: &str) -> bool {
-    let body = s.strip_prefix(['-', '+']).unwrap_or(s);
+    let body = s.strip_prefix("+-").unwrap_or(s);
+    let body = body.strip_prefix(['-', '+']).unwrap_or(body);
     let mut parts = body.splitn(2, '.');
     let int = parts.next().unwrap_or("");
     let frac = parts.next();

@@ -14,6 +14,11 @@ pub struct Held {
     pub request_session_id: Option<i32>,
     pub transaction_id: Option<String>,
     pub offer_id: Option<i32>,
+    /// `site_offer_name` (`offer_name` in older reports): for totals a person reads.
+    pub offer_name: Option<String>,
+    /// `source_affiliate` (`affiliate` in older reports): who is paid.
+    pub affiliate_id: Option<i32>,
+    pub affiliate_name: Option<String>,
     /// `paid/amount`: the payout.
     pub paid: Option<Decimal>,
     /// `received/amount`: the revenue.

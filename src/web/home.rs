@@ -140,7 +140,16 @@ pub(super) async fn upload(
             Err(msg) => return problem(&app, StatusCode::BAD_REQUEST, "Not a sheet", &msg),
         };
         return match save_upload(&app, &name, field).await {
-            Ok(staged) => Redirect::to(&format!("/sheet/{}", staged.id)).into_response(),
+            Ok(staged) => {
+                // The mapping of an earlier sheet with these columns, or the page's suggestions.
+                let (a, s2) = (Arc::clone(&app), staged.clone());
+                if let Some(Err(e)) =
+                    blocking(move || super::remember::first_choices(&a, &s2)).await
+                {
+                    tracing::warn!(error = %e, "an upload's first choices were not saved");
+                }
+                Redirect::to(&format!("/sheet/{}", staged.id)).into_response()
+            }
             Err(resp) => resp,
         };
     }

@@ -4,14 +4,16 @@
 use super::html::{esc, form_open, notice, table};
 use super::jobs::{outcome, valid_stem};
 use super::pages::{Problem, Shared, blocking, html, not_found, problem, start_run, urlencode};
-use super::results::{applied_sums, read_csv_rows, to_xlsx};
+use super::results::to_xlsx;
+use super::rows::{Counted, Source};
+use super::rows_page::{TableQuery, rows_section, totals_section};
 use super::state::App;
 use crate::report::money::{count, grouped};
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::sync::Arc;
 
@@ -140,13 +142,18 @@ pub(super) async fn resume(State(app): Shared, Path(stem): Path<String>) -> Resp
     start_run(&app, stem, record, "Not resumed").await
 }
 
-pub(super) async fn job(State(app): Shared, Path(stem): Path<String>) -> Response {
+pub(super) async fn job(
+    State(app): Shared,
+    Path(stem): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     let stem = match job_stem(&app, &stem) {
         Ok(s) => s,
         Err(p) => return p.into_response(),
     };
     let a = Arc::clone(&app);
-    let body = blocking(move || render_job(&a, &stem)).await;
+    let q = TableQuery::from_query(&q);
+    let body = blocking(move || render_job(&a, &stem, &q)).await;
     match body {
         Some(Some(b)) => html(&app, StatusCode::OK, "Run", &b),
         _ => not_found(State(app)).await,
@@ -157,7 +164,7 @@ pub(super) async fn job(State(app): Shared, Path(stem): Path<String>) -> Respons
     clippy::too_many_lines,
     reason = "the run page: progress while it runs, results after, in reading order"
 )]
-fn render_job(app: &App, stem: &str) -> Option<String> {
+fn render_job(app: &App, stem: &str, q: &TableQuery) -> Option<String> {
     let files = app.jobs.files(stem);
     let rec = app.jobs.record(stem);
     if rec.is_none() && !files.checkpoint.exists() {
@@ -223,39 +230,56 @@ fn render_job(app: &App, stem: &str) -> Option<String> {
                     .last_outcome(stem)
                     .filter(|o| last.is_some_and(|r| r.exit == Some(i32::from(o.exit))))
                     .and_then(|o| o.error)
-                    .map(|e| format!("<br><span id=\"why\">{}</span>", esc(&e)))
+                    .map(|e| {
+                        format!(
+                            "<br><span id=\"why\">{}</span>",
+                            esc(&super::words::page_words(&e))
+                        )
+                    })
                     .unwrap_or_default()
             )
         )
     );
-    let attention = read_csv_rows(
-        app.jobs.root(),
-        &files.results,
-        "status",
-        |s| !matches!(s, "updated" | "unchanged" | "would_update"),
-        200,
-    );
     // Every row of the sheet, by status, as the results file has them (invalid rows and total
     // lines too); the checkpoint's count until the results exist.
+    let index = files
+        .results
+        .is_file()
+        .then(|| {
+            app.tables.get(
+                app.jobs.root(),
+                Source {
+                    results: files.results.clone(),
+                    check: None,
+                    duplicates: Arc::default(),
+                    counted: Counted::Applied,
+                    attention_first: true,
+                },
+            )
+        })
+        .and_then(Result::ok);
+    let counts: Option<BTreeMap<String, u64>> = index.as_ref().map(|t| {
+        t.statuses
+            .iter()
+            .map(|(s, sums)| (s.clone(), sums.rows))
+            .collect()
+    });
     let _ = write!(
         body,
         "<p id=\"statuses\">{} · {} of {} valid rows have no outcome yet</p>",
-        esc(&status_line(
-            attention
-                .as_ref()
-                .map_or(&p.by_status, |(_, _, counts)| counts)
-        )),
+        esc(&status_line(counts.as_ref().unwrap_or(&p.by_status))),
         count(p.remaining),
         count(p.valid)
     );
-    if let Some([set, added, received]) = applied_sums(app.jobs.root(), &files.results) {
+    if let Some(t) = &index {
+        let applied = t.sums(Some("updated"));
         let _ = write!(
             body,
             "<p id=\"applied\">Applied to CAKE (updated rows): Σ payout set <strong>{}</strong>, \
              Σ payout added <strong>{}</strong>, Σ received <strong>{}</strong>{}</p>",
-            grouped(set),
-            grouped(added),
-            grouped(received),
+            grouped(applied.payout_set),
+            grouped(applied.payout_added),
+            grouped(applied.received_set.saturating_add(applied.received_added)),
             rec.as_ref()
                 .map(|r| format!(" — the Apply button stated {}", esc(&r.stated)))
                 .unwrap_or_default()
@@ -278,21 +302,14 @@ fn render_job(app: &App, stem: &str) -> Option<String> {
              again.</span></form>",
         );
     }
-    if let Some((head, rows, _)) = attention
-        && !rows.is_empty()
-        && let Some(rows) = Some(
-            rows.into_iter()
-                .filter(|r| !r.iter().any(|c| c.contains("a total line, not sent")))
-                .collect::<Vec<_>>(),
-        )
-        && !rows.is_empty()
-    {
-        body.push_str(&table(
-            "Rows that were not updated (rejected, failed, in doubt, invalid, held back) — first",
-            &head.iter().map(String::as_str).collect::<Vec<_>>(),
-            &rows,
-            "attention",
+    if let Some(t) = &index {
+        body.push_str(&rows_section(
+            t,
+            q,
+            &format!("/job/{enc}"),
+            "Every row (what was not updated first)",
         ));
+        body.push_str(&totals_section(t, "applied: the rows CAKE took"));
     }
     body.push_str("<h2>Downloads</h2><ul class=\"downloads\">");
     let links = [
@@ -333,7 +350,7 @@ fn render_job(app: &App, stem: &str) -> Option<String> {
         let _ = write!(
             body,
             "<details><summary>Run log (last lines)</summary><pre class=\"log\">{}</pre></details>",
-            esc(&tail.join("\n"))
+            esc(&super::words::page_words(&tail.join("\n")))
         );
     }
     if let Some(r) = &rec {

@@ -9,6 +9,7 @@
 //! resume, and a stop button that is literally SIGTERM. The page reads progress from the
 //! checkpoint, so a reload or a server restart finds the run where it is.
 
+mod chart;
 mod guard;
 mod home;
 mod html;
@@ -19,7 +20,10 @@ mod jobs;
 mod pages;
 mod preview;
 mod process;
+mod remember;
 mod results;
+mod rows;
+mod rows_page;
 mod server;
 mod sheet_apply;
 mod sheet_check;
@@ -27,5 +31,6 @@ mod sheet_form;
 mod sheet_page;
 mod staged;
 mod state;
+mod words;
 
 pub(crate) use server::serve;

@@ -16,6 +16,25 @@ use std::time::Duration;
 /// or the preview could not be run) in the page's words.
 pub(super) type Preview = Result<DryRun, String>;
 
+/// A preview and the results file its dry run wrote (one line per row: what the page's row
+/// table is read from), kept in a folder of its own inside the served folder's state while
+/// the preview is kept, removed with it.
+pub(super) struct Previewed {
+    pub model: Preview,
+    dir: Option<tempfile::TempDir>,
+}
+
+impl Previewed {
+    /// The dry run's results file, when it wrote one.
+    pub(super) fn rows(&self) -> Option<PathBuf> {
+        let path = self.dir.as_ref()?.path().join(ROWS_FILE);
+        path.is_file().then_some(path)
+    }
+}
+
+/// The preview's results file, in its folder.
+const ROWS_FILE: &str = "preview.results.csv";
+
 /// How an upload is previewed: by which program, under which limits.
 pub(super) struct Previewer {
     pub exe: PathBuf,
@@ -33,15 +52,48 @@ impl Previewer {
         target: &RunTarget,
         checkpoint: &Path,
         columns_only: bool,
+    ) -> Previewed {
+        // Beside the upload: inside the served folder's state (0700), never /tmp.
+        let dir = match staged.path().parent().map(|p| {
+            tempfile::Builder::new().prefix(".preview-").tempdir_in(p)
+        }) {
+            Some(Ok(dir)) => dir,
+            Some(Err(e)) => {
+                return Previewed {
+                    model: Err(format!("the preview cannot start: {e}")),
+                    dir: None,
+                };
+            }
+            None => {
+                return Previewed {
+                    model: Err("the preview cannot start: the upload has no folder".into()),
+                    dir: None,
+                };
+            }
+        };
+        let model = self.run_in(&dir, staged, c, target, checkpoint, columns_only);
+        Previewed {
+            model,
+            dir: Some(dir),
+        }
+    }
+
+    fn run_in(
+        &self,
+        dir: &tempfile::TempDir,
+        staged: &Staged,
+        c: &Choices,
+        target: &RunTarget,
+        checkpoint: &Path,
+        columns_only: bool,
     ) -> Preview {
-        let dir = tempfile::tempdir().map_err(|e| format!("the preview cannot start: {e}"))?;
         let summary = dir.path().join("preview.json");
         let spec = JobSpec {
             sheet: &staged.path(),
             choices: c,
             target,
             job: Job::Preview {
-                output: &dir.path().join("preview.results.csv"),
+                output: &dir.path().join(ROWS_FILE),
                 checkpoint,
                 summary: &summary,
                 memory_mb: self.memory_mb,
@@ -98,7 +150,7 @@ fn last_error(output: &str) -> String {
 /// page, does not read a million rows again.
 pub(super) struct Previews {
     by: Previewer,
-    kept: Mutex<Vec<(String, Arc<Preview>)>>,
+    kept: Mutex<Vec<(String, Arc<Previewed>)>>,
 }
 
 /// How many previews are kept.
@@ -120,7 +172,7 @@ impl Previews {
         c: &Choices,
         target: &RunTarget,
         checkpoint: &Path,
-    ) -> Arc<Preview> {
+    ) -> Arc<Previewed> {
         let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
         let mut wal = checkpoint.as_os_str().to_owned();
         wal.push("-wal");
@@ -153,6 +205,19 @@ impl Previews {
     /// The sheet's columns as `c` reads it, leaving out its mappings (they may name columns the
     /// sheet, read another way, no longer has); only the rows above the header are read.
     pub(super) fn columns(&self, staged: &Staged, c: &Choices, target: &RunTarget) -> Vec<String> {
+        self.columns_read(staged, c, target)
+            .into_iter()
+            .map(|c| c.header)
+            .collect()
+    }
+
+    /// [`columns`](Self::columns), with what each column would feed and looks like.
+    pub(super) fn columns_read(
+        &self,
+        staged: &Staged,
+        c: &Choices,
+        target: &RunTarget,
+    ) -> Vec<crate::app::ColumnRead> {
         let plain = Choices {
             maps: Vec::new(),
             ..c.clone()
@@ -161,7 +226,8 @@ impl Previews {
         let none = staged.path().with_file_name(".no-checkpoint");
         self.by
             .dry_run(staged, &plain, target, &none, true)
-            .map(|m| m.columns.into_iter().map(|c| c.header).collect())
+            .model
+            .map(|m| m.columns)
             .unwrap_or_default()
     }
 }

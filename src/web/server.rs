@@ -115,6 +115,7 @@ pub(crate) fn serve(cfg: ServeConfig) -> Result<u8, Error> {
                 memory_mb: cfg.preview_memory_mb,
                 timeout: cfg.preview_timeout,
             }),
+            tables: super::rows::Tables::default(),
         });
         announce(&cfg, local, &label);
         axum::serve(listener, router(Arc::clone(&app)))

@@ -112,7 +112,7 @@ fn waits_for(r: &crate::app::Reading) -> Option<String> {
             &format!(
                 "The sheet's total does not match its rows ({}): a row is missing, extra or \
                  wrong. Correct the sheet (or its total) and upload it again.",
-                esc(&r.total_mismatches.join("; "))
+                esc(&super::words::page_words(&r.total_mismatches.join("; ")))
             ),
         ));
     }
@@ -172,7 +172,7 @@ pub(super) async fn apply(
             )
         })?;
     let r = p
-        .as_ref()
+        .model
         .as_ref()
         .ok()
         .and_then(|m| m.read.as_ref().ok())
@@ -230,5 +230,9 @@ pub(super) async fn apply(
         ),
         runs: app.jobs.record(&stem).map(|r| r.runs).unwrap_or_default(),
     };
+    // The choices a sheet was applied with are how the next sheet with its columns opens.
+    if let Err(e) = super::remember::keep(&app, &staged, &c) {
+        tracing::warn!(error = %e, "a sheet's choices were not remembered");
+    }
     Ok(start_run(&app, stem, record, "Not started").await)
 }

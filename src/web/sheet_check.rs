@@ -1,10 +1,10 @@
 //! A sheet page's "Compare with CAKE": the form, the check it starts (`cake-recon check` as a
 //! child process), and its report.
 
-use super::html::{esc, form_open, notice, table};
+use super::html::{esc, form_open, notice};
 use super::job_spec::{Job, JobSpec};
 use super::pages::{Shared, Upload, problem, urlencode};
-use super::results::read_csv_rows;
+use super::rows::{Counted, Source};
 use super::staged::{Choices, Staged};
 use super::state::App;
 use crate::config::parse_day;
@@ -51,25 +51,28 @@ pub(super) fn check_section(app: &App, staged: &Staged, c: &Choices) -> String {
         out.push_str("</section>");
         return out;
     }
-    let report = staged_check_report(app, staged);
-    if let Some(text) = report {
-        let _ = write!(out, "<pre class=\"log\">{}</pre>", esc(text.trim()));
-        if files.check.exists() {
-            let rows = read_csv_rows(
-                app.jobs.root(),
-                &files.check,
-                "status",
-                |s| s != "already_correct",
-                200,
-            );
-            if let Some((head, rows, _counts)) = rows {
-                out.push_str(&table(
-                    "Rows that are not already correct in CAKE",
-                    &head.iter().map(String::as_str).collect::<Vec<_>>(),
-                    &rows,
-                    "check",
-                ));
+    if let Some(text) = staged_check_report(app, staged) {
+        let (head, said) = text.split_once('\n').unwrap_or((text.as_str(), ""));
+        let stale = !check_is_current(app, staged, c);
+        let _ = write!(
+            out,
+            "<p id=\"check-outcome\"><strong>{}</strong>{}</p>",
+            esc(head.trim()),
+            if stale {
+                " The comparison was made with other choices than the page's now: compare \
+                 again to see CAKE's values in the rows below."
+            } else if files.check.exists() {
+                " CAKE's values are in the rows below (now, new, Δ); differences are marked."
+            } else {
+                ""
             }
+        );
+        let _ = write!(
+            out,
+            "<details><summary>What the comparison said</summary><pre class=\"log\">{}</pre></details>",
+            esc(&super::words::page_words(said.trim()))
+        );
+        if files.check.exists() {
             let _ = write!(
                 out,
                 "<p><a href=\"/job/{}/file/check.csv\" download>Download the check file (CSV)</a></p>",
@@ -79,6 +82,37 @@ pub(super) fn check_section(app: &App, staged: &Staged, c: &Choices) -> String {
     }
     out.push_str("</section>");
     out
+}
+
+/// The choices a comparison was made with, beside the upload: its rows are joined to the
+/// preview's only while the page's choices are still those.
+const CHECK_CHOICES: &str = ".check.choices.json";
+
+fn check_is_current(app: &App, staged: &Staged, c: &Choices) -> bool {
+    super::jail::read(app.jobs.root(), &staged.path().with_file_name(CHECK_CHOICES))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<Choices>(&b).ok())
+        .is_some_and(|was| was == *c)
+}
+
+/// Where the preview's row table is read from: the preview's results, joined with the
+/// comparison's check file while that was made with the page's choices.
+pub(super) fn table_source(
+    app: &App,
+    staged: &Staged,
+    c: &Choices,
+    results: std::path::PathBuf,
+    duplicates: Vec<u64>,
+) -> Source {
+    let check = app.jobs.files(&staged.stem()).check;
+    Source {
+        results,
+        check: (check.is_file() && !checking(staged) && check_is_current(app, staged, c))
+            .then_some(check),
+        duplicates: Arc::new(duplicates),
+        counted: Counted::ToSend,
+        attention_first: false,
+    }
 }
 
 /// Marks an upload whose comparison with CAKE is going on.
@@ -132,6 +166,8 @@ pub(super) async fn check(
     if checking(&staged) {
         return Redirect::to(&format!("/sheet/{}#check-h", staged.id)).into_response();
     }
+    // Until this comparison ends well, no check file is joined to the rows.
+    let _ = super::jail::remove(app.jobs.root(), &staged.path().with_file_name(CHECK_CHOICES));
     if let Err(e) = super::jail::write(app.jobs.root(), &marker, b"") {
         return problem(
             &app,
@@ -153,6 +189,15 @@ pub(super) async fn check(
             job: Job::Check { out: &files.check },
         };
         let (code, text) = work.jobs.check(&spec.args(), CHECK_TIMEOUT);
+        if matches!(code.map(Exit::of), Some(Exit::Ok | Exit::SomeRowsNotUpdated)) {
+            // The check file is this comparison's: its rows may be joined while the page's
+            // choices stay these.
+            let _ = super::jail::write(
+                work.jobs.root(),
+                &s2.path().with_file_name(CHECK_CHOICES),
+                &serde_json::to_vec(&c).unwrap_or_default(),
+            );
+        }
         let head = match code.map(Exit::of) {
             Some(Exit::Ok) => "Every valid row already holds its values in CAKE.".to_string(),
             Some(Exit::SomeRowsNotUpdated) => {

@@ -11,23 +11,54 @@ use super::staged::{Choices, DELIMITERS, ENCODINGS, Staged, is_workbook};
 use super::state::App;
 use crate::app::{AmountsAs, DryRun, HiddenRows, IGNORE, ROWS_LISTED, Reading};
 use crate::report::money::{count, grouped};
-use axum::extract::{Form, State};
+use super::rows_page::{TableQuery, rows_section, totals_section};
+use axum::extract::{Form, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-pub(super) async fn sheet(State(app): Shared, Upload(staged): Upload) -> Response {
+pub(super) async fn sheet(
+    State(app): Shared,
+    Upload(staged): Upload,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     let page_app = Arc::clone(&app);
+    let q = TableQuery::from_query(&q);
     let rendered = blocking(move || {
         let choices = staged.choices();
         let files = page_app.jobs.files(&staged.stem());
         let p = page_app
             .previews
             .get(&staged, &choices, &page_app.target, &files.checkpoint);
-        match &*p {
-            Ok(m) => render_sheet(&page_app, &staged, &choices, m),
+        match &p.model {
+            Ok(m) => {
+                let rows = match (p.rows(), &m.read) {
+                    (Some(results), Ok(r)) => {
+                        let source = super::sheet_check::table_source(
+                            &page_app,
+                            &staged,
+                            &choices,
+                            results,
+                            r.duplicate_rows.clone(),
+                        );
+                        match page_app.tables.get(page_app.jobs.root(), source) {
+                            Ok(t) => {
+                                let path = format!("/sheet/{}", staged.id);
+                                totals_section(&t, "the rows that would be sent")
+                                    + &rows_section(&t, &q, &path, "Every row")
+                            }
+                            Err(e) => format!(
+                                "<p class=\"hint\">The rows cannot be listed ({}): reload the page.</p>",
+                                esc(&e.to_string())
+                            ),
+                        }
+                    }
+                    _ => String::new(),
+                };
+                render_sheet(&page_app, &staged, &choices, m, &rows)
+            }
             Err(why) => unreadable(&staged, why),
         }
     })
@@ -53,7 +84,7 @@ fn unreadable(staged: &Staged, why: &str) -> String {
             "error",
             &format!(
                 "<strong id=\"unreadable\">This sheet cannot be previewed.</strong> {}",
-                esc(why)
+                esc(&super::words::page_words(why))
             )
         ),
         name = esc(&staged.name),
@@ -225,13 +256,13 @@ fn split_problem(row: u64, message: &str) -> Vec<Vec<String>> {
                 } else {
                     format!("<code>{}</code>", esc(value))
                 },
-                esc(what),
+                esc(&super::words::page_words(what)),
             ]
         })
         .collect()
 }
 
-fn render_sheet(app: &App, staged: &Staged, c: &Choices, p: &DryRun) -> String {
+fn render_sheet(app: &App, staged: &Staged, c: &Choices, p: &DryRun, rows: &str) -> String {
     let stem = staged.stem();
     let mut body = format!(
         "<p class=\"crumbs\"><a href=\"/\">Home</a> › {}</p><h1>{}</h1>",
@@ -264,6 +295,9 @@ fn render_sheet(app: &App, staged: &Staged, c: &Choices, p: &DryRun) -> String {
                 count(new)
             ),
         ));
+    }
+    if let Some(said) = super::remember::said(c) {
+        body.push_str(&notice("ok", &said));
     }
     body.push_str(&read_section(app, staged, c, p));
     let Ok(r) = &p.read else {
@@ -309,6 +343,7 @@ fn render_sheet(app: &App, staged: &Staged, c: &Choices, p: &DryRun) -> String {
             "duplicates",
         ));
     }
+    body.push_str(rows);
     body.push_str("</section>");
     body.push_str(&check_section(app, staged, c));
     body.push_str(&apply_section(
@@ -353,7 +388,7 @@ fn read_section(app: &App, staged: &Staged, c: &Choices, p: &DryRun) -> String {
             &format!(
                 "<strong>The sheet cannot be read this way:</strong> {}<br>Fix the mapping \
                  below (or the sheet) and update the preview.",
-                esc(e)
+                esc(&super::words::page_words(e))
             ),
         )),
     }
@@ -466,6 +501,10 @@ pub(super) async fn choices(
             "Not saved",
             &e.to_string(),
         );
+    }
+    // Next month's sheet with these columns opens read this way.
+    if let Err(e) = super::remember::keep(&app, &staged, &c) {
+        tracing::warn!(error = %e, "a sheet's choices were not remembered");
     }
     Redirect::to(&format!("/sheet/{}", staged.id)).into_response()
 }

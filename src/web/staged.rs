@@ -46,6 +46,20 @@ pub(super) struct Choices {
     pub amounts: Option<String>,
     /// `--values "COLUMN=CELL:VALUE,…"`: what each cell of a decision column means.
     pub values: Vec<(String, Vec<(String, String)>)>,
+    /// Not the command line's: how the page came to these choices, said on the page.
+    pub came: Came,
+}
+
+/// How an upload's first choices were made (`remember.rs`), kept so the page can say it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default)]
+pub(super) struct Came {
+    /// The digest of the header set the choices are remembered by.
+    pub header_key: Option<String>,
+    /// Taken from an earlier sheet with the same columns: its name and when it was mapped.
+    pub remembered: Option<(String, String)>,
+    /// Columns the page chose for the field they look like (nothing else gave it).
+    pub suggested: Vec<(String, String)>,
 }
 
 /// The encodings the page offers (`--encoding`), as the command line names them.

@@ -20,4 +20,6 @@ pub(super) struct App {
     pub(super) label: String,
     pub(super) max_upload: u64,
     pub(super) previews: Previews,
+    /// The row tables' indexes (`rows.rs`), kept while their files stay as they are.
+    pub(super) tables: super::rows::Tables,
 }
