@@ -48,6 +48,20 @@ enum Command {
     Serve(ServeArgs),
     /// Serve the CAKE emulator (the same one --sandbox uses) for tests and trials.
     MockServer(MockArgs),
+    /// The screen's audit log of a served folder (who uploaded, compared, approved, applied):
+    /// printed, its chain of hashes checked (--verify: only checked). Exit 3 when a line was
+    /// edited, removed or moved.
+    Audit {
+        /// The folder `serve --dir` serves.
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        dir: PathBuf,
+        /// Only check the chain (print one line).
+        #[arg(long)]
+        verify: bool,
+    },
+    /// Print an Argon2id hash of the password read from standard input (one line), for a
+    /// `serve --users` file's `password_hash`.
+    HashPassword,
 }
 
 /// The month in a few lines, the exit codes and a cron line: what `run --help` ends with.
@@ -110,6 +124,19 @@ pub(crate) fn main() -> u8 {
         Command::Serve(args) => {
             logging::init(LogFormat::Text, false, 0);
             config::serve_config(args).and_then(crate::web::serve)
+        }
+        Command::Audit { dir, verify } => app::audit(&dir, verify, &mut std::io::stdout()),
+        Command::HashPassword => {
+            let mut line = String::new();
+            match std::io::stdin().read_line(&mut line) {
+                Ok(_) => config::hash_password(line.trim_end_matches(['\r', '\n'])).map(|h| {
+                    println!("{h}");
+                    crate::exit::OK
+                }),
+                Err(e) => Err(crate::error::Error::Usage(format!(
+                    "cannot read the password from standard input: {e}"
+                ))),
+            }
         }
         Command::MockServer(args) => {
             logging::init(LogFormat::Text, false, 0);

@@ -51,6 +51,11 @@ pub(crate) enum Error {
     /// to do). Nothing was written by the read.
     #[error("{0}")]
     ReadBack(String),
+    /// The screen's audit log does not hold together (`audit --verify`): where and why.
+    #[error(
+        "{0}; the log was edited after it was written: keep the file as evidence and restore it from a backup"
+    )]
+    AuditBroken(String),
 }
 
 impl Error {
@@ -89,7 +94,8 @@ impl Error {
             Error::Write { .. }
             | Error::Checkpoint(_)
             | Error::Internal(_)
-            | Error::ReadBack(_) => exit::ABORTED,
+            | Error::ReadBack(_)
+            | Error::AuditBroken(_) => exit::ABORTED,
         }
     }
 }

@@ -215,6 +215,10 @@ fn columns_found(cfg: &RunConfig) -> Vec<ColumnRead> {
 }
 
 /// The dry run's reading, whole: every pass finished, or an error (never partial sums).
+#[expect(
+    clippy::too_many_lines,
+    reason = "the passes of a dry run, then its one value"
+)]
 fn model(cfg: &RunConfig) -> Result<DryRun, Error> {
     let s = &cfg.engine;
     let out_name = s.output.display().to_string();

@@ -2,6 +2,7 @@
 //! decides *where* a run goes — it starts the embedded emulator for `--sandbox` — and hands the
 //! engine a plain URL.
 
+mod audit;
 mod check;
 mod dry_run;
 mod dry_run_model;
@@ -13,6 +14,7 @@ mod status;
 mod stdout;
 mod summary_json;
 
+pub(crate) use audit::audit;
 pub(crate) use check::check;
 pub(crate) use dry_run_model::{ColumnRead, DryRun, ROWS_LISTED, Reading, Standing, UnseenCounts};
 // The sheet's words that are part of a command's contract (what the screen's choices name).

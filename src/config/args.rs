@@ -371,6 +371,16 @@ pub(crate) struct ServeArgs {
     /// says the sheet is too large).
     #[arg(long, value_name = "SECS", default_value_t = 300)]
     pub preview_timeout_secs: u64,
+    /// The people who may use the screen, each signing in with their own password (a TOML
+    /// file of [[user]] name, role = "preparer" or "approver", `password_hash` from `cake-recon
+    /// hash-password`). Without it, the printed link's token opens the screen.
+    #[arg(long, value_name = "USERS.toml")]
+    pub users: Option<PathBuf>,
+    /// With --users: a sheet whose money (Σ payout set and added, and Σ received, each
+    /// counted as its size) is above AMOUNT is applied only after an approver other than its
+    /// preparer approved exactly that sheet, with exactly those choices.
+    #[arg(long, value_name = "AMOUNT", default_value = "0", requires = "users")]
+    pub approval_over: rust_decimal::Decimal,
 }
 
 impl RunArgs {

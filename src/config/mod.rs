@@ -9,6 +9,7 @@ mod paths;
 mod resend;
 mod resolve;
 mod serve;
+mod users;
 mod values;
 
 pub(crate) use args::{MockArgs, RunArgs, ServeArgs, parse_day, run_flag_takes_value};
@@ -17,3 +18,4 @@ pub(crate) use resolve::{check_config, mock_config, run_config, sheet_files};
 #[cfg(test)]
 pub(crate) use serve::parse_run_args;
 pub(crate) use serve::{ServeConfig, host_is_loopback, random_token, serve_config};
+pub(crate) use users::{Role, User, hash_password, load_users};

@@ -36,6 +36,10 @@ pub(crate) struct ServeConfig {
     /// `--preview-memory-mb`, `--preview-timeout-secs`: the limits of an upload's preview.
     pub preview_memory_mb: u64,
     pub preview_timeout: std::time::Duration,
+    /// `--users`: the people and their roles (`None`: one token, as before).
+    pub users: Option<Vec<super::User>>,
+    /// `--approval-over`.
+    pub approval_over: rust_decimal::Decimal,
 }
 
 /// A random token of 32 bytes, as 64 hex digits.
@@ -132,6 +136,15 @@ pub(crate) fn serve_config(a: ServeArgs) -> Result<ServeConfig, Error> {
         keep_uploads_days: a.keep_uploads_days,
         preview_memory_mb: a.preview_memory_mb,
         preview_timeout: std::time::Duration::from_secs(a.preview_timeout_secs),
+        users: a.users.as_deref().map(super::load_users).transpose()?,
+        approval_over: if a.approval_over.is_sign_negative() {
+            return Err(usage(format!(
+                "--approval-over {}: give an amount of 0 or more",
+                a.approval_over
+            )));
+        } else {
+            a.approval_over
+        },
     })
 }
 
@@ -217,6 +230,8 @@ mod tests {
             keep_uploads_days: 30,
             preview_memory_mb: 4096,
             preview_timeout_secs: 300,
+            users: None,
+            approval_over: rust_decimal::Decimal::ZERO,
         }
     }
 

@@ -1,6 +1,7 @@
 //! What a person sees: the results CSV, the dry-run preview, progress and the summary.
 
 mod atomic;
+pub(crate) mod audit;
 pub(crate) mod check;
 pub(crate) mod files;
 pub(crate) mod money;

@@ -31,7 +31,7 @@ pub(super) fn bars(title: &str, id: &str, values: &[(String, Decimal)]) -> Strin
         .to_f64()
         .unwrap_or(0.0);
     let (label_w, bar_w, row_h) = (180.0, 320.0, 26.0);
-    let height = row_h * shown.len().max(1) as f64 + 8.0;
+    let height = row_h * f64::from(u32::try_from(shown.len().max(1)).unwrap_or(1)) + 8.0;
     let mut svg = format!(
         "<figure class=\"chart\"><figcaption>{}</figcaption><svg id=\"{}\" role=\"img\" \
          aria-label=\"{}\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 640 {height}\" \
@@ -41,7 +41,7 @@ pub(super) fn bars(title: &str, id: &str, values: &[(String, Decimal)]) -> Strin
         esc(title)
     );
     for (i, (label, amount)) in shown.iter().enumerate() {
-        let y = 4.0 + row_h * i as f64;
+        let y = 4.0 + row_h * f64::from(u32::try_from(i).unwrap_or(0));
         let value = amount.to_f64().unwrap_or(0.0);
         let w = if max > 0.0 {
             (value.abs() / max * bar_w).max(1.0)

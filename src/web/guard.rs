@@ -33,7 +33,7 @@ fn query_param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
     })
 }
 
-fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+pub(super) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -91,30 +91,14 @@ pub(super) async fn guard(State(app): State<Arc<App>>, req: Request, next: Next)
             "This server answers only to its own address (127.0.0.1, localhost or ::1).",
         );
     }
-    let token = app.token.expose_secret();
-    let query = req.uri().query().unwrap_or("");
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    let from_link = query_param(query, "token");
-    let presented = from_link
-        .or_else(|| cookie(headers, &app.cookie_name))
-        .or(bearer);
-    if !presented.is_some_and(|p| same(p, token)) {
-        return refuse(
-            StatusCode::UNAUTHORIZED,
-            "This page needs the access token. Open the link cake-recon printed when it started \
-             (it ends in ?token=…); if the server was restarted, its new link.",
-        );
+    let (person, set_cookie) = match who(&app, &req) {
+        Ok(found) => found,
+        Err(resp) => return *resp,
+    };
+    let mut req = req;
+    if let Some(p) = person {
+        req.extensions_mut().insert(p);
     }
-    // The link's token goes into a cookie (the page's script then drops it from the address bar).
-    let set_cookie = from_link.is_some().then(|| {
-        format!(
-            "{}={token}; Path=/; HttpOnly; SameSite=Strict",
-            app.cookie_name
-        )
-    });
     let req = if req.method() == Method::GET || req.method() == Method::HEAD {
         req
     } else {
@@ -151,6 +135,57 @@ pub(super) async fn guard(State(app): State<Arc<App>>, req: Request, next: Next)
 /// A state-changing request: from this server's own page (`Origin`, `Sec-Fetch-Site`) and
 /// carrying the CSRF token — in the URL, a header, the form body, or (uploads) the first field
 /// of the multipart body.
+/// Who a request comes from: with `--users`, the person whose session the cookie names (the
+/// sign-in page and the style sheet are open to all); else the token holder. `Err`: the
+/// answer for a request nobody may make. The cookie to set, when the token came in the link.
+fn who(
+    app: &App,
+    req: &Request,
+) -> Result<(Option<super::people::Person>, Option<String>), Box<Response>> {
+    let headers = req.headers();
+    let path = req.uri().path();
+    if app.people.users.is_some() {
+        if path == "/signin" || path.starts_with("/static/") {
+            return Ok((None, None));
+        }
+        let person = cookie(headers, &app.cookie_name).and_then(|c| app.people.session(c));
+        return match person {
+            Some(p) => Ok((Some(p), None)),
+            None if req.method() == Method::GET => Err(Box::new(
+                axum::response::Redirect::to("/signin").into_response(),
+            )),
+            None => Err(Box::new(refuse(
+                StatusCode::UNAUTHORIZED,
+                "Sign in first: open the home page of this server and sign in with your name and password.",
+            ))),
+        };
+    }
+    let token = app.token.expose_secret();
+    let query = req.uri().query().unwrap_or("");
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let from_link = query_param(query, "token");
+    let presented = from_link
+        .or_else(|| cookie(headers, &app.cookie_name))
+        .or(bearer);
+    if !presented.is_some_and(|p| same(p, token)) {
+        return Err(Box::new(refuse(
+            StatusCode::UNAUTHORIZED,
+            "This page needs the access token. Open the link cake-recon printed when it started \
+             (it ends in ?token=…); if the server was restarted, its new link.",
+        )));
+    }
+    let set_cookie = from_link.is_some().then(|| {
+        format!(
+            "{}={token}; Path=/; HttpOnly; SameSite=Strict",
+            app.cookie_name
+        )
+    });
+    Ok((Some(super::people::Person::token_holder()), set_cookie))
+}
+
 async fn csrf_checked(app: &App, req: Request) -> Result<Request, Box<Response>> {
     let forbidden = || {
         Box::new(refuse(

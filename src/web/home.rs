@@ -17,9 +17,26 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 use std::sync::Arc;
 
-pub(super) async fn home(State(app): Shared) -> Response {
+pub(super) async fn home(
+    State(app): Shared,
+    super::people::Who(who): super::people::Who,
+) -> Response {
     let mb = app.max_upload / (1024 * 1024);
-    let mut body = String::from(
+    let mut body = String::new();
+    if let Some(role) = who.role {
+        body.push_str(&form_open("/signout", &app.csrf, " class=\"whoami\""));
+        let _ = write!(
+            body,
+            "<p>Signed in as <strong id=\"whoami\">{}</strong> ({}) · <a href=\"/audit\">Audit \
+             log</a> <button type=\"submit\" class=\"secondary\" id=\"signout\">Sign \
+             out</button></p></form>",
+            esc(&who.name),
+            role.as_str()
+        );
+    } else {
+        body.push_str("<p class=\"whoami\"><a href=\"/audit\">Audit log</a></p>");
+    }
+    body.push_str(
         "<h1>Apply an approval sheet</h1>\
          <p class=\"lead\">Upload the sheet: you will see how it is read and what it would change \
          before anything is sent to CAKE.</p>",
@@ -92,6 +109,7 @@ pub(super) async fn upload(
     State(app): Shared,
     headers: axum::http::HeaderMap,
     pending: Option<axum::Extension<CsrfInBody>>,
+    super::people::Who(who): super::people::Who,
     mut form: Multipart,
 ) -> Response {
     // The guard checked the token in the URL or a header, or left it to the body's first field.
@@ -142,10 +160,25 @@ pub(super) async fn upload(
         return match save_upload(&app, &name, field).await {
             Ok(staged) => {
                 // The mapping of an earlier sheet with these columns, or the page's suggestions.
-                let (a, s2) = (Arc::clone(&app), staged.clone());
-                if let Some(Err(e)) =
-                    blocking(move || super::remember::first_choices(&a, &s2)).await
-                {
+                let (a, s2, w) = (Arc::clone(&app), staged.clone(), who.clone());
+                let first = blocking(move || {
+                    super::approval::prepared(&a, &s2, &w);
+                    let facts = super::audit_log::SheetFacts {
+                        name: s2.name.clone(),
+                        digest: super::audit_log::file_digest(a.jobs.root(), &s2.path()),
+                        ..Default::default()
+                    };
+                    super::audit_log::record(
+                        &a,
+                        &w,
+                        super::audit_log::Action::Upload,
+                        Some(&facts),
+                        String::new(),
+                    );
+                    super::remember::first_choices(&a, &s2)
+                })
+                .await;
+                if let Some(Err(e)) = first {
                     tracing::warn!(error = %e, "an upload's first choices were not saved");
                 }
                 Redirect::to(&format!("/sheet/{}", staged.id)).into_response()

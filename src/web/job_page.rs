@@ -4,6 +4,7 @@
 use super::html::{esc, form_open, notice, table};
 use super::jobs::{outcome, valid_stem};
 use super::pages::{Problem, Shared, blocking, html, not_found, problem, start_run, urlencode};
+use super::people::Who;
 use super::results::to_xlsx;
 use super::rows::{Counted, Source};
 use super::rows_page::{TableQuery, rows_section, totals_section};
@@ -111,7 +112,7 @@ pub(super) async fn progress(State(app): Shared, Path(stem): Path<String>) -> Re
     }
 }
 
-pub(super) async fn stop(State(app): Shared, Path(stem): Path<String>) -> Response {
+pub(super) async fn stop(State(app): Shared, Path(stem): Path<String>, Who(who): Who) -> Response {
     let stem = match job_stem(&app, &stem) {
         Ok(s) => s,
         Err(p) => return p.into_response(),
@@ -121,12 +122,36 @@ pub(super) async fn stop(State(app): Shared, Path(stem): Path<String>) -> Respon
         .await
         .unwrap_or_else(|| Err("the server could not stop it".into()));
     match stopped {
-        Ok(()) => Redirect::to(&format!("/job/{}", urlencode(&stem))).into_response(),
+        Ok(()) => {
+            let facts = app
+                .jobs
+                .record(&stem)
+                .map(|r| super::audit_log::SheetFacts {
+                    name: r.sheet,
+                    digest: r.digest,
+                    rows: r.rows,
+                    payout: r.money.0,
+                    received: r.money.1,
+                    exit: None,
+                });
+            super::audit_log::record(
+                &app,
+                &who,
+                super::audit_log::Action::Stop,
+                facts.as_ref(),
+                String::new(),
+            );
+            Redirect::to(&format!("/job/{}", urlencode(&stem))).into_response()
+        }
         Err(msg) => problem(&app, StatusCode::CONFLICT, "Not stopped", &msg),
     }
 }
 
-pub(super) async fn resume(State(app): Shared, Path(stem): Path<String>) -> Response {
+pub(super) async fn resume(
+    State(app): Shared,
+    Path(stem): Path<String>,
+    Who(who): Who,
+) -> Response {
     let stem = match job_stem(&app, &stem) {
         Ok(s) => s,
         Err(p) => return p.into_response(),
@@ -139,7 +164,14 @@ pub(super) async fn resume(State(app): Shared, Path(stem): Path<String>) -> Resp
             "This run was not started from this screen: resume it with the same command line.",
         );
     };
-    start_run(&app, stem, record, "Not resumed").await
+    start_run(
+        &app,
+        stem,
+        record,
+        "Not resumed",
+        (&who, super::audit_log::Action::Resume),
+    )
+    .await
 }
 
 pub(super) async fn job(
@@ -336,6 +368,13 @@ fn render_job(app: &App, stem: &str, q: &TableQuery) -> Option<String> {
                 esc(label)
             );
         }
+    }
+    if rec.is_some() && files.results.exists() {
+        let _ = write!(
+            body,
+            "<li><a href=\"/job/{enc}/close\" id=\"close-report\">Close report (printable, or \
+             Excel)</a></li>"
+        );
     }
     body.push_str("</ul>");
     if let Ok(log) = super::jail::read_to_string(app.jobs.root(), &files.log) {

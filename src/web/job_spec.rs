@@ -220,6 +220,7 @@ mod tests {
             hidden_rows: Some("skip".into()),
             amounts: Some("as-shown".into()),
             values: vec![("Approved?".into(), vec![("Yes".into(), "approved".into())])],
+            came: super::super::staged::Came::default(),
         };
         let target = RunTarget {
             url: "http://127.0.0.1:9".into(),

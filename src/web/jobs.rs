@@ -47,6 +47,20 @@ pub(super) struct JobRecord {
     /// The rows the last Apply stated.
     #[serde(default)]
     pub rows: u64,
+    /// Who prepared the sheet, who approved it (when an approval was needed) and who pressed
+    /// Apply, for the close report.
+    #[serde(default)]
+    pub prepared_by: String,
+    #[serde(default)]
+    pub approved_by: Option<(String, String)>,
+    #[serde(default)]
+    pub applied_by: String,
+    /// The digest of the sheet's bytes the last Apply sent.
+    #[serde(default)]
+    pub digest: String,
+    /// Σ payout and Σ received the last Apply stated.
+    #[serde(default)]
+    pub money: (rust_decimal::Decimal, rust_decimal::Decimal),
     pub runs: Vec<RunRecord>,
 }
 
@@ -245,7 +259,13 @@ impl Jobs {
     }
 
     /// Starts `cake-recon run ARGS` for the job; the key goes through the child's environment.
-    pub(super) fn start(&self, stem: &str, mut record: JobRecord) -> Result<(), String> {
+    /// `ended` is told how the run ended, once it did (the audit log's `finish`).
+    pub(super) fn start(
+        &self,
+        stem: &str,
+        mut record: JobRecord,
+        ended: Box<dyn FnOnce(Option<i32>) + Send>,
+    ) -> Result<(), String> {
         // Held until the child is registered: two presses of Apply start one run.
         let mut live = self
             .live
@@ -332,6 +352,7 @@ impl Jobs {
                 l.remove(&stem);
             }
             tracing::info!(job = %stem, pid, exit = ?exit, "run ended");
+            ended(exit);
         });
         Ok(())
     }

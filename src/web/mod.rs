@@ -9,7 +9,10 @@
 //! resume, and a stop button that is literally SIGTERM. The page reads progress from the
 //! checkpoint, so a reload or a server restart finds the run where it is.
 
+mod approval;
+mod audit_log;
 mod chart;
+mod close;
 mod guard;
 mod home;
 mod html;
@@ -18,6 +21,7 @@ mod job_page;
 mod job_spec;
 mod jobs;
 mod pages;
+mod people;
 mod preview;
 mod process;
 mod remember;

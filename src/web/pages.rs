@@ -84,13 +84,37 @@ pub(super) async fn start_run(
     stem: String,
     record: JobRecord,
     refused: &str,
+    (who, action): (&super::people::Person, super::audit_log::Action),
 ) -> Response {
+    use super::audit_log::{Action, SheetFacts, record as audit};
+    let facts = SheetFacts {
+        name: record.sheet.clone(),
+        digest: record.digest.clone(),
+        rows: record.rows,
+        payout: record.money.0,
+        received: record.money.1,
+        exit: None,
+    };
     let (a, st) = (Arc::clone(app), stem.clone());
-    let started = blocking(move || a.jobs.start(&st, record))
+    let (end_app, end_who, end_facts) = (Arc::clone(app), who.clone(), facts.clone());
+    let ended: Box<dyn FnOnce(Option<i32>) + Send> = Box::new(move |exit| {
+        let facts = SheetFacts { exit, ..end_facts };
+        audit(
+            &end_app,
+            &end_who,
+            Action::Finish,
+            Some(&facts),
+            String::new(),
+        );
+    });
+    let started = blocking(move || a.jobs.start(&st, record, ended))
         .await
         .unwrap_or_else(|| Err("the server could not start it".into()));
     match started {
-        Ok(()) => Redirect::to(&format!("/job/{}", urlencode(&stem))).into_response(),
+        Ok(()) => {
+            audit(app, who, action, Some(&facts), format!("to {}", app.label));
+            Redirect::to(&format!("/job/{}", urlencode(&stem))).into_response()
+        }
         Err(msg) => problem(app, StatusCode::CONFLICT, refused, &msg),
     }
 }

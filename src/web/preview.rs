@@ -54,9 +54,11 @@ impl Previewer {
         columns_only: bool,
     ) -> Previewed {
         // Beside the upload: inside the served folder's state (0700), never /tmp.
-        let dir = match staged.path().parent().map(|p| {
-            tempfile::Builder::new().prefix(".preview-").tempdir_in(p)
-        }) {
+        let dir = match staged
+            .path()
+            .parent()
+            .map(|p| tempfile::Builder::new().prefix(".preview-").tempdir_in(p))
+        {
             Some(Ok(dir)) => dir,
             Some(Err(e)) => {
                 return Previewed {

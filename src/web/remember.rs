@@ -51,8 +51,8 @@ pub(super) fn first_choices(app: &App, staged: &Staged) -> std::io::Result<()> {
     let remembered = super::jail::read(root, &path_of(root, &key))
         .ok()
         .and_then(|b| serde_json::from_slice::<Remembered>(&b).ok());
-    let c = match remembered {
-        Some(r) => Choices {
+    let c = if let Some(r) = remembered {
+        Choices {
             window: None,
             came: Came {
                 header_key: Some(key),
@@ -60,22 +60,21 @@ pub(super) fn first_choices(app: &App, staged: &Staged) -> std::io::Result<()> {
                 suggested: Vec::new(),
             },
             ..r.choices
-        },
-        None => {
-            let suggested: Vec<(String, String)> = columns
-                .iter()
-                .filter(|c| c.field.is_none())
-                .filter_map(|c| Some((c.header.clone(), c.looks_like.clone()?)))
-                .collect();
-            Choices {
-                maps: suggested.clone(),
-                came: Came {
-                    header_key: Some(key),
-                    remembered: None,
-                    suggested,
-                },
-                ..Choices::default()
-            }
+        }
+    } else {
+        let suggested: Vec<(String, String)> = columns
+            .iter()
+            .filter(|c| c.field.is_none())
+            .filter_map(|c| Some((c.header.clone(), c.looks_like.clone()?)))
+            .collect();
+        Choices {
+            maps: suggested.clone(),
+            came: Came {
+                header_key: Some(key),
+                remembered: None,
+                suggested,
+            },
+            ..Choices::default()
         }
     };
     staged.save_choices(&c)

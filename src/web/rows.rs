@@ -26,7 +26,7 @@ pub(super) struct Change {
 
 impl Change {
     /// What CAKE will hold after the row, when that can be known.
-    pub(super) fn new(self) -> Option<Decimal> {
+    pub(super) fn after(self) -> Option<Decimal> {
         match self.does? {
             AmountCell::Leaves => self.now,
             AmountCell::Sets(d) => Some(d),
@@ -252,9 +252,16 @@ fn view(
         status = checked;
     }
     let mut offer = cell("offer_id");
+    let cake_offer = held("cake_offer_id");
     if offer.is_empty() {
-        offer = held("cake_offer_id");
+        offer.clone_from(&cake_offer);
     }
+    // CAKE's name is the offer's only when the row goes to CAKE's offer.
+    let offer_name = if offer == cake_offer {
+        held("cake_offer_name")
+    } else {
+        String::new()
+    };
     RowView {
         row: cell("row").parse().unwrap_or(0),
         ids: [
@@ -263,7 +270,7 @@ fn view(
             cell("transaction_id"),
         ],
         offer,
-        offer_name: held("cake_offer_name"),
+        offer_name,
         affiliate: held("cake_affiliate_id"),
         affiliate_name: held("cake_affiliate_name"),
         disposition_now: held("cake_disposition"),
@@ -325,7 +332,12 @@ pub(super) struct RowIndex {
 /// A breakdown's rows, the largest payout first.
 fn ranked(m: BTreeMap<String, Sums>) -> Vec<(String, Sums)> {
     let mut v: Vec<(String, Sums)> = m.into_iter().collect();
-    v.sort_by(|a, b| b.1.payout().abs().cmp(&a.1.payout().abs()).then(a.0.cmp(&b.0)));
+    v.sort_by(|a, b| {
+        b.1.payout()
+            .abs()
+            .cmp(&a.1.payout().abs())
+            .then(a.0.cmp(&b.0))
+    });
     v
 }
 
@@ -340,6 +352,10 @@ fn labelled(id: &str, name: &str) -> String {
 
 impl RowIndex {
     /// Reads `source` once (both files, in row order).
+    #[expect(
+        clippy::too_many_lines,
+        reason = "one pass over two files, in row order"
+    )]
     pub(super) fn build(root: &Path, source: Source) -> io::Result<Self> {
         let (mut rr, rl) = open(root, &source.results)?;
         let mut check = match &source.check {
@@ -391,13 +407,12 @@ impl RowIndex {
             }
             let duplicate = dups.contains(&row);
             let v = view(&rec, &rl, joined.map(|(_, r, l)| (r, l)), duplicate);
-            let s = match statuses.iter().position(|s| *s == v.status) {
-                Some(i) => i,
-                None => {
-                    statuses.push(v.status.clone());
-                    sums.push(Sums::default());
-                    statuses.len() - 1
-                }
+            let s = if let Some(i) = statuses.iter().position(|s| *s == v.status) {
+                i
+            } else {
+                statuses.push(v.status.clone());
+                sums.push(Sums::default());
+                statuses.len() - 1
             };
             if let Some(x) = sums.get_mut(s) {
                 x.add(&v);
@@ -481,7 +496,8 @@ impl RowIndex {
 
     /// How many pages the rows `status` selects fill.
     pub(super) fn pages(&self, status: Option<&str>) -> usize {
-        self.sums(status).rows.div_ceil(PAGE_ROWS as u64).max(1) as usize
+        usize::try_from(self.sums(status).rows.div_ceil(PAGE_ROWS as u64).max(1))
+            .unwrap_or(usize::MAX)
     }
 
     /// Page `page` (from 1) of the rows `status` selects.
@@ -565,8 +581,8 @@ impl Tables {
                 .ok()
         };
         let key = format!(
-            "{:?}|{:?}|{:?}|{:?}|{}|{:?}|{}",
-            source.results,
+            "{}|{:?}|{:?}|{:?}|{}|{:?}|{}",
+            source.results.display(),
             stamp(&source.results),
             source.check,
             source.check.as_deref().map(stamp),
@@ -574,12 +590,11 @@ impl Tables {
             source.counted,
             source.attention_first
         );
-        if let Some(t) = self
-            .kept
-            .lock()
-            .ok()
-            .and_then(|k| k.iter().find(|(x, _)| *x == key).map(|(_, t)| Arc::clone(t)))
-        {
+        if let Some(t) = self.kept.lock().ok().and_then(|k| {
+            k.iter()
+                .find(|(x, _)| *x == key)
+                .map(|(_, t)| Arc::clone(t))
+        }) {
             return Ok(t);
         }
         let t = Arc::new(RowIndex::build(root, source)?);
@@ -596,6 +611,7 @@ impl Tables {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fmt::Write as _;
 
     fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
         let p = dir.join(name);
@@ -644,13 +660,13 @@ mod tests {
         assert_eq!(rows.len(), 5);
         let first = &rows[0];
         assert_eq!(first.payout.now, Some(Decimal::new(10, 0)));
-        assert_eq!(first.payout.new(), Some(Decimal::new(1250, 2)));
+        assert_eq!(first.payout.after(), Some(Decimal::new(1250, 2)));
         assert_eq!(first.payout.delta(), Some(Decimal::new(250, 2)));
         assert!(first.payout.differs() && first.disposition_differs());
         assert_eq!(first.offer, "5");
         let add = &rows[1];
-        assert_eq!(add.payout.new(), Some(Decimal::new(300, 2)));
-        assert_eq!(rows[3].payout.new(), Some(Decimal::new(250, 2)));
+        assert_eq!(add.payout.after(), Some(Decimal::new(300, 2)));
+        assert_eq!(rows[3].payout.after(), Some(Decimal::new(250, 2)));
         assert_eq!(rows[4].status, "duplicate");
         let adds = t.sums(Some("additive"));
         assert_eq!(adds.rows, 2);
@@ -671,7 +687,7 @@ mod tests {
         );
         for r in 2..130u64 {
             let status = if r % 40 == 0 { "rejected" } else { "updated" };
-            text.push_str(&format!("{r},{r},,,5,1.00,,approved,{status},1,200,\n"));
+            let _ = writeln!(text, "{r},{r},,,5,1.00,,approved,{status},1,200,");
         }
         let results = write(dir.path(), "r.csv", &text);
         let t = RowIndex::build(

@@ -90,7 +90,7 @@ fn money_cells(c: Change, compared: bool) -> Vec<String> {
     if compared {
         vec![
             esc(&amount(c.now)),
-            cell(&amount(c.new()), c.differs()),
+            cell(&amount(c.after()), c.differs()),
             cell(&signed(c.delta()), c.differs()),
         ]
     } else {
@@ -125,6 +125,10 @@ fn sums_line(s: &Sums, compared: bool) -> String {
 }
 
 /// The table section: `path` is the page's own address (the filter and pager stay on it).
+#[expect(
+    clippy::too_many_lines,
+    reason = "the filter, its sums, the rows, the pager"
+)]
 pub(super) fn rows_section(t: &RowIndex, q: &TableQuery, path: &str, heading: &str) -> String {
     let status = q.status.as_deref();
     let pages = t.pages(status);
@@ -155,7 +159,9 @@ pub(super) fn rows_section(t: &RowIndex, q: &TableQuery, path: &str, heading: &s
             count(sums.rows)
         );
     }
-    out.push_str("</select> <button type=\"submit\" class=\"secondary\" id=\"filter\">Show</button></form>");
+    out.push_str(
+        "</select> <button type=\"submit\" class=\"secondary\" id=\"filter\">Show</button></form>",
+    );
     out.push_str(&sums_line(&t.sums(status), t.compared));
     let rows = match t.page(status, page) {
         Ok(rows) => rows,
@@ -188,7 +194,8 @@ pub(super) fn rows_section(t: &RowIndex, q: &TableQuery, path: &str, heading: &s
             let ids = v
                 .ids
                 .iter()
-                .filter(|i| !i.is_empty())
+                // An id the row does not give is sent as 0 (or nothing).
+                .filter(|i| !i.is_empty() && *i != "0")
                 .cloned()
                 .collect::<Vec<_>>()
                 .join(" · ");

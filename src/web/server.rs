@@ -6,7 +6,9 @@ use super::job_spec::RunTarget;
 use super::jobs::Jobs;
 use super::preview::{Previewer, Previews};
 use super::state::App;
-use super::{home, job_page, pages, sheet_apply, sheet_check, sheet_page};
+use super::{
+    approval, audit_log, close, home, job_page, pages, people, sheet_apply, sheet_check, sheet_page,
+};
 use crate::app::Target;
 use crate::config::ServeConfig;
 use crate::error::Error;
@@ -27,6 +29,11 @@ fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/", get(home::home))
         .route("/upload", post(home::upload))
+        .route("/signin", get(people::signin_form).post(people::signin))
+        .route("/signout", post(people::signout))
+        .route("/audit", get(audit_log::audit_page))
+        .route("/sheet/{id}/approve", post(approval::approve))
+        .route("/job/{stem}/close", get(close::close_page))
         .route("/sheet/{id}", get(sheet_page::sheet))
         .route("/sheet/{id}/choices", post(sheet_page::choices))
         .route("/sheet/{id}/check", post(sheet_check::check))
@@ -116,6 +123,8 @@ pub(crate) fn serve(cfg: ServeConfig) -> Result<u8, Error> {
                 timeout: cfg.preview_timeout,
             }),
             tables: super::rows::Tables::default(),
+            people: super::people::People::new(cfg.users.clone(), cfg.approval_over),
+            audit: std::sync::Mutex::default(),
         });
         announce(&cfg, local, &label);
         axum::serve(listener, router(Arc::clone(&app)))
@@ -147,6 +156,14 @@ fn announce(cfg: &ServeConfig, local: SocketAddr, label: &str) {
         cfg.dir.display()
     );
     eprintln!("cake-recon serve: runs go to {label}");
+    if let Some(users) = &cfg.users {
+        eprintln!(
+            "cake-recon serve: {} people may sign in (--users); sheets above {} need an \
+             approval by another person; the link's token below is not used",
+            users.len(),
+            crate::report::money::grouped(cfg.approval_over)
+        );
+    }
     if cfg.token_given {
         eprintln!(
             "cake-recon serve: open http://{host}:{}/?token=<the --token you gave>",

@@ -1,10 +1,12 @@
 //! A sheet page's Apply: the section that states the money, and the handler that starts
 //! `cake-recon run` with the page's choices.
 
+use super::approval::{self, Plan};
 use super::html::{esc, form_open, notice};
 use super::job_spec::{Job, JobSpec};
 use super::jobs::JobRecord;
 use super::pages::{Problem, Shared, Upload, blocking, start_run};
+use super::people::Who;
 use super::staged::{Choices, Staged};
 use super::state::App;
 use crate::report::money::{count, grouped};
@@ -147,9 +149,14 @@ fn stated_totals(r: &crate::app::Reading) -> String {
     )
 }
 
+#[expect(
+    clippy::too_many_lines,
+    reason = "every check before a run starts, in order"
+)]
 pub(super) async fn apply(
     State(app): Shared,
     Upload(staged): Upload,
+    Who(who): Who,
     Form(form): Form<HashMap<String, String>>,
 ) -> Result<Response, Problem> {
     let stem = staged.stem();
@@ -206,6 +213,45 @@ pub(super) async fn apply(
              upload the sheet again.",
         ));
     }
+    // Sign-off in pairs: above the bar, only the very plan an approver approved is applied.
+    let (a, s2, c2, r2) = (Arc::clone(&app), staged.clone(), c.clone(), r.clone());
+    let (plan, standing) = blocking(move || {
+        let plan = Plan::of(&a, &s2, &c2, &r2);
+        let st = approval::standing(&a, &s2, &plan, &r2);
+        (plan, st)
+    })
+    .await
+    .ok_or_else(|| {
+        Problem::new(
+            &app,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Not applied",
+            "The server could not read the sheet: try again.",
+        )
+    })?;
+    let approved_by = match standing {
+        approval::Standing::NotNeeded => None,
+        approval::Standing::Approved { by, at } => Some((by, at)),
+        approval::Standing::Wanted { .. } => {
+            return Err(Problem::new(
+                &app,
+                StatusCode::CONFLICT,
+                "Needs an approval",
+                "This sheet's money is above the approval bar: an approver other than its                  preparer approves it first (the Approval part of its page).",
+            ));
+        }
+        approval::Standing::Void { by, why } => {
+            return Err(Problem::new(
+                &app,
+                StatusCode::CONFLICT,
+                "The approval is void",
+                &format!(
+                    "The approval by {by} no longer holds: {} since it was given. Ask for a new                      approval.",
+                    why.join("; ")
+                ),
+            ));
+        }
+    };
     let spec = JobSpec {
         sheet: &staged.path(),
         choices: &c,
@@ -228,11 +274,23 @@ pub(super) async fn apply(
             grouped(r.totals.payout()),
             grouped(r.totals.received)
         ),
+        prepared_by: approval::preparer(&app, &staged),
+        approved_by,
+        applied_by: who.name.clone(),
+        digest: plan.sheet.clone(),
+        money: (r.totals.payout(), r.totals.received),
         runs: app.jobs.record(&stem).map(|r| r.runs).unwrap_or_default(),
     };
     // The choices a sheet was applied with are how the next sheet with its columns opens.
     if let Err(e) = super::remember::keep(&app, &staged, &c) {
         tracing::warn!(error = %e, "a sheet's choices were not remembered");
     }
-    Ok(start_run(&app, stem, record, "Not started").await)
+    Ok(start_run(
+        &app,
+        stem,
+        record,
+        "Not started",
+        (&who, super::audit_log::Action::Apply),
+    )
+    .await)
 }

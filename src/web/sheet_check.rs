@@ -89,10 +89,13 @@ pub(super) fn check_section(app: &App, staged: &Staged, c: &Choices) -> String {
 const CHECK_CHOICES: &str = ".check.choices.json";
 
 fn check_is_current(app: &App, staged: &Staged, c: &Choices) -> bool {
-    super::jail::read(app.jobs.root(), &staged.path().with_file_name(CHECK_CHOICES))
-        .ok()
-        .and_then(|b| serde_json::from_slice::<Choices>(&b).ok())
-        .is_some_and(|was| was == *c)
+    super::jail::read(
+        app.jobs.root(),
+        &staged.path().with_file_name(CHECK_CHOICES),
+    )
+    .ok()
+    .and_then(|b| serde_json::from_slice::<Choices>(&b).ok())
+    .is_some_and(|was| was == *c)
 }
 
 /// Where the preview's row table is read from: the preview's results, joined with the
@@ -137,6 +140,7 @@ fn staged_check_report(app: &App, staged: &Staged) -> Option<String> {
 pub(super) async fn check(
     State(app): Shared,
     Upload(staged): Upload,
+    super::people::Who(who): super::people::Who,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
     let since = form.get("since").cloned().unwrap_or_default();
@@ -166,8 +170,26 @@ pub(super) async fn check(
     if checking(&staged) {
         return Redirect::to(&format!("/sheet/{}#check-h", staged.id)).into_response();
     }
+    super::audit_log::record(
+        &app,
+        &who,
+        super::audit_log::Action::Compare,
+        Some(&super::audit_log::SheetFacts {
+            name: staged.name.clone(),
+            digest: super::audit_log::file_digest(app.jobs.root(), &staged.path()),
+            ..Default::default()
+        }),
+        format!(
+            "days {} to {}",
+            c.window.as_ref().map_or("", |w| w.0.as_str()),
+            c.window.as_ref().map_or("", |w| w.1.as_str())
+        ),
+    );
     // Until this comparison ends well, no check file is joined to the rows.
-    let _ = super::jail::remove(app.jobs.root(), &staged.path().with_file_name(CHECK_CHOICES));
+    let _ = super::jail::remove(
+        app.jobs.root(),
+        &staged.path().with_file_name(CHECK_CHOICES),
+    );
     if let Err(e) = super::jail::write(app.jobs.root(), &marker, b"") {
         return problem(
             &app,
@@ -189,7 +211,10 @@ pub(super) async fn check(
             job: Job::Check { out: &files.check },
         };
         let (code, text) = work.jobs.check(&spec.args(), CHECK_TIMEOUT);
-        if matches!(code.map(Exit::of), Some(Exit::Ok | Exit::SomeRowsNotUpdated)) {
+        if matches!(
+            code.map(Exit::of),
+            Some(Exit::Ok | Exit::SomeRowsNotUpdated)
+        ) {
             // The check file is this comparison's: its rows may be joined while the page's
             // choices stay these.
             let _ = super::jail::write(

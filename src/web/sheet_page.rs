@@ -2,8 +2,11 @@
 //! (totals, invalid rows), how it stands against CAKE (`check`), and the Apply button that
 //! states the money.
 
+use super::approval::{self, Plan};
 use super::html::{esc, form_open, notice, table};
 use super::pages::{Shared, Upload, blocking, html, problem, urlencode};
+use super::people::{Person, Who};
+use super::rows_page::{TableQuery, rows_section, totals_section};
 use super::sheet_apply::apply_section;
 use super::sheet_check::check_section;
 use super::sheet_form::mappable;
@@ -11,7 +14,6 @@ use super::staged::{Choices, DELIMITERS, ENCODINGS, Staged, is_workbook};
 use super::state::App;
 use crate::app::{AmountsAs, DryRun, HiddenRows, IGNORE, ROWS_LISTED, Reading};
 use crate::report::money::{count, grouped};
-use super::rows_page::{TableQuery, rows_section, totals_section};
 use axum::extract::{Form, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -22,19 +24,20 @@ use std::sync::Arc;
 pub(super) async fn sheet(
     State(app): Shared,
     Upload(staged): Upload,
-    Query(q): Query<HashMap<String, String>>,
+    Who(who): Who,
+    Query(query): Query<HashMap<String, String>>,
 ) -> Response {
     let page_app = Arc::clone(&app);
-    let q = TableQuery::from_query(&q);
+    let asked = TableQuery::from_query(&query);
     let rendered = blocking(move || {
         let choices = staged.choices();
         let files = page_app.jobs.files(&staged.stem());
-        let p = page_app
+        let previewed = page_app
             .previews
             .get(&staged, &choices, &page_app.target, &files.checkpoint);
-        match &p.model {
+        match &previewed.model {
             Ok(m) => {
-                let rows = match (p.rows(), &m.read) {
+                let rows = match (previewed.rows(), &m.read) {
                     (Some(results), Ok(r)) => {
                         let source = super::sheet_check::table_source(
                             &page_app,
@@ -47,7 +50,7 @@ pub(super) async fn sheet(
                             Ok(t) => {
                                 let path = format!("/sheet/{}", staged.id);
                                 totals_section(&t, "the rows that would be sent")
-                                    + &rows_section(&t, &q, &path, "Every row")
+                                    + &rows_section(&t, &asked, &path, "Every row")
                             }
                             Err(e) => format!(
                                 "<p class=\"hint\">The rows cannot be listed ({}): reload the page.</p>",
@@ -57,7 +60,7 @@ pub(super) async fn sheet(
                     }
                     _ => String::new(),
                 };
-                render_sheet(&page_app, &staged, &choices, m, &rows)
+                render_sheet(&page_app, &staged, &choices, m, (&rows, &who))
             }
             Err(why) => unreadable(&staged, why),
         }
@@ -262,7 +265,13 @@ fn split_problem(row: u64, message: &str) -> Vec<Vec<String>> {
         .collect()
 }
 
-fn render_sheet(app: &App, staged: &Staged, c: &Choices, p: &DryRun, rows: &str) -> String {
+fn render_sheet(
+    app: &App,
+    staged: &Staged,
+    c: &Choices,
+    p: &DryRun,
+    (rows, who): (&str, &Person),
+) -> String {
     let stem = staged.stem();
     let mut body = format!(
         "<p class=\"crumbs\"><a href=\"/\">Home</a> › {}</p><h1>{}</h1>",
@@ -346,12 +355,22 @@ fn render_sheet(app: &App, staged: &Staged, c: &Choices, p: &DryRun, rows: &str)
     body.push_str(rows);
     body.push_str("</section>");
     body.push_str(&check_section(app, staged, c));
+    // Sign-off in pairs: Apply waits for the approval the plan needs.
+    let mut waits = false;
+    if app.people.users.is_some() {
+        let plan = Plan::of(app, staged, c, r);
+        waits = matches!(
+            approval::standing(app, staged, &plan, r),
+            approval::Standing::Wanted { .. } | approval::Standing::Void { .. }
+        );
+        body.push_str(&approval::section(app, staged, &plan, r, who));
+    }
     body.push_str(&apply_section(
         app,
         staged,
         c,
         r,
-        (running, standing.is_some()),
+        (running || waits, standing.is_some()),
     ));
     body
 }
@@ -418,8 +437,11 @@ fn read_section(app: &App, staged: &Staged, c: &Choices, p: &DryRun) -> String {
 pub(super) async fn choices(
     State(app): Shared,
     Upload(staged): Upload,
+    Who(who): Who,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
+    // Whoever changes the choices prepares the sheet (and may not approve it).
+    approval::prepared(&app, &staged, &who);
     let mut c = staged.choices();
     c.sets = (0..=c.sets.len() + 1)
         .filter_map(|i| {

@@ -22,4 +22,8 @@ pub(super) struct App {
     pub(super) previews: Previews,
     /// The row tables' indexes (`rows.rs`), kept while their files stay as they are.
     pub(super) tables: super::rows::Tables,
+    /// Who may use the screen, and the open sessions (`people.rs`).
+    pub(super) people: super::people::People,
+    /// One append to the audit log at a time (`audit_log.rs`).
+    pub(super) audit: std::sync::Mutex<()>,
 }

@@ -9,21 +9,25 @@ fn control(flag: &str, value: Option<&str>) -> String {
     let unquoted = value.map(|v| v.trim_matches('"'));
     match flag {
         "map" => match unquoted.and_then(|v| v.rsplit_once('=')) {
-            Some((header, field)) => format!(
-                "choose {field} for the column “{header}” (How the sheet is read, Sends)"
-            ),
+            Some((header, field)) => {
+                format!("choose {field} for the column “{header}” (How the sheet is read, Sends)")
+            }
             None => "the Sends choice of the column (How the sheet is read)".into(),
         },
         "set" => "“Set for every row” (How the sheet is read)".into(),
         "values" => "“What the values of the column mean” (How the sheet is read)".into(),
         "date-order" => "the Date order choice (How the sheet is read)".into(),
-        "decimal-comma" | "decimal-point" => "the Decimal mark choice (How the sheet is read)".into(),
+        "decimal-comma" | "decimal-point" => {
+            "the Decimal mark choice (How the sheet is read)".into()
+        }
         "encoding" => "the Encoding choice (How the sheet is read)".into(),
         "delimiter" => "the Delimiter choice (How the sheet is read)".into(),
         "sheet" => "the Workbook sheet choice (How the sheet is read)".into(),
         "header-row" => "the Header row choice (How the sheet is read)".into(),
         "hidden-rows" => "the choice for hidden rows (How the sheet is read)".into(),
-        "amounts" => "the choice for amounts with more decimals than shown (How the sheet is read)".into(),
+        "amounts" => {
+            "the choice for amounts with more decimals than shown (How the sheet is read)".into()
+        }
         "since" | "until" => "the days (From, To) of Compare with CAKE".into(),
         "skip-invalid" => "the box “Leave the invalid rows out” at Apply".into(),
         "edited-sheet" => "the box “This is the same sheet, edited” at Apply".into(),
@@ -94,7 +98,9 @@ mod tests {
             "row 7, column \"Conv. ID\": no column gives conversion_id: use --map \"Conv. ID=conversion_id\"",
         );
         assert!(
-            said.ends_with("choose conversion_id for the column “Conv. ID” (How the sheet is read, Sends)"),
+            said.ends_with(
+                "choose conversion_id for the column “Conv. ID” (How the sheet is read, Sends)"
+            ),
             "{said}"
         );
         let said = page_words("check the ids, or widen --since/--until; or use --skip-invalid.");
@@ -105,7 +111,10 @@ mod tests {
         );
         let said = page_words("give --date-order dmy, or --resend-in-doubt-file F.csv");
         assert!(!said.contains(" --"), "{said}");
-        assert!(said.contains("Date order") && !said.contains("dmy"), "{said}");
+        assert!(
+            said.contains("Date order") && !said.contains("dmy"),
+            "{said}"
+        );
         // Not flags: a dash in a value, a negative amount.
         assert_eq!(page_words("value \"--5\": 3 -- 4"), "value \"--5\": 3 -- 4");
     }

@@ -27,7 +27,7 @@ fn which(name: &str) -> Option<PathBuf> {
 }
 
 /// chromedriver and a Chromium session, both ended on drop.
-struct Browser {
+pub(crate) struct Browser {
     driver: Child,
     base: String,
     session: String,
@@ -38,7 +38,7 @@ struct Browser {
 
 impl Browser {
     /// `None` (with the reason printed) when this machine has no Chromium.
-    fn start() -> Option<Self> {
+    pub(crate) fn start() -> Option<Self> {
         let (Some(driver), Some(chromium)) = (
             which("chromedriver"),
             which("chromium").or_else(|| which("chromium-browser")),
@@ -122,7 +122,7 @@ impl Browser {
         Some(b)
     }
 
-    fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+    pub(crate) fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
         let url = if path == "/session" {
             format!("{}{path}", self.base)
         } else {
@@ -150,11 +150,11 @@ impl Browser {
         })
     }
 
-    fn goto(&self, url: &str) {
+    pub(crate) fn goto(&self, url: &str) {
         self.call("POST", "/url", Some(json!({ "url": url })));
     }
 
-    fn find(&self, css: &str) -> Option<String> {
+    pub(crate) fn find(&self, css: &str) -> Option<String> {
         let url = format!("{}/session/{}/element", self.base, self.session);
         self.rt.block_on(async {
             let text = self
@@ -175,7 +175,7 @@ impl Browser {
 
     /// Waits (bounded) for an element: pages here change by themselves (the run page reloads
     /// when the run ends).
-    fn wait(&self, css: &str, timeout: Duration) -> String {
+    pub(crate) fn wait(&self, css: &str, timeout: Duration) -> String {
         let deadline = Instant::now() + timeout;
         loop {
             if let Some(e) = self.find(css) {
@@ -190,7 +190,7 @@ impl Browser {
         }
     }
 
-    fn text(&self, css: &str) -> String {
+    pub(crate) fn text(&self, css: &str) -> String {
         let Some(e) = self.find(css) else {
             return String::new();
         };
@@ -200,12 +200,12 @@ impl Browser {
             .to_string()
     }
 
-    fn click(&self, css: &str) {
+    pub(crate) fn click(&self, css: &str) {
         let e = self.wait(css, Duration::from_secs(10));
         self.call("POST", &format!("/element/{e}/click"), Some(json!({})));
     }
 
-    fn type_into(&self, css: &str, text: &str) {
+    pub(crate) fn type_into(&self, css: &str, text: &str) {
         let e = self.wait(css, Duration::from_secs(10));
         self.call(
             "POST",
@@ -214,7 +214,7 @@ impl Browser {
         );
     }
 
-    fn script(&self, js: &str) -> Value {
+    pub(crate) fn script(&self, js: &str) -> Value {
         self.call(
             "POST",
             "/execute/async",
@@ -224,7 +224,7 @@ impl Browser {
 
     /// Form controls a screen reader could not name: every visible input, select and button
     /// needs a label, an `aria-label` or text.
-    fn unlabelled(&self) -> Vec<String> {
+    pub(crate) fn unlabelled(&self) -> Vec<String> {
         let v = self.call(
             "POST",
             "/execute/sync",
@@ -243,7 +243,7 @@ impl Browser {
     }
 
     /// The whole page as a PNG, written to `path`.
-    fn screenshot(&self, path: &Path) {
+    pub(crate) fn screenshot(&self, path: &Path) {
         self.call(
             "POST",
             "/window/rect",
@@ -280,7 +280,7 @@ impl Drop for Browser {
     }
 }
 
-fn base64_decode(s: &str) -> Vec<u8> {
+pub(crate) fn base64_decode(s: &str) -> Vec<u8> {
     let val = |c: u8| -> u32 {
         match c {
             b'A'..=b'Z' => u32::from(c - b'A'),

@@ -2,6 +2,7 @@
 
 #![allow(clippy::unwrap_used, reason = "test helpers fail loudly by design")]
 
+mod approval;
 mod architecture;
 mod aspnet;
 mod browser;
@@ -10,6 +11,7 @@ mod dry_run;
 mod emu;
 mod emulator;
 mod exactly_once;
+mod finance;
 mod hostile;
 mod in_doubt;
 mod jail;

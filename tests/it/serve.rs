@@ -35,9 +35,34 @@ pub(crate) struct Server {
     pub log: Arc<Mutex<String>>,
     rt: tokio::runtime::Runtime,
     client: reqwest::Client,
+    /// With `--users`: the session cookie of the person signed in (else the token's cookie).
+    session: Mutex<Option<String>>,
 }
 
 impl Server {
+    /// Signs `name` in (`--users`); the requests after it are theirs. The HTTP status.
+    pub(crate) fn sign_in(&self, name: &str, password: &str) -> u16 {
+        let form = self.send("GET", "/signin", &[], Vec::new());
+        let at = form.body.find("csrf=").expect("the sign-in form");
+        let csrf: String = form.body[at + 5..]
+            .chars()
+            .take_while(char::is_ascii_hexdigit)
+            .collect();
+        let r = self.send(
+            "POST",
+            &format!("/signin?csrf={csrf}"),
+            &[(
+                "content-type",
+                "application/x-www-form-urlencoded".to_string(),
+            )],
+            format!("name={}&password={}", percent(name), percent(password)).into_bytes(),
+        );
+        if let Some(c) = r.header("set-cookie") {
+            *self.session.lock().unwrap() = c.split(';').next().map(str::to_string);
+        }
+        r.status
+    }
+
     /// The server process's peak resident memory so far, in kB (`VmHWM`).
     pub(crate) fn peak_rss_kb(&self) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
@@ -113,6 +138,7 @@ impl Server {
                 .timeout(Duration::from_secs(120))
                 .build()
                 .unwrap(),
+            session: Mutex::new(None),
         }
     }
 
@@ -122,6 +148,9 @@ impl Server {
 
     /// The cookie the token link sets.
     pub(crate) fn cookie(&self) -> String {
+        if let Some(c) = self.session.lock().unwrap().clone() {
+            return c;
+        }
         let port = self.addr.rsplit(':').next().unwrap();
         format!("cake_recon_{port}={}", self.token)
     }
@@ -1223,8 +1252,12 @@ fn compare_reads_the_window_from_the_sheets_conversion_dates_when_no_day_is_give
         body.contains("2026-08-31 to 2026-10-01"),
         "the sheet's days, padded: {body}"
     );
-    assert!(body.contains("payout 10.00 -&gt; 12.00"), "{body}");
-    assert!(body.contains("already_correct 1"), "{body}");
+    // The rows carry CAKE's values: now 10.00, new 12.00 (marked), and one already correct.
+    assert!(
+        body.contains("<td>10.00</td><td><span class=\"differs\">12.00</span></td>"),
+        "{body}"
+    );
+    assert!(body.contains("already correct (1)"), "{body}");
     let half = s.post_form(
         &format!("{page}/check"),
         &[("since", "2026-09-01"), ("until", "")],
