@@ -11,6 +11,7 @@
 
 mod approval;
 mod audit_log;
+mod audit_page;
 mod chart;
 mod close;
 mod guard;

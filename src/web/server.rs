@@ -7,7 +7,8 @@ use super::jobs::Jobs;
 use super::preview::{Previewer, Previews};
 use super::state::App;
 use super::{
-    approval, audit_log, close, home, job_page, pages, people, sheet_apply, sheet_check, sheet_page,
+    approval, audit_page, close, home, job_page, pages, people, sheet_apply, sheet_check,
+    sheet_page,
 };
 use crate::app::Target;
 use crate::config::ServeConfig;
@@ -31,7 +32,7 @@ fn router(app: Arc<App>) -> Router {
         .route("/upload", post(home::upload))
         .route("/signin", get(people::signin_form).post(people::signin))
         .route("/signout", post(people::signout))
-        .route("/audit", get(audit_log::audit_page))
+        .route("/audit", get(audit_page::audit_page))
         .route("/sheet/{id}/approve", post(approval::approve))
         .route("/job/{stem}/close", get(close::close_page))
         .route("/sheet/{id}", get(sheet_page::sheet))

@@ -282,7 +282,11 @@ fn a_payout_run_waits_for_a_second_person_and_the_record_keeps_who_did_what() {
         + 1;
     std::fs::write(
         &log_path,
-        text.replacen("\"who\":\"ben\"", "\"who\":\"eve\"", 1),
+        text.replacen(
+            "\"who\":\"ben\",\"action\":\"approve\"",
+            "\"who\":\"eve\",\"action\":\"approve\"",
+            1,
+        ),
     )
     .unwrap();
     let broken = audit(&t, true);

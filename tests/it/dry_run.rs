@@ -32,7 +32,7 @@ fn excel_export_with_bom_semicolons_crlf_and_dollar_amounts() {
                 "3,2002,0,,101,12.50,20.00,approved,would_update,0,,",
                 "4,2003,0,00871,101,,,rejected,would_update,0,,",
                 "5,2004,0,,102,+5.00,,approved,would_update,0,,",
-                "6,2005,0,,102,-2.50,+1.25,returned,would_update,0,,",
+                "6,2005,0,,102,+-2.50,+1.25,returned,would_update,0,,",
             ],
             ';',
             true
@@ -208,7 +208,7 @@ fn utf16_tab_separated_with_map_and_set() {
         lines_as(
             &[
                 "2,17,0,,5769,,+1234.50,approved,would_update,0,,",
-                "3,18,0,,5769,,-2.5,approved,would_update,0,,",
+                "3,18,0,,5769,,+-2.5,approved,would_update,0,,",
             ],
             '\t',
             true
