@@ -291,7 +291,7 @@ pub(super) async fn approve(
         .map_err(|e| refuse(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()))?;
     super::audit_log::record(
         &app,
-        &who,
+        &who.name,
         super::audit_log::Action::Approve,
         Some(&super::audit_log::SheetFacts {
             name: staged.name.clone(),

@@ -3,7 +3,6 @@
 //! to `.cake-recon/audit.jsonl` (0600, never through a link) and chained line to line
 //! (`report::audit`). The Audit page lists it, filtered by sheet and person.
 
-use super::people::Person;
 use super::state::App;
 use crate::report::audit::{Event, last_hash, next_line};
 use sha2::{Digest as _, Sha256};
@@ -78,7 +77,7 @@ pub(super) fn log_path(root: &Path) -> PathBuf {
 /// itself has happened and is not undone.
 pub(super) fn record(
     app: &App,
-    who: &Person,
+    who: &str,
     action: Action,
     sheet: Option<&SheetFacts>,
     detail: String,
@@ -87,7 +86,7 @@ pub(super) fn record(
     let s = sheet.cloned().unwrap_or_default();
     let event = Event {
         at: chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
-        who: who.name.clone(),
+        who: who.to_string(),
         action: action.as_str().into(),
         sheet: s.name,
         digest: s.digest,

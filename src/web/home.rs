@@ -170,7 +170,7 @@ pub(super) async fn upload(
                     };
                     super::audit_log::record(
                         &a,
-                        &w,
+                        &w.name,
                         super::audit_log::Action::Upload,
                         Some(&facts),
                         String::new(),

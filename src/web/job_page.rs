@@ -136,7 +136,7 @@ pub(super) async fn stop(State(app): Shared, Path(stem): Path<String>, Who(who):
                 });
             super::audit_log::record(
                 &app,
-                &who,
+                &who.name,
                 super::audit_log::Action::Stop,
                 facts.as_ref(),
                 String::new(),

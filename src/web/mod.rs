@@ -34,6 +34,7 @@ mod sheet_apply;
 mod sheet_check;
 mod sheet_form;
 mod sheet_page;
+mod signin;
 mod staged;
 mod state;
 mod words;

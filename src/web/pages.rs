@@ -101,7 +101,7 @@ pub(super) async fn start_run(
         let facts = SheetFacts { exit, ..end_facts };
         audit(
             &end_app,
-            &end_who,
+            &end_who.name,
             Action::Finish,
             Some(&facts),
             String::new(),
@@ -112,7 +112,13 @@ pub(super) async fn start_run(
         .unwrap_or_else(|| Err("the server could not start it".into()));
     match started {
         Ok(()) => {
-            audit(app, who, action, Some(&facts), format!("to {}", app.label));
+            audit(
+                app,
+                &who.name,
+                action,
+                Some(&facts),
+                format!("to {}", app.label),
+            );
             Redirect::to(&format!("/job/{}", urlencode(&stem))).into_response()
         }
         Err(msg) => problem(app, StatusCode::CONFLICT, refused, &msg),

@@ -11,7 +11,7 @@ use rust_decimal::Decimal;
 use std::collections::{BTreeMap, HashSet};
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// Rows on one page of the table.
 pub(super) const PAGE_ROWS: usize = 50;
@@ -563,50 +563,8 @@ fn record_at(f: &mut std::fs::File, delimiter: u8, at: u64) -> io::Result<csv::S
     Ok(rec)
 }
 
-/// The last few indexes, by their files as they are now (an edited or rewritten file is read
-/// again).
-#[derive(Default)]
-pub(super) struct Tables {
-    kept: Mutex<Vec<(String, Arc<RowIndex>)>>,
-}
-
-/// How many indexes are kept (a million rows' index is about 30 MB).
-const KEPT: usize = 3;
-
-impl Tables {
-    pub(super) fn get(&self, root: &Path, source: Source) -> io::Result<Arc<RowIndex>> {
-        let stamp = |p: &Path| {
-            std::fs::metadata(p)
-                .map(|m| (m.len(), m.modified().ok()))
-                .ok()
-        };
-        let key = format!(
-            "{}|{:?}|{:?}|{:?}|{}|{:?}|{}",
-            source.results.display(),
-            stamp(&source.results),
-            source.check,
-            source.check.as_deref().map(stamp),
-            source.duplicates.len(),
-            source.counted,
-            source.attention_first
-        );
-        if let Some(t) = self.kept.lock().ok().and_then(|k| {
-            k.iter()
-                .find(|(x, _)| *x == key)
-                .map(|(_, t)| Arc::clone(t))
-        }) {
-            return Ok(t);
-        }
-        let t = Arc::new(RowIndex::build(root, source)?);
-        if let Ok(mut k) = self.kept.lock() {
-            k.push((key, Arc::clone(&t)));
-            if k.len() > KEPT {
-                k.remove(0);
-            }
-        }
-        Ok(t)
-    }
-}
+mod tables;
+pub(super) use tables::Tables;
 
 #[cfg(test)]
 mod tests;

@@ -7,8 +7,8 @@ use super::jobs::Jobs;
 use super::preview::{Previewer, Previews};
 use super::state::App;
 use super::{
-    approval, audit_page, close, home, job_page, pages, people, sheet_apply, sheet_check,
-    sheet_page,
+    approval, audit_page, close, home, job_page, pages, sheet_apply, sheet_check, sheet_page,
+    signin,
 };
 use crate::app::Target;
 use crate::config::ServeConfig;
@@ -30,8 +30,8 @@ fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/", get(home::home))
         .route("/upload", post(home::upload))
-        .route("/signin", get(people::signin_form).post(people::signin))
-        .route("/signout", post(people::signout))
+        .route("/signin", get(signin::signin_form).post(signin::signin))
+        .route("/signout", post(signin::signout))
         .route("/audit", get(audit_page::audit_page))
         .route("/sheet/{id}/approve", post(approval::approve))
         .route("/job/{stem}/close", get(close::close_page))

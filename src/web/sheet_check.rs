@@ -172,7 +172,7 @@ pub(super) async fn check(
     }
     super::audit_log::record(
         &app,
-        &who,
+        &who.name,
         super::audit_log::Action::Compare,
         Some(&super::audit_log::SheetFacts {
             name: staged.name.clone(),
