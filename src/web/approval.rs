@@ -5,7 +5,8 @@
 
 use super::html::{esc, form_open, notice};
 use super::pages::{Problem, Shared, Upload, blocking};
-use super::people::{Person, Who};
+use super::people::Person;
+use super::signin::Who;
 use super::staged::{Choices, Staged};
 use super::state::App;
 use crate::app::Reading;

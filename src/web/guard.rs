@@ -9,6 +9,7 @@
 //! rebound DNS name cannot reach the server through a browser.
 
 use super::html::CSRF_FIELD;
+pub(super) use super::people::same;
 use super::state::App;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
@@ -16,15 +17,6 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use secrecy::ExposeSecret;
 use std::sync::Arc;
-
-/// Compares two secrets in time that depends only on their lengths.
-pub(super) fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
-}
 
 fn query_param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
     query.split('&').find_map(|kv| {

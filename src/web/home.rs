@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 pub(super) async fn home(
     State(app): Shared,
-    super::people::Who(who): super::people::Who,
+    super::signin::Who(who): super::signin::Who,
 ) -> Response {
     let mb = app.max_upload / (1024 * 1024);
     let mut body = String::new();
@@ -109,7 +109,7 @@ pub(super) async fn upload(
     State(app): Shared,
     headers: axum::http::HeaderMap,
     pending: Option<axum::Extension<CsrfInBody>>,
-    super::people::Who(who): super::people::Who,
+    super::signin::Who(who): super::signin::Who,
     mut form: Multipart,
 ) -> Response {
     // The guard checked the token in the URL or a header, or left it to the body's first field.

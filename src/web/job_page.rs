@@ -4,10 +4,10 @@
 use super::html::{esc, form_open, notice, table};
 use super::jobs::{outcome, valid_stem};
 use super::pages::{Problem, Shared, blocking, html, not_found, problem, start_run, urlencode};
-use super::people::Who;
 use super::results::to_xlsx;
 use super::rows::{Counted, Source};
 use super::rows_page::{TableQuery, rows_section, totals_section};
+use super::signin::Who;
 use super::state::App;
 use crate::report::money::{count, grouped};
 use axum::body::Body;

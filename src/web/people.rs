@@ -3,7 +3,6 @@
 //! (`/signin`); the cookie then carries a session of theirs (random, `HttpOnly`,
 //! `SameSite=Strict`, as the token's cookie), and every form still carries the CSRF token.
 
-use super::state::App;
 use crate::config::{Role, User};
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -50,7 +49,7 @@ impl People {
         let sessions = self.sessions.lock().ok()?;
         sessions
             .iter()
-            .find(|(k, _)| super::guard::same(k, cookie))
+            .find(|(k, _)| same(k, cookie))
             .map(|(_, p)| p.clone())
     }
 
@@ -67,25 +66,17 @@ impl People {
 
     pub(super) fn close(&self, cookie: &str) {
         if let Ok(mut s) = self.sessions.lock() {
-            s.retain(|k, _| !super::guard::same(k, cookie));
+            s.retain(|k, _| !same(k, cookie));
         }
     }
 }
 
-/// The person a handler serves (the guard's extension; the token holder without one).
-pub(super) struct Who(pub Person);
-
-impl axum::extract::FromRequestParts<std::sync::Arc<App>> for Who {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        _: &std::sync::Arc<App>,
-    ) -> Result<Self, Self::Rejection> {
-        Ok(Who(parts
-            .extensions
-            .get::<Person>()
-            .cloned()
-            .unwrap_or_else(Person::token_holder)))
-    }
+/// Compares two secrets in time that does not depend on where they differ.
+#[must_use]
+pub(super) fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
 }

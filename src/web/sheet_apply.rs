@@ -6,7 +6,7 @@ use super::html::{esc, form_open, notice};
 use super::job_spec::{Job, JobSpec};
 use super::jobs::JobRecord;
 use super::pages::{Problem, Shared, Upload, blocking, start_run};
-use super::people::Who;
+use super::signin::Who;
 use super::staged::{Choices, Staged};
 use super::state::App;
 use crate::report::money::{count, grouped};

@@ -140,7 +140,7 @@ fn staged_check_report(app: &App, staged: &Staged) -> Option<String> {
 pub(super) async fn check(
     State(app): Shared,
     Upload(staged): Upload,
-    super::people::Who(who): super::people::Who,
+    super::signin::Who(who): super::signin::Who,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
     let since = form.get("since").cloned().unwrap_or_default();

@@ -5,11 +5,12 @@
 use super::approval::{self, Plan};
 use super::html::{esc, form_open, notice, table};
 use super::pages::{Shared, Upload, blocking, html, problem, urlencode};
-use super::people::{Person, Who};
+use super::people::Person;
 use super::rows_page::{TableQuery, rows_section, totals_section};
 use super::sheet_apply::apply_section;
 use super::sheet_check::check_section;
 use super::sheet_form::mappable;
+use super::signin::Who;
 use super::staged::{Choices, DELIMITERS, ENCODINGS, Staged, is_workbook};
 use super::state::App;
 use crate::app::{AmountsAs, DryRun, HiddenRows, IGNORE, ROWS_LISTED, Reading};

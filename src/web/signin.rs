@@ -98,3 +98,21 @@ pub(super) async fn signout(State(app): Shared, headers: axum::http::HeaderMap) 
     }
     resp
 }
+
+/// The person a handler serves (the guard's extension; the token holder without one).
+pub(super) struct Who(pub Person);
+
+impl axum::extract::FromRequestParts<std::sync::Arc<App>> for Who {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &std::sync::Arc<App>,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Who(parts
+            .extensions
+            .get::<Person>()
+            .cloned()
+            .unwrap_or_else(Person::token_holder)))
+    }
+}
