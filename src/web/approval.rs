@@ -43,10 +43,7 @@ fn hex(d: &[u8]) -> String {
 
 impl Plan {
     pub(super) fn of(app: &App, staged: &Staged, c: &Choices, r: &Reading) -> Self {
-        let chosen = Choices {
-            came: super::staged::Came::default(),
-            ..c.clone()
-        };
+        let chosen = c.as_chosen();
         let t = &r.totals;
         Self {
             sheet: super::audit_log::file_digest(app.jobs.root(), &staged.path()),

@@ -49,6 +49,29 @@ pub(super) struct SheetFacts {
     pub exit: Option<i32>,
 }
 
+impl SheetFacts {
+    /// What a job's record says of the sheet its last Apply sent.
+    pub(super) fn of_job(r: &super::jobs::JobRecord) -> Self {
+        Self {
+            name: r.sheet.clone(),
+            digest: r.digest.clone(),
+            rows: r.rows,
+            payout: r.money.0,
+            received: r.money.1,
+            exit: None,
+        }
+    }
+
+    /// An uploaded sheet by name and the digest of its bytes as they are now.
+    pub(super) fn of_staged(app: &App, staged: &super::staged::Staged) -> Self {
+        Self {
+            name: staged.name.clone(),
+            digest: file_digest(app.jobs.root(), &staged.path()),
+            ..Default::default()
+        }
+    }
+}
+
 /// SHA-256 of a file's bytes, in hex (empty when it cannot be read).
 pub(super) fn file_digest(root: &Path, path: &Path) -> String {
     let Ok(mut f) = super::jail::open(root, path) else {

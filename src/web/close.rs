@@ -4,7 +4,7 @@
 
 use super::html::{esc, table};
 use super::pages::{Shared, blocking, html, problem};
-use super::rows::{Counted, RowIndex, Source, Sums};
+use super::rows::{RowIndex, Source, Sums};
 use super::state::App;
 use crate::report::money::{count, grouped};
 use axum::extract::{Path, Query, State};
@@ -28,16 +28,7 @@ fn build(app: &App, stem: &str) -> Option<Close> {
     let rec = app.jobs.record(stem)?;
     let t: Arc<RowIndex> = app
         .tables
-        .get(
-            app.jobs.root(),
-            Source {
-                results: files.results.clone(),
-                check: None,
-                duplicates: Arc::default(),
-                counted: Counted::Applied,
-                attention_first: true,
-            },
-        )
+        .get(app.jobs.root(), Source::of_run(files.results.clone()))
         .ok()?;
     let first = rec
         .runs

@@ -163,11 +163,7 @@ pub(super) async fn upload(
                 let (a, s2, w) = (Arc::clone(&app), staged.clone(), who.clone());
                 let first = blocking(move || {
                     super::approval::prepared(&a, &s2, &w);
-                    let facts = super::audit_log::SheetFacts {
-                        name: s2.name.clone(),
-                        digest: super::audit_log::file_digest(a.jobs.root(), &s2.path()),
-                        ..Default::default()
-                    };
+                    let facts = super::audit_log::SheetFacts::of_staged(&a, &s2);
                     super::audit_log::record(
                         &a,
                         &w.name,

@@ -5,7 +5,7 @@ use super::html::{esc, form_open, notice, table};
 use super::jobs::{outcome, valid_stem};
 use super::pages::{Problem, Shared, blocking, html, not_found, problem, start_run, urlencode};
 use super::results::to_xlsx;
-use super::rows::{Counted, Source};
+use super::rows::Source;
 use super::rows_page::{TableQuery, rows_section, totals_section};
 use super::signin::Who;
 use super::state::App;
@@ -126,14 +126,7 @@ pub(super) async fn stop(State(app): Shared, Path(stem): Path<String>, Who(who):
             let facts = app
                 .jobs
                 .record(&stem)
-                .map(|r| super::audit_log::SheetFacts {
-                    name: r.sheet,
-                    digest: r.digest,
-                    rows: r.rows,
-                    payout: r.money.0,
-                    received: r.money.1,
-                    exit: None,
-                });
+                .map(|r| super::audit_log::SheetFacts::of_job(&r));
             super::audit_log::record(
                 &app,
                 &who.name,
@@ -278,16 +271,8 @@ fn render_job(app: &App, stem: &str, q: &TableQuery) -> Option<String> {
         .results
         .is_file()
         .then(|| {
-            app.tables.get(
-                app.jobs.root(),
-                Source {
-                    results: files.results.clone(),
-                    check: None,
-                    duplicates: Arc::default(),
-                    counted: Counted::Applied,
-                    attention_first: true,
-                },
-            )
+            app.tables
+                .get(app.jobs.root(), Source::of_run(files.results.clone()))
         })
         .and_then(Result::ok);
     let counts: Option<BTreeMap<String, u64>> = index.as_ref().map(|t| {

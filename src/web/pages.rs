@@ -87,14 +87,7 @@ pub(super) async fn start_run(
     (who, action): (&super::people::Person, super::audit_log::Action),
 ) -> Response {
     use super::audit_log::{Action, SheetFacts, record as audit};
-    let facts = SheetFacts {
-        name: record.sheet.clone(),
-        digest: record.digest.clone(),
-        rows: record.rows,
-        payout: record.money.0,
-        received: record.money.1,
-        exit: None,
-    };
+    let facts = SheetFacts::of_job(&record);
     let (a, st) = (Arc::clone(app), stem.clone());
     let (end_app, end_who, end_facts) = (Arc::clone(app), who.clone(), facts.clone());
     let ended: Box<dyn FnOnce(Option<i32>) + Send> = Box::new(move |exit| {

@@ -95,8 +95,7 @@ pub(super) fn keep(app: &App, staged: &Staged, c: &Choices) -> std::io::Result<(
         at: chrono::Local::now().format("%Y-%m-%d %H:%M").to_string(),
         choices: Choices {
             window: None,
-            came: Came::default(),
-            ..c.clone()
+            ..c.as_chosen()
         },
     };
     let bytes = serde_json::to_vec_pretty(&r).map_err(std::io::Error::other)?;

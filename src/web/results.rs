@@ -1,20 +1,25 @@
-//! Reading the files cake-recon writes (results, check file) for the pages, and the results as
-//! an `.xlsx` download.
+//! The results as an `.xlsx` download, and how a CSV file cake-recon wrote is read back.
 
 use std::path::Path;
+
+/// The delimiter of a CSV file cake-recon wrote, from its first bytes: its header starts `row`
+/// (after a BOM, when it has one).
+pub(super) fn delimiter_of(head: &[u8]) -> u8 {
+    let body = head.strip_prefix(b"\xef\xbb\xbf").unwrap_or(head);
+    body.strip_prefix(b"row")
+        .and_then(|r| r.first().copied())
+        .filter(|b| matches!(b, b',' | b';' | b'\t' | b'|'))
+        .unwrap_or(b',')
+}
 
 /// A CSV file cake-recon wrote in the served folder `root` (never through a link: `jail.rs`),
 /// without its BOM, and its delimiter (the header starts `row`).
 fn read_cake_recon_csv(root: &Path, path: &Path) -> Option<(String, u8)> {
     let bytes = super::jail::read(root, path).ok()?;
+    let delimiter = delimiter_of(&bytes);
     let text = String::from_utf8_lossy(&bytes)
         .trim_start_matches('\u{feff}')
         .to_string();
-    let delimiter = text
-        .strip_prefix("row")
-        .and_then(|r| r.bytes().next())
-        .filter(|b| matches!(b, b',' | b';' | b'\t' | b'|'))
-        .unwrap_or(b',');
     Some((text, delimiter))
 }
 

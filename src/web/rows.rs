@@ -208,13 +208,7 @@ fn open(root: &Path, path: &Path) -> io::Result<(csv::Reader<BufReader<std::fs::
     let mut file = super::jail::open(root, path)?;
     let mut head = [0u8; 8];
     let n = file.read(&mut head)?;
-    let head = head.get(..n).unwrap_or_default();
-    let body = head.strip_prefix(b"\xef\xbb\xbf").unwrap_or(head);
-    let delimiter = body
-        .strip_prefix(b"row")
-        .and_then(|r| r.first().copied())
-        .filter(|b| matches!(b, b',' | b';' | b'\t' | b'|'))
-        .unwrap_or(b',');
+    let delimiter = super::results::delimiter_of(head.get(..n).unwrap_or_default());
     file.seek(SeekFrom::Start(0))?;
     let mut rdr = reader(delimiter, BufReader::new(file), true);
     let columns = rdr
@@ -309,6 +303,19 @@ pub(super) struct Source {
     pub counted: Counted,
     /// The "all rows" view lists what needs doing first (a run's results), not row order.
     pub attention_first: bool,
+}
+
+impl Source {
+    /// A run's results: every row, what needs doing first, totals of what CAKE took.
+    pub(super) fn of_run(results: PathBuf) -> Self {
+        Self {
+            results,
+            check: None,
+            duplicates: Arc::default(),
+            counted: Counted::Applied,
+            attention_first: true,
+        }
+    }
 }
 
 /// A table of one source, indexed.

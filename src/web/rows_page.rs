@@ -233,7 +233,7 @@ pub(super) fn rows_section(t: &RowIndex, q: &TableQuery, path: &str, heading: &s
     out.push_str(&table(
         &format!(
             "Rows {}–{} of {} ({})",
-            count(first.min(body.len().max(1) + first - 1) as u64),
+            count(first as u64),
             count((first + body.len()).saturating_sub(1) as u64),
             count(t.sums(status).rows),
             status.map_or_else(|| "all".to_string(), status_label)

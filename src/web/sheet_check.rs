@@ -174,11 +174,7 @@ pub(super) async fn check(
         &app,
         &who.name,
         super::audit_log::Action::Compare,
-        Some(&super::audit_log::SheetFacts {
-            name: staged.name.clone(),
-            digest: super::audit_log::file_digest(app.jobs.root(), &staged.path()),
-            ..Default::default()
-        }),
+        Some(&super::audit_log::SheetFacts::of_staged(&app, &staged)),
         format!(
             "days {} to {}",
             c.window.as_ref().map_or("", |w| w.0.as_str()),

@@ -50,6 +50,17 @@ pub(super) struct Choices {
     pub came: Came,
 }
 
+impl Choices {
+    /// The choices alone, without how the page came to them: what an approval binds and what
+    /// is remembered for the next sheet with these columns.
+    pub(super) fn as_chosen(&self) -> Self {
+        Self {
+            came: Came::default(),
+            ..self.clone()
+        }
+    }
+}
+
 /// How an upload's first choices were made (`remember.rs`), kept so the page can say it.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(default)]

@@ -3,8 +3,8 @@
 //! same. Only how a message is shown changes here — nothing is decided from its words; the
 //! page's own decisions come from typed values (`DryRun`, `Exit`, statuses).
 
-/// What a flag is on the page. `None`: the screen has no such control (a command-line
-/// decision: the page says so).
+/// What a flag is on the page; a flag the screen has no control for is said to be the command
+/// line's (ask whoever runs cake-recon).
 fn control(flag: &str, value: Option<&str>) -> String {
     let unquoted = value.map(|v| v.trim_matches('"'));
     match flag {
