@@ -200,6 +200,35 @@ impl Browser {
             .to_string()
     }
 
+    /// Waits (bounded) until an element's text is `expected`. After a click that loads a
+    /// new page, the old page's element may still answer (or go stale mid-read): waiting for
+    /// the element alone races the navigation, waiting for what it says does not.
+    pub(crate) fn wait_text(&self, css: &str, expected: &str, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if self.try_text(css).as_deref() == Some(expected) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{css} never read {expected:?}; it reads {:?}",
+                self.try_text(css)
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// An element's text, or `None` when it is missing or went stale under a navigation.
+    fn try_text(&self, css: &str) -> Option<String> {
+        let e = self.find(css)?;
+        let url = format!("{}/session/{}/element/{e}/text", self.base, self.session);
+        self.rt.block_on(async {
+            let text = self.http.get(&url).send().await.ok()?.text().await.ok()?;
+            let v: Value = serde_json::from_str(&text).ok()?;
+            v["value"].as_str().map(str::to_string)
+        })
+    }
+
     pub(crate) fn click(&self, css: &str) {
         let e = self.wait(css, Duration::from_secs(10));
         self.call("POST", &format!("/element/{e}/click"), Some(json!({})));

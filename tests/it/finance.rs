@@ -90,20 +90,17 @@ fn a_thousand_row_month_is_seen_row_by_row_compared_applied_and_remembered() {
     assert_eq!(b.text("#filtered-rows"), "1,000");
     let all_set = b.text("#filtered-payout-set");
     b.click("#page-next");
-    b.wait("#page-prev", Duration::from_secs(10));
-    assert_eq!(b.text("#page-at"), "page 2 of 20");
+    b.wait_text("#page-at", "page 2 of 20", Duration::from_secs(10));
     assert!(b.text("table.rows tbody tr:first-child td:first-child") == "52");
     // A filter changes the rows and their sums.
     b.click("#status option[value=invalid]");
     b.click("#filter");
-    b.wait("#page-at", Duration::from_secs(10));
-    assert_eq!(b.text("#filtered-rows"), "4");
+    b.wait_text("#filtered-rows", "4", Duration::from_secs(10));
     assert_ne!(b.text("#filtered-payout-set"), all_set);
     assert_eq!(b.text("#page-at"), "page 1 of 1");
     b.click("#status option[value=would_update]");
     b.click("#filter");
-    b.wait("#page-at", Duration::from_secs(10));
-    assert_eq!(b.text("#filtered-rows"), "996");
+    b.wait_text("#filtered-rows", "996", Duration::from_secs(10));
     // The chart: one mark per disposition.
     let marks = b.script(
         "arguments[arguments.length-1]([document.querySelectorAll('svg#money-chart rect.mark').length, \
@@ -155,8 +152,7 @@ fn a_thousand_row_month_is_seen_row_by_row_compared_applied_and_remembered() {
     );
     b.click("#status option[value=updated]");
     b.click("#filter");
-    b.wait("#page-at", Duration::from_secs(10));
-    assert_eq!(b.text("#filtered-rows"), "996");
+    b.wait_text("#filtered-rows", "996", Duration::from_secs(10));
     assert_eq!(b.text("table.rows tbody tr:first-child .status"), "updated");
     assert!(b.text("table.by-offer").contains("100"));
     b.screenshot(&screens.join("7-results-rows.png"));
